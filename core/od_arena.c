@@ -66,15 +66,8 @@ void *od_arena_alloc(od_arena_t *a, size_t n)
         nc = chunk_new(cap);
         if (!nc)
             return NULL;
-        if (c && cap == n && c->cap - c->used >= CHUNK_MIN / 4) {
-            /* A one-off large block: keep filling the current chunk
-             * afterwards by linking the big one behind it. */
-            nc->next = c->next;
-            c->next = nc;
-        } else {
-            nc->next = c;
-            a->head = nc;
-        }
+        nc->next = c;
+        a->head = nc;
         c = nc;
     }
     p = c->base + c->used;

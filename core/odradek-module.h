@@ -74,12 +74,13 @@ typedef enum od_conf_type {
     OD_CONF_INT,    /* int64 with bounds */
     OD_CONF_STRING,
     OD_CONF_LIST,   /* comma separated, kept as the raw string */
-    OD_CONF_ENUM    /* one of `choices` (comma separated) */
+    OD_CONF_ENUM,   /* one of `choices` (comma separated) */
+    OD_CONF_DOUBLE  /* double with bounds min..max */
 } od_conf_type_t;
 
 /* One row of a module's or the core's configuration table. The core parses
  * and validates the value and stores it in *target (int64_t for BOOL/INT,
- * char * (core-owned, valid until shutdown) for STRING/LIST/ENUM). */
+ * char * (core-owned, valid until shutdown) for STRING/LIST/ENUM, double for DOUBLE). */
 typedef struct od_conf_def {
     const char *name;     /* Kafka's key name where Kafka has the setting */
     od_conf_type_t type;

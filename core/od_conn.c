@@ -1,0 +1,404 @@
+/* od_conn.c - connection I/O. */
+#include "od_conn.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "od_core.h"
+#include "od_dispatch.h"
+
+#define OD_RBUF_MIN (64 * 1024)
+#define OD_IOV_MAX 64
+
+static void on_event(void *arg, int fd, uint32_t ev);
+
+static void update_watch(od_conn_t *c)
+{
+    uint32_t ev = 0;
+    if (!c->read_paused)
+        ev |= OD_LOOP_READ;
+    if (c->write_blocked)
+        ev |= OD_LOOP_WRITE;
+    od_loop_watch(c->core->loop, c->fd, ev, on_event, c);
+}
+
+od_conn_t *od_conn_new(od_core_t *core, int fd, const char *peer, struct od_listener *l)
+{
+    od_conn_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->core = core;
+    c->listener = l;
+    c->fd = fd;
+    c->id = ++core->next_conn_id;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    c->last_active_ms = od_mono_ms();
+    if (od_loop_watch(core->loop, fd, OD_LOOP_READ, on_event, c) < 0) {
+        free(c);
+        return NULL;
+    }
+    c->next = core->conns;
+    if (core->conns)
+        core->conns->prev = c;
+    core->conns = c;
+    core->nconns++;
+    od_logf(OD_LOG_DEBUG, "connection %llu from %s", (unsigned long long)c->id, c->peer);
+    return c;
+}
+
+void od_req_free(od_req_t *r)
+{
+    od_wbuf_free(&r->resp);
+    od_arena_free(&r->arena);
+    free(r->frame_copy);
+    free(r);
+}
+
+static void conn_free_later(void *arg)
+{
+    od_conn_t *c = arg;
+    free(c->rbuf);
+    free(c);
+}
+
+/* Closing releases the socket and the queue at once but frees the struct
+ * on the next loop turn, so callers up the stack may still look at
+ * c->closing. */
+void od_conn_close(od_conn_t *c, const char *why)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    if (why)
+        od_logf(OD_LOG_DEBUG, "connection %llu from %s closed: %s", (unsigned long long)c->id,
+                c->peer, why);
+    od_core_t *core = c->core;
+    od_loop_unwatch(core->loop, c->fd);
+    close(c->fd);
+    c->fd = -1;
+    od_req_t *r = c->q_head;
+    while (r) {
+        od_req_t *n = r->next;
+        if (r->ready)
+            od_req_free(r);
+        else {
+            r->conn = NULL; /* a waiting handler still owns it */
+            r->next = NULL;
+        }
+        r = n;
+    }
+    c->q_head = c->q_tail = NULL;
+    c->nq = 0;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        core->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    core->nconns--;
+    if (core->stopping && !c->in_read) {
+        conn_free_later(c); /* shutdown: nothing up the stack uses c */
+        return;
+    }
+    if (od_loop_timer(core->loop, 0, conn_free_later, c) < 0)
+        od_logf(OD_LOG_WARN, "connection %llu: leaking its state (no timer)", (unsigned long long)c->id);
+}
+
+od_req_t *od_req_new(od_conn_t *c)
+{
+    od_req_t *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->conn = c;
+    od_arena_init(&r->arena, 0);
+    od_wbuf_init(&r->resp);
+    r->received_ms = od_mono_ms();
+    if (c->q_tail)
+        c->q_tail->next = r;
+    else
+        c->q_head = r;
+    c->q_tail = r;
+    c->nq++;
+    return r;
+}
+
+int od_req_keep_frame(od_req_t *r, const uint8_t *frame, size_t len)
+{
+    if (r->frame_copy)
+        return 0;
+    r->frame_copy = malloc(len ? len : 1);
+    if (!r->frame_copy)
+        return -1;
+    memcpy(r->frame_copy, frame, len);
+    /* Re-point the body slice at the copy. */
+    size_t off = (size_t)(r->body.p - frame), left = od_slice_left(&r->body);
+    od_slice_init(&r->body, r->frame_copy + off, left);
+    return 0;
+}
+
+void od_req_done(od_req_t *r)
+{
+    uint32_t len = (uint32_t)(r->resp.total - r->len_pos - 4);
+    uint8_t be[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+    od_wbuf_patch(&r->resp, r->len_pos, be, 4);
+    r->ready = 1;
+    /* Decoded request data is no longer needed once the response exists. */
+    od_arena_free(&r->arena);
+    free(r->frame_copy);
+    r->frame_copy = NULL;
+    if (!r->conn) {
+        od_req_free(r);
+        return;
+    }
+    if (r->conn->q_head == r && !r->conn->in_read)
+        od_conn_flush(r->conn);
+}
+
+static void pop_head(od_conn_t *c)
+{
+    od_req_t *r = c->q_head;
+    c->q_head = r->next;
+    if (!c->q_head)
+        c->q_tail = NULL;
+    c->nq--;
+    c->seg_idx = 0;
+    od_req_free(r);
+}
+
+/* Write ready responses: runs of memory segments go out with writev, file
+ * ranges with sendfile. */
+void od_conn_flush(od_conn_t *c)
+{
+    if (c->closing)
+        return;
+    for (;;) {
+        od_req_t *r = c->q_head;
+        if (!r || !r->ready)
+            break;
+        if (r->resp.err) {
+            od_conn_close(c, "out of memory building a response");
+            return;
+        }
+        struct iovec iov[OD_IOV_MAX];
+        int niov = 0;
+        /* Collect memory segments across consecutive ready responses. */
+        od_req_t *q = r;
+        size_t si = c->seg_idx;
+        while (q && q->ready && niov < OD_IOV_MAX) {
+            int stop = 0;
+            for (; si < q->resp.nsegs && niov < OD_IOV_MAX; si++) {
+                od_seg_t *s = &q->resp.segs[si];
+                if (s->kind == OD_SEG_FILEREF) {
+                    stop = 1;
+                    break;
+                }
+                const uint8_t *base = s->kind == OD_SEG_OWNED ? s->data : s->ref.mem;
+                size_t len = s->kind == OD_SEG_OWNED ? s->len : s->ref.len;
+                if (len > s->sent) {
+                    iov[niov].iov_base = (void *)(base + s->sent);
+                    iov[niov].iov_len = len - s->sent;
+                    niov++;
+                }
+            }
+            if (stop || si < q->resp.nsegs)
+                break;
+            q = q->next;
+            si = 0;
+        }
+        ssize_t w;
+        if (niov > 0) {
+            w = writev(c->fd, iov, niov);
+        } else {
+            /* The next unsent segment is a file range (or the head is done). */
+            od_seg_t *s = NULL;
+            while (c->seg_idx < r->resp.nsegs) {
+                od_seg_t *t = &r->resp.segs[c->seg_idx];
+                size_t len = t->kind == OD_SEG_OWNED ? t->len : t->ref.len;
+                if (t->sent < len) {
+                    s = t;
+                    break;
+                }
+                c->seg_idx++;
+            }
+            if (!s) {
+                pop_head(c);
+                continue;
+            }
+            off_t off = s->ref.file_off + (off_t)s->sent;
+            w = sendfile(c->fd, s->ref.fd, &off, s->ref.len - s->sent);
+            if (w == 0) {
+                od_conn_close(c, "log file shorter than expected (truncated?)");
+                return;
+            }
+        }
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (!c->write_blocked) {
+                    c->write_blocked = 1;
+                    update_watch(c);
+                }
+                return;
+            }
+            if (errno == EINTR)
+                continue;
+            od_conn_close(c, strerror(errno));
+            return;
+        }
+        /* Account the written bytes segment by segment, popping finished
+         * responses. */
+        size_t left = (size_t)w;
+        while (left > 0 && c->q_head) {
+            od_req_t *h = c->q_head;
+            od_seg_t *s = &h->resp.segs[c->seg_idx];
+            size_t len = s->kind == OD_SEG_OWNED ? s->len : s->ref.len;
+            size_t take = len - s->sent < left ? len - s->sent : left;
+            s->sent += take;
+            left -= take;
+            if (s->sent == len) {
+                c->seg_idx++;
+                /* Skip empty segments. */
+                while (c->seg_idx < h->resp.nsegs) {
+                    od_seg_t *t = &h->resp.segs[c->seg_idx];
+                    size_t tl = t->kind == OD_SEG_OWNED ? t->len : t->ref.len;
+                    if (tl > t->sent)
+                        break;
+                    c->seg_idx++;
+                }
+                if (c->seg_idx >= h->resp.nsegs)
+                    pop_head(c);
+            }
+        }
+        while (c->q_head && c->q_head->ready && c->seg_idx >= c->q_head->resp.nsegs)
+            pop_head(c);
+    }
+    if (c->write_blocked) {
+        c->write_blocked = 0;
+        update_watch(c);
+    }
+    if (c->read_paused && c->nq < (size_t)c->core->conf.queued_max_requests) {
+        c->read_paused = 0;
+        update_watch(c);
+    }
+}
+
+static void handle_reads(od_conn_t *c)
+{
+    od_core_t *core = c->core;
+    for (int rounds = 0; rounds < 16 && !c->closing && !c->read_paused; rounds++) {
+        if (c->rcap - c->rlen < 4096) {
+            size_t ncap = c->rcap ? c->rcap * 2 : OD_RBUF_MIN;
+            uint8_t *nb = realloc(c->rbuf, ncap);
+            if (!nb) {
+                od_conn_close(c, "out of memory");
+                return;
+            }
+            c->rbuf = nb;
+            c->rcap = ncap;
+        }
+        ssize_t n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+        if (n == 0) {
+            od_conn_close(c, "closed by peer");
+            return;
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            if (errno == EINTR)
+                continue;
+            od_conn_close(c, strerror(errno));
+            return;
+        }
+        c->rlen += (size_t)n;
+        c->last_active_ms = od_mono_ms();
+        size_t pos = 0;
+        c->in_read = 1;
+        while (!c->closing && c->rlen - pos >= 4) {
+            const uint8_t *p = c->rbuf + pos;
+            int32_t size = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                                     (uint32_t)p[2] << 8 | p[3]);
+            if (size < 0 || (int64_t)size > core->conf.socket_request_max_bytes) {
+                od_logf(OD_LOG_WARN,
+                        "client %s: request size %d is outside [0, socket.request.max.bytes=%lld]; "
+                        "closing",
+                        c->peer, size, (long long)core->conf.socket_request_max_bytes);
+                od_conn_close(c, "bad frame size");
+                break;
+            }
+            if (c->rlen - pos - 4 < (size_t)size) {
+                /* Make room for the whole frame. */
+                if ((size_t)size + 4 > c->rcap) {
+                    size_t need = (size_t)size + 4;
+                    memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
+                    c->rlen -= pos;
+                    pos = 0;
+                    uint8_t *nb = realloc(c->rbuf, need);
+                    if (!nb) {
+                        od_conn_close(c, "out of memory");
+                        break;
+                    }
+                    c->rbuf = nb;
+                    c->rcap = need;
+                }
+                break;
+            }
+            od_dispatch_frame(c, p + 4, (size_t)size);
+            pos += 4 + (size_t)size;
+            if (c->nq >= (size_t)core->conf.queued_max_requests) {
+                c->read_paused = 1;
+                update_watch(c);
+                break;
+            }
+        }
+        c->in_read = 0;
+        if (c->closing)
+            return;
+        if (pos > 0) {
+            memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
+            c->rlen -= pos;
+        }
+        /* Shrink a buffer grown for one large request. */
+        if (c->rlen == 0 && c->rcap > 4 * OD_RBUF_MIN) {
+            free(c->rbuf);
+            c->rbuf = NULL;
+            c->rcap = 0;
+        }
+        od_conn_flush(c);
+        if (c->closing)
+            return;
+        if ((size_t)n < 4096)
+            return;
+    }
+}
+
+static void on_event(void *arg, int fd, uint32_t ev)
+{
+    od_conn_t *c = arg;
+    (void)fd;
+    if (ev & OD_LOOP_WRITE)
+        od_conn_flush(c);
+    if (c->closing)
+        return;
+    if (ev & (OD_LOOP_READ | OD_LOOP_HUP | OD_LOOP_ERROR))
+        handle_reads(c);
+}
+
+void od_conn_reap_idle(od_core_t *core, int64_t now_ms)
+{
+    int64_t idle = core->conf.connections_max_idle_ms;
+    if (idle <= 0)
+        return;
+    od_conn_t *c = core->conns;
+    while (c) {
+        od_conn_t *n = c->next;
+        if (c->nq == 0 && now_ms - c->last_active_ms > idle)
+            od_conn_close(c, "idle longer than connections.max.idle.ms");
+        c = n;
+    }
+}

@@ -1,0 +1,70 @@
+/* od_conn.h - one client connection: framing, pipelined requests answered
+ * in order, and output with writev/sendfile. */
+#ifndef OD_CONN_H
+#define OD_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "od_arena.h"
+#include "od_buf.h"
+#include "od_proto_gen.h"
+
+struct od_core;
+struct od_listener;
+typedef struct od_conn od_conn_t;
+typedef struct od_req od_req_t;
+
+/* One request in flight. Owned by the connection's queue until its response
+ * has been written; if the connection closes first, the request is orphaned
+ * (conn == NULL) and freed by od_req_done. */
+struct od_req {
+    od_conn_t *conn;
+    od_request_header_t hdr;
+    od_arena_t arena;    /* everything decoded from the request */
+    od_slice_t body;     /* the request body (after the header) */
+    uint8_t *frame_copy; /* owned copy of the frame for deferred requests */
+    od_wbuf_t resp;      /* length + response header + body */
+    size_t len_pos;      /* where the length prefix goes */
+    int ready;           /* response complete, may be written */
+    int64_t received_ms;
+    od_req_t *next;
+};
+
+struct od_conn {
+    struct od_core *core;
+    struct od_listener *listener;
+    int fd;
+    uint64_t id;
+    char peer[64];
+    uint8_t *rbuf;
+    size_t rlen, rcap;
+    od_req_t *q_head, *q_tail;
+    size_t nq;
+    size_t seg_idx; /* writing progress in q_head->resp */
+    int closing;
+    int write_blocked;
+    int read_paused;
+    int in_read; /* re-entrancy guard: close deferred while dispatching */
+    int64_t last_active_ms;
+    od_conn_t *prev, *next;
+};
+
+od_conn_t *od_conn_new(struct od_core *core, int fd, const char *peer, struct od_listener *l);
+/* Close now: pending requests are orphaned, the socket closed. */
+void od_conn_close(od_conn_t *c, const char *why);
+/* Write out ready responses at the head of the queue. */
+void od_conn_flush(od_conn_t *c);
+/* Close connections idle longer than connections.max.idle.ms. */
+void od_conn_reap_idle(struct od_core *core, int64_t now_ms);
+
+/* Allocate a request for a frame and queue it (a slot in response order). */
+od_req_t *od_req_new(od_conn_t *c);
+/* Mark the response complete, patch its length, and write what can go. */
+void od_req_done(od_req_t *r);
+/* Copy the frame into the request so decoded data survives the read buffer;
+ * for requests that wait (long-poll fetch). */
+int od_req_keep_frame(od_req_t *r, const uint8_t *frame, size_t len);
+void od_req_free(od_req_t *r);
+
+#endif

@@ -1,0 +1,355 @@
+/* od_core.c - the broker's settings, start-up and shutdown, and the core
+ * services offered to modules. */
+#include "od_core.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "od_conn.h"
+#include "od_handlers.h"
+#include "od_module.h"
+#include "od_net.h"
+#include "od_topic_config.h"
+
+#ifndef OD_MODULE_DIR
+#define OD_MODULE_DIR "/usr/local/lib/odradek/modules"
+#endif
+
+od_core_t *od_the_core;
+
+#define LMAX INT64_MAX
+#define IMAX INT32_MAX
+
+/* The core's own keys; topic-default keys (log.segment.bytes, ...) come
+ * from od_topic_config.c. */
+static od_conf_def_t core_defs[] = {
+    {"node.id", OD_CONF_INT, "1", 0, IMAX, NULL, "this node's id in the cluster", NULL, 0},
+    {"process.roles", OD_CONF_LIST, "broker,controller", 0, 0, NULL,
+     "broker, controller, or both (KRaft)", NULL, 0},
+    {"listeners", OD_CONF_LIST, "PLAINTEXT://:9092", 0, 0, NULL,
+     "NAME://host:port listeners to accept clients on", NULL, 0},
+    {"advertised.listeners", OD_CONF_LIST, NULL, 0, 0, NULL,
+     "listeners as clients should reach them (default: listeners)", NULL, 0},
+    {"log.dirs", OD_CONF_LIST, NULL, 0, 0, NULL,
+     "directories for partition data (default: log.dir)", NULL, 0},
+    {"log.dir", OD_CONF_STRING, "/tmp/odradek-logs", 0, 0, NULL,
+     "data directory used when log.dirs is unset", NULL, 0},
+    {"socket.request.max.bytes", OD_CONF_INT, "104857600", 1, IMAX, NULL,
+     "largest request accepted; bigger frames close the connection", NULL, OD_CONF_F_SIZE},
+    {"socket.send.buffer.bytes", OD_CONF_INT, "102400", -1, IMAX, NULL,
+     "SO_SNDBUF of client sockets (-1: OS default)", NULL, OD_CONF_F_SIZE},
+    {"socket.receive.buffer.bytes", OD_CONF_INT, "102400", -1, IMAX, NULL,
+     "SO_RCVBUF of client sockets (-1: OS default)", NULL, OD_CONF_F_SIZE},
+    {"num.partitions", OD_CONF_INT, "1", 1, IMAX, NULL,
+     "partitions of auto-created topics and of CreateTopics with -1", NULL, 0},
+    {"default.replication.factor", OD_CONF_INT, "1", 1, 32767, NULL,
+     "replication factor of auto-created topics", NULL, 0},
+    {"auto.create.topics.enable", OD_CONF_BOOL, "true", 0, 0, NULL,
+     "create a topic when Metadata asks for an unknown one", NULL, 0},
+    {"delete.topic.enable", OD_CONF_BOOL, "true", 0, 0, NULL, "allow DeleteTopics", NULL, 0},
+    {"connections.max.idle.ms", OD_CONF_INT, "600000", -1, LMAX, NULL,
+     "close connections idle this long (-1: never)", NULL, 0},
+    {"queued.max.requests", OD_CONF_INT, "500", 1, IMAX, NULL,
+     "requests one connection may have in flight before the broker stops reading it", NULL, 0},
+    {"fetch.max.bytes", OD_CONF_INT, "57671680", 1024, IMAX, NULL,
+     "largest fetch response the broker builds", NULL, OD_CONF_F_SIZE},
+    {"log.flush.scheduler.interval.ms", OD_CONF_INT, "9223372036854775807", 1, LMAX, NULL,
+     "how often logs are checked for a time-based flush", NULL, 0},
+    {"broker.rack", OD_CONF_STRING, NULL, 0, 0, NULL, "rack of this broker", NULL, 0},
+    {"module.dir", OD_CONF_STRING, OD_MODULE_DIR, 0, 0, NULL,
+     "where `load_module NAME` finds NAME.so", NULL, 0},
+    {"log.storage.backend", OD_CONF_STRING, "segment", 0, 0, NULL,
+     "storage backend for partition logs (segment, memory)", NULL, 0},
+    {"control.plane.backend", OD_CONF_STRING, "kraft", 0, 0, NULL,
+     "control plane that owns cluster metadata (kraft)", NULL, 0},
+    {"log.level", OD_CONF_ENUM, "info", 0, 0, "error,warn,info,debug",
+     "log verbosity of odradekd", NULL, 0},
+};
+
+static void bind_targets(od_broker_conf_t *c)
+{
+    void *t[] = {&c->node_id, &c->process_roles, &c->listeners, &c->advertised_listeners,
+                 &c->log_dirs, &c->log_dir, &c->socket_request_max_bytes,
+                 &c->socket_send_buffer_bytes, &c->socket_receive_buffer_bytes,
+                 &c->num_partitions, &c->default_replication_factor,
+                 &c->auto_create_topics_enable, &c->delete_topic_enable,
+                 &c->connections_max_idle_ms, &c->queued_max_requests, &c->fetch_max_bytes,
+                 &c->log_flush_scheduler_interval_ms, &c->broker_rack, &c->module_dir,
+                 &c->storage_backend, &c->control_plane, &c->log_level};
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        core_defs[i].target = t[i];
+}
+
+const od_conf_def_t *od_core_config_defs(size_t *n)
+{
+    *n = sizeof(core_defs) / sizeof(core_defs[0]);
+    return core_defs;
+}
+
+od_core_t *od_core_new(void)
+{
+    od_core_t *core = calloc(1, sizeof(*core));
+    if (!core)
+        return NULL;
+    od_config_init(&core->config);
+    od_image_init(&core->image);
+    core->loop = od_loop_new();
+    if (!core->loop || !core->image.buckets) {
+        free(core);
+        return NULL;
+    }
+    od_the_core = core;
+    return core;
+}
+
+/* The last value given for key (command line over file), before the tables
+ * are complete; module.dir is needed to load the modules that declare the
+ * rest of the keys. */
+static const char *peek_setting(const od_config_t *c, const char *key)
+{
+    const char *v = NULL;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < c->nsettings; i++)
+            if ((strcmp(c->settings[i].file, "--set") == 0) == pass &&
+                strcmp(c->settings[i].key, key) == 0)
+                v = c->settings[i].value;
+    return v;
+}
+
+static int mkdirs(const char *path, char *err, size_t errsz)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+            snprintf(err, errsz, "cannot create %s: %s", tmp, strerror(errno));
+            return -1;
+        }
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+        snprintf(err, errsz, "cannot create %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    if (access(tmp, W_OK) < 0) {
+        snprintf(err, errsz, "data directory %s is not writable: %s", tmp, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void on_signal(void *arg, int fd, uint32_t ev)
+{
+    od_core_t *core = arg;
+    struct signalfd_siginfo si;
+    (void)ev;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        od_logf(OD_LOG_INFO, "signal %s received; shutting down", strsignal((int)si.ssi_signo));
+        core->stopping = 1;
+        od_loop_stop(core->loop);
+    }
+}
+
+static void tick_logs(od_core_t *core, int64_t now)
+{
+    if (!core->storage->tick)
+        return;
+    for (od_topic_t *t = od_image_next_topic(&core->image, NULL); t;
+         t = od_image_next_topic(&core->image, t))
+        for (int32_t i = 0; i < t->npartitions; i++)
+            if (t->partitions[i]->log)
+                core->storage->tick(t->partitions[i]->log, now);
+}
+
+static void on_tick(void *arg)
+{
+    od_core_t *core = arg;
+    core->tick_timer = 0;
+    if (core->stopping)
+        return;
+    tick_logs(core, od_now_ms());
+    od_conn_reap_idle(core, od_mono_ms());
+    core->tick_timer = od_loop_timer(core->loop, 1000, on_tick, core);
+}
+
+static int pick_roles(od_core_t *core, char *err, size_t errsz)
+{
+    const char *r = core->conf.process_roles;
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", r);
+    int n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (strcmp(tok, "broker") != 0 && strcmp(tok, "controller") != 0) {
+            snprintf(err, errsz, "process.roles: '%s' is not broker or controller", tok);
+            return -1;
+        }
+        n++;
+    }
+    if (n == 0) {
+        snprintf(err, errsz, "process.roles is empty (use broker,controller)");
+        return -1;
+    }
+    if (!strstr(r, "broker")) {
+        snprintf(err, errsz, "process.roles=%s: a controller-only node serves no clients; "
+                             "dedicated controllers arrive with the multi-node quorum", r);
+        return -1;
+    }
+    return 0;
+}
+
+int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t nsets, char *err,
+                  size_t errsz)
+{
+    if (sodium_init() < 0) {
+        snprintf(err, errsz, "libsodium failed to initialise");
+        return -1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    bind_targets(&core->conf);
+    size_t nbd;
+    const od_conf_def_t *bdefs = od_topic_broker_defs(&nbd);
+    if (od_config_register(&core->config, core_defs, sizeof(core_defs) / sizeof(core_defs[0]),
+                           "core", err, errsz) < 0 ||
+        od_config_register(&core->config, bdefs, nbd, "core", err, errsz) < 0)
+        return -1;
+    if (config_file) {
+        core->config_file = strdup(config_file);
+        if (od_config_read_file(&core->config, config_file, err, errsz) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < nsets; i++)
+        if (od_config_add_set(&core->config, sets[i], err, errsz) < 0)
+            return -1;
+    const char *mdir = peek_setting(&core->config, "module.dir");
+    if (od_modules_load(core, mdir ? mdir : OD_MODULE_DIR, err, errsz) < 0)
+        return -1;
+    if (od_config_apply(&core->config, err, errsz) < 0)
+        return -1;
+    od_logging_set_level(od_logging_level_from_name(core->conf.log_level));
+    if (pick_roles(core, err, errsz) < 0)
+        return -1;
+    /* The first of log.dirs holds partition data (JBOD comes later). */
+    const char *dirs = core->conf.log_dirs && *core->conf.log_dirs ? core->conf.log_dirs : core->conf.log_dir;
+    size_t dl = strcspn(dirs, ",");
+    if (dl == 0 || dl >= sizeof(core->data_dir)) {
+        snprintf(err, errsz, "log.dirs: no usable directory in '%s'", dirs);
+        return -1;
+    }
+    memcpy(core->data_dir, dirs, dl);
+    core->data_dir[dl] = 0;
+    if (mkdirs(core->data_dir, err, errsz) < 0)
+        return -1;
+    char names[256];
+    const od_backend_reg_t *st = od_modules_storage(core->conf.storage_backend);
+    if (!st) {
+        od_modules_list(0, names, sizeof(names));
+        snprintf(err, errsz, "log.storage.backend=%s: no loaded module provides it (loaded: %s)",
+                 core->conf.storage_backend, names[0] ? names : "none");
+        return -1;
+    }
+    core->storage = st->ops;
+    core->storage_self = st->self;
+    if (core->storage->start && core->storage->start(core->storage_self, core->data_dir, err, errsz) < 0)
+        return -1;
+    const od_backend_reg_t *cp = od_modules_controlplane(core->conf.control_plane);
+    if (!cp) {
+        od_modules_list(1, names, sizeof(names));
+        snprintf(err, errsz, "control.plane.backend=%s: no loaded module provides it (loaded: %s)",
+                 core->conf.control_plane, names[0] ? names : "none");
+        return -1;
+    }
+    core->cp = cp->ops;
+    core->cp_self = cp->self;
+    char why[512];
+    if (core->cp->start(core->cp_self, core, why, sizeof(why)) < 0) {
+        snprintf(err, errsz, "control plane %s: %s", core->cp->name, why);
+        core->cp = NULL;
+        return -1;
+    }
+    if (od_listeners_open(core, err, errsz) < 0)
+        return -1;
+    if (od_metadata_register_self(core, why, sizeof(why)) < 0) {
+        snprintf(err, errsz, "registering this broker: %s", why);
+        return -1;
+    }
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sfd < 0 || od_loop_watch(core->loop, sfd, OD_LOOP_READ, on_signal, core) < 0) {
+        snprintf(err, errsz, "signalfd: %s", strerror(errno));
+        return -1;
+    }
+    core->tick_timer = od_loop_timer(core->loop, 1000, on_tick, core);
+    core->ready = 1;
+    od_logf(OD_LOG_INFO, "odradekd ready: node %lld, cluster %s, %zu topic(s), data in %s",
+            (long long)core->conf.node_id, core->cp->cluster_id(core->cp_self),
+            core->image.ntopics, core->data_dir);
+    return 0;
+}
+
+int od_core_run(od_core_t *core) { return od_loop_run(core->loop); }
+
+void od_core_shutdown(od_core_t *core)
+{
+    core->stopping = 1;
+    od_listeners_close(core);
+    od_fetch_answer_all(core);
+    /* Give queued responses a last chance to go out, then close. */
+    while (core->conns) {
+        od_conn_flush(core->conns);
+        od_conn_close(core->conns, "broker shutting down");
+    }
+    /* Closing partition logs flushes them: the log is consistent on disk. */
+    od_image_free(core, &core->image);
+    if (core->cp && core->cp->stop)
+        core->cp->stop(core->cp_self);
+    if (core->storage && core->storage->stop)
+        core->storage->stop(core->storage_self);
+    od_modules_unload(core);
+    od_logf(OD_LOG_INFO, "odradekd stopped");
+}
+
+void od_core_free(od_core_t *core)
+{
+    if (!core)
+        return;
+    /* Run pending zero-delay cleanups (closed connections). */
+    od_loop_free(core->loop);
+    od_config_free(&core->config);
+    free(core->config_file);
+    free(core);
+    od_the_core = NULL;
+}
+
+/* ---- services for modules ---- */
+
+int32_t od_core_node_id(od_core_t *core) { return (int32_t)core->conf.node_id; }
+const char *od_core_data_dir(od_core_t *core) { return core->data_dir; }
+const char *od_core_config_get(od_core_t *core, const char *key)
+{
+    return od_config_get(&core->config, key);
+}
+int64_t od_timer_add(od_core_t *core, int64_t after_ms, od_timer_cb cb, void *arg)
+{
+    return od_loop_timer(core->loop, after_ms, cb, arg);
+}
+void od_timer_cancel(od_core_t *core, int64_t id) { od_loop_cancel(core->loop, id); }
+int od_fd_watch(od_core_t *core, int fd, uint32_t events, od_fd_cb cb, void *arg)
+{
+    return od_loop_watch(core->loop, fd, events, cb, arg);
+}
+void od_fd_unwatch(od_core_t *core, int fd) { od_loop_unwatch(core->loop, fd); }

@@ -1,0 +1,91 @@
+/* od_core.h - the running broker: configuration, loop, modules, image.
+ * Internal to the core; modules see only odradek-module.h. */
+#ifndef OD_CORE_H
+#define OD_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "od_config.h"
+#include "od_loop.h"
+#include "od_metadata.h"
+#include "odradek-module.h"
+
+/* Broker settings owned by the core (Kafka key names; see od_core.c). */
+typedef struct od_broker_conf {
+    int64_t node_id;
+    char *process_roles;
+    char *listeners;
+    char *advertised_listeners;
+    char *log_dirs;
+    char *log_dir;
+    int64_t socket_request_max_bytes;
+    int64_t socket_send_buffer_bytes;
+    int64_t socket_receive_buffer_bytes;
+    int64_t num_partitions;
+    int64_t default_replication_factor;
+    int64_t auto_create_topics_enable;
+    int64_t delete_topic_enable;
+    int64_t connections_max_idle_ms;
+    int64_t queued_max_requests;
+    int64_t fetch_max_bytes;
+    int64_t log_flush_scheduler_interval_ms;
+    char *broker_rack;
+    char *module_dir;
+    char *storage_backend;
+    char *control_plane;
+    char *log_level;
+} od_broker_conf_t;
+
+typedef struct od_listener od_listener_t;
+typedef struct od_conn od_conn_t;
+typedef struct od_module_rec od_module_rec_t;
+
+struct od_core {
+    od_loop_t *loop;
+    od_config_t config;
+    od_broker_conf_t conf;
+    char *config_file;
+
+    od_module_rec_t *modules; /* loaded modules, in load order */
+    size_t nmodules;
+
+    const od_storage_ops_t *storage;
+    void *storage_self;
+    const od_controlplane_ops_t *cp;
+    void *cp_self;
+
+    od_image_t image;
+
+    od_listener_t *listeners;
+    size_t nlisteners;
+    od_conn_t *conns; /* all open connections (doubly linked) */
+    size_t nconns;
+
+    char data_dir[4096];
+    int ready;       /* control plane replayed, listeners open */
+    int stopping;
+    int64_t tick_timer;
+    uint64_t next_conn_id;
+};
+
+extern od_core_t *od_the_core; /* set by od_core_new; one broker per process */
+
+od_core_t *od_core_new(void);
+/* Load config and modules, start storage and control plane, open listeners.
+ * On failure returns -1 with err ("file:line: reason" for config problems). */
+int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t nsets, char *err,
+                  size_t errsz);
+int od_core_run(od_core_t *core);
+/* Close listeners and connections, flush and close logs, stop modules. */
+void od_core_shutdown(od_core_t *core);
+void od_core_free(od_core_t *core);
+
+/* The core's configuration table (for docs and tests). */
+const od_conf_def_t *od_core_config_defs(size_t *n);
+
+/* Levels by name ("error", "warn", "info", "debug"). */
+void od_logging_set_level(int level);
+int od_logging_level_from_name(const char *name);
+
+#endif

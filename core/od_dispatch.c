@@ -1,0 +1,132 @@
+/* od_dispatch.c - request header, version checks, handler call. */
+#include "od_dispatch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "od_core.h"
+#include "od_handlers.h"
+
+static const od_api_entry_t api_table[] = {
+    {OD_API_PRODUCE, 0, 9, od_h_produce, 0},
+    {OD_API_FETCH, 4, 12, od_h_fetch, 1},
+    {OD_API_LIST_OFFSETS, 0, 6, od_h_list_offsets, 0},
+    {OD_API_METADATA, 0, 12, od_h_metadata, 1},
+    {OD_API_API_VERSIONS, 0, 3, od_h_api_versions, 0},
+    {OD_API_CREATE_TOPICS, 0, 7, od_h_create_topics, 1},
+    {OD_API_DELETE_TOPICS, 0, 6, od_h_delete_topics, 1},
+    {OD_API_DESCRIBE_CONFIGS, 0, 4, od_h_describe_configs, 0},
+    {OD_API_CREATE_PARTITIONS, 0, 3, od_h_create_partitions, 1},
+    {OD_API_DESCRIBE_CLUSTER, 0, 1, od_h_describe_cluster, 0},
+};
+#define NAPIS (sizeof(api_table) / sizeof(api_table[0]))
+
+const od_api_entry_t *od_dispatch_api(int16_t key)
+{
+    for (size_t i = 0; i < NAPIS; i++)
+        if (api_table[i].key == key)
+            return &api_table[i];
+    return NULL;
+}
+
+const od_api_entry_t *od_dispatch_api_at(size_t i) { return i < NAPIS ? &api_table[i] : NULL; }
+
+void od_req_drop(od_req_t *r)
+{
+    od_conn_t *c = r->conn;
+    if (c) {
+        od_req_t **pp = &c->q_head, *prev = NULL;
+        for (; *pp; prev = *pp, pp = &(*pp)->next) {
+            if (*pp == r) {
+                *pp = r->next;
+                if (c->q_tail == r)
+                    c->q_tail = prev;
+                c->nq--;
+                break;
+            }
+        }
+    }
+    od_req_free(r);
+}
+
+static void begin_response(od_req_t *r)
+{
+    r->len_pos = od_wbuf_reserve(&r->resp, 4);
+    od_response_header_encode(&r->resp, r->hdr.api_key, r->hdr.api_version,
+                              r->hdr.correlation_id);
+}
+
+void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
+{
+    od_slice_t s;
+    od_slice_init(&s, frame, len);
+    od_request_header_t h;
+    if (od_request_header_decode(&s, &h) < 0 || !od_slice_ok(&s)) {
+        od_logf(OD_LOG_WARN, "client %s: request header too short (%zu bytes); closing", c->peer,
+                len);
+        od_conn_close(c, "bad request header");
+        return;
+    }
+    const od_api_entry_t *api = od_dispatch_api(h.api_key);
+    if (!api || !od_proto_api(h.api_key)) {
+        od_logf(OD_LOG_WARN, "client %s (%.*s) correlation %d: unknown api key %d; closing",
+                c->peer, h.client_id.len > 0 ? (int)h.client_id.len : 0, h.client_id.p,
+                h.correlation_id, h.api_key);
+        od_conn_close(c, "unknown api key");
+        return;
+    }
+    if (h.api_version < api->min_ver || h.api_version > api->max_ver) {
+        if (h.api_key == OD_API_API_VERSIONS) {
+            /* Answer in the v0 layout so the client can pick a version. */
+            od_req_t *r = od_req_new(c);
+            if (!r) {
+                od_conn_close(c, "out of memory");
+                return;
+            }
+            r->hdr = h;
+            r->hdr.api_version = 0;
+            begin_response(r);
+            od_h_api_versions(r, NULL);
+            return;
+        }
+        od_logf(OD_LOG_WARN,
+                "client %s (%.*s) correlation %d: %s v%d is not supported (%d-%d); closing",
+                c->peer, h.client_id.len > 0 ? (int)h.client_id.len : 0, h.client_id.p,
+                h.correlation_id, od_proto_api(h.api_key)->name, h.api_version, api->min_ver,
+                api->max_ver);
+        od_conn_close(c, "unsupported version");
+        return;
+    }
+    od_req_t *r = od_req_new(c);
+    if (!r) {
+        od_conn_close(c, "out of memory");
+        return;
+    }
+    r->hdr = h;
+    r->body = s;
+    if (api->may_wait && od_req_keep_frame(r, frame, len) < 0) {
+        od_req_drop(r);
+        od_conn_close(c, "out of memory");
+        return;
+    }
+    /* The client id borrowed from the frame must not outlive it. */
+    r->hdr.client_id.len = r->hdr.client_id.len > 0 ? r->hdr.client_id.len : -1;
+    if (r->hdr.client_id.len > 0) {
+        char *cid = od_arena_strndup(&r->arena, h.client_id.p, (size_t)h.client_id.len);
+        r->hdr.client_id.p = cid;
+        if (!cid)
+            r->hdr.client_id.len = -1;
+    }
+    void *body = od_proto_decode_request(h.api_key, h.api_version, &r->body, &r->arena);
+    if (!body) {
+        od_logf(OD_LOG_WARN, "client %s (%.*s) correlation %d: malformed %s v%d request; closing",
+                c->peer, r->hdr.client_id.len > 0 ? (int)r->hdr.client_id.len : 0,
+                r->hdr.client_id.p, h.correlation_id, od_proto_api(h.api_key)->name,
+                h.api_version);
+        od_req_drop(r);
+        od_conn_close(c, "malformed request");
+        return;
+    }
+    begin_response(r);
+    api->fn(r, body);
+}

@@ -1,0 +1,190 @@
+/* od_h_configs.c - DescribeConfigs for topics and the broker, with sources
+ * and synonyms as Kafka reports them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "od_core.h"
+#include "od_dispatch.h"
+#include "od_handlers.h"
+#include "od_topic_config.h"
+
+#define RES_TOPIC 2
+#define RES_BROKER 4
+
+typedef od_DescribeConfigsResponse_DescribeConfigsResourceResult_t cfg_out_t;
+typedef od_DescribeConfigsResponse_DescribeConfigsSynonym_t syn_t;
+
+static int8_t kafka_type(od_conf_type_t t)
+{
+    switch (t) { /* Kafka's ConfigType numbering */
+    case OD_CONF_BOOL:
+        return 1;
+    case OD_CONF_STRING:
+    case OD_CONF_ENUM:
+        return 2;
+    case OD_CONF_INT:
+        return 5;
+    case OD_CONF_DOUBLE:
+        return 6;
+    case OD_CONF_LIST:
+        return 7;
+    }
+    return 0;
+}
+
+static int wanted(const od_DescribeConfigsRequest_DescribeConfigsResource_t *res, const char *name)
+{
+    if (res->configuration_keys_count < 0)
+        return 1;
+    for (int32_t i = 0; i < res->configuration_keys_count; i++)
+        if (od_str_eq(res->configuration_keys[i], name))
+            return 1;
+    return 0;
+}
+
+static void add_syn(od_req_t *r, cfg_out_t *o, const char *name, const char *value, int8_t src)
+{
+    syn_t *s = &o->synonyms[o->synonyms_count++];
+    s->name = od_str_c(name);
+    s->value = od_str_c(value);
+    s->source = src;
+    (void)r;
+}
+
+static int describe_topic(od_core_t *core, od_req_t *r, const od_topic_t *t,
+                          const od_DescribeConfigsRequest_DescribeConfigsResource_t *res,
+                          int synonyms, int docs, od_DescribeConfigsResponse_DescribeConfigsResult_t *out)
+{
+    size_t n = od_topic_keys_count();
+    out->configs = od_arena_calloc(&r->arena, n, sizeof(*out->configs));
+    if (!out->configs)
+        return -1;
+    out->configs_count = 0;
+    for (size_t i = 0; i < n; i++) {
+        const od_topic_key_t *k = od_topic_key_at(i);
+        if (!wanted(res, k->def.name))
+            continue;
+        cfg_out_t *o = &out->configs[out->configs_count++];
+        od_cfg_source_t src;
+        const char *v = od_topic_config_value(core, t, k->def.name, &src);
+        o->name = od_str_c(k->def.name);
+        o->value = od_str_c(v);
+        o->read_only = 0;
+        o->is_default = src == OD_CFGSRC_DEFAULT;
+        o->config_source = (int8_t)src;
+        o->is_sensitive = 0;
+        o->config_type = kafka_type(k->def.type);
+        o->documentation = od_str_c(docs ? k->def.doc : NULL);
+        o->synonyms_count = 0;
+        if (!synonyms)
+            continue;
+        o->synonyms = od_arena_calloc(&r->arena, 3, sizeof(*o->synonyms));
+        if (!o->synonyms)
+            return -1;
+        const char *ov = od_topic_config(t, k->def.name);
+        if (ov)
+            add_syn(r, o, k->def.name, ov, OD_CFGSRC_TOPIC);
+        od_cfg_source_t bsrc;
+        const char *bv = od_topic_config_value(core, NULL, k->def.name, &bsrc);
+        if (bsrc != OD_CFGSRC_DEFAULT)
+            add_syn(r, o, k->broker_key, bv, (int8_t)bsrc);
+        add_syn(r, o, k->broker_key, k->def.dflt, OD_CFGSRC_DEFAULT);
+    }
+    return 0;
+}
+
+static int describe_broker(od_core_t *core, od_req_t *r,
+                           const od_DescribeConfigsRequest_DescribeConfigsResource_t *res,
+                           int synonyms, int docs, od_DescribeConfigsResponse_DescribeConfigsResult_t *out)
+{
+    const od_config_t *c = &core->config;
+    out->configs = od_arena_calloc(&r->arena, c->nkeys ? c->nkeys : 1, sizeof(*out->configs));
+    if (!out->configs)
+        return -1;
+    out->configs_count = 0;
+    for (size_t i = 0; i < c->nkeys; i++) {
+        const od_conf_key_t *k = &c->keys[i];
+        if (!wanted(res, k->def->name))
+            continue;
+        cfg_out_t *o = &out->configs[out->configs_count++];
+        int secret = (k->def->flags & OD_CONF_F_SECRET) != 0;
+        int8_t src = k->source == OD_CONF_SRC_DEFAULT ? OD_CFGSRC_DEFAULT : OD_CFGSRC_STATIC_BROKER;
+        o->name = od_str_c(k->def->name);
+        o->value = od_str_c(secret ? NULL : k->value);
+        o->read_only = 1; /* dynamic broker configs arrive with AlterConfigs */
+        o->is_default = src == OD_CFGSRC_DEFAULT;
+        o->config_source = src;
+        o->is_sensitive = (int8_t)secret;
+        o->config_type = kafka_type(k->def->type);
+        o->documentation = od_str_c(docs ? k->def->doc : NULL);
+        o->synonyms_count = 0;
+        if (!synonyms)
+            continue;
+        o->synonyms = od_arena_calloc(&r->arena, 2, sizeof(*o->synonyms));
+        if (!o->synonyms)
+            return -1;
+        if (src != OD_CFGSRC_DEFAULT)
+            add_syn(r, o, k->def->name, secret ? NULL : k->value, src);
+        if (k->def->dflt)
+            add_syn(r, o, k->def->name, secret ? NULL : k->def->dflt, OD_CFGSRC_DEFAULT);
+    }
+    return 0;
+}
+
+void od_h_describe_configs(od_req_t *r, void *body)
+{
+    od_core_t *core = r->conn->core;
+    od_DescribeConfigsRequest_t *req = body;
+    int16_t ver = r->hdr.api_version;
+    od_DescribeConfigsResponse_t resp;
+    od_DescribeConfigsResponse_init(&resp);
+    int32_t n = req->resources_count > 0 ? req->resources_count : 0;
+    resp.results = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*resp.results));
+    if (!resp.results)
+        goto oom;
+    resp.results_count = n;
+    int synonyms = ver >= 1 && req->include_synonyms;
+    int docs = ver >= 3 && req->include_documentation;
+    for (int32_t i = 0; i < n; i++) {
+        od_DescribeConfigsRequest_DescribeConfigsResource_t *res = &req->resources[i];
+        od_DescribeConfigsResponse_DescribeConfigsResult_t *o = &resp.results[i];
+        o->resource_type = res->resource_type;
+        o->resource_name = res->resource_name;
+        o->error_message.len = -1;
+        o->configs_count = 0;
+        if (res->resource_type == RES_TOPIC) {
+            od_topic_t *t = res->resource_name.len > 0
+                                ? od_image_topic(&core->image, res->resource_name.p,
+                                                 (size_t)res->resource_name.len)
+                                : NULL;
+            if (!t) {
+                o->error_code = OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                o->error_message = od_str_c("Topic does not exist");
+                continue;
+            }
+            if (describe_topic(core, r, t, res, synonyms, docs, o) < 0)
+                goto oom;
+        } else if (res->resource_type == RES_BROKER) {
+            char id[24];
+            snprintf(id, sizeof(id), "%lld", (long long)core->conf.node_id);
+            if (res->resource_name.len > 0 && !od_str_eq(res->resource_name, id)) {
+                o->error_code = OD_ERR_INVALID_REQUEST;
+                o->error_message = od_str_c("Unexpected broker id: this broker has another node.id");
+                continue;
+            }
+            if (describe_broker(core, r, res, synonyms, docs, o) < 0)
+                goto oom;
+        } else {
+            o->error_code = OD_ERR_INVALID_REQUEST;
+            o->error_message = od_str_c("Unsupported resource type");
+            continue;
+        }
+        o->error_code = OD_ERR_NONE;
+    }
+    od_DescribeConfigsResponse_encode(&r->resp, ver, &resp);
+    od_req_done(r);
+    return;
+oom:
+    od_req_drop(r);
+}

@@ -1,0 +1,155 @@
+/* od_h_listoffsets.c - ListOffsets: earliest, latest, and by timestamp. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "od_batch.h"
+#include "od_core.h"
+#include "od_dispatch.h"
+#include "od_handlers.h"
+
+#define TS_LATEST (-1)
+#define TS_EARLIEST (-2)
+
+/* The storage answers with the first batch whose max timestamp >= ts. Kafka
+ * answers with the first record: for an uncompressed batch, walk its records;
+ * a compressed batch is answered with its first offset. */
+static int64_t first_record_at_or_after(od_core_t *core, od_partition_t *p, int64_t batch_off,
+                                        int64_t ts, int64_t *ts_out)
+{
+    od_log_read_t rd;
+    char why[128];
+    if (core->storage->read(p->log, batch_off, 1, &rd, why, sizeof(why)) < 0 || rd.nranges == 0)
+        return batch_off;
+    od_log_range_t *rg = &rd.ranges[0];
+    size_t len = rg->len;
+    uint8_t *buf = NULL;
+    const uint8_t *data = rg->mem;
+    if (rg->is_file) {
+        buf = malloc(len ? len : 1);
+        if (!buf || pread(rg->fd, buf, len, rg->file_off) != (ssize_t)len)
+            goto done;
+        data = buf;
+    }
+    od_batch_iter_t it;
+    od_batch_hdr_t h;
+    size_t off, size;
+    od_batch_iter_init(&it, data, len);
+    while (od_batch_iter_next(&it, &h, &off, &size) == 1) {
+        if (h.base_offset + h.last_offset_delta < batch_off || h.max_timestamp < ts)
+            continue;
+        if (OD_BATCH_COMPRESSION(h.attributes) != OD_BATCH_CODEC_NONE ||
+            (h.attributes & OD_BATCH_TS_LOG_APPEND)) {
+            *ts_out = h.max_timestamp;
+            batch_off = h.base_offset;
+            break;
+        }
+        const uint8_t *rec = data + off + OD_BATCH_HEADER_SIZE;
+        size_t left = size - OD_BATCH_HEADER_SIZE;
+        for (int32_t i = 0; i < h.record_count; i++) {
+            od_record_t r;
+            size_t used;
+            if (od_record_iter(rec, left, -1, &r, &used) < 0)
+                break;
+            if (h.base_timestamp + r.timestamp_delta >= ts) {
+                *ts_out = h.base_timestamp + r.timestamp_delta;
+                batch_off = h.base_offset + r.offset_delta;
+                goto done;
+            }
+            rec += used;
+            left -= used;
+        }
+        break;
+    }
+done:
+    free(buf);
+    for (size_t i = 0; i < rd.nranges; i++)
+        if (rd.ranges[i].release)
+            rd.ranges[i].release(rd.ranges[i].opaque);
+    return batch_off;
+}
+
+void od_h_list_offsets(od_req_t *r, void *body)
+{
+    od_core_t *core = r->conn->core;
+    od_ListOffsetsRequest_t *req = body;
+    int16_t ver = r->hdr.api_version;
+    od_ListOffsetsResponse_t resp;
+    od_ListOffsetsResponse_init(&resp);
+    int32_t nt = req->topics_count > 0 ? req->topics_count : 0;
+    resp.topics = od_arena_calloc(&r->arena, nt ? (size_t)nt : 1, sizeof(*resp.topics));
+    if (!resp.topics)
+        goto oom;
+    resp.topics_count = nt;
+    for (int32_t i = 0; i < nt; i++) {
+        od_ListOffsetsRequest_ListOffsetsTopic_t *rt = &req->topics[i];
+        od_ListOffsetsResponse_ListOffsetsTopicResponse_t *ot = &resp.topics[i];
+        ot->name = rt->name;
+        int32_t np = rt->partitions_count > 0 ? rt->partitions_count : 0;
+        ot->partitions = od_arena_calloc(&r->arena, np ? (size_t)np : 1, sizeof(*ot->partitions));
+        if (!ot->partitions)
+            goto oom;
+        ot->partitions_count = np;
+        od_topic_t *t = rt->name.len > 0 ? od_image_topic(&core->image, rt->name.p, (size_t)rt->name.len) : NULL;
+        for (int32_t j = 0; j < np; j++) {
+            od_ListOffsetsRequest_ListOffsetsPartition_t *rp = &rt->partitions[j];
+            od_ListOffsetsResponse_ListOffsetsPartitionResponse_t *op = &ot->partitions[j];
+            op->partition_index = rp->partition_index;
+            op->timestamp = -1;
+            op->offset = -1;
+            op->leader_epoch = -1;
+            op->old_style_offsets_count = 0;
+            if (!t || rp->partition_index < 0 || rp->partition_index >= t->npartitions) {
+                op->error_code = OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            od_partition_t *p = t->partitions[rp->partition_index];
+            if (p->leader != (int32_t)core->conf.node_id || !p->log) {
+                op->error_code = OD_ERR_NOT_LEADER_OR_FOLLOWER;
+                continue;
+            }
+            if (rp->current_leader_epoch >= 0 && rp->current_leader_epoch != p->leader_epoch) {
+                op->error_code = rp->current_leader_epoch > p->leader_epoch
+                                     ? OD_ERR_UNKNOWN_LEADER_EPOCH
+                                     : OD_ERR_FENCED_LEADER_EPOCH;
+                continue;
+            }
+            op->error_code = OD_ERR_NONE;
+            op->leader_epoch = p->leader_epoch;
+            int64_t off;
+            int64_t ts = -1;
+            if (rp->timestamp == TS_EARLIEST)
+                off = od_partition_log_start(core, p);
+            else if (rp->timestamp == TS_LATEST)
+                off = p->high_watermark; /* no transactions yet: LSO == HWM */
+            else if (rp->timestamp < 0) {
+                op->error_code = OD_ERR_INVALID_REQUEST;
+                continue;
+            } else {
+                int64_t bts = -1;
+                off = core->storage->offset_for_time(p->log, rp->timestamp, &bts);
+                if (off >= 0 && off < p->high_watermark)
+                    off = first_record_at_or_after(core, p, off, rp->timestamp, &ts);
+                else
+                    off = -1;
+                if (off >= 0 && ts < 0)
+                    ts = bts;
+            }
+            op->offset = off;
+            op->timestamp = ts;
+            if (ver == 0) {
+                int64_t *v = od_arena_alloc(&r->arena, sizeof(int64_t));
+                if (!v)
+                    goto oom;
+                *v = off;
+                op->old_style_offsets = v;
+                op->old_style_offsets_count = off >= 0 ? 1 : 0;
+            }
+        }
+    }
+    od_ListOffsetsResponse_encode(&r->resp, ver, &resp);
+    od_req_done(r);
+    return;
+oom:
+    od_req_drop(r);
+}

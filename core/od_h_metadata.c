@@ -1,0 +1,154 @@
+/* od_h_metadata.c - Metadata, and topic auto-creation on first use. */
+#include <stdio.h>
+#include <string.h>
+
+#include "od_core.h"
+#include "od_dispatch.h"
+#include "od_handlers.h"
+#include "od_net.h"
+#include "od_topicname.h"
+
+static void auto_created(void *arg, int16_t code, const char *msg)
+{
+    (void)arg;
+    if (code != OD_ERR_NONE)
+        od_logf(OD_LOG_WARN, "auto-create failed: %s (%s)", od_err_name(code), msg ? msg : "");
+}
+
+int16_t od_topic_auto_create(od_core_t *core, const char *name, size_t len, int allow)
+{
+    if (od_image_topic(&core->image, name, len))
+        return OD_ERR_NONE;
+    if (od_topic_name_valid(name, len, NULL, 0) != OD_ERR_NONE)
+        return OD_ERR_INVALID_TOPIC_EXCEPTION;
+    if (!allow || !core->conf.auto_create_topics_enable)
+        return OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    od_new_topic_t nt = {0};
+    nt.name = name;
+    nt.name_len = len;
+    nt.partitions = (int32_t)core->conf.num_partitions;
+    nt.replication_factor = (int16_t)core->conf.default_replication_factor;
+    char err[256];
+    if (od_metadata_create_topic(core, &nt, auto_created, NULL, err, sizeof(err)) != 0) {
+        od_logf(OD_LOG_WARN, "auto-create of %.*s failed: %s", (int)len, name, err);
+        return OD_ERR_INVALID_REPLICATION_FACTOR;
+    }
+    od_logf(OD_LOG_INFO, "topic %.*s auto-created with %d partition(s)", (int)len, name,
+            nt.partitions);
+    /* A quorum that commits at once has the topic now; otherwise the client
+     * retries while it is LEADER_NOT_AVAILABLE. */
+    return od_image_topic(&core->image, name, len) ? OD_ERR_NONE : OD_ERR_LEADER_NOT_AVAILABLE;
+}
+
+typedef od_MetadataResponse_MetadataResponseTopic_t mtopic_t;
+
+static int fill_topic(od_req_t *r, od_topic_t *t, mtopic_t *o)
+{
+    o->error_code = OD_ERR_NONE;
+    o->name = od_str_c(t->name);
+    o->topic_id = t->id;
+    o->is_internal = (int8_t)t->internal;
+    o->topic_authorized_operations = INT32_MIN;
+    o->partitions_count = t->npartitions;
+    o->partitions = od_arena_calloc(&r->arena, t->npartitions ? (size_t)t->npartitions : 1,
+                                    sizeof(*o->partitions));
+    if (!o->partitions)
+        return -1;
+    for (int32_t i = 0; i < t->npartitions; i++) {
+        od_partition_t *p = t->partitions[i];
+        od_MetadataResponse_MetadataResponsePartition_t *op = &o->partitions[i];
+        op->error_code = p->leader >= 0 ? OD_ERR_NONE : OD_ERR_LEADER_NOT_AVAILABLE;
+        op->partition_index = p->index;
+        op->leader_id = p->leader;
+        op->leader_epoch = p->leader_epoch;
+        op->replica_nodes_count = p->nreplicas;
+        op->replica_nodes = p->replicas;
+        op->isr_nodes_count = p->nisr;
+        op->isr_nodes = p->isr;
+        op->offline_replicas_count = 0;
+    }
+    return 0;
+}
+
+void od_h_metadata(od_req_t *r, void *body)
+{
+    od_core_t *core = r->conn->core;
+    od_MetadataRequest_t *req = body;
+    int16_t ver = r->hdr.api_version;
+    od_MetadataResponse_t resp;
+    od_MetadataResponse_init(&resp);
+    resp.throttle_time_ms = 0;
+    const char *cid = core->cp->cluster_id(core->cp_self);
+    resp.cluster_id = od_str_c(cid);
+    resp.controller_id = core->cp->controller_id(core->cp_self);
+    resp.cluster_authorized_operations = INT32_MIN;
+
+    /* Brokers: each one's endpoint on the listener this client came in on. */
+    od_image_t *img = &core->image;
+    const char *lname = r->conn->listener ? r->conn->listener->spec.name : "PLAINTEXT";
+    resp.brokers = od_arena_calloc(&r->arena, img->nbrokers ? img->nbrokers : 1, sizeof(*resp.brokers));
+    if (!resp.brokers)
+        goto oom;
+    for (size_t i = 0; i < img->nbrokers; i++) {
+        const od_broker_reg_t *b = &img->brokers[i];
+        const od_endpoint_t *ep = NULL;
+        for (size_t j = 0; j < b->nendpoints; j++)
+            if (strcmp(b->endpoints[j].name, lname) == 0)
+                ep = &b->endpoints[j];
+        if (!ep || b->fenced)
+            continue;
+        od_MetadataResponse_MetadataResponseBroker_t *o = &resp.brokers[resp.brokers_count++];
+        o->node_id = b->id;
+        o->host = od_str_c(ep->host);
+        o->port = ep->port;
+        o->rack = od_str_c(b->rack);
+    }
+
+    /* v0: an empty list means all topics; v1+: null means all. */
+    int all = req->topics_count < 0 || (ver == 0 && req->topics_count == 0);
+    int allow_auto = ver < 4 ? 1 : req->allow_auto_topic_creation;
+    if (all) {
+        resp.topics = od_arena_calloc(&r->arena, img->ntopics ? img->ntopics : 1, sizeof(*resp.topics));
+        if (!resp.topics)
+            goto oom;
+        for (od_topic_t *t = od_image_next_topic(img, NULL); t; t = od_image_next_topic(img, t))
+            if (fill_topic(r, t, &resp.topics[resp.topics_count++]) < 0)
+                goto oom;
+    } else {
+        int32_t n = req->topics_count;
+        resp.topics = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*resp.topics));
+        if (!resp.topics)
+            goto oom;
+        resp.topics_count = n;
+        for (int32_t i = 0; i < n; i++) {
+            od_MetadataRequest_MetadataRequestTopic_t *rt = &req->topics[i];
+            mtopic_t *o = &resp.topics[i];
+            o->name = rt->name;
+            o->topic_id = rt->topic_id;
+            o->topic_authorized_operations = INT32_MIN;
+            o->partitions_count = 0;
+            od_topic_t *t = NULL;
+            if (rt->name.len < 0) { /* by id (v10+) */
+                t = od_image_topic_by_id(img, &rt->topic_id);
+                if (!t) {
+                    o->error_code = OD_ERR_UNKNOWN_TOPIC_ID;
+                    continue;
+                }
+            } else {
+                int16_t ec = od_topic_auto_create(core, rt->name.p, (size_t)rt->name.len, allow_auto);
+                t = od_image_topic(img, rt->name.p, (size_t)rt->name.len);
+                if (!t) {
+                    o->error_code = ec == OD_ERR_NONE ? OD_ERR_LEADER_NOT_AVAILABLE : ec;
+                    continue;
+                }
+            }
+            if (fill_topic(r, t, o) < 0)
+                goto oom;
+        }
+    }
+    od_MetadataResponse_encode(&r->resp, ver, &resp);
+    od_req_done(r);
+    return;
+oom:
+    od_req_drop(r);
+}

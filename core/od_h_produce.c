@@ -1,0 +1,194 @@
+/* od_h_produce.c - Produce: validate batches, assign offsets, append. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "od_batch.h"
+#include "od_core.h"
+#include "od_dispatch.h"
+#include "od_handlers.h"
+#include "od_topic_config.h"
+#include "od_topicname.h"
+
+typedef od_ProduceResponse_PartitionProduceResponse_t part_resp_t;
+
+/* Check one batch sequence against the topic's size limit. */
+static int16_t check_sizes(const uint8_t *p, size_t len, int64_t max_bytes, char *err, size_t errsz)
+{
+    od_batch_iter_t it;
+    od_batch_hdr_t h;
+    size_t off, size;
+    od_batch_iter_init(&it, p, len);
+    while (od_batch_iter_next(&it, &h, &off, &size) == 1) {
+        if ((int64_t)size > max_bytes) {
+            snprintf(err, errsz, "batch of %zu bytes is larger than max.message.bytes=%" PRId64,
+                     size, max_bytes);
+            return OD_ERR_MESSAGE_TOO_LARGE;
+        }
+    }
+    return OD_ERR_NONE;
+}
+
+static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
+                              const od_ProduceRequest_PartitionProduceData_t *pd, part_resp_t *out,
+                              const char *topic_name, char *msg, size_t msgsz)
+{
+    out->index = pd->index;
+    out->base_offset = -1;
+    out->log_append_time_ms = -1;
+    out->log_start_offset = -1;
+    out->error_message.len = -1;
+    if (!t || pd->index < 0 || pd->index >= t->npartitions) {
+        out->error_code = OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    od_partition_t *p = t->partitions[pd->index];
+    if (p->leader != (int32_t)core->conf.node_id || !p->log) {
+        out->error_code = OD_ERR_NOT_LEADER_OR_FOLLOWER;
+        return;
+    }
+    out->log_start_offset = od_partition_log_start(core, p);
+    if (pd->records.len <= 0) {
+        out->error_code = OD_ERR_CORRUPT_MESSAGE;
+        snprintf(msg, msgsz, "produce request without records");
+        return;
+    }
+    const uint8_t *data = pd->records.p;
+    size_t len = (size_t)pd->records.len;
+    od_batch_summary_t sum;
+    int rc = od_batch_validate(data, len, &sum, msg, msgsz);
+    if (rc != OD_BATCH_ERR_NONE) {
+        out->error_code = (int16_t)rc;
+        od_logf(OD_LOG_WARN, "client %s correlation %d: produce to %s-%d rejected: %s",
+                r->conn ? r->conn->peer : "?", r->hdr.correlation_id, topic_name, pd->index, msg);
+        return;
+    }
+    if (r->hdr.api_version >= 3 && sum.batch_count != 1) {
+        out->error_code = OD_ERR_INVALID_RECORD;
+        snprintf(msg, msgsz, "Produce v3+ carries exactly one record batch per partition, got %d",
+                 sum.batch_count);
+        return;
+    }
+    if (sum.batch_count == 0) {
+        out->error_code = OD_ERR_CORRUPT_MESSAGE;
+        snprintf(msg, msgsz, "produce request without batches");
+        return;
+    }
+    int64_t max_bytes = od_topic_config_int(core, t, "max.message.bytes");
+    int16_t ec = check_sizes(data, len, max_bytes, msg, msgsz);
+    if (ec != OD_ERR_NONE) {
+        out->error_code = ec;
+        return;
+    }
+    if (sum.any_transactional || sum.first_producer_id >= 0) {
+        /* Idempotent and transactional producers need InitProducerId and
+         * producer state, which this broker does not offer yet. */
+        out->error_code = OD_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+        snprintf(msg, msgsz, "idempotent/transactional batches are not supported yet");
+        return;
+    }
+    if (sum.any_control) {
+        out->error_code = OD_ERR_INVALID_RECORD;
+        snprintf(msg, msgsz, "clients may not produce control batches");
+        return;
+    }
+    const char *tstype = od_topic_config_value(core, t, "message.timestamp.type", NULL);
+    int64_t append_time = tstype && strcmp(tstype, "LogAppendTime") == 0 ? od_now_ms() : -1;
+    int64_t base = od_partition_log_end(core, p);
+    /* The records point into this connection's own read buffer, which the
+     * broker allocated and owns; writing offsets into it in place saves a
+     * copy of every produced byte. */
+    uint8_t *mut = (uint8_t *)(uintptr_t)data;
+    int64_t next = od_batch_assign_offsets(mut, len, base, p->leader_epoch, append_time);
+    od_append_info_t info = {0};
+    info.struct_size = sizeof(info);
+    info.base_offset = base;
+    info.last_offset = next - 1;
+    info.max_timestamp = append_time >= 0 ? append_time : sum.max_timestamp;
+    info.offset_of_max_timestamp =
+        append_time >= 0 ? base : (sum.max_ts_rel_offset >= 0 ? base + sum.max_ts_rel_offset : base);
+    info.record_count = (int32_t)sum.record_count;
+    info.batch_count = sum.batch_count;
+    if (od_partition_append(core, p, mut, len, &info, msg, msgsz) < 0) {
+        od_logf(OD_LOG_ERROR, "produce to %s-%d: append failed: %s", topic_name, pd->index, msg);
+        out->error_code = OD_ERR_KAFKA_STORAGE_ERROR;
+        return;
+    }
+    msg[0] = 0;
+    out->error_code = OD_ERR_NONE;
+    out->base_offset = base;
+    out->log_append_time_ms = append_time;
+}
+
+void od_h_produce(od_req_t *r, void *body)
+{
+    od_core_t *core = r->conn->core;
+    od_ProduceRequest_t *req = body;
+    int acks0 = req->acks == 0;
+    od_ProduceResponse_t resp;
+    od_ProduceResponse_init(&resp);
+    int any_error = 0;
+    int16_t global_err = OD_ERR_NONE;
+    if (req->acks != 0 && req->acks != 1 && req->acks != -1)
+        global_err = OD_ERR_INVALID_REQUIRED_ACKS;
+    if (req->transactional_id.len >= 0)
+        global_err = OD_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    int32_t nt = req->topic_data_count > 0 ? req->topic_data_count : 0;
+    resp.responses = od_arena_calloc(&r->arena, nt ? (size_t)nt : 1, sizeof(*resp.responses));
+    if (!resp.responses) {
+        od_req_drop(r);
+        return;
+    }
+    resp.responses_count = nt;
+    for (int32_t i = 0; i < nt; i++) {
+        od_ProduceRequest_TopicProduceData_t *td = &req->topic_data[i];
+        od_ProduceResponse_TopicProduceResponse_t *tr = &resp.responses[i];
+        tr->name = td->name;
+        int32_t np = td->partition_data_count > 0 ? td->partition_data_count : 0;
+        tr->partition_responses = od_arena_calloc(&r->arena, np ? (size_t)np : 1,
+                                                  sizeof(*tr->partition_responses));
+        if (!tr->partition_responses) {
+            od_req_drop(r);
+            return;
+        }
+        tr->partition_responses_count = np;
+        char name[256] = "";
+        int name_ok = td->name.len > 0 &&
+                      od_topic_name_valid(td->name.p, (size_t)td->name.len, NULL, 0) == OD_ERR_NONE;
+        if (name_ok)
+            snprintf(name, sizeof(name), "%.*s", (int)td->name.len, td->name.p);
+        od_topic_t *t = name_ok ? od_image_topic(&core->image, td->name.p, (size_t)td->name.len) : NULL;
+        for (int32_t j = 0; j < np; j++) {
+            part_resp_t *out = &tr->partition_responses[j];
+            char msg[256] = "";
+            if (global_err != OD_ERR_NONE || !name_ok) {
+                out->index = td->partition_data[j].index;
+                out->error_code = global_err != OD_ERR_NONE ? global_err : OD_ERR_INVALID_TOPIC_EXCEPTION;
+                out->base_offset = -1;
+                out->log_append_time_ms = -1;
+                out->log_start_offset = -1;
+                out->error_message.len = -1;
+            } else {
+                produce_partition(core, r, t, &td->partition_data[j], out, name, msg, sizeof(msg));
+            }
+            if (out->error_code != OD_ERR_NONE) {
+                any_error = 1;
+                if (msg[0]) {
+                    char *m = od_arena_strndup(&r->arena, msg, strlen(msg));
+                    out->error_message = od_str_c(m);
+                }
+            }
+        }
+    }
+    if (acks0) {
+        /* No response for acks=0; on an error Kafka closes the connection
+         * so that the producer notices and refreshes its metadata. */
+        od_conn_t *c = r->conn;
+        od_req_drop(r);
+        if (any_error)
+            od_conn_close(c, "error in an acks=0 produce");
+        return;
+    }
+    od_ProduceResponse_encode(&r->resp, r->hdr.api_version, &resp);
+    od_req_done(r);
+}

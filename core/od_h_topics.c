@@ -1,0 +1,382 @@
+/* od_h_topics.c - CreateTopics, DeleteTopics, CreatePartitions. Each
+ * proposes metadata records and answers once the control plane committed
+ * them (at once for a single voter). */
+#include <stdio.h>
+#include <string.h>
+
+#include "od_core.h"
+#include "od_dispatch.h"
+#include "od_handlers.h"
+#include "od_topic_config.h"
+#include "od_topicname.h"
+
+/* A request waiting for several proposals. */
+typedef struct pending {
+    od_req_t *r;
+    int outstanding;
+    int started; /* all proposals issued */
+    void (*finish)(struct pending *pd);
+    void *resp;
+} pending_t;
+
+typedef struct slot {
+    pending_t *pd;
+    int16_t *error_code;
+    od_str_t *error_message;
+} slot_t;
+
+static void maybe_finish(pending_t *pd)
+{
+    if (pd->started && pd->outstanding == 0)
+        pd->finish(pd);
+}
+
+static void slot_done(void *arg, int16_t code, const char *msg)
+{
+    slot_t *s = arg;
+    *s->error_code = code;
+    if (code != OD_ERR_NONE && msg && s->error_message)
+        *s->error_message = od_str_c(od_arena_strndup(&s->pd->r->arena, msg, strlen(msg)));
+    s->pd->outstanding--;
+    maybe_finish(s->pd);
+}
+
+static void set_error(od_req_t *r, int16_t *ec, od_str_t *em, int16_t code, const char *msg)
+{
+    *ec = code;
+    if (em && msg)
+        *em = od_str_c(od_arena_strndup(&r->arena, msg, strlen(msg)));
+}
+
+static int dup_name(od_str_t a, const od_str_t *names, int32_t n)
+{
+    int count = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (names[i].len == a.len && a.len >= 0 && memcmp(names[i].p, a.p, (size_t)a.len) == 0)
+            count++;
+    return count > 1;
+}
+
+/* ---- CreateTopics ---- */
+
+typedef od_CreateTopicsResponse_CreatableTopicResult_t ct_result_t;
+
+static void fill_created(od_core_t *core, od_req_t *r, ct_result_t *o)
+{
+    od_topic_t *t = od_image_topic(&core->image, o->name.p, (size_t)o->name.len);
+    if (!t)
+        return;
+    o->topic_id = t->id;
+    o->num_partitions = t->npartitions;
+    o->replication_factor = (int16_t)(t->npartitions ? t->partitions[0]->nreplicas : 0);
+    size_t n = od_topic_keys_count();
+    o->configs = od_arena_calloc(&r->arena, n, sizeof(*o->configs));
+    if (!o->configs)
+        return;
+    o->configs_count = (int32_t)n;
+    for (size_t i = 0; i < n; i++) {
+        const od_topic_key_t *k = od_topic_key_at(i);
+        od_cfg_source_t src;
+        o->configs[i].name = od_str_c(k->def.name);
+        o->configs[i].value = od_str_c(od_topic_config_value(core, t, k->def.name, &src));
+        o->configs[i].read_only = 0;
+        o->configs[i].config_source = (int8_t)src;
+        o->configs[i].is_sensitive = 0;
+    }
+}
+
+static void create_finish(pending_t *pd)
+{
+    od_req_t *r = pd->r;
+    od_CreateTopicsResponse_t *resp = pd->resp;
+    od_core_t *core = od_the_core;
+    for (int32_t i = 0; i < resp->topics_count; i++) {
+        ct_result_t *o = &resp->topics[i];
+        if (o->error_code == OD_ERR_NONE)
+            fill_created(core, r, o);
+        else
+            o->topic_config_error_code = OD_ERR_NONE;
+    }
+    if (r->conn)
+        od_CreateTopicsResponse_encode(&r->resp, r->hdr.api_version, resp);
+    od_req_done(r);
+}
+
+void od_h_create_topics(od_req_t *r, void *body)
+{
+    od_core_t *core = r->conn->core;
+    od_CreateTopicsRequest_t *req = body;
+    od_CreateTopicsResponse_t *resp = od_arena_calloc(&r->arena, 1, sizeof(*resp));
+    pending_t *pd = od_arena_calloc(&r->arena, 1, sizeof(*pd));
+    int32_t n = req->topics_count > 0 ? req->topics_count : 0;
+    od_str_t *names = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*names));
+    slot_t *slots = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*slots));
+    if (!resp || !pd || !names || !slots) {
+        od_req_drop(r);
+        return;
+    }
+    od_CreateTopicsResponse_init(resp);
+    resp->topics = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*resp->topics));
+    if (!resp->topics) {
+        od_req_drop(r);
+        return;
+    }
+    resp->topics_count = n;
+    pd->r = r;
+    pd->resp = resp;
+    pd->finish = create_finish;
+    for (int32_t i = 0; i < n; i++)
+        names[i] = req->topics[i].name;
+    for (int32_t i = 0; i < n; i++) {
+        od_CreateTopicsRequest_CreatableTopic_t *ct = &req->topics[i];
+        ct_result_t *o = &resp->topics[i];
+        o->name = ct->name;
+        o->error_message.len = -1;
+        o->num_partitions = -1;
+        o->replication_factor = -1;
+        o->configs_count = -1;
+        char msg[300];
+        if (dup_name(ct->name, names, n)) {
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REQUEST,
+                      "topic appears more than once in the request");
+            continue;
+        }
+        if (ct->name.len < 0 ||
+            od_topic_name_valid(ct->name.p, (size_t)ct->name.len, msg, sizeof(msg)) != OD_ERR_NONE) {
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_TOPIC_EXCEPTION,
+                      ct->name.len < 0 ? "null topic name" : msg);
+            continue;
+        }
+        if (od_image_topic(&core->image, ct->name.p, (size_t)ct->name.len)) {
+            snprintf(msg, sizeof(msg), "Topic '%.*s' already exists.", (int)ct->name.len, ct->name.p);
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_TOPIC_ALREADY_EXISTS, msg);
+            continue;
+        }
+        char cname[256];
+        snprintf(cname, sizeof(cname), "%.*s", (int)ct->name.len, ct->name.p);
+        od_topic_t *other = NULL;
+        for (other = od_image_next_topic(&core->image, NULL); other;
+             other = od_image_next_topic(&core->image, other))
+            if (od_topic_name_collides(other->name, cname))
+                break;
+        if (other) {
+            snprintf(msg, sizeof(msg), "Topic '%s' collides with existing topic '%s' ('.' and '_' are interchangeable in metric names)",
+                     cname, other->name);
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_TOPIC_EXCEPTION, msg);
+            continue;
+        }
+        if (ct->assignments_count > 0) {
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REQUEST,
+                      "manual replica assignment is not supported by this broker yet");
+            continue;
+        }
+        int32_t parts = ct->num_partitions == -1 ? (int32_t)core->conf.num_partitions : ct->num_partitions;
+        int16_t rf = ct->replication_factor == -1 ? (int16_t)core->conf.default_replication_factor
+                                                  : ct->replication_factor;
+        if (parts <= 0) {
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_PARTITIONS,
+                      "Number of partitions must be larger than 0.");
+            continue;
+        }
+        if (rf <= 0 || (size_t)rf > core->image.nbrokers) {
+            snprintf(msg, sizeof(msg), "Replication factor: %d larger than available brokers: %zu.",
+                     rf, core->image.nbrokers);
+            if (rf <= 0)
+                snprintf(msg, sizeof(msg), "Replication factor must be larger than 0.");
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REPLICATION_FACTOR, msg);
+            continue;
+        }
+        int32_t nc = ct->configs_count > 0 ? ct->configs_count : 0;
+        od_kv_t *kv = od_arena_calloc(&r->arena, nc ? (size_t)nc : 1, sizeof(*kv));
+        int bad = !kv;
+        for (int32_t j = 0; j < nc && !bad; j++) {
+            od_CreateTopicsRequest_CreatableTopicConfig_t *c = &ct->configs[j];
+            if (c->name.len <= 0 ||
+                od_topic_config_check(c->name.p, (size_t)c->name.len, c->value.p, c->value.len, msg,
+                                      sizeof(msg)) < 0) {
+                if (c->name.len <= 0)
+                    snprintf(msg, sizeof(msg), "empty config name");
+                set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_CONFIG, msg);
+                bad = 1;
+                break;
+            }
+            kv[j].key = od_arena_strndup(&r->arena, c->name.p, (size_t)c->name.len);
+            kv[j].value = od_arena_strndup(&r->arena, c->value.p, (size_t)c->value.len);
+        }
+        if (bad)
+            continue;
+        o->error_code = OD_ERR_NONE;
+        if (req->validate_only)
+            continue;
+        od_new_topic_t nt = {ct->name.p, (size_t)ct->name.len, parts, rf, kv, (size_t)nc};
+        slots[i].pd = pd;
+        slots[i].error_code = &o->error_code;
+        slots[i].error_message = &o->error_message;
+        pd->outstanding++;
+        int rc = od_metadata_create_topic(core, &nt, slot_done, &slots[i], msg, sizeof(msg));
+        if (rc != 0) {
+            pd->outstanding--;
+            set_error(r, &o->error_code, &o->error_message,
+                      rc < -1 ? (int16_t)-rc : OD_ERR_UNKNOWN_SERVER_ERROR, msg);
+        } else {
+            od_logf(OD_LOG_INFO, "client %s: created topic %s (%d partitions, rf %d)",
+                    r->conn ? r->conn->peer : "?", cname, parts, rf);
+        }
+    }
+    pd->started = 1;
+    maybe_finish(pd);
+}
+
+/* ---- DeleteTopics ---- */
+
+static void delete_finish(pending_t *pd)
+{
+    od_req_t *r = pd->r;
+    if (r->conn)
+        od_DeleteTopicsResponse_encode(&r->resp, r->hdr.api_version, pd->resp);
+    od_req_done(r);
+}
+
+void od_h_delete_topics(od_req_t *r, void *body)
+{
+    od_core_t *core = r->conn->core;
+    od_DeleteTopicsRequest_t *req = body;
+    od_DeleteTopicsResponse_t *resp = od_arena_calloc(&r->arena, 1, sizeof(*resp));
+    pending_t *pd = od_arena_calloc(&r->arena, 1, sizeof(*pd));
+    /* v0-5 name topics in topic_names; v6 in topics (by name or id). */
+    int by_state = r->hdr.api_version >= 6;
+    int32_t n = by_state ? req->topics_count : req->topic_names_count;
+    if (n < 0)
+        n = 0;
+    slot_t *slots = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*slots));
+    if (!resp || !pd || !slots) {
+        od_req_drop(r);
+        return;
+    }
+    od_DeleteTopicsResponse_init(resp);
+    resp->responses = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*resp->responses));
+    if (!resp->responses) {
+        od_req_drop(r);
+        return;
+    }
+    resp->responses_count = n;
+    pd->r = r;
+    pd->resp = resp;
+    pd->finish = delete_finish;
+    for (int32_t i = 0; i < n; i++) {
+        od_DeleteTopicsResponse_DeletableTopicResult_t *o = &resp->responses[i];
+        od_str_t name = by_state ? req->topics[i].name : req->topic_names[i];
+        o->name = name;
+        o->error_message.len = -1;
+        od_topic_t *t = NULL;
+        if (name.len >= 0)
+            t = od_image_topic(&core->image, name.p, (size_t)name.len);
+        else if (by_state)
+            t = od_image_topic_by_id(&core->image, &req->topics[i].topic_id);
+        if (!t) {
+            o->error_code = name.len >= 0 ? OD_ERR_UNKNOWN_TOPIC_OR_PARTITION : OD_ERR_UNKNOWN_TOPIC_ID;
+            if (by_state)
+                o->topic_id = req->topics[i].topic_id;
+            continue;
+        }
+        o->name = od_str_c(od_arena_strndup(&r->arena, t->name, strlen(t->name)));
+        o->topic_id = t->id;
+        if (!core->conf.delete_topic_enable) {
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_TOPIC_DELETION_DISABLED,
+                      "Topic deletion is disabled.");
+            continue;
+        }
+        slots[i].pd = pd;
+        slots[i].error_code = &o->error_code;
+        slots[i].error_message = &o->error_message;
+        pd->outstanding++;
+        char msg[256];
+        od_logf(OD_LOG_INFO, "client %s: deleting topic %s", r->conn->peer, t->name);
+        if (od_metadata_delete_topic(core, t, slot_done, &slots[i], msg, sizeof(msg)) != 0) {
+            pd->outstanding--;
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_UNKNOWN_SERVER_ERROR, msg);
+        }
+    }
+    pd->started = 1;
+    maybe_finish(pd);
+}
+
+/* ---- CreatePartitions ---- */
+
+static void partitions_finish(pending_t *pd)
+{
+    od_req_t *r = pd->r;
+    if (r->conn)
+        od_CreatePartitionsResponse_encode(&r->resp, r->hdr.api_version, pd->resp);
+    od_req_done(r);
+}
+
+void od_h_create_partitions(od_req_t *r, void *body)
+{
+    od_core_t *core = r->conn->core;
+    od_CreatePartitionsRequest_t *req = body;
+    od_CreatePartitionsResponse_t *resp = od_arena_calloc(&r->arena, 1, sizeof(*resp));
+    pending_t *pd = od_arena_calloc(&r->arena, 1, sizeof(*pd));
+    int32_t n = req->topics_count > 0 ? req->topics_count : 0;
+    slot_t *slots = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*slots));
+    od_str_t *names = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*names));
+    if (!resp || !pd || !slots || !names) {
+        od_req_drop(r);
+        return;
+    }
+    od_CreatePartitionsResponse_init(resp);
+    resp->results = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*resp->results));
+    if (!resp->results) {
+        od_req_drop(r);
+        return;
+    }
+    resp->results_count = n;
+    pd->r = r;
+    pd->resp = resp;
+    pd->finish = partitions_finish;
+    for (int32_t i = 0; i < n; i++)
+        names[i] = req->topics[i].name;
+    for (int32_t i = 0; i < n; i++) {
+        od_CreatePartitionsRequest_CreatePartitionsTopic_t *ct = &req->topics[i];
+        od_CreatePartitionsResponse_CreatePartitionsTopicResult_t *o = &resp->results[i];
+        o->name = ct->name;
+        o->error_message.len = -1;
+        char msg[256];
+        if (dup_name(ct->name, names, n)) {
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REQUEST,
+                      "topic appears more than once in the request");
+            continue;
+        }
+        od_topic_t *t = ct->name.len > 0 ? od_image_topic(&core->image, ct->name.p, (size_t)ct->name.len) : NULL;
+        if (!t) {
+            o->error_code = OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        if (ct->count <= t->npartitions) {
+            snprintf(msg, sizeof(msg), "Topic currently has %d partitions, %d would not be an increase.",
+                     t->npartitions, ct->count);
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_PARTITIONS, msg);
+            continue;
+        }
+        if (ct->assignments_count > 0) {
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REQUEST,
+                      "manual replica assignment is not supported by this broker yet");
+            continue;
+        }
+        o->error_code = OD_ERR_NONE;
+        if (req->validate_only)
+            continue;
+        slots[i].pd = pd;
+        slots[i].error_code = &o->error_code;
+        slots[i].error_message = &o->error_message;
+        pd->outstanding++;
+        int rc = od_metadata_add_partitions(core, t, ct->count, slot_done, &slots[i], msg, sizeof(msg));
+        if (rc != 0) {
+            pd->outstanding--;
+            set_error(r, &o->error_code, &o->error_message,
+                      rc < -1 ? (int16_t)-rc : OD_ERR_UNKNOWN_SERVER_ERROR, msg);
+        }
+    }
+    pd->started = 1;
+    maybe_finish(pd);
+}

@@ -1,0 +1,36 @@
+/* od_handlers.h - request handlers, one file per request family. Each takes
+ * the request and its decoded body (arena-allocated) and either finishes the
+ * response (od_req_done) now or later. */
+#ifndef OD_HANDLERS_H
+#define OD_HANDLERS_H
+
+#include "od_conn.h"
+#include "od_partition.h"
+
+struct od_core;
+
+void od_h_api_versions(od_req_t *r, void *body);
+void od_h_metadata(od_req_t *r, void *body);
+void od_h_produce(od_req_t *r, void *body);
+void od_h_fetch(od_req_t *r, void *body);
+void od_h_list_offsets(od_req_t *r, void *body);
+void od_h_create_topics(od_req_t *r, void *body);
+void od_h_delete_topics(od_req_t *r, void *body);
+void od_h_create_partitions(od_req_t *r, void *body);
+void od_h_describe_configs(od_req_t *r, void *body);
+void od_h_describe_cluster(od_req_t *r, void *body);
+
+/* Long-poll fetches: wake those waiting on p (new data), forget p (deleted),
+ * answer all now (shutdown). */
+void od_fetch_wake(struct od_core *core, od_partition_t *p);
+void od_fetch_partition_removed(struct od_core *core, od_partition_t *p);
+void od_fetch_answer_all(struct od_core *core);
+
+/* Shared by Metadata/Produce: create a topic on first use when
+ * auto.create.topics.enable allows. Returns a Kafka error code: NONE when
+ * the topic exists, LEADER_NOT_AVAILABLE while creation is under way,
+ * INVALID_TOPIC_EXCEPTION for a bad name, UNKNOWN_TOPIC_OR_PARTITION when
+ * auto-create is off. */
+int16_t od_topic_auto_create(struct od_core *core, const char *name, size_t len, int allow);
+
+#endif

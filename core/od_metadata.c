@@ -1,0 +1,704 @@
+/* od_metadata.c - the metadata image: apply committed records, answer
+ * lookups, and turn admin intentions into proposed records. */
+#include "od_metadata.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "od_core.h"
+#include "od_handlers.h"
+#include "od_net.h"
+#include "od_proto_gen.h"
+#include "od_topic_config.h"
+
+#define CONFIG_RESOURCE_TOPIC 2
+#define CONFIG_RESOURCE_BROKER 4
+
+/* ---- hashing and lookup ---- */
+
+static uint64_t hash_name(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) {
+        h ^= (uint8_t)p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+void od_image_init(od_image_t *img)
+{
+    memset(img, 0, sizeof(*img));
+    img->nbuckets = 256;
+    img->buckets = calloc(img->nbuckets, sizeof(*img->buckets));
+    img->last_offset = -1;
+}
+
+od_topic_t *od_image_topic(const od_image_t *img, const char *name, size_t len)
+{
+    if (!img->buckets)
+        return NULL;
+    od_topic_t *t = img->buckets[hash_name(name, len) % img->nbuckets];
+    for (; t; t = t->next_by_name)
+        if (strlen(t->name) == len && memcmp(t->name, name, len) == 0)
+            return t;
+    return NULL;
+}
+
+od_topic_t *od_image_topic_by_id(const od_image_t *img, const od_uuid_t *id)
+{
+    for (size_t b = 0; b < img->nbuckets; b++)
+        for (od_topic_t *t = img->buckets[b]; t; t = t->next_by_name)
+            if (memcmp(t->id.b, id->b, 16) == 0)
+                return t;
+    return NULL;
+}
+
+od_topic_t *od_image_next_topic(const od_image_t *img, od_topic_t *prev)
+{
+    size_t b = 0;
+    if (prev) {
+        if (prev->next_by_name)
+            return prev->next_by_name;
+        b = hash_name(prev->name, strlen(prev->name)) % img->nbuckets + 1;
+    }
+    for (; b < img->nbuckets; b++)
+        if (img->buckets[b])
+            return img->buckets[b];
+    return NULL;
+}
+
+const char *od_topic_config(const od_topic_t *t, const char *key)
+{
+    for (size_t i = 0; i < t->nconfigs; i++)
+        if (strcmp(t->configs[i].key, key) == 0)
+            return t->configs[i].value;
+    return NULL;
+}
+
+const od_broker_reg_t *od_image_broker(const od_image_t *img, int32_t id)
+{
+    for (size_t i = 0; i < img->nbrokers; i++)
+        if (img->brokers[i].id == id)
+            return &img->brokers[i];
+    return NULL;
+}
+
+static void free_partition(od_core_t *core, od_partition_t *p)
+{
+    if (!p)
+        return;
+    od_fetch_partition_removed(core, p);
+    od_partition_close_log(core, p);
+    free(p->replicas);
+    free(p->isr);
+    free(p);
+}
+
+static void free_topic(od_core_t *core, od_topic_t *t)
+{
+    for (int32_t i = 0; i < t->npartitions; i++)
+        free_partition(core, t->partitions[i]);
+    for (size_t i = 0; i < t->nconfigs; i++) {
+        free(t->configs[i].key);
+        free(t->configs[i].value);
+    }
+    free(t->configs);
+    free(t->partitions);
+    free(t->name);
+    free(t);
+}
+
+static void free_broker(od_broker_reg_t *b)
+{
+    for (size_t i = 0; i < b->nendpoints; i++) {
+        free(b->endpoints[i].name);
+        free(b->endpoints[i].host);
+    }
+    free(b->endpoints);
+    free(b->rack);
+}
+
+void od_image_free(od_core_t *core, od_image_t *img)
+{
+    for (size_t b = 0; b < img->nbuckets; b++) {
+        od_topic_t *t = img->buckets[b];
+        while (t) {
+            od_topic_t *n = t->next_by_name;
+            free_topic(core, t);
+            t = n;
+        }
+    }
+    for (size_t i = 0; i < img->nbrokers; i++)
+        free_broker(&img->brokers[i]);
+    for (size_t i = 0; i < img->nbroker_configs; i++) {
+        free(img->broker_configs[i].key);
+        free(img->broker_configs[i].value);
+    }
+    free(img->broker_configs);
+    free(img->brokers);
+    free(img->buckets);
+    memset(img, 0, sizeof(*img));
+}
+
+static void unlink_topic(od_image_t *img, od_topic_t *t)
+{
+    od_topic_t **pp = &img->buckets[hash_name(t->name, strlen(t->name)) % img->nbuckets];
+    for (; *pp; pp = &(*pp)->next_by_name)
+        if (*pp == t) {
+            *pp = t->next_by_name;
+            img->ntopics--;
+            return;
+        }
+}
+
+static int set_kv(od_kv_t **arr, size_t *n, const char *key, size_t klen, const char *value,
+                  int32_t vlen)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strlen((*arr)[i].key) == klen && memcmp((*arr)[i].key, key, klen) == 0) {
+            free((*arr)[i].value);
+            if (vlen < 0) { /* null value removes the override */
+                free((*arr)[i].key);
+                (*arr)[i] = (*arr)[--*n];
+                return 0;
+            }
+            (*arr)[i].value = strndup(value, (size_t)vlen);
+            return (*arr)[i].value ? 0 : -1;
+        }
+    }
+    if (vlen < 0)
+        return 0;
+    od_kv_t *a = realloc(*arr, (*n + 1) * sizeof(**arr));
+    if (!a)
+        return -1;
+    *arr = a;
+    a[*n].key = strndup(key, klen);
+    a[*n].value = strndup(value, (size_t)vlen);
+    if (!a[*n].key || !a[*n].value)
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+static int32_t *copy_i32(const int32_t *v, int32_t n)
+{
+    if (n <= 0)
+        return NULL;
+    int32_t *c = malloc((size_t)n * sizeof(*c));
+    if (c)
+        memcpy(c, v, (size_t)n * sizeof(*c));
+    return c;
+}
+
+/* ---- applying records ---- */
+
+static int apply_topic(od_core_t *core, const od_TopicRecord_t *r, char *err, size_t errsz)
+{
+    od_image_t *img = &core->image;
+    if (r->name.len <= 0) {
+        snprintf(err, errsz, "TopicRecord without a name");
+        return -1;
+    }
+    if (od_image_topic(img, r->name.p, (size_t)r->name.len)) {
+        snprintf(err, errsz, "TopicRecord for existing topic %.*s", (int)r->name.len, r->name.p);
+        return -1;
+    }
+    od_topic_t *t = calloc(1, sizeof(*t));
+    if (!t || !(t->name = strndup(r->name.p, (size_t)r->name.len))) {
+        free(t);
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    t->id = r->topic_id;
+    t->internal = strncmp(t->name, "__", 2) == 0;
+    size_t b = hash_name(t->name, strlen(t->name)) % img->nbuckets;
+    t->next_by_name = img->buckets[b];
+    img->buckets[b] = t;
+    img->ntopics++;
+    return 0;
+}
+
+static int apply_partition(od_core_t *core, const od_PartitionRecord_t *r, char *err,
+                           size_t errsz)
+{
+    od_topic_t *t = od_image_topic_by_id(&core->image, &r->topic_id);
+    if (!t) {
+        snprintf(err, errsz, "PartitionRecord %d for unknown topic id", r->partition_id);
+        return -1;
+    }
+    if (r->partition_id < 0 || r->partition_id > t->npartitions) {
+        snprintf(err, errsz, "PartitionRecord %d out of order for topic %s", r->partition_id,
+                 t->name);
+        return -1;
+    }
+    od_partition_t *p;
+    if (r->partition_id == t->npartitions) {
+        od_partition_t **ps = realloc(t->partitions, (size_t)(t->npartitions + 1) * sizeof(*ps));
+        if (!ps)
+            goto oom;
+        t->partitions = ps;
+        p = calloc(1, sizeof(*p));
+        if (!p)
+            goto oom;
+        ps[t->npartitions++] = p;
+        p->topic = t;
+        p->index = r->partition_id;
+    } else {
+        p = t->partitions[r->partition_id];
+        free(p->replicas);
+        free(p->isr);
+    }
+    p->leader = r->leader;
+    p->leader_epoch = r->leader_epoch;
+    p->partition_epoch = r->partition_epoch;
+    p->nreplicas = r->replicas_count > 0 ? r->replicas_count : 0;
+    p->replicas = copy_i32(r->replicas, p->nreplicas);
+    p->nisr = r->isr_count > 0 ? r->isr_count : 0;
+    p->isr = copy_i32(r->isr, p->nisr);
+    if (od_partition_open_log(core, p, err, errsz) < 0)
+        return -1;
+    return 0;
+oom:
+    snprintf(err, errsz, "out of memory");
+    return -1;
+}
+
+static int apply_partition_change(od_core_t *core, const od_PartitionChangeRecord_t *r, char *err,
+                                  size_t errsz)
+{
+    od_topic_t *t = od_image_topic_by_id(&core->image, &r->topic_id);
+    if (!t || r->partition_id < 0 || r->partition_id >= t->npartitions) {
+        snprintf(err, errsz, "PartitionChangeRecord for unknown partition %d", r->partition_id);
+        return -1;
+    }
+    od_partition_t *p = t->partitions[r->partition_id];
+    if (r->isr_count >= 0) {
+        free(p->isr);
+        p->nisr = r->isr_count;
+        p->isr = copy_i32(r->isr, r->isr_count);
+    }
+    if (r->replicas_count >= 0) {
+        free(p->replicas);
+        p->nreplicas = r->replicas_count;
+        p->replicas = copy_i32(r->replicas, r->replicas_count);
+    }
+    if (r->leader != -2) {
+        p->leader = r->leader;
+        p->leader_epoch++;
+    }
+    p->partition_epoch++;
+    return 0;
+}
+
+static int apply_remove_topic(od_core_t *core, const od_RemoveTopicRecord_t *r, char *err,
+                              size_t errsz)
+{
+    od_topic_t *t = od_image_topic_by_id(&core->image, &r->topic_id);
+    if (!t) {
+        snprintf(err, errsz, "RemoveTopicRecord for unknown topic id");
+        return -1;
+    }
+    unlink_topic(&core->image, t);
+    for (int32_t i = 0; i < t->npartitions; i++) {
+        od_partition_t *p = t->partitions[i];
+        od_fetch_partition_removed(core, p);
+        char why[256];
+        if (p->log && od_partition_delete_log(core, p, why, sizeof(why)) < 0)
+            od_logf(OD_LOG_WARN, "topic %s partition %d: deleting log: %s", t->name, i, why);
+    }
+    od_logf(OD_LOG_INFO, "topic %s deleted", t->name);
+    free_topic(core, t);
+    return 0;
+}
+
+static int apply_config(od_core_t *core, const od_ConfigRecord_t *r, char *err, size_t errsz)
+{
+    if (r->name.len <= 0) {
+        snprintf(err, errsz, "ConfigRecord without a name");
+        return -1;
+    }
+    if (r->resource_type == CONFIG_RESOURCE_TOPIC) {
+        od_topic_t *t = od_image_topic(&core->image, r->resource_name.p,
+                                       r->resource_name.len > 0 ? (size_t)r->resource_name.len : 0);
+        if (!t) {
+            snprintf(err, errsz, "ConfigRecord for unknown topic %.*s",
+                     r->resource_name.len > 0 ? (int)r->resource_name.len : 0, r->resource_name.p);
+            return -1;
+        }
+        if (set_kv(&t->configs, &t->nconfigs, r->name.p, (size_t)r->name.len, r->value.p,
+                   r->value.len) < 0)
+            goto oom;
+        for (int32_t i = 0; i < t->npartitions; i++)
+            od_partition_reconfigure(core, t->partitions[i]);
+        return 0;
+    }
+    if (r->resource_type == CONFIG_RESOURCE_BROKER) {
+        if (set_kv(&core->image.broker_configs, &core->image.nbroker_configs, r->name.p,
+                   (size_t)r->name.len, r->value.p, r->value.len) < 0)
+            goto oom;
+        return 0;
+    }
+    return 0; /* other resource types (client quotas, groups) come later */
+oom:
+    snprintf(err, errsz, "out of memory");
+    return -1;
+}
+
+static int apply_register_broker(od_core_t *core, const od_RegisterBrokerRecord_t *r, char *err,
+                                 size_t errsz)
+{
+    od_image_t *img = &core->image;
+    od_broker_reg_t *b = NULL;
+    for (size_t i = 0; i < img->nbrokers; i++)
+        if (img->brokers[i].id == r->broker_id) {
+            b = &img->brokers[i];
+            free_broker(b);
+        }
+    if (!b) {
+        od_broker_reg_t *a = realloc(img->brokers, (img->nbrokers + 1) * sizeof(*a));
+        if (!a)
+            goto oom;
+        img->brokers = a;
+        b = &a[img->nbrokers++];
+    }
+    memset(b, 0, sizeof(*b));
+    b->id = r->broker_id;
+    b->incarnation = r->incarnation_id;
+    b->epoch = r->broker_epoch;
+    b->fenced = 0; /* a single-node quorum unfences at once */
+    if (r->rack.len >= 0)
+        b->rack = strndup(r->rack.p, (size_t)r->rack.len);
+    if (r->end_points_count > 0) {
+        b->endpoints = calloc((size_t)r->end_points_count, sizeof(*b->endpoints));
+        if (!b->endpoints)
+            goto oom;
+        for (int32_t i = 0; i < r->end_points_count; i++) {
+            const od_RegisterBrokerRecord_BrokerEndpoint_t *e = &r->end_points[i];
+            od_endpoint_t *o = &b->endpoints[i];
+            o->name = strndup(e->name.p, e->name.len > 0 ? (size_t)e->name.len : 0);
+            o->host = strndup(e->host.p, e->host.len > 0 ? (size_t)e->host.len : 0);
+            o->port = e->port;
+            o->security_protocol = e->security_protocol;
+            b->nendpoints++;
+        }
+    }
+    return 0;
+oom:
+    snprintf(err, errsz, "out of memory");
+    return -1;
+}
+
+int od_metadata_apply(od_core_t *core, const uint8_t *rec, size_t len, int64_t offset, char *err,
+                      size_t errsz)
+{
+    od_slice_t s;
+    od_slice_init(&s, rec, len);
+    int16_t key, ver;
+    if (od_metarec_peek(&s, &key, &ver) < 0) {
+        snprintf(err, errsz, "metadata record at offset %" PRId64 ": bad header", offset);
+        return -1;
+    }
+    od_arena_t a;
+    od_arena_init(&a, 0);
+    int rc = 0;
+    char why[256] = "";
+#define DECODE_APPLY(T, fn)                                                                        \
+    do {                                                                                           \
+        od_##T##_t r;                                                                              \
+        if (od_##T##_decode(&s, ver, &a, &r) < 0) {                                                \
+            snprintf(why, sizeof(why), #T " v%d does not decode", ver);                            \
+            rc = -1;                                                                               \
+        } else                                                                                     \
+            rc = fn(core, &r, why, sizeof(why));                                                   \
+    } while (0)
+    switch (key) {
+    case OD_METAREC_TOPIC:
+        DECODE_APPLY(TopicRecord, apply_topic);
+        break;
+    case OD_METAREC_PARTITION:
+        DECODE_APPLY(PartitionRecord, apply_partition);
+        break;
+    case OD_METAREC_PARTITION_CHANGE:
+        DECODE_APPLY(PartitionChangeRecord, apply_partition_change);
+        break;
+    case OD_METAREC_REMOVE_TOPIC:
+        DECODE_APPLY(RemoveTopicRecord, apply_remove_topic);
+        break;
+    case OD_METAREC_CONFIG:
+        DECODE_APPLY(ConfigRecord, apply_config);
+        break;
+    case OD_METAREC_REGISTER_BROKER:
+        DECODE_APPLY(RegisterBrokerRecord, apply_register_broker);
+        break;
+    case OD_METAREC_PRODUCER_IDS: {
+        od_ProducerIdsRecord_t r;
+        if (od_ProducerIdsRecord_decode(&s, ver, &a, &r) < 0) {
+            snprintf(why, sizeof(why), "ProducerIdsRecord does not decode");
+            rc = -1;
+        } else
+            core->image.next_producer_id = r.next_producer_id;
+        break;
+    }
+    default:
+        /* Records this broker does not act on (features, no-ops, ...) are
+         * skipped: a newer controller may write them. */
+        break;
+    }
+#undef DECODE_APPLY
+    od_arena_free(&a);
+    if (rc < 0) {
+        snprintf(err, errsz, "metadata record at offset %" PRId64 " (type %d): %s", offset, key,
+                 why);
+        return -1;
+    }
+    core->image.last_offset = offset;
+    return 0;
+}
+
+/* ---- proposing ---- */
+
+typedef struct od_recset {
+    od_wbuf_t *bufs;
+    size_t n, cap;
+} od_recset_t;
+
+static od_wbuf_t *recset_add(od_recset_t *rs, int16_t key, int16_t ver)
+{
+    if (rs->n == rs->cap) {
+        size_t c = rs->cap ? rs->cap * 2 : 8;
+        od_wbuf_t *b = realloc(rs->bufs, c * sizeof(*b));
+        if (!b)
+            return NULL;
+        rs->bufs = b;
+        rs->cap = c;
+    }
+    od_wbuf_t *w = &rs->bufs[rs->n++];
+    od_wbuf_init(w);
+    od_metarec_frame(w, key, ver);
+    return w;
+}
+
+static void recset_free(od_recset_t *rs)
+{
+    for (size_t i = 0; i < rs->n; i++)
+        od_wbuf_free(&rs->bufs[i]);
+    free(rs->bufs);
+}
+
+typedef struct od_proposal {
+    od_meta_done_cb cb;
+    void *arg;
+} od_proposal_t;
+
+static void proposal_done(void *arg, int status, const char *msg)
+{
+    od_proposal_t *p = arg;
+    int16_t code = status == 0 ? OD_ERR_NONE : (status < 0 && status > -1000 ? (int16_t)-status : OD_ERR_UNKNOWN_SERVER_ERROR);
+    if (p->cb)
+        p->cb(p->arg, code, msg);
+    free(p);
+}
+
+static int recset_propose(od_core_t *core, od_recset_t *rs, od_meta_done_cb cb, void *arg,
+                          char *err, size_t errsz)
+{
+    int rc = -1;
+    od_meta_record_t *recs = calloc(rs->n ? rs->n : 1, sizeof(*recs));
+    uint8_t **flat = calloc(rs->n ? rs->n : 1, sizeof(*flat));
+    od_proposal_t *p = calloc(1, sizeof(*p));
+    if (!recs || !flat || !p) {
+        snprintf(err, errsz, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < rs->n; i++) {
+        if (rs->bufs[i].err || !(flat[i] = od_wbuf_flatten(&rs->bufs[i], &recs[i].len))) {
+            snprintf(err, errsz, "out of memory");
+            goto out;
+        }
+        recs[i].data = flat[i];
+    }
+    if (!core->cp) {
+        snprintf(err, errsz, "no control plane");
+        goto out;
+    }
+    p->cb = cb;
+    p->arg = arg;
+    if (core->cp->propose(core->cp_self, recs, rs->n, proposal_done, p, err, errsz) < 0)
+        goto out;
+    p = NULL; /* owned by the callback now */
+    rc = 0;
+out:
+    free(p);
+    for (size_t i = 0; flat && i < rs->n; i++)
+        free(flat[i]);
+    free(flat);
+    free(recs);
+    recset_free(rs);
+    return rc;
+}
+
+static void add_partition_record(od_recset_t *rs, const od_uuid_t *topic_id, int32_t index,
+                                 int32_t *replicas, int32_t nreplicas)
+{
+    od_PartitionRecord_t pr;
+    od_PartitionRecord_init(&pr);
+    pr.partition_id = index;
+    pr.topic_id = *topic_id;
+    pr.replicas_count = nreplicas;
+    pr.replicas = replicas;
+    pr.isr_count = nreplicas;
+    pr.isr = replicas;
+    pr.removing_replicas_count = 0;
+    pr.adding_replicas_count = 0;
+    pr.leader = replicas[0];
+    pr.leader_epoch = 0;
+    pr.partition_epoch = 0;
+    od_wbuf_t *w = recset_add(rs, OD_METAREC_PARTITION, 0);
+    if (w)
+        od_PartitionRecord_encode(w, 0, &pr);
+}
+
+/* Replica placement: round-robin over registered brokers, starting at a
+ * different broker for each partition, as Kafka's placer does without racks. */
+static int place_replicas(od_core_t *core, int32_t index, int16_t rf, int32_t *out)
+{
+    od_image_t *img = &core->image;
+    if (rf < 1 || (size_t)rf > img->nbrokers)
+        return -1;
+    for (int16_t r = 0; r < rf; r++)
+        out[r] = img->brokers[((size_t)index + (size_t)r) % img->nbrokers].id;
+    return 0;
+}
+
+int od_metadata_create_topic(od_core_t *core, const od_new_topic_t *nt, od_meta_done_cb cb,
+                             void *arg, char *err, size_t errsz)
+{
+    od_recset_t rs = {0};
+    od_TopicRecord_t tr;
+    od_TopicRecord_init(&tr);
+    tr.name.p = nt->name;
+    tr.name.len = (int32_t)nt->name_len;
+    do
+        randombytes_buf(tr.topic_id.b, sizeof(tr.topic_id.b));
+    while (od_image_topic_by_id(&core->image, &tr.topic_id));
+    od_wbuf_t *w = recset_add(&rs, OD_METAREC_TOPIC, 0);
+    if (w)
+        od_TopicRecord_encode(w, 0, &tr);
+    for (size_t i = 0; i < nt->nconfigs; i++) {
+        od_ConfigRecord_t cr;
+        od_ConfigRecord_init(&cr);
+        cr.resource_type = CONFIG_RESOURCE_TOPIC;
+        cr.resource_name = tr.name;
+        cr.name = od_str_c(nt->configs[i].key);
+        cr.value = od_str_c(nt->configs[i].value);
+        if ((w = recset_add(&rs, OD_METAREC_CONFIG, 0)))
+            od_ConfigRecord_encode(w, 0, &cr);
+    }
+    int32_t replicas[64];
+    if (nt->replication_factor > 64) {
+        snprintf(err, errsz, "replication factor %d is too large", nt->replication_factor);
+        recset_free(&rs);
+        return -1;
+    }
+    for (int32_t i = 0; i < nt->partitions; i++) {
+        if (place_replicas(core, i, nt->replication_factor, replicas) < 0) {
+            snprintf(err, errsz, "replication factor %d is larger than the %zu available brokers",
+                     nt->replication_factor, core->image.nbrokers);
+            recset_free(&rs);
+            return -OD_ERR_INVALID_REPLICATION_FACTOR;
+        }
+        add_partition_record(&rs, &tr.topic_id, i, replicas, nt->replication_factor);
+    }
+    return recset_propose(core, &rs, cb, arg, err, errsz);
+}
+
+int od_metadata_delete_topic(od_core_t *core, od_topic_t *t, od_meta_done_cb cb, void *arg,
+                             char *err, size_t errsz)
+{
+    od_recset_t rs = {0};
+    od_RemoveTopicRecord_t r;
+    od_RemoveTopicRecord_init(&r);
+    r.topic_id = t->id;
+    od_wbuf_t *w = recset_add(&rs, OD_METAREC_REMOVE_TOPIC, 0);
+    if (w)
+        od_RemoveTopicRecord_encode(w, 0, &r);
+    return recset_propose(core, &rs, cb, arg, err, errsz);
+}
+
+int od_metadata_add_partitions(od_core_t *core, od_topic_t *t, int32_t new_total,
+                               od_meta_done_cb cb, void *arg, char *err, size_t errsz)
+{
+    od_recset_t rs = {0};
+    int32_t rf = t->npartitions > 0 ? t->partitions[0]->nreplicas : 1;
+    int32_t replicas[64];
+    if (rf > 64)
+        rf = 64;
+    for (int32_t i = t->npartitions; i < new_total; i++) {
+        if (place_replicas(core, i, (int16_t)rf, replicas) < 0) {
+            snprintf(err, errsz, "not enough brokers for replication factor %d", rf);
+            recset_free(&rs);
+            return -OD_ERR_INVALID_REPLICATION_FACTOR;
+        }
+        add_partition_record(&rs, &t->id, i, replicas, rf);
+    }
+    return recset_propose(core, &rs, cb, arg, err, errsz);
+}
+
+int od_metadata_register_self(od_core_t *core, char *err, size_t errsz)
+{
+    int32_t id = (int32_t)core->conf.node_id;
+    od_endpoint_t eps[8];
+    size_t neps = 0;
+    if (od_listeners_advertised(core, eps, 8, &neps, err, errsz) < 0)
+        return -1;
+    const od_broker_reg_t *cur = od_image_broker(&core->image, id);
+    int same = cur && cur->nendpoints == neps;
+    for (size_t i = 0; same && i < neps; i++)
+        same = strcmp(cur->endpoints[i].host, eps[i].host) == 0 &&
+               cur->endpoints[i].port == eps[i].port &&
+               strcmp(cur->endpoints[i].name, eps[i].name) == 0;
+    const char *rack = core->conf.broker_rack && *core->conf.broker_rack ? core->conf.broker_rack : NULL;
+    if (same && ((cur->rack == NULL) == (rack == NULL)) && (!rack || strcmp(rack, cur->rack) == 0)) {
+        od_listeners_advertised_free(eps, neps);
+        return 0;
+    }
+    od_recset_t rs = {0};
+    od_RegisterBrokerRecord_t r;
+    od_RegisterBrokerRecord_init(&r);
+    r.broker_id = id;
+    randombytes_buf(r.incarnation_id.b, 16);
+    r.broker_epoch = core->image.last_offset + 1;
+    od_RegisterBrokerRecord_BrokerEndpoint_t rep[8];
+    for (size_t i = 0; i < neps; i++) {
+        memset(&rep[i], 0, sizeof(rep[i]));
+        rep[i].name = od_str_c(eps[i].name);
+        rep[i].host = od_str_c(eps[i].host);
+        rep[i].port = (uint16_t)eps[i].port;
+        rep[i].security_protocol = eps[i].security_protocol;
+    }
+    r.end_points_count = (int32_t)neps;
+    r.end_points = rep;
+    r.features_count = 0;
+    r.rack = od_str_c(rack);
+    r.fenced = 0;
+    od_wbuf_t *w = recset_add(&rs, OD_METAREC_REGISTER_BROKER, 1);
+    if (w)
+        od_RegisterBrokerRecord_encode(w, 1, &r);
+    int rc = recset_propose(core, &rs, NULL, NULL, err, errsz);
+    od_listeners_advertised_free(eps, neps);
+    return rc;
+}
+
+int od_metadata_snapshot(od_core_t *core, od_meta_record_t **recs, size_t *n)
+{
+    /* The single-voter log is replayed whole at start; snapshots arrive with
+     * the multi-node quorum. Report "nothing" rather than a partial image. */
+    (void)core;
+    *recs = NULL;
+    *n = 0;
+    return -1;
+}

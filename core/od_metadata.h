@@ -1,0 +1,93 @@
+/* od_metadata.h - the in-memory image of cluster metadata (topics,
+ * partitions, configs, brokers), built only by applying committed metadata
+ * records handed over by the control plane. Readers use the image; writers
+ * propose records through the control plane (od_metadata_propose_*). */
+#ifndef OD_METADATA_H
+#define OD_METADATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "od_buf.h"
+#include "od_partition.h"
+
+typedef struct od_kv {
+    char *key, *value;
+} od_kv_t;
+
+struct od_topic {
+    char *name;
+    od_uuid_t id;
+    int32_t npartitions;
+    od_partition_t **partitions;
+    od_kv_t *configs; /* topic overrides */
+    size_t nconfigs;
+    int internal;
+    struct od_topic *next_by_name; /* hash chain */
+};
+
+typedef struct od_endpoint {
+    char *name; /* listener name, e.g. PLAINTEXT */
+    char *host;
+    int32_t port;
+    int16_t security_protocol; /* 0 PLAINTEXT */
+} od_endpoint_t;
+
+typedef struct od_broker_reg {
+    int32_t id;
+    od_uuid_t incarnation;
+    int64_t epoch;
+    od_endpoint_t *endpoints;
+    size_t nendpoints;
+    char *rack;
+    int fenced;
+} od_broker_reg_t;
+
+typedef struct od_image {
+    od_topic_t **buckets;
+    size_t nbuckets;
+    size_t ntopics;
+    od_broker_reg_t *brokers;
+    size_t nbrokers;
+    od_kv_t *broker_configs; /* dynamic broker configs (ConfigRecord type 4) */
+    size_t nbroker_configs;
+    int64_t last_offset; /* offset of the last applied record */
+    int64_t next_producer_id;
+} od_image_t;
+
+struct od_core;
+
+void od_image_init(od_image_t *img);
+void od_image_free(struct od_core *core, od_image_t *img);
+od_topic_t *od_image_topic(const od_image_t *img, const char *name, size_t len);
+od_topic_t *od_image_topic_by_id(const od_image_t *img, const od_uuid_t *id);
+const char *od_topic_config(const od_topic_t *t, const char *key);
+/* Iterate topics: pass NULL to start; returns NULL at the end. */
+od_topic_t *od_image_next_topic(const od_image_t *img, od_topic_t *prev);
+const od_broker_reg_t *od_image_broker(const od_image_t *img, int32_t id);
+
+/* ---- proposals (what writers call) ---- */
+
+typedef void (*od_meta_done_cb)(void *arg, int16_t error_code, const char *msg);
+
+typedef struct od_new_topic {
+    const char *name;
+    size_t name_len;
+    int32_t partitions;
+    int16_t replication_factor;
+    const od_kv_t *configs;
+    size_t nconfigs;
+} od_new_topic_t;
+
+/* Create a topic with its partitions and configs; cb runs when committed. */
+int od_metadata_create_topic(struct od_core *core, const od_new_topic_t *nt, od_meta_done_cb cb,
+                             void *arg, char *err, size_t errsz);
+int od_metadata_delete_topic(struct od_core *core, od_topic_t *t, od_meta_done_cb cb, void *arg,
+                             char *err, size_t errsz);
+int od_metadata_add_partitions(struct od_core *core, od_topic_t *t, int32_t new_total,
+                               od_meta_done_cb cb, void *arg, char *err, size_t errsz);
+/* Register this broker (endpoints from advertised.listeners) if the image
+ * does not already hold the same registration. */
+int od_metadata_register_self(struct od_core *core, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,45 @@
+/* od_module.h - loading shared-object modules and keeping what they
+ * registered. */
+#ifndef OD_MODULE_H
+#define OD_MODULE_H
+
+#include <stddef.h>
+
+#include "odradek-module.h"
+
+struct od_core;
+
+typedef struct od_backend_reg {
+    const void *ops; /* od_storage_ops_t or od_controlplane_ops_t */
+    void *self;
+    const char *module;
+} od_backend_reg_t;
+
+struct od_module_ctx {
+    struct od_core *core;
+    const od_module_t *mod;
+    const char *path;
+    int in_init;
+    void *data;
+};
+
+struct od_module_rec {
+    char *path;
+    void *handle;
+    const od_module_t *mod;
+    od_module_ctx_t *ctx; /* separately allocated: modules keep the pointer */
+};
+
+/* Load the modules named by load_module directives, or the default set
+ * (storage_segment, storage_memory, kraft) when there are none; each is
+ * `<module.dir>/<name>.so` unless given as a path. */
+int od_modules_load(struct od_core *core, const char *module_dir, char *err, size_t errsz);
+void od_modules_unload(struct od_core *core);
+/* Registered backends, by their ops' name. */
+const od_backend_reg_t *od_modules_storage(const char *name);
+const od_backend_reg_t *od_modules_controlplane(const char *name);
+/* Names of all registered backends of one kind, comma separated. */
+void od_modules_list(int controlplane, char *out, size_t outsz);
+void od_modules_reset_registry(void);
+
+#endif

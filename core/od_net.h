@@ -1,0 +1,37 @@
+/* od_net.h - listeners: parse `listeners`/`advertised.listeners`, bind,
+ * accept. */
+#ifndef OD_NET_H
+#define OD_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "od_metadata.h"
+
+struct od_core;
+
+typedef struct od_listen_spec {
+    char name[64];    /* listener name, e.g. PLAINTEXT */
+    char host[256];   /* empty = all interfaces */
+    int port;
+    int16_t security_protocol;
+} od_listen_spec_t;
+
+struct od_listener {
+    od_listen_spec_t spec;
+    int fd;
+    int bound_port;
+};
+
+/* Parse "NAME://host:port,..." into specs. Returns count or -1 with err. */
+int od_listeners_parse(const char *text, od_listen_spec_t *out, size_t max, char *err,
+                       size_t errsz);
+int od_listeners_open(struct od_core *core, char *err, size_t errsz);
+void od_listeners_close(struct od_core *core);
+/* Endpoints to register and advertise (strings malloc'd; free with
+ * od_listeners_advertised_free). */
+int od_listeners_advertised(struct od_core *core, od_endpoint_t *out, size_t max, size_t *n,
+                            char *err, size_t errsz);
+void od_listeners_advertised_free(od_endpoint_t *eps, size_t n);
+
+#endif

@@ -1,0 +1,91 @@
+/* od_partition.c - one partition's log through the storage backend. */
+#include "od_partition.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "od_core.h"
+#include "od_handlers.h"
+#include "od_topic_config.h"
+
+static int is_local_replica(od_core_t *core, const od_partition_t *p)
+{
+    for (int32_t i = 0; i < p->nreplicas; i++)
+        if (p->replicas[i] == (int32_t)core->conf.node_id)
+            return 1;
+    return 0;
+}
+
+int od_partition_open_log(od_core_t *core, od_partition_t *p, char *err, size_t errsz)
+{
+    if (p->log || !is_local_replica(core, p))
+        return 0;
+    if (!core->storage) {
+        snprintf(err, errsz, "no storage backend");
+        return -1;
+    }
+    char dir[600];
+    snprintf(dir, sizeof(dir), "%s-%d", p->topic->name, p->index);
+    od_log_config_t lc;
+    od_topic_log_config(core, p->topic, &lc);
+    char why[512];
+    if (core->storage->open(core->storage_self, dir, &lc, &p->log, why, sizeof(why)) < 0) {
+        snprintf(err, errsz, "opening log %s: %s", dir, why);
+        p->log = NULL;
+        return -1;
+    }
+    /* A lone replica is the whole ISR: everything in its log is committed. */
+    p->high_watermark = core->storage->end_offset(p->log);
+    return 0;
+}
+
+void od_partition_close_log(od_core_t *core, od_partition_t *p)
+{
+    if (!p->log)
+        return;
+    core->storage->close(p->log);
+    p->log = NULL;
+}
+
+int od_partition_delete_log(od_core_t *core, od_partition_t *p, char *err, size_t errsz)
+{
+    if (!p->log)
+        return 0;
+    int rc = core->storage->remove(p->log, err, errsz);
+    p->log = NULL;
+    return rc;
+}
+
+int od_partition_append(od_core_t *core, od_partition_t *p, const uint8_t *data, size_t len,
+                        const od_append_info_t *info, char *err, size_t errsz)
+{
+    if (!p->log) {
+        snprintf(err, errsz, "no local log");
+        return -1;
+    }
+    if (core->storage->append(p->log, data, len, info, err, errsz) < 0)
+        return -1;
+    if (p->nisr <= 1)
+        p->high_watermark = info->last_offset + 1;
+    od_fetch_wake(core, p);
+    return 0;
+}
+
+int64_t od_partition_log_start(od_core_t *core, od_partition_t *p)
+{
+    return p->log ? core->storage->start_offset(p->log) : 0;
+}
+
+int64_t od_partition_log_end(od_core_t *core, od_partition_t *p)
+{
+    return p->log ? core->storage->end_offset(p->log) : 0;
+}
+
+void od_partition_reconfigure(od_core_t *core, od_partition_t *p)
+{
+    if (!p->log || !core->storage->reconfigure)
+        return;
+    od_log_config_t lc;
+    od_topic_log_config(core, p->topic, &lc);
+    core->storage->reconfigure(p->log, &lc);
+}

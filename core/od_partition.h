@@ -1,0 +1,44 @@
+/* od_partition.h - one partition's runtime state: its log (when this node
+ * holds a replica), high watermark, and fetches waiting for data. */
+#ifndef OD_PARTITION_H
+#define OD_PARTITION_H
+
+#include <stdint.h>
+
+#include "odradek-module.h"
+
+typedef struct od_topic od_topic_t;
+typedef struct od_fetch_waiter od_fetch_waiter_t;
+
+typedef struct od_partition {
+    od_topic_t *topic;
+    int32_t index;
+    int32_t leader;
+    int32_t leader_epoch;
+    int32_t partition_epoch;
+    int32_t *replicas;
+    int32_t nreplicas;
+    int32_t *isr;
+    int32_t nisr;
+    od_log_t *log;          /* NULL unless this node holds a replica */
+    int64_t high_watermark; /* offsets below it are committed */
+    od_fetch_waiter_t *waiters; /* long-polling fetches interested in it */
+} od_partition_t;
+
+struct od_core;
+/* Open (create/recover) the local log if this node is a replica. */
+int od_partition_open_log(struct od_core *core, od_partition_t *p, char *err, size_t errsz);
+/* Close (clean) or delete the local log. */
+void od_partition_close_log(struct od_core *core, od_partition_t *p);
+int od_partition_delete_log(struct od_core *core, od_partition_t *p, char *err, size_t errsz);
+/* Append validated, offset-assigned batches; advances the high watermark
+ * (a single-replica ISR commits at once; replication will move it later)
+ * and wakes waiting fetches. */
+int od_partition_append(struct od_core *core, od_partition_t *p, const uint8_t *data, size_t len,
+                        const od_append_info_t *info, char *err, size_t errsz);
+int64_t od_partition_log_start(struct od_core *core, od_partition_t *p);
+int64_t od_partition_log_end(struct od_core *core, od_partition_t *p);
+/* Apply changed topic configs to an open log. */
+void od_partition_reconfigure(struct od_core *core, od_partition_t *p);
+
+#endif

@@ -1,0 +1,533 @@
+/* kraft_module.c - the `kraft` control plane: module export, configuration,
+ * the Raft state machine of a voter and the od_controlplane_ops_t glue.
+ *
+ * Flow, with one voter (this node):
+ *   start    recover the log -> candidate of epoch+1 (vote for itself,
+ *            persisted) -> leader (persisted) -> append a LeaderChange
+ *            control batch for the new epoch -> the high watermark moves to
+ *            the log end -> every committed record is applied through
+ *            od_metadata_apply, in offset order.
+ *   propose  one batch, fdatasync -> high watermark -> apply -> callback.
+ *
+ * The multi-node issue plugs in where the comments marked "Raft:" say:
+ * Vote requests while candidate, BeginQuorumEpoch when elected, follower
+ * Fetch handling that advances voters' match offsets, and election/fetch
+ * timeouts on od_timer_add. Committing and applying already go through the
+ * high watermark and a queue of pending proposals, as they will then. */
+#include "kraft.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct kraft_pending {
+    struct kraft_pending *next;
+    int64_t last_offset; /* committed once the high watermark passes it */
+    od_propose_cb cb;
+    void *arg;
+} kraft_pending_t;
+
+typedef struct kraft {
+    od_core_t *core;
+    /* configuration (filled by the core before start) */
+    char *cfg_voters;
+    char *cfg_log_dir;
+    int64_t cfg_segment_bytes;
+    od_conf_def_t conf[3];
+
+    char *meta_dir;     /* owned: metadata.log.dir, resolved */
+    char *part_dir;     /* owned: <meta_dir>/__cluster_metadata-0 */
+    char *qstate_path;  /* owned: <part_dir>/quorum-state */
+    char cluster_id[KRAFT_CLUSTER_ID_LEN + 1];
+    kraft_state_t st;
+    kraft_log_t log;
+    int log_open;
+    kraft_log_cursor_t applied; /* next batch to hand to od_metadata_apply */
+    kraft_pending_t *pending, **pending_tail;
+    char fatal[512]; /* set when the image and the log may disagree */
+} kraft_t;
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+static char *join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+/* Does the comma separated `list` hold `word`? Unknown roles are an error. */
+static int roles_check(const char *roles, int *broker, int *controller, char *err, size_t errsz)
+{
+    *broker = *controller = 0;
+    for (const char *p = roles; *p;) {
+        while (*p == ',' || *p == ' ' || *p == '\t')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ' && *e != '\t')
+            e++;
+        if (e == p)
+            break;
+        if ((size_t)(e - p) == 6 && memcmp(p, "broker", 6) == 0) {
+            *broker = 1;
+        } else if ((size_t)(e - p) == 10 && memcmp(p, "controller", 10) == 0) {
+            *controller = 1;
+        } else {
+            snprintf(err, errsz, "process.roles: unknown role '%.*s' (want broker, controller)",
+                     (int)(e - p), p);
+            return -1;
+        }
+        p = e;
+    }
+    return 0;
+}
+
+static kraft_voter_t *self_voter(kraft_t *k)
+{
+    for (size_t i = 0; i < k->st.nvoters; i++)
+        if (k->st.voters[i].id == k->st.node_id)
+            return &k->st.voters[i];
+    return NULL;
+}
+
+static int persist_state(kraft_t *k, char *err, size_t errsz)
+{
+    kraft_qstate_t qs;
+    kraft_qstate_init(&qs);
+    qs.leader_id = k->st.leader_id;
+    qs.leader_epoch = k->st.epoch;
+    qs.voted_id = k->st.voted_id;
+    for (size_t i = 0; i < k->st.nvoters; i++)
+        qs.voters[qs.nvoters++] = k->st.voters[i].id;
+    return kraft_qstate_write(k->qstate_path, &qs, err, errsz);
+}
+
+/* ---- committing and applying ---------------------------------------------------- */
+
+static int apply_record(void *arg, const kraft_record_t *r, char *err, size_t errsz)
+{
+    kraft_t *k = arg;
+    char why[384];
+    if (r->control)
+        return 0; /* Raft's own records (leader changes); nothing for the image */
+    if (!r->value || r->value_len <= 0) {
+        snprintf(err, errsz, "metadata record at offset %" PRId64 " has no value", r->offset);
+        return -1;
+    }
+    why[0] = '\0';
+    if (od_metadata_apply(k->core, r->value, (size_t)r->value_len, r->offset, why,
+                          sizeof why) < 0) {
+        snprintf(err, errsz, "metadata record at offset %" PRId64 " cannot be applied: %s",
+                 r->offset, why[0] ? why : "rejected by the image");
+        return -1;
+    }
+    return 0;
+}
+
+/* The high watermark is the largest offset that a majority of voters has on
+ * disk, counted only once it covers a batch of the current epoch (Raft never
+ * commits older epochs' entries by counting replicas). With one voter it is
+ * the leader's log end. */
+static void update_high_watermark(kraft_t *k)
+{
+    int64_t m[KRAFT_MAX_VOTERS];
+    size_t n = k->st.nvoters;
+    kraft_voter_t *self = self_voter(k);
+    if (k->st.role != KRAFT_LEADER || !self)
+        return;
+    self->match_offset = k->log.end_offset;
+    for (size_t i = 0; i < n; i++)
+        m[i] = k->st.voters[i].match_offset;
+    for (size_t i = 1; i < n; i++) /* insertion sort, descending; n is tiny */
+        for (size_t j = i; j > 0 && m[j] > m[j - 1]; j--) {
+            int64_t t = m[j];
+            m[j] = m[j - 1];
+            m[j - 1] = t;
+        }
+    int64_t hw = m[n / 2];
+    if (hw > k->st.epoch_start_offset && hw > k->st.high_watermark)
+        k->st.high_watermark = hw;
+}
+
+/* Applies every committed batch not applied yet, then completes the
+ * proposals the high watermark now covers. On failure the image and the log
+ * disagree: the module refuses further proposals. */
+static void apply_committed(kraft_t *k)
+{
+    char err[512];
+    if (!k->fatal[0] &&
+        kraft_log_read(&k->log, &k->applied, k->st.high_watermark, apply_record, k, err,
+                       sizeof err) < 0) {
+        snprintf(k->fatal, sizeof k->fatal, "%s", err);
+        od_logf(OD_LOG_ERROR, "kraft: %s; refusing further metadata changes", err);
+    }
+    while (k->pending &&
+           (k->fatal[0] || k->pending->last_offset < k->applied.offset)) {
+        kraft_pending_t *p = k->pending;
+        k->pending = p->next;
+        if (!k->pending)
+            k->pending_tail = &k->pending;
+        /* Unlinked first: the callback may propose again. */
+        if (k->fatal[0])
+            p->cb(p->arg, -KRAFT_ERR_KAFKA_STORAGE_ERROR, k->fatal);
+        else
+            p->cb(p->arg, 0, NULL);
+        free(p);
+    }
+}
+
+static void fail_pending(kraft_t *k, int status, const char *msg)
+{
+    while (k->pending) {
+        kraft_pending_t *p = k->pending;
+        k->pending = p->next;
+        p->cb(p->arg, status, msg);
+        free(p);
+    }
+    k->pending_tail = &k->pending;
+}
+
+/* ---- election ---------------------------------------------------------------------- */
+
+/* LeaderChangeMessage v0 in a control record, as Kafka's leader writes at
+ * the start of its epoch. Key: version 0, type LEADER_CHANGE. Value:
+ * Version int16, LeaderId int32, Voters and GrantingVoters as compact
+ * arrays of {VoterId int32, no tags}, no tags. */
+static int append_leader_change(kraft_t *k, char *err, size_t errsz)
+{
+    uint8_t key[4], val[8 + 2 * (1 + KRAFT_MAX_VOTERS * 5) + 1];
+    size_t n = 0;
+    kraft_put_be16(key, 0);
+    kraft_put_be16(key + 2, KRAFT_CONTROL_LEADER_CHANGE);
+    kraft_put_be16(val, 0);
+    kraft_put_be32(val + 2, (uint32_t)k->st.node_id);
+    n = 6;
+    for (int list = 0; list < 2; list++) {
+        /* Voters: all of them; GrantingVoters: those that voted for us,
+         * which with one voter is this node alone. */
+        size_t cnt = list == 0 ? k->st.nvoters : 1;
+        val[n++] = (uint8_t)(cnt + 1); /* uvarint, < 128 as KRAFT_MAX_VOTERS is 64 */
+        for (size_t i = 0; i < cnt; i++) {
+            int32_t id = list == 0 ? k->st.voters[i].id : k->st.node_id;
+            kraft_put_be32(val + n, (uint32_t)id);
+            n += 4;
+            val[n++] = 0;
+        }
+    }
+    val[n++] = 0;
+    od_meta_record_t kr = {key, sizeof key}, vr = {val, n};
+    int64_t base;
+    if (kraft_log_append(&k->log, k->st.epoch, 1, &kr, &vr, 1, od_now_ms(), &base, err,
+                         errsz) < 0)
+        return -1;
+    k->st.epoch_start_offset = base;
+    return 0;
+}
+
+static int become_leader(kraft_t *k, char *err, size_t errsz)
+{
+    k->st.role = KRAFT_LEADER;
+    k->st.leader_id = k->st.node_id;
+    k->st.voted_id = -1; /* as Kafka records an elected leader */
+    if (persist_state(k, err, errsz) < 0)
+        return -1;
+    for (size_t i = 0; i < k->st.nvoters; i++)
+        k->st.voters[i].match_offset = -1;
+    /* Raft: send BeginQuorumEpoch to the other voters here. */
+    if (append_leader_change(k, err, errsz) < 0)
+        return -1;
+    od_logf(OD_LOG_INFO, "kraft: node %" PRId32 " is the leader of epoch %" PRId32
+            " (metadata log end offset %" PRId64 ")",
+            k->st.node_id, k->st.epoch, k->log.end_offset);
+    return 0;
+}
+
+/* Starts an election in a new epoch, above every epoch this node has seen in
+ * quorum-state or in its log. */
+static int elect(kraft_t *k, int32_t seen_epoch, char *err, size_t errsz)
+{
+    int32_t last = kraft_log_last_epoch(&k->log);
+    int32_t e = seen_epoch > last ? seen_epoch : last;
+    if (e < 0)
+        e = 0;
+    if (e == INT32_MAX) {
+        snprintf(err, errsz, "leader epoch exhausted");
+        return -1;
+    }
+    k->st.role = KRAFT_CANDIDATE;
+    k->st.epoch = e + 1;
+    k->st.leader_id = -1;
+    k->st.voted_id = k->st.node_id;
+    /* The vote must be durable before it counts (or is sent anywhere). */
+    if (persist_state(k, err, errsz) < 0)
+        return -1;
+    size_t votes = 1; /* our own */
+    /* Raft: with more voters, send Vote requests here and wait for a majority
+     * (or a higher epoch) on an election timer. */
+    if (votes * 2 > k->st.nvoters)
+        return become_leader(k, err, errsz);
+    snprintf(err, errsz, "no majority with %zu voters", k->st.nvoters);
+    return -1;
+}
+
+/* ---- od_controlplane_ops_t ------------------------------------------------------------ */
+
+static void kraft_stop(void *self);
+
+static int config_voters(kraft_t *k, char *err, size_t errsz)
+{
+    size_t n;
+    if (kraft_parse_voters(k->cfg_voters, k->st.voters, KRAFT_MAX_VOTERS, &n, err, errsz) < 0)
+        return -1;
+    if (n == 0) {
+        /* Default: this node is the only voter. */
+        memset(&k->st.voters[0], 0, sizeof k->st.voters[0]);
+        k->st.voters[0].id = k->st.node_id;
+        n = 1;
+    }
+    if (n > 1) {
+        snprintf(err, errsz,
+                 "multi-voter quorums are not supported yet (controller.quorum.voters lists "
+                 "%zu voters)",
+                 n);
+        return -1;
+    }
+    if (k->st.voters[0].id != k->st.node_id) {
+        snprintf(err, errsz,
+                 "controller.quorum.voters lists voter %" PRId32 " only, but node.id is %" PRId32
+                 "; this node must be the single voter (remote quorums are not supported yet)",
+                 k->st.voters[0].id, k->st.node_id);
+        return -1;
+    }
+    k->st.nvoters = n;
+    return 0;
+}
+
+static int kraft_start(void *self, od_core_t *core, char *err, size_t errsz)
+{
+    kraft_t *k = self;
+    kraft_qstate_t qs;
+    int broker, controller, created;
+
+    k->core = core;
+    k->fatal[0] = '\0';
+    memset(&k->st, 0, sizeof k->st);
+    k->st.node_id = od_core_node_id(core);
+    k->st.leader_id = k->st.voted_id = -1;
+    k->pending = NULL;
+    k->pending_tail = &k->pending;
+
+    /* A missing process.roles means the combined single-node setup. */
+    const char *roles = od_core_config_get(core, "process.roles");
+    if (!roles || !*roles)
+        roles = "broker,controller";
+    if (roles_check(roles, &broker, &controller, err, errsz) < 0)
+        return -1;
+    if (!controller) {
+        snprintf(err, errsz,
+                 "process.roles=%s: a broker-only node needs a remote controller quorum, which "
+                 "the kraft module does not support yet; add 'controller' to process.roles",
+                 roles);
+        return -1;
+    }
+    if (k->st.node_id < 0) {
+        snprintf(err, errsz, "node.id must be set (>= 0) for the kraft control plane");
+        return -1;
+    }
+    if (config_voters(k, err, errsz) < 0)
+        return -1;
+
+    const char *dir = k->cfg_log_dir && *k->cfg_log_dir ? k->cfg_log_dir : od_core_data_dir(core);
+    if (!dir || !*dir) {
+        snprintf(err, errsz, "neither metadata.log.dir nor log.dirs is set");
+        return -1;
+    }
+    k->meta_dir = strdup(dir);
+    k->part_dir = k->meta_dir ? join(k->meta_dir, KRAFT_PARTITION_DIR) : NULL;
+    k->qstate_path = k->part_dir ? join(k->part_dir, KRAFT_QUORUM_STATE_FILE) : NULL;
+    if (!k->qstate_path) {
+        snprintf(err, errsz, "out of memory");
+        goto fail;
+    }
+    if (kraft_mkdirs(k->meta_dir, err, errsz) < 0 ||
+        kraft_meta_props_load(k->meta_dir, k->st.node_id, k->cluster_id, &created, err,
+                              errsz) < 0)
+        goto fail;
+    if (created)
+        od_logf(OD_LOG_INFO, "kraft: new cluster %s, meta.properties written in %s",
+                k->cluster_id, k->meta_dir);
+
+    /* The log first: it takes the directory lock before anything is written. */
+    if (kraft_log_open(&k->log, k->part_dir, k->cfg_segment_bytes, err, errsz) < 0)
+        goto fail;
+    k->log_open = 1;
+    if (kraft_qstate_read(k->qstate_path, &qs, err, errsz) < 0)
+        goto fail;
+    if (qs.nvoters && (qs.nvoters != 1 || qs.voters[0] != k->st.node_id))
+        od_logf(OD_LOG_WARN, "kraft: %s lists other voters than controller.quorum.voters; "
+                "using the configuration", k->qstate_path);
+
+    if (elect(k, qs.leader_epoch, err, errsz) < 0)
+        goto fail;
+    kraft_log_cursor_init(&k->log, &k->applied);
+    update_high_watermark(k);
+    apply_committed(k);
+    if (k->fatal[0]) {
+        snprintf(err, errsz, "%s", k->fatal);
+        goto fail;
+    }
+    od_logf(OD_LOG_INFO, "kraft: metadata ready, %" PRId64 " offsets replayed from %s",
+            k->applied.offset, k->part_dir);
+    return 0;
+fail:
+    kraft_stop(k);
+    return -1;
+}
+
+static void kraft_stop(void *self)
+{
+    kraft_t *k = self;
+    /* Raft: a leader would resign here (EndQuorumEpoch) so that the others
+     * elect a new one without waiting for a timeout. */
+    fail_pending(k, -KRAFT_ERR_NOT_CONTROLLER, "the controller is shutting down");
+    if (k->log_open)
+        kraft_log_close(&k->log);
+    k->log_open = 0;
+    k->st.role = KRAFT_UNATTACHED;
+    k->st.leader_id = -1;
+    free(k->meta_dir);
+    free(k->part_dir);
+    free(k->qstate_path);
+    k->meta_dir = k->part_dir = k->qstate_path = NULL;
+}
+
+static int kraft_propose(void *self, const od_meta_record_t *recs, size_t n, od_propose_cb cb,
+                         void *arg, char *err, size_t errsz)
+{
+    kraft_t *k = self;
+    char why[512];
+    (void)err; /* every outcome goes through cb, as the brief of propose allows */
+    (void)errsz;
+    if (k->st.role != KRAFT_LEADER) {
+        /* Raft: a follower will forward to the leader, or answer
+         * NOT_CONTROLLER with the leader's id. */
+        cb(arg, -KRAFT_ERR_NOT_CONTROLLER, "this node is not the active controller");
+        return 0;
+    }
+    if (k->fatal[0]) {
+        cb(arg, -KRAFT_ERR_KAFKA_STORAGE_ERROR, k->fatal);
+        return 0;
+    }
+    if (n == 0) {
+        cb(arg, 0, NULL);
+        return 0;
+    }
+    kraft_pending_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        cb(arg, -KRAFT_ERR_KAFKA_STORAGE_ERROR, "out of memory");
+        return 0;
+    }
+    int64_t base;
+    int rc = kraft_log_append(&k->log, k->st.epoch, 0, NULL, recs, n, od_now_ms(), &base, why,
+                              sizeof why);
+    if (rc < 0) {
+        free(p);
+        od_logf(OD_LOG_ERROR, "kraft: proposal of %zu records failed: %s", n, why);
+        cb(arg, rc == -2 ? -KRAFT_ERR_MESSAGE_TOO_LARGE : -KRAFT_ERR_KAFKA_STORAGE_ERROR, why);
+        return 0;
+    }
+    p->last_offset = base + (int64_t)n - 1;
+    p->cb = cb;
+    p->arg = arg;
+    *k->pending_tail = p;
+    k->pending_tail = &p->next;
+    /* Raft: with followers the high watermark moves when their Fetch
+     * requests report the new offsets; with one voter the fsync above was
+     * the majority. */
+    update_high_watermark(k);
+    apply_committed(k);
+    return 0;
+}
+
+static int32_t kraft_controller_id(void *self)
+{
+    kraft_t *k = self;
+    return k->st.role == KRAFT_LEADER ? k->st.node_id : k->st.leader_id;
+}
+
+static const char *kraft_cluster_id(void *self)
+{
+    kraft_t *k = self;
+    return k->cluster_id[0] ? k->cluster_id : NULL;
+}
+
+static const od_controlplane_ops_t kraft_ops = {
+    .struct_size = sizeof(od_controlplane_ops_t),
+    .name = "kraft",
+    .start = kraft_start,
+    .stop = kraft_stop,
+    .propose = kraft_propose,
+    .controller_id = kraft_controller_id,
+    .cluster_id = kraft_cluster_id,
+};
+
+/* ---- module ------------------------------------------------------------------------ */
+
+static int kraft_init(od_module_ctx_t *ctx, char *err, size_t errsz)
+{
+    kraft_t *k = calloc(1, sizeof *k);
+    if (!k) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    k->pending_tail = &k->pending;
+    k->st.leader_id = k->st.voted_id = -1;
+    k->conf[0] = (od_conf_def_t){
+        .name = "controller.quorum.voters", .type = OD_CONF_LIST, .dflt = "",
+        .doc = "Raft voters as id@host:port,...; empty: this node is the single voter "
+               "(only a single voter is supported yet)",
+        .target = &k->cfg_voters};
+    k->conf[1] = (od_conf_def_t){
+        .name = "metadata.log.dir", .type = OD_CONF_STRING, .dflt = "",
+        .doc = "directory of the KRaft metadata log and meta.properties; empty: the first of "
+               "log.dirs",
+        .target = &k->cfg_log_dir};
+    k->conf[2] = (od_conf_def_t){
+        .name = "metadata.log.segment.bytes", .type = OD_CONF_INT, .dflt = "1073741824",
+        .min = 1024, .max = INT32_MAX,
+        .doc = "size at which the metadata log rolls to a new segment",
+        .target = &k->cfg_segment_bytes, .flags = OD_CONF_F_SIZE};
+    k->cfg_segment_bytes = 1073741824;
+    od_module_set_data(ctx, k);
+    if (od_register_config(ctx, k->conf, sizeof k->conf / sizeof k->conf[0]) < 0 ||
+        od_register_controlplane(ctx, &kraft_ops, k) < 0) {
+        snprintf(err, errsz, "cannot register the kraft control plane");
+        od_module_set_data(ctx, NULL);
+        free(k);
+        return -1;
+    }
+    return 0;
+}
+
+static void kraft_fini(od_module_ctx_t *ctx)
+{
+    kraft_t *k = od_module_get_data(ctx);
+    if (k && k->log_open)
+        kraft_stop(k);
+    free(k);
+}
+
+const od_module_t od_module = {
+    .abi_major = OD_ABI_MAJOR,
+    .abi_minor = OD_ABI_MINOR,
+    .name = "kraft",
+    .version = "0.1.0",
+    .kinds = OD_KIND_CONTROLPLANE,
+    .init = kraft_init,
+    .fini = kraft_fini,
+};

@@ -1,0 +1,243 @@
+/* segment.h - the "segment" storage backend: Kafka-style partition logs.
+ *
+ * One partition is one directory <base_dir>/<topic>-<partition>/ holding
+ * segments named by their 20-digit zero-padded base offset:
+ *   00000000000000000000.log        RecordBatches exactly as appended
+ *   00000000000000000000.index      sparse offset index, 8-byte entries
+ *                                   (relative offset int32 BE, position int32 BE)
+ *   00000000000000000000.timeindex  time index, 12-byte entries
+ *                                   (timestamp int64 BE, relative offset int32 BE)
+ *
+ * Files: segment.c (the partition log), segment_log.c (one segment's .log
+ * file, batch headers, refcounted fds), segment_index.c (.index and
+ * .timeindex), segment_recover.c (open and crash recovery),
+ * segment_module.c (the od_storage_ops_t glue).
+ *
+ * This code runs on the core's event loop thread only. The module .so may
+ * only call the core functions od_logf, od_crc32c, od_now_ms and od_mono_ms
+ * (see core/odradek.dynlist); everything else it needs is here. */
+#ifndef SEGMENT_H
+#define SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "odradek-module.h"
+
+#define SEG_HDR_SIZE      61 /* RecordBatch header, baseOffset .. recordCount */
+#define SEG_LOG_OVERHEAD  12 /* baseOffset + batchLength */
+#define SEG_MIN_BATCH_LEN 49 /* batchLength of a batch without records */
+#define SEG_CRC_FROM      21 /* the CRC covers attributes (byte 21) .. end */
+#define SEG_NAME_DIGITS   20
+#define SEG_OENTRY_SIZE   8
+#define SEG_TENTRY_SIZE   12
+/* Written at clean close, removed at open: its presence means the last
+ * segment was fdatasync'ed and need not be CRC-checked again. */
+#define SEG_CLEAN_MARKER ".odradek-clean-shutdown"
+
+/* Defaults for unset (<= 0) settings: Kafka's. */
+#define SEG_DEFAULT_SEGMENT_BYTES 1073741824LL
+#define SEG_DEFAULT_SEGMENT_MS    604800000LL
+#define SEG_DEFAULT_INDEX_BYTES   10485760LL
+#define SEG_DEFAULT_INTERVAL      4096LL
+#define SEG_NEVER                 INT64_MAX
+
+/* ---- batch headers (segment_log.c) ------------------------------------- */
+
+typedef struct seg_batch {
+    int64_t base_offset;
+    int32_t length; /* batchLength: bytes after the field */
+    int32_t leader_epoch;
+    int8_t magic;
+    uint32_t crc;
+    int16_t attributes;
+    int32_t last_offset_delta;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    int32_t record_count;
+} seg_batch_t;
+
+/* Parse SEG_HDR_SIZE big-endian bytes at p. */
+void seg_batch_parse(const uint8_t *p, seg_batch_t *b);
+/* Structural checks of a parsed header: batchLength >= 49, the batch fits in
+ * `room` bytes, magic 2, lastOffsetDelta >= 0. Returns NULL if fine, else a
+ * static description of the first problem. */
+const char *seg_batch_check(const seg_batch_t *b, int64_t room);
+static inline int64_t seg_batch_size(const seg_batch_t *b)
+{
+    return SEG_LOG_OVERHEAD + (int64_t)b->length;
+}
+static inline int64_t seg_batch_last(const seg_batch_t *b)
+{
+    return b->base_offset + b->last_offset_delta;
+}
+
+/* ---- a refcounted file descriptor ---------------------------------------- */
+
+/* The .log fd of a segment. Read results hand out one reference per range,
+ * so the fd stays open until the response was sent, even if the segment was
+ * closed or its files deleted meanwhile. */
+typedef struct seg_file {
+    int fd;
+    unsigned refs;
+} seg_file_t;
+
+seg_file_t *seg_file_new(int fd); /* refs = 1; NULL on allocation failure */
+void seg_file_ref(seg_file_t *f);
+void seg_file_unref(seg_file_t *f); /* closes and frees at 0 */
+void seg_file_release(void *opaque); /* od_log_range_t.release */
+
+/* ---- indexes (segment_index.c) ------------------------------------------- */
+
+typedef struct seg_oentry {
+    int32_t rel; /* base offset of a batch - segment base */
+    int32_t pos; /* its position in the .log */
+} seg_oentry_t;
+
+typedef struct seg_tentry {
+    int64_t ts;  /* largest batch maxTimestamp up to here */
+    int32_t rel; /* base offset (relative) of the first batch reaching ts */
+} seg_tentry_t;
+
+typedef struct seg_index {
+    seg_oentry_t *off;
+    size_t noff, off_cap;
+    seg_tentry_t *time;
+    size_t ntime, time_cap;
+    int64_t bytes_since; /* log bytes since the last offset entry */
+    int64_t max_ts;      /* largest batch maxTimestamp in the segment, -1 none */
+    int32_t max_ts_rel;  /* relative base offset of the first batch with it */
+    int fd_off, fd_time; /* open while the segment is active, else -1 */
+    int dirty;           /* the files lag behind memory: rewrite at roll/close */
+} seg_index_t;
+
+/* ---- one segment (segment_log.c) ---------------------------------------- */
+
+typedef struct seg_segment {
+    int64_t base;  /* base offset, from the file name */
+    int64_t next;  /* offset after its last batch (== base when empty) */
+    int64_t size;  /* bytes of valid data in the .log */
+    seg_file_t *log;
+    seg_index_t idx;
+    int64_t first_append_ms; /* monotonic ms of the first append, -1 none */
+    char *path;              /* "<dir>/<20 digits>", no extension (owned) */
+} seg_segment_t;
+
+/* The partition log; `od_log_t` of the storage interface. */
+struct od_log {
+    char *dir; /* owned */
+    od_log_config_t cfg; /* sanitized copy */
+    int64_t max_oentries, max_tentries; /* from segment_index_bytes */
+    seg_segment_t **segs; /* ascending base offsets, last one is active */
+    size_t nsegs, segs_cap;
+    int64_t unflushed;     /* records appended since the last fdatasync */
+    int64_t last_flush_ms; /* monotonic */
+};
+
+/* Error text helper: formats into err (may be NULL). */
+void seg_err(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+seg_segment_t *seg_segment_new(const char *dir, int64_t base);
+void seg_segment_free(seg_segment_t *s); /* drops the .log ref, closes indexes */
+/* "<path><ext>" into buf. */
+void seg_segment_file(const seg_segment_t *s, const char *ext, char *buf, size_t bufsz);
+/* Open (create if `create`) the .log and set size from its length. */
+int seg_segment_open_log(seg_segment_t *s, int create, char *err, size_t errsz);
+/* Write len bytes at s->size; on failure the file is cut back. Does not
+ * change s->size. */
+int seg_segment_write(seg_segment_t *s, const uint8_t *data, size_t len, char *err,
+                      size_t errsz);
+int seg_segment_truncate(seg_segment_t *s, int64_t size, char *err, size_t errsz);
+int seg_segment_sync(seg_segment_t *s, char *err, size_t errsz);
+/* Unlink .log, .index and .timeindex (the open fds stay usable). */
+void seg_segment_unlink(seg_segment_t *s);
+/* Read and check the batch header at pos (pos + batch must be <= limit). */
+int seg_read_header(int fd, int64_t pos, int64_t limit, seg_batch_t *b, char *err,
+                    size_t errsz);
+int seg_fsync_dir(const char *dir);
+int seg_pwrite_all(int fd, const void *p, size_t n, off_t off);
+
+/* Forward reading with a window, for scans during recovery. */
+typedef struct seg_reader {
+    int fd;
+    int64_t fsize;
+    uint8_t *buf;
+    size_t cap;
+    int64_t wpos; /* file position of buf[0] */
+    size_t wlen;
+    int ioerr; /* errno of a failed read, else 0 */
+} seg_reader_t;
+
+void seg_reader_init(seg_reader_t *r, int fd, int64_t fsize);
+void seg_reader_free(seg_reader_t *r);
+/* Pointer to bytes [pos, pos+n), or NULL when they are not all in the file
+ * (or on a read error, then r->ioerr is set). Valid until the next call. */
+const uint8_t *seg_reader_get(seg_reader_t *r, int64_t pos, size_t n);
+
+/* ---- index functions (segment_index.c) ------------------------------------ */
+
+void seg_index_init(seg_index_t *ix);
+void seg_index_reset(seg_index_t *ix);  /* forget all entries (keeps fds) */
+void seg_index_close(seg_index_t *ix);  /* close fds, keep entries */
+void seg_index_free(seg_index_t *ix);
+/* Account one batch appended at pos (Kafka's rule: an offset entry, and a
+ * time entry if the max timestamp grew, when more than index.interval.bytes
+ * were written since the last entry). Writes the new entries to the open
+ * files when `to_file`. */
+void seg_index_add_batch(const struct od_log *log, seg_segment_t *s, int32_t rel, int32_t pos,
+                         int64_t batch_size, int64_t max_ts, int to_file);
+/* Whether adding the batch would create an offset entry (used by recovery to
+ * tell an incomplete index). */
+int seg_index_would_add(const struct od_log *log, const seg_index_t *ix);
+/* Final time entry for the segment's max timestamp (at roll). */
+void seg_index_finalize(const struct od_log *log, seg_segment_t *s);
+int seg_index_full(const struct od_log *log, const seg_index_t *ix);
+/* Position of the last offset entry with rel <= `rel` (0 if none); *entry_rel
+ * gets that entry's rel (0 if none). */
+int64_t seg_index_lookup(const seg_index_t *ix, int32_t rel, int32_t *entry_rel);
+/* Position of the last offset entry whose position is <= pos, or -1. */
+int64_t seg_index_floor_pos(const seg_index_t *ix, int64_t pos);
+/* Relative offset of the last time entry with ts < `ts` (0 if none). */
+int32_t seg_index_lookup_time(const seg_index_t *ix, int64_t ts);
+/* Load .index and .timeindex from disk. Returns 1 if both exist and look
+ * sane (entry sizes, monotonic, positions below log_size, relative offsets
+ * below rel_limit), 0 if not (entries are then empty), -1 on I/O error. */
+int seg_index_load(seg_segment_t *s, int64_t log_size, int64_t rel_limit, char *err,
+                   size_t errsz);
+/* Rewrite both files from memory (create them); keeps them open if `keep_open`. */
+int seg_index_write_files(seg_segment_t *s, int keep_open, char *err, size_t errsz);
+int seg_index_sync(seg_segment_t *s, char *err, size_t errsz);
+
+/* ---- recovery (segment_recover.c) ----------------------------------------- */
+
+/* Load or create the segments of log->dir (which exists). */
+int seg_recover(struct od_log *log, char *err, size_t errsz);
+
+/* ---- the partition log (segment.c) ---------------------------------------- */
+
+/* Creates <dir> if missing. `dir` is copied. */
+int seg_log_open(const char *dir, const od_log_config_t *cfg, struct od_log **out, char *err,
+                 size_t errsz);
+void seg_log_close(struct od_log *log);
+int seg_log_remove(struct od_log *log, char *err, size_t errsz);
+/* now_ms: monotonic milliseconds (segment.ms, flush.ms). */
+int seg_log_append(struct od_log *log, const uint8_t *data, size_t len, int64_t now_ms,
+                   char *err, size_t errsz);
+int seg_log_read(struct od_log *log, int64_t offset, size_t max_bytes, od_log_read_t *out,
+                 char *err, size_t errsz);
+int64_t seg_log_start_offset(struct od_log *log);
+int64_t seg_log_end_offset(struct od_log *log);
+int64_t seg_log_offset_for_time(struct od_log *log, int64_t ts, int64_t *ts_out);
+int seg_log_flush(struct od_log *log, int64_t now_ms, char *err, size_t errsz);
+void seg_log_tick(struct od_log *log, int64_t now_ms);
+void seg_log_reconfigure(struct od_log *log, const od_log_config_t *cfg);
+int64_t seg_log_size(struct od_log *log);
+/* Roll a new active segment at the end offset (tests and segment.ms). */
+int seg_log_roll(struct od_log *log, int64_t now_ms, char *err, size_t errsz);
+/* Delete a directory tree (used for "-delete" leftovers too). */
+int seg_remove_tree(const char *path);
+/* mkdir -p */
+int seg_mkdirs(const char *path, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,174 @@
+#!/bin/bash
+# bench.sh [--record] [--count N] [--size BYTES] [--partitions P]
+#          [--latency-seconds S]
+#
+# Throughput and latency of a release build (-O2, no sanitizers) on this
+# machine, measured with scripts/odbench (librdkafka):
+#   1. produce N records of BYTES (acks=1, linger.ms=5, unlimited rate)
+#   2. consume the same N records (assigned partitions, from the beginning)
+#   3. produce at half the rate measured in 1 for S seconds: latency
+#      percentiles at a load the broker can sustain
+# The broker runs on a free loopback port with a temporary data directory
+# and is stopped at the end. --record appends the figures, dated, to
+# doc/benchmarks.md. Every run is bounded by a timeout.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+record=0
+count=2000000
+size=100
+partitions=1
+lat_secs=10
+while [ $# -gt 0 ]; do
+    case $1 in
+    --record) record=1 ;;
+    --count) count=$2; shift ;;
+    --size) size=$2; shift ;;
+    --partitions) partitions=$2; shift ;;
+    --latency-seconds) lat_secs=$2; shift ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+say() { printf 'bench: %s\n' "$*"; }
+
+# ---- build ---------------------------------------------------------------------
+build=$top/_build-release
+CFLAGS=-O2 ODRADEK_CONFIGURE_ARGS="" bash scripts/setup.sh "$build" >"$top/.bench-build.log" 2>&1 || {
+    tail -40 "$top/.bench-build.log"
+    say "build failed (log: .bench-build.log)"
+    exit 1
+}
+rm -f "$top/.bench-build.log"
+odbench=$build/scripts/odbench
+[ -x "$odbench" ] || { say "$odbench missing (librdkafka-dev not installed?)"; exit 1; }
+
+# ---- broker ----------------------------------------------------------------------
+work=$(mktemp -d "${TMPDIR:-/tmp}/odbench.XXXXXX")
+broker_pid=""
+stop_broker() {
+    [ -n "$broker_pid" ] || return 0
+    kill -TERM "$broker_pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$broker_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$broker_pid" 2>/dev/null || true
+    wait "$broker_pid" 2>/dev/null || true
+    broker_pid=""
+}
+finish() {
+    rc=$?
+    stop_broker
+    if [ "$rc" != 0 ] && [ -f "$work/broker.log" ]; then
+        say "failed; last lines of the broker log:"
+        tail -20 "$work/broker.log"
+    fi
+    rm -rf "$work"
+}
+trap finish EXIT
+trap 'exit 1' INT TERM
+
+port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+brokers=127.0.0.1:$port
+"$build/odradekd" \
+    --set module.dir="$build/.libs" \
+    --set listeners=PLAINTEXT://"$brokers" \
+    --set advertised.listeners=PLAINTEXT://"$brokers" \
+    --set log.dirs="$work/data" >"$work/broker.log" 2>&1 &
+broker_pid=$!
+up=0
+for _ in $(seq 1 150); do
+    kill -0 "$broker_pid" 2>/dev/null || break
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
+    sleep 0.1
+done
+[ "$up" = 1 ] || { say "broker did not start listening on $brokers"; exit 1; }
+say "broker pid $broker_pid on $brokers, data in $work/data"
+
+topic=odbench-$$
+# Create the topic with the admin API; without it odbench's metadata request
+# relies on auto-creation.
+if ! timeout 60 /usr/bin/python3 - "$brokers" "$topic" "$partitions" <<'EOF'
+import sys
+from confluent_kafka.admin import AdminClient, NewTopic
+brokers, topic, parts = sys.argv[1], sys.argv[2], int(sys.argv[3])
+a = AdminClient({"bootstrap.servers": brokers})
+for f in a.create_topics([NewTopic(topic, parts, 1)], operation_timeout=30).values():
+    f.result(timeout=30)
+EOF
+then
+    say "CreateTopics failed; relying on auto.create.topics.enable"
+fi
+
+# run_odbench LABEL ARGS...: prints odbench's output, keeps its result line.
+run_odbench() {
+    local label=$1
+    shift
+    say "$label: odbench $*"
+    timeout --kill-after=10 300 "$odbench" "$@" --brokers "$brokers" --topic "$topic" \
+        --timeout-s 240 >"$work/$label.out"
+    local rc=$?
+    cat "$work/$label.out"
+    return $rc
+}
+field() { # field NAME FILE: value of NAME=... in the result line
+    grep '^result ' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1
+}
+
+run_odbench produce --count "$count" --size "$size" --acks 1 --linger-ms 5 --rate 0
+run_odbench consume --count "$count"
+max_rate=$(field msgs_per_sec "$work/produce.out")
+lat_rate=$(awk -v r="$max_rate" 'BEGIN { printf "%d", r / 2 }')
+[ "$lat_rate" -ge 1 ] || lat_rate=1
+lat_count=$((lat_rate * lat_secs))
+run_odbench latency --count "$lat_count" --size "$size" --acks 1 --linger-ms 5 --rate "$lat_rate"
+stop_broker
+
+# ---- report ------------------------------------------------------------------------
+model=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -1)
+machine="$(nproc) x ${model:-unknown CPU}, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)"
+p=$work/produce.out
+c=$work/consume.out
+l=$work/latency.out
+produce_line="$(field msgs_per_sec "$p") msgs/s, $(field mb_per_sec "$p") MB/s (latency under saturation: p50 $(field p50_ms "$p") ms, p99 $(field p99_ms "$p") ms)"
+consume_line="$(field msgs_per_sec "$c") msgs/s, $(field mb_per_sec "$c") MB/s"
+latency_line="p50 $(field p50_ms "$l") ms, p95 $(field p95_ms "$l") ms, p99 $(field p99_ms "$l") ms, p99.9 $(field p999_ms "$l") ms, max $(field max_ms "$l") ms (achieved $(field msgs_per_sec "$l") msgs/s)"
+
+echo
+echo "==== odradek benchmark ===="
+echo "machine:  $machine (broker and clients share it)"
+echo "build:    CFLAGS=-O2, no sanitizers, storage_segment + kraft"
+echo "topic:    $partitions partition(s), records of $size bytes"
+echo "produce:  $count records, acks=1, linger.ms=5, unlimited rate: $produce_line"
+echo "consume:  $count records: $consume_line"
+echo "latency:  $lat_count records at $lat_rate msgs/s (half the max): $latency_line"
+
+if [ "$record" = 1 ]; then
+    doc=$top/doc/benchmarks.md
+    if [ ! -f "$doc" ]; then
+        {
+            echo "# Benchmarks"
+            echo
+            echo "Figures from \`scripts/bench.sh --record\`: one broker (release build, -O2, no"
+            echo "sanitizers, segment storage) and the librdkafka benchmark client"
+            echo "\`scripts/odbench\` on the same machine, over loopback. Newest last."
+        } >"$doc"
+    fi
+    {
+        echo
+        echo "## $(date -u '+%Y-%m-%d %H:%M UTC')"
+        echo
+        echo "Machine: $machine. Topic of $partitions partition(s), records of $size bytes."
+        echo
+        echo "| run | settings | result |"
+        echo "| --- | --- | --- |"
+        echo "| produce | $count records, acks=1, linger.ms=5, unlimited rate | $produce_line |"
+        echo "| consume | $count records from the beginning | $consume_line |"
+        echo "| latency | $lat_count records at $lat_rate msgs/s (half the max) | $latency_line |"
+    } >>"$doc"
+    say "recorded in doc/benchmarks.md"
+fi

@@ -1,0 +1,498 @@
+/* odbench - produce/consume throughput and produce latency against any Kafka
+ * broker, in the spirit of kafka-producer-perf-test and
+ * kafka-consumer-perf-test, with librdkafka's C API.
+ *
+ *   odbench produce --brokers H:P --topic T --count N --size S [--rate R]
+ *                   [--acks 1] [--linger-ms 5] [--batch-size B]
+ *                   [--compression none] [--timeout-s 300]
+ *   odbench consume --brokers H:P --topic T --count N [--timeout-s 300]
+ *
+ * Each run prints one human line and one `key=value` line (starting with
+ * "result ") for scripts/bench.sh to parse.
+ *
+ * Produce latency is the time from a successful rd_kafka_produce() call to
+ * the message's delivery report, measured with CLOCK_MONOTONIC per message.
+ * Delivery reports are only served while we call rd_kafka_poll(), so the
+ * loop polls after every message and, when rate limited, waits in
+ * rd_kafka_poll() rather than in sleep so that a report is seen as soon as
+ * it arrives. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+typedef struct bench_opts {
+    const char *brokers;
+    const char *topic;
+    long long count;
+    long long size;
+    long long rate; /* messages per second, 0 = unlimited */
+    const char *acks;
+    const char *linger_ms;
+    const char *batch_size; /* NULL: librdkafka's default */
+    const char *compression;
+    long long timeout_s;
+    const char *extra[32]; /* --set key=value, librdkafka properties */
+    int nextra;
+    int verbose;
+} bench_opts_t;
+
+/* Producer state shared with the delivery report callback. */
+typedef struct prod_state {
+    int64_t *send_ns;   /* send time of message i, indexed by msg opaque */
+    int64_t *lat_ns;    /* latencies of delivered messages, in arrival order */
+    long long nlat;
+    long long ndone;    /* delivery reports seen (ok or failed) */
+    long long nerr;
+    int64_t last_dr_ns; /* time of the last delivery report */
+    char first_err[256];
+} prod_state_t;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: odbench produce --brokers H:P --topic T --count N --size S\n"
+            "                       [--rate MSGS_PER_SEC (0 = unlimited)] [--acks 1]\n"
+            "                       [--linger-ms 5] [--batch-size BYTES]\n"
+            "                       [--compression none|gzip|snappy|lz4|zstd]\n"
+            "                       [--timeout-s 300] [--verbose] [--set PROP=VALUE]...\n"
+            "       odbench consume --brokers H:P --topic T --count N\n"
+            "                       [--timeout-s 300] [--verbose] [--set PROP=VALUE]...\n"
+            "--set passes any librdkafka property (after odbench's own settings).\n");
+}
+
+static int set_conf(rd_kafka_conf_t *conf, const char *key, const char *val)
+{
+    char errstr[512];
+    if (rd_kafka_conf_set(conf, key, val, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+        fprintf(stderr, "odbench: config %s=%s: %s\n", key, val, errstr);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_ll(const char *s, const char *what, long long min, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min) {
+        fprintf(stderr, "odbench: bad %s: %s (want an integer >= %lld)\n", what, s, min);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of a sorted array, in milliseconds. */
+static double pct_ms(const int64_t *sorted, long long n, double p)
+{
+    if (n <= 0)
+        return 0.0;
+    long long rank = (long long)(p * (double)n + 0.999999);
+    if (rank < 1)
+        rank = 1;
+    if (rank > n)
+        rank = n;
+    return (double)sorted[rank - 1] / 1e6;
+}
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    prod_state_t *st = opaque;
+    int64_t now = mono_ns();
+    long long i = (long long)(uintptr_t)m->_private;
+    st->ndone++;
+    st->last_dr_ns = now;
+    if (m->err) {
+        if (st->nerr++ == 0)
+            snprintf(st->first_err, sizeof st->first_err, "%s", rd_kafka_err2str(m->err));
+        return;
+    }
+    st->lat_ns[st->nlat++] = now - st->send_ns[i];
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    fprintf(stderr, "odbench: librdkafka %d %s: %s\n", level, fac, buf);
+}
+
+/* The --set properties, applied last so that they override ours. */
+static int apply_extra(rd_kafka_conf_t *conf, const bench_opts_t *o)
+{
+    for (int i = 0; i < o->nextra; i++) {
+        char kv[512];
+        snprintf(kv, sizeof kv, "%s", o->extra[i]);
+        char *eq = strchr(kv, '=');
+        if (!eq || eq == kv) {
+            fprintf(stderr, "odbench: --set wants key=value, got %s\n", o->extra[i]);
+            return -1;
+        }
+        *eq = '\0';
+        if (set_conf(conf, kv, eq + 1))
+            return -1;
+    }
+    return 0;
+}
+
+static rd_kafka_conf_t *base_conf(const bench_opts_t *o)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (set_conf(conf, "bootstrap.servers", o->brokers) ||
+        set_conf(conf, "client.id", "odbench")) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    if (!o->verbose)
+        set_conf(conf, "log_level", "3");
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    return conf;
+}
+
+static int run_produce(const bench_opts_t *o)
+{
+    char errstr[512];
+    prod_state_t st;
+    memset(&st, 0, sizeof st);
+    st.send_ns = malloc((size_t)o->count * sizeof *st.send_ns);
+    st.lat_ns = malloc((size_t)o->count * sizeof *st.lat_ns);
+    char *payload = malloc((size_t)o->size ? (size_t)o->size : 1);
+    if (!st.send_ns || !st.lat_ns || !payload) {
+        fprintf(stderr, "odbench: out of memory for %lld messages\n", o->count);
+        free(st.send_ns);
+        free(st.lat_ns);
+        free(payload);
+        return 1;
+    }
+    /* Printable, not all-equal bytes, so that compression is not trivial. */
+    for (long long i = 0; i < o->size; i++)
+        payload[i] = (char)('A' + (i * 7 + i / 26) % 26);
+
+    rd_kafka_conf_t *conf = base_conf(o);
+    if (!conf || set_conf(conf, "acks", o->acks) ||
+        set_conf(conf, "linger.ms", o->linger_ms) ||
+        set_conf(conf, "compression.type", o->compression) ||
+        set_conf(conf, "queue.buffering.max.messages", "1000000") ||
+        set_conf(conf, "queue.buffering.max.kbytes", "1048576") ||
+        set_conf(conf, "message.timeout.ms", "60000") ||
+        (o->batch_size && set_conf(conf, "batch.size", o->batch_size)) ||
+        apply_extra(conf, o)) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        free(st.send_ns);
+        free(st.lat_ns);
+        free(payload);
+        return 1;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+    rd_kafka_conf_set_opaque(conf, &st);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        fprintf(stderr, "odbench: rd_kafka_new: %s\n", errstr);
+        rd_kafka_conf_destroy(conf);
+        free(st.send_ns);
+        free(st.lat_ns);
+        free(payload);
+        return 1;
+    }
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, NULL);
+
+    int64_t start = mono_ns();
+    int64_t deadline = start + (int64_t)o->timeout_s * 1000000000;
+    int64_t interval = o->rate > 0 ? 1000000000 / o->rate : 0;
+    long long sent = 0;
+    int timed_out = 0;
+    while (sent < o->count && !stop_requested) {
+        int64_t now = mono_ns();
+        if (now > deadline) {
+            timed_out = 1;
+            break;
+        }
+        if (interval) {
+            int64_t due = start + sent * interval;
+            if (now < due) {
+                int64_t wait_ms = (due - now) / 1000000;
+                rd_kafka_poll(rk, wait_ms > 0 ? (int)wait_ms : 0);
+                continue;
+            }
+        }
+        st.send_ns[sent] = mono_ns();
+        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, payload, (size_t)o->size, NULL, 0,
+                             (void *)(uintptr_t)sent) == -1) {
+            rd_kafka_resp_err_t err = rd_kafka_last_error();
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                rd_kafka_poll(rk, 5); /* let deliveries drain the queue */
+                continue;
+            }
+            fprintf(stderr, "odbench: produce: %s\n", rd_kafka_err2str(err));
+            break;
+        }
+        sent++;
+        rd_kafka_poll(rk, 0);
+    }
+    /* Wait for the outstanding delivery reports, within the deadline. */
+    while (st.ndone < sent && !stop_requested) {
+        int64_t left_ms = (deadline - mono_ns()) / 1000000;
+        if (left_ms <= 0) {
+            timed_out = 1;
+            break;
+        }
+        rd_kafka_flush(rk, left_ms > 100 ? 100 : (int)left_ms);
+    }
+    int64_t end = st.last_dr_ns > start ? st.last_dr_ns : mono_ns();
+
+    double secs = (double)(end - start) / 1e9;
+    qsort(st.lat_ns, (size_t)st.nlat, sizeof *st.lat_ns, cmp_i64);
+    double rate = secs > 0 ? (double)st.nlat / secs : 0.0;
+    double mbps = rate * (double)o->size / (1024.0 * 1024.0);
+    double p50 = pct_ms(st.lat_ns, st.nlat, 0.50), p95 = pct_ms(st.lat_ns, st.nlat, 0.95);
+    double p99 = pct_ms(st.lat_ns, st.nlat, 0.99), p999 = pct_ms(st.lat_ns, st.nlat, 0.999);
+    double pmax = st.nlat ? (double)st.lat_ns[st.nlat - 1] / 1e6 : 0.0;
+
+    printf("%lld records sent, %.1f records/sec (%.2f MB/sec), latency ms: p50 %.2f, "
+           "p95 %.2f, p99 %.2f, p99.9 %.2f, max %.2f%s\n",
+           st.nlat, rate, mbps, p50, p95, p99, p999, pmax,
+           timed_out ? " (TIMED OUT)" : "");
+    printf("result mode=produce topic=%s count=%lld size=%lld rate_target=%lld acks=%s "
+           "linger_ms=%s compression=%s sent=%lld ok=%lld errors=%lld timed_out=%d "
+           "elapsed_s=%.3f msgs_per_sec=%.1f mb_per_sec=%.2f p50_ms=%.3f p95_ms=%.3f "
+           "p99_ms=%.3f p999_ms=%.3f max_ms=%.3f\n",
+           o->topic, o->count, o->size, o->rate, o->acks, o->linger_ms, o->compression, sent,
+           st.nlat, st.nerr, timed_out, secs, rate, mbps, p50, p95, p99, p999, pmax);
+    if (st.nerr)
+        fprintf(stderr, "odbench: %lld delivery errors, first: %s\n", st.nerr, st.first_err);
+    fflush(stdout);
+
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    int ok = st.nlat == o->count && !timed_out;
+    free(st.send_ns);
+    free(st.lat_ns);
+    free(payload);
+    return ok ? 0 : 1;
+}
+
+/* Number of partitions of the topic, waiting (within the deadline) for the
+ * topic to appear with leaders. Returns -1 on timeout. */
+static int topic_partitions(rd_kafka_t *rk, const char *topic, int64_t deadline)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    int n = -1;
+    while (n < 0 && !stop_requested && mono_ns() < deadline) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+            md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0) {
+            int leaders = 1;
+            for (int i = 0; i < md->topics[0].partition_cnt; i++)
+                if (md->topics[0].partitions[i].leader < 0)
+                    leaders = 0;
+            if (leaders)
+                n = md->topics[0].partition_cnt;
+        }
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (n < 0) {
+            struct timespec ts = {0, 200 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
+static int run_consume(const bench_opts_t *o)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = base_conf(o);
+    /* group.id is required by the API; no group coordination is used (we
+     * assign partitions ourselves and never commit). The fetch settings let
+     * a fetch carry plenty of data and keep a deep local queue. */
+    if (!conf || set_conf(conf, "group.id", "odbench-unused") ||
+        set_conf(conf, "enable.auto.commit", "false") ||
+        set_conf(conf, "enable.auto.offset.store", "false") ||
+        set_conf(conf, "auto.offset.reset", "earliest") ||
+        set_conf(conf, "fetch.min.bytes", "1") ||
+        set_conf(conf, "fetch.wait.max.ms", "100") ||
+        set_conf(conf, "fetch.max.bytes", "52428800") ||
+        set_conf(conf, "max.partition.fetch.bytes", "4194304") ||
+        set_conf(conf, "queued.min.messages", "1000000") ||
+        set_conf(conf, "queued.max.messages.kbytes", "1048576") || apply_extra(conf, o)) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        return 1;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        fprintf(stderr, "odbench: rd_kafka_new: %s\n", errstr);
+        rd_kafka_conf_destroy(conf);
+        return 1;
+    }
+    int64_t start = mono_ns();
+    int64_t deadline = start + (int64_t)o->timeout_s * 1000000000;
+    int nparts = topic_partitions(rk, o->topic, deadline);
+    if (nparts < 0) {
+        fprintf(stderr, "odbench: topic %s not found (or has no leader) before the timeout\n",
+                o->topic);
+        rd_kafka_destroy(rk);
+        return 1;
+    }
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(nparts);
+    for (int p = 0; p < nparts; p++)
+        rd_kafka_topic_partition_list_add(parts, o->topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (aerr) {
+        fprintf(stderr, "odbench: assign: %s\n", rd_kafka_err2str(aerr));
+        rd_kafka_destroy(rk);
+        return 1;
+    }
+
+    start = mono_ns(); /* measure from the assignment on */
+    long long got = 0, bytes = 0, errors = 0;
+    int64_t first_ns = 0, last_ns = start;
+    int timed_out = 0;
+    while (got < o->count && !stop_requested) {
+        if (mono_ns() > deadline) {
+            timed_out = 1;
+            break;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && errors++ == 0)
+                fprintf(stderr, "odbench: consume error: %s\n", rd_kafka_message_errstr(m));
+        } else {
+            last_ns = mono_ns();
+            if (!first_ns)
+                first_ns = last_ns;
+            got++;
+            bytes += (long long)m->len + (long long)m->key_len;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    double secs = (double)(last_ns - start) / 1e9;
+    double rate = secs > 0 ? (double)got / secs : 0.0;
+    double mbps = secs > 0 ? (double)bytes / secs / (1024.0 * 1024.0) : 0.0;
+    double first_ms = first_ns ? (double)(first_ns - start) / 1e6 : -1.0;
+    printf("%lld records received from %d partitions, %.1f records/sec (%.2f MB/sec), "
+           "first record after %.1f ms%s\n",
+           got, nparts, rate, mbps, first_ms, timed_out ? " (TIMED OUT)" : "");
+    printf("result mode=consume topic=%s count=%lld partitions=%d received=%lld bytes=%lld "
+           "errors=%lld timed_out=%d elapsed_s=%.3f msgs_per_sec=%.1f mb_per_sec=%.2f "
+           "first_msg_ms=%.1f\n",
+           o->topic, o->count, nparts, got, bytes, errors, timed_out, secs, rate, mbps,
+           first_ms);
+    fflush(stdout);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return got == o->count && !timed_out ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *mode = argv[1];
+    int produce = !strcmp(mode, "produce");
+    if (!produce && strcmp(mode, "consume")) {
+        fprintf(stderr, "odbench: unknown mode %s\n", mode);
+        usage(stderr);
+        return 2;
+    }
+    bench_opts_t o = {
+        .count = -1, .size = 100, .rate = 0, .acks = "1", .linger_ms = "5",
+        .compression = "none", .timeout_s = 300,
+    };
+    static const struct option longopts[] = {
+        {"brokers", required_argument, NULL, 'b'},
+        {"topic", required_argument, NULL, 't'},
+        {"count", required_argument, NULL, 'n'},
+        {"size", required_argument, NULL, 's'},
+        {"rate", required_argument, NULL, 'r'},
+        {"acks", required_argument, NULL, 'a'},
+        {"linger-ms", required_argument, NULL, 'l'},
+        {"batch-size", required_argument, NULL, 'B'},
+        {"compression", required_argument, NULL, 'z'},
+        {"timeout-s", required_argument, NULL, 'T'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"set", required_argument, NULL, 'X'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "b:t:n:s:r:a:l:B:z:T:X:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'b': o.brokers = optarg; break;
+        case 't': o.topic = optarg; break;
+        case 'n': if (parse_ll(optarg, "--count", 1, &o.count)) return 2; break;
+        case 's': if (parse_ll(optarg, "--size", 0, &o.size)) return 2; break;
+        case 'r': if (parse_ll(optarg, "--rate", 0, &o.rate)) return 2; break;
+        case 'a': o.acks = optarg; break;
+        case 'l': o.linger_ms = optarg; break;
+        case 'B': o.batch_size = optarg; break;
+        case 'z': o.compression = optarg; break;
+        case 'T': if (parse_ll(optarg, "--timeout-s", 1, &o.timeout_s)) return 2; break;
+        case 'v': o.verbose = 1; break;
+        case 'X':
+            if (o.nextra == (int)(sizeof o.extra / sizeof o.extra[0])) {
+                fprintf(stderr, "odbench: too many --set\n");
+                return 2;
+            }
+            o.extra[o.nextra++] = optarg;
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc || !o.brokers || !o.topic || o.count < 1) {
+        fprintf(stderr, "odbench: --brokers, --topic and --count are required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (o.count > 200000000) { /* two int64 per message are kept in memory */
+        fprintf(stderr, "odbench: --count at most 200000000\n");
+        return 2;
+    }
+    if (o.rate > 1000000000) {
+        fprintf(stderr, "odbench: --rate too large\n");
+        return 2;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    return produce ? run_produce(&o) : run_consume(&o);
+}

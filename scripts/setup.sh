@@ -1,0 +1,87 @@
+#!/bin/bash
+# setup.sh [BUILD_DIR] - install what Odradek needs (Debian 12), then
+# configure and build it out of tree in BUILD_DIR (default _build).
+#
+#   ODRADEK_CONFIGURE_ARGS  extra ./configure arguments (e.g. --enable-sanitizers)
+#   ODRADEK_SETUP_NO_CHECK  set to 1 to build only `all`, not the check programs
+#   CC, CFLAGS              passed to configure as usual
+#
+# Safe to run again and again: apt is skipped when every package is already
+# installed, autogen.sh runs only when configure is missing or stale, and
+# configure runs again only when its arguments changed.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-_build}
+case $build in /*) ;; *) build=$top/$build ;; esac
+
+# Everything needed to build, test and benchmark. Test-only entries:
+# librdkafka-dev (benchmark), kcat and the Python clients (client tests),
+# clang (second compiler; libclang-rt for its sanitizers), perl (prove), the
+# compression libraries (clients may compress batches).
+packages="build-essential autoconf automake libtool pkg-config python3
+  liblua5.4-dev libsodium-dev libssl-dev libsasl2-dev
+  librdkafka-dev kcat python3-confluent-kafka python3-kafka
+  clang libclang-rt-14-dev
+  zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev
+  perl procps ca-certificates"
+
+say() { printf 'setup: %s\n' "$*"; }
+
+missing=""
+if command -v dpkg-query >/dev/null 2>&1; then
+    for p in $packages; do
+        st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+        [ "$st" = "install ok installed" ] || missing="$missing $p"
+    done
+else
+    say "dpkg-query not found: not Debian; assuming the equivalents of these are installed:"
+    # shellcheck disable=SC2086 # one word per package
+    say "  $(printf "%s " $packages)"
+fi
+
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ]; then
+        say "installing:$missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update
+        # shellcheck disable=SC2086 # word splitting wanted
+        apt-get install -y --no-install-recommends $missing
+    else
+        say "missing packages:$missing" >&2
+        say "run as root:  apt-get update && apt-get install -y --no-install-recommends$missing" >&2
+        exit 1
+    fi
+else
+    say "all packages present"
+fi
+
+# Regenerate the build system when configure is missing or older than its
+# inputs. (Later Makefile.am edits are picked up by make's own rebuild rules.)
+cd "$top"
+if [ ! -x configure ] || [ ! -f Makefile.in ] || [ configure.ac -nt configure ]; then
+    say "running autogen.sh"
+    ./autogen.sh
+fi
+
+mkdir -p "$build"
+cd "$build"
+# What configure was run with; a change means configure again.
+stamp=".odradek-configure"
+want="CC=${CC-} CFLAGS=${CFLAGS-} ARGS=${ODRADEK_CONFIGURE_ARGS-}"
+if [ ! -f Makefile ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "configuring $build ($want)"
+    rm -f "$stamp"
+    # shellcheck disable=SC2086 # the arguments are a word list
+    "$top/configure" ${ODRADEK_CONFIGURE_ARGS-}
+    printf '%s' "$want" >"$stamp"
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+say "building in $build (make -j$jobs)"
+make -j"$jobs"
+if [ "${ODRADEK_SETUP_NO_CHECK:-0}" != 1 ]; then
+    # TESTS is empty: this only builds the unit tests and the benchmark.
+    make -j"$jobs" check
+fi
+say "done: $build"
