@@ -109,7 +109,9 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
                 pd->log_start_offset = -1;
                 pd->preferred_read_replica = -1;
                 pd->aborted_transactions_count = -1;
-                pd->records.len = -1;
+                /* Clients expect empty record sets, never null ones. */
+                pd->records.p = (const uint8_t *)"";
+                pd->records.len = 0;
             }
             int16_t err;
             od_partition_t *p = lookup(core, ft->topic, fp->partition, &err);

@@ -135,7 +135,7 @@ void od_h_create_topics(od_req_t *r, void *body)
         o->num_partitions = -1;
         o->replication_factor = -1;
         o->configs_count = -1;
-        char msg[300];
+        char msg[400];
         if (dup_name(ct->name, names, n)) {
             set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REQUEST,
                       "topic appears more than once in the request");
@@ -160,7 +160,7 @@ void od_h_create_topics(od_req_t *r, void *body)
             if (od_topic_name_collides(other->name, cname))
                 break;
         if (other) {
-            snprintf(msg, sizeof(msg), "Topic '%s' collides with existing topic '%s' ('.' and '_' are interchangeable in metric names)",
+            snprintf(msg, sizeof(msg), "Topic '%.80s' collides with existing topic '%.80s' ('.' and '_' collide)",
                      cname, other->name);
             set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_TOPIC_EXCEPTION, msg);
             continue;

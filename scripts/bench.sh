@@ -1,6 +1,6 @@
 #!/bin/bash
 # bench.sh [--record] [--count N] [--size BYTES] [--partitions P]
-#          [--latency-seconds S]
+#          [--latency-seconds S] [--brokers H:P]
 #
 # Throughput and latency of a release build (-O2, no sanitizers) on this
 # machine, measured with scripts/odbench (librdkafka):
@@ -10,7 +10,9 @@
 #      percentiles at a load the broker can sustain
 # The broker runs on a free loopback port with a temporary data directory
 # and is stopped at the end. --record appends the figures, dated, to
-# doc/benchmarks.md. Every run is bounded by a timeout.
+# doc/benchmarks.md. Every run is bounded by a timeout. --brokers measures
+# an already running broker instead (nothing is built or started then, but
+# for odbench; ODBENCH=path picks another odbench binary).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -20,6 +22,7 @@ count=2000000
 size=100
 partitions=1
 lat_secs=10
+ext_brokers=""
 while [ $# -gt 0 ]; do
     case $1 in
     --record) record=1 ;;
@@ -27,7 +30,8 @@ while [ $# -gt 0 ]; do
     --size) size=$2; shift ;;
     --partitions) partitions=$2; shift ;;
     --latency-seconds) lat_secs=$2; shift ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    --brokers) ext_brokers=$2; shift ;;
+    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -35,18 +39,6 @@ done
 
 say() { printf 'bench: %s\n' "$*"; }
 
-# ---- build ---------------------------------------------------------------------
-build=$top/_build-release
-CFLAGS=-O2 ODRADEK_CONFIGURE_ARGS="" bash scripts/setup.sh "$build" >"$top/.bench-build.log" 2>&1 || {
-    tail -40 "$top/.bench-build.log"
-    say "build failed (log: .bench-build.log)"
-    exit 1
-}
-rm -f "$top/.bench-build.log"
-odbench=$build/scripts/odbench
-[ -x "$odbench" ] || { say "$odbench missing (librdkafka-dev not installed?)"; exit 1; }
-
-# ---- broker ----------------------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/odbench.XXXXXX")
 broker_pid=""
 stop_broker() {
@@ -72,27 +64,46 @@ finish() {
 trap finish EXIT
 trap 'exit 1' INT TERM
 
-port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-brokers=127.0.0.1:$port
-"$build/odradekd" \
-    --set module.dir="$build/.libs" \
-    --set listeners=PLAINTEXT://"$brokers" \
-    --set advertised.listeners=PLAINTEXT://"$brokers" \
-    --set log.dirs="$work/data" >"$work/broker.log" 2>&1 &
-broker_pid=$!
-up=0
-for _ in $(seq 1 150); do
-    kill -0 "$broker_pid" 2>/dev/null || break
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
-    sleep 0.1
-done
-[ "$up" = 1 ] || { say "broker did not start listening on $brokers"; exit 1; }
-say "broker pid $broker_pid on $brokers, data in $work/data"
+# ---- build -------------------------------------------------------------------------
+build=$top/_build-release
+if [ -z "$ext_brokers" ] || [ -z "${ODBENCH:-}" ]; then
+    say "building $build (CFLAGS=-O2)"
+    CFLAGS=-O2 ODRADEK_CONFIGURE_ARGS="" bash scripts/setup.sh "$build" >"$work/build.log" 2>&1 || {
+        tail -40 "$work/build.log"
+        say "build failed"
+        exit 1
+    }
+fi
+odbench=${ODBENCH:-$build/scripts/odbench}
+[ -x "$odbench" ] || { say "$odbench missing (librdkafka-dev not installed?)"; exit 1; }
+
+# ---- broker ------------------------------------------------------------------------
+if [ -n "$ext_brokers" ]; then
+    brokers=$ext_brokers
+    say "using the running broker at $brokers"
+else
+    port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    brokers=127.0.0.1:$port
+    "$build/odradekd" \
+        --set module.dir="$build/.libs" \
+        --set listeners=PLAINTEXT://"$brokers" \
+        --set advertised.listeners=PLAINTEXT://"$brokers" \
+        --set log.dirs="$work/data" >"$work/broker.log" 2>&1 &
+    broker_pid=$!
+    up=0
+    for _ in $(seq 1 150); do
+        kill -0 "$broker_pid" 2>/dev/null || break
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
+        sleep 0.1
+    done
+    [ "$up" = 1 ] || { say "broker did not start listening on $brokers"; exit 1; }
+    say "broker pid $broker_pid on $brokers, data in $work/data"
+fi
 
 topic=odbench-$$
 # Create the topic with the admin API; without it odbench's metadata request
 # relies on auto-creation.
-if ! timeout 60 /usr/bin/python3 - "$brokers" "$topic" "$partitions" <<'EOF'
+if ! timeout 60 /usr/bin/python3 - "$brokers" "$topic" "$partitions" 2>"$work/admin.err" <<'EOF'
 import sys
 from confluent_kafka.admin import AdminClient, NewTopic
 brokers, topic, parts = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -101,31 +112,33 @@ for f in a.create_topics([NewTopic(topic, parts, 1)], operation_timeout=30).valu
     f.result(timeout=30)
 EOF
 then
-    say "CreateTopics failed; relying on auto.create.topics.enable"
+    say "CreateTopics failed ($(tail -1 "$work/admin.err")); relying on auto.create.topics.enable"
 fi
 
-# run_odbench LABEL ARGS...: prints odbench's output, keeps its result line.
+# run_odbench LABEL MODE ARGS...: prints odbench's output, keeps it in
+# $work/LABEL.out for the report.
 run_odbench() {
     local label=$1
     shift
     say "$label: odbench $*"
+    local rc=0
     timeout --kill-after=10 300 "$odbench" "$@" --brokers "$brokers" --topic "$topic" \
-        --timeout-s 240 >"$work/$label.out"
-    local rc=$?
+        --timeout-s 240 >"$work/$label.out" || rc=$?
     cat "$work/$label.out"
-    return $rc
+    [ "$rc" = 0 ] || say "$label: odbench failed (exit $rc)"
+    return "$rc"
 }
 field() { # field NAME FILE: value of NAME=... in the result line
     grep '^result ' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1
 }
 
-run_odbench produce --count "$count" --size "$size" --acks 1 --linger-ms 5 --rate 0
-run_odbench consume --count "$count"
+run_odbench produce produce --count "$count" --size "$size" --acks 1 --linger-ms 5 --rate 0
+run_odbench consume consume --count "$count"
 max_rate=$(field msgs_per_sec "$work/produce.out")
 lat_rate=$(awk -v r="$max_rate" 'BEGIN { printf "%d", r / 2 }')
 [ "$lat_rate" -ge 1 ] || lat_rate=1
 lat_count=$((lat_rate * lat_secs))
-run_odbench latency --count "$lat_count" --size "$size" --acks 1 --linger-ms 5 --rate "$lat_rate"
+run_odbench latency produce --count "$lat_count" --size "$size" --acks 1 --linger-ms 5 --rate "$lat_rate"
 stop_broker
 
 # ---- report ------------------------------------------------------------------------
@@ -134,6 +147,7 @@ machine="$(nproc) x ${model:-unknown CPU}, $(awk '/MemTotal/ { printf "%.0f GiB"
 p=$work/produce.out
 c=$work/consume.out
 l=$work/latency.out
+partitions=$(field partitions "$c") # as the broker reports it
 produce_line="$(field msgs_per_sec "$p") msgs/s, $(field mb_per_sec "$p") MB/s (latency under saturation: p50 $(field p50_ms "$p") ms, p99 $(field p99_ms "$p") ms)"
 consume_line="$(field msgs_per_sec "$c") msgs/s, $(field mb_per_sec "$c") MB/s"
 latency_line="p50 $(field p50_ms "$l") ms, p95 $(field p95_ms "$l") ms, p99 $(field p99_ms "$l") ms, p99.9 $(field p999_ms "$l") ms, max $(field max_ms "$l") ms (achieved $(field msgs_per_sec "$l") msgs/s)"

@@ -447,6 +447,15 @@ def pick(flex, a, b):
     return '%s ? %s : %s' % (flex, a, b)
 
 
+def flex_call(flex, compact, classic):
+    """Statement lines choosing between a compact and a classic write."""
+    if flex == '1':
+        return [compact]
+    if flex == '0':
+        return [classic]
+    return ['if (%s)' % flex, '    ' + compact, 'else', '    ' + classic]
+
+
 def and_cond(*cs):
     cs = [c for c in cs if c is not None]
     if '0' in cs:
@@ -570,12 +579,8 @@ def enc_scalar(f, val, wv, flex, nul):
         if nul != '1':
             val = ('nn_%s(%s)' % (kind, val) if nul == '0' else
                    '(%s ? %s : nn_%s(%s))' % (nul, val, kind, val))
-        if flex == '1':
-            return ['od_write_compact_%s(%s, %s);' % (kind, wv, val)]
-        if flex == '0':
-            return ['od_write_%s(%s, %s);' % (kind, wv, val)]
-        return ['if (%s)' % flex, '    od_write_compact_%s(%s, %s);' % (kind, wv, val),
-                'else', '    od_write_%s(%s, %s);' % (kind, wv, val)]
+        return flex_call(flex, 'od_write_compact_%s(%s, %s);' % (kind, wv, val),
+                         'od_write_%s(%s, %s);' % (kind, wv, val))
     if p == 'records':
         return ['write_records(%s, &%s, %s, %s);' % (wv, val, flex, nul)]
     return ['%s(%s, v, &%s);' % (fn_enc(f.struct), wv, val)]
@@ -591,11 +596,8 @@ def enc_field(msg, f, o, wv, flex):
     if nul != '1':
         out += ['    if (n < 0%s)' % ('' if nul == '0' else ' && !' + nul),
                 '        n = 0; /* null where the version has no null: empty */']
-    out.append('    ' + pick(flex, 'od_write_compact_array_len(%s, n)' % wv,
-                                'od_write_array_len(%s, n)' % wv) + ';'
-               if flex in ('0', '1') else
-               '    if (%s)\n        od_write_compact_array_len(%s, n);\n    else\n'
-               '        od_write_array_len(%s, n);' % (flex, wv, wv))
+    out += ['    ' + x for x in flex_call(flex, 'od_write_compact_array_len(%s, n);' % wv,
+                                         'od_write_array_len(%s, n);' % wv)]
     out.append('    for (i = 0; i < n; i++) {')
     out += ['        ' + x for x in enc_scalar(f, '%s[i]' % lhs, wv, flex, '0')]
     out += ['    }', '}']
@@ -769,10 +771,18 @@ def gen_struct_code(msg, st, c, need_isdef):
               ' + '.join('t%d' % f.tag for f, _ in tagged))
             for f, cd in tagged:
                 c(ind + '    if (t%d) {' % f.tag)
+                size = None if f.array or not f.prim else PRIM[f.prim][1]
+                if size:  # fixed size: no need to encode it aside first
+                    c(ind + '        od_write_uvarint(w, %d);' % f.tag)
+                    c(ind + '        od_write_uvarint(w, %d);' % size)
+                    for x in enc_field(msg, f, 'o', 'w', '1'):
+                        c(ind + '        ' + x)
+                    c(ind + '    }')
+                    continue
                 c(ind + '        od_wbuf_t tw;')
                 c(ind + '        od_wbuf_init(&tw);')
                 for x in enc_field(msg, f, 'o', '&tw', '1'):
-                    c(ind + '        ' + x.replace('\n', '\n' + ind + '        '))
+                    c(ind + '        ' + x)
                 c(ind + '        put_tagged(w, %d, &tw);' % f.tag)
                 c(ind + '    }')
             c(ind + '}')
@@ -785,11 +795,11 @@ def gen_struct_code(msg, st, c, need_isdef):
 def emit_cond(c, cd, body, ind):
     if cd is None:
         for x in body:
-            c(ind + x.replace('\n', '\n' + ind))
+            c(ind + x)
         return
     c(ind + 'if (%s) {' % cd)
     for x in body:
-        c(ind + '    ' + x.replace('\n', '\n' + ind + '    '))
+        c(ind + '    ' + x)
     c(ind + '}')
 
 

@@ -27,6 +27,7 @@ packages="build-essential autoconf automake libtool pkg-config python3
   perl procps ca-certificates"
 
 say() { printf 'setup: %s\n' "$*"; }
+trap 'say "FAILED (line $LINENO)" >&2' ERR
 
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -468,7 +468,8 @@ int kraft_qstate_read(const char *path, kraft_qstate_t *qs, char *err, size_t er
     free(buf);
     return 1;
 bad:
-    snprintf(err, errsz, "%s is corrupt (%s at byte %td); the node's Raft epoch and vote are unknown",
+    snprintf(err, errsz,
+             "%s is corrupt (%s at byte %td); the node's Raft epoch and vote are unknown",
              path, what, j.p - buf);
     free(buf);
     return -1;

@@ -54,7 +54,8 @@ static char *path2(const char *a, const char *b)
     static char buf[16][512]; /* a ring: results stay valid for 15 more calls */
     static int i;
     char *p = buf[i++ & 15];
-    snprintf(p, 512, "%s/%s", a, b);
+    if (snprintf(p, 512, "%s/%s", a, b) >= 512)
+        p[0] = '\0';
     return p;
 }
 
@@ -163,8 +164,9 @@ static void test_voters(void)
     tap_ok(kraft_parse_voters(NULL, v, 4, &n, err, sizeof err) == 0 && n == 0 &&
                kraft_parse_voters("  ", v, 4, &n, err, sizeof err) == 0 && n == 0,
            "voters: empty means none");
-    const char *bad[] = {"x@h:1", "1@h", "1@:9", "1@h:0", "1@h:70000", "1@h:1,1@g:2",
-                         "1@h:1,,2@h:2", "1@h:1,", "-1@h:1", "1h:1", "1@h:1,2@h:2,3@h:3,4@h:4,5@h:5"};
+    const char *bad[] = {"x@h:1",        "1@h",     "1@:9",   "1@h:0", "1@h:70000", "1@h:1,1@g:2",
+                         "1@h:1,,2@h:2", "1@h:1,",  "-1@h:1", "1h:1",
+                         "1@h:1,2@h:2,3@h:3,4@h:4,5@h:5"};
     int ok = 1;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
@@ -683,7 +685,8 @@ static void test_module(void)
 
     core.applied = 0;
     tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0 && core.applied == 14 &&
-               core.offsets[0] == 1 && core.offsets[13] == 14 && strcmp(cid, ctx.ops->cluster_id(ctx.self)) == 0,
+               core.offsets[0] == 1 && core.offsets[13] == 14 &&
+               strcmp(cid, ctx.ops->cluster_id(ctx.self)) == 0,
            "module: restart replays all 14 records in order, same cluster id");
     tap_ok(kraft_qstate_read(qs_path, &qs, err, sizeof err) == 1 && qs.leader_epoch == 2,
            "module: restart is epoch 2");
@@ -699,7 +702,8 @@ static void test_module(void)
     ctx.ops->stop(ctx.self);
 
     core.refuse_at = 2;
-    tap_ok(start_fails(&ctx, &core, "offset 2"), "module: a refused record fails the start, naming its offset");
+    tap_ok(start_fails(&ctx, &core, "offset 2"),
+           "module: a refused record fails the start, naming its offset");
     core.refuse_at = -1;
     core.roles = "broker";
     tap_ok(start_fails(&ctx, &core, "remote controller quorum"), "module: broker-only is refused");
@@ -709,10 +713,12 @@ static void test_module(void)
                                     "(controller.quorum.voters lists 2 voters)"),
            "module: two voters are refused");
     set_conf(&ctx, "controller.quorum.voters", "2@localhost:9093", 0);
-    tap_ok(start_fails(&ctx, &core, "node.id is 1"), "module: a single voter that is not us is refused");
+    tap_ok(start_fails(&ctx, &core, "node.id is 1"),
+           "module: a single voter that is not us is refused");
     set_conf(&ctx, "controller.quorum.voters", "", 0);
     core.node_id = 2;
-    tap_ok(start_fails(&ctx, &core, "node.id=1"), "module: another node.id on the same directory is refused");
+    tap_ok(start_fails(&ctx, &core, "node.id=1"),
+           "module: another node.id on the same directory is refused");
     core.node_id = 1;
     write_all(qs_path, "{\"leaderId\":", 12);
     tap_ok(start_fails(&ctx, &core, "corrupt"), "module: a corrupt quorum-state stops the start");
@@ -737,7 +743,8 @@ static void test_module(void)
 
 int main(void)
 {
-    snprintf(root, sizeof root, "%s/test_kraft.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(root, sizeof root, "%s/test_kraft.XXXXXX", tmp);
     if (!mkdtemp(root)) {
         perror("mkdtemp");
         return 1;

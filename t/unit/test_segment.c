@@ -810,6 +810,43 @@ static void test_rolls_and_flush(void)
     seg_log_close(log);
     model_free(m);
 
+    /* Kafka's index rule: an entry for a batch once more than
+     * index.interval.bytes were written since the last one; with 0 that is
+     * every batch but a segment's first. And a segment may fill up to
+     * exactly segment.bytes. */
+    c = mkcfg(0, 0);
+    snprintf(dir, sizeof dir, "%s/rule-0", root);
+    {
+        mb_t b = mk_next(m, 2, 1, 50);
+        c.segment_bytes = (int64_t)b.len * 3;
+        free(b.bytes);
+    }
+    log = open_log(dir, &c);
+    if (!log)
+        return;
+    for (int k = 0; k < 4; k++)
+        append_one(log, m, 2, 1 + k, 50);
+    tap_ok(log->nsegs == 2 && log->segs[1]->base == m->b[3].base,
+           "segment filled to exactly segment.bytes, then rolled");
+    {
+        char f[512];
+        size_t n, pos = 0;
+        uint8_t *ix;
+        int ok = log->segs[0]->idx.noff == 2;
+        seg_log_close(log);
+        seg_name(f, sizeof f, dir, 0, ".index");
+        ix = read_file(f, &n);
+        ok = ok && ix && n == 16;
+        for (size_t k = 1; ok && k < 3; k++) {
+            const uint8_t *e = ix + (k - 1) * 8;
+            pos += m->b[k - 1].len;
+            ok = e[3] == (uint8_t)m->b[k].base && e[7] == (uint8_t)pos && !e[0] && !e[4];
+        }
+        tap_ok(ok, "index.interval.bytes 0: one entry per batch after the first, on disk");
+        free(ix);
+    }
+    model_free(m);
+
     /* flush.messages and flush.ms. */
     c = mkcfg(1 << 20, 4096);
     c.flush_messages = 5;
