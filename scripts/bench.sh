@@ -155,7 +155,11 @@ latency_line="p50 $(field p50_ms "$l") ms, p95 $(field p95_ms "$l") ms, p99 $(fi
 echo
 echo "==== odradek benchmark ===="
 echo "machine:  $machine (broker and clients share it)"
-echo "build:    CFLAGS=-O2, no sanitizers, storage_segment + kraft"
+if [ -n "$ext_brokers" ]; then
+    echo "broker:   the one already running at $ext_brokers"
+else
+    echo "build:    CFLAGS=-O2, no sanitizers, default modules (storage_segment, kraft)"
+fi
 echo "topic:    $partitions partition(s), records of $size bytes"
 echo "produce:  $count records, acks=1, linger.ms=5, unlimited rate: $produce_line"
 echo "consume:  $count records: $consume_line"

@@ -5,9 +5,14 @@
 #   3. prove: the script tests t/*.t and the unit tests _build/t/unit/test_*
 #   4. a short fuzz run, when scripts/fuzz.sh exists
 # Exits non-zero when any step fails, and ends with a summary.
+# ODRADEK_TEST_BUILD / ODRADEK_TEST_CLANG_BUILD change the two build
+# directories (default _build and _build-clang in the source tree).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
+build=${ODRADEK_TEST_BUILD:-_build}
+clang_build=${ODRADEK_TEST_CLANG_BUILD:-_build-clang}
+case $build in /*) ;; *) build=$top/$build ;; esac
 
 results=()   # "STEP STATUS detail" lines for the summary
 failed=0
@@ -31,24 +36,24 @@ summary() {
 step() { echo; echo "==== $* ===="; }
 
 # ---- 1. sanitizer build ----------------------------------------------------
-step "build: _build (ASan+UBSan)"
+step "build: $build (ASan+UBSan)"
 if ODRADEK_CONFIGURE_ARGS="--enable-sanitizers ${ODRADEK_CONFIGURE_ARGS-}" \
-        bash scripts/setup.sh _build; then
-    record build PASS "_build, --enable-sanitizers"
+        bash scripts/setup.sh "$build"; then
+    record build PASS "$build, --enable-sanitizers"
 else
-    record build FAIL "_build, --enable-sanitizers (see above)"
+    record build FAIL "$build, --enable-sanitizers (see above)"
     summary
     exit 1
 fi
 
 # ---- 2. clang build (warnings are errors) -----------------------------------
-step "build: _build-clang (clang, -Werror)"
+step "build: $clang_build (clang, -Werror)"
 if command -v clang >/dev/null 2>&1; then
     # Builds `all` and the check programs; runs no test.
-    if CC=clang ODRADEK_CONFIGURE_ARGS="" bash scripts/setup.sh _build-clang; then
-        record clang PASS "_build-clang"
+    if CC=clang ODRADEK_CONFIGURE_ARGS="" bash scripts/setup.sh "$clang_build"; then
+        record clang PASS "$clang_build"
     else
-        record clang FAIL "_build-clang (see above)"
+        record clang FAIL "$clang_build (see above)"
     fi
 else
     record clang SKIP "clang not installed"
@@ -56,7 +61,7 @@ fi
 
 # ---- 3. tests ----------------------------------------------------------------
 step "tests: prove"
-export ODRADEK_BUILD="$top/_build"
+export ODRADEK_BUILD="$build"
 
 # LeakSanitizer needs ptrace-like access to stop the process's threads; some
 # sandboxes forbid it and LSan then dies with a fatal error in every test.
@@ -79,13 +84,13 @@ export ASAN_OPTIONS="detect_leaks=$detect_leaks:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 echo "ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS"
 
-# The unit tests are the executables among _build/t/unit/test_* (not the
+# The unit tests are the executables among $build/t/unit/test_* (not the
 # objects next to them). prove runs executables directly and *.t files
 # through perl, which honours their #! line.
 tests=()
 for f in t/*.t; do [ -f "$f" ] && tests+=("$f"); done
-for f in _build/t/unit/test_*; do
-    case $f in *.*) continue ;; esac
+for f in "$build"/t/unit/test_*; do
+    case ${f##*/} in *.*) continue ;; esac
     [ -f "$f" ] && [ -x "$f" ] && tests+=("$f")
 done
 prove_log=$(mktemp)

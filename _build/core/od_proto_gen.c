@@ -5860,10 +5860,9 @@ static void ApiVersionsResponse_enc(od_wbuf_t *w, int16_t v, const od_ApiVersion
                 put_tagged(w, 0, &tw);
             }
             if (t1) {
-                od_wbuf_t tw;
-                od_wbuf_init(&tw);
-                od_write_i64(&tw, o->finalized_features_epoch);
-                put_tagged(w, 1, &tw);
+                od_write_uvarint(w, 1);
+                od_write_uvarint(w, 8);
+                od_write_i64(w, o->finalized_features_epoch);
             }
             if (t2) {
                 od_wbuf_t tw;
@@ -5882,10 +5881,9 @@ static void ApiVersionsResponse_enc(od_wbuf_t *w, int16_t v, const od_ApiVersion
                 put_tagged(w, 2, &tw);
             }
             if (t3) {
-                od_wbuf_t tw;
-                od_wbuf_init(&tw);
-                od_write_bool(&tw, o->zk_migration_ready);
-                put_tagged(w, 3, &tw);
+                od_write_uvarint(w, 3);
+                od_write_uvarint(w, 1);
+                od_write_bool(w, o->zk_migration_ready);
             }
         }
     }
@@ -6388,10 +6386,9 @@ static void CreateTopicsResponse_CreatableTopicResult_enc(od_wbuf_t *w, int16_t 
             const int t0 = v >= 5 && (o->topic_config_error_code != 0);
             od_write_uvarint(w, (uint32_t)(t0));
             if (t0) {
-                od_wbuf_t tw;
-                od_wbuf_init(&tw);
-                od_write_i16(&tw, o->topic_config_error_code);
-                put_tagged(w, 0, &tw);
+                od_write_uvarint(w, 0);
+                od_write_uvarint(w, 2);
+                od_write_i16(w, o->topic_config_error_code);
             }
         }
     }
@@ -9867,10 +9864,9 @@ static void PartitionRecord_enc(od_wbuf_t *w, int16_t v, const od_PartitionRecor
         const int t2 = v >= 2 && (o->last_known_elr_count != -1);
         od_write_uvarint(w, (uint32_t)(t0 + t1 + t2));
         if (t0) {
-            od_wbuf_t tw;
-            od_wbuf_init(&tw);
-            od_write_i8(&tw, o->leader_recovery_state);
-            put_tagged(w, 0, &tw);
+            od_write_uvarint(w, 0);
+            od_write_uvarint(w, 1);
+            od_write_i8(w, o->leader_recovery_state);
         }
         if (t1) {
             od_wbuf_t tw;
@@ -10193,10 +10189,9 @@ static void PartitionChangeRecord_enc(od_wbuf_t *w, int16_t v, const od_Partitio
             put_tagged(w, 0, &tw);
         }
         if (t1) {
-            od_wbuf_t tw;
-            od_wbuf_init(&tw);
-            od_write_i32(&tw, o->leader);
-            put_tagged(w, 1, &tw);
+            od_write_uvarint(w, 1);
+            od_write_uvarint(w, 4);
+            od_write_i32(w, o->leader);
         }
         if (t2) {
             od_wbuf_t tw;
@@ -10241,10 +10236,9 @@ static void PartitionChangeRecord_enc(od_wbuf_t *w, int16_t v, const od_Partitio
             put_tagged(w, 4, &tw);
         }
         if (t5) {
-            od_wbuf_t tw;
-            od_wbuf_init(&tw);
-            od_write_i8(&tw, o->leader_recovery_state);
-            put_tagged(w, 5, &tw);
+            od_write_uvarint(w, 5);
+            od_write_uvarint(w, 1);
+            od_write_i8(w, o->leader_recovery_state);
         }
         if (t6) {
             od_wbuf_t tw;

@@ -46,6 +46,7 @@ typedef struct kraft {
     kraft_log_t log;
     int log_open;
     kraft_log_cursor_t applied; /* next batch to hand to od_metadata_apply */
+    int64_t records_applied;    /* since start, for the log */
     kraft_pending_t *pending, **pending_tail;
     char fatal[512]; /* set when the image and the log may disagree */
 } kraft_t;
@@ -126,6 +127,7 @@ static int apply_record(void *arg, const kraft_record_t *r, char *err, size_t er
                  r->offset, why[0] ? why : "rejected by the image");
         return -1;
     }
+    k->records_applied++;
     return 0;
 }
 
@@ -375,14 +377,16 @@ static int kraft_start(void *self, od_core_t *core, char *err, size_t errsz)
     if (elect(k, qs.leader_epoch, err, errsz) < 0)
         goto fail;
     kraft_log_cursor_init(&k->log, &k->applied);
+    k->records_applied = 0;
     update_high_watermark(k);
     apply_committed(k);
     if (k->fatal[0]) {
         snprintf(err, errsz, "%s", k->fatal);
         goto fail;
     }
-    od_logf(OD_LOG_INFO, "kraft: metadata ready, %" PRId64 " offsets replayed from %s",
-            k->applied.offset, k->part_dir);
+    od_logf(OD_LOG_INFO,
+            "kraft: metadata ready: %" PRId64 " records replayed from %s, log end offset %" PRId64,
+            k->records_applied, k->part_dir, k->log.end_offset);
     return 0;
 fail:
     kraft_stop(k);

@@ -332,7 +332,7 @@ int seg_log_append(struct od_log *log, const uint8_t *data, size_t len, int64_t 
     while (pos < len) {
         seg_batch_t b;
         seg_batch_parse(data + pos, &b);
-        seg_index_add_batch(log, s, (int32_t)(b.base_offset - s->base),
+        seg_index_add_batch(log, s, (int32_t)(seg_batch_last(&b) - s->base),
                             (int32_t)(s->size + (int64_t)pos), seg_batch_size(&b),
                             b.max_timestamp, 1);
         pos += (size_t)seg_batch_size(&b);
@@ -383,7 +383,7 @@ static int locate(seg_segment_t *s, int64_t offset, int64_t *pos_out, seg_batch_
     int64_t pos = seg_index_lookup(&s->idx, (int32_t)(offset - s->base), &entry_rel);
     char why[256];
     if (seg_read_header(s->log->fd, pos, s->size, b, why, sizeof why) < 0 ||
-        b->base_offset != s->base + entry_rel) {
+        (entry_rel >= 0 && seg_batch_last(b) != s->base + entry_rel)) {
         /* An index entry that does not point at its batch: scan from the
          * start instead of failing the read. */
         od_logf(OD_LOG_WARN, "segment: %s.index: entry for offset %lld is wrong; scanning",

@@ -90,14 +90,16 @@ void seg_file_release(void *opaque); /* od_log_range_t.release */
 
 /* ---- indexes (segment_index.c) ------------------------------------------- */
 
+/* Like Kafka's, entries name a batch by its LAST offset (relative to the
+ * segment's base offset), so the files are Kafka's format. */
 typedef struct seg_oentry {
-    int32_t rel; /* base offset of a batch - segment base */
-    int32_t pos; /* its position in the .log */
+    int32_t rel; /* last offset of a batch - segment base */
+    int32_t pos; /* the batch's position in the .log */
 } seg_oentry_t;
 
 typedef struct seg_tentry {
     int64_t ts;  /* largest batch maxTimestamp up to here */
-    int32_t rel; /* base offset (relative) of the first batch reaching ts */
+    int32_t rel; /* relative last offset of the first batch reaching ts */
 } seg_tentry_t;
 
 typedef struct seg_index {
@@ -107,7 +109,7 @@ typedef struct seg_index {
     size_t ntime, time_cap;
     int64_t bytes_since; /* log bytes since the last offset entry */
     int64_t max_ts;      /* largest batch maxTimestamp in the segment, -1 none */
-    int32_t max_ts_rel;  /* relative base offset of the first batch with it */
+    int32_t max_ts_rel;  /* relative last offset of the first batch with it */
     int fd_off, fd_time; /* open while the segment is active, else -1 */
     int dirty;           /* the files lag behind memory: rewrite at roll/close */
 } seg_index_t;
@@ -181,7 +183,7 @@ void seg_index_init(seg_index_t *ix);
 void seg_index_reset(seg_index_t *ix);  /* forget all entries (keeps fds) */
 void seg_index_close(seg_index_t *ix);  /* close fds, keep entries */
 void seg_index_free(seg_index_t *ix);
-/* Account one batch appended at pos (Kafka's rule: an offset entry, and a
+/* Account one batch (rel: its relative last offset) appended at pos (Kafka's rule: an offset entry, and a
  * time entry if the max timestamp grew, when more than index.interval.bytes
  * were written since the last entry). Writes the new entries to the open
  * files when `to_file`. */
@@ -194,7 +196,7 @@ int seg_index_would_add(const struct od_log *log, const seg_index_t *ix);
 void seg_index_finalize(const struct od_log *log, seg_segment_t *s);
 int seg_index_full(const struct od_log *log, const seg_index_t *ix);
 /* Position of the last offset entry with rel <= `rel` (0 if none); *entry_rel
- * gets that entry's rel (0 if none). */
+ * gets that entry's rel (-1 if none). */
 int64_t seg_index_lookup(const seg_index_t *ix, int32_t rel, int32_t *entry_rel);
 /* Position of the last offset entry whose position is <= pos, or -1. */
 int64_t seg_index_floor_pos(const seg_index_t *ix, int64_t pos);

@@ -178,7 +178,7 @@ int64_t seg_index_lookup(const seg_index_t *ix, int32_t rel, int32_t *entry_rel)
             hi = mid;
     }
     if (lo == 0) {
-        *entry_rel = 0;
+        *entry_rel = -1;
         return 0;
     }
     *entry_rel = ix->off[lo - 1].rel;

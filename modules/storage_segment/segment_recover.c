@@ -32,10 +32,13 @@ typedef struct scan_res {
     char why[160];
 } scan_res_t;
 
-/* Scan batches of s from pos, the first one expected at offset `expect`.
- * With `build`, feed them to the segment's index. Returns -1 on I/O error. */
-static int scan(struct od_log *log, seg_segment_t *s, int64_t pos, int64_t expect, int verify,
-                int build, scan_res_t *res, char *err, size_t errsz)
+/* Scan batches of s from pos, the first one expected to start at offset
+ * `expect`, or, if `first_last` >= 0, to end at offset first_last (an index
+ * entry's). With `build`, feed them to the segment's index. Returns -1 on
+ * I/O error. */
+static int scan(struct od_log *log, seg_segment_t *s, int64_t pos, int64_t expect,
+                int64_t first_last, int verify, int build, scan_res_t *res, char *err,
+                size_t errsz)
 {
     seg_reader_t r;
     int64_t since = 0;
@@ -61,6 +64,16 @@ static int scan(struct od_log *log, seg_segment_t *s, int64_t pos, int64_t expec
             snprintf(res->why, sizeof res->why, "%s", why);
             break;
         }
+        if (first_last >= 0) { /* the batch an index entry points at */
+            if (seg_batch_last(&b) != first_last) {
+                snprintf(res->why, sizeof res->why, "index entry for offset %lld points at "
+                         "a batch ending at %lld", (long long)first_last,
+                         (long long)seg_batch_last(&b));
+                break;
+            }
+            expect = b.base_offset;
+            first_last = -1;
+        }
         if (b.base_offset != expect) {
             snprintf(res->why, sizeof res->why, "batch at offset %lld where %lld was expected",
                      (long long)b.base_offset, (long long)expect);
@@ -84,7 +97,7 @@ static int scan(struct od_log *log, seg_segment_t *s, int64_t pos, int64_t expec
             }
         }
         if (build) {
-            seg_index_add_batch(log, s, (int32_t)(b.base_offset - s->base), (int32_t)pos, bsz,
+            seg_index_add_batch(log, s, (int32_t)(seg_batch_last(&b) - s->base), (int32_t)pos, bsz,
                                 b.max_timestamp, 0);
         } else {
             if (since > log->cfg.index_interval_bytes && (int64_t)s->idx.noff < log->max_oentries)
@@ -123,7 +136,7 @@ static int recover_active(struct od_log *log, seg_segment_t *s, int verify, char
 {
     scan_res_t res;
     seg_index_reset(&s->idx);
-    if (scan(log, s, 0, s->base, verify, 1, &res, err, errsz) < 0)
+    if (scan(log, s, 0, s->base, -1, verify, 1, &res, err, errsz) < 0)
         return -1;
     if (res.bad && cut(s, &res, err, errsz) < 0)
         return -1;
@@ -144,8 +157,8 @@ static int recover_inactive(struct od_log *log, seg_segment_t *s, int64_t next_b
     if (rc == 1) {
         const seg_index_t *ix = &s->idx;
         int64_t pos = ix->noff ? ix->off[ix->noff - 1].pos : 0;
-        int64_t at = s->base + (ix->noff ? ix->off[ix->noff - 1].rel : 0);
-        if (scan(log, s, pos, at, 1, 0, &res, err, errsz) < 0)
+        int64_t at = ix->noff ? s->base + ix->off[ix->noff - 1].rel : -1;
+        if (scan(log, s, pos, s->base, at, 1, 0, &res, err, errsz) < 0)
             return -1;
         if (!res.bad && !res.incomplete && res.next == next_base) {
             s->next = res.next;
@@ -157,7 +170,7 @@ static int recover_inactive(struct od_log *log, seg_segment_t *s, int64_t next_b
     od_logf(OD_LOG_WARN, "segment: %s.index: missing or inconsistent with its log; rebuilding",
             s->path);
     seg_index_reset(&s->idx);
-    if (scan(log, s, 0, s->base, 1, 1, &res, err, errsz) < 0)
+    if (scan(log, s, 0, s->base, -1, 1, 1, &res, err, errsz) < 0)
         return -1;
     s->next = res.next;
     if (res.bad) {

@@ -943,7 +943,9 @@ def ck_read(bootstrap, topic, partitions, timeout=60, logger=None, extra=None):
 
 def ck_admin(bootstrap, logger=None):
     from confluent_kafka.admin import AdminClient
-    return AdminClient(ck_conf(bootstrap), logger=logger or RdLog())
+    conf = ck_conf(bootstrap)
+    conf["logger"] = logger or RdLog()  # AdminClient takes it only in the dict
+    return AdminClient(conf)
 
 
 def ck_create_topic(admin, name, partitions=1, config=None, timeout=30):
