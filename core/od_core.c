@@ -208,14 +208,11 @@ static int pick_roles(od_core_t *core, char *err, size_t errsz)
     return 0;
 }
 
-int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t nsets, char *err,
-                  size_t errsz)
+/* Declare every key (core, topic defaults, loaded modules) and read the
+ * settings; shared by start and --config-doc. */
+static int load_config(od_core_t *core, const char *config_file, char **sets, size_t nsets,
+                       char *err, size_t errsz)
 {
-    if (sodium_init() < 0) {
-        snprintf(err, errsz, "libsodium failed to initialise");
-        return -1;
-    }
-    signal(SIGPIPE, SIG_IGN);
     bind_targets(&core->conf);
     size_t nbd;
     const od_conf_def_t *bdefs = od_topic_broker_defs(&nbd);
@@ -234,7 +231,65 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
     const char *mdir = peek_setting(&core->config, "module.dir");
     if (od_modules_load(core, mdir ? mdir : OD_MODULE_DIR, err, errsz) < 0)
         return -1;
-    if (od_config_apply(&core->config, err, errsz) < 0)
+    return od_config_apply(&core->config, err, errsz);
+}
+
+static const char *type_name(od_conf_type_t t)
+{
+    switch (t) {
+    case OD_CONF_BOOL:
+        return "boolean";
+    case OD_CONF_INT:
+        return "long";
+    case OD_CONF_STRING:
+        return "string";
+    case OD_CONF_LIST:
+        return "list";
+    case OD_CONF_ENUM:
+        return "enum";
+    case OD_CONF_DOUBLE:
+        return "double";
+    }
+    return "?";
+}
+
+int od_core_config_doc(od_core_t *core, const char *config_file, char **sets, size_t nsets,
+                       FILE *out, char *err, size_t errsz)
+{
+    if (load_config(core, config_file, sets, nsets, err, errsz) < 0)
+        return -1;
+    fprintf(out, "| key | type | default | valid values | from | description |\n");
+    fprintf(out, "| --- | --- | --- | --- | --- | --- |\n");
+    for (size_t i = 0; i < core->config.nkeys; i++) {
+        const od_conf_def_t *d = core->config.keys[i].def;
+        char valid[128] = "";
+        if (d->type == OD_CONF_INT || d->type == OD_CONF_DOUBLE)
+            snprintf(valid, sizeof(valid), "[%lld, %lld]", (long long)d->min, (long long)d->max);
+        else if (d->type == OD_CONF_ENUM)
+            snprintf(valid, sizeof(valid), "%s", d->choices);
+        fprintf(out, "| `%s` | %s | %s%s%s | %s | %s | %s |\n", d->name, type_name(d->type),
+                d->dflt ? "`" : "", d->dflt ? (*d->dflt ? d->dflt : "(empty)") : "(unset)",
+                d->dflt ? "`" : "", valid, core->config.keys[i].owner, d->doc ? d->doc : "");
+    }
+    size_t nt = od_topic_keys_count();
+    fprintf(out, "\n| topic key | type | default | broker key |\n| --- | --- | --- | --- |\n");
+    for (size_t i = 0; i < nt; i++) {
+        const od_topic_key_t *k = od_topic_key_at(i);
+        fprintf(out, "| `%s` | %s | `%s` | `%s` |\n", k->def.name, type_name(k->def.type),
+                k->def.dflt, k->broker_key);
+    }
+    return 0;
+}
+
+int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t nsets, char *err,
+                  size_t errsz)
+{
+    if (sodium_init() < 0) {
+        snprintf(err, errsz, "libsodium failed to initialise");
+        return -1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (load_config(core, config_file, sets, nsets, err, errsz) < 0)
         return -1;
     od_logging_set_level(od_logging_level_from_name(core->conf.log_level));
     if (pick_roles(core, err, errsz) < 0)

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "od_config.h"
 #include "od_loop.h"
@@ -77,6 +78,9 @@ od_core_t *od_core_new(void);
 int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t nsets, char *err,
                   size_t errsz);
 int od_core_run(od_core_t *core);
+/* Print every configuration key (core, topic, loaded modules) as markdown. */
+int od_core_config_doc(od_core_t *core, const char *config_file, char **sets, size_t nsets,
+                       FILE *out, char *err, size_t errsz);
 /* Close listeners and connections, flush and close logs, stop modules. */
 void od_core_shutdown(od_core_t *core);
 void od_core_free(od_core_t *core);

@@ -13,6 +13,7 @@ static void usage(FILE *f)
             "\n"
             "  -c, --config FILE   read settings from FILE (key=value lines, load_module NAME)\n"
             "      --set K=V       set K to V, overriding the file (repeatable)\n"
+            "      --config-doc    print every configuration key as markdown and exit\n"
             "  -h, --help          this text\n"
             "  -V, --version       print the version\n"
             "\n"
@@ -24,6 +25,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     const char *config = NULL;
+    int config_doc = 0;
     char **sets = calloc((size_t)argc + 1, sizeof(char *));
     size_t nsets = 0;
     if (!sets)
@@ -38,6 +40,8 @@ int main(int argc, char **argv)
             printf("odradekd %s (module ABI %d.%d)\n", PACKAGE_VERSION, OD_ABI_MAJOR, OD_ABI_MINOR);
             free(sets);
             return 0;
+        } else if (strcmp(a, "--config-doc") == 0) {
+            config_doc = 1;
         } else if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
             config = argv[++i];
         } else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
@@ -59,6 +63,15 @@ int main(int argc, char **argv)
     }
     char err[1024] = "";
     int rc = 0;
+    if (config_doc) {
+        rc = od_core_config_doc(core, config, sets, nsets, stdout, err, sizeof(err)) < 0;
+        if (rc)
+            fprintf(stderr, "odradekd: %s\n", err);
+        od_core_shutdown(core);
+        od_core_free(core);
+        free(sets);
+        return rc;
+    }
     if (od_core_start(core, config, sets, nsets, err, sizeof(err)) < 0) {
         od_logf(OD_LOG_ERROR, "cannot start: %s", err);
         fprintf(stderr, "odradekd: %s\n", err);

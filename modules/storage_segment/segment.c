@@ -376,7 +376,22 @@ static size_t find_segment(struct od_log *log, int64_t offset)
 }
 
 /* Position of the batch holding `offset` in s; *b gets its header. */
-static int locate(seg_segment_t *s, int64_t offset, int64_t *pos_out, seg_batch_t *b, char *err,
+/* An index entry does not point at the batch it names: warn once and remove
+ * the file so that the next open rebuilds it; meanwhile reads scan. */
+static void index_is_wrong(struct od_log *log, seg_segment_t *s, int64_t offset)
+{
+    char path[4096];
+    if (s->idx.suspect)
+        return;
+    s->idx.suspect = 1;
+    seg_segment_file(s, ".index", path, sizeof path);
+    od_logf(OD_LOG_WARN, "segment: %s: entry for offset %lld is wrong; scanning, rebuilt at the "
+            "next open", path, (long long)offset);
+    if (s != active(log))
+        unlink(path); /* the active segment's is rebuilt at every open */
+}
+
+static int locate(struct od_log *log, seg_segment_t *s, int64_t offset, int64_t *pos_out, seg_batch_t *b, char *err,
                   size_t errsz)
 {
     int32_t entry_rel;
@@ -384,10 +399,7 @@ static int locate(seg_segment_t *s, int64_t offset, int64_t *pos_out, seg_batch_
     char why[256];
     if (seg_read_header(s->log->fd, pos, s->size, b, why, sizeof why) < 0 ||
         (entry_rel >= 0 && seg_batch_last(b) != s->base + entry_rel)) {
-        /* An index entry that does not point at its batch: scan from the
-         * start instead of failing the read. */
-        od_logf(OD_LOG_WARN, "segment: %s.index: entry for offset %lld is wrong; scanning",
-                s->path, (long long)(s->base + entry_rel));
+        index_is_wrong(log, s, s->base + entry_rel);
         pos = 0;
         if (seg_read_header(s->log->fd, pos, s->size, b, why, sizeof why) < 0)
             goto bad;
@@ -411,10 +423,11 @@ bad:
 /* Length of whole batches from pos (whose header is *first, or NULL when
  * the range may be empty) fitting in `budget` bytes; with `first`, at least
  * that batch. Index entries mark batch starts, so the walk jumps ahead. */
-static int span(seg_segment_t *s, int64_t pos, const seg_batch_t *first, int64_t budget,
+static int span(struct od_log *log, seg_segment_t *s, int64_t pos, const seg_batch_t *first, int64_t budget,
                 int64_t *len_out, char *err, size_t errsz)
 {
     int64_t end = pos, limit = budget, jump;
+    int32_t jrel = 0;
     seg_batch_t b;
     char why[256];
     if (first) {
@@ -424,9 +437,15 @@ static int span(seg_segment_t *s, int64_t pos, const seg_batch_t *first, int64_t
     }
     if (limit > s->size - pos)
         limit = s->size - pos;
-    jump = seg_index_floor_pos(&s->idx, pos + limit);
-    if (jump > end)
-        end = jump;
+    jump = seg_index_floor_pos(&s->idx, pos + limit, &jrel);
+    if (jump > end) {
+        /* Trust the entry only if it points at the batch it names. */
+        if (seg_read_header(s->log->fd, jump, s->size, &b, why, sizeof why) == 0 &&
+            seg_batch_last(&b) == s->base + jrel)
+            end = jump;
+        else
+            index_is_wrong(log, s, s->base + jrel);
+    }
     while (end < s->size) {
         if (seg_read_header(s->log->fd, end, s->size, &b, why, sizeof why) < 0) {
             seg_err(err, errsz, "%s.log: %s", s->path, why);
@@ -473,8 +492,8 @@ int seg_log_read(struct od_log *log, int64_t offset, size_t max_bytes, od_log_re
     if (offset == end)
         return 0;
     i = find_segment(log, offset);
-    if (locate(log->segs[i], offset, &pos, &first, err, errsz) < 0 ||
-        span(log->segs[i], pos, &first, budget, &len, err, errsz) < 0)
+    if (locate(log, log->segs[i], offset, &pos, &first, err, errsz) < 0 ||
+        span(log, log->segs[i], pos, &first, budget, &len, err, errsz) < 0)
         return -1;
     add_range(out, log->segs[i], pos, len);
     budget -= len;
@@ -482,7 +501,7 @@ int seg_log_read(struct od_log *log, int64_t offset, size_t max_bytes, od_log_re
     while (budget > 0 && pos + len == log->segs[i]->size && ++i < log->nsegs &&
            out->nranges < OD_LOG_READ_MAX_RANGES) {
         pos = 0;
-        if (span(log->segs[i], 0, NULL, budget, &len, err, errsz) < 0) {
+        if (span(log, log->segs[i], 0, NULL, budget, &len, err, errsz) < 0) {
             for (size_t k = 0; k < out->nranges; k++)
                 out->ranges[k].release(out->ranges[k].opaque);
             out->nranges = 0;
@@ -512,7 +531,7 @@ int64_t seg_log_offset_for_time(struct od_log *log, int64_t ts, int64_t *ts_out)
             continue;
         /* Batches before the time entry's batch all have smaller
          * timestamps; scan on from the batch holding it. */
-        if (locate(s, s->base + seg_index_lookup_time(&s->idx, ts), &pos, &b, err,
+        if (locate(log, s, s->base + seg_index_lookup_time(&s->idx, ts), &pos, &b, err,
                    sizeof err) < 0) {
             od_logf(OD_LOG_WARN, "segment: %s", err);
             continue;

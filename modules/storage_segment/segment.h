@@ -112,6 +112,7 @@ typedef struct seg_index {
     int32_t max_ts_rel;  /* relative last offset of the first batch with it */
     int fd_off, fd_time; /* open while the segment is active, else -1 */
     int dirty;           /* the files lag behind memory: rewrite at roll/close */
+    int suspect;         /* a read found a wrong entry (warned once) */
 } seg_index_t;
 
 /* ---- one segment (segment_log.c) ---------------------------------------- */
@@ -198,8 +199,9 @@ int seg_index_full(const struct od_log *log, const seg_index_t *ix);
 /* Position of the last offset entry with rel <= `rel` (0 if none); *entry_rel
  * gets that entry's rel (-1 if none). */
 int64_t seg_index_lookup(const seg_index_t *ix, int32_t rel, int32_t *entry_rel);
-/* Position of the last offset entry whose position is <= pos, or -1. */
-int64_t seg_index_floor_pos(const seg_index_t *ix, int64_t pos);
+/* Position of the last offset entry whose position is <= pos, or -1;
+ * *entry_rel gets its rel. */
+int64_t seg_index_floor_pos(const seg_index_t *ix, int64_t pos, int32_t *entry_rel);
 /* Relative offset of the last time entry with ts < `ts` (0 if none). */
 int32_t seg_index_lookup_time(const seg_index_t *ix, int64_t ts);
 /* Load .index and .timeindex from disk. Returns 1 if both exist and look

@@ -185,7 +185,7 @@ int64_t seg_index_lookup(const seg_index_t *ix, int32_t rel, int32_t *entry_rel)
     return ix->off[lo - 1].pos;
 }
 
-int64_t seg_index_floor_pos(const seg_index_t *ix, int64_t pos)
+int64_t seg_index_floor_pos(const seg_index_t *ix, int64_t pos, int32_t *entry_rel)
 {
     size_t lo = 0, hi = ix->noff;
     while (lo < hi) {
@@ -195,7 +195,10 @@ int64_t seg_index_floor_pos(const seg_index_t *ix, int64_t pos)
         else
             hi = mid;
     }
-    return lo == 0 ? -1 : ix->off[lo - 1].pos;
+    if (lo == 0)
+        return -1;
+    *entry_rel = ix->off[lo - 1].rel;
+    return ix->off[lo - 1].pos;
 }
 
 int32_t seg_index_lookup_time(const seg_index_t *ix, int64_t ts)

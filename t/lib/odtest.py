@@ -601,6 +601,9 @@ class Conn:
             if not chunk:
                 return ("closed_after_data", got) if got else "closed"
             got += chunk
+            # A complete response frame is an answer: no need to wait longer.
+            if len(got) >= 4 and len(got) >= 4 + struct.unpack(">i", got[:4])[0]:
+                return ("data", got)
 
 
 # ==========================================================================

@@ -529,26 +529,45 @@ static void test_basic(void)
         }
         tap_ok(same, "deleted and garbage indexes were rebuilt identically");
 
-        /* A sane-looking first entry that points one byte off: recovery
-         * checks only the last entry, reads notice and scan instead. */
+        /* A sane-looking first entry that points at the next batch instead
+         * of its own: recovery checks only the last entry, reads notice,
+         * scan instead and have the file rebuilt at the next open. */
         for (size_t q = 0; q < nf; q++) {
-            size_t l;
-            uint8_t *ix;
+            size_t l, ll;
+            uint8_t *ix, *lg;
+            char lname[600];
             if (!strstr(names[q], ".index") || q + 2 >= nf)
                 continue;
             ix = read_file(names[q], &l);
-            if (ix && l >= 16 && ix[7] + 1 < ix[15]) {
-                ix[7]++;
-                write_file(names[q], ix, l);
-                log = open_log(dir, &c);
-                if (log) {
-                    check_all_reads(log, m, "index entry off by one");
+            snprintf(lname, sizeof lname, "%.*s.log", (int)(strlen(names[q]) - 6), names[q]);
+            lg = read_file(lname, &ll);
+            if (ix && lg && l >= 16) {
+                uint32_t p0 = (uint32_t)ix[4] << 24 | (uint32_t)ix[5] << 16 | ix[6] << 8 | ix[7];
+                uint32_t p1 = (uint32_t)ix[12] << 24 | (uint32_t)ix[13] << 16 | ix[14] << 8 | ix[15];
+                uint32_t next = p0 + 12 + ((uint32_t)lg[p0 + 10] << 8 | lg[p0 + 11]);
+                if (next < p1) {
+                    be32(ix + 4, next);
+                    write_file(names[q], ix, l);
+                    log = open_log(dir, &c);
+                    if (log) {
+                        check_all_reads(log, m, "index entry pointing at the wrong batch");
+                        check_time(log, m, "index entry pointing at the wrong batch");
+                        seg_log_close(log);
+                    }
+                    tap_ok(file_size(names[q]) < 0 || file_size(names[q]) == (off_t)l,
+                           "wrong index removed for a rebuild");
+                    log = open_log(dir, &c);
                     seg_log_close(log);
+                    free(ix);
+                    ix = read_file(names[q], &l);
+                    tap_ok(ix && l >= 16 && ix[7] == (uint8_t)p0, "and rebuilt at the next open");
+                    free(ix);
+                    free(lg);
+                    break;
                 }
-                free(ix);
-                break;
             }
             free(ix);
+            free(lg);
         }
     }
 
