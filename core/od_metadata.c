@@ -693,12 +693,118 @@ int od_metadata_register_self(od_core_t *core, char *err, size_t errsz)
     return rc;
 }
 
+static void snap_broker(od_recset_t *rs, const od_broker_reg_t *b)
+{
+    od_RegisterBrokerRecord_t r;
+    od_RegisterBrokerRecord_init(&r);
+    r.broker_id = b->id;
+    r.incarnation_id = b->incarnation;
+    r.broker_epoch = b->epoch;
+    od_RegisterBrokerRecord_BrokerEndpoint_t eps[16];
+    size_t n = b->nendpoints < 16 ? b->nendpoints : 16;
+    for (size_t i = 0; i < n; i++) {
+        memset(&eps[i], 0, sizeof(eps[i]));
+        eps[i].name = od_str_c(b->endpoints[i].name);
+        eps[i].host = od_str_c(b->endpoints[i].host);
+        eps[i].port = (uint16_t)b->endpoints[i].port;
+        eps[i].security_protocol = b->endpoints[i].security_protocol;
+    }
+    r.end_points_count = (int32_t)n;
+    r.end_points = eps;
+    r.features_count = 0;
+    r.rack = od_str_c(b->rack);
+    r.fenced = (int8_t)b->fenced;
+    od_wbuf_t *w = recset_add(rs, OD_METAREC_REGISTER_BROKER, 1);
+    if (w)
+        od_RegisterBrokerRecord_encode(w, 1, &r);
+}
+
+static void snap_config(od_recset_t *rs, int8_t type, const char *resource, const od_kv_t *kv)
+{
+    od_ConfigRecord_t cr;
+    od_ConfigRecord_init(&cr);
+    cr.resource_type = type;
+    cr.resource_name = od_str_c(resource);
+    cr.name = od_str_c(kv->key);
+    cr.value = od_str_c(kv->value);
+    od_wbuf_t *w = recset_add(rs, OD_METAREC_CONFIG, 0);
+    if (w)
+        od_ConfigRecord_encode(w, 0, &cr);
+}
+
+static void snap_topic(od_recset_t *rs, const od_topic_t *t)
+{
+    od_TopicRecord_t tr;
+    od_TopicRecord_init(&tr);
+    tr.name = od_str_c(t->name);
+    tr.topic_id = t->id;
+    od_wbuf_t *w = recset_add(rs, OD_METAREC_TOPIC, 0);
+    if (w)
+        od_TopicRecord_encode(w, 0, &tr);
+    for (size_t i = 0; i < t->nconfigs; i++)
+        snap_config(rs, CONFIG_RESOURCE_TOPIC, t->name, &t->configs[i]);
+    for (int32_t i = 0; i < t->npartitions; i++) {
+        const od_partition_t *p = t->partitions[i];
+        od_PartitionRecord_t pr;
+        od_PartitionRecord_init(&pr);
+        pr.partition_id = p->index;
+        pr.topic_id = t->id;
+        pr.replicas_count = p->nreplicas;
+        pr.replicas = p->replicas;
+        pr.isr_count = p->nisr;
+        pr.isr = p->isr;
+        pr.removing_replicas_count = 0;
+        pr.adding_replicas_count = 0;
+        pr.leader = p->leader;
+        pr.leader_epoch = p->leader_epoch;
+        pr.partition_epoch = p->partition_epoch;
+        if ((w = recset_add(rs, OD_METAREC_PARTITION, 0)))
+            od_PartitionRecord_encode(w, 0, &pr);
+    }
+}
+
+/* Records that rebuild the current image from nothing, in an order that
+ * od_metadata_apply accepts (brokers, then each topic with its configs and
+ * partitions, then broker configs and the producer id block). */
 int od_metadata_snapshot(od_core_t *core, od_meta_record_t **recs, size_t *n)
 {
-    /* The single-voter log is replayed whole at start; snapshots arrive with
-     * the multi-node quorum. Report "nothing" rather than a partial image. */
-    (void)core;
+    od_image_t *img = &core->image;
+    od_recset_t rs = {0};
     *recs = NULL;
     *n = 0;
-    return -1;
+    for (size_t i = 0; i < img->nbrokers; i++)
+        snap_broker(&rs, &img->brokers[i]);
+    for (od_topic_t *t = od_image_next_topic(img, NULL); t; t = od_image_next_topic(img, t))
+        snap_topic(&rs, t);
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)core->conf.node_id);
+    for (size_t i = 0; i < img->nbroker_configs; i++)
+        snap_config(&rs, CONFIG_RESOURCE_BROKER, id, &img->broker_configs[i]);
+    if (img->next_producer_id > 0) {
+        od_ProducerIdsRecord_t pr;
+        od_ProducerIdsRecord_init(&pr);
+        pr.broker_id = (int32_t)core->conf.node_id;
+        pr.next_producer_id = img->next_producer_id;
+        od_wbuf_t *w = recset_add(&rs, OD_METAREC_PRODUCER_IDS, 0);
+        if (w)
+            od_ProducerIdsRecord_encode(w, 0, &pr);
+    }
+    od_meta_record_t *out = calloc(rs.n ? rs.n : 1, sizeof(*out));
+    int rc = out ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < rs.n; i++) {
+        uint8_t *flat = rs.bufs[i].err ? NULL : od_wbuf_flatten(&rs.bufs[i], &out[i].len);
+        if (!flat)
+            rc = -1;
+        out[i].data = flat;
+    }
+    if (rc < 0) {
+        for (size_t i = 0; out && i < rs.n; i++)
+            free((void *)out[i].data);
+        free(out);
+    } else {
+        *recs = out;
+        *n = rs.n;
+    }
+    recset_free(&rs);
+    return rc;
 }

@@ -148,13 +148,17 @@ survives("200 connections opened and closed")
 c = Conn(b.port)
 corrs = [c.send_request(18, 0, b"") for _ in range(2000)]
 got = []
-for _ in corrs:
-    fr = c.recv_frame(timeout=20)
-    if fr is None:
-        break
-    got.append(odtest.Reader(fr).i32())
+try:
+    for _ in corrs:
+        fr = c.recv_frame(timeout=5)
+        if fr is None:
+            break
+        got.append(odtest.Reader(fr).i32())
+except socket.timeout:
+    tap.diag("no further answer within 5s after %d answers" % len(got))
 c.close()
 tap.ok(got == corrs, "2000 pipelined ApiVersions answered in order (%d answers)" % len(got))
+survives("2000 pipelined requests")
 
 # ---- Produce: corrupt batches are rejected, stored data stays intact ----------------
 T = "bad-input"

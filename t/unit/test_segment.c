@@ -554,7 +554,7 @@ static void test_basic(void)
                         check_time(log, m, "index entry pointing at the wrong batch");
                         seg_log_close(log);
                     }
-                    tap_ok(file_size(names[q]) < 0 || file_size(names[q]) == (off_t)l,
+                    tap_ok(file_size(names[q]) < 0,
                            "wrong index removed for a rebuild");
                     log = open_log(dir, &c);
                     seg_log_close(log);
