@@ -176,6 +176,23 @@ const char *od_config_get(const od_config_t *c, const char *name)
     return k ? k->value : NULL;
 }
 
+const char *od_config_where(const od_config_t *c, const char *name, char *buf, size_t bufsz)
+{
+    const od_conf_setting_t *hit = NULL;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < c->nsettings; i++)
+            if ((strcmp(c->settings[i].file, "--set") == 0) == pass &&
+                strcmp(c->settings[i].key, name) == 0)
+                hit = &c->settings[i];
+    if (!hit)
+        snprintf(buf, bufsz, "default");
+    else if (strcmp(hit->file, "--set") == 0)
+        snprintf(buf, bufsz, "--set %s", name);
+    else
+        snprintf(buf, bufsz, "%s:%d", hit->file, hit->line);
+    return buf;
+}
+
 int od_config_register(od_config_t *c, const od_conf_def_t *defs, size_t n, const char *owner,
                        char *err, size_t errsz)
 {

@@ -63,6 +63,9 @@ int od_config_register(od_config_t *c, const od_conf_def_t *defs, size_t n, cons
 int od_config_apply(od_config_t *c, char *err, size_t errsz);
 const od_conf_key_t *od_config_find(const od_config_t *c, const char *name);
 const char *od_config_get(const od_config_t *c, const char *name);
+/* Where the effective value of `name` was set: "file:line", "--set", or
+ * "default". For errors found after od_config_apply (cross-key checks). */
+const char *od_config_where(const od_config_t *c, const char *name, char *buf, size_t bufsz);
 
 /* Parse one value for a definition (also used for topic configs). `out`
  * points to int64_t (BOOL/INT), double (DOUBLE) or may be NULL to only

@@ -18,6 +18,7 @@
 #define OD_IOV_MAX 64
 
 static void on_event(void *arg, int fd, uint32_t ev);
+static void resume_reading(void *arg);
 
 static void update_watch(od_conn_t *c)
 {
@@ -96,6 +97,8 @@ void od_conn_close(od_conn_t *c, const char *why)
     }
     c->q_head = c->q_tail = NULL;
     c->nq = 0;
+    if (c->resume_timer)
+        od_loop_cancel(core->loop, c->resume_timer);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -285,12 +288,74 @@ void od_conn_flush(od_conn_t *c)
     if (c->read_paused && c->nq < (size_t)c->core->conf.queued_max_requests) {
         c->read_paused = 0;
         update_watch(c);
+        if (!c->resume_timer)
+            c->resume_timer = od_loop_timer(c->core->loop, 0, resume_reading, c);
     }
+}
+
+/* Dispatch every complete frame in the read buffer, unless the connection
+ * has too many requests in flight. Returns -1 if the connection closed. */
+static int process_buffer(od_conn_t *c)
+{
+    od_core_t *core = c->core;
+    size_t pos = 0;
+    c->in_read = 1;
+    while (!c->closing && !c->read_paused && c->rlen - pos >= 4) {
+        const uint8_t *p = c->rbuf + pos;
+        int32_t size = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                                 (uint32_t)p[2] << 8 | p[3]);
+        if (size < 0 || (int64_t)size > core->conf.socket_request_max_bytes) {
+            od_logf(OD_LOG_WARN,
+                    "client %s: request size %d is outside [0, socket.request.max.bytes=%lld]; "
+                    "closing",
+                    c->peer, size, (long long)core->conf.socket_request_max_bytes);
+            od_conn_close(c, "bad frame size");
+            break;
+        }
+        if (c->rlen - pos - 4 < (size_t)size) {
+            /* Make room for the whole frame. */
+            if ((size_t)size + 4 > c->rcap) {
+                size_t need = (size_t)size + 4;
+                memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
+                c->rlen -= pos;
+                pos = 0;
+                uint8_t *nb = realloc(c->rbuf, need);
+                if (!nb) {
+                    od_conn_close(c, "out of memory");
+                    break;
+                }
+                c->rbuf = nb;
+                c->rcap = need;
+            }
+            break;
+        }
+        od_dispatch_frame(c, p + 4, (size_t)size);
+        pos += 4 + (size_t)size;
+        if (c->nq >= (size_t)core->conf.queued_max_requests && !c->closing) {
+            /* Stop reading until responses drain; frames already buffered
+             * wait in rbuf and od_conn_flush resumes them. */
+            c->read_paused = 1;
+            update_watch(c);
+        }
+    }
+    c->in_read = 0;
+    if (c->closing)
+        return -1;
+    if (pos > 0) {
+        memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
+        c->rlen -= pos;
+    }
+    /* Shrink a buffer grown for one large request. */
+    if (c->rlen == 0 && c->rcap > 4 * OD_RBUF_MIN) {
+        free(c->rbuf);
+        c->rbuf = NULL;
+        c->rcap = 0;
+    }
+    return 0;
 }
 
 static void handle_reads(od_conn_t *c)
 {
-    od_core_t *core = c->core;
     for (int rounds = 0; rounds < 16 && !c->closing && !c->read_paused; rounds++) {
         if (c->rcap - c->rlen < 4096) {
             size_t ncap = c->rcap ? c->rcap * 2 : OD_RBUF_MIN;
@@ -317,64 +382,30 @@ static void handle_reads(od_conn_t *c)
         }
         c->rlen += (size_t)n;
         c->last_active_ms = od_mono_ms();
-        size_t pos = 0;
-        c->in_read = 1;
-        while (!c->closing && c->rlen - pos >= 4) {
-            const uint8_t *p = c->rbuf + pos;
-            int32_t size = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-                                     (uint32_t)p[2] << 8 | p[3]);
-            if (size < 0 || (int64_t)size > core->conf.socket_request_max_bytes) {
-                od_logf(OD_LOG_WARN,
-                        "client %s: request size %d is outside [0, socket.request.max.bytes=%lld]; "
-                        "closing",
-                        c->peer, size, (long long)core->conf.socket_request_max_bytes);
-                od_conn_close(c, "bad frame size");
-                break;
-            }
-            if (c->rlen - pos - 4 < (size_t)size) {
-                /* Make room for the whole frame. */
-                if ((size_t)size + 4 > c->rcap) {
-                    size_t need = (size_t)size + 4;
-                    memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
-                    c->rlen -= pos;
-                    pos = 0;
-                    uint8_t *nb = realloc(c->rbuf, need);
-                    if (!nb) {
-                        od_conn_close(c, "out of memory");
-                        break;
-                    }
-                    c->rbuf = nb;
-                    c->rcap = need;
-                }
-                break;
-            }
-            od_dispatch_frame(c, p + 4, (size_t)size);
-            pos += 4 + (size_t)size;
-            if (c->nq >= (size_t)core->conf.queued_max_requests) {
-                c->read_paused = 1;
-                update_watch(c);
-                break;
-            }
-        }
-        c->in_read = 0;
-        if (c->closing)
+        if (process_buffer(c) < 0)
             return;
-        if (pos > 0) {
-            memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
-            c->rlen -= pos;
-        }
-        /* Shrink a buffer grown for one large request. */
-        if (c->rlen == 0 && c->rcap > 4 * OD_RBUF_MIN) {
-            free(c->rbuf);
-            c->rbuf = NULL;
-            c->rcap = 0;
-        }
         od_conn_flush(c);
         if (c->closing)
             return;
         if ((size_t)n < 4096)
             return;
     }
+}
+
+/* Resume a connection whose reading was paused: first the frames already
+ * buffered, then the socket. Runs from a timer, so never inside the
+ * callers of od_conn_flush. */
+static void resume_reading(void *arg)
+{
+    od_conn_t *c = arg;
+    c->resume_timer = 0;
+    if (c->closing)
+        return;
+    if (process_buffer(c) < 0)
+        return;
+    od_conn_flush(c);
+    if (!c->closing && !c->read_paused)
+        handle_reads(c);
 }
 
 static void on_event(void *arg, int fd, uint32_t ev)

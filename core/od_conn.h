@@ -45,7 +45,8 @@ struct od_conn {
     int closing;
     int write_blocked;
     int read_paused;
-    int in_read; /* re-entrancy guard: close deferred while dispatching */
+    int in_read; /* dispatching frames from rbuf right now */
+    int64_t resume_timer; /* pending resume_reading, 0 if none */
     int64_t last_active_ms;
     od_conn_t *prev, *next;
 };

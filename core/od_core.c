@@ -281,6 +281,38 @@ int od_core_config_doc(od_core_t *core, const char *config_file, char **sets, si
     return 0;
 }
 
+/* Checks that need more than one key's syntax, done before anything is
+ * started or written, and reported with the setting's file and line. */
+static int check_settings(od_core_t *core, char *err, size_t errsz)
+{
+    char where[4200], why[512];
+    od_listen_spec_t specs[8];
+    if (od_listeners_parse(core->conf.listeners, specs, 8, why, sizeof(why)) < 0) {
+        snprintf(err, errsz, "%s: listeners: %s",
+                 od_config_where(&core->config, "listeners", where, sizeof(where)), why);
+        return -1;
+    }
+    if (core->conf.advertised_listeners && *core->conf.advertised_listeners) {
+        int n = od_listeners_parse(core->conf.advertised_listeners, specs, 8, why, sizeof(why));
+        for (int i = 0; i < n && n > 0; i++)
+            if (specs[i].port == 0) {
+                snprintf(why, sizeof(why), "advertised port of %s must not be 0", specs[i].name);
+                n = -1;
+            }
+        if (n < 0) {
+            snprintf(err, errsz, "%s: advertised.listeners: %s",
+                     od_config_where(&core->config, "advertised.listeners", where, sizeof(where)), why);
+            return -1;
+        }
+    }
+    if (pick_roles(core, why, sizeof(why)) < 0) {
+        snprintf(err, errsz, "%s: %s",
+                 od_config_where(&core->config, "process.roles", where, sizeof(where)), why);
+        return -1;
+    }
+    return 0;
+}
+
 int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t nsets, char *err,
                   size_t errsz)
 {
@@ -292,7 +324,7 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
     if (load_config(core, config_file, sets, nsets, err, errsz) < 0)
         return -1;
     od_logging_set_level(od_logging_level_from_name(core->conf.log_level));
-    if (pick_roles(core, err, errsz) < 0)
+    if (check_settings(core, err, errsz) < 0)
         return -1;
     /* The first of log.dirs holds partition data (JBOD comes later). */
     const char *dirs = core->conf.log_dirs && *core->conf.log_dirs ? core->conf.log_dirs : core->conf.log_dir;

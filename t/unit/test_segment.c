@@ -14,6 +14,9 @@
 #include "../../modules/storage_segment/segment.h"
 #include "tap.h"
 
+/* From the core library (od_core.h): recovery warns a lot on purpose here. */
+void od_logging_set_level(int level);
+
 /* ---- a small RecordBatch builder ------------------------------------------ */
 
 static size_t put_uvar(uint8_t *p, uint64_t v)
@@ -958,6 +961,8 @@ int main(void)
         printf("Bail out! mkdtemp: %s\n", strerror(errno));
         return 1;
     }
+    if (!getenv("TEST_VERBOSE"))
+        od_logging_set_level(OD_LOG_ERROR);
     tap_no_plan();
     test_basic();
     test_recovery();
