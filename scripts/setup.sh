@@ -69,7 +69,9 @@ mkdir -p "$build"
 cd "$build"
 # What configure was run with; a change means configure again.
 stamp=".odradek-configure"
-want="CC=${CC-} CFLAGS=${CFLAGS-} ARGS=${ODRADEK_CONFIGURE_ARGS-}"
+# shellcheck disable=SC2086 # split and rejoin: spacing does not matter
+args=$(printf '%s ' ${ODRADEK_CONFIGURE_ARGS-})
+want="CC=${CC-} CFLAGS=${CFLAGS-} ARGS=${args% }"
 if [ ! -f Makefile ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     say "configuring $build ($want)"
     rm -f "$stamp"

@@ -188,6 +188,82 @@ finally:
     cons.close()
 
 
+# ---- consumer positioning ----------------------------------------------------------
+def first_from(topic, part, offset, reset="error", timeout=20):
+    """The first message a consumer assigned at `offset` gets (or an error)."""
+    c = ck.Consumer(odtest.ck_conf(BS, **{"group.id": "odtest-pos", "enable.auto.commit": False,
+                                          "auto.offset.reset": reset, "check.crcs": True}),
+                    logger=log)
+    try:
+        c.assign([ck.TopicPartition(topic, part, offset)])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error() is not None:
+                return m.error().code()
+            return m
+        return None
+    finally:
+        c.close()
+
+
+topic = "ck-none-acksall"
+j = (N // P) // 2 + 3  # somewhere inside a batch, not at its start
+m = first_from(topic, 1, j)
+want = gen(topic.encode(), 1 + j * P)
+tap.ok(isinstance(m, ck.Message) and m.offset() == j and m.value() == want[2] and m.key() == want[1],
+       "assign at offset %d (inside a batch): the first message is exactly offset %d" % (j, j)) or \
+    tap.diag(repr(m if not isinstance(m, ck.Message) else (m.offset(), m.key())))
+m = first_from(topic, 2, 10 ** 9, reset="earliest")
+tap.ok(isinstance(m, ck.Message) and m.offset() == 0,
+       "assign beyond the end with auto.offset.reset=earliest: restarts at offset 0") or tap.diag(repr(m))
+
+# ---- message sizes -------------------------------------------------------------------
+create("ck-big", 1)
+big = bytes(random.Random(3).getrandbits(8) for _ in range(900 * 1024))
+huge = big * 3  # 2.7 MB, over the broker's default message.max.bytes (1048588)
+p = ck.Producer(odtest.ck_conf(BS, **{"acks": "all", "message.max.bytes": 8000000,
+                                      "compression.codec": "none"}), logger=log)
+dr = []
+p.produce("ck-big", big, b"big", 0, on_delivery=lambda e, msg: dr.append((e, msg.offset())))
+p.flush(30)
+p.produce("ck-big", huge, b"huge", 0, on_delivery=lambda e, msg: dr.append((e, msg.offset())))
+p.flush(30)
+tap.is_(dr[:1], [(None, 0)], "a 900 KB message is accepted")
+code = dr[1][0].code() if len(dr) > 1 and dr[1][0] is not None else None
+tap.is_(code, ck.KafkaError.MSG_SIZE_TOO_LARGE,
+        "a 2.7 MB message (over message.max.bytes) is rejected: MESSAGE_TOO_LARGE")
+got, hw = odtest.ck_read(BS, "ck-big", [0], timeout=30, logger=log)
+tap.ok(hw == {0: 1} and got[0][0].value() == big, "the 900 KB message reads back byte-exact, "
+       "nothing else stored")
+
+# ---- LogAppendTime --------------------------------------------------------------------
+try:
+    create("ck-logappend", 2, {"message.timestamp.type": "LogAppendTime"})
+    p = ck.Producer(odtest.ck_conf(BS, acks="all"), logger=log)
+    dr = []
+    t0 = int(time.time() * 1000)
+    for i in range(200):
+        p.produce("ck-logappend", b"la-%d" % i, None, i % 2, timestamp=BASE_TS + i,
+                  on_delivery=lambda e, msg: dr.append((e, msg.timestamp())))
+    p.flush(30)
+    t1 = int(time.time() * 1000)
+    tap.ok(len(dr) == 200 and all(e is None and ts[0] == ck.TIMESTAMP_LOG_APPEND_TIME and
+                                  t0 - 1000 <= ts[1] <= t1 + 1000 for e, ts in dr),
+           "LogAppendTime topic: delivery reports carry the broker's append time") or \
+        tap.diag(repr(dr[:3]))
+    got, hw = odtest.ck_read(BS, "ck-logappend", [0, 1], timeout=30, logger=log)
+    msgs = got[0] + got[1]
+    tap.ok(len(msgs) == 200 and all(m.timestamp()[0] == ck.TIMESTAMP_LOG_APPEND_TIME and
+                                    t0 - 1000 <= m.timestamp()[1] <= t1 + 1000 for m in msgs),
+           "LogAppendTime topic: consumed timestamps are append times (CRCs valid)") or \
+        tap.diag(repr([m.timestamp() for m in msgs[:3]]))
+except Exception as e:
+    tap.ok(False, "LogAppendTime topic: %r" % e)
+
+
 # ---- AdminClient ------------------------------------------------------------------
 def admin_err(fut, timeout=30):
     """The KafkaError code of an admin future (None on success)."""

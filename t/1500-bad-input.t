@@ -45,6 +45,10 @@ def survives(what):
     return res
 
 
+def parse_records(res):
+    return [r for bt in odtest.parse_batches(res["records"]) for r in (bt["records"] or [])]
+
+
 def expect_closed(conn, what, timeout=5, allow_response=False):
     st = conn.wait_closed(timeout)
     state = st if isinstance(st, str) else st[0]
@@ -209,6 +213,44 @@ with Conn(b.port) as c:
     tap.is_(hw, 6, "high watermark 6")
     tap.is_([(o, k, v, h) for o, ts, k, v, h in recs], want, "stored records intact and byte-exact")
 survives("corrupt produce batches")
+
+# ---- offsets are the broker's; odd fetches ----------------------------------------------
+with Conn(b.port) as c:
+    r = odtest.produce(c, {(T, 0): odtest.build_batch([(b"x", b"client-offset")], base_offset=1000)})
+    tap.is_(r.get((T, 0), (None,))[:2], (0, 6), "a batch claiming baseOffset 1000 is stored at the "
+            "log end (6): the broker assigns offsets")
+    r = odtest.produce(c, {(T, 0): odtest.build_batch([(b"y", b"acks2")])}, acks=2)
+    tap.is_(r.get((T, 0), (None,))[0], 21, "Produce with acks=2: INVALID_REQUIRED_ACKS (21)")
+    res = odtest.fetch(c, {(T, 0): 4})[(T, 0)]
+    batches = odtest.parse_batches(res["records"])
+    tap.ok(res["error"] == 0 and batches and batches[0]["base_offset"] == 3 and
+           [x[0] for x in batches[0]["records"]] == [3, 4, 5],
+           "Fetch at offset 4 (inside a batch) returns the whole batch from 3") or \
+        tap.diag(repr((res["error"], batches[:1])))
+    tap.ok(all(bt["crc_ok"] for bt in batches), "fetched batches carry valid CRCs")
+    res = odtest.fetch(c, {(T, 0): 0}, max_bytes=1, part_max_bytes=1)[(T, 0)]
+    batches = odtest.parse_batches(res["records"])
+    tap.ok(res["error"] == 0 and len(batches) >= 1 and batches[0]["base_offset"] == 0,
+           "Fetch with max_bytes=1 still returns the first whole batch") or \
+        tap.diag(repr((res["error"], len(res["records"] or b""))))
+    res = odtest.fetch(c, {(T, 0): 100})[(T, 0)]
+    tap.is_(res["error"], odtest.OFFSET_OUT_OF_RANGE, "Fetch beyond the log end: OFFSET_OUT_OF_RANGE")
+    res = odtest.fetch(c, {(T, 0): -5})[(T, 0)]
+    tap.is_(res["error"], odtest.OFFSET_OUT_OF_RANGE, "Fetch at offset -5: OFFSET_OUT_OF_RANGE")
+    res = odtest.fetch(c, {(T, 0): 7})[(T, 0)]
+    tap.ok(res["error"] == 0 and not parse_records(res), "Fetch at the log end: no error, no records "
+           "(hw %d)" % res["hw"])
+    res = odtest.fetch(c, {(T, 9): 0, ("no-such-topic-x", 0): 0})
+    tap.is_((res.get((T, 9), {}).get("error"), res.get(("no-such-topic-x", 0), {}).get("error")),
+            (odtest.UNKNOWN_TOPIC_OR_PARTITION, odtest.UNKNOWN_TOPIC_OR_PARTITION),
+            "Fetch of a missing partition / topic: UNKNOWN_TOPIC_OR_PARTITION")
+    lo = odtest.list_offsets(c, {(T, 0): -2})[(T, 0)]
+    hi = odtest.list_offsets(c, {(T, 0): -1})[(T, 0)]
+    tap.is_((lo[0], lo[2], hi[0], hi[2]), (0, 0, 0, 7), "ListOffsets earliest 0, latest 7")
+    miss = odtest.list_offsets(c, {(T, 3): -1})[(T, 3)]
+    tap.is_(miss[0], odtest.UNKNOWN_TOPIC_OR_PARTITION, "ListOffsets of a missing partition: "
+            "UNKNOWN_TOPIC_OR_PARTITION")
+survives("odd fetches")
 
 # ---- illegal topic names ---------------------------------------------------------------
 bad_names = ["bad/name", "..", ".", "x" * 250, "sp ace", "", "t\u00e9"]

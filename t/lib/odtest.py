@@ -909,7 +909,9 @@ def ck_read(bootstrap, topic, partitions, timeout=60, logger=None, extra=None):
     conf = ck_conf(bootstrap, **{"group.id": "odtest-reader", "enable.auto.commit": False,
                                  "enable.partition.eof": True,
                                  "auto.offset.reset": "error",
-                                 "fetch.wait.max.ms": 50})
+                                 "fetch.wait.max.ms": 50,
+                                 # verify every batch's CRC-32C as served by the broker
+                                 "check.crcs": True})
     conf.update(extra or {})
     cons = ck.Consumer(conf, logger=logger or RdLog())
     try:
