@@ -165,14 +165,42 @@ void od_h_create_topics(od_req_t *r, void *body)
             set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_TOPIC_EXCEPTION, msg);
             continue;
         }
-        if (ct->assignments_count > 0) {
-            set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REQUEST,
-                      "manual replica assignment is not supported by this broker yet");
-            continue;
-        }
         int32_t parts = ct->num_partitions == -1 ? (int32_t)core->conf.num_partitions : ct->num_partitions;
         int16_t rf = ct->replication_factor == -1 ? (int16_t)core->conf.default_replication_factor
                                                   : ct->replication_factor;
+        od_assignment_t *asg = NULL;
+        if (ct->assignments_count > 0) {
+            /* Manual assignment: partitions and rf come from it (Kafka
+             * requires -1 for both). */
+            if (ct->num_partitions != -1 || ct->replication_factor != -1) {
+                set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REQUEST,
+                          "Both numPartitions or replicationFactor and replicasAssignments were set. "
+                          "Both cannot be used at the same time.");
+                continue;
+            }
+            parts = ct->assignments_count;
+            asg = od_arena_calloc(&r->arena, (size_t)parts, sizeof(*asg));
+            int bad = !asg;
+            for (int32_t j = 0; j < parts && !bad; j++) {
+                od_CreateTopicsRequest_CreatableReplicaAssignment_t *ca = &ct->assignments[j];
+                if (ca->partition_index < 0 || ca->partition_index >= parts ||
+                    asg[ca->partition_index].brokers) {
+                    snprintf(msg, sizeof(msg), "partition indices of the assignment must be 0..%d, each once",
+                             parts - 1);
+                    bad = 1;
+                    break;
+                }
+                asg[ca->partition_index].brokers = ca->broker_ids;
+                asg[ca->partition_index].n = ca->broker_ids_count;
+            }
+            if (!bad && od_metadata_check_assignment(core, asg, parts, msg, sizeof(msg)) < 0)
+                bad = 1;
+            if (bad) {
+                set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REPLICA_ASSIGNMENT, msg);
+                continue;
+            }
+            rf = (int16_t)asg[0].n;
+        }
         if (parts <= 0) {
             set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_PARTITIONS,
                       "Number of partitions must be larger than 0.");
@@ -208,7 +236,7 @@ void od_h_create_topics(od_req_t *r, void *body)
         o->error_code = OD_ERR_NONE;
         if (req->validate_only)
             continue;
-        od_new_topic_t nt = {ct->name.p, (size_t)ct->name.len, parts, rf, kv, (size_t)nc};
+        od_new_topic_t nt = {ct->name.p, (size_t)ct->name.len, parts, rf, kv, (size_t)nc, asg};
         slots[i].pd = pd;
         slots[i].error_code = &o->error_code;
         slots[i].error_message = &o->error_message;
@@ -358,10 +386,29 @@ void od_h_create_partitions(od_req_t *r, void *body)
             set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_PARTITIONS, msg);
             continue;
         }
-        if (ct->assignments_count > 0) {
-            set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REQUEST,
-                      "manual replica assignment is not supported by this broker yet");
-            continue;
+        od_assignment_t *asg = NULL;
+        if (ct->assignments_count >= 0 && ct->assignments) {
+            int32_t add = ct->count - t->npartitions;
+            if (ct->assignments_count != add) {
+                snprintf(msg, sizeof(msg), "Increasing the number of partitions by %d but %d assignments provided.",
+                         add, ct->assignments_count);
+                set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REPLICA_ASSIGNMENT, msg);
+                continue;
+            }
+            asg = od_arena_calloc(&r->arena, (size_t)add, sizeof(*asg));
+            for (int32_t j = 0; asg && j < add; j++) {
+                asg[j].brokers = ct->assignments[j].broker_ids;
+                asg[j].n = ct->assignments[j].broker_ids_count;
+            }
+            int32_t rf = t->npartitions ? t->partitions[0]->nreplicas : 1;
+            if (!asg || od_metadata_check_assignment(core, asg, add, msg, sizeof(msg)) < 0 ||
+                asg[0].n != rf) {
+                if (asg && asg[0].n != rf)
+                    snprintf(msg, sizeof(msg), "Inconsistent replication factor between partitions, "
+                             "partition 0 has %d while new partitions have %d", rf, asg[0].n);
+                set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REPLICA_ASSIGNMENT, msg);
+                continue;
+            }
         }
         o->error_code = OD_ERR_NONE;
         if (req->validate_only)
@@ -370,7 +417,8 @@ void od_h_create_partitions(od_req_t *r, void *body)
         slots[i].error_code = &o->error_code;
         slots[i].error_message = &o->error_message;
         pd->outstanding++;
-        int rc = od_metadata_add_partitions(core, t, ct->count, slot_done, &slots[i], msg, sizeof(msg));
+        int rc = od_metadata_add_partitions(core, t, ct->count, asg, slot_done, &slots[i], msg,
+                                            sizeof(msg));
         if (rc != 0) {
             pd->outstanding--;
             set_error(r, &o->error_code, &o->error_message,

@@ -574,6 +574,30 @@ static int place_replicas(od_core_t *core, int32_t index, int16_t rf, int32_t *o
     return 0;
 }
 
+int od_metadata_check_assignment(od_core_t *core, const od_assignment_t *a, int32_t count,
+                                 char *err, size_t errsz)
+{
+    for (int32_t i = 0; i < count; i++) {
+        if (a[i].n <= 0 || a[i].n > 64 || a[i].n != a[0].n) {
+            snprintf(err, errsz, "partition %d: %d replicas; every partition needs the same number (1-64)",
+                     i, a[i].n);
+            return -1;
+        }
+        for (int32_t j = 0; j < a[i].n; j++) {
+            if (!od_image_broker(&core->image, a[i].brokers[j])) {
+                snprintf(err, errsz, "partition %d: broker %d is not registered", i, a[i].brokers[j]);
+                return -1;
+            }
+            for (int32_t k = 0; k < j; k++)
+                if (a[i].brokers[k] == a[i].brokers[j]) {
+                    snprintf(err, errsz, "partition %d: broker %d appears twice", i, a[i].brokers[j]);
+                    return -1;
+                }
+        }
+    }
+    return 0;
+}
+
 int od_metadata_create_topic(od_core_t *core, const od_new_topic_t *nt, od_meta_done_cb cb,
                              void *arg, char *err, size_t errsz)
 {
@@ -605,6 +629,11 @@ int od_metadata_create_topic(od_core_t *core, const od_new_topic_t *nt, od_meta_
         return -1;
     }
     for (int32_t i = 0; i < nt->partitions; i++) {
+        if (nt->assignments) {
+            add_partition_record(&rs, &tr.topic_id, i, (int32_t *)nt->assignments[i].brokers,
+                                 nt->assignments[i].n);
+            continue;
+        }
         if (place_replicas(core, i, nt->replication_factor, replicas) < 0) {
             snprintf(err, errsz, "replication factor %d is larger than the %zu available brokers",
                      nt->replication_factor, core->image.nbrokers);
@@ -630,7 +659,8 @@ int od_metadata_delete_topic(od_core_t *core, od_topic_t *t, od_meta_done_cb cb,
 }
 
 int od_metadata_add_partitions(od_core_t *core, od_topic_t *t, int32_t new_total,
-                               od_meta_done_cb cb, void *arg, char *err, size_t errsz)
+                               const od_assignment_t *assignments, od_meta_done_cb cb, void *arg,
+                               char *err, size_t errsz)
 {
     od_recset_t rs = {0};
     int32_t rf = t->npartitions > 0 ? t->partitions[0]->nreplicas : 1;
@@ -638,6 +668,11 @@ int od_metadata_add_partitions(od_core_t *core, od_topic_t *t, int32_t new_total
     if (rf > 64)
         rf = 64;
     for (int32_t i = t->npartitions; i < new_total; i++) {
+        if (assignments) {
+            const od_assignment_t *a = &assignments[i - t->npartitions];
+            add_partition_record(&rs, &t->id, i, (int32_t *)a->brokers, a->n);
+            continue;
+        }
         if (place_replicas(core, i, (int16_t)rf, replicas) < 0) {
             snprintf(err, errsz, "not enough brokers for replication factor %d", rf);
             recset_free(&rs);

@@ -70,6 +70,12 @@ const od_broker_reg_t *od_image_broker(const od_image_t *img, int32_t id);
 
 typedef void (*od_meta_done_cb)(void *arg, int16_t error_code, const char *msg);
 
+/* Replicas chosen by the client for one partition (manual assignment). */
+typedef struct od_assignment {
+    const int32_t *brokers;
+    int32_t n;
+} od_assignment_t;
+
 typedef struct od_new_topic {
     const char *name;
     size_t name_len;
@@ -77,7 +83,14 @@ typedef struct od_new_topic {
     int16_t replication_factor;
     const od_kv_t *configs;
     size_t nconfigs;
+    const od_assignment_t *assignments; /* NULL: placed by the broker */
 } od_new_topic_t;
+
+/* Check a manual assignment for `count` partitions: every broker
+ * registered, no broker twice in a partition, the same replica count
+ * everywhere. Returns 0 or -1 with a reason (INVALID_REPLICA_ASSIGNMENT). */
+int od_metadata_check_assignment(struct od_core *core, const od_assignment_t *a, int32_t count,
+                                 char *err, size_t errsz);
 
 /* Create a topic with its partitions and configs; cb runs when committed. */
 int od_metadata_create_topic(struct od_core *core, const od_new_topic_t *nt, od_meta_done_cb cb,
@@ -85,7 +98,8 @@ int od_metadata_create_topic(struct od_core *core, const od_new_topic_t *nt, od_
 int od_metadata_delete_topic(struct od_core *core, od_topic_t *t, od_meta_done_cb cb, void *arg,
                              char *err, size_t errsz);
 int od_metadata_add_partitions(struct od_core *core, od_topic_t *t, int32_t new_total,
-                               od_meta_done_cb cb, void *arg, char *err, size_t errsz);
+                               const od_assignment_t *assignments, od_meta_done_cb cb, void *arg,
+                               char *err, size_t errsz);
 /* Register this broker (endpoints from advertised.listeners) if the image
  * does not already hold the same registration. */
 int od_metadata_register_self(struct od_core *core, char *err, size_t errsz);

@@ -90,6 +90,19 @@ rc, msgs = consume_json(T, "-o", "6")
 tap.is_([(m.get("offset"), m.get("key"), m.get("payload")) for m in msgs],
         [(6, "k7", "v7"), (7, "k8", "v8")], "a second producer run appends at offsets 6, 7")
 
+# ---- offsets by timestamp (kcat -Q) ------------------------------------------------
+def query(ts):
+    rc, out, err = kcat(["-Q", "-J", "-t", "%s:0:%d" % (T, ts)])
+    try:
+        return json.loads(out.decode())[T]["0"]["offset"]
+    except (ValueError, KeyError, TypeError):
+        tap.diag("kcat -Q output: %r" % out[:300])
+        return None
+
+
+tap.is_(query(0), 0, "kcat -Q at timestamp 0: offset 0")
+tap.is_(query(int(time.time() * 1000) + 3600 * 1000), -1, "kcat -Q after the last timestamp: -1")
+
 # ---- compression codecs, random partitioner over 3 partitions ---------------
 with odtest.Conn(b.port) as c:
     res = odtest.create_topics(c, [("kcat-%s" % z, 3, 1) for z in

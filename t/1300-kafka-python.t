@@ -151,6 +151,19 @@ for idx, (codec, have) in enumerate(codecs):
         tap.ok(False, "%s round trip: %r" % (codec, e))
         tap.diag(traceback.format_exc())
 
+# ---- offsets_for_times (ListOffsets by timestamp) ----------------------------------
+if "kp-none" in admin.list_topics():
+    cons = KafkaConsumer(bootstrap_servers=BS, group_id=None)
+    q = {TopicPartition("kp-none", p): BASE_TS + i for p, i in ((0, 0), (1, 400), (2, 1000))}
+    res = cons.offsets_for_times(q)
+    got = {tp.partition: (r.offset if r else None) for tp, r in res.items()}
+    tap.is_(got, {0: 0, 1: 133, 2: 333}, "offsets_for_times: first offset at or after each timestamp")
+    res = cons.offsets_for_times({TopicPartition("kp-none", 0): BASE_TS + N + 10})
+    tap.is_(list(res.values()), [None], "offsets_for_times after the last record: None")
+    cons.close()
+else:
+    tap.skip("kp-none was not created", 2)
+
 # ---- acks=0 -------------------------------------------------------------------
 prod = new_producer(acks=0)
 for i in range(1000):

@@ -17,6 +17,7 @@ import tap  # noqa: E402
 
 try:
     import confluent_kafka as ck
+    from confluent_kafka.admin import NewTopic
 except ImportError as e:
     tap.skip_all("confluent_kafka not available: %s" % e)
 
@@ -33,6 +34,7 @@ try:
 except Exception as e:
     tap.diag("create with segment.bytes=1048576 failed (%r); default segments" % e)
     odtest.ck_create_topic(admin, T, P)
+del admin
 
 acked = {}      # (partition, offset) -> (len, crc32) of the acknowledged value
 conflicts = []  # the same offset acknowledged for two different values
@@ -95,6 +97,21 @@ for rnd in range(ROUNDS):
     th.start()
     # Kill only after a good number of acknowledgements, at a random moment.
     enough = odtest.wait_until(lambda: th.n_acked >= 3000 or not th.is_alive(), 60, 0.01)
+    # Metadata changes acknowledged just before the kill must survive it too.
+    # (A fresh AdminClient each time: librdkafka re-asks for topics it has
+    # seen, which could auto-create a deleted one again.)
+    meta = odtest.ck_admin(b.bootstrap, logger=log)
+    fs = meta.create_topics([NewTopic("k9-meta-%d" % rnd, 2, 1)], request_timeout=30)
+    fs.update(meta.delete_topics(["k9-meta-%d" % (rnd - 1)], request_timeout=30) if rnd else {})
+    meta_errs = {}
+    for t, f in fs.items():
+        try:
+            f.result(30)
+        except Exception as e:
+            meta_errs[t] = repr(e)
+    del meta, fs
+    tap.ok(not meta_errs, "round %d: created k9-meta-%d%s" % (
+        rnd, rnd, ", deleted k9-meta-%d" % (rnd - 1) if rnd else "")) or tap.diag(repr(meta_errs))
     time.sleep(rng.uniform(0, 0.3))
     acked_at_kill = th.n_acked
     b.kill9()
@@ -112,10 +129,18 @@ for rnd in range(ROUNDS):
         tap.ok(False, "round %d: broker restarts after kill -9: %s" % (rnd, e))
         break
 
-    md = admin.list_topics(T, timeout=15)
+    meta = odtest.ck_admin(b.bootstrap, logger=log)
+    md = meta.list_topics(timeout=15)
+    del meta
     t = md.topics.get(T)
     tap.ok(t is not None and t.error is None and len(t.partitions) == P,
            "round %d: topic still exists with %d partitions" % (rnd, P))
+    t = md.topics.get("k9-meta-%d" % rnd)
+    tap.ok(t is not None and len(t.partitions) == 2,
+           "round %d: topic created just before the kill exists with 2 partitions" % rnd)
+    if rnd:
+        tap.ok("k9-meta-%d" % (rnd - 1) not in md.topics,
+               "round %d: topic deleted just before the kill stays deleted" % rnd)
     try:
         got, hw = odtest.ck_read(b.bootstrap, T, list(range(P)), timeout=120, logger=log)
     except Exception as e:
