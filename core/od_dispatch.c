@@ -6,6 +6,9 @@
 
 #include "od_core.h"
 #include "od_handlers.h"
+#include "od_handlers_groups.h"
+#include "od_handlers_lifecycle.h"
+#include "od_handlers_producer.h"
 
 static const od_api_entry_t api_table[] = {
     {OD_API_PRODUCE, 0, 9, od_h_produce, 0},
@@ -18,6 +21,10 @@ static const od_api_entry_t api_table[] = {
     {OD_API_DESCRIBE_CONFIGS, 0, 4, od_h_describe_configs, 0},
     {OD_API_CREATE_PARTITIONS, 0, 3, od_h_create_partitions, 1},
     {OD_API_DESCRIBE_CLUSTER, 0, 1, od_h_describe_cluster, 0},
+/* Each area owns its rows and handler header, so areas grow independently. */
+#include "od_api_groups.inc"
+#include "od_api_lifecycle.inc"
+#include "od_api_producer.inc"
 };
 #define NAPIS (sizeof(api_table) / sizeof(api_table[0]))
 

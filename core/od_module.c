@@ -2,6 +2,7 @@
 #include "od_module.h"
 
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,7 +179,9 @@ static int add_backend(od_backend_reg_t *arr, size_t *n, od_module_ctx_t *ctx, c
 
 int od_register_storage(od_module_ctx_t *ctx, const od_storage_ops_t *ops, void *self)
 {
-    if (!ops || ops->struct_size < sizeof(od_storage_ops_t) || !ops->open || !ops->append ||
+    /* ABI 1.0 backends end at size_bytes; newer ops are checked per call. */
+    size_t v10 = offsetof(od_storage_ops_t, size_bytes) + sizeof(ops->size_bytes);
+    if (!ops || ops->struct_size < v10 || !ops->open || !ops->append ||
         !ops->read || !ops->end_offset || !ops->start_offset)
         return -1;
     return add_backend(storages, &nstorages, ctx, ops, self, ops->name);

@@ -9,6 +9,12 @@
 
 struct od_core;
 
+/* True when a backend's ops struct is new enough to hold `field` and fills
+ * it: a module built for an older minor ABI has a shorter struct. */
+#define OD_OPS_HAS(ops, field)                                                                     \
+    ((ops)->struct_size >= offsetof(__typeof__(*(ops)), field) + sizeof((ops)->field) &&           \
+     (ops)->field != NULL)
+
 typedef struct od_backend_reg {
     const void *ops; /* od_storage_ops_t or od_controlplane_ops_t */
     void *self;

@@ -233,4 +233,16 @@ void od_topic_log_config(od_core_t *core, const od_topic_t *t, od_log_config_t *
     out->flush_messages = od_topic_config_int(core, t, "flush.messages");
     out->flush_ms = od_topic_config_int(core, t, "flush.ms");
     out->preallocate = od_topic_config_int(core, t, "preallocate");
+    out->retention_ms = od_topic_config_int(core, t, "retention.ms");
+    out->retention_bytes = od_topic_config_int(core, t, "retention.bytes");
+    const char *policy = od_topic_config_value(core, t, "cleanup.policy", NULL);
+    out->cleanup_policy = (policy && strstr(policy, "delete") ? OD_CLEANUP_DELETE : 0) |
+                          (policy && strstr(policy, "compact") ? OD_CLEANUP_COMPACT : 0);
+    out->delete_retention_ms = od_topic_config_int(core, t, "delete.retention.ms");
+    const char *ratio = od_topic_config_value(core, t, "min.cleanable.dirty.ratio", NULL);
+    out->min_cleanable_dirty_ratio = ratio ? strtod(ratio, NULL) : 0.5;
+    out->min_compaction_lag_ms = od_topic_config_int(core, t, "min.compaction.lag.ms");
+    out->max_compaction_lag_ms = od_topic_config_int(core, t, "max.compaction.lag.ms");
+    out->file_delete_delay_ms = od_topic_config_int(core, t, "file.delete.delay.ms");
+    out->segment_jitter_ms = od_topic_config_int(core, t, "segment.jitter.ms");
 }

@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define OD_ABI_MAJOR 1
-#define OD_ABI_MINOR 0
+#define OD_ABI_MINOR 1
 
 /* Module kinds (bit flags). */
 #define OD_KIND_STORAGE      (1u << 0)
@@ -109,7 +109,20 @@ typedef struct od_log_config {
     int64_t flush_messages;       /* flush.messages (log.flush.interval.messages) */
     int64_t flush_ms;             /* flush.ms (log.flush.interval.ms) */
     int64_t preallocate;          /* preallocate (bool) */
+    /* ---- ABI 1.1 ---- */
+    int64_t retention_ms;         /* retention.ms, -1 = keep forever */
+    int64_t retention_bytes;      /* retention.bytes, -1 = no size limit */
+    int64_t cleanup_policy;       /* OD_CLEANUP_DELETE | OD_CLEANUP_COMPACT */
+    int64_t delete_retention_ms;  /* delete.retention.ms: tombstone lifetime */
+    double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio */
+    int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms */
+    int64_t max_compaction_lag_ms;    /* max.compaction.lag.ms */
+    int64_t file_delete_delay_ms;     /* file.delete.delay.ms */
+    int64_t segment_jitter_ms;        /* segment.jitter.ms */
 } od_log_config_t;
+
+#define OD_CLEANUP_DELETE  1
+#define OD_CLEANUP_COMPACT 2
 
 /* What the core tells a backend about batches it appends. The core has
  * already validated them and assigned offsets (the bytes carry the final
@@ -183,6 +196,36 @@ typedef struct od_storage_ops {
     void (*reconfigure)(od_log_t *log, const od_log_config_t *cfg);
     /* Bytes on disk / in memory, for DescribeLogDirs and metrics. */
     int64_t (*size_bytes)(od_log_t *log);
+
+    /* ---- ABI 1.1: log lifecycle (NULL in 1.0 backends) ---- */
+
+    /* Move the log start offset to new_start (DeleteRecords, retention):
+     * offsets below it are no longer readable, whole segments below it are
+     * deleted (after file.delete.delay.ms), and the new start survives a
+     * restart. new_start must lie in [start, end]; an older value is a
+     * no-op. Offsets are never reused. */
+    int (*advance_start)(od_log_t *log, int64_t new_start, char *err, size_t errsz);
+    /* Apply the time and size retention of the log's config (only when
+     * cleanup_policy has OD_CLEANUP_DELETE): delete whole segments from the
+     * front whose largest timestamp is older than retention.ms, or while the
+     * log is larger than retention.bytes; the active segment goes too once
+     * it is due (it is rolled first), as in Kafka. Returns the number of
+     * segments deleted, or -1 with err. */
+    int (*enforce_retention)(od_log_t *log, int64_t now_ms, char *err, size_t errsz);
+    /* Small named state kept with the partition and replaced atomically
+     * (producer-state snapshots, checkpoints). get_state returns 1 and a
+     * malloc'd copy (caller frees), 0 when there is none, -1 on error. */
+    int (*put_state)(od_log_t *log, const char *name, const void *data, size_t len, char *err,
+                     size_t errsz);
+    int (*get_state)(od_log_t *log, const char *name, void **data, size_t *len, char *err,
+                     size_t errsz);
+    /* Compaction (cleanup_policy has OD_CLEANUP_COMPACT): do at most about
+     * budget_bytes of cleaning work and return, so produce and fetch are
+     * never blocked for long; the core calls it from its timer until it
+     * returns 0 (nothing left worth doing now). 1 = more work remains,
+     * -1 = error (logged; the log is unchanged). */
+    int (*compact_step)(od_log_t *log, int64_t now_ms, int64_t budget_bytes, char *err,
+                        size_t errsz);
 } od_storage_ops_t;
 
 /* ---- the control plane ------------------------------------------------- */
@@ -270,6 +313,23 @@ void od_fd_unwatch(od_core_t *core, int fd);
 
 /* CRC-32C (Castagnoli), as used by RecordBatch. */
 uint32_t od_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* ---- record compression (ABI 1.1) ---- */
+/* Codec numbers as in RecordBatch attributes. */
+#define OD_CODEC_NONE   0
+#define OD_CODEC_GZIP   1
+#define OD_CODEC_SNAPPY 2 /* xerial framing on output; raw and xerial accepted on input */
+#define OD_CODEC_LZ4    3 /* LZ4 frame format */
+#define OD_CODEC_ZSTD   4
+
+/* Decompress a records section. *out is malloc'd (caller frees). Output
+ * larger than max_out is an error (a decompression bomb is refused, not
+ * allocated). Returns 0, or -1 with err. */
+int od_codec_decompress(int codec, const uint8_t *in, size_t len, size_t max_out, uint8_t **out,
+                        size_t *out_len, char *err, size_t errsz);
+/* Compress with the codec's default level. *out is malloc'd. */
+int od_codec_compress(int codec, const uint8_t *in, size_t len, uint8_t **out, size_t *out_len,
+                      char *err, size_t errsz);
 
 #ifdef __cplusplus
 }
