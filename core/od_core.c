@@ -179,6 +179,8 @@ static void on_tick(void *arg)
         return;
     tick_logs(core, od_now_ms());
     od_conn_reap_idle(core, od_mono_ms());
+    /* Area periodic work (session timeouts, retention, compaction, producer
+     * expiry): one call per area goes here. */
     core->tick_timer = od_loop_timer(core->loop, 1000, on_tick, core);
 }
 
@@ -220,6 +222,8 @@ static int load_config(od_core_t *core, const char *config_file, char **sets, si
                            "core", err, errsz) < 0 ||
         od_config_register(&core->config, bdefs, nbd, "core", err, errsz) < 0)
         return -1;
+    /* Area config tables (groups, lifecycle, producer state): one
+     * od_config_register call per area goes here. */
     if (config_file) {
         core->config_file = strdup(config_file);
         if (od_config_read_file(&core->config, config_file, err, errsz) < 0)
@@ -370,6 +374,8 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
         snprintf(err, errsz, "registering this broker: %s", why);
         return -1;
     }
+    /* Area start hooks (load group state, schedule lifecycle work): one call
+     * per area goes here; each returns -1 with err to stop the start. */
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -400,6 +406,8 @@ void od_core_shutdown(od_core_t *core)
         od_conn_flush(core->conns);
         od_conn_close(core->conns, "broker shutting down");
     }
+    /* Area stop hooks (groups, producer-state snapshots): one call per area
+     * goes here, before the logs close. */
     /* Closing partition logs flushes them: the log is consistent on disk. */
     od_image_free(core, &core->image);
     if (core->cp && core->cp->stop)
