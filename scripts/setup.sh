@@ -8,7 +8,7 @@
 #
 # Safe to run again and again: apt is skipped when every package is already
 # installed, autogen.sh runs only when configure is missing or stale, and
-# configure runs again only when its arguments changed.
+# configure runs again only when its arguments changed (see below).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -67,16 +67,32 @@ fi
 
 mkdir -p "$build"
 cd "$build"
-# What configure was run with; a change means configure again.
+# What configure was run with. Configure again when the build dir has no
+# Makefile yet, or when the caller set CC, CFLAGS or ODRADEK_CONFIGURE_ARGS
+# (even to "") and they differ from last time; with none of them set an
+# existing configuration is kept (run-broker.sh runs whatever _build is).
 stamp=".odradek-configure"
 # shellcheck disable=SC2086 # split and rejoin: spacing does not matter
 args=$(printf '%s ' ${ODRADEK_CONFIGURE_ARGS-})
 want="CC=${CC-} CFLAGS=${CFLAGS-} ARGS=${args% }"
-if [ ! -f Makefile ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+reconfigure=0
+if [ ! -f Makefile ]; then
+    reconfigure=1
+elif [ -n "${CC+x}${CFLAGS+x}${ODRADEK_CONFIGURE_ARGS+x}" ] &&
+     { [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; }; then
+    reconfigure=2 # an existing build with other flags
+fi
+if [ "$reconfigure" != 0 ]; then
     say "configuring $build ($want)"
     rm -f "$stamp"
     # shellcheck disable=SC2086 # the arguments are a word list
     "$top/configure" ${ODRADEK_CONFIGURE_ARGS-}
+    if [ "$reconfigure" = 2 ]; then
+        # Objects built with the old flags are newer than their sources and
+        # would be linked as they are (e.g. ASan objects without ASan).
+        say "flags changed: make clean"
+        make clean >/dev/null
+    fi
     printf '%s' "$want" >"$stamp"
 fi
 

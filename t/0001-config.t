@@ -3,6 +3,7 @@
 # the broker; a valid file starts it.
 import os
 import re
+import socket
 import sys
 
 sys.dont_write_bytecode = True
@@ -98,6 +99,22 @@ mod = "/nonexistent/odtest-module.so"
 path = write("bad-module.properties", "# odtest\nload_module %s\n" % mod)
 err = expect_fail(base_sets() + ["-c", path], "missing module")
 tap.ok(mod in err, "missing module: stderr names the module file") or tap.diag(err[-1000:])
+
+# ---- start-up failures outside the config -----------------------------------
+busy = socket.socket()
+busy.bind(("127.0.0.1", 0))
+busy.listen(1)
+bport = busy.getsockname()[1]
+err = expect_fail(base_sets(skip=("listeners",)) +
+                  ["--set", "listeners=PLAINTEXT://127.0.0.1:%d" % bport], "listener port in use")
+tap.ok(str(bport) in err and re.search(r"(?i)in use|bind", err),
+       "listener port in use: stderr names the port and the reason") or tap.diag(err[-1000:])
+busy.close()
+afile = write("a-file", "not a directory\n")
+bad_dir = os.path.join(afile, "data")
+err = expect_fail(base_sets(skip=("log.dirs",)) + ["--set", "log.dirs=" + bad_dir],
+                  "log.dirs under a regular file")
+tap.ok(afile in err, "log.dirs under a regular file: stderr names the path") or tap.diag(err[-1000:])
 
 # ---- a valid file starts ----------------------------------------------------
 port = odtest.free_port()

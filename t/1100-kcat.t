@@ -5,6 +5,7 @@
 import json
 import os
 import random
+import shutil
 import sys
 import time
 
@@ -13,6 +14,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 import odtest  # noqa: E402
 import tap  # noqa: E402
 
+if not shutil.which("kcat"):
+    tap.skip_all("kcat is not installed")
 odtest.watchdog(240)
 b = odtest.Broker().start()
 TMP = b.tmp

@@ -45,7 +45,7 @@ def gen(tag, i):
     if i % 5 == 0:
         # No NULL header values here: confluent_kafka 1.7's Message.headers()
         # drops a reference to None for them and crashes the interpreter
-        # (client bug). 1300 (kafka-python) and 1500 (raw) cover them.
+        # (client bug); kafka-python refuses them. 1500 covers them (raw).
         headers = [("h1", b"x%d" % i), ("dup", b"1"), ("dup", b"2")]
         if i % 10 == 0:
             headers.append(("empty", b""))

@@ -219,6 +219,15 @@ with Conn(b.port) as c:
     r = odtest.produce(c, {(T, 0): odtest.build_batch([(b"x", b"client-offset")], base_offset=1000)})
     tap.is_(r.get((T, 0), (None,))[:2], (0, 6), "a batch claiming baseOffset 1000 is stored at the "
             "log end (6): the broker assigns offsets")
+    # acks=0 gets no response at all: the next answer is for the next request.
+    odtest.produce(c, {(T, 0): odtest.build_batch([(b"z", b"acks0")])}, acks=0)
+    corr = c.send_request(18, 0, b"")
+    fr = c.recv_frame(timeout=10)
+    tap.is_(odtest.Reader(fr).i32() if fr else None, corr,
+            "Produce acks=0: no response; the next response answers the next request")
+    res = odtest.fetch(c, {(T, 0): 7})[(T, 0)]
+    tap.is_([(o, k, v) for o, ts, k, v, h in parse_records(res)], [(7, b"z", b"acks0")],
+            "the acks=0 batch is stored at offset 7")
     r = odtest.produce(c, {(T, 0): odtest.build_batch([(b"y", b"acks2")])}, acks=2)
     tap.is_(r.get((T, 0), (None,))[0], 21, "Produce with acks=2: INVALID_REQUIRED_ACKS (21)")
     res = odtest.fetch(c, {(T, 0): 4})[(T, 0)]
@@ -237,7 +246,7 @@ with Conn(b.port) as c:
     tap.is_(res["error"], odtest.OFFSET_OUT_OF_RANGE, "Fetch beyond the log end: OFFSET_OUT_OF_RANGE")
     res = odtest.fetch(c, {(T, 0): -5})[(T, 0)]
     tap.is_(res["error"], odtest.OFFSET_OUT_OF_RANGE, "Fetch at offset -5: OFFSET_OUT_OF_RANGE")
-    res = odtest.fetch(c, {(T, 0): 7})[(T, 0)]
+    res = odtest.fetch(c, {(T, 0): 8})[(T, 0)]
     tap.ok(res["error"] == 0 and not parse_records(res), "Fetch at the log end: no error, no records "
            "(hw %d)" % res["hw"])
     res = odtest.fetch(c, {(T, 9): 0, ("no-such-topic-x", 0): 0})
@@ -246,11 +255,27 @@ with Conn(b.port) as c:
             "Fetch of a missing partition / topic: UNKNOWN_TOPIC_OR_PARTITION")
     lo = odtest.list_offsets(c, {(T, 0): -2})[(T, 0)]
     hi = odtest.list_offsets(c, {(T, 0): -1})[(T, 0)]
-    tap.is_((lo[0], lo[2], hi[0], hi[2]), (0, 0, 0, 7), "ListOffsets earliest 0, latest 7")
+    tap.is_((lo[0], lo[2], hi[0], hi[2]), (0, 0, 0, 8), "ListOffsets earliest 0, latest 8")
     miss = odtest.list_offsets(c, {(T, 3): -1})[(T, 3)]
     tap.is_(miss[0], odtest.UNKNOWN_TOPIC_OR_PARTITION, "ListOffsets of a missing partition: "
             "UNKNOWN_TOPIC_OR_PARTITION")
 survives("odd fetches")
+
+# One bad partition in a multi-partition Produce fails alone.
+with Conn(b.port) as c:
+    tap.is_(odtest.create_topics(c, [("bad-input-2", 2, 1)]), {"bad-input-2": 0}, "CreateTopics bad-input-2")
+    r = odtest.produce(c, {(T, 0): odtest.build_batch([(b"m", b"multi-ok")]),
+                           ("bad-input-2", 0): odtest.build_batch([(b"m", b"bad")], corrupt_crc=True),
+                           ("bad-input-2", 1): odtest.build_batch([(b"m", b"multi-ok-2")]),
+                           ("bad-input-2", 7): odtest.build_batch([(b"m", b"no-partition")])})
+    tap.is_({k: v[:2] for k, v in r.items()},
+            {(T, 0): (0, 8), ("bad-input-2", 0): (odtest.CORRUPT_MESSAGE, -1),
+             ("bad-input-2", 1): (0, 0), ("bad-input-2", 7): (odtest.UNKNOWN_TOPIC_OR_PARTITION, -1)},
+            "multi-partition Produce: each partition answered on its own (ok, corrupt, ok, missing)")
+    hi = odtest.list_offsets(c, {("bad-input-2", 0): -1, ("bad-input-2", 1): -1})
+    tap.is_((hi[("bad-input-2", 0)][2], hi[("bad-input-2", 1)][2]), (0, 1),
+            "only the good partition grew")
+survives("multi-partition produce")
 
 # ---- illegal topic names ---------------------------------------------------------------
 bad_names = ["bad/name", "..", ".", "x" * 250, "sp ace", "", "t\u00e9"]

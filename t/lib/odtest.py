@@ -6,9 +6,25 @@ tests can say exactly what goes over the wire. Clients (kcat,
 confluent_kafka, kafka-python) are used unmodified by the tests themselves.
 
 Environment:
-  ODRADEK_BUILD   build dir holding odradekd and .libs/ (modules)
+  ODRADEK_BUILD   build dir holding odradekd and .libs/ (modules); default:
+                  the first of $ODRADEK_BUILD, TOP/_build, TOP with odradekd
   ODTEST_TIMEOUT  watchdog for one test script in seconds (default 300)
   ODTEST_KEEP     keep temp dirs even when everything passed
+  ODTEST_N        message count of the big round trips (default 100000)
+
+A test script:
+    b = odtest.Broker(sets={"num.partitions": "3"}).start()  # waits for ApiVersions
+    with odtest.Conn(b.port) as c:
+        odtest.api_versions(c, 3); odtest.metadata(c); odtest.create_topics(c, [...])
+        odtest.produce(c, {(topic, 0): odtest.build_batch([(key, value, headers)])})
+    b.stop() / b.kill9() / b.start()    # same data dir and port
+    sys.exit(odtest.finish())           # stops brokers (expects exit 0), checks
+                                        # logs for sanitizer reports, prints TAP
+The broker is started as
+    odradekd --set module.dir=BUILD/.libs --set listeners=PLAINTEXT://127.0.0.1:PORT
+             --set log.dirs=TMP/data --set node.id=1 [--set k=v ...] [-c file]
+with its stdout and stderr in TMP/<name>.log (shown when a test fails).
+Temp dirs are removed at the end unless a test failed.
 """
 import os
 import re
@@ -101,6 +117,17 @@ def _cleanup(passed):
 
 
 tap.at_done(_cleanup)
+
+
+def _on_sigterm(signum, frame):
+    # Killed from outside (e.g. `timeout`): do not leave brokers behind.
+    tap.ok(False, "test script received signal %d" % signum)
+    tap.done()
+    sys.stdout.flush()
+    os._exit(1)
+
+
+signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def watchdog(seconds=None):
