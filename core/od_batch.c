@@ -155,11 +155,8 @@ int od_record_header_next(const od_record_t *r, size_t *pos, od_record_header_t 
     return 0;
 }
 
-/* Walk the records of an uncompressed batch. Finds the largest timestamp
- * (first record wins a tie, as in Kafka) and its offset delta. 0 ok, -1 with
- * err set. */
-static int walk_records(const uint8_t *recs, size_t len, int32_t count, int64_t base_ts,
-                        int64_t *max_ts, int32_t *max_delta, char *err, size_t errsz)
+int od_batch_walk_records(const uint8_t *recs, size_t len, int32_t count, int64_t base_ts,
+                          int64_t *max_ts, int32_t *max_delta, char *err, size_t errsz)
 {
     size_t pos = 0;
     *max_ts = -1;
@@ -250,12 +247,14 @@ static int validate_one(const uint8_t *b, size_t avail, int32_t idx, od_batch_hd
         return OD_BATCH_ERR_INVALID_RECORD;
     }
     if (codec != OD_BATCH_CODEC_NONE) {
+        /* Records are walked after decompression (od_batch_codec.c); the
+         * summary keeps the header's maxTimestamp, as documented. */
         *max_ts = h->max_timestamp;
         *max_delta = h->last_offset_delta;
-        return OD_BATCH_ERR_NONE;
+        return od_batch_check_compressed(b, sz, h, idx, err, errsz);
     }
-    if (walk_records(b + OD_BATCH_HEADER_SIZE, sz - OD_BATCH_HEADER_SIZE, h->record_count,
-                     h->base_timestamp, max_ts, max_delta, err, errsz) != 0) {
+    if (od_batch_walk_records(b + OD_BATCH_HEADER_SIZE, sz - OD_BATCH_HEADER_SIZE,
+                              h->record_count, h->base_timestamp, max_ts, max_delta, err, errsz) != 0) {
         /* Prefix the batch number to the walker's message. */
         char tmp[200];
         snprintf(tmp, sizeof tmp, "%s", err && errsz ? err : "");
@@ -347,8 +346,8 @@ int64_t od_batch_assign_offsets(uint8_t *p, size_t len, int64_t first_offset, in
             if (OD_BATCH_COMPRESSION(attrs) == OD_BATCH_CODEC_NONE && h.record_count > 0) {
                 int64_t m;
                 int32_t d;
-                if (walk_records(b + OD_BATCH_HEADER_SIZE, sz - OD_BATCH_HEADER_SIZE,
-                                 h.record_count, h.base_timestamp, &m, &d, NULL, 0) == 0)
+                if (od_batch_walk_records(b + OD_BATCH_HEADER_SIZE, sz - OD_BATCH_HEADER_SIZE,
+                                          h.record_count, h.base_timestamp, &m, &d, NULL, 0) == 0)
                     max_ts = m;
             }
         }

@@ -100,16 +100,55 @@ typedef struct od_batch_summary {
 /* Validate a produce payload (one or more concatenated batches) as a broker
  * must before it appends: every batch complete (batchLength >= 49 and
  * within len), magic 2, CRC-32C right, recordCount > 0 and equal to
- * lastOffsetDelta + 1, a known codec; for uncompressed batches every record
- * is walked (lengths in bounds, offset deltas 0..n-1 in order, no bytes
- * left over). Compressed records sections are opaque here.
+ * lastOffsetDelta + 1, a known codec; every record is walked (lengths in
+ * bounds, offset deltas 0..n-1 in order, no bytes left over), for
+ * compressed batches after decompressing the records section (at most
+ * od_batch_decompress_limit() bytes).
  * Returns OD_BATCH_ERR_NONE, OD_BATCH_ERR_CORRUPT_MESSAGE (framing, CRC,
- * truncation, magic 0/1 or unknown magic) or OD_BATCH_ERR_INVALID_RECORD
+ * truncation, magic 0/1 or unknown magic, compressed data that does not
+ * decompress or exceeds the limit) or OD_BATCH_ERR_INVALID_RECORD
  * (records that do not parse inside a CRC-valid batch, wrong counts),
  * with a message in err. sum may be NULL; it is filled as far as the
  * validation got. An empty payload (len 0) is valid with batch_count 0. */
 int od_batch_validate(const uint8_t *p, size_t len, od_batch_summary_t *sum, char *err,
                       size_t errsz);
+
+/* Walk the records section of a batch (uncompressed bytes): count records,
+ * offset deltas 0..count-1 in order, nothing left over. Finds the largest
+ * timestamp (first record wins a tie, as in Kafka) and its offset delta.
+ * 0 ok, -1 with err set (err may be NULL). */
+int od_batch_walk_records(const uint8_t *recs, size_t len, int32_t count, int64_t base_ts,
+                          int64_t *max_ts, int32_t *max_delta, char *err, size_t errsz);
+
+/* ---- compressed batches (od_batch_codec.c) ----------------------------- */
+
+/* Largest decompressed records section validation and recompression
+ * accept (default OD_BATCH_DECOMPRESS_LIMIT); larger is CORRUPT_MESSAGE,
+ * refused without allocating it. */
+#define OD_BATCH_DECOMPRESS_LIMIT ((size_t)64 << 20)
+size_t od_batch_decompress_limit(void);
+void od_batch_set_decompress_limit(size_t bytes);
+
+/* The records section of one whole batch (b, sz bytes), decompressed with
+ * the batch's codec (copied when uncompressed). *out is malloc'd, caller
+ * frees. 0 ok, -1 with err. */
+int od_batch_records_plain(const uint8_t *b, size_t sz, uint8_t **out, size_t *out_len, char *err,
+                           size_t errsz);
+
+/* For od_batch_validate: decompress and walk the records of the
+ * CRC-checked compressed batch b (sz bytes, header h, index idx).
+ * Returns OD_BATCH_ERR_*. */
+int od_batch_check_compressed(const uint8_t *b, size_t sz, const od_batch_hdr_t *h, int32_t idx,
+                              char *err, size_t errsz);
+
+/* Rewrite validated batches (in, len) so that every one is compressed with
+ * target_codec (OD_BATCH_CODEC_NONE: uncompressed): the records section is
+ * re-encoded, the codec bits, batchLength and CRC follow; every other field
+ * (offsets, timestamps, producer fields, record bytes) stays as it was.
+ * Batches already in target_codec are copied. *out is malloc'd, caller
+ * frees. 0 ok, -1 with err. */
+int od_batch_recompress(const uint8_t *in, size_t len, int target_codec, uint8_t **out,
+                        size_t *out_len, char *err, size_t errsz);
 
 /* Assign offsets in place to a validated payload: batch i gets
  * baseOffset = next, next += lastOffsetDelta + 1; partitionLeaderEpoch =

@@ -13,9 +13,12 @@
 #include <unistd.h>
 
 #include "od_conn.h"
+#include "od_group.h"
 #include "od_handlers.h"
+#include "od_lifecycle.h"
 #include "od_module.h"
 #include "od_net.h"
+#include "od_producer.h"
 #include "od_topic_config.h"
 
 #ifndef OD_MODULE_DIR
@@ -181,6 +184,9 @@ static void on_tick(void *arg)
     od_conn_reap_idle(core, od_mono_ms());
     /* Area periodic work (session timeouts, retention, compaction, producer
      * expiry): one call per area goes here. */
+    od_lifecycle_tick(core);
+    od_producer_tick(core, od_now_ms());
+    od_groups_tick(core);
     core->tick_timer = od_loop_timer(core->loop, 1000, on_tick, core);
 }
 
@@ -224,6 +230,12 @@ static int load_config(od_core_t *core, const char *config_file, char **sets, si
         return -1;
     /* Area config tables (groups, lifecycle, producer state): one
      * od_config_register call per area goes here. */
+    if (od_lifecycle_register_config(core, err, errsz) < 0)
+        return -1;
+    if (od_producer_register_config(core, err, errsz) < 0)
+        return -1;
+    if (od_groups_register_config(core, err, errsz) < 0)
+        return -1;
     if (config_file) {
         core->config_file = strdup(config_file);
         if (od_config_read_file(&core->config, config_file, err, errsz) < 0)
@@ -376,6 +388,10 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
     }
     /* Area start hooks (load group state, schedule lifecycle work): one call
      * per area goes here; each returns -1 with err to stop the start. */
+    if (od_producer_start(core, err, errsz) < 0)
+        return -1;
+    if (od_groups_start(core, err, errsz) < 0)
+        return -1;
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -408,6 +424,9 @@ void od_core_shutdown(od_core_t *core)
     }
     /* Area stop hooks (groups, producer-state snapshots): one call per area
      * goes here, before the logs close. */
+    od_lifecycle_stop(core);
+    od_producer_stop(core);
+    od_groups_stop(core);
     /* Closing partition logs flushes them: the log is consistent on disk. */
     od_image_free(core, &core->image);
     if (core->cp && core->cp->stop)

@@ -1,12 +1,15 @@
 /* od_h_produce.c - Produce: validate batches, assign offsets, append. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "od_batch.h"
+#include "od_codec.h"
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
+#include "od_producer.h"
 #include "od_topic_config.h"
 #include "od_topicname.h"
 
@@ -24,6 +27,69 @@ static int16_t check_sizes(const uint8_t *p, size_t len, int64_t max_bytes, char
             snprintf(err, errsz, "batch of %zu bytes is larger than max.message.bytes=%" PRId64,
                      size, max_bytes);
             return OD_ERR_MESSAGE_TOO_LARGE;
+        }
+    }
+    return OD_ERR_NONE;
+}
+
+/* message.timestamp.before.max.ms / after.max.ms (Kafka 3.6+), each
+ * falling back to message.timestamp.difference.max.ms while left at its
+ * default, as Kafka resolves them. */
+static int64_t ts_limit(od_core_t *core, od_topic_t *t, const char *key)
+{
+    int64_t v = od_topic_config_int(core, t, key);
+    return v != INT64_MAX ? v : od_topic_config_int(core, t, "message.timestamp.difference.max.ms");
+}
+
+static int ts_out_of_range(int64_t ts, int64_t now, int64_t before, int64_t after)
+{
+    if (ts < 0) /* no timestamp (-1) is not checked */
+        return 0;
+    return (before != INT64_MAX && ts < now - before) || (after != INT64_MAX && ts > now + after);
+}
+
+/* CreateTime topics: every record timestamp within [now - before, now +
+ * after]. Uncompressed batches are checked record by record; compressed ones
+ * by their first and largest timestamps (the records stay compressed). */
+static int16_t check_timestamps(od_core_t *core, od_topic_t *t, const uint8_t *p, size_t len,
+                                char *err, size_t errsz)
+{
+    int64_t before = ts_limit(core, t, "message.timestamp.before.max.ms");
+    int64_t after = ts_limit(core, t, "message.timestamp.after.max.ms");
+    if (before == INT64_MAX && after == INT64_MAX)
+        return OD_ERR_NONE;
+    int64_t now = od_now_ms();
+    od_batch_iter_t it;
+    od_batch_hdr_t h;
+    size_t off, size;
+    od_batch_iter_init(&it, p, len);
+    while (od_batch_iter_next(&it, &h, &off, &size) == 1) {
+        int64_t bad = -1;
+        if (OD_BATCH_COMPRESSION(h.attributes) != OD_BATCH_CODEC_NONE) {
+            if (ts_out_of_range(h.base_timestamp, now, before, after))
+                bad = h.base_timestamp;
+            else if (ts_out_of_range(h.max_timestamp, now, before, after))
+                bad = h.max_timestamp;
+        } else {
+            const uint8_t *rp = p + off + OD_BATCH_HEADER_SIZE;
+            size_t rl = size - OD_BATCH_HEADER_SIZE, used;
+            od_record_t rec;
+            for (int32_t i = 0; i < h.record_count && bad < 0; i++) {
+                if (od_record_iter(rp, rl, -1, &rec, &used) < 0)
+                    break; /* od_batch_validate walked them already */
+                int64_t ts = h.base_timestamp + rec.timestamp_delta;
+                if (ts_out_of_range(ts, now, before, after))
+                    bad = ts;
+                rp += used;
+                rl -= used;
+            }
+        }
+        if (bad >= 0) {
+            snprintf(err, errsz,
+                     "timestamp %" PRId64 " is out of range: it must lie within [now - %" PRId64
+                     " ms, now + %" PRId64 " ms] (message.timestamp.before/after.max.ms)",
+                     bad, before, after);
+            return OD_ERR_INVALID_TIMESTAMP;
         }
     }
     return OD_ERR_NONE;
@@ -80,11 +146,11 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
         out->error_code = ec;
         return;
     }
-    if (sum.any_transactional || sum.first_producer_id >= 0) {
-        /* Idempotent and transactional producers need InitProducerId and
-         * producer state, which this broker does not offer yet. */
-        out->error_code = OD_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
-        snprintf(msg, msgsz, "idempotent/transactional batches are not supported yet");
+    if (sum.any_transactional) {
+        /* Transactions (and so transactional batches) are not offered yet;
+         * InitProducerId refuses transactional ids with the same error. */
+        out->error_code = OD_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        snprintf(msg, msgsz, "transactional batches are not supported yet");
         return;
     }
     if (sum.any_control) {
@@ -93,7 +159,54 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
         return;
     }
     const char *tstype = od_topic_config_value(core, t, "message.timestamp.type", NULL);
-    int64_t append_time = tstype && strcmp(tstype, "LogAppendTime") == 0 ? od_now_ms() : -1;
+    int log_append = tstype && strcmp(tstype, "LogAppendTime") == 0;
+    if (!log_append && (ec = check_timestamps(core, t, data, len, msg, msgsz)) != OD_ERR_NONE) {
+        out->error_code = ec;
+        return;
+    }
+    /* Idempotent producers (KIP-98): one batch per partition (v3+) whose
+     * header names the producer; check it against the partition's state. */
+    od_batch_hdr_t ph;
+    od_batch_parse_header(data, len, &ph);
+    int32_t last_seq = -1;
+    if (ph.producer_id >= 0) {
+        if (sum.batch_count != 1) {
+            out->error_code = OD_ERR_INVALID_RECORD;
+            snprintf(msg, msgsz, "idempotent batches need Produce v3+ (one batch per partition)");
+            return;
+        }
+        od_pstate_t *ps = od_producer_state(core, p);
+        if (!ps) {
+            out->error_code = OD_ERR_KAFKA_STORAGE_ERROR;
+            snprintf(msg, msgsz, "producer state unavailable");
+            return;
+        }
+        last_seq = ph.base_sequence >= 0 ? od_pseq_add(ph.base_sequence, ph.last_offset_delta) : -1;
+        od_pcheck_t pc;
+        ec = od_pstate_check(ps, ph.producer_id, ph.producer_epoch, ph.base_sequence, last_seq,
+                             &pc, msg, msgsz);
+        if (ec != OD_ERR_NONE) {
+            out->error_code = ec;
+            od_logf(OD_LOG_DEBUG, "client %s: produce to %s-%d refused: %s",
+                    r->conn ? r->conn->peer : "?", topic_name, pd->index, msg);
+            return;
+        }
+        if (pc.duplicate) {
+            /* Already stored: answer as the first time, append nothing. */
+            out->error_code = OD_ERR_NONE;
+            out->base_offset = pc.dup_first_offset;
+            out->log_append_time_ms = log_append ? pc.dup_timestamp : -1;
+            return;
+        }
+    }
+    /* The topic's compression.type (od_produce_codec.c); recoded is owned. */
+    uint8_t *recoded = NULL;
+    int16_t cec = od_produce_compression(core, t, &data, &len, &recoded, msg, msgsz);
+    if (cec != OD_ERR_NONE) {
+        out->error_code = cec;
+        return;
+    }
+    int64_t append_time = log_append ? od_now_ms() : -1;
     int64_t base = od_partition_log_end(core, p);
     /* The records point into this connection's own read buffer, which the
      * broker allocated and owns; writing offsets into it in place saves a
@@ -110,10 +223,15 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
     info.record_count = (int32_t)sum.record_count;
     info.batch_count = sum.batch_count;
     if (od_partition_append(core, p, mut, len, &info, msg, msgsz) < 0) {
+        free(recoded);
         od_logf(OD_LOG_ERROR, "produce to %s-%d: append failed: %s", topic_name, pd->index, msg);
         out->error_code = OD_ERR_KAFKA_STORAGE_ERROR;
         return;
     }
+    free(recoded);
+    if (ph.producer_id >= 0)
+        od_producer_appended(core, p, ph.producer_id, ph.producer_epoch, ph.base_sequence, last_seq,
+                             base, next - 1, info.max_timestamp);
     msg[0] = 0;
     out->error_code = OD_ERR_NONE;
     out->base_offset = base;

@@ -5,4 +5,6 @@
 
 #include "od_conn.h"
 
+void od_h_init_producer_id(od_req_t *r, void *body);
+
 #endif

@@ -6,6 +6,7 @@
 
 #include "od_core.h"
 #include "od_handlers.h"
+#include "od_producer.h"
 #include "od_topic_config.h"
 
 static int is_local_replica(od_core_t *core, const od_partition_t *p)
@@ -43,6 +44,7 @@ void od_partition_close_log(od_core_t *core, od_partition_t *p)
 {
     if (!p->log)
         return;
+    od_producer_partition_closing(core, p, 0);
     core->storage->close(p->log);
     p->log = NULL;
 }
@@ -51,6 +53,7 @@ int od_partition_delete_log(od_core_t *core, od_partition_t *p, char *err, size_
 {
     if (!p->log)
         return 0;
+    od_producer_partition_closing(core, p, 1);
     int rc = core->storage->remove(p->log, err, errsz);
     p->log = NULL;
     return rc;

@@ -23,6 +23,7 @@ typedef struct od_partition {
     od_log_t *log;          /* NULL unless this node holds a replica */
     int64_t high_watermark; /* offsets below it are committed */
     od_fetch_waiter_t *waiters; /* long-polling fetches interested in it */
+    struct od_pstate *producer_state; /* idempotent producers (od_producer.c), lazy */
 } od_partition_t;
 
 struct od_core;

@@ -6,6 +6,12 @@
  *                   [--acks 1] [--linger-ms 5] [--batch-size B]
  *                   [--compression none] [--timeout-s 300]
  *   odbench consume --brokers H:P --topic T --count N [--timeout-s 300]
+ *   odbench group   --brokers H:P --topic T --count N [--members 3] [--rounds 3]
+ *                   [--rate 2000] [--timeout-s 300]
+ *
+ * group: --members consumers (threads) in one new group read N records of the
+ * topic end to end, then --rounds times a member leaves while a producer
+ * sends --rate msgs/s, timing the rebalance (see run_group below).
  *
  * Each run prints one human line and one `key=value` line (starting with
  * "result ") for scripts/bench.sh to parse.
@@ -25,6 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -42,6 +52,8 @@ typedef struct bench_opts {
     const char *extra[32]; /* --set key=value, librdkafka properties */
     int nextra;
     int verbose;
+    int members; /* group mode */
+    int rounds;  /* group mode */
 } bench_opts_t;
 
 /* Producer state shared with the delivery report callback. */
@@ -79,6 +91,9 @@ static void usage(FILE *f)
             "                       [--compression none|gzip|snappy|lz4|zstd]\n"
             "                       [--timeout-s 300] [--verbose] [--set PROP=VALUE]...\n"
             "       odbench consume --brokers H:P --topic T --count N\n"
+            "                       [--timeout-s 300] [--verbose] [--set PROP=VALUE]...\n"
+            "       odbench group   --brokers H:P --topic T --count N [--members 3]\n"
+            "                       [--rounds 3] [--rate TRICKLE_MSGS_PER_SEC (2000)]\n"
             "                       [--timeout-s 300] [--verbose] [--set PROP=VALUE]...\n"
             "--set passes any librdkafka property (after odbench's own settings).\n");
 }
@@ -420,6 +435,393 @@ static int run_consume(const bench_opts_t *o)
     return got == o->count && !timed_out ? 0 : 1;
 }
 
+/* ---- group mode ---------------------------------------------------------------------
+ * odbench group: M consumers (one thread each) subscribe to the topic in one
+ * new consumer group and read it end to end (msgs/s over the whole run, from
+ * the first subscribe to the last message, so the join is included, and from
+ * the first to the last message). Then the rebalance rounds: a producer
+ * thread keeps a trickle of messages flowing into every partition, one member
+ * close()s (LeaveGroup), and we time how long it takes until every remaining
+ * member has its new assignment and has received a message after it ("the
+ * group consumes again"); a new member then joins to restore M members for
+ * the next round. Times are per round; the result line gives min/median/max. */
+
+#define GROUP_MAX_MEMBERS 64
+#define GROUP_MAX_ROUNDS 32
+
+typedef struct gmember {
+    rd_kafka_t *rk;
+    pthread_t thread;
+    int started;
+    atomic_int close_now;      /* main -> thread: close() and exit */
+    atomic_int done;           /* thread -> main: closed */
+    atomic_int assigned;       /* partitions currently assigned */
+    atomic_llong n_assign;     /* assign callbacks seen */
+    atomic_llong assign_ns;    /* time of the last assign callback */
+    atomic_llong first_msg_ns; /* first message after the last assign, 0 = none yet */
+    atomic_llong received;
+    int64_t close_start_ns, close_end_ns;
+} gmember_t;
+
+typedef struct gbench {
+    const bench_opts_t *o;
+    char group[128];
+    atomic_llong received; /* all members */
+    atomic_llong first_ns, last_ns;
+    atomic_int stop;       /* producer and members: stop */
+    gmember_t m[GROUP_MAX_MEMBERS];
+    int nm;
+    int nparts;
+} gbench_t;
+
+static gbench_t *g_bench; /* for the rebalance callback's opaque lookup */
+
+static void group_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                               rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    gmember_t *m = opaque;
+    int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (coop) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+            if (e)
+                rd_kafka_error_destroy(e);
+            atomic_fetch_add(&m->assigned, parts->cnt);
+        } else {
+            rd_kafka_assign(rk, parts);
+            atomic_store(&m->assigned, parts->cnt);
+        }
+        atomic_store(&m->first_msg_ns, 0);
+        atomic_store(&m->assign_ns, mono_ns());
+        atomic_fetch_add(&m->n_assign, 1);
+    } else {
+        if (coop) {
+            rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+            if (e)
+                rd_kafka_error_destroy(e);
+            atomic_fetch_sub(&m->assigned, parts->cnt);
+        } else {
+            rd_kafka_assign(rk, NULL);
+            atomic_store(&m->assigned, 0);
+        }
+    }
+}
+
+static void *group_member_main(void *arg)
+{
+    gmember_t *m = arg;
+    gbench_t *g = g_bench;
+    while (!atomic_load(&g->stop) && !atomic_load(&m->close_now) && !stop_requested) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(m->rk, 50);
+        if (!msg)
+            continue;
+        if (!msg->err) {
+            int64_t now = mono_ns();
+            long long zero = 0;
+            atomic_compare_exchange_strong(&m->first_msg_ns, &zero, now);
+            atomic_fetch_add(&m->received, 1);
+            atomic_fetch_add(&g->received, 1);
+            zero = 0;
+            atomic_compare_exchange_strong(&g->first_ns, &zero, now);
+            atomic_store(&g->last_ns, now);
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    m->close_start_ns = mono_ns();
+    rd_kafka_consumer_close(m->rk);
+    m->close_end_ns = mono_ns();
+    atomic_store(&m->done, 1);
+    return NULL;
+}
+
+static int group_member_start(gbench_t *g, int i)
+{
+    char errstr[512], cid[64];
+    gmember_t *m = &g->m[i];
+    memset(m, 0, sizeof *m);
+    snprintf(cid, sizeof cid, "odbench-member-%d", i);
+    rd_kafka_conf_t *conf = base_conf(g->o);
+    if (!conf || set_conf(conf, "client.id", cid) || set_conf(conf, "group.id", g->group) ||
+        set_conf(conf, "auto.offset.reset", "earliest") ||
+        set_conf(conf, "enable.auto.commit", "true") ||
+        set_conf(conf, "heartbeat.interval.ms", "500") ||
+        set_conf(conf, "session.timeout.ms", "10000") ||
+        set_conf(conf, "fetch.wait.max.ms", "100") ||
+        set_conf(conf, "queued.min.messages", "100000") || apply_extra(conf, g->o)) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, group_rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, m);
+    m->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!m->rk) {
+        fprintf(stderr, "odbench: rd_kafka_new: %s\n", errstr);
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(m->rk);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, g->o->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(m->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (err) {
+        fprintf(stderr, "odbench: subscribe: %s\n", rd_kafka_err2str(err));
+        rd_kafka_destroy(m->rk);
+        m->rk = NULL;
+        return -1;
+    }
+    if (pthread_create(&m->thread, NULL, group_member_main, m)) {
+        fprintf(stderr, "odbench: pthread_create failed\n");
+        rd_kafka_destroy(m->rk);
+        m->rk = NULL;
+        return -1;
+    }
+    m->started = 1;
+    return 0;
+}
+
+static void group_member_join(gmember_t *m)
+{
+    if (!m->started)
+        return;
+    atomic_store(&m->close_now, 1);
+    pthread_join(m->thread, NULL);
+    rd_kafka_destroy(m->rk);
+    m->started = 0;
+}
+
+/* The live members (started, not closing) all have an assignment that
+ * together covers the topic, and each has received a message since its last
+ * assign. Sets *settled_ns to the latest of those first messages. */
+static int group_consuming(gbench_t *g, int nparts, int64_t *settled_ns, int64_t *assigned_ns)
+{
+    int total = 0;
+    int64_t latest = 0, latest_assign = 0;
+    for (int i = 0; i < g->nm; i++) {
+        gmember_t *m = &g->m[i];
+        if (!m->started || atomic_load(&m->close_now))
+            continue;
+        int a = atomic_load(&m->assigned);
+        long long f = atomic_load(&m->first_msg_ns), as = atomic_load(&m->assign_ns);
+        if (a > 0 && !f)
+            return 0;
+        total += a;
+        if (f > latest)
+            latest = f;
+        if (as > latest_assign)
+            latest_assign = as;
+    }
+    if (total != nparts)
+        return 0;
+    *settled_ns = latest;
+    *assigned_ns = latest_assign;
+    return 1;
+}
+
+static void *group_producer_main(void *arg)
+{
+    gbench_t *g = arg;
+    char errstr[512];
+    rd_kafka_conf_t *conf = base_conf(g->o);
+    if (!conf || set_conf(conf, "linger.ms", "1") || set_conf(conf, "acks", "1")) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, g->o->topic, NULL);
+    long long rate = g->o->rate > 0 ? g->o->rate : 2000;
+    int64_t start = mono_ns(), interval = 1000000000 / rate;
+    long long sent = 0;
+    static const char payload[] = "odbench-group-trickle";
+    while (!atomic_load(&g->stop) && !stop_requested) {
+        int64_t due = start + sent * interval, now = mono_ns();
+        if (now < due) {
+            int64_t w = (due - now) / 1000000;
+            rd_kafka_poll(rk, w > 0 ? (int)w : 0);
+            continue;
+        }
+        /* Explicit round robin: every partition must see traffic (the default
+         * partitioner is sticky for null keys). */
+        if (rd_kafka_produce(rkt, (int32_t)(sent % g->nparts), 0, (void *)payload,
+                             sizeof payload - 1, NULL, 0, NULL) == -1)
+            rd_kafka_poll(rk, 5);
+        else
+            sent++;
+        rd_kafka_poll(rk, 0);
+    }
+    rd_kafka_flush(rk, 5000);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    return NULL;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static int run_group(bench_opts_t *o)
+{
+    static gbench_t g;
+    memset(&g, 0, sizeof g);
+    g.o = o;
+    g_bench = &g;
+    snprintf(g.group, sizeof g.group, "odbench-%ld-%lld", (long)getpid(), (long long)mono_ns());
+    int members = o->members, rounds = o->rounds;
+    int64_t start = mono_ns();
+    int64_t deadline = start + (int64_t)o->timeout_s * 1000000000;
+
+    /* The partition count, with a throwaway consumer handle. */
+    char errstr[512];
+    rd_kafka_conf_t *mconf = base_conf(o);
+    if (!mconf)
+        return 1;
+    rd_kafka_t *mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr, sizeof errstr);
+    if (!mrk) {
+        fprintf(stderr, "odbench: rd_kafka_new: %s\n", errstr);
+        rd_kafka_conf_destroy(mconf);
+        return 1;
+    }
+    int nparts = topic_partitions(mrk, o->topic, deadline);
+    rd_kafka_destroy(mrk);
+    if (nparts < 1) {
+        fprintf(stderr, "odbench: topic %s not found before the timeout\n", o->topic);
+        return 1;
+    }
+    g.nparts = nparts;
+
+    /* Phase 1: read the topic end to end. */
+    start = mono_ns();
+    for (int i = 0; i < members; i++)
+        if (group_member_start(&g, g.nm++))
+            goto fail;
+    int64_t joined_ns = 0;
+    int timed_out = 0;
+    while (atomic_load(&g.received) < o->count && !stop_requested) {
+        if (mono_ns() > deadline) {
+            timed_out = 1;
+            break;
+        }
+        if (!joined_ns) {
+            int total = 0;
+            for (int i = 0; i < g.nm; i++)
+                total += atomic_load(&g.m[i].assigned);
+            if (total == nparts)
+                joined_ns = mono_ns();
+        }
+        sleep_ms(5);
+    }
+    long long got = atomic_load(&g.received);
+    int64_t first = atomic_load(&g.first_ns), last = atomic_load(&g.last_ns);
+    double total_s = (double)(last - start) / 1e9;
+    double flow_s = (double)(last - first) / 1e9;
+    double rate_total = total_s > 0 ? (double)got / total_s : 0;
+    double rate_flow = flow_s > 0 ? (double)got / flow_s : 0;
+    double join_ms = joined_ns ? (double)(joined_ns - start) / 1e6 : -1;
+    printf("%d members read %lld records from %d partitions: %.1f records/sec from subscribe, "
+           "%.1f records/sec from the first record; group assigned after %.1f ms%s\n",
+           members, got, nparts, rate_total, rate_flow, join_ms, timed_out ? " (TIMED OUT)" : "");
+    fflush(stdout);
+    if (timed_out)
+        goto fail;
+
+    /* Phase 2: rebalance rounds with a trickle of messages. */
+    pthread_t prod;
+    if (pthread_create(&prod, NULL, group_producer_main, &g)) {
+        fprintf(stderr, "odbench: pthread_create failed\n");
+        goto fail;
+    }
+    double reb_ms[GROUP_MAX_ROUNDS], asg_ms[GROUP_MAX_ROUNDS], close_ms[GROUP_MAX_ROUNDS];
+    int nrounds = 0;
+    for (int r = 0; r < rounds && !stop_requested; r++) {
+        /* Wait until everyone consumes (after the previous join). */
+        int64_t s_ns, a_ns;
+        while (!group_consuming(&g, nparts, &s_ns, &a_ns) && mono_ns() < deadline)
+            sleep_ms(5);
+        sleep_ms(500);
+        /* The oldest live member leaves. */
+        gmember_t *leaver = NULL;
+        for (int i = 0; i < g.nm && !leaver; i++)
+            if (g.m[i].started && !atomic_load(&g.m[i].close_now))
+                leaver = &g.m[i];
+        long long before[GROUP_MAX_MEMBERS];
+        for (int i = 0; i < g.nm; i++)
+            before[i] = atomic_load(&g.m[i].n_assign);
+        int64_t t0 = mono_ns();
+        atomic_store(&leaver->close_now, 1);
+        int settled = 0;
+        while (mono_ns() < deadline && !stop_requested) {
+            int all_new = 1;
+            for (int i = 0; i < g.nm; i++) {
+                gmember_t *m = &g.m[i];
+                if (m->started && !atomic_load(&m->close_now) && atomic_load(&m->n_assign) == before[i])
+                    all_new = 0;
+            }
+            if (all_new && group_consuming(&g, nparts, &s_ns, &a_ns)) {
+                settled = 1;
+                break;
+            }
+            sleep_ms(1);
+        }
+        pthread_join(leaver->thread, NULL);
+        rd_kafka_destroy(leaver->rk);
+        leaver->started = 0;
+        if (!settled) {
+            fprintf(stderr, "odbench: round %d: the group did not settle before the timeout\n", r + 1);
+            break;
+        }
+        reb_ms[nrounds] = (double)(s_ns - t0) / 1e6;
+        asg_ms[nrounds] = (double)(a_ns - t0) / 1e6;
+        close_ms[nrounds] = (double)(leaver->close_end_ns - leaver->close_start_ns) / 1e6;
+        printf("round %d: member left; remaining %d members assigned after %.1f ms, consuming "
+               "again after %.1f ms (the leaver's close() took %.1f ms)\n",
+               r + 1, members - 1, asg_ms[nrounds], reb_ms[nrounds], close_ms[nrounds]);
+        fflush(stdout);
+        nrounds++;
+        /* A new member restores the group size for the next round. */
+        if (r + 1 < rounds) {
+            if (g.nm == GROUP_MAX_MEMBERS || group_member_start(&g, g.nm++))
+                break;
+        }
+    }
+    atomic_store(&g.stop, 1);
+    pthread_join(prod, NULL);
+    for (int i = 0; i < g.nm; i++)
+        group_member_join(&g.m[i]);
+
+    double sorted[GROUP_MAX_ROUNDS];
+    memcpy(sorted, reb_ms, sizeof(double) * (size_t)nrounds);
+    qsort(sorted, (size_t)nrounds, sizeof(double), cmp_dbl);
+    double rmin = nrounds ? sorted[0] : -1, rmax = nrounds ? sorted[nrounds - 1] : -1;
+    double rmed = nrounds ? sorted[nrounds / 2] : -1;
+    printf("result mode=group topic=%s count=%lld members=%d partitions=%d received=%lld "
+           "timed_out=0 elapsed_s=%.3f msgs_per_sec=%.1f flow_msgs_per_sec=%.1f join_ms=%.1f "
+           "rounds=%d rebalance_min_ms=%.1f rebalance_med_ms=%.1f rebalance_max_ms=%.1f\n",
+           o->topic, o->count, members, nparts, got, total_s, rate_total, rate_flow, join_ms,
+           nrounds, rmin, rmed, rmax);
+    fflush(stdout);
+    return nrounds == rounds ? 0 : 1;
+
+fail:
+    atomic_store(&g.stop, 1);
+    for (int i = 0; i < g.nm; i++)
+        group_member_join(&g.m[i]);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -427,15 +829,15 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *mode = argv[1];
-    int produce = !strcmp(mode, "produce");
-    if (!produce && strcmp(mode, "consume")) {
+    int produce = !strcmp(mode, "produce"), group = !strcmp(mode, "group");
+    if (!produce && !group && strcmp(mode, "consume")) {
         fprintf(stderr, "odbench: unknown mode %s\n", mode);
         usage(stderr);
         return 2;
     }
     bench_opts_t o = {
         .count = -1, .size = 100, .rate = 0, .acks = "1", .linger_ms = "5",
-        .compression = "none", .timeout_s = 300,
+        .compression = "none", .timeout_s = 300, .members = 3, .rounds = 3,
     };
     static const struct option longopts[] = {
         {"brokers", required_argument, NULL, 'b'},
@@ -450,12 +852,14 @@ int main(int argc, char **argv)
         {"timeout-s", required_argument, NULL, 'T'},
         {"verbose", no_argument, NULL, 'v'},
         {"set", required_argument, NULL, 'X'},
+        {"members", required_argument, NULL, 'M'},
+        {"rounds", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
     optind = 2;
-    while ((c = getopt_long(argc, argv, "b:t:n:s:r:a:l:B:z:T:X:vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:t:n:s:r:a:l:B:z:T:X:M:R:vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'b': o.brokers = optarg; break;
         case 't': o.topic = optarg; break;
@@ -475,6 +879,21 @@ int main(int argc, char **argv)
             }
             o.extra[o.nextra++] = optarg;
             break;
+        case 'M':
+        case 'R': {
+            long long v;
+            if (parse_ll(optarg, c == 'M' ? "--members" : "--rounds", 1, &v))
+                return 2;
+            if (v > (c == 'M' ? GROUP_MAX_MEMBERS - GROUP_MAX_ROUNDS : GROUP_MAX_ROUNDS)) {
+                fprintf(stderr, "odbench: %s too large\n", c == 'M' ? "--members" : "--rounds");
+                return 2;
+            }
+            if (c == 'M')
+                o.members = (int)v;
+            else
+                o.rounds = (int)v;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -494,5 +913,9 @@ int main(int argc, char **argv)
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    return produce ? run_produce(&o) : run_consume(&o);
+    if (group && o.members < 2) {
+        fprintf(stderr, "odbench: group mode wants --members >= 2 (one of them leaves)\n");
+        return 2;
+    }
+    return produce ? run_produce(&o) : group ? run_group(&o) : run_consume(&o);
 }

@@ -18,10 +18,12 @@ case $build in /*) ;; *) build=$top/$build ;; esac
 # Everything needed to build, test and benchmark. Test-only entries:
 # librdkafka-dev (benchmark), kcat and the Python clients (client tests),
 # clang (second compiler; libclang-rt for its sanitizers), perl (prove), the
-# compression libraries (clients may compress batches).
+# compression libraries and kafka-python's codec packages (clients may
+# compress batches).
 packages="build-essential autoconf automake libtool pkg-config python3
   liblua5.4-dev libsodium-dev libssl-dev libsasl2-dev
   librdkafka-dev kcat python3-confluent-kafka python3-kafka
+  python3-snappy python3-lz4 python3-zstandard
   clang libclang-rt-14-dev
   zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev
   perl procps ca-certificates"
@@ -67,24 +69,23 @@ fi
 
 mkdir -p "$build"
 cd "$build"
-# What configure was run with. Configure again when the build dir has no
-# Makefile yet, or when the caller set CC, CFLAGS or ODRADEK_CONFIGURE_ARGS
-# (even to "") and they differ from last time; with none of them set an
-# existing configuration is kept (run-broker.sh runs whatever _build is).
-stamp=".odradek-configure"
-# shellcheck disable=SC2086 # split and rejoin: spacing does not matter
-args=$(printf '%s ' ${ODRADEK_CONFIGURE_ARGS-})
-want="CC=${CC-} CFLAGS=${CFLAGS-} ARGS=${args% }"
+# Configure when the build dir has no Makefile yet, or when the caller set
+# CC, CFLAGS or ODRADEK_CONFIGURE_ARGS (even to "") and the build dir was
+# configured otherwise (config.status --config tells how). With none of
+# them set an existing configuration is kept: run-broker.sh runs whatever
+# _build is.
+# shellcheck disable=SC2086,SC2046 # word lists, compared word by word
+words() { printf '%s\n' $(printf '%s' "$*" | tr -d "'") | sed '/^$/d' | sort | paste -sd' '; }
+want=$(words "${ODRADEK_CONFIGURE_ARGS-}" ${CC:+"CC=$CC"} ${CFLAGS:+"CFLAGS=$CFLAGS"})
 reconfigure=0
-if [ ! -f Makefile ]; then
+if [ ! -f Makefile ] || [ ! -x config.status ]; then
     reconfigure=1
 elif [ -n "${CC+x}${CFLAGS+x}${ODRADEK_CONFIGURE_ARGS+x}" ] &&
-     { [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; }; then
+     [ "$(words "$(./config.status --config)")" != "$want" ]; then
     reconfigure=2 # an existing build with other flags
 fi
 if [ "$reconfigure" != 0 ]; then
-    say "configuring $build ($want)"
-    rm -f "$stamp"
+    say "configuring $build (${want:-no extra arguments})"
     # shellcheck disable=SC2086 # the arguments are a word list
     "$top/configure" ${ODRADEK_CONFIGURE_ARGS-}
     if [ "$reconfigure" = 2 ]; then
@@ -93,7 +94,6 @@ if [ "$reconfigure" != 0 ]; then
         say "flags changed: make clean"
         make clean >/dev/null
     fi
-    printf '%s' "$want" >"$stamp"
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)

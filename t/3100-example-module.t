@@ -69,6 +69,21 @@ wait_for() {
     return 1
 }
 
+# wait_port SECONDS: 0 once the broker accepts connections on $port.
+wait_port() {
+    /usr/bin/python3 - "$port" "$1" <<'EOF'
+import socket, sys, time
+port, deadline = int(sys.argv[1]), time.time() + float(sys.argv[2])
+while time.time() < deadline:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+EOF
+}
+
 # broker_stop: SIGTERM, then wait up to 15 s; returns the exit status.
 broker_stop() {
     kill -TERM "$pid" 2>/dev/null
@@ -122,8 +137,8 @@ broker_start "$tmp/hello.properties" "$tmp/broker.log"
 wait_for bonjour "$tmp/broker.log" 20
 rc=$?
 ok "$rc" "broker log shows the module's greeting (bonjour)"
-kill -0 "$pid" 2>/dev/null
-ok $? "broker keeps running with the module loaded"
+wait_port 20 && kill -0 "$pid" 2>/dev/null
+ok $? "broker starts (accepts connections) with the module loaded"
 broker_stop
 rc=$?
 ok "$rc" "broker stops cleanly on SIGTERM (exit $rc)"

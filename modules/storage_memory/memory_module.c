@@ -40,6 +40,14 @@ typedef struct mem_batch {
 
 typedef struct mem_store mem_store_t;
 
+/* A named state blob (put_state/get_state). */
+typedef struct mem_state {
+    struct mem_state *next;
+    char *name;
+    void *data;
+    size_t len;
+} mem_state_t;
+
 struct od_log {
     mem_store_t *store;
     struct od_log *next; /* in store->logs */
@@ -52,6 +60,7 @@ struct od_log {
     int64_t start, end; /* log start offset, next offset */
     int64_t bytes;
     od_log_config_t cfg;
+    mem_state_t *states;
 };
 
 struct mem_store {
@@ -85,6 +94,13 @@ static void chunk_release(void *opaque)
 
 static void log_free(od_log_t *log)
 {
+    while (log->states) {
+        mem_state_t *st = log->states;
+        log->states = st->next;
+        free(st->name);
+        free(st->data);
+        free(st);
+    }
     for (size_t i = 0; i < log->nchunks; i++)
         chunk_release(log->chunks[i]);
     free(log->chunks);
@@ -332,6 +348,135 @@ static int64_t mem_offset_for_time(od_log_t *log, int64_t ts, int64_t *ts_out)
     return log->batches[lo].base > log->start ? log->batches[lo].base : log->start;
 }
 
+/* ---- lifecycle (ABI 1.1): log start, retention, named state ------------ */
+
+/* Forget the batches wholly below log->start and release the chunks that
+ * no remaining batch uses (reads handed out keep their own references). */
+static void drop_below_start(od_log_t *log)
+{
+    size_t n = 0, c = 0;
+    while (n < log->nbatches && log->batches[n].last < log->start)
+        log->bytes -= (int64_t)log->batches[n++].len;
+    if (n == 0)
+        return;
+    memmove(log->batches, log->batches + n, (log->nbatches - n) * sizeof *log->batches);
+    log->nbatches -= n;
+    /* Chunks hold consecutive batches in append order. */
+    while (c < log->nchunks && (log->nbatches == 0 || log->chunks[c] != log->batches[0].chunk))
+        chunk_release(log->chunks[c++]);
+    memmove(log->chunks, log->chunks + c, (log->nchunks - c) * sizeof *log->chunks);
+    log->nchunks -= c;
+}
+
+static int mem_advance_start(od_log_t *log, int64_t new_start, char *err, size_t errsz)
+{
+    if (new_start < 0 || new_start > log->end) {
+        if (err && errsz)
+            snprintf(err, errsz, "%s: new log start offset %lld is outside [0, %lld]", log->name,
+                     (long long)new_start, (long long)log->end);
+        return -1;
+    }
+    if (new_start <= log->start)
+        return 0;
+    log->start = new_start;
+    drop_below_start(log);
+    return 0;
+}
+
+/* Whole batches play the part of segments: from the front, those older
+ * than retention.ms, then those that bring the log down to retention.bytes.
+ * The end offset stays, so offsets are never reused. */
+static int mem_enforce_retention(od_log_t *log, int64_t now_ms, char *err, size_t errsz)
+{
+    size_t n = 0;
+    int64_t total = log->bytes;
+    if (!(log->cfg.cleanup_policy & OD_CLEANUP_DELETE))
+        return 0;
+    if (log->cfg.retention_ms >= 0)
+        while (n < log->nbatches && now_ms - log->batches[n].max_ts > log->cfg.retention_ms)
+            total -= (int64_t)log->batches[n++].len;
+    if (log->cfg.retention_bytes >= 0 && total > log->cfg.retention_bytes) {
+        int64_t diff = total - log->cfg.retention_bytes;
+        while (n < log->nbatches && diff - (int64_t)log->batches[n].len >= 0)
+            diff -= (int64_t)log->batches[n++].len;
+    }
+    if (n == 0)
+        return 0;
+    log->start = n < log->nbatches ? log->batches[n].base : log->end;
+    drop_below_start(log);
+    return (int)n;
+}
+
+static int state_name_ok(const char *name, char *err, size_t errsz)
+{
+    size_t n = name ? strlen(name) : 0;
+    int ok = n > 0 && n <= 200 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+             name[i] == '.' || name[i] == '_' || name[i] == '-';
+    if (!ok && err && errsz)
+        snprintf(err, errsz, "memory: bad state name '%.40s' (want [a-z0-9._-]+)",
+                 name ? name : "");
+    return ok;
+}
+
+static int mem_put_state(od_log_t *log, const char *name, const void *data, size_t len,
+                         char *err, size_t errsz)
+{
+    mem_state_t *st;
+    void *copy;
+    if (!state_name_ok(name, err, errsz))
+        return -1;
+    copy = malloc(len ? len : 1);
+    if (!copy) {
+        seterr(err, errsz, "put_state: out of memory", log->name);
+        return -1;
+    }
+    if (len)
+        memcpy(copy, data, len);
+    for (st = log->states; st; st = st->next)
+        if (strcmp(st->name, name) == 0)
+            break;
+    if (!st) {
+        st = calloc(1, sizeof *st);
+        if (!st || !(st->name = strdup(name))) {
+            free(st);
+            free(copy);
+            seterr(err, errsz, "put_state: out of memory", log->name);
+            return -1;
+        }
+        st->next = log->states;
+        log->states = st;
+    }
+    free(st->data); /* replaced as a whole: readers never see a mix */
+    st->data = copy;
+    st->len = len;
+    return 0;
+}
+
+static int mem_get_state(od_log_t *log, const char *name, void **data, size_t *len, char *err,
+                         size_t errsz)
+{
+    *data = NULL;
+    *len = 0;
+    if (!state_name_ok(name, err, errsz))
+        return -1;
+    for (mem_state_t *st = log->states; st; st = st->next) {
+        if (strcmp(st->name, name) != 0)
+            continue;
+        *data = malloc(st->len ? st->len : 1);
+        if (!*data) {
+            seterr(err, errsz, "get_state: out of memory", log->name);
+            return -1;
+        }
+        if (st->len)
+            memcpy(*data, st->data, st->len);
+        *len = st->len;
+        return 1;
+    }
+    return 0;
+}
+
 static int mem_flush(od_log_t *log) { return 0; }
 static void mem_tick(od_log_t *log, int64_t now_ms) {}
 static void mem_reconfigure(od_log_t *log, const od_log_config_t *cfg) { copy_cfg(log, cfg); }
@@ -354,6 +499,12 @@ static const od_storage_ops_t mem_ops = {
     .tick = mem_tick,
     .reconfigure = mem_reconfigure,
     .size_bytes = mem_size_bytes,
+    .advance_start = mem_advance_start,
+    .enforce_retention = mem_enforce_retention,
+    .put_state = mem_put_state,
+    .get_state = mem_get_state,
+    /* compact_step stays NULL: a memory log is for tests and throwaway
+     * brokers, and the core skips compaction for backends without it. */
 };
 
 static int mem_init(od_module_ctx_t *ctx, char *err, size_t errsz)

@@ -82,6 +82,8 @@ int seg_mkdirs(const char *path, char *err, size_t errsz)
 
 static void free_log(struct od_log *log)
 {
+    seg_doomed_sweep(log, 0, 1);
+    seg_clean_free(log);
     for (size_t i = 0; i < log->nsegs; i++)
         seg_segment_free(log->segs[i]);
     free(log->segs);
@@ -100,7 +102,8 @@ int seg_log_open(const char *dir, const od_log_config_t *cfg, struct od_log **ou
         return -1;
     }
     set_config(log, cfg);
-    if (seg_mkdirs(dir, err, errsz) < 0 || seg_recover(log, err, errsz) < 0) {
+    if (seg_mkdirs(dir, err, errsz) < 0 || seg_recover(log, err, errsz) < 0 ||
+        seg_start_load(log, err, errsz) < 0) {
         free_log(log);
         return -1;
     }
@@ -181,6 +184,8 @@ int seg_log_remove(struct od_log *log, char *err, size_t errsz)
     int rc = 0;
 
     /* Close without a clean marker; outstanding read ranges keep their fds. */
+    seg_doomed_sweep(log, 0, 1);
+    seg_clean_free(log);
     log->dir = NULL;
     for (size_t i = 0; i < log->nsegs; i++)
         seg_segment_free(log->segs[i]);
@@ -492,6 +497,14 @@ int seg_log_read(struct od_log *log, int64_t offset, size_t max_bytes, od_log_re
     if (offset == end)
         return 0;
     i = find_segment(log, offset);
+    /* Compaction leaves gaps: an offset after the last batch of its segment
+     * is served by the next segment that has one. */
+    while (i + 1 < log->nsegs && offset >= log->segs[i]->next)
+        i++;
+    if (log->segs[i]->size == 0 || offset >= log->segs[i]->next)
+        return 0;
+    if (offset < log->segs[i]->base)
+        offset = log->segs[i]->base;
     if (locate(log, log->segs[i], offset, &pos, &first, err, errsz) < 0 ||
         span(log, log->segs[i], pos, &first, budget, &len, err, errsz) < 0)
         return -1;
@@ -508,6 +521,8 @@ int seg_log_read(struct od_log *log, int64_t offset, size_t max_bytes, od_log_re
             out->total = 0;
             return -1;
         }
+        if (len == 0 && log->segs[i]->size == 0)
+            continue; /* emptied by compaction */
         if (len == 0)
             break;
         add_range(out, log->segs[i], 0, len);
@@ -516,7 +531,10 @@ int seg_log_read(struct od_log *log, int64_t offset, size_t max_bytes, od_log_re
     return 0;
 }
 
-int64_t seg_log_start_offset(struct od_log *log) { return log->segs[0]->base; }
+int64_t seg_log_start_offset(struct od_log *log)
+{
+    return log->log_start > log->segs[0]->base ? log->log_start : log->segs[0]->base;
+}
 
 int64_t seg_log_end_offset(struct od_log *log) { return active(log)->next; }
 
@@ -537,10 +555,11 @@ int64_t seg_log_offset_for_time(struct od_log *log, int64_t ts, int64_t *ts_out)
             continue;
         }
         for (;;) {
-            if (b.max_timestamp >= ts) {
+            if (b.max_timestamp >= ts && seg_batch_last(&b) >= seg_log_start_offset(log)) {
                 if (ts_out)
                     *ts_out = b.max_timestamp;
-                return b.base_offset;
+                return b.base_offset > seg_log_start_offset(log) ? b.base_offset
+                                                                 : seg_log_start_offset(log);
             }
             pos += seg_batch_size(&b);
             if (pos >= s->size)
@@ -565,6 +584,7 @@ void seg_log_tick(struct od_log *log, int64_t now_ms)
     if (log->unflushed > 0 && now_ms - log->last_flush_ms >= log->cfg.flush_ms &&
         seg_log_flush(log, now_ms, err, sizeof err) < 0)
         od_logf(OD_LOG_ERROR, "segment: flush: %s", err);
+    seg_doomed_sweep(log, now_ms, 0);
 }
 
 void seg_log_reconfigure(struct od_log *log, const od_log_config_t *cfg) { set_config(log, cfg); }

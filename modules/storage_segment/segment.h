@@ -136,6 +136,11 @@ struct od_log {
     size_t nsegs, segs_cap;
     int64_t unflushed;     /* records appended since the last fdatasync */
     int64_t last_flush_ms; /* monotonic */
+    /* lifecycle (segment_retention.c): the log start offset (>= the first
+     * segment's base, may lie inside it) and files awaiting deletion */
+    int64_t log_start;
+    struct seg_doomed *doomed;
+    struct seg_cleaner *cleaner; /* compaction round state (segment_clean.c), or NULL */
 };
 
 /* Error text helper: formats into err (may be NULL). */
@@ -243,5 +248,39 @@ int seg_log_roll(struct od_log *log, int64_t now_ms, char *err, size_t errsz);
 int seg_remove_tree(const char *path);
 /* mkdir -p */
 int seg_mkdirs(const char *path, char *err, size_t errsz);
+
+/* ---- compaction (segment_clean.c) ------------------------------------------ */
+
+/* The compact_step op: about budget bytes of cleaning work; 1 = more to do,
+ * 0 = nothing due, -1 with err. now_ms: wall clock. */
+int seg_clean_step(struct od_log *log, int64_t now_ms, int64_t budget, char *err, size_t errsz);
+/* Drop the cleaner state of a log being closed (removes unfinished output). */
+void seg_clean_free(struct od_log *log);
+/* At open, before the segments are listed: delete "*.log.cleaned" and finish
+ * interrupted swaps ("*.log.swap" replace the segments they cover). */
+int seg_clean_recover(const char *dir, char *err, size_t errsz);
+
+/* ---- lifecycle (segment_retention.c, segment_state.c) ---------------------- */
+
+/* At open, after seg_recover: read the log start offset checkpoint, remove
+ * "*.deleted" leftovers, delete segments wholly below the start. */
+int seg_start_load(struct od_log *log, char *err, size_t errsz);
+int seg_log_advance_start(struct od_log *log, int64_t new_start, char *err, size_t errsz);
+/* now_ms: wall clock (record timestamps). Returns segments deleted or -1. */
+int seg_log_enforce_retention(struct od_log *log, int64_t now_ms, char *err, size_t errsz);
+/* Unlink renamed segment files that are due (all of them with `force`);
+ * now_ms is monotonic. */
+void seg_doomed_sweep(struct od_log *log, int64_t now_ms, int force);
+int seg_log_put_state(struct od_log *log, const char *name, const void *data, size_t len,
+                      char *err, size_t errsz);
+int seg_log_get_state(struct od_log *log, const char *name, void **data, size_t *len,
+                      char *err, size_t errsz);
+/* Replace dir/file atomically (tmp, fsync, rename, fsync dir). */
+int seg_atomic_write(const char *dir, const char *file, const void *data, size_t len,
+                     char *err, size_t errsz);
+/* Read a whole file of at most max bytes (NUL-terminated, caller frees):
+ * 1, 0 when it does not exist, -1 with err. */
+int seg_read_small_file(const char *path, int64_t max, void **data, size_t *len, char *err,
+                        size_t errsz);
 
 #endif

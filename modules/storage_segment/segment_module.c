@@ -132,6 +132,11 @@ static const od_storage_ops_t ops = {
     .tick = b_tick,
     .reconfigure = seg_log_reconfigure,
     .size_bytes = seg_log_size,
+    .advance_start = seg_log_advance_start,
+    .enforce_retention = seg_log_enforce_retention,
+    .put_state = seg_log_put_state,
+    .get_state = seg_log_get_state,
+    .compact_step = seg_clean_step,
 };
 
 static int m_init(od_module_ctx_t *ctx, char *err, size_t errsz)

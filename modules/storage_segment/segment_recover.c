@@ -74,7 +74,7 @@ static int scan(struct od_log *log, seg_segment_t *s, int64_t pos, int64_t expec
             expect = b.base_offset;
             first_last = -1;
         }
-        if (b.base_offset != expect) {
+        if (b.base_offset < expect) { /* gaps are fine: compaction */
             snprintf(res->why, sizeof res->why, "batch at offset %lld where %lld was expected",
                      (long long)b.base_offset, (long long)expect);
             break;
@@ -160,7 +160,7 @@ static int recover_inactive(struct od_log *log, seg_segment_t *s, int64_t next_b
         int64_t at = ix->noff ? s->base + ix->off[ix->noff - 1].rel : -1;
         if (scan(log, s, pos, s->base, at, 1, 0, &res, err, errsz) < 0)
             return -1;
-        if (!res.bad && !res.incomplete && res.next == next_base) {
+        if (!res.bad && !res.incomplete && res.next <= next_base) {
             s->next = res.next;
             if (res.max_ts > s->idx.max_ts)
                 s->idx.max_ts = res.max_ts;
@@ -320,7 +320,8 @@ int seg_recover(struct od_log *log, char *err, size_t errsz)
     size_t i = 0;
     int rc = -1;
 
-    if (list_segments(log->dir, &bases, &n, err, errsz) < 0)
+    if (seg_clean_recover(log->dir, err, errsz) < 0 ||
+        list_segments(log->dir, &bases, &n, err, errsz) < 0)
         return -1;
     orig_n = n;
     if (n == 0) {
@@ -346,7 +347,7 @@ int seg_recover(struct od_log *log, char *err, size_t errsz)
             seg_segment_free(s);
             goto out;
         }
-        if (i > 0 && s->base != log->segs[i - 1]->next) {
+        if (i > 0 && s->base < log->segs[i - 1]->next) { /* a gap is fine: compaction */
             /* A hole or an overlap: the log ends with the previous segment,
              * which is redone as the active one. */
             od_logf(OD_LOG_WARN, "segment: %s.log starts at offset %lld but the log before it "

@@ -1,0 +1,889 @@
+/* od_group_join.c - the classic rebalance protocol: JoinGroup, SyncGroup,
+ * Heartbeat, LeaveGroup, session expiry and delayed joins, following
+ * Kafka's GroupCoordinator state by state. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "od_group.h"
+#include "od_proto_gen.h"
+
+/* A new member whose JoinGroup waits this long is dropped (Kafka's
+ * NewMemberJoinTimeoutMs); a client still there simply joins again. */
+#define NEW_MEMBER_JOIN_TIMEOUT_MS 300000
+
+static void prepare_rebalance(od_group_t *g, const char *reason);
+static void try_complete_join(od_group_t *g);
+
+static char *dup_str(od_str_t s) { return s.len >= 0 ? strndup(s.p ? s.p : "", (size_t)s.len) : NULL; }
+
+static void answer_join_error(od_join_cb cb, void *ctx, int16_t err, const char *member_id)
+{
+    od_join_result_t res = {err, member_id ? member_id : "", -1, NULL, NULL, "", 0, NULL};
+    cb(ctx, &res);
+}
+
+/* Hand the member's pending JoinGroup its answer (the callback is cleared
+ * first: it may not be called twice). */
+static void answer_join(od_gmember_t *m, const od_join_result_t *res)
+{
+    od_join_cb cb = m->join_cb;
+    void *ctx = m->join_ctx;
+    m->join_cb = NULL;
+    m->join_ctx = NULL;
+    if (cb)
+        cb(ctx, res);
+}
+
+static void answer_sync(od_gmember_t *m, int16_t err, const od_group_t *g)
+{
+    od_sync_cb cb = m->sync_cb;
+    void *ctx = m->sync_ctx;
+    m->sync_cb = NULL;
+    m->sync_ctx = NULL;
+    if (cb)
+        cb(ctx, err, err == OD_ERR_NONE ? g : NULL, err == OD_ERR_NONE ? m->assignment : NULL,
+           err == OD_ERR_NONE ? m->assignment_len : 0);
+}
+
+static void join_error_for(od_gmember_t *m, int16_t err)
+{
+    od_join_result_t res = {err, m->id, -1, NULL, NULL, "", 0, NULL};
+    answer_join(m, &res);
+}
+
+static void new_member_id(od_str_t prefix, char *out, size_t outsz)
+{
+    uint8_t u[16];
+    randombytes_buf(u, sizeof(u));
+    u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
+    u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
+    char hex[40];
+    size_t k = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            hex[k++] = '-';
+        k += (size_t)snprintf(hex + k, sizeof(hex) - k, "%02x", u[i]);
+    }
+    int plen = prefix.len > 0 ? (prefix.len > 200 ? 200 : prefix.len) : 0;
+    snprintf(out, outsz, "%.*s-%s", plen, plen ? prefix.p : "", hex);
+}
+
+/* ---- sessions ---- */
+
+static void session_expired(void *arg);
+
+/* Kafka's completeAndScheduleNextHeartbeatExpiration: the session restarts
+ * now. One timer per member; moving the deadline does not touch the timer
+ * heap, the timer re-arms itself when it fires early. */
+static void touch_session(od_gmember_t *m)
+{
+    m->deadline = od_mono_ms() + m->session_timeout;
+    if (!m->timer && od_coord.loop)
+        m->timer = od_loop_timer(od_coord.loop, m->session_timeout, session_expired, m);
+}
+
+static void remove_member_and_update(od_group_t *g, od_gmember_t *m, const char *reason);
+
+static void session_expired(void *arg)
+{
+    od_gmember_t *m = arg;
+    m->timer = 0;
+    int64_t now = od_mono_ms();
+    int keep = m->sync_cb ||
+               (m->join_cb && (!m->is_new || now - m->join_started < NEW_MEMBER_JOIN_TIMEOUT_MS));
+    if (keep && now >= m->deadline)
+        m->deadline = now + m->session_timeout;
+    if (now < m->deadline) {
+        m->timer = od_loop_timer(od_coord.loop, m->deadline - now, session_expired, m);
+        return;
+    }
+    od_group_t *g = m->g;
+    od_logf(OD_LOG_INFO, "group %s: member %s (%s) expired after %d ms without a heartbeat", g->id,
+            m->id, m->instance_id ? m->instance_id : "dynamic", m->session_timeout);
+    remove_member_and_update(g, m, "member's session expired");
+}
+
+void od_group_start_sessions(od_group_t *g)
+{
+    for (size_t i = 0; i < g->nmembers; i++)
+        touch_session(g->members[i]);
+}
+
+/* ---- protocols ---- */
+
+static int member_supports(const od_gmember_t *m, const char *name, size_t len)
+{
+    for (int32_t i = 0; i < m->nprotos; i++)
+        if (strlen(m->protos[i].name) == len && memcmp(m->protos[i].name, name, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Kafka's supportsProtocols: an empty group takes any non-empty protocol
+ * type and list; otherwise the type must match and one protocol must be
+ * supported by every other member. */
+static int supports_protocols(const od_group_t *g, const od_join_args_t *a, const od_gmember_t *self)
+{
+    if (a->protocol_type.len <= 0 || a->nprotos <= 0)
+        return 0;
+    size_t others = 0;
+    for (size_t i = 0; i < g->nmembers; i++)
+        others += g->members[i] != self;
+    if (others == 0)
+        return 1;
+    if (!g->protocol_type || strlen(g->protocol_type) != (size_t)a->protocol_type.len ||
+        memcmp(g->protocol_type, a->protocol_type.p, (size_t)a->protocol_type.len) != 0)
+        return 0;
+    for (int32_t j = 0; j < a->nprotos; j++) {
+        od_str_t n = a->protos[j].name;
+        if (n.len < 0)
+            continue;
+        size_t ok = 0;
+        for (size_t i = 0; i < g->nmembers; i++)
+            if (g->members[i] != self && member_supports(g->members[i], n.p, (size_t)n.len))
+                ok++;
+        if (ok == others)
+            return 1;
+    }
+    return 0;
+}
+
+const char *od_group_select_protocol(const od_group_t *g)
+{
+    if (g->nmembers == 0)
+        return NULL;
+    const od_gmember_t *first = g->members[0];
+    const char *best = NULL;
+    size_t best_votes = 0;
+    for (int32_t c = 0; c < first->nprotos; c++) {
+        const char *cand = first->protos[c].name;
+        int all = 1;
+        for (size_t i = 1; i < g->nmembers && all; i++)
+            all = member_supports(g->members[i], cand, strlen(cand));
+        if (!all)
+            continue;
+        /* Each member votes for its most preferred candidate. */
+        size_t votes = 0;
+        for (size_t i = 0; i < g->nmembers; i++) {
+            const od_gmember_t *m = g->members[i];
+            for (int32_t k = 0; k < m->nprotos; k++) {
+                const char *p = m->protos[k].name;
+                int p_all = 1;
+                for (size_t x = 0; x < g->nmembers && p_all; x++)
+                    p_all = member_supports(g->members[x], p, strlen(p));
+                if (p_all) {
+                    votes += strcmp(p, cand) == 0;
+                    break;
+                }
+            }
+        }
+        if (!best || votes > best_votes) {
+            best = cand;
+            best_votes = votes;
+        }
+    }
+    return best ? best : (first->nprotos ? first->protos[0].name : NULL);
+}
+
+static int set_protocols(od_gmember_t *m, const od_join_args_t *a)
+{
+    od_gproto_t *np = calloc(a->nprotos > 0 ? (size_t)a->nprotos : 1, sizeof(*np));
+    if (!np)
+        return -1;
+    for (int32_t i = 0; i < a->nprotos; i++) {
+        np[i].name = dup_str(a->protos[i].name.len >= 0 ? a->protos[i].name : od_str_c(""));
+        int32_t ml = a->protos[i].meta.len > 0 ? a->protos[i].meta.len : 0;
+        np[i].meta = malloc(ml ? (size_t)ml : 1);
+        if (!np[i].name || !np[i].meta) {
+            for (int32_t k = 0; k <= i; k++) {
+                free(np[k].name);
+                free(np[k].meta);
+            }
+            free(np);
+            return -1;
+        }
+        if (ml)
+            memcpy(np[i].meta, a->protos[i].meta.p, (size_t)ml);
+        np[i].meta_len = ml;
+    }
+    for (int32_t i = 0; i < m->nprotos; i++) {
+        free(m->protos[i].name);
+        free(m->protos[i].meta);
+    }
+    free(m->protos);
+    m->protos = np;
+    m->nprotos = a->nprotos;
+    m->session_timeout = a->session_timeout;
+    m->rebalance_timeout = a->rebalance_timeout;
+    return 0;
+}
+
+/* Kafka's member.matches: the same protocols with the same metadata. */
+static int same_protocols(const od_gmember_t *m, const od_join_args_t *a)
+{
+    if (m->nprotos != a->nprotos)
+        return 0;
+    for (int32_t i = 0; i < a->nprotos; i++) {
+        od_str_t n = a->protos[i].name;
+        od_bytes_t b = a->protos[i].meta;
+        int32_t bl = b.len > 0 ? b.len : 0;
+        if (n.len < 0 || strlen(m->protos[i].name) != (size_t)n.len ||
+            memcmp(m->protos[i].name, n.p, (size_t)n.len) != 0 || m->protos[i].meta_len != bl ||
+            (bl && memcmp(m->protos[i].meta, b.p, (size_t)bl) != 0))
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- rebalancing ---- */
+
+static void reset_assignments(od_group_t *g, int16_t err)
+{
+    for (size_t i = 0; i < g->nmembers; i++) {
+        od_gmember_t *m = g->members[i];
+        free(m->assignment);
+        m->assignment = NULL;
+        m->assignment_len = 0;
+        if (m->sync_cb)
+            answer_sync(m, err, g);
+    }
+}
+
+static void maybe_prepare_rebalance(od_group_t *g, const char *reason)
+{
+    if (g->state == OD_GS_STABLE || g->state == OD_GS_COMPLETING || g->state == OD_GS_EMPTY)
+        prepare_rebalance(g, reason);
+}
+
+static void complete_join(od_group_t *g);
+
+static void join_timer_fired(void *arg)
+{
+    od_group_t *g = arg;
+    g->join_timer = 0;
+    if (g->initial_join && g->new_member_added && g->initial_remaining > 0) {
+        /* Members are still arriving: wait once more, within the
+         * rebalance timeout (Kafka's InitialDelayedJoin). */
+        int64_t d = od_coord.conf.initial_delay_ms;
+        int64_t delay = d < g->initial_remaining ? d : g->initial_remaining;
+        g->new_member_added = 0;
+        g->initial_remaining = g->initial_remaining - d > 0 ? g->initial_remaining - d : 0;
+        g->join_timer = od_loop_timer(od_coord.loop, delay, join_timer_fired, g);
+        return;
+    }
+    complete_join(g);
+}
+
+static void prepare_rebalance(od_group_t *g, const char *reason)
+{
+    if (g->state == OD_GS_COMPLETING)
+        reset_assignments(g, OD_ERR_REBALANCE_IN_PROGRESS);
+    int initial = g->state == OD_GS_EMPTY;
+    int32_t rt = 0;
+    for (size_t i = 0; i < g->nmembers; i++)
+        if (g->members[i]->rebalance_timeout > rt)
+            rt = g->members[i]->rebalance_timeout;
+    g->rebalance_timeout = rt;
+    if (g->join_timer && od_coord.loop)
+        od_loop_cancel(od_coord.loop, g->join_timer);
+    g->join_timer = 0;
+    od_logf(OD_LOG_INFO, "group %s: preparing to rebalance in state %s with old generation %d (%s)",
+            g->id, od_gstate_name(g->state), g->generation, reason);
+    od_group_set_state(g, OD_GS_PREPARING);
+    g->initial_join = initial;
+    g->new_member_added = 0;
+    if (initial) {
+        int64_t d = od_coord.conf.initial_delay_ms;
+        g->initial_remaining = rt - d > 0 ? rt - d : 0;
+        if (od_coord.loop)
+            g->join_timer = od_loop_timer(od_coord.loop, d, join_timer_fired, g);
+    } else {
+        if (od_coord.loop)
+            g->join_timer = od_loop_timer(od_coord.loop, rt, join_timer_fired, g);
+        try_complete_join(g);
+    }
+}
+
+static int all_joined(const od_group_t *g)
+{
+    if (g->npending)
+        return 0;
+    for (size_t i = 0; i < g->nmembers; i++)
+        if (!g->members[i]->join_cb)
+            return 0;
+    return 1;
+}
+
+static void try_complete_join(od_group_t *g)
+{
+    if (g->state == OD_GS_PREPARING && !g->initial_join && all_joined(g))
+        complete_join(g);
+}
+
+static void complete_join(od_group_t *g)
+{
+    if (g->join_timer && od_coord.loop)
+        od_loop_cancel(od_coord.loop, g->join_timer);
+    g->join_timer = 0;
+    g->initial_join = 0;
+    if (g->state != OD_GS_PREPARING)
+        return;
+    /* Members that did not rejoin in time leave the group. */
+    for (size_t i = 0; i < g->nmembers;) {
+        od_gmember_t *m = g->members[i];
+        if (m->join_cb) {
+            i++;
+            continue;
+        }
+        od_logf(OD_LOG_INFO, "group %s: member %s did not rejoin in time; removing it", g->id, m->id);
+        if (m->sync_cb)
+            answer_sync(m, OD_ERR_UNKNOWN_MEMBER_ID, g);
+        od_group_drop_member(g, m);
+    }
+    g->generation++;
+    free(g->protocol);
+    g->protocol = NULL;
+    if (g->nmembers == 0) {
+        free(g->leader);
+        g->leader = NULL;
+        od_group_set_state(g, OD_GS_EMPTY);
+        int16_t ec = od_gstore_group(g);
+        if (ec != OD_ERR_NONE)
+            od_logf(OD_LOG_WARN, "group %s: storing the empty group failed: %s", g->id,
+                    od_err_name(ec));
+        od_logf(OD_LOG_INFO, "group %s: generation %d is empty", g->id, g->generation);
+        return;
+    }
+    const char *sel = od_group_select_protocol(g);
+    g->protocol = sel ? strdup(sel) : NULL;
+    if (!g->leader || !od_group_member(g, g->leader, strlen(g->leader))) {
+        free(g->leader);
+        g->leader = strdup(g->members[0]->id);
+    }
+    od_group_set_state(g, OD_GS_COMPLETING);
+    od_logf(OD_LOG_INFO, "group %s: generation %d with %zu member(s), protocol %s, leader %s", g->id,
+            g->generation, g->nmembers, g->protocol ? g->protocol : "-", g->leader);
+    for (size_t i = 0; i < g->nmembers; i++) {
+        od_gmember_t *m = g->members[i];
+        int lead = strcmp(m->id, g->leader) == 0;
+        od_join_result_t res = {OD_ERR_NONE, m->id, g->generation, g->protocol_type, g->protocol,
+                                g->leader, 0, lead ? g : NULL};
+        m->is_new = 0;
+        touch_session(m);
+        answer_join(m, &res);
+    }
+}
+
+static void remove_member_and_update(od_group_t *g, od_gmember_t *m, const char *reason)
+{
+    join_error_for(m, OD_ERR_UNKNOWN_MEMBER_ID);
+    if (m->sync_cb)
+        answer_sync(m, OD_ERR_UNKNOWN_MEMBER_ID, g);
+    od_group_drop_member(g, m);
+    if (g->state == OD_GS_STABLE || g->state == OD_GS_COMPLETING)
+        maybe_prepare_rebalance(g, reason);
+    else if (g->state == OD_GS_PREPARING)
+        try_complete_join(g);
+}
+
+/* ---- JoinGroup ---- */
+
+static od_gmember_t *new_member(od_group_t *g, const char *id, const od_join_args_t *a)
+{
+    if (g->nmembers == g->members_cap) {
+        size_t nc = g->members_cap ? g->members_cap * 2 : 4;
+        od_gmember_t **nm = realloc(g->members, nc * sizeof(*nm));
+        if (!nm)
+            return NULL;
+        g->members = nm;
+        g->members_cap = nc;
+    }
+    od_gmember_t *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->g = g;
+    m->id = strdup(id);
+    m->instance_id = dup_str(a->instance_id);
+    m->client_id = dup_str(a->client_id.len >= 0 ? a->client_id : od_str_c(""));
+    m->client_host = strdup(a->client_host ? a->client_host : "");
+    m->protocol_type = dup_str(a->protocol_type);
+    if (!m->id || !m->client_id || !m->client_host || !m->protocol_type ||
+        (a->instance_id.len >= 0 && !m->instance_id) || set_protocols(m, a) < 0) {
+        free(m->id);
+        free(m->instance_id);
+        free(m->client_id);
+        free(m->client_host);
+        free(m->protocol_type);
+        free(m);
+        return NULL;
+    }
+    g->members[g->nmembers++] = m;
+    return m;
+}
+
+static void add_member_and_rebalance(od_group_t *g, const char *id, const od_join_args_t *a,
+                                     od_join_cb cb, void *ctx)
+{
+    od_gmember_t *m = new_member(g, id, a);
+    if (!m) {
+        answer_join_error(cb, ctx, OD_ERR_UNKNOWN_SERVER_ERROR, "");
+        return;
+    }
+    if (g->state == OD_GS_PREPARING && g->generation == 0)
+        g->new_member_added = 1;
+    if (!g->protocol_type || g->nmembers == 1) {
+        free(g->protocol_type);
+        g->protocol_type = strdup(m->protocol_type);
+    }
+    if (!g->leader)
+        g->leader = strdup(m->id);
+    m->is_new = 1;
+    m->join_started = od_mono_ms();
+    m->join_cb = cb;
+    m->join_ctx = ctx;
+    touch_session(m);
+    od_logf(OD_LOG_INFO, "group %s: member %s joins (%s)", g->id, m->id,
+            m->instance_id ? m->instance_id : "dynamic");
+    maybe_prepare_rebalance(g, "adding a new member");
+}
+
+static void update_member_and_rebalance(od_group_t *g, od_gmember_t *m, const od_join_args_t *a,
+                                        od_join_cb cb, void *ctx)
+{
+    if (m->join_cb)
+        join_error_for(m, OD_ERR_REBALANCE_IN_PROGRESS);
+    if (set_protocols(m, a) < 0) {
+        answer_join_error(cb, ctx, OD_ERR_UNKNOWN_SERVER_ERROR, m->id);
+        return;
+    }
+    m->join_cb = cb;
+    m->join_ctx = ctx;
+    maybe_prepare_rebalance(g, "a member rejoined with new metadata or as the leader");
+}
+
+/* KIP-345: a static member restarted with a new member id. */
+static void replace_static_member(od_group_t *g, od_gmember_t *m, const char *new_id,
+                                  const od_join_args_t *a, od_join_cb cb, void *ctx)
+{
+    if (m->join_cb)
+        join_error_for(m, OD_ERR_FENCED_INSTANCE_ID);
+    if (m->sync_cb)
+        answer_sync(m, OD_ERR_FENCED_INSTANCE_ID, g);
+    char *nid = strdup(new_id);
+    char *old_leader = g->leader ? strdup(g->leader) : NULL;
+    if (!nid || set_protocols(m, a) < 0) {
+        free(nid);
+        free(old_leader);
+        answer_join_error(cb, ctx, OD_ERR_UNKNOWN_SERVER_ERROR, "");
+        return;
+    }
+    char *old_id = m->id;
+    int was_leader = g->leader && strcmp(g->leader, old_id) == 0;
+    m->id = nid;
+    if (was_leader) {
+        free(g->leader);
+        g->leader = strdup(nid);
+    }
+    m->join_cb = cb;
+    m->join_ctx = ctx;
+    touch_session(m);
+    od_logf(OD_LOG_INFO, "group %s: static member %s replaced member id %s by %s", g->id,
+            m->instance_id, old_id, nid);
+    if (g->state == OD_GS_STABLE) {
+        const char *sel = od_group_select_protocol(g);
+        if (g->protocol && sel && strcmp(sel, g->protocol) == 0) {
+            int16_t ec = od_gstore_group(g);
+            if (ec != OD_ERR_NONE) {
+                /* Undo: the old member id stays valid. */
+                m->id = old_id;
+                old_id = nid;
+                if (was_leader) {
+                    free(g->leader);
+                    g->leader = strdup(m->id);
+                }
+                m->join_cb = NULL;
+                m->join_ctx = NULL;
+                answer_join_error(cb, ctx, ec, "");
+            } else {
+                /* The old leader id is returned so that a former leader
+                 * does not compute an assignment a stable group would
+                 * not hand out (Kafka 2.4+). */
+                od_join_result_t res = {OD_ERR_NONE, m->id, g->generation, g->protocol_type,
+                                        g->protocol, old_leader ? old_leader : "", 0, NULL};
+                answer_join(m, &res);
+            }
+        } else {
+            maybe_prepare_rebalance(g, "static member rejoined with a different protocol");
+        }
+    } else if (g->state == OD_GS_COMPLETING) {
+        prepare_rebalance(g, "static member replaced during CompletingRebalance");
+    }
+    free(old_id);
+    free(old_leader);
+}
+
+static int accept_joining(const od_group_t *g, const od_gmember_t *m)
+{
+    size_t max = (size_t)od_coord.conf.max_size;
+    switch (g->state) {
+    case OD_GS_EMPTY:
+    case OD_GS_DEAD:
+        return 1;
+    case OD_GS_PREPARING: {
+        if (m && m->join_cb)
+            return 1;
+        size_t awaiting = 0;
+        for (size_t i = 0; i < g->nmembers; i++)
+            awaiting += g->members[i]->join_cb != NULL;
+        return awaiting < max;
+    }
+    default:
+        return m != NULL || g->nmembers < max;
+    }
+}
+
+static ssize_t pending_index(const od_group_t *g, od_str_t id)
+{
+    for (size_t i = 0; i < g->npending; i++)
+        if (strlen(g->pending[i].id) == (size_t)id.len && memcmp(g->pending[i].id, id.p, (size_t)id.len) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+static void pending_remove(od_group_t *g, size_t i)
+{
+    free(g->pending[i].id);
+    g->pending[i] = g->pending[--g->npending];
+}
+
+static int pending_add(od_group_t *g, const char *id, int32_t session)
+{
+    if (g->npending == g->pending_cap) {
+        size_t nc = g->pending_cap ? g->pending_cap * 2 : 4;
+        od_gpending_t *np = realloc(g->pending, nc * sizeof(*np));
+        if (!np)
+            return -1;
+        g->pending = np;
+        g->pending_cap = nc;
+    }
+    char *d = strdup(id);
+    if (!d)
+        return -1;
+    g->pending[g->npending].id = d;
+    g->pending[g->npending].deadline = od_mono_ms() + session;
+    g->npending++;
+    return 0;
+}
+
+void od_group_purge_pending(int64_t now)
+{
+    for (od_group_t *g = od_group_next(NULL); g; g = od_group_next(g)) {
+        int removed = 0;
+        for (size_t i = 0; i < g->npending;) {
+            if (g->pending[i].deadline <= now) {
+                pending_remove(g, i);
+                removed = 1;
+            } else {
+                i++;
+            }
+        }
+        if (removed)
+            try_complete_join(g);
+    }
+}
+
+static void join_current(od_group_t *g, const od_join_args_t *a, od_join_cb cb, void *ctx)
+{
+    od_str_t mid = a->member_id;
+    ssize_t pi = pending_index(g, mid);
+    if (pi >= 0 && a->instance_id.len < 0) {
+        char id[256];
+        snprintf(id, sizeof(id), "%s", g->pending[pi].id);
+        pending_remove(g, (size_t)pi);
+        add_member_and_rebalance(g, id, a, cb, ctx);
+        return;
+    }
+    if (od_group_static_fenced(g, mid, a->instance_id)) {
+        answer_join_error(cb, ctx, OD_ERR_FENCED_INSTANCE_ID, "");
+        return;
+    }
+    od_gmember_t *m = od_group_member(g, mid.p, (size_t)mid.len);
+    if (!m) {
+        answer_join_error(cb, ctx, OD_ERR_UNKNOWN_MEMBER_ID, "");
+        return;
+    }
+    switch (g->state) {
+    case OD_GS_PREPARING:
+        update_member_and_rebalance(g, m, a, cb, ctx);
+        break;
+    case OD_GS_COMPLETING:
+        if (same_protocols(m, a)) {
+            /* A retried JoinGroup: answer with the current generation. */
+            int lead = g->leader && strcmp(g->leader, m->id) == 0;
+            od_join_result_t res = {OD_ERR_NONE, m->id, g->generation, g->protocol_type,
+                                    g->protocol, g->leader, 0, lead ? g : NULL};
+            cb(ctx, &res);
+        } else {
+            update_member_and_rebalance(g, m, a, cb, ctx);
+        }
+        break;
+    case OD_GS_STABLE:
+        if ((g->leader && strcmp(g->leader, m->id) == 0) || !same_protocols(m, a)) {
+            update_member_and_rebalance(g, m, a, cb, ctx);
+        } else {
+            od_join_result_t res = {OD_ERR_NONE, m->id, g->generation, g->protocol_type,
+                                    g->protocol, g->leader, 0, NULL};
+            touch_session(m);
+            cb(ctx, &res);
+        }
+        break;
+    default:
+        answer_join_error(cb, ctx, OD_ERR_UNKNOWN_MEMBER_ID, "");
+        break;
+    }
+}
+
+void od_group_join(const od_join_args_t *a, od_join_cb cb, void *ctx)
+{
+    od_str_t gid = a->group_id;
+    if (gid.len <= 0) {
+        answer_join_error(cb, ctx, OD_ERR_INVALID_GROUP_ID, "");
+        return;
+    }
+    int32_t part;
+    int16_t ec = od_coord_check(gid.p, (size_t)gid.len, &part);
+    if (ec != OD_ERR_NONE) {
+        answer_join_error(cb, ctx, ec, "");
+        return;
+    }
+    if (a->session_timeout < od_coord.conf.min_session_ms ||
+        a->session_timeout > od_coord.conf.max_session_ms) {
+        answer_join_error(cb, ctx, OD_ERR_INVALID_SESSION_TIMEOUT, "");
+        return;
+    }
+    int unknown = a->member_id.len <= 0;
+    od_group_t *g = od_group_find(gid.p, (size_t)gid.len);
+    if (!g) {
+        if (!unknown) {
+            answer_join_error(cb, ctx, OD_ERR_UNKNOWN_MEMBER_ID, "");
+            return;
+        }
+        if (!(g = od_group_create(gid.p, (size_t)gid.len))) {
+            answer_join_error(cb, ctx, OD_ERR_COORDINATOR_NOT_AVAILABLE, "");
+            return;
+        }
+    }
+    od_gmember_t *cur = unknown ? NULL : od_group_member(g, a->member_id.p, (size_t)a->member_id.len);
+    if (!accept_joining(g, cur)) {
+        answer_join_error(cb, ctx, OD_ERR_GROUP_MAX_SIZE_REACHED, "");
+        return;
+    }
+    if (g->state == OD_GS_DEAD) {
+        answer_join_error(cb, ctx, OD_ERR_COORDINATOR_NOT_AVAILABLE, "");
+        return;
+    }
+    if (!supports_protocols(g, a, cur)) {
+        answer_join_error(cb, ctx, OD_ERR_INCONSISTENT_GROUP_PROTOCOL, "");
+        return;
+    }
+    if (!unknown) {
+        join_current(g, a, cb, ctx);
+        try_complete_join(g);
+        return;
+    }
+    char id[320];
+    new_member_id(a->instance_id.len >= 0 ? a->instance_id : a->client_id, id, sizeof(id));
+    if (a->instance_id.len >= 0) {
+        od_gmember_t *old = od_group_static_member(g, a->instance_id.p, (size_t)a->instance_id.len);
+        if (old)
+            replace_static_member(g, old, id, a, cb, ctx);
+        else
+            add_member_and_rebalance(g, id, a, cb, ctx);
+    } else if (a->require_known_member_id) {
+        /* KIP-394: the client must come back with this id. */
+        if (pending_add(g, id, a->session_timeout) < 0) {
+            answer_join_error(cb, ctx, OD_ERR_UNKNOWN_SERVER_ERROR, "");
+            return;
+        }
+        answer_join_error(cb, ctx, OD_ERR_MEMBER_ID_REQUIRED, id);
+        return;
+    } else {
+        add_member_and_rebalance(g, id, a, cb, ctx);
+    }
+    try_complete_join(g);
+}
+
+/* ---- SyncGroup ---- */
+
+static int str_matches(const char *s, od_str_t v)
+{
+    return s && v.len >= 0 && strlen(s) == (size_t)v.len && memcmp(s, v.p, (size_t)v.len) == 0;
+}
+
+static void leader_sync(od_group_t *g, const od_sync_assign_t *asg, int32_t nasg)
+{
+    for (size_t i = 0; i < g->nmembers; i++) {
+        od_gmember_t *m = g->members[i];
+        free(m->assignment);
+        m->assignment = NULL;
+        m->assignment_len = 0;
+        for (int32_t k = 0; k < nasg; k++) {
+            if (!str_matches(m->id, asg[k].member_id))
+                continue;
+            int32_t l = asg[k].assignment.len > 0 ? asg[k].assignment.len : 0;
+            if (l && (m->assignment = malloc((size_t)l))) {
+                memcpy(m->assignment, asg[k].assignment.p, (size_t)l);
+                m->assignment_len = l;
+            }
+            break;
+        }
+    }
+    int16_t ec = od_gstore_group(g);
+    if (ec != OD_ERR_NONE) {
+        od_logf(OD_LOG_WARN, "group %s: storing generation %d failed: %s", g->id, g->generation,
+                od_err_name(ec));
+        reset_assignments(g, ec);
+        maybe_prepare_rebalance(g, "storing the group failed");
+        return;
+    }
+    od_group_set_state(g, OD_GS_STABLE);
+    for (size_t i = 0; i < g->nmembers; i++) {
+        od_gmember_t *m = g->members[i];
+        if (m->sync_cb) {
+            touch_session(m);
+            answer_sync(m, OD_ERR_NONE, g);
+        }
+    }
+    od_logf(OD_LOG_INFO, "group %s: generation %d is stable", g->id, g->generation);
+}
+
+void od_group_sync(od_str_t gid, int32_t generation, od_str_t member_id, od_str_t instance_id,
+                   od_str_t ptype, od_str_t pname, const od_sync_assign_t *asg, int32_t nasg,
+                   od_sync_cb cb, void *ctx)
+{
+    int32_t part;
+    int16_t ec = gid.len <= 0 ? OD_ERR_INVALID_GROUP_ID : od_coord_check(gid.p, (size_t)gid.len, &part);
+    od_group_t *g = ec == OD_ERR_NONE ? od_group_find(gid.p, (size_t)gid.len) : NULL;
+    od_gmember_t *m = NULL;
+    if (ec == OD_ERR_NONE) {
+        if (!g)
+            ec = OD_ERR_UNKNOWN_MEMBER_ID;
+        else if (g->state == OD_GS_DEAD)
+            ec = OD_ERR_COORDINATOR_NOT_AVAILABLE;
+        else if (od_group_static_fenced(g, member_id, instance_id))
+            ec = OD_ERR_FENCED_INSTANCE_ID;
+        else if (!(m = od_group_member(g, member_id.p, member_id.len > 0 ? (size_t)member_id.len : 0)))
+            ec = OD_ERR_UNKNOWN_MEMBER_ID;
+        else if (generation != g->generation)
+            ec = OD_ERR_ILLEGAL_GENERATION;
+        else if (ptype.len >= 0 && !str_matches(g->protocol_type, ptype))
+            ec = OD_ERR_INCONSISTENT_GROUP_PROTOCOL;
+        else if (pname.len >= 0 && !str_matches(g->protocol, pname))
+            ec = OD_ERR_INCONSISTENT_GROUP_PROTOCOL;
+        else if (g->state == OD_GS_EMPTY)
+            ec = OD_ERR_UNKNOWN_MEMBER_ID;
+        else if (g->state == OD_GS_PREPARING)
+            ec = OD_ERR_REBALANCE_IN_PROGRESS;
+    }
+    if (ec != OD_ERR_NONE) {
+        cb(ctx, ec, NULL, NULL, 0);
+        return;
+    }
+    if (g->state == OD_GS_STABLE) {
+        touch_session(m);
+        cb(ctx, OD_ERR_NONE, g, m->assignment, m->assignment_len);
+        return;
+    }
+    /* CompletingRebalance: wait for the leader's assignment. */
+    if (m->sync_cb)
+        answer_sync(m, OD_ERR_REBALANCE_IN_PROGRESS, g);
+    m->sync_cb = cb;
+    m->sync_ctx = ctx;
+    if (g->leader && strcmp(g->leader, m->id) == 0)
+        leader_sync(g, asg, nasg);
+}
+
+/* ---- Heartbeat and LeaveGroup ---- */
+
+int16_t od_group_heartbeat(od_str_t gid, int32_t generation, od_str_t member_id, od_str_t instance_id)
+{
+    int32_t part;
+    if (gid.len <= 0)
+        return OD_ERR_INVALID_GROUP_ID;
+    int16_t ec = od_coord_check(gid.p, (size_t)gid.len, &part);
+    if (ec != OD_ERR_NONE)
+        return ec;
+    od_group_t *g = od_group_find(gid.p, (size_t)gid.len);
+    if (!g)
+        return OD_ERR_UNKNOWN_MEMBER_ID;
+    if (g->state == OD_GS_DEAD)
+        return OD_ERR_COORDINATOR_NOT_AVAILABLE;
+    if (od_group_static_fenced(g, member_id, instance_id))
+        return OD_ERR_FENCED_INSTANCE_ID;
+    od_gmember_t *m = od_group_member(g, member_id.p, member_id.len > 0 ? (size_t)member_id.len : 0);
+    if (!m)
+        return OD_ERR_UNKNOWN_MEMBER_ID;
+    if (generation != g->generation)
+        return OD_ERR_ILLEGAL_GENERATION;
+    switch (g->state) {
+    case OD_GS_EMPTY:
+        return OD_ERR_UNKNOWN_MEMBER_ID;
+    case OD_GS_PREPARING:
+        touch_session(m);
+        return OD_ERR_REBALANCE_IN_PROGRESS;
+    default:
+        touch_session(m);
+        return OD_ERR_NONE;
+    }
+}
+
+int16_t od_group_leave(od_group_t *g, od_str_t member_id, od_str_t instance_id)
+{
+    if (g->state == OD_GS_DEAD)
+        return OD_ERR_COORDINATOR_NOT_AVAILABLE;
+    if (member_id.len <= 0) {
+        /* Administrative removal by group.instance.id. */
+        od_gmember_t *m = instance_id.len >= 0
+                              ? od_group_static_member(g, instance_id.p, (size_t)instance_id.len)
+                              : NULL;
+        if (!m)
+            return OD_ERR_UNKNOWN_MEMBER_ID;
+        od_logf(OD_LOG_INFO, "group %s: static member %s removed by LeaveGroup", g->id, m->instance_id);
+        remove_member_and_update(g, m, "static member removed");
+        return OD_ERR_NONE;
+    }
+    ssize_t pi = pending_index(g, member_id);
+    if (pi >= 0) {
+        pending_remove(g, (size_t)pi);
+        try_complete_join(g);
+        return OD_ERR_NONE;
+    }
+    if (od_group_static_fenced(g, member_id, instance_id))
+        return OD_ERR_FENCED_INSTANCE_ID;
+    od_gmember_t *m = od_group_member(g, member_id.p, (size_t)member_id.len);
+    if (!m)
+        return OD_ERR_UNKNOWN_MEMBER_ID;
+    od_logf(OD_LOG_INFO, "group %s: member %s leaves", g->id, m->id);
+    remove_member_and_update(g, m, "member left the group");
+    return OD_ERR_NONE;
+}
+
+void od_gmember_touch(od_gmember_t *m) { touch_session(m); }
+
+int od_group_load_member(od_group_t *g, const od_join_args_t *a, const uint8_t *assignment,
+                         int32_t assignment_len)
+{
+    char id[512];
+    snprintf(id, sizeof(id), "%.*s", a->member_id.len > 0 ? (int)a->member_id.len : 0,
+             a->member_id.len > 0 ? a->member_id.p : "");
+    od_gmember_t *m = new_member(g, id, a);
+    if (!m)
+        return -1;
+    if (assignment_len > 0 && (m->assignment = malloc((size_t)assignment_len))) {
+        memcpy(m->assignment, assignment, (size_t)assignment_len);
+        m->assignment_len = assignment_len;
+    }
+    return 0;
+}

@@ -1,0 +1,432 @@
+/* od_h_alterconfigs.c - AlterConfigs (v0-2) and IncrementalAlterConfigs
+ * (v0-1) for topic configs.
+ *
+ * AlterConfigs replaces a topic's overrides as a whole: keys it does not
+ * name lose their override (Kafka's semantics). IncrementalAlterConfigs
+ * edits them: SET, DELETE, and APPEND/SUBTRACT for list keys (cleanup.policy;
+ * the list starts from the effective value when there is no override).
+ * Every resulting value is checked with od_topic_config_check: an unknown
+ * key or a bad value is INVALID_CONFIG with the reason, and nothing of that
+ * resource changes. The changes of one topic become ConfigRecords proposed
+ * together (od_metadata_alter_configs); the answer waits until they are
+ * committed, and applying them reconfigures the open logs, so they take
+ * effect without a restart and survive one. validate_only checks and stops.
+ * BROKER resources are refused (INVALID_REQUEST): dynamic broker configs
+ * are not supported yet. */
+#include <stdio.h>
+#include <string.h>
+
+#include "od_core.h"
+#include "od_dispatch.h"
+#include "od_handlers_lifecycle.h"
+#include "od_lifecycle.h"
+#include "od_topic_config.h"
+
+#define RES_TOPIC  2
+#define RES_BROKER 4
+
+enum { OP_SET = 0, OP_DELETE = 1, OP_APPEND = 2, OP_SUBTRACT = 3 };
+
+/* The outcome of one resource (both responses have the same fields). */
+typedef struct ac_res {
+    int16_t code;
+    od_str_t msg;
+    int8_t type;
+    od_str_t name;
+} ac_res_t;
+
+typedef struct ac_pending {
+    od_req_t *r;
+    int incremental;
+    int32_t n;
+    ac_res_t *res;
+    int outstanding;
+    int started;
+} ac_pending_t;
+
+typedef struct ac_slot {
+    ac_pending_t *pd;
+    int32_t i;
+} ac_slot_t;
+
+/* One config change of a resource, as the request states it (value NULL:
+ * a null value). */
+typedef struct ac_change {
+    od_str_t name;
+    int8_t op;
+    od_str_t value;
+} ac_change_t;
+
+/* A topic's overrides while a request edits them (arena strings). */
+typedef struct ac_entry {
+    const char *key;
+    const char *orig;  /* current override, NULL if none */
+    const char *value; /* wanted override, NULL for none */
+} ac_entry_t;
+
+/* ---- answering ---- */
+
+static void finish(ac_pending_t *pd)
+{
+    od_req_t *r = pd->r;
+    int16_t ver = r->hdr.api_version;
+    if (r->conn && pd->incremental) {
+        od_IncrementalAlterConfigsResponse_t resp;
+        od_IncrementalAlterConfigsResponse_init(&resp);
+        resp.responses = od_arena_calloc(&r->arena, pd->n ? (size_t)pd->n : 1,
+                                         sizeof(*resp.responses));
+        resp.responses_count = resp.responses ? pd->n : 0;
+        for (int32_t i = 0; i < resp.responses_count; i++) {
+            resp.responses[i].error_code = pd->res[i].code;
+            resp.responses[i].error_message = pd->res[i].msg;
+            resp.responses[i].resource_type = pd->res[i].type;
+            resp.responses[i].resource_name = pd->res[i].name;
+        }
+        od_IncrementalAlterConfigsResponse_encode(&r->resp, ver, &resp);
+    } else if (r->conn) {
+        od_AlterConfigsResponse_t resp;
+        od_AlterConfigsResponse_init(&resp);
+        resp.responses = od_arena_calloc(&r->arena, pd->n ? (size_t)pd->n : 1,
+                                         sizeof(*resp.responses));
+        resp.responses_count = resp.responses ? pd->n : 0;
+        for (int32_t i = 0; i < resp.responses_count; i++) {
+            resp.responses[i].error_code = pd->res[i].code;
+            resp.responses[i].error_message = pd->res[i].msg;
+            resp.responses[i].resource_type = pd->res[i].type;
+            resp.responses[i].resource_name = pd->res[i].name;
+        }
+        od_AlterConfigsResponse_encode(&r->resp, ver, &resp);
+    }
+    od_req_done(r);
+}
+
+static void maybe_finish(ac_pending_t *pd)
+{
+    if (pd->started && pd->outstanding == 0)
+        finish(pd);
+}
+
+static void set_res(od_req_t *r, ac_res_t *o, int16_t code, const char *msg)
+{
+    o->code = code;
+    o->msg = msg ? od_str_c(od_arena_strndup(&r->arena, msg, strlen(msg))) : od_str_c(NULL);
+}
+
+static void slot_done(void *arg, int16_t code, const char *msg)
+{
+    ac_slot_t *s = arg;
+    set_res(s->pd->r, &s->pd->res[s->i], code, code == OD_ERR_NONE ? NULL : msg);
+    s->pd->outstanding--;
+    maybe_finish(s->pd);
+}
+
+/* ---- editing a topic's overrides ---- */
+
+static ac_entry_t *find_entry(ac_entry_t *e, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(e[i].key, key) == 0)
+            return &e[i];
+    return NULL;
+}
+
+/* Walk the items of a comma list (spaces around items ignored, empty items
+ * skipped): *p advances; returns the item length, 0 at the end. */
+static size_t next_item(const char **p, const char **item)
+{
+    for (;;) {
+        const char *s = *p;
+        if (!*s)
+            return 0;
+        while (*s == ' ')
+            s++;
+        size_t n = strcspn(s, ","), m = n;
+        while (m > 0 && s[m - 1] == ' ')
+            m--;
+        *p = s + n + (s[n] == ',' ? 1 : 0);
+        if (m > 0) {
+            *item = s;
+            return m;
+        }
+    }
+}
+
+static int list_has(const char *list, const char *item, size_t len)
+{
+    const char *it;
+    size_t m;
+    while ((m = next_item(&list, &it)) > 0)
+        if (m == len && memcmp(it, item, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* cur with arg's items appended (those not there yet) or removed. */
+static char *list_edit(od_arena_t *a, const char *cur, const char *arg, int append)
+{
+    char *out = od_arena_alloc(a, strlen(cur) + strlen(arg) + 2);
+    size_t len = 0, m;
+    const char *srcs[2] = {cur, append ? arg : ""}, *it;
+    if (!out)
+        return NULL;
+    out[0] = 0;
+    for (int k = 0; k < 2; k++) {
+        const char *p = srcs[k];
+        while ((m = next_item(&p, &it)) > 0) {
+            if (list_has(out, it, m) || (!append && list_has(arg, it, m)))
+                continue;
+            if (len > 0)
+                out[len++] = ',';
+            memcpy(out + len, it, m);
+            len += m;
+            out[len] = 0;
+        }
+    }
+    return out;
+}
+
+static char *cstr(od_arena_t *a, od_str_t s)
+{
+    return s.len < 0 ? NULL : od_arena_strndup(a, s.p, (size_t)s.len);
+}
+
+/* Work out the new overrides of t from the changes; on a problem sets the
+ * resource's error and returns -1. *kv_out and *nkv_out get the records to propose. */
+static int plan(od_core_t *core, od_req_t *r, const od_topic_t *t, const ac_change_t *ch,
+                int32_t nch, int incremental, ac_res_t *o, od_kv_t **kv_out, size_t *nkv_out)
+{
+    od_arena_t *a = &r->arena;
+    size_t cap = t->nconfigs + (size_t)nch, n = 0;
+    ac_entry_t *e = od_arena_calloc(a, cap ? cap : 1, sizeof(*e));
+    od_kv_t *kv = od_arena_calloc(a, cap ? cap : 1, sizeof(*kv));
+    char msg[512];
+    if (!e || !kv)
+        goto oom;
+    for (size_t i = 0; i < t->nconfigs; i++) {
+        /* copies: applying the records frees the image's strings */
+        e[n].key = od_arena_strndup(a, t->configs[i].key, strlen(t->configs[i].key));
+        e[n].orig = od_arena_strndup(a, t->configs[i].value, strlen(t->configs[i].value));
+        if (!e[n].key || !e[n].orig)
+            goto oom;
+        e[n].value = incremental ? e[n].orig : NULL; /* AlterConfigs replaces them all */
+        n++;
+    }
+    for (int32_t i = 0; i < nch; i++) {
+        const ac_change_t *c = &ch[i];
+        char *key = cstr(a, c->name);
+        if (!key || !*key) {
+            set_res(r, o, OD_ERR_INVALID_REQUEST, "config name must not be empty or null");
+            return -1;
+        }
+        for (int32_t j = 0; j < i; j++)
+            if (od_str_eq(ch[j].name, key)) {
+                snprintf(msg, sizeof(msg), "Error due to duplicate config keys: %s", key);
+                set_res(r, o, OD_ERR_INVALID_REQUEST, msg);
+                return -1;
+            }
+        const od_topic_key_t *k = od_topic_key_find(key, strlen(key));
+        if (!k) {
+            snprintf(msg, sizeof(msg), "Unknown topic config name: %s", key);
+            set_res(r, o, OD_ERR_INVALID_CONFIG, msg);
+            return -1;
+        }
+        key = (char *)k->def.name;
+        ac_entry_t *en = find_entry(e, n, key);
+        if (!en) {
+            en = &e[n++];
+            en->key = key;
+        }
+        const char *nv = NULL;
+        char *arg = cstr(a, c->value);
+        switch (incremental ? c->op : OP_SET) {
+        case OP_SET:
+            nv = arg;
+            break;
+        case OP_DELETE:
+            en->value = NULL;
+            continue;
+        case OP_APPEND:
+        case OP_SUBTRACT:
+            if (k->def.type != OD_CONF_LIST) {
+                snprintf(msg, sizeof(msg), "Config value %s is not allowed for config key: %s "
+                         "(not a list)", c->op == OP_APPEND ? "append" : "subtract", key);
+                set_res(r, o, OD_ERR_INVALID_CONFIG, msg);
+                return -1;
+            }
+            if (!arg) {
+                snprintf(msg, sizeof(msg), "null value for topic config '%s'", key);
+                set_res(r, o, OD_ERR_INVALID_CONFIG, msg);
+                return -1;
+            }
+            {
+                const char *base = en->value ? en->value : od_topic_config_value(core, NULL, key, NULL);
+                if (!(nv = list_edit(a, base ? base : "", arg, c->op == OP_APPEND)))
+                    goto oom;
+            }
+            break;
+        default:
+            snprintf(msg, sizeof(msg), "unknown config operation %d for %s", c->op, key);
+            set_res(r, o, OD_ERR_INVALID_REQUEST, msg);
+            return -1;
+        }
+        if (od_topic_config_check(key, strlen(key), nv, nv ? (int32_t)strlen(nv) : -1, msg,
+                                  sizeof(msg)) < 0) {
+            char full[700];
+            snprintf(full, sizeof(full), "Invalid value %s for configuration %s: %s",
+                     nv ? nv : "null", key, msg);
+            set_res(r, o, OD_ERR_INVALID_CONFIG, full);
+            return -1;
+        }
+        en->value = nv;
+    }
+    size_t nkv = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((!e[i].orig && !e[i].value) ||
+            (e[i].orig && e[i].value && strcmp(e[i].orig, e[i].value) == 0))
+            continue;
+        kv[nkv].key = (char *)e[i].key;
+        kv[nkv].value = (char *)e[i].value;
+        nkv++;
+    }
+    *kv_out = kv;
+    *nkv_out = nkv;
+    return 0;
+oom:
+    set_res(r, o, OD_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
+    return -1;
+}
+
+/* ---- the two APIs ---- */
+
+static void alter_resource(od_core_t *core, ac_pending_t *pd, ac_slot_t *slots, int32_t i,
+                           const ac_change_t *ch, int32_t nch, int validate_only)
+{
+    od_req_t *r = pd->r;
+    ac_res_t *o = &pd->res[i];
+    char msg[512];
+    for (int32_t j = 0; j < pd->n; j++)
+        if (j != i && pd->res[j].type == o->type && pd->res[j].name.len == o->name.len &&
+            o->name.len >= 0 && memcmp(pd->res[j].name.p, o->name.p, (size_t)o->name.len) == 0) {
+            set_res(r, o, OD_ERR_INVALID_REQUEST, "Error due to duplicate resources");
+            return;
+        }
+    if (o->type == RES_BROKER) {
+        set_res(r, o, OD_ERR_INVALID_REQUEST, "dynamic broker configs are not supported yet");
+        return;
+    }
+    if (o->type != RES_TOPIC) {
+        snprintf(msg, sizeof(msg), "Unsupported resource type %d", o->type);
+        set_res(r, o, OD_ERR_INVALID_REQUEST, msg);
+        return;
+    }
+    od_topic_t *t =
+        o->name.len > 0 ? od_image_topic(&core->image, o->name.p, (size_t)o->name.len) : NULL;
+    if (!t) {
+        snprintf(msg, sizeof(msg), "Topic '%.*s' does not exist.",
+                 o->name.len > 0 ? (int)(o->name.len > 255 ? 255 : o->name.len) : 0,
+                 o->name.len > 0 ? o->name.p : "");
+        set_res(r, o, OD_ERR_UNKNOWN_TOPIC_OR_PARTITION, msg);
+        return;
+    }
+    od_kv_t *kv;
+    size_t nkv;
+    if (plan(core, r, t, ch, nch, pd->incremental, o, &kv, &nkv) < 0)
+        return;
+    o->code = OD_ERR_NONE;
+    if (validate_only || nkv == 0)
+        return;
+    slots[i].pd = pd;
+    slots[i].i = i;
+    pd->outstanding++;
+    if (od_metadata_alter_configs(core, t->name, kv, nkv, slot_done, &slots[i], msg,
+                                  sizeof(msg)) < 0) {
+        pd->outstanding--;
+        set_res(r, o, OD_ERR_UNKNOWN_SERVER_ERROR, msg);
+        return;
+    }
+    od_logf(OD_LOG_INFO, "client %s: %zu config change(s) for topic %s", r->conn ? r->conn->peer : "?",
+            nkv, t->name);
+}
+
+static ac_pending_t *start(od_req_t *r, int incremental, int32_t n, ac_slot_t **slots)
+{
+    ac_pending_t *pd = od_arena_calloc(&r->arena, 1, sizeof(*pd));
+    if (!pd)
+        return NULL;
+    pd->r = r;
+    pd->incremental = incremental;
+    pd->n = n;
+    pd->res = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*pd->res));
+    *slots = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(**slots));
+    return pd->res && *slots ? pd : NULL;
+}
+
+void od_h_alter_configs(od_req_t *r, void *body)
+{
+    od_core_t *core = r->conn->core;
+    od_AlterConfigsRequest_t *req = body;
+    int32_t n = req->resources_count > 0 ? req->resources_count : 0;
+    ac_slot_t *slots;
+    ac_pending_t *pd = start(r, 0, n, &slots);
+    if (!pd) {
+        od_req_drop(r);
+        return;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        pd->res[i].type = req->resources[i].resource_type;
+        pd->res[i].name = req->resources[i].resource_name;
+        pd->res[i].msg = od_str_c(NULL);
+    }
+    for (int32_t i = 0; i < n; i++) {
+        od_AlterConfigsRequest_AlterConfigsResource_t *res = &req->resources[i];
+        int32_t nch = res->configs_count > 0 ? res->configs_count : 0;
+        ac_change_t *ch = od_arena_calloc(&r->arena, nch ? (size_t)nch : 1, sizeof(*ch));
+        if (!ch) {
+            set_res(r, &pd->res[i], OD_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
+            continue;
+        }
+        for (int32_t j = 0; j < nch; j++) {
+            ch[j].name = res->configs[j].name;
+            ch[j].op = OP_SET;
+            ch[j].value = res->configs[j].value;
+        }
+        alter_resource(core, pd, slots, i, ch, nch, req->validate_only);
+    }
+    pd->started = 1;
+    maybe_finish(pd);
+}
+
+void od_h_incremental_alter_configs(od_req_t *r, void *body)
+{
+    od_core_t *core = r->conn->core;
+    od_IncrementalAlterConfigsRequest_t *req = body;
+    int32_t n = req->resources_count > 0 ? req->resources_count : 0;
+    ac_slot_t *slots;
+    ac_pending_t *pd = start(r, 1, n, &slots);
+    if (!pd) {
+        od_req_drop(r);
+        return;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        pd->res[i].type = req->resources[i].resource_type;
+        pd->res[i].name = req->resources[i].resource_name;
+        pd->res[i].msg = od_str_c(NULL);
+    }
+    for (int32_t i = 0; i < n; i++) {
+        od_IncrementalAlterConfigsRequest_AlterConfigsResource_t *res = &req->resources[i];
+        int32_t nch = res->configs_count > 0 ? res->configs_count : 0;
+        ac_change_t *ch = od_arena_calloc(&r->arena, nch ? (size_t)nch : 1, sizeof(*ch));
+        if (!ch) {
+            set_res(r, &pd->res[i], OD_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
+            continue;
+        }
+        for (int32_t j = 0; j < nch; j++) {
+            ch[j].name = res->configs[j].name;
+            ch[j].op = res->configs[j].config_operation;
+            ch[j].value = res->configs[j].value;
+        }
+        alter_resource(core, pd, slots, i, ch, nch, req->validate_only);
+    }
+    pd->started = 1;
+    maybe_finish(pd);
+}

@@ -1,0 +1,270 @@
+/* od_h_initproducerid.c - InitProducerId (versions 0-4) for idempotent
+ * producers.
+ *
+ * Producer ids come in blocks of PID_BLOCK allocated through the control
+ * plane: the broker proposes a ProducerIdsRecord whose NextProducerId is
+ * the end of its new block (the image's next_producer_id is the start), as
+ * Kafka's controller does, and hands ids out of the block. Requests that
+ * arrive while a block is being allocated wait for it. A restart starts a
+ * new block; the rest of the old one is never reused.
+ *
+ * Without a transactional id: a new producer id with epoch 0. With v3+ and
+ * the producer id and epoch of a producer this broker handed out (KIP-360),
+ * the epoch is bumped instead (a retry of that bump gets the same answer);
+ * an older epoch is INVALID_PRODUCER_EPOCH; an id this broker does not know
+ * (e.g. from before a restart) gets a new producer id, as Kafka answers
+ * non-transactional producers.
+ *
+ * Transactional ids: transactions are not implemented yet. The answer is
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal and
+ * report plainly ("Transactional Id authorization failed"); a retriable
+ * error (COORDINATOR_NOT_AVAILABLE) would make them retry forever. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "od_core.h"
+#include "od_dispatch.h"
+#include "od_handlers.h"
+#include "od_handlers_producer.h"
+#include "od_producer.h"
+
+#define PID_BLOCK 1000
+#define EPOCH_MAX 32766 /* Kafka bumps to a new id once the epoch would reach Short.MAX */
+
+/* ---- registry of handed-out ids (for epoch bumps) ---- */
+
+typedef struct pid_rec {
+    int64_t pid;
+    int16_t epoch;
+    int64_t last_ms;
+} pid_rec_t;
+
+static pid_rec_t *reg;
+static size_t nreg, capreg;
+
+static pid_rec_t *reg_find(int64_t pid)
+{
+    size_t lo = 0, hi = nreg;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (reg[mid].pid == pid)
+            return &reg[mid];
+        if (reg[mid].pid < pid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Ids are handed out in increasing order, so appending keeps it sorted. */
+static int reg_add(int64_t pid, int16_t epoch, int64_t now)
+{
+    if (nreg && reg[nreg - 1].pid >= pid)
+        return -1;
+    if (nreg == capreg) {
+        size_t c = capreg ? capreg * 2 : 64;
+        pid_rec_t *n = realloc(reg, c * sizeof(*n));
+        if (!n)
+            return -1;
+        reg = n;
+        capreg = c;
+    }
+    reg[nreg++] = (pid_rec_t){pid, epoch, now};
+    return 0;
+}
+
+void od_initpid_expire(int64_t now_ms, int64_t max_idle_ms)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < nreg; i++)
+        if (now_ms - reg[i].last_ms <= max_idle_ms)
+            reg[w++] = reg[i];
+    nreg = w;
+}
+
+/* ---- the broker's block of ids ---- */
+
+static int64_t block_next = 0, block_end = 0; /* [next, end) */
+static int64_t proposed_start = -1;          /* a block proposal is in flight */
+
+typedef struct waiter {
+    od_req_t *r;
+    od_InitProducerIdRequest_t req;
+    struct waiter *next;
+} waiter_t;
+static waiter_t *waiters, **waiters_tail = &waiters;
+
+void od_initpid_reset(void)
+{
+    free(reg);
+    reg = NULL;
+    nreg = capreg = 0;
+    block_next = block_end = 0;
+    proposed_start = -1;
+    /* Waiting requests belong to connections that are gone by now. */
+    while (waiters) {
+        waiter_t *w = waiters;
+        waiters = w->next;
+        od_req_free(w->r);
+        free(w);
+    }
+    waiters_tail = &waiters;
+}
+
+static void respond(od_req_t *r, int16_t err, int64_t pid, int16_t epoch)
+{
+    if (!r->conn) {
+        od_req_free(r);
+        return;
+    }
+    od_InitProducerIdResponse_t resp;
+    od_InitProducerIdResponse_init(&resp);
+    resp.error_code = err;
+    resp.producer_id = err == OD_ERR_NONE ? pid : -1;
+    resp.producer_epoch = err == OD_ERR_NONE ? epoch : -1;
+    od_InitProducerIdResponse_encode(&r->resp, r->hdr.api_version, &resp);
+    od_req_done(r);
+}
+
+/* Answer r if an id is at hand; 0 when it must wait for a block. */
+static int try_answer(od_req_t *r, const od_InitProducerIdRequest_t *req)
+{
+    int64_t now = od_now_ms();
+    if (r->hdr.api_version >= 3 && req->producer_id >= 0) {
+        pid_rec_t *e = reg_find(req->producer_id);
+        if (e && req->producer_epoch == e->epoch && e->epoch < EPOCH_MAX) {
+            e->epoch++;
+            e->last_ms = now;
+            respond(r, OD_ERR_NONE, e->pid, e->epoch);
+            return 1;
+        }
+        if (e && req->producer_epoch == e->epoch - 1) { /* our answer to a bump got lost */
+            e->last_ms = now;
+            respond(r, OD_ERR_NONE, e->pid, e->epoch);
+            return 1;
+        }
+        if (e && req->producer_epoch < e->epoch) {
+            respond(r, OD_ERR_INVALID_PRODUCER_EPOCH, -1, -1);
+            return 1;
+        }
+        /* Unknown here, or its epoch is exhausted: a new id. */
+    }
+    if (block_next >= block_end)
+        return 0;
+    int64_t pid = block_next++;
+    reg_add(pid, 0, now);
+    respond(r, OD_ERR_NONE, pid, 0);
+    return 1;
+}
+
+static int propose_block(od_core_t *core, char *err, size_t errsz);
+
+static void block_committed(void *arg, int status, const char *msg)
+{
+    od_core_t *core = arg;
+    int16_t err = OD_ERR_NONE;
+    if (status == 0 && core->image.next_producer_id == proposed_start + PID_BLOCK) {
+        block_next = proposed_start;
+        block_end = proposed_start + PID_BLOCK;
+    } else {
+        od_logf(OD_LOG_WARN, "allocating a producer id block failed: %s",
+                status == 0 ? "another allocation came first" : (msg ? msg : "?"));
+        err = OD_ERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    proposed_start = -1;
+    /* Answer waiters in order; if the block runs out again, the rest wait
+     * for the next one. */
+    while (waiters) {
+        waiter_t *w = waiters;
+        if (err == OD_ERR_NONE && !try_answer(w->r, &w->req))
+            break;
+        if (err != OD_ERR_NONE)
+            respond(w->r, err, -1, -1);
+        waiters = w->next;
+        free(w);
+    }
+    if (!waiters) {
+        waiters_tail = &waiters;
+        return;
+    }
+    char why[256];
+    if (proposed_start < 0 && propose_block(core, why, sizeof(why)) < 0) {
+        od_logf(OD_LOG_WARN, "cannot propose a producer id block: %s", why);
+        block_committed(core, -OD_ERR_COORDINATOR_NOT_AVAILABLE, why);
+    }
+}
+
+static void wait_for_block(od_core_t *core, od_req_t *r, const od_InitProducerIdRequest_t *req)
+{
+    waiter_t *w = calloc(1, sizeof(*w));
+    if (!w) {
+        respond(r, OD_ERR_COORDINATOR_NOT_AVAILABLE, -1, -1);
+        return;
+    }
+    w->r = r;
+    w->req = *req; /* strings point into the kept frame (may_wait) */
+    *waiters_tail = w;
+    waiters_tail = &w->next;
+    char why[256];
+    if (proposed_start < 0 && propose_block(core, why, sizeof(why)) < 0) {
+        od_logf(OD_LOG_WARN, "cannot propose a producer id block: %s", why);
+        block_committed(core, -OD_ERR_COORDINATOR_NOT_AVAILABLE, why);
+    }
+}
+
+/* Encode and propose one ProducerIdsRecord (the recset helpers of
+ * od_metadata.c are private; this is the same framing). */
+static int propose_block(od_core_t *core, char *err, size_t errsz)
+{
+    if (!core->cp) {
+        snprintf(err, errsz, "no control plane");
+        return -1;
+    }
+    od_ProducerIdsRecord_t rec;
+    od_ProducerIdsRecord_init(&rec);
+    int64_t start = core->image.next_producer_id > 0 ? core->image.next_producer_id : 0;
+    const od_broker_reg_t *b = od_image_broker(&core->image, (int32_t)core->conf.node_id);
+    rec.broker_id = (int32_t)core->conf.node_id;
+    rec.broker_epoch = b ? b->epoch : -1;
+    rec.next_producer_id = start + PID_BLOCK;
+    od_wbuf_t w;
+    od_wbuf_init(&w);
+    od_metarec_frame(&w, OD_METAREC_PRODUCER_IDS, 0);
+    od_ProducerIdsRecord_encode(&w, 0, &rec);
+    size_t len = 0;
+    uint8_t *flat = w.err ? NULL : od_wbuf_flatten(&w, &len);
+    od_wbuf_free(&w);
+    if (!flat) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    od_meta_record_t mr = {flat, len};
+    proposed_start = start;
+    int rc = core->cp->propose(core->cp_self, &mr, 1, block_committed, core, err, errsz);
+    free(flat);
+    if (rc < 0)
+        proposed_start = -1;
+    return rc;
+}
+
+void od_h_init_producer_id(od_req_t *r, void *body)
+{
+    od_core_t *core = r->conn->core;
+    od_InitProducerIdRequest_t *req = body;
+    if (req->transactional_id.len >= 0) {
+        od_logf(OD_LOG_INFO, "client %s: InitProducerId with transactional.id '%.*s' refused: "
+                "transactions are not supported yet", r->conn->peer,
+                (int)req->transactional_id.len, req->transactional_id.p);
+        respond(r, OD_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1, -1);
+        return;
+    }
+    if (r->hdr.api_version >= 3 && (req->producer_id >= 0) != (req->producer_epoch >= 0)) {
+        respond(r, OD_ERR_INVALID_REQUEST, -1, -1);
+        return;
+    }
+    if (waiters || !try_answer(r, req))
+        wait_for_block(core, r, req);
+}

@@ -1,0 +1,327 @@
+/* od_h_offsets.c - OffsetCommit, OffsetFetch (single group and the v8
+ * batch) and OffsetDelete. */
+#include <stdio.h>
+#include <string.h>
+
+#include "od_core.h"
+#include "od_dispatch.h"
+#include "od_group.h"
+#include "od_handlers_groups.h"
+
+static int partition_known(od_core_t *core, od_str_t topic, int32_t part)
+{
+    if (topic.len <= 0)
+        return 0;
+    od_topic_t *t = od_image_topic(&core->image, topic.p, (size_t)topic.len);
+    return t && part >= 0 && part < t->npartitions;
+}
+
+/* ---- OffsetCommit ---- */
+
+void od_h_offset_commit(od_req_t *r, void *body)
+{
+    od_core_t *core = r->conn->core;
+    od_OffsetCommitRequest_t *req = body;
+    int16_t v = r->hdr.api_version;
+    int32_t nt = req->topics_count > 0 ? req->topics_count : 0;
+    size_t total = 0;
+    for (int32_t i = 0; i < nt; i++)
+        total += req->topics[i].partitions_count > 0 ? (size_t)req->topics[i].partitions_count : 0;
+    od_gcommit_t *parts = od_arena_calloc(&r->arena, total ? total : 1, sizeof(*parts));
+    od_OffsetCommitResponse_t resp;
+    od_OffsetCommitResponse_init(&resp);
+    resp.topics = od_arena_calloc(&r->arena, nt ? (size_t)nt : 1, sizeof(*resp.topics));
+    if (!parts || !resp.topics) {
+        od_req_drop(r);
+        return;
+    }
+    size_t k = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        od_OffsetCommitRequest_OffsetCommitRequestTopic_t *t = &req->topics[i];
+        for (int32_t j = 0; j < t->partitions_count; j++, k++) {
+            od_OffsetCommitRequest_OffsetCommitRequestPartition_t *p = &t->partitions[j];
+            od_gcommit_t *c = &parts[k];
+            c->topic = t->name;
+            c->partition = p->partition_index;
+            c->offset = p->committed_offset;
+            c->leader_epoch = v >= 6 ? p->committed_leader_epoch : -1;
+            c->metadata = p->committed_metadata;
+            c->commit_ts = v == 1 ? p->commit_timestamp : -1;
+            c->error = partition_known(core, t->name, p->partition_index)
+                           ? OD_ERR_NONE
+                           : OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        }
+    }
+    od_str_t none = od_str_c(NULL);
+    od_group_commit(req->group_id, v >= 1 ? req->generation_id_or_member_epoch : -1,
+                    v >= 1 ? req->member_id : none, v >= 7 ? req->group_instance_id : none,
+                    v >= 2 && v <= 4 ? req->retention_time_ms : -1, parts, total);
+    resp.topics_count = nt;
+    k = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        od_OffsetCommitRequest_OffsetCommitRequestTopic_t *t = &req->topics[i];
+        od_OffsetCommitResponse_OffsetCommitResponseTopic_t *o = &resp.topics[i];
+        int32_t np = t->partitions_count > 0 ? t->partitions_count : 0;
+        o->name = t->name;
+        o->partitions = od_arena_calloc(&r->arena, np ? (size_t)np : 1, sizeof(*o->partitions));
+        if (!o->partitions) {
+            od_req_drop(r);
+            return;
+        }
+        o->partitions_count = np;
+        for (int32_t j = 0; j < np; j++, k++) {
+            o->partitions[j].partition_index = parts[k].partition;
+            o->partitions[j].error_code = parts[k].error;
+        }
+    }
+    od_OffsetCommitResponse_encode(&r->resp, v, &resp);
+    od_req_done(r);
+}
+
+/* ---- OffsetFetch ---- */
+
+/* The answer for one group, independent of the response version. */
+typedef struct fpart {
+    int32_t index;
+    int64_t offset;
+    int32_t epoch;
+    od_str_t metadata;
+    int16_t error;
+} fpart_t;
+
+typedef struct ftopic {
+    od_str_t name;
+    int32_t n;
+    fpart_t *parts;
+} ftopic_t;
+
+typedef struct freq_topic {
+    od_str_t name;
+    int32_t n;
+    const int32_t *parts;
+} freq_topic_t;
+
+static void fill_part(const od_group_t *g, od_str_t topic, int32_t idx, fpart_t *o)
+{
+    const od_goffset_t *off =
+        g && topic.len >= 0 ? od_group_offset(g, topic.p, (size_t)topic.len, idx) : NULL;
+    o->index = idx;
+    o->offset = off ? off->offset : -1;
+    o->epoch = off ? off->leader_epoch : -1;
+    o->metadata = od_str_c(off ? off->metadata : "");
+    o->error = OD_ERR_NONE;
+}
+
+/* The requested partitions, with the group's offsets (g may be NULL). */
+static int16_t build_wanted(od_req_t *r, const od_group_t *g, const freq_topic_t *want,
+                            int32_t nwant, ftopic_t **out, int32_t *nout)
+{
+    ftopic_t *ts = od_arena_calloc(&r->arena, nwant ? (size_t)nwant : 1, sizeof(*ts));
+    if (!ts)
+        return OD_ERR_UNKNOWN_SERVER_ERROR;
+    for (int32_t i = 0; i < nwant; i++) {
+        ts[i].name = want[i].name;
+        int32_t np = want[i].n > 0 ? want[i].n : 0;
+        ts[i].parts = od_arena_calloc(&r->arena, np ? (size_t)np : 1, sizeof(fpart_t));
+        if (!ts[i].parts)
+            return OD_ERR_UNKNOWN_SERVER_ERROR;
+        ts[i].n = np;
+        for (int32_t j = 0; j < np; j++)
+            fill_part(g, want[i].name, want[i].parts[j], &ts[i].parts[j]);
+    }
+    *out = ts;
+    *nout = nwant;
+    return OD_ERR_NONE;
+}
+
+/* Topics null (all == 1): every committed offset of the group. Returns
+ * the group error; *out and *nout get the topics. */
+static int16_t fetch_group(od_req_t *r, od_str_t gid, int all, const freq_topic_t *want,
+                           int32_t nwant, ftopic_t **out, int32_t *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    int32_t part;
+    int16_t ec = gid.len < 0 ? OD_ERR_INVALID_GROUP_ID
+                             : od_coord_check(gid.p ? gid.p : "", (size_t)gid.len, &part);
+    if (ec != OD_ERR_NONE)
+        return ec;
+    const od_group_t *g = od_group_find(gid.p ? gid.p : "", (size_t)gid.len);
+    if (all) {
+        size_t n = g ? g->noffsets : 0;
+        ftopic_t *ts = od_arena_calloc(&r->arena, n ? n : 1, sizeof(*ts));
+        if (!ts)
+            return OD_ERR_UNKNOWN_SERVER_ERROR;
+        int32_t nt = 0;
+        for (size_t i = 0; i < n; i++) {
+            const od_goffset_t *o = &g->offsets[i];
+            int32_t t;
+            for (t = 0; t < nt && !od_str_eq(ts[t].name, o->topic); t++)
+                ;
+            if (t == nt) {
+                ts[nt].name = od_str_c(o->topic);
+                ts[nt].parts = od_arena_calloc(&r->arena, n, sizeof(fpart_t));
+                if (!ts[nt].parts)
+                    return OD_ERR_UNKNOWN_SERVER_ERROR;
+                nt++;
+            }
+            fill_part(g, ts[t].name, o->partition, &ts[t].parts[ts[t].n++]);
+        }
+        *out = ts;
+        *nout = nt;
+        return OD_ERR_NONE;
+    }
+    return build_wanted(r, g, want, nwant, out, nout);
+}
+
+void od_h_offset_fetch(od_req_t *r, void *body)
+{
+    od_OffsetFetchRequest_t *req = body;
+    int16_t v = r->hdr.api_version;
+    od_OffsetFetchResponse_t resp;
+    od_OffsetFetchResponse_init(&resp);
+    if (v >= 8) {
+        int32_t ng = req->groups_count > 0 ? req->groups_count : 0;
+        resp.groups = od_arena_calloc(&r->arena, ng ? (size_t)ng : 1, sizeof(*resp.groups));
+        if (!resp.groups)
+            goto oom;
+        resp.groups_count = ng;
+        for (int32_t gi = 0; gi < ng; gi++) {
+            od_OffsetFetchRequest_OffsetFetchRequestGroup_t *rg = &req->groups[gi];
+            od_OffsetFetchResponse_OffsetFetchResponseGroup_t *og = &resp.groups[gi];
+            og->group_id = rg->group_id;
+            int32_t nw = rg->topics_count > 0 ? rg->topics_count : 0;
+            freq_topic_t *want = od_arena_calloc(&r->arena, nw ? (size_t)nw : 1, sizeof(*want));
+            if (!want)
+                goto oom;
+            for (int32_t i = 0; i < nw; i++)
+                want[i] = (freq_topic_t){rg->topics[i].name, rg->topics[i].partition_indexes_count,
+                                         rg->topics[i].partition_indexes};
+            ftopic_t *ts;
+            int32_t nt;
+            og->error_code = fetch_group(r, rg->group_id, rg->topics_count < 0, want, nw, &ts, &nt);
+            og->topics = od_arena_calloc(&r->arena, nt ? (size_t)nt : 1, sizeof(*og->topics));
+            if (!og->topics)
+                goto oom;
+            og->topics_count = nt;
+            for (int32_t i = 0; i < nt; i++) {
+                od_OffsetFetchResponse_OffsetFetchResponseTopics_t *ot = &og->topics[i];
+                ot->name = ts[i].name;
+                ot->partitions = od_arena_calloc(&r->arena, ts[i].n ? (size_t)ts[i].n : 1,
+                                                 sizeof(*ot->partitions));
+                if (!ot->partitions)
+                    goto oom;
+                ot->partitions_count = ts[i].n;
+                for (int32_t j = 0; j < ts[i].n; j++) {
+                    ot->partitions[j].partition_index = ts[i].parts[j].index;
+                    ot->partitions[j].committed_offset = ts[i].parts[j].offset;
+                    ot->partitions[j].committed_leader_epoch = ts[i].parts[j].epoch;
+                    ot->partitions[j].metadata = ts[i].parts[j].metadata;
+                    ot->partitions[j].error_code = ts[i].parts[j].error;
+                }
+            }
+        }
+    } else {
+        int32_t nw = req->topics_count > 0 ? req->topics_count : 0;
+        freq_topic_t *want = od_arena_calloc(&r->arena, nw ? (size_t)nw : 1, sizeof(*want));
+        if (!want)
+            goto oom;
+        for (int32_t i = 0; i < nw; i++)
+            want[i] = (freq_topic_t){req->topics[i].name, req->topics[i].partition_indexes_count,
+                                     req->topics[i].partition_indexes};
+        ftopic_t *ts;
+        int32_t nt;
+        int all = v >= 2 && req->topics_count < 0;
+        int16_t ec = fetch_group(r, req->group_id, all, want, nw, &ts, &nt);
+        if (ec != OD_ERR_NONE && v < 2) {
+            /* v0-1 have no group error: every partition carries it. */
+            if (build_wanted(r, NULL, want, nw, &ts, &nt) != OD_ERR_NONE)
+                goto oom;
+            for (int32_t i = 0; i < nt; i++)
+                for (int32_t j = 0; j < ts[i].n; j++)
+                    ts[i].parts[j].error = ec;
+        } else if (ec != OD_ERR_NONE) {
+            resp.error_code = ec;
+            nt = 0;
+        }
+        resp.topics = od_arena_calloc(&r->arena, nt > 0 ? (size_t)nt : 1, sizeof(*resp.topics));
+        if (!resp.topics)
+            goto oom;
+        resp.topics_count = nt;
+        for (int32_t i = 0; i < nt; i++) {
+            od_OffsetFetchResponse_OffsetFetchResponseTopic_t *ot = &resp.topics[i];
+            ot->name = ts[i].name;
+            ot->partitions = od_arena_calloc(&r->arena, ts[i].n ? (size_t)ts[i].n : 1,
+                                             sizeof(*ot->partitions));
+            if (!ot->partitions)
+                goto oom;
+            ot->partitions_count = ts[i].n;
+            for (int32_t j = 0; j < ts[i].n; j++) {
+                ot->partitions[j].partition_index = ts[i].parts[j].index;
+                ot->partitions[j].committed_offset = ts[i].parts[j].offset;
+                ot->partitions[j].committed_leader_epoch = ts[i].parts[j].epoch;
+                ot->partitions[j].metadata = ts[i].parts[j].metadata;
+                ot->partitions[j].error_code = ts[i].parts[j].error;
+            }
+        }
+    }
+    od_OffsetFetchResponse_encode(&r->resp, v, &resp);
+    od_req_done(r);
+    return;
+oom:
+    od_req_drop(r);
+}
+
+/* ---- OffsetDelete ---- */
+
+void od_h_offset_delete(od_req_t *r, void *body)
+{
+    od_core_t *core = r->conn->core;
+    od_OffsetDeleteRequest_t *req = body;
+    od_OffsetDeleteResponse_t resp;
+    od_OffsetDeleteResponse_init(&resp);
+    int32_t nt = req->topics_count > 0 ? req->topics_count : 0;
+    size_t total = 0;
+    for (int32_t i = 0; i < nt; i++)
+        total += req->topics[i].partitions_count > 0 ? (size_t)req->topics[i].partitions_count : 0;
+    od_gcommit_t *parts = od_arena_calloc(&r->arena, total ? total : 1, sizeof(*parts));
+    resp.topics = od_arena_calloc(&r->arena, nt ? (size_t)nt : 1, sizeof(*resp.topics));
+    if (!parts || !resp.topics) {
+        od_req_drop(r);
+        return;
+    }
+    size_t k = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        od_OffsetDeleteRequest_OffsetDeleteRequestTopic_t *t = &req->topics[i];
+        for (int32_t j = 0; j < t->partitions_count; j++, k++) {
+            parts[k].topic = t->name;
+            parts[k].partition = t->partitions[j].partition_index;
+            parts[k].error = partition_known(core, t->name, parts[k].partition)
+                                 ? OD_ERR_NONE
+                                 : OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        }
+    }
+    resp.error_code = od_group_delete_offsets(req->group_id, parts, total);
+    if (resp.error_code == OD_ERR_NONE) {
+        resp.topics_count = nt;
+        k = 0;
+        for (int32_t i = 0; i < nt; i++) {
+            od_OffsetDeleteRequest_OffsetDeleteRequestTopic_t *t = &req->topics[i];
+            od_OffsetDeleteResponse_OffsetDeleteResponseTopic_t *o = &resp.topics[i];
+            int32_t np = t->partitions_count > 0 ? t->partitions_count : 0;
+            o->name = t->name;
+            o->partitions = od_arena_calloc(&r->arena, np ? (size_t)np : 1, sizeof(*o->partitions));
+            if (!o->partitions) {
+                od_req_drop(r);
+                return;
+            }
+            o->partitions_count = np;
+            for (int32_t j = 0; j < np; j++, k++) {
+                o->partitions[j].partition_index = parts[k].partition;
+                o->partitions[j].error_code = parts[k].error;
+            }
+        }
+    }
+    od_OffsetDeleteResponse_encode(&r->resp, r->hdr.api_version, &resp);
+    od_req_done(r);
+}
