@@ -6,6 +6,7 @@
 
 #include "od_batch.h"
 #include "od_codec.h"
+#include "od_compact_check.h"
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
@@ -156,6 +157,11 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
     if (sum.any_control) {
         out->error_code = OD_ERR_INVALID_RECORD;
         snprintf(msg, msgsz, "clients may not produce control batches");
+        return;
+    }
+    /* Compacted topics take keyed records only (od_compact_check.c). */
+    if ((ec = od_compact_check(core, t, data, len, msg, msgsz)) != OD_ERR_NONE) {
+        out->error_code = ec;
         return;
     }
     const char *tstype = od_topic_config_value(core, t, "message.timestamp.type", NULL);

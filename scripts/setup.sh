@@ -19,7 +19,7 @@ case $build in /*) ;; *) build=$top/$build ;; esac
 # librdkafka-dev (benchmark), kcat and the Python clients (client tests),
 # clang (second compiler; libclang-rt for its sanitizers), perl (prove), the
 # compression libraries and kafka-python's codec packages (clients may
-# compress batches).
+# compress batches). Node.js (kafkajs test) is checked by command below.
 packages="build-essential autoconf automake libtool pkg-config python3
   liblua5.4-dev libsodium-dev libssl-dev libsasl2-dev
   librdkafka-dev kcat python3-confluent-kafka python3-kafka
@@ -43,6 +43,12 @@ else
     say "  $(printf "%s " $packages)"
 fi
 
+# Node.js for the kafkajs test: any node and npm will do (e.g. NodeSource's
+# nodejs, which bundles npm and conflicts with Debian's npm package).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    missing="$missing nodejs npm"
+fi
+
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ]; then
         say "installing:$missing"
@@ -57,6 +63,14 @@ if [ -n "$missing" ]; then
     fi
 else
     say "all packages present"
+fi
+
+# Test-only JavaScript client for t/1400-kafkajs.t, from the npm registry.
+# A failure is not fatal here (that test then skips, saying why).
+if [ -f "$top/t/node/package.json" ] && [ ! -d "$top/t/node/node_modules/kafkajs" ]; then
+    say "npm install in t/node (kafkajs)"
+    (cd "$top/t/node" && npm install --no-audit --no-fund) ||
+        say "WARNING: npm install in t/node failed; t/1400-kafkajs.t will skip" >&2
 fi
 
 # Regenerate the build system when configure is missing or older than its

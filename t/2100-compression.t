@@ -221,8 +221,12 @@ def ck_codec(codec):
     errs = ck_produce(topic, tag.encode(), 0, N, codec)
     tap.ok(not errs, "confluent %s: %d messages produced" % (codec, N)) or tap.diag(errs)
     st = stored_codecs(topic)
-    tap.ok(set(st) == {NUM[codec]}, "confluent %s: stored batches keep the client's codec "
-           "(topic compression.type=producer) %r" % (codec, st))
+    # librdkafka sends a batch uncompressed when compression does not make
+    # it smaller (a lone small message), so a few plain batches are fine.
+    tap.ok(st.get(NUM[codec], 0) > st.get(0, 0) and set(st) <= {NUM[codec], 0},
+           "confluent %s: stored batches keep the client's codec "
+           "(topic compression.type=producer) %r" % (codec, st)) or \
+        tap.diag("(librdkafka sends lz4 only to brokers advertising FindCoordinator)")
     pr = ck_check(topic, tag.encode(), N)
     tap.ok(not pr, "confluent %s: read back byte-exact by confluent_kafka" % codec) or \
         tap.diag("\n".join(pr))

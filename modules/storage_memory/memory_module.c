@@ -415,8 +415,7 @@ static int state_name_ok(const char *name, char *err, size_t errsz)
         ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
              name[i] == '.' || name[i] == '_' || name[i] == '-';
     if (!ok && err && errsz)
-        snprintf(err, errsz, "memory: bad state name '%.40s' (want [a-z0-9._-]+)",
-                 name ? name : "");
+        snprintf(err, errsz, "memory: bad state name (want 1-200 of [a-z0-9._-], not . or ..)");
     return ok;
 }
 

@@ -116,7 +116,8 @@ static int name_ok(const char *name, char *err, size_t errsz)
     }
     return 1;
 bad:
-    seg_err(err, errsz, "segment: bad state name '%.40s' (want [a-z0-9._-]+)", name ? name : "");
+    seg_err(err, errsz, "segment: bad state name (want 1-%d of [a-z0-9._-], not . or ..)",
+            SEG_STATE_NAME_MAX);
     return 0;
 }
 

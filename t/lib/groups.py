@@ -721,10 +721,18 @@ class CkMember:
 
 
 class KpMember:
-    """A kafka-python KafkaConsumer in a group (range assignor by default)."""
+    """A kafka-python KafkaConsumer in a group (range assignor by default).
+
+    kafka-python's poll() blocks until a pending JoinGroup completes, so
+    several members cannot be polled round robin from one thread (the first
+    would wait for the others forever): each member polls in its own thread,
+    and commit()/close() are run by that thread (the client is not thread
+    safe). poll() from the test is a short sleep."""
 
     def __init__(self, name, bootstrap, group, topics, assignor="range", **conf):
-        from kafka import KafkaConsumer
+        import queue
+        import threading
+        from kafka import ConsumerRebalanceListener, KafkaConsumer
         from kafka.coordinator.assignors.range import RangePartitionAssignor
         from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
         self.name = name
@@ -742,15 +750,14 @@ class KpMember:
         self.msgs = []
         self.errors = []
         self.closed = False
+        self._cmds = queue.Queue()
         me = self
-
-        from kafka import ConsumerRebalanceListener
 
         class L(ConsumerRebalanceListener):
             def on_partitions_revoked(self, revoked):
                 ps = sorted(tp.partition for tp in revoked)
                 me.events.append((time.monotonic(), "revoke", ps))
-                me.commit()
+                me._commit()
                 me.assigned = set()
 
             def on_partitions_assigned(self, assigned):
@@ -758,8 +765,43 @@ class KpMember:
                 me.events.append((time.monotonic(), "assign", ps))
                 me.assigned = set(ps)
         self.c.subscribe(list(topics), listener=L())
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
 
-    def commit(self):
+    def _run(self):
+        import queue
+        while True:
+            try:
+                cmd, done = self._cmds.get_nowait()
+            except queue.Empty:
+                cmd = None
+            if cmd == "commit":
+                done.append(self._commit())
+            elif cmd == "close":
+                try:
+                    self.c.close()
+                except Exception as e:
+                    self.errors.append("close: %r" % e)
+                done.append(True)
+                return
+            try:
+                for tp, recs in self.c.poll(timeout_ms=50, max_records=500).items():
+                    for m in recs:
+                        self.msgs.append((m.partition, m.offset, m.value.decode()))
+            except Exception as e:
+                if len(self.errors) < 50:
+                    self.errors.append("poll: %r" % e)
+                time.sleep(0.05)
+
+    def _call(self, cmd, timeout=60):
+        done = []
+        self._cmds.put((cmd, done))
+        deadline = time.monotonic() + timeout
+        while not done and time.monotonic() < deadline and self._thread.is_alive():
+            time.sleep(0.01)
+        return done[0] if done else None
+
+    def _commit(self):
         try:
             self.c.commit()
             return True
@@ -768,26 +810,24 @@ class KpMember:
                 self.errors.append("commit: %r" % e)
             return False
 
+    def commit(self):
+        return self._call("commit")
+
     def poll(self, timeout=0.05):
-        if self.closed:
-            return 0
-        n = 0
-        for tp, recs in self.c.poll(timeout_ms=int(timeout * 1000), max_records=500).items():
-            for m in recs:
-                self.msgs.append((m.partition, m.offset, m.value.decode()))
-                n += 1
-        return n
+        time.sleep(min(timeout, 0.02))
+        return 0
 
     def values(self):
-        return [v for _, _, v in self.msgs]
+        return [v for _, _, v in list(self.msgs)]
 
     def n_events(self, kind=None):
-        return len([e for e in self.events if kind is None or e[1] == kind])
+        return len([e for e in list(self.events) if kind is None or e[1] == kind])
 
     def close(self):
         if not self.closed:
             self.closed = True
-            self.c.close()
+            self._call("close")
+            self._thread.join(30)
 
 
 def poll_all(members, seconds, until=None):

@@ -447,7 +447,7 @@ static void test_crash(void)
     od_log_config_t cfg = config(4096, 0.0);
     static int64_t want[NKEYS];
     seen_t *s = calloc(1, sizeof *s);
-    int64_t n = 6000;
+    int64_t n = 3000;
     int r, step = 0, copies = 0, bad = 0, leftovers = 0;
 
     snprintf(dir, sizeof dir, "%s/crash", root);
@@ -459,7 +459,7 @@ static void test_crash(void)
         struct od_log *c;
         int crash_point = (step % 4); /* 0: plain copy between steps */
         seg_clean_test_crash_at = crash_point;
-        r = seg_clean_step(log, TS0 + n, 1500, err, sizeof err);
+        r = seg_clean_step(log, TS0 + n, 3000, err, sizeof err);
         seg_clean_test_crash_at = 0;
         snprintf(copy, sizeof copy, "%s/crash-copy-%d", root, step);
         snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", dir, copy);
