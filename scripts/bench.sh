@@ -13,6 +13,18 @@
 # doc/benchmarks.md. Every run is bounded by a timeout. --brokers measures
 # an already running broker instead (nothing is built or started then, but
 # for odbench; ODBENCH=path picks another odbench binary).
+#
+# bench.sh --group [--members M] [--rounds R] [--count N] [--partitions P]
+#          [--record] [--brokers H:P]
+# runs the consumer-group benchmark instead of the runs above: N records
+# (default 1000000) are produced to a topic of P partitions (default 6),
+# then `odbench group` has M consumers (default 3, librdkafka, subscribe) in
+# one new group read them end to end, and times R rebalances (default 5):
+# one member close()s (LeaveGroup) while a producer keeps 2000 msgs/s
+# flowing, until every remaining member has its new partitions and has
+# received a message. The broker runs with its defaults (so the first join
+# includes group.initial.rebalance.delay.ms = 3000). --record appends a
+# "Consumer groups" entry to doc/benchmarks.md.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -23,19 +35,31 @@ size=100
 partitions=1
 lat_secs=10
 ext_brokers=""
+group=0
+group_members=3
+group_rounds=5
+count_set=0
+partitions_set=0
 while [ $# -gt 0 ]; do
     case $1 in
     --record) record=1 ;;
-    --count) count=$2; shift ;;
+    --count) count=$2; count_set=1; shift ;;
     --size) size=$2; shift ;;
-    --partitions) partitions=$2; shift ;;
+    --partitions) partitions=$2; partitions_set=1; shift ;;
+    --group) group=1 ;;
+    --members) group_members=$2; shift ;;
+    --rounds) group_rounds=$2; shift ;;
     --latency-seconds) lat_secs=$2; shift ;;
     --brokers) ext_brokers=$2; shift ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
 done
+if [ "$group" = 1 ]; then
+    [ "$count_set" = 1 ] || count=1000000
+    [ "$partitions_set" = 1 ] || partitions=6
+fi
 
 say() { printf 'bench: %s\n' "$*"; }
 
@@ -132,6 +156,57 @@ field() { # field NAME FILE: value of NAME=... in the result line
     grep '^result ' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1
 }
 
+# ---- consumer groups (--group) ---------------------------------------------------
+if [ "$group" = 1 ]; then
+    run_odbench gproduce produce --count "$count" --size "$size" --acks 1 --linger-ms 5 --rate 0
+    run_odbench group group --count "$count" --members "$group_members" --rounds "$group_rounds" \
+        --rate 2000
+    stop_broker
+    model=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -1)
+    machine="$(nproc) x ${model:-unknown CPU}, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)"
+    g=$work/group.out
+    gparts=$(field partitions "$g")
+    read_line="$(field msgs_per_sec "$g") msgs/s from subscribe to the last record ($(field flow_msgs_per_sec "$g") msgs/s from the first record); all partitions assigned $(field join_ms "$g") ms after subscribe"
+    reb_line="min $(field rebalance_min_ms "$g") ms, median $(field rebalance_med_ms "$g") ms, max $(field rebalance_max_ms "$g") ms over $(field rounds "$g") rounds"
+    echo
+    echo "==== odradek consumer-group benchmark ===="
+    echo "machine:   $machine (broker and clients share it)"
+    echo "topic:     $gparts partitions, $count records of $size bytes"
+    echo "read:      $group_members members (librdkafka, subscribe, range): $read_line"
+    echo "rebalance: a member leaves, $((group_members - 1)) remaining consume again after: $reb_line"
+    if [ "$record" = 1 ]; then
+        doc=$top/doc/benchmarks.md
+        [ -f "$doc" ] || printf '# Benchmarks\n' >"$doc"
+        grep -q '^## Consumer groups' "$doc" || {
+            echo
+            echo "## Consumer groups"
+            echo
+            echo "Figures from \`scripts/bench.sh --group --record\`: \`odbench group\` runs M librdkafka"
+            echo "consumers (threads, \`subscribe()\`, range assignor) in one new group against a release"
+            echo "build with default settings. *Read*: the group reads the topic end to end (the rate"
+            echo "from subscribe includes the join and group.initial.rebalance.delay.ms = 3000). *Rebalance*:"
+            echo "while a producer sends 2000 msgs/s round robin over the partitions, one member"
+            echo "\`close()\`s (LeaveGroup); the time runs from the close() call until every remaining"
+            echo "member has its new assignment and has received a message after it. A new member"
+            echo "then restores M members before the next round. Target: a 3-member group consumes"
+            echo "again within 1 s of the leave."
+        } >>"$doc"
+        {
+            echo
+            echo "### $(date -u '+%Y-%m-%d %H:%M UTC')"
+            echo
+            echo "Machine: $machine. Topic of $gparts partitions, $count records of $size bytes."
+            echo
+            echo "| run | settings | result |"
+            echo "| --- | --- | --- |"
+            echo "| read | $group_members members | $read_line |"
+            echo "| rebalance | $group_members members, one leaves, 2000 msgs/s trickle | $reb_line |"
+        } >>"$doc"
+        say "recorded in doc/benchmarks.md"
+    fi
+    exit 0
+fi
+
 run_odbench produce produce --count "$count" --size "$size" --acks 1 --linger-ms 5 --rate 0
 run_odbench consume consume --count "$count"
 max_rate=$(field msgs_per_sec "$work/produce.out")
@@ -180,6 +255,10 @@ if [ "$record" = 1 ]; then
         echo
         echo "## $(date -u '+%Y-%m-%d %H:%M UTC')"
         echo
+        if [ -n "$ext_brokers" ]; then
+            echo "Broker: an already running one at $ext_brokers (not a bench.sh build)."
+            echo
+        fi
         echo "Machine: $machine. Topic of $partitions partition(s), records of $size bytes."
         echo
         echo "| run | settings | result |"

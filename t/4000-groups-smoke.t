@@ -42,9 +42,12 @@ def consumer(group, **extra):
     return ck.Consumer(conf, logger=log)
 
 
+stash = {}  # messages polled while waiting for assignments, by consumer
+
+
 def poll_all(cons, want, timeout=30):
     """Poll the consumers round-robin until `want` messages arrived."""
-    got = {}
+    got = {i: stash.pop(id(c), []) for i, c in enumerate(cons)}
     t0 = time.time()
     while sum(len(v) for v in got.values()) < want and time.time() - t0 < timeout:
         for i, c in enumerate(cons):
@@ -62,7 +65,9 @@ def wait_assigned(cons, total, timeout=20):
     t0 = time.time()
     while time.time() - t0 < timeout:
         for c in cons:
-            c.poll(0.05)
+            m = c.poll(0.05)
+            if m is not None and not m.error():
+                stash.setdefault(id(c), []).append(m.value())
         a = assignments(cons)
         if sum(len(x) for x in a) == total and all(a):
             return a
@@ -171,6 +176,65 @@ try:
     tap.is_(len(lines), 600, "kcat -G balanced consumer reads 600")
 except FileNotFoundError:
     tap.skip("kcat not installed")
+
+# ---- raw protocol checks -----------------------------------------------------------
+from odtest import i8, i16, i32, i64, string, bytes_, array, compact_string, compact_array, NO_TAGS  # noqa: E402
+
+with odtest.Conn(b.port) as conn:
+    # FindCoordinator v4: batched keys; key type 1 (transactions) not yet
+    body = i8(0) + compact_array(["a", "b"], compact_string) + NO_TAGS
+    r = conn.request(10, 4, body, flexible=True)
+    r.i32()
+
+    def coord(rd):
+        c = (rd.compact_string(), rd.i32(), rd.compact_string(), rd.i32(), rd.i16(),
+             rd.compact_string())
+        rd.tags()
+        return c
+    cs = r.compact_array(coord)
+    tap.is_([(c[0], c[1], c[3], c[4]) for c in cs], [("a", 1, b.port, 0), ("b", 1, b.port, 0)],
+            "FindCoordinator v4 answers every key with this broker")
+    r = conn.request(10, 1, string("x") + i8(1))
+    r.i32()
+    tap.is_(r.i16(), 15, "FindCoordinator key type 1: COORDINATOR_NOT_AVAILABLE")
+
+    # OffsetFetch v1 without commits: -1, "" and no error
+    body = string("raw-g") + array([("gs", [0, 1])], lambda t: string(t[0]) + array(t[1], i32))
+    r = conn.request(9, 1, body)
+    parts = []
+    for _ in range(r.i32()):
+        r.string()
+        for _ in range(r.i32()):
+            parts.append((r.i32(), r.i64(), r.string(), r.i16()))
+    tap.is_(parts, [(0, -1, "", 0), (1, -1, "", 0)], "OffsetFetch of an uncommitted partition")
+
+    # JoinGroup v5: the MEMBER_ID_REQUIRED handshake, bad session timeout
+    def join_body(member, session=10000):
+        return (string("raw-g") + i32(session) + i32(10000) + string(member) + string(None) +
+                string("consumer") + array([("range", b"\0\0\0\0\0\0")],
+                                           lambda p: string(p[0]) + bytes_(p[1])))
+    r = conn.request(11, 5, join_body(""))
+    r.i32()
+    err, gen, proto, leader, member = r.i16(), r.i32(), r.string(), r.string(), r.string()
+    tap.is_((err, gen), (79, -1), "JoinGroup v5 without member id: MEMBER_ID_REQUIRED")
+    tap.ok(member.startswith("odtest-"), "the answer carries the new member id (%s)" % member)
+    r = conn.request(11, 5, join_body("", session=10))
+    r.i32()
+    tap.is_(r.i16(), 26, "session timeout below the minimum: INVALID_SESSION_TIMEOUT")
+    r = conn.request(12, 0, string("no-such-group") + i32(1) + string("m"))
+    tap.is_(r.i16(), 25, "Heartbeat to an unknown group: UNKNOWN_MEMBER_ID")
+
+    # OffsetCommit v2: unknown topic, metadata too large
+    def commit_body(topic, meta):
+        part = lambda p: i32(p) + i64(5) + string(meta)  # noqa: E731
+        return (string("raw-g") + i32(-1) + string("") + i64(-1) +
+                array([(topic, [0])], lambda t: string(t[0]) + array(t[1], part)))
+    r = conn.request(8, 2, commit_body("no-such-topic", ""))
+    r.i32(); r.string(); r.i32(); r.i32()  # noqa: E702
+    tap.is_(r.i16(), 3, "commit to an unknown topic: UNKNOWN_TOPIC_OR_PARTITION")
+    r = conn.request(8, 2, commit_body("gs", "x" * 5000))
+    r.i32(); r.string(); r.i32(); r.i32()  # noqa: E702
+    tap.is_(r.i16(), 12, "metadata over 4096 bytes: OFFSET_METADATA_TOO_LARGE")
 
 # ---- committed offsets survive restart and kill -9 ----------------------------------
 def commit_kp(offset, meta):

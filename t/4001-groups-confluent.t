@@ -79,9 +79,9 @@ leaver = ms[2]
 stay = ms[:2]
 left_parts = set(leaver.assigned)
 N2 = 1200
-want2 = G.produce_numbered(BS, TOPIC, P, N1, N2)  # the leaver does not poll any more
 for m in stay:
     m.msgs.clear()
+want2 = G.produce_numbered(BS, TOPIC, P, N1, N2)  # the leaver does not poll any more
 leaver.commit()
 leaver_seen = set(leaver.values())
 t_close = time.monotonic()

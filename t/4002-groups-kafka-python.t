@@ -55,9 +55,9 @@ tap.ok(all(not m.errors for m in ms), "no commit errors") or \
 # ---- close(): LeaveGroup, partitions move ------------------------------------------------
 leaver, stay = ms[2], ms[:2]
 left_parts = set(leaver.assigned)
-want2 = G.produce_numbered(BS, TOPIC, P, N1, 1200)
-for m in stay:
+for m in stay:  # (their threads consume as soon as messages arrive)
     m.msgs.clear()
+want2 = G.produce_numbered(BS, TOPIC, P, N1, 1200)
 t_close = time.monotonic()
 leaver.close()  # commits nothing new (auto commit off) and sends LeaveGroup
 moved = G.poll_all(stay, 30, lambda: G.exactly_once_owned(stay, P))
@@ -96,8 +96,7 @@ tap.ok(not early, "3 s after SIGKILL its partitions have not moved (session 6 s)
 moved = G.poll_all(stay, 20, victim_moved)
 el = time.monotonic() - t_kill
 tap.ok(moved and 5.0 <= el <= 12.0, "after the session timeout they move (%.2f s)" % el)
-for m in stay:
-    m.close()
+G.close_all(stay)
 
 # ---- mixed group: librdkafka and kafka-python with the range assignor ----------------------
 TOPIC2, GRP2 = "grp-mixed", "grp-mixed-g"
@@ -124,8 +123,9 @@ tap.ok(done and not missing and not dups and not extra, "mixed group: 2400 messa
     tap.diag("missing %d dups %d" % (len(missing), len(dups)))
 tap.is_(sorted(len(m.msgs) for m in mixed), [400, 400, 800, 800],
         "range over 6 partitions and 4 members: 2, 2, 1, 1 partitions' worth of messages")
-for m in mixed:
-    m.close()
+t_close = time.monotonic()
+G.close_all(mixed)
+tap.ok(time.monotonic() - t_close < 20, "all four members close (%.1f s)" % (time.monotonic() - t_close))
 if tap.failed():
     for m in ms + mixed:
         tap.diag("---- %s events %s" % (m.name, [(round(t - t0, 2), k, p) for t, k, p in m.events]))

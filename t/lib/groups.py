@@ -829,6 +829,29 @@ class KpMember:
             self._call("close")
             self._thread.join(30)
 
+    def close_async(self):
+        """Ask the member's thread to close; see close_all()."""
+        if not self.closed:
+            self.closed = True
+            self._cmds.put(("close", []))
+
+
+def close_all(members, timeout=30):
+    """Close a mix of members without deadlock: a kafka-python member's
+    thread may sit in a blocking rejoin that needs the other members (also
+    the confluent ones, polled from this thread) to rejoin too."""
+    kps = [m for m in members if isinstance(m, KpMember) and not m.closed]
+    for m in kps:
+        m.close_async()
+    deadline = time.monotonic() + timeout
+    while any(m._thread.is_alive() for m in kps) and time.monotonic() < deadline:
+        for m in members:
+            if not isinstance(m, KpMember):
+                m.poll(0.02)
+    for m in members:
+        if not isinstance(m, KpMember):
+            m.close()
+
 
 def poll_all(members, seconds, until=None):
     """Poll every open member round robin for `seconds` or until until()."""
