@@ -62,11 +62,26 @@ void od_req_free(od_req_t *r)
     free(r);
 }
 
+/* Closed connections wait on core->closed_conns until the next loop turn
+ * frees them; shutdown frees whatever is still waiting. */
 static void conn_free_later(void *arg)
 {
     od_conn_t *c = arg;
+    od_core_t *core = c->core;
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (core->closed_conns == c)
+        core->closed_conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     free(c->rbuf);
     free(c);
+}
+
+void od_conn_free_closed(od_core_t *core)
+{
+    while (core->closed_conns)
+        conn_free_later(core->closed_conns);
 }
 
 /* Closing releases the socket and the queue at once but frees the struct
@@ -106,12 +121,17 @@ void od_conn_close(od_conn_t *c, const char *why)
     if (c->next)
         c->next->prev = c->prev;
     core->nconns--;
+    c->prev = NULL;
+    c->next = core->closed_conns;
+    if (c->next)
+        c->next->prev = c;
+    core->closed_conns = c;
     if (core->stopping && !c->in_read) {
         conn_free_later(c); /* shutdown: nothing up the stack uses c */
         return;
     }
     if (od_loop_timer(core->loop, 0, conn_free_later, c) < 0)
-        od_logf(OD_LOG_WARN, "connection %llu: leaking its state (no timer)", (unsigned long long)c->id);
+        od_logf(OD_LOG_WARN, "connection %llu: freed at shutdown (no timer)", (unsigned long long)c->id);
 }
 
 od_req_t *od_req_new(od_conn_t *c)

@@ -56,6 +56,8 @@ od_conn_t *od_conn_new(struct od_core *core, int fd, const char *peer, struct od
 void od_conn_close(od_conn_t *c, const char *why);
 /* Write out ready responses at the head of the queue. */
 void od_conn_flush(od_conn_t *c);
+/* Free connections closed but not yet freed (at shutdown). */
+void od_conn_free_closed(struct od_core *core);
 /* Close connections idle longer than connections.max.idle.ms. */
 void od_conn_reap_idle(struct od_core *core, int64_t now_ms);
 

@@ -422,6 +422,7 @@ void od_core_shutdown(od_core_t *core)
         od_conn_flush(core->conns);
         od_conn_close(core->conns, "broker shutting down");
     }
+    od_conn_free_closed(core);
     /* Area stop hooks (groups, producer-state snapshots): one call per area
      * goes here, before the logs close. */
     od_lifecycle_stop(core);

@@ -62,6 +62,7 @@ struct od_core {
     size_t nlisteners;
     od_conn_t *conns; /* all open connections (doubly linked) */
     size_t nconns;
+    od_conn_t *closed_conns; /* closed, freed on the next loop turn */
 
     char data_dir[4096];
     int ready;       /* control plane replayed, listeners open */

@@ -270,6 +270,26 @@ int od_group_load_member(od_group_t *g, const od_join_args_t *a, const uint8_t *
 /* Purge expired MEMBER_ID_REQUIRED ids (called every second). */
 void od_group_purge_pending(int64_t now_mono);
 
+/* Shared by od_group_join.c and od_group_member.c only. */
+void od_group_try_complete(od_group_t *g); /* complete the join if everyone rejoined */
+void od_group_member_gone(od_group_t *g, od_gmember_t *m, const char *reason);
+
+/* ---- od_group_member.c: member ids, protocols, pending ids ---- */
+
+/* "<prefix>-<UUID>" (Kafka's member id form). */
+void od_gm_new_id(od_str_t prefix, char *out, size_t outsz);
+/* Kafka's supportsProtocols (self: the joining member, NULL if new). */
+int od_gm_supports(const od_group_t *g, const od_join_args_t *a, const od_gmember_t *self);
+/* Copy protocols and timeouts from a JoinGroup. 0, -1 out of memory. */
+int od_gm_set_protocols(od_gmember_t *m, const od_join_args_t *a);
+/* Kafka's member.matches: the same protocols with the same metadata. */
+int od_gm_same_protocols(const od_gmember_t *m, const od_join_args_t *a);
+/* A new member appended to the group (no callbacks, no session yet). */
+od_gmember_t *od_gm_new(od_group_t *g, const char *id, const od_join_args_t *a);
+ssize_t od_gm_pending_index(const od_group_t *g, od_str_t id);
+void od_gm_pending_remove(od_group_t *g, size_t i);
+int od_gm_pending_add(od_group_t *g, const char *id, int32_t session);
+
 /* ---- od_group_offsets.c: commits, deletes, expiry ---- */
 
 typedef struct od_gcommit {

@@ -1,7 +1,6 @@
 /* od_group_join.c - the classic rebalance protocol: JoinGroup, SyncGroup,
  * Heartbeat, LeaveGroup, session expiry and delayed joins, following
  * Kafka's GroupCoordinator state by state. */
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,14 +8,7 @@
 #include "od_group.h"
 #include "od_proto_gen.h"
 
-/* A new member whose JoinGroup waits this long is dropped (Kafka's
- * NewMemberJoinTimeoutMs); a client still there simply joins again. */
-#define NEW_MEMBER_JOIN_TIMEOUT_MS 300000
-
 static void prepare_rebalance(od_group_t *g, const char *reason);
-static void try_complete_join(od_group_t *g);
-
-static char *dup_str(od_str_t s) { return s.len >= 0 ? strndup(s.p ? s.p : "", (size_t)s.len) : NULL; }
 
 static void answer_join_error(od_join_cb cb, void *ctx, int16_t err, const char *member_id)
 {
@@ -51,190 +43,6 @@ static void join_error_for(od_gmember_t *m, int16_t err)
 {
     od_join_result_t res = {err, m->id, -1, NULL, NULL, "", 0, NULL};
     answer_join(m, &res);
-}
-
-static void new_member_id(od_str_t prefix, char *out, size_t outsz)
-{
-    uint8_t u[16];
-    randombytes_buf(u, sizeof(u));
-    u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
-    u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
-    char hex[40];
-    size_t k = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            hex[k++] = '-';
-        k += (size_t)snprintf(hex + k, sizeof(hex) - k, "%02x", u[i]);
-    }
-    int plen = prefix.len > 0 ? (prefix.len > 200 ? 200 : prefix.len) : 0;
-    snprintf(out, outsz, "%.*s-%s", plen, plen ? prefix.p : "", hex);
-}
-
-/* ---- sessions ---- */
-
-static void session_expired(void *arg);
-
-/* Kafka's completeAndScheduleNextHeartbeatExpiration: the session restarts
- * now. One timer per member; moving the deadline does not touch the timer
- * heap, the timer re-arms itself when it fires early. */
-static void touch_session(od_gmember_t *m)
-{
-    m->deadline = od_mono_ms() + m->session_timeout;
-    if (!m->timer && od_coord.loop)
-        m->timer = od_loop_timer(od_coord.loop, m->session_timeout, session_expired, m);
-}
-
-static void remove_member_and_update(od_group_t *g, od_gmember_t *m, const char *reason);
-
-static void session_expired(void *arg)
-{
-    od_gmember_t *m = arg;
-    m->timer = 0;
-    int64_t now = od_mono_ms();
-    int keep = m->sync_cb ||
-               (m->join_cb && (!m->is_new || now - m->join_started < NEW_MEMBER_JOIN_TIMEOUT_MS));
-    if (keep && now >= m->deadline)
-        m->deadline = now + m->session_timeout;
-    if (now < m->deadline) {
-        m->timer = od_loop_timer(od_coord.loop, m->deadline - now, session_expired, m);
-        return;
-    }
-    od_group_t *g = m->g;
-    od_logf(OD_LOG_INFO, "group %s: member %s (%s) expired after %d ms without a heartbeat", g->id,
-            m->id, m->instance_id ? m->instance_id : "dynamic", m->session_timeout);
-    remove_member_and_update(g, m, "member's session expired");
-}
-
-void od_group_start_sessions(od_group_t *g)
-{
-    for (size_t i = 0; i < g->nmembers; i++)
-        touch_session(g->members[i]);
-}
-
-/* ---- protocols ---- */
-
-static int member_supports(const od_gmember_t *m, const char *name, size_t len)
-{
-    for (int32_t i = 0; i < m->nprotos; i++)
-        if (strlen(m->protos[i].name) == len && memcmp(m->protos[i].name, name, len) == 0)
-            return 1;
-    return 0;
-}
-
-/* Kafka's supportsProtocols: an empty group takes any non-empty protocol
- * type and list; otherwise the type must match and one protocol must be
- * supported by every other member. */
-static int supports_protocols(const od_group_t *g, const od_join_args_t *a, const od_gmember_t *self)
-{
-    if (a->protocol_type.len <= 0 || a->nprotos <= 0)
-        return 0;
-    size_t others = 0;
-    for (size_t i = 0; i < g->nmembers; i++)
-        others += g->members[i] != self;
-    if (others == 0)
-        return 1;
-    if (!g->protocol_type || strlen(g->protocol_type) != (size_t)a->protocol_type.len ||
-        memcmp(g->protocol_type, a->protocol_type.p, (size_t)a->protocol_type.len) != 0)
-        return 0;
-    for (int32_t j = 0; j < a->nprotos; j++) {
-        od_str_t n = a->protos[j].name;
-        if (n.len < 0)
-            continue;
-        size_t ok = 0;
-        for (size_t i = 0; i < g->nmembers; i++)
-            if (g->members[i] != self && member_supports(g->members[i], n.p, (size_t)n.len))
-                ok++;
-        if (ok == others)
-            return 1;
-    }
-    return 0;
-}
-
-const char *od_group_select_protocol(const od_group_t *g)
-{
-    if (g->nmembers == 0)
-        return NULL;
-    const od_gmember_t *first = g->members[0];
-    const char *best = NULL;
-    size_t best_votes = 0;
-    for (int32_t c = 0; c < first->nprotos; c++) {
-        const char *cand = first->protos[c].name;
-        int all = 1;
-        for (size_t i = 1; i < g->nmembers && all; i++)
-            all = member_supports(g->members[i], cand, strlen(cand));
-        if (!all)
-            continue;
-        /* Each member votes for its most preferred candidate. */
-        size_t votes = 0;
-        for (size_t i = 0; i < g->nmembers; i++) {
-            const od_gmember_t *m = g->members[i];
-            for (int32_t k = 0; k < m->nprotos; k++) {
-                const char *p = m->protos[k].name;
-                int p_all = 1;
-                for (size_t x = 0; x < g->nmembers && p_all; x++)
-                    p_all = member_supports(g->members[x], p, strlen(p));
-                if (p_all) {
-                    votes += strcmp(p, cand) == 0;
-                    break;
-                }
-            }
-        }
-        if (!best || votes > best_votes) {
-            best = cand;
-            best_votes = votes;
-        }
-    }
-    return best ? best : (first->nprotos ? first->protos[0].name : NULL);
-}
-
-static int set_protocols(od_gmember_t *m, const od_join_args_t *a)
-{
-    od_gproto_t *np = calloc(a->nprotos > 0 ? (size_t)a->nprotos : 1, sizeof(*np));
-    if (!np)
-        return -1;
-    for (int32_t i = 0; i < a->nprotos; i++) {
-        np[i].name = dup_str(a->protos[i].name.len >= 0 ? a->protos[i].name : od_str_c(""));
-        int32_t ml = a->protos[i].meta.len > 0 ? a->protos[i].meta.len : 0;
-        np[i].meta = malloc(ml ? (size_t)ml : 1);
-        if (!np[i].name || !np[i].meta) {
-            for (int32_t k = 0; k <= i; k++) {
-                free(np[k].name);
-                free(np[k].meta);
-            }
-            free(np);
-            return -1;
-        }
-        if (ml)
-            memcpy(np[i].meta, a->protos[i].meta.p, (size_t)ml);
-        np[i].meta_len = ml;
-    }
-    for (int32_t i = 0; i < m->nprotos; i++) {
-        free(m->protos[i].name);
-        free(m->protos[i].meta);
-    }
-    free(m->protos);
-    m->protos = np;
-    m->nprotos = a->nprotos;
-    m->session_timeout = a->session_timeout;
-    m->rebalance_timeout = a->rebalance_timeout;
-    return 0;
-}
-
-/* Kafka's member.matches: the same protocols with the same metadata. */
-static int same_protocols(const od_gmember_t *m, const od_join_args_t *a)
-{
-    if (m->nprotos != a->nprotos)
-        return 0;
-    for (int32_t i = 0; i < a->nprotos; i++) {
-        od_str_t n = a->protos[i].name;
-        od_bytes_t b = a->protos[i].meta;
-        int32_t bl = b.len > 0 ? b.len : 0;
-        if (n.len < 0 || strlen(m->protos[i].name) != (size_t)n.len ||
-            memcmp(m->protos[i].name, n.p, (size_t)n.len) != 0 || m->protos[i].meta_len != bl ||
-            (bl && memcmp(m->protos[i].meta, b.p, (size_t)bl) != 0))
-            return 0;
-    }
-    return 1;
 }
 
 /* ---- rebalancing ---- */
@@ -302,7 +110,7 @@ static void prepare_rebalance(od_group_t *g, const char *reason)
     } else {
         if (od_coord.loop)
             g->join_timer = od_loop_timer(od_coord.loop, rt, join_timer_fired, g);
-        try_complete_join(g);
+        od_group_try_complete(g);
     }
 }
 
@@ -316,7 +124,7 @@ static int all_joined(const od_group_t *g)
     return 1;
 }
 
-static void try_complete_join(od_group_t *g)
+void od_group_try_complete(od_group_t *g)
 {
     if (g->state == OD_GS_PREPARING && !g->initial_join && all_joined(g))
         complete_join(g);
@@ -371,12 +179,12 @@ static void complete_join(od_group_t *g)
         od_join_result_t res = {OD_ERR_NONE, m->id, g->generation, g->protocol_type, g->protocol,
                                 g->leader, 0, lead ? g : NULL};
         m->is_new = 0;
-        touch_session(m);
+        od_gmember_touch(m);
         answer_join(m, &res);
     }
 }
 
-static void remove_member_and_update(od_group_t *g, od_gmember_t *m, const char *reason)
+void od_group_member_gone(od_group_t *g, od_gmember_t *m, const char *reason)
 {
     join_error_for(m, OD_ERR_UNKNOWN_MEMBER_ID);
     if (m->sync_cb)
@@ -385,48 +193,15 @@ static void remove_member_and_update(od_group_t *g, od_gmember_t *m, const char 
     if (g->state == OD_GS_STABLE || g->state == OD_GS_COMPLETING)
         maybe_prepare_rebalance(g, reason);
     else if (g->state == OD_GS_PREPARING)
-        try_complete_join(g);
+        od_group_try_complete(g);
 }
 
 /* ---- JoinGroup ---- */
 
-static od_gmember_t *new_member(od_group_t *g, const char *id, const od_join_args_t *a)
-{
-    if (g->nmembers == g->members_cap) {
-        size_t nc = g->members_cap ? g->members_cap * 2 : 4;
-        od_gmember_t **nm = realloc(g->members, nc * sizeof(*nm));
-        if (!nm)
-            return NULL;
-        g->members = nm;
-        g->members_cap = nc;
-    }
-    od_gmember_t *m = calloc(1, sizeof(*m));
-    if (!m)
-        return NULL;
-    m->g = g;
-    m->id = strdup(id);
-    m->instance_id = dup_str(a->instance_id);
-    m->client_id = dup_str(a->client_id.len >= 0 ? a->client_id : od_str_c(""));
-    m->client_host = strdup(a->client_host ? a->client_host : "");
-    m->protocol_type = dup_str(a->protocol_type);
-    if (!m->id || !m->client_id || !m->client_host || !m->protocol_type ||
-        (a->instance_id.len >= 0 && !m->instance_id) || set_protocols(m, a) < 0) {
-        free(m->id);
-        free(m->instance_id);
-        free(m->client_id);
-        free(m->client_host);
-        free(m->protocol_type);
-        free(m);
-        return NULL;
-    }
-    g->members[g->nmembers++] = m;
-    return m;
-}
-
 static void add_member_and_rebalance(od_group_t *g, const char *id, const od_join_args_t *a,
                                      od_join_cb cb, void *ctx)
 {
-    od_gmember_t *m = new_member(g, id, a);
+    od_gmember_t *m = od_gm_new(g, id, a);
     if (!m) {
         answer_join_error(cb, ctx, OD_ERR_UNKNOWN_SERVER_ERROR, "");
         return;
@@ -443,7 +218,7 @@ static void add_member_and_rebalance(od_group_t *g, const char *id, const od_joi
     m->join_started = od_mono_ms();
     m->join_cb = cb;
     m->join_ctx = ctx;
-    touch_session(m);
+    od_gmember_touch(m);
     od_logf(OD_LOG_INFO, "group %s: member %s joins (%s)", g->id, m->id,
             m->instance_id ? m->instance_id : "dynamic");
     maybe_prepare_rebalance(g, "adding a new member");
@@ -454,7 +229,7 @@ static void update_member_and_rebalance(od_group_t *g, od_gmember_t *m, const od
 {
     if (m->join_cb)
         join_error_for(m, OD_ERR_REBALANCE_IN_PROGRESS);
-    if (set_protocols(m, a) < 0) {
+    if (od_gm_set_protocols(m, a) < 0) {
         answer_join_error(cb, ctx, OD_ERR_UNKNOWN_SERVER_ERROR, m->id);
         return;
     }
@@ -473,7 +248,7 @@ static void replace_static_member(od_group_t *g, od_gmember_t *m, const char *ne
         answer_sync(m, OD_ERR_FENCED_INSTANCE_ID, g);
     char *nid = strdup(new_id);
     char *old_leader = g->leader ? strdup(g->leader) : NULL;
-    if (!nid || set_protocols(m, a) < 0) {
+    if (!nid || od_gm_set_protocols(m, a) < 0) {
         free(nid);
         free(old_leader);
         answer_join_error(cb, ctx, OD_ERR_UNKNOWN_SERVER_ERROR, "");
@@ -488,7 +263,7 @@ static void replace_static_member(od_group_t *g, od_gmember_t *m, const char *ne
     }
     m->join_cb = cb;
     m->join_ctx = ctx;
-    touch_session(m);
+    od_gmember_touch(m);
     od_logf(OD_LOG_INFO, "group %s: static member %s replaced member id %s by %s", g->id,
             m->instance_id, old_id, nid);
     if (g->state == OD_GS_STABLE) {
@@ -544,64 +319,14 @@ static int accept_joining(const od_group_t *g, const od_gmember_t *m)
     }
 }
 
-static ssize_t pending_index(const od_group_t *g, od_str_t id)
-{
-    for (size_t i = 0; i < g->npending; i++)
-        if (strlen(g->pending[i].id) == (size_t)id.len && memcmp(g->pending[i].id, id.p, (size_t)id.len) == 0)
-            return (ssize_t)i;
-    return -1;
-}
-
-static void pending_remove(od_group_t *g, size_t i)
-{
-    free(g->pending[i].id);
-    g->pending[i] = g->pending[--g->npending];
-}
-
-static int pending_add(od_group_t *g, const char *id, int32_t session)
-{
-    if (g->npending == g->pending_cap) {
-        size_t nc = g->pending_cap ? g->pending_cap * 2 : 4;
-        od_gpending_t *np = realloc(g->pending, nc * sizeof(*np));
-        if (!np)
-            return -1;
-        g->pending = np;
-        g->pending_cap = nc;
-    }
-    char *d = strdup(id);
-    if (!d)
-        return -1;
-    g->pending[g->npending].id = d;
-    g->pending[g->npending].deadline = od_mono_ms() + session;
-    g->npending++;
-    return 0;
-}
-
-void od_group_purge_pending(int64_t now)
-{
-    for (od_group_t *g = od_group_next(NULL); g; g = od_group_next(g)) {
-        int removed = 0;
-        for (size_t i = 0; i < g->npending;) {
-            if (g->pending[i].deadline <= now) {
-                pending_remove(g, i);
-                removed = 1;
-            } else {
-                i++;
-            }
-        }
-        if (removed)
-            try_complete_join(g);
-    }
-}
-
 static void join_current(od_group_t *g, const od_join_args_t *a, od_join_cb cb, void *ctx)
 {
     od_str_t mid = a->member_id;
-    ssize_t pi = pending_index(g, mid);
+    ssize_t pi = od_gm_pending_index(g, mid);
     if (pi >= 0 && a->instance_id.len < 0) {
         char id[256];
         snprintf(id, sizeof(id), "%s", g->pending[pi].id);
-        pending_remove(g, (size_t)pi);
+        od_gm_pending_remove(g, (size_t)pi);
         add_member_and_rebalance(g, id, a, cb, ctx);
         return;
     }
@@ -619,7 +344,7 @@ static void join_current(od_group_t *g, const od_join_args_t *a, od_join_cb cb, 
         update_member_and_rebalance(g, m, a, cb, ctx);
         break;
     case OD_GS_COMPLETING:
-        if (same_protocols(m, a)) {
+        if (od_gm_same_protocols(m, a)) {
             /* A retried JoinGroup: answer with the current generation. */
             int lead = g->leader && strcmp(g->leader, m->id) == 0;
             od_join_result_t res = {OD_ERR_NONE, m->id, g->generation, g->protocol_type,
@@ -630,12 +355,12 @@ static void join_current(od_group_t *g, const od_join_args_t *a, od_join_cb cb, 
         }
         break;
     case OD_GS_STABLE:
-        if ((g->leader && strcmp(g->leader, m->id) == 0) || !same_protocols(m, a)) {
+        if ((g->leader && strcmp(g->leader, m->id) == 0) || !od_gm_same_protocols(m, a)) {
             update_member_and_rebalance(g, m, a, cb, ctx);
         } else {
             od_join_result_t res = {OD_ERR_NONE, m->id, g->generation, g->protocol_type,
                                     g->protocol, g->leader, 0, NULL};
-            touch_session(m);
+            od_gmember_touch(m);
             cb(ctx, &res);
         }
         break;
@@ -684,17 +409,17 @@ void od_group_join(const od_join_args_t *a, od_join_cb cb, void *ctx)
         answer_join_error(cb, ctx, OD_ERR_COORDINATOR_NOT_AVAILABLE, "");
         return;
     }
-    if (!supports_protocols(g, a, cur)) {
+    if (!od_gm_supports(g, a, cur)) {
         answer_join_error(cb, ctx, OD_ERR_INCONSISTENT_GROUP_PROTOCOL, "");
         return;
     }
     if (!unknown) {
         join_current(g, a, cb, ctx);
-        try_complete_join(g);
+        od_group_try_complete(g);
         return;
     }
     char id[320];
-    new_member_id(a->instance_id.len >= 0 ? a->instance_id : a->client_id, id, sizeof(id));
+    od_gm_new_id(a->instance_id.len >= 0 ? a->instance_id : a->client_id, id, sizeof(id));
     if (a->instance_id.len >= 0) {
         od_gmember_t *old = od_group_static_member(g, a->instance_id.p, (size_t)a->instance_id.len);
         if (old)
@@ -703,7 +428,7 @@ void od_group_join(const od_join_args_t *a, od_join_cb cb, void *ctx)
             add_member_and_rebalance(g, id, a, cb, ctx);
     } else if (a->require_known_member_id) {
         /* KIP-394: the client must come back with this id. */
-        if (pending_add(g, id, a->session_timeout) < 0) {
+        if (od_gm_pending_add(g, id, a->session_timeout) < 0) {
             answer_join_error(cb, ctx, OD_ERR_UNKNOWN_SERVER_ERROR, "");
             return;
         }
@@ -712,7 +437,7 @@ void od_group_join(const od_join_args_t *a, od_join_cb cb, void *ctx)
     } else {
         add_member_and_rebalance(g, id, a, cb, ctx);
     }
-    try_complete_join(g);
+    od_group_try_complete(g);
 }
 
 /* ---- SyncGroup ---- */
@@ -752,7 +477,7 @@ static void leader_sync(od_group_t *g, const od_sync_assign_t *asg, int32_t nasg
     for (size_t i = 0; i < g->nmembers; i++) {
         od_gmember_t *m = g->members[i];
         if (m->sync_cb) {
-            touch_session(m);
+            od_gmember_touch(m);
             answer_sync(m, OD_ERR_NONE, g);
         }
     }
@@ -792,7 +517,7 @@ void od_group_sync(od_str_t gid, int32_t generation, od_str_t member_id, od_str_
         return;
     }
     if (g->state == OD_GS_STABLE) {
-        touch_session(m);
+        od_gmember_touch(m);
         cb(ctx, OD_ERR_NONE, g, m->assignment, m->assignment_len);
         return;
     }
@@ -831,10 +556,10 @@ int16_t od_group_heartbeat(od_str_t gid, int32_t generation, od_str_t member_id,
     case OD_GS_EMPTY:
         return OD_ERR_UNKNOWN_MEMBER_ID;
     case OD_GS_PREPARING:
-        touch_session(m);
+        od_gmember_touch(m);
         return OD_ERR_REBALANCE_IN_PROGRESS;
     default:
-        touch_session(m);
+        od_gmember_touch(m);
         return OD_ERR_NONE;
     }
 }
@@ -851,13 +576,13 @@ int16_t od_group_leave(od_group_t *g, od_str_t member_id, od_str_t instance_id)
         if (!m)
             return OD_ERR_UNKNOWN_MEMBER_ID;
         od_logf(OD_LOG_INFO, "group %s: static member %s removed by LeaveGroup", g->id, m->instance_id);
-        remove_member_and_update(g, m, "static member removed");
+        od_group_member_gone(g, m, "static member removed");
         return OD_ERR_NONE;
     }
-    ssize_t pi = pending_index(g, member_id);
+    ssize_t pi = od_gm_pending_index(g, member_id);
     if (pi >= 0) {
-        pending_remove(g, (size_t)pi);
-        try_complete_join(g);
+        od_gm_pending_remove(g, (size_t)pi);
+        od_group_try_complete(g);
         return OD_ERR_NONE;
     }
     if (od_group_static_fenced(g, member_id, instance_id))
@@ -866,24 +591,6 @@ int16_t od_group_leave(od_group_t *g, od_str_t member_id, od_str_t instance_id)
     if (!m)
         return OD_ERR_UNKNOWN_MEMBER_ID;
     od_logf(OD_LOG_INFO, "group %s: member %s leaves", g->id, m->id);
-    remove_member_and_update(g, m, "member left the group");
+    od_group_member_gone(g, m, "member left the group");
     return OD_ERR_NONE;
-}
-
-void od_gmember_touch(od_gmember_t *m) { touch_session(m); }
-
-int od_group_load_member(od_group_t *g, const od_join_args_t *a, const uint8_t *assignment,
-                         int32_t assignment_len)
-{
-    char id[512];
-    snprintf(id, sizeof(id), "%.*s", a->member_id.len > 0 ? (int)a->member_id.len : 0,
-             a->member_id.len > 0 ? a->member_id.p : "");
-    od_gmember_t *m = new_member(g, id, a);
-    if (!m)
-        return -1;
-    if (assignment_len > 0 && (m->assignment = malloc((size_t)assignment_len))) {
-        memcpy(m->assignment, assignment, (size_t)assignment_len);
-        m->assignment_len = assignment_len;
-    }
-    return 0;
 }

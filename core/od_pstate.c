@@ -84,15 +84,8 @@ int16_t od_pstate_check(od_pstate_t *s, int64_t pid, int16_t epoch, int32_t firs
     }
     od_pentry_t *e = od_pstate_find(s, pid);
     if (!e) {
-        /* Kafka 3.x accepts any sequence from a producer it has no state
-         * for; Odradek insists on 0 so that a resend of a batch whose state
-         * was lost is refused rather than stored twice. */
-        if (first_seq != 0) {
-            snprintf(msg, msgsz,
-                     "producer %" PRId64 " is unknown here and must start at sequence 0, not %d",
-                     pid, first_seq);
-            return OD_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
-        }
+        /* As Kafka 3.x: a producer this partition has no state for (new, or
+         * expired) may start at any sequence. */
         return OD_ERR_NONE;
     }
     /* A duplicate is recognised first, as Kafka does: same epoch and

@@ -51,7 +51,7 @@ while [ $# -gt 0 ]; do
     --rounds) group_rounds=$2; shift ;;
     --latency-seconds) lat_secs=$2; shift ;;
     --brokers) ext_brokers=$2; shift ;;
-    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -176,24 +176,29 @@ if [ "$group" = 1 ]; then
     echo "rebalance: a member leaves, $((group_members - 1)) remaining consume again after: $reb_line"
     if [ "$record" = 1 ]; then
         doc=$top/doc/benchmarks.md
-        [ -f "$doc" ] || printf '# Benchmarks\n' >"$doc"
-        grep -q '^## Consumer groups' "$doc" || {
-            echo
-            echo "## Consumer groups"
-            echo
-            echo "Figures from \`scripts/bench.sh --group --record\`: \`odbench group\` runs M librdkafka"
-            echo "consumers (threads, \`subscribe()\`, range assignor) in one new group against a release"
-            echo "build with default settings. *Read*: the group reads the topic end to end (the rate"
-            echo "from subscribe includes the join and group.initial.rebalance.delay.ms = 3000). *Rebalance*:"
-            echo "while a producer sends 2000 msgs/s round robin over the partitions, one member"
-            echo "\`close()\`s (LeaveGroup); the time runs from the close() call until every remaining"
-            echo "member has its new assignment and has received a message after it. A new member"
-            echo "then restores M members before the next round. Target: a 3-member group consumes"
-            echo "again within 1 s of the leave."
-        } >>"$doc"
+        if [ ! -f "$doc" ]; then
+            {
+                echo "# Benchmarks"
+                echo
+                echo "Figures from \`scripts/bench.sh --record\`: one broker (release build, -O2, no"
+                echo "sanitizers, segment storage) and the librdkafka benchmark client"
+                echo "\`scripts/odbench\` on the same machine, over loopback. Newest last."
+            } >"$doc"
+        fi
         {
             echo
-            echo "### $(date -u '+%Y-%m-%d %H:%M UTC')"
+            echo "## Consumer groups, $(date -u '+%Y-%m-%d %H:%M UTC')"
+            echo
+            echo "\`scripts/bench.sh --group\`: \`odbench group\` with $group_members librdkafka consumers"
+            echo "(threads, \`subscribe()\`, range assignor, heartbeat.interval.ms = 500) in one new"
+            echo "group, broker defaults. *Read*: the group reads the topic end to end; the first"
+            echo "assignment waits for group.initial.rebalance.delay.ms (3000), extended (here once) while"
+            echo "members keep joining during the delay, as in Kafka. *Rebalance*: while a producer sends"
+            echo "2000 msgs/s round robin over the partitions, one member \`close()\`s (LeaveGroup);"
+            echo "timed from the close() call until every remaining member has its new assignment and"
+            echo "has received a message after it (a new member then restores the group for the next"
+            echo "round). Members hear of a rebalance through their next heartbeat, so the heartbeat"
+            echo "interval dominates. Target: within 1 s for a 3-member group."
             echo
             echo "Machine: $machine. Topic of $gparts partitions, $count records of $size bytes."
             echo
@@ -207,6 +212,11 @@ if [ "$group" = 1 ]; then
     exit 0
 fi
 
+# Other work on the machine skews every figure: note the load, warn if busy.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+if awk -v l="${load_before%% *}" -v n="$(nproc)" 'BEGIN { exit !(l > n * 0.75) }'; then
+    say "WARNING: load average $load_before on $(nproc) CPUs: the figures will be low"
+fi
 run_odbench produce produce --count "$count" --size "$size" --acks 1 --linger-ms 5 --rate 0
 run_odbench consume consume --count "$count"
 max_rate=$(field msgs_per_sec "$work/produce.out")
@@ -230,6 +240,7 @@ latency_line="p50 $(field p50_ms "$l") ms, p95 $(field p95_ms "$l") ms, p99 $(fi
 echo
 echo "==== odradek benchmark ===="
 echo "machine:  $machine (broker and clients share it)"
+echo "load:     $load_before before the runs (1, 5, 15 min averages)"
 if [ -n "$ext_brokers" ]; then
     echo "broker:   the one already running at $ext_brokers"
 else
@@ -259,7 +270,8 @@ if [ "$record" = 1 ]; then
             echo "Broker: an already running one at $ext_brokers (not a bench.sh build)."
             echo
         fi
-        echo "Machine: $machine. Topic of $partitions partition(s), records of $size bytes."
+        echo "Machine: $machine; load average $load_before before the runs."
+        echo "Topic of $partitions partition(s), records of $size bytes."
         echo
         echo "| run | settings | result |"
         echo "| --- | --- | --- |"

@@ -444,7 +444,10 @@ static int run_consume(const bench_opts_t *o)
  * close()s (LeaveGroup), and we time how long it takes until every remaining
  * member has its new assignment and has received a message after it ("the
  * group consumes again"); a new member then joins to restore M members for
- * the next round. Times are per round; the result line gives min/median/max. */
+ * the next round. Times are per round; the result line gives min/median/max.
+ * Members use heartbeat.interval.ms=500 and session.timeout.ms=10000 (--set
+ * overrides them): members hear of a rebalance through their heartbeat, so
+ * the heartbeat interval bounds how fast a group can react to a leave. */
 
 #define GROUP_MAX_MEMBERS 64
 #define GROUP_MAX_ROUNDS 32
@@ -680,6 +683,7 @@ static int run_group(bench_opts_t *o)
     g.o = o;
     g_bench = &g;
     snprintf(g.group, sizeof g.group, "odbench-%ld-%lld", (long)getpid(), (long long)mono_ns());
+    srand((unsigned)mono_ns());
     int members = o->members, rounds = o->rounds;
     int64_t start = mono_ns();
     int64_t deadline = start + (int64_t)o->timeout_s * 1000000000;
@@ -751,7 +755,10 @@ static int run_group(bench_opts_t *o)
         int64_t s_ns, a_ns;
         while (!group_consuming(&g, nparts, &s_ns, &a_ns) && mono_ns() < deadline)
             sleep_ms(5);
-        sleep_ms(500);
+        /* A random pause: the remaining members learn of the rebalance from
+         * their next heartbeat (every 500 ms here), so a fixed pause would
+         * always hit the same phase of the heartbeat cycle. */
+        sleep_ms(500 + rand() % 500);
         /* The oldest live member leaves. */
         gmember_t *leaver = NULL;
         for (int i = 0; i < g.nm && !leaver; i++)

@@ -8,6 +8,9 @@
 # ODRADEK_TEST_BUILD / ODRADEK_TEST_CLANG_BUILD change the two build
 # directories (default _build and _build-clang in the source tree).
 set -u
+# The whole script is one { } block, read completely before it runs, so
+# that editing this file while a run is under way cannot derail that run.
+{
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 build=${ODRADEK_TEST_BUILD:-_build}
@@ -94,11 +97,29 @@ for f in "$build"/t/unit/test_*; do
     [ -f "$f" ] && [ -x "$f" ] && tests+=("$f")
 done
 prove_log=$(mktemp)
+# Every test file runs under its own time limit (ODRADEK_TEST_TIMEOUT
+# seconds, default 600), so that one hung test fails alone instead of
+# eating CI's whole time budget; prove itself is bounded too. The runner
+# does what prove would do: *.t through perl (which honours #!), the rest
+# directly.
+runner=$(mktemp)
+per_test=${ODRADEK_TEST_TIMEOUT:-600}
+cat >"$runner" <<EOF
+#!/bin/sh
+case "\$1" in
+*.t) set -- perl "\$@" ;;
+esac
+timeout --kill-after=10 $per_test "\$@"
+rc=\$?
+[ "\$rc" = 124 ] && echo "# test.sh: killed after $per_test s (ODRADEK_TEST_TIMEOUT)" >&2
+exit "\$rc"
+EOF
+chmod +x "$runner"
 if [ "${#tests[@]}" = 0 ]; then
     record prove FAIL "no tests found"
 else
-    # Bounded so that a hung broker cannot eat CI's whole time budget.
-    timeout --kill-after=30 3000 prove -j2 --timer "${tests[@]}" 2>&1 | tee "$prove_log"
+    timeout --kill-after=30 3600 prove -j2 --timer --exec "$runner" "${tests[@]}" 2>&1 |
+        tee "$prove_log"
     rc=${PIPESTATUS[0]}
     if [ "$rc" = 0 ]; then
         record prove PASS "${#tests[@]} test files"
@@ -107,10 +128,12 @@ else
     fi
 fi
 
+rm -f "$runner"
+
 # ---- 4. fuzzing ------------------------------------------------------------------
 step "fuzz"
 if [ -f scripts/fuzz.sh ]; then
-    if bash scripts/fuzz.sh 30; then
+    if timeout --kill-after=10 300 bash scripts/fuzz.sh 30; then
         record fuzz PASS "scripts/fuzz.sh 30"
     else
         record fuzz FAIL "scripts/fuzz.sh 30"
@@ -121,3 +144,4 @@ fi
 
 summary
 exit "$failed"
+}

@@ -83,8 +83,11 @@ tap.ok(e2 == 0 and off2 == off1, "identical resend answered with the original of
 tap.is_(log_end("idem-raw"), 10, "resend appended nothing (log end 10)")
 tap.is_(send("idem-raw", batch(pid, 0, 20, 5))[0], OUT_OF_ORDER,
         "sequence gap -> OUT_OF_ORDER_SEQUENCE_NUMBER")
-tap.is_(send("idem-raw", batch(pid4, 0, 7, 1))[0], OUT_OF_ORDER,
-        "new producer starting at sequence 7 -> OUT_OF_ORDER_SEQUENCE_NUMBER")
+create("idem-raw-new")
+tap.is_(send("idem-raw-new", batch(pid4, 0, 7, 1))[0], 0,
+        "a producer new to the partition may start at sequence 7 (as Kafka 3.x)")
+tap.is_(send("idem-raw-new", batch(pid4, 0, 9, 1))[0], OUT_OF_ORDER,
+        "...and then must continue in sequence (9 after 7 is a gap)")
 e3, off3, _ = send("idem-raw", batch(pid, 0, 10, 5))
 tap.ok(e3 == 0 and off3 == 10, "next sequence 10..14 accepted at offset 10")
 eb, pidb, epb = init_pid(3, pid, 0)
@@ -127,6 +130,24 @@ tap.ok(e9 == 0 and off9 == 18, "an older batch of the last five too (%d, %d)" % 
 tap.is_(log_end("idem-raw"), 28, "log end unchanged (28)")
 tap.is_(send("idem-raw", batch(pid, 1, 20, 1))[0], OUT_OF_ORDER, "gap still detected after kill -9")
 tap.is_(send("idem-raw", batch(pid, 0, 30, 1))[0], INVALID_EPOCH, "old epoch still fenced")
+# kill -9 only: the periodic snapshot (written within ~10 s of activity) plus
+# the replay of the batches after it.
+create("idem-k9")
+pk = init_pid(0)[1]
+ea, offa, _ = send("idem-k9", batch(pk, 0, 0, 3, tag="a"))
+snap = os.path.join(b.data, "idem-k9-0", "producer-state.state")
+tap.ok(odtest.wait_until(lambda: os.path.exists(snap), 20, 0.2),
+       "periodic producer state snapshot written while the broker runs")
+eb2, offb, _ = send("idem-k9", batch(pk, 0, 3, 3, tag="b"))
+tap.ok(ea == 0 and eb2 == 0 and (offa, offb) == (0, 3), "two batches before kill -9")
+b.kill9()
+b.start()
+reconnect()
+tap.is_(send("idem-k9", batch(pk, 0, 0, 3, tag="a"))[:2], (0, 0),
+        "kill -9: batch covered by the snapshot is a duplicate")
+tap.is_(send("idem-k9", batch(pk, 0, 3, 3, tag="b"))[:2], (0, 3),
+        "kill -9: batch after the snapshot (replayed) is a duplicate")
+tap.is_(log_end("idem-k9"), 6, "nothing appended")
 e10, pid10, _ = init_pid(0)
 tap.ok(e10 == 0 and pid10 >= 1000, "a new id block after restarts (id %d)" % pid10)
 

@@ -118,6 +118,42 @@ tap.ok(len(vals) == N and set(vals) == ALL and not extra,
     tap.diag("%d values, %d distinct, missing %s, extra %s" % (len(vals), len(set(vals)),
                                                                sorted(ALL - set(vals))[:5], extra))
 
+# ---- a running group across a broker crash ----------------------------------------------------
+# Members stay up while the broker is killed and restarted under them: they
+# reconnect, rejoin (the coordinator reloads the group from
+# __consumer_offsets) and continue from the last commit: nothing is skipped.
+RT, RG = "off-run", "off-run-g"
+odtest.ck_create_topic(odtest.ck_admin(BS), RT, P)
+runners = [G.CkMember("run%d" % i, BS, RG, [RT], **{"reconnect.backoff.max.ms": 500})
+           for i in range(2)]
+G.poll_all(runners, 30, lambda: G.exactly_once_owned(runners, P))
+want_a = G.produce_numbered(BS, RT, P, 0, 600)
+
+
+def poll_commit(seconds, until):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for m in runners:
+            if m.poll(0.05):
+                m.commit()
+        if until():
+            return True
+    return False
+
+
+ok = poll_commit(30, G.consumed_until(runners, want_a))
+tap.ok(ok, "a running group of two consumes 600 messages, committing after each batch")
+b.kill9()
+b.start()
+want_b = G.produce_numbered(BS, RT, P, 600, 600)
+ok = poll_commit(60, G.consumed_until(runners, want_a | want_b))
+missing, dups, extra = G.dup_report(runners, want_a | want_b)
+tap.ok(ok and not missing, "after SIGKILL and restart under them they continue and consume the "
+       "600 new messages, nothing skipped") or tap.diag("missing %d %s" % (len(missing), missing[:5]))
+tap.ok(not dups, "... and nothing committed before the crash is consumed again") or \
+    tap.diag("dups %d %s" % (len(dups), dups[:5]))
+G.close_all(runners)
+
 # ---- simple consumers (assign, no subscribe) and metadata strings ----------------------------
 sc = ck_consumer("off-simple")
 sc.assign([ck.TopicPartition(TOPIC, 0, 0)])

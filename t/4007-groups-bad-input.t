@@ -73,6 +73,15 @@ if apis.get(G.FIND_COORDINATOR, (0, 0))[1] >= 4:
 else:
     tap.ok(False, "FindCoordinator v4 (batched) is advertised")
 
+# ---- __consumer_offsets ----------------------------------------------------------------
+md = odtest.metadata(c, ["__consumer_offsets"])
+co = md["topics"].get("__consumer_offsets")
+tap.ok(co is not None and co["error"] == 0 and co["internal"] and len(co["partitions"]) == 50 and
+       all(p["leader"] == 1 for p in co["partitions"]),
+       "Metadata: __consumer_offsets exists (after the first FindCoordinator), internal, 50 "
+       "partitions led by this broker") or \
+    tap.diag(repr(co and (co["error"], co["internal"], len(co["partitions"]))))
+
 # ---- one member: MEMBER_ID_REQUIRED, join, sync, heartbeat ------------------------
 GRP = "g-raw"
 if apis[G.JOIN_GROUP][1] >= 4:

@@ -499,7 +499,7 @@ int seg_log_read(struct od_log *log, int64_t offset, size_t max_bytes, od_log_re
     i = find_segment(log, offset);
     /* Compaction leaves gaps: an offset after the last batch of its segment
      * is served by the next segment that has one. */
-    while (i + 1 < log->nsegs && offset >= log->segs[i]->next)
+    while (i + 1 < log->nsegs && (offset >= log->segs[i]->next || log->segs[i]->size == 0))
         i++;
     if (log->segs[i]->size == 0 || offset >= log->segs[i]->next)
         return 0;

@@ -79,7 +79,7 @@ static int crash_here(int n, char *err, size_t errsz)
     return 1;
 }
 
-void seg_clean_set_map_slots(size_t slots) { map_slots_max = slots ? slots : 16; }
+void seg_clean_set_map_slots(size_t slots) { map_slots_max = slots ? slots : (size_t)1 << 17; }
 
 /* ---- small helpers ------------------------------------------------------- */
 

@@ -7,14 +7,19 @@ versions handled), plus the "consumer" protocol's subscription and
 assignment payloads. Every decoder returns plain dicts.
 
 Client helpers: a confluent_kafka group member that records its
-assignments and messages (CkMember), the same for kafka-python (KpMember),
-a round-robin poller, a producer of numbered messages, and a member that
+assignments and messages (CkMember, polled round robin from the test's
+thread with poll_all), the same for kafka-python (KpMember, which polls in
+its own thread because kafka-python blocks in poll() during a rejoin; close
+mixed sets with close_all), DescribeGroups-based waits (wait_stable), a
+producer of numbered messages "m-<i>" to partition i % P, and a member that
 runs in its own process (so a test can kill -9 it):
 
-    /usr/bin/python3 t/lib/groups.py member BOOTSTRAP GROUP TOPIC [k=v ...]
+    /usr/bin/python3 t/lib/groups.py member   BOOTSTRAP GROUP TOPIC [prop=value ...]
+    /usr/bin/python3 t/lib/groups.py kpmember BOOTSTRAP GROUP TOPIC [kwarg=value ...]
 
 prints one JSON object per line: {"ev": "assign"|"revoke", "parts": [...]},
-{"ev": "msg", "p": P, "o": OFFSET, "v": VALUE}.
+{"ev": "msg", "p": P, "o": OFFSET, "v": VALUE}; it commits synchronously
+after every message (confluent) or batch (kafka-python).
 """
 import json
 import os

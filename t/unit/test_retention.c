@@ -422,8 +422,8 @@ static void test_memory(void)
     uint8_t b[BATCH_LEN + 8];
     od_append_info_t info;
     od_log_read_t rd;
-    void *data;
-    size_t len;
+    void *data = NULL;
+    size_t len = 0;
     int64_t now = od_now_ms();
 
     memset(&ctx, 0, sizeof ctx);
