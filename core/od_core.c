@@ -342,6 +342,8 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
     od_logging_set_level(od_logging_level_from_name(core->conf.log_level));
     if (check_settings(core, err, errsz) < 0)
         return -1;
+    if (od_modules_start(core, err, errsz) < 0)
+        return -1;
     /* The first of log.dirs holds partition data (JBOD comes later). */
     const char *dirs = core->conf.log_dirs && *core->conf.log_dirs ? core->conf.log_dirs : core->conf.log_dir;
     size_t dl = strcspn(dirs, ",");

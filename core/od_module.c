@@ -134,6 +134,22 @@ int od_modules_load(od_core_t *core, const char *module_dir, char *err, size_t e
     return 0;
 }
 
+int od_modules_start(od_core_t *core, char *err, size_t errsz)
+{
+    for (size_t i = 0; i < core->nmodules; i++) {
+        const od_module_rec_t *rec = &core->modules[i];
+        if (rec->mod->abi_minor < 1 || !rec->mod->start)
+            continue;
+        char why[512] = "";
+        if (rec->mod->start(rec->ctx, why, sizeof(why)) != 0) {
+            snprintf(err, errsz, "module %s (%s) failed to start: %s", rec->mod->name, rec->path,
+                     why[0] ? why : "no reason given");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 void od_modules_unload(od_core_t *core)
 {
     for (size_t i = core->nmodules; i-- > 0;) {

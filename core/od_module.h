@@ -41,6 +41,8 @@ struct od_module_rec {
  * `<module.dir>/<name>.so` unless given as a path. */
 int od_modules_load(struct od_core *core, const char *module_dir, char *err, size_t errsz);
 void od_modules_unload(struct od_core *core);
+/* Call each module's start() (ABI >= 1.1) once configuration is applied. */
+int od_modules_start(struct od_core *core, char *err, size_t errsz);
 /* Registered backends, by their ops' name. */
 const od_backend_reg_t *od_modules_storage(const char *name);
 const od_backend_reg_t *od_modules_controlplane(const char *name);

@@ -63,6 +63,11 @@ typedef struct od_module {
     int (*init)(od_module_ctx_t *ctx, char *err, size_t errsz);
     /* Called once at shutdown, after everything it registered was stopped. */
     void (*fini)(od_module_ctx_t *ctx);
+    /* ---- ABI 1.1 (read only when abi_minor >= 1) ---- */
+    /* Called once after every configuration value is stored in its target
+     * and before backends start; may be NULL. Return 0, or -1 with err to
+     * stop the start. */
+    int (*start)(od_module_ctx_t *ctx, char *err, size_t errsz);
 } od_module_t;
 
 #define OD_MODULE_SYMBOL "od_module"

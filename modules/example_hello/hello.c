@@ -31,6 +31,15 @@ static int hello_init(od_module_ctx_t *ctx, char *err, size_t errsz)
         snprintf(err, errsz, "cannot register hello.greeting");
         return -1;
     }
+    return 0;
+}
+
+/* Configuration values are in their targets once start() runs. */
+static int hello_start(od_module_ctx_t *ctx, char *err, size_t errsz)
+{
+    (void)ctx;
+    (void)err;
+    (void)errsz;
     od_logf(OD_LOG_INFO, "example_hello: %s", hello_greeting ? hello_greeting : "(not set)");
     return 0;
 }
@@ -49,4 +58,5 @@ od_module_t od_module = {
     .kinds = OD_KIND_OTHER,
     .init = hello_init,
     .fini = hello_fini,
+    .start = hello_start,
 };

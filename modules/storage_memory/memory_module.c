@@ -532,5 +532,12 @@ static void mem_fini(od_module_ctx_t *ctx)
     od_module_set_data(ctx, NULL);
 }
 
-const od_module_t od_module = {OD_ABI_MAJOR,    OD_ABI_MINOR, "storage_memory", "0.1",
-                               OD_KIND_STORAGE, mem_init,     mem_fini};
+const od_module_t od_module = {
+    .abi_major = OD_ABI_MAJOR,
+    .abi_minor = OD_ABI_MINOR,
+    .name = "storage_memory",
+    .version = "0.1",
+    .kinds = OD_KIND_STORAGE,
+    .init = mem_init,
+    .fini = mem_fini,
+};
