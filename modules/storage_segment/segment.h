@@ -141,6 +141,7 @@ struct od_log {
     int64_t log_start;
     struct seg_doomed *doomed;
     struct seg_cleaner *cleaner; /* compaction round state (segment_clean.c), or NULL */
+    int64_t clean_limit; /* compaction removed offsets only below this: gaps are legal there */
 };
 
 /* Error text helper: formats into err (may be NULL). */
@@ -259,6 +260,8 @@ void seg_clean_free(struct od_log *log);
 /* At open, before the segments are listed: delete "*.log.cleaned" and finish
  * interrupted swaps ("*.log.swap" replace the segments they cover). */
 int seg_clean_recover(const char *dir, char *err, size_t errsz);
+/* The offset below which compaction may have left gaps (0: never). */
+int64_t seg_clean_gap_limit(const char *dir);
 
 /* ---- lifecycle (segment_retention.c, segment_state.c) ---------------------- */
 

@@ -163,41 +163,62 @@ static int next_rec(const uint8_t **pp, const uint8_t *end, int64_t base, rec_t 
 
 /* ---- checkpoint ------------------------------------------------------------ */
 
-static void ckpt_path(const struct od_log *log, const char *suffix, char *buf, size_t n)
+/* The checkpoint file holds two offsets: the first dirty one (where the
+ * next round's map starts) and the gap limit: records were only ever
+ * removed below it, so recovery accepts offset gaps there and nowhere else
+ * (a gap elsewhere is damage: a lost segment, a corrupt base offset). */
+static int ckpt_read(const char *dir, int64_t *ckpt, int64_t *limit)
 {
-    snprintf(buf, n, "%s/%s%s", log->dir, CKPT_NAME, suffix);
-}
-
-static int64_t ckpt_load(const struct od_log *log)
-{
-    char path[4096], text[32];
+    char path[4096], text[64];
     FILE *f;
-    long long v = 0;
-    ckpt_path(log, "", path, sizeof path);
+    long long a = 0, b = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, CKPT_NAME);
+    *ckpt = *limit = 0;
     f = fopen(path, "re");
     if (!f)
         return 0;
-    if (!fgets(text, sizeof text, f) || sscanf(text, "%lld", &v) != 1 || v < 0)
-        v = 0;
+    if (fgets(text, sizeof text, f) && sscanf(text, "%lld %lld", &a, &b) == 2 && a >= 0 &&
+        b >= 0) {
+        *ckpt = a;
+        *limit = b;
+    }
     fclose(f);
-    return v;
+    return 0;
 }
 
-/* Replace the checkpoint file atomically. Losing it only means the next
- * round re-cleans clean data, so there is no fsync of the data itself. */
-static void ckpt_store(const struct od_log *log, int64_t v)
+int64_t seg_clean_gap_limit(const char *dir)
 {
-    char path[4096], tmp[4096];
-    FILE *f;
-    ckpt_path(log, "", path, sizeof path);
-    ckpt_path(log, ".tmp", tmp, sizeof tmp);
-    f = fopen(tmp, "we");
-    if (!f || fprintf(f, "%lld\n", (long long)v) < 0 || fclose(f) != 0) {
-        od_logf(OD_LOG_WARN, "segment: %s: cannot write: %s", tmp, strerror(errno));
-        return;
+    int64_t ckpt, limit;
+    ckpt_read(dir, &ckpt, &limit);
+    return limit;
+}
+
+/* Replace the file atomically; with `durable` it is fsync'ed (the gap limit
+ * must be on disk before a swap commits). Losing a checkpoint update
+ * otherwise only means re-cleaning clean data. */
+static int ckpt_write(const struct od_log *log, int64_t ckpt, int64_t limit, int durable,
+                      char *err, size_t errsz)
+{
+    char path[4096], tmp[4096], text[64];
+    int fd, n;
+    snprintf(path, sizeof path, "%s/%s", log->dir, CKPT_NAME);
+    snprintf(tmp, sizeof tmp, "%s/%s.tmp", log->dir, CKPT_NAME);
+    n = snprintf(text, sizeof text, "%lld %lld\n", (long long)ckpt, (long long)limit);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || seg_pwrite_all(fd, text, (size_t)n, 0) < 0 || (durable && fdatasync(fd) < 0)) {
+        seg_err(err, errsz, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
     }
-    if (rename(tmp, path) < 0)
-        od_logf(OD_LOG_WARN, "segment: %s: rename: %s", tmp, strerror(errno));
+    close(fd);
+    if (rename(tmp, path) < 0) {
+        seg_err(err, errsz, "%s: rename: %s", tmp, strerror(errno));
+        return -1;
+    }
+    if (durable)
+        seg_fsync_dir(log->dir);
+    return 0;
 }
 
 /* ---- segments by base offset ------------------------------------------------ */
@@ -553,6 +574,11 @@ static int swap_group(struct od_log *log, seg_cleaner_t *c, char *err, size_t er
     seg_segment_file(out, ".log", final, sizeof final);
     if (seg_segment_sync(out, err, errsz) < 0)
         return -1;
+    if (c->map_end > log->clean_limit) { /* gaps below map_end become legal */
+        if (ckpt_write(log, c->ckpt, c->map_end, 1, err, errsz) < 0)
+            return -1;
+        log->clean_limit = c->map_end;
+    }
     if (rename(cleaned, swap) < 0) {
         seg_err(err, errsz, "%s: rename: %s", cleaned, strerror(errno));
         return -1;
@@ -661,7 +687,8 @@ int seg_clean_step(struct od_log *log, int64_t now_ms, int64_t budget, char *err
         }
     }
     if (!c->ckpt_loaded) {
-        c->ckpt = ckpt_load(log);
+        int64_t limit;
+        ckpt_read(log->dir, &c->ckpt, &limit);
         c->ckpt_loaded = 1;
     }
     if (c->ckpt < start || c->ckpt > end) /* retention or a cut tail */
@@ -701,7 +728,8 @@ int seg_clean_step(struct od_log *log, int64_t now_ms, int64_t budget, char *err
             w = clean_batch(log, c, err, errsz);
             if (w == 0 && c->phase == PH_CLEAN && !c->out) { /* round complete */
                 c->ckpt = c->map_end;
-                ckpt_store(log, c->ckpt);
+                if (ckpt_write(log, c->ckpt, log->clean_limit, 0, err, errsz) < 0)
+                    od_logf(OD_LOG_WARN, "segment: cleaner checkpoint: %s", err);
                 abandon(log, c);
                 continue;
             }

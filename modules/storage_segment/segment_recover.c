@@ -74,7 +74,8 @@ static int scan(struct od_log *log, seg_segment_t *s, int64_t pos, int64_t expec
             expect = b.base_offset;
             first_last = -1;
         }
-        if (b.base_offset < expect) { /* gaps are fine: compaction */
+        /* A gap is legal only where compaction removed records. */
+        if (b.base_offset < expect || (b.base_offset > expect && b.base_offset > log->clean_limit)) {
             snprintf(res->why, sizeof res->why, "batch at offset %lld where %lld was expected",
                      (long long)b.base_offset, (long long)expect);
             break;
@@ -323,6 +324,7 @@ int seg_recover(struct od_log *log, char *err, size_t errsz)
     if (seg_clean_recover(log->dir, err, errsz) < 0 ||
         list_segments(log->dir, &bases, &n, err, errsz) < 0)
         return -1;
+    log->clean_limit = seg_clean_gap_limit(log->dir);
     orig_n = n;
     if (n == 0) {
         seg_segment_t *s = seg_segment_new(log->dir, 0);
@@ -347,7 +349,8 @@ int seg_recover(struct od_log *log, char *err, size_t errsz)
             seg_segment_free(s);
             goto out;
         }
-        if (i > 0 && s->base < log->segs[i - 1]->next) { /* a gap is fine: compaction */
+        if (i > 0 && (s->base < log->segs[i - 1]->next ||
+                      (s->base > log->segs[i - 1]->next && s->base > log->clean_limit))) {
             /* A hole or an overlap: the log ends with the previous segment,
              * which is redone as the active one. */
             od_logf(OD_LOG_WARN, "segment: %s.log starts at offset %lld but the log before it "
