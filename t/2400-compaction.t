@@ -235,4 +235,29 @@ msgs, hw = wait_compacted(10000, 60)
 check(msgs, "compacted again after the restarts", expect_tombs_gone=True)
 tap.ok(len(msgs) < 10000, "%d records left" % len(msgs))
 
+# ---- an independent client over the gaps ------------------------------------------------
+try:
+    from kafka import KafkaConsumer, TopicPartition
+except ImportError:
+    KafkaConsumer = None
+if KafkaConsumer is None:
+    tap.skip("kafka-python not available")
+else:
+    kc = KafkaConsumer(bootstrap_servers=b.bootstrap, group_id=None, enable_auto_commit=False,
+                       auto_offset_reset="earliest", fetch_max_wait_ms=100,
+                       request_timeout_ms=30000)
+    tp = TopicPartition(T, 0)
+    kc.assign([tp])
+    kc.seek_to_beginning()
+    kend = kc.end_offsets([tp])[tp]
+    got = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not got or got[-1] + 1 < kend):
+        for recs in kc.poll(timeout_ms=500).values():
+            got.extend(r.offset for r in recs)
+    kc.close()
+    tap.ok(got and got[-1] + 1 == kend and all(x < y for x, y in zip(got, got[1:])),
+           "kafka-python reads the compacted log to its end (%d records, end %d)"
+           % (len(got), kend))
+
 odtest.finish()

@@ -161,7 +161,8 @@ static int recover_inactive(struct od_log *log, seg_segment_t *s, int64_t next_b
         int64_t at = ix->noff ? s->base + ix->off[ix->noff - 1].rel : -1;
         if (scan(log, s, pos, s->base, at, 1, 0, &res, err, errsz) < 0)
             return -1;
-        if (!res.bad && !res.incomplete && res.next <= next_base) {
+        if (!res.bad && !res.incomplete &&
+            (res.next == next_base || (res.next < next_base && next_base <= log->clean_limit))) {
             s->next = res.next;
             if (res.max_ts > s->idx.max_ts)
                 s->idx.max_ts = res.max_ts;
