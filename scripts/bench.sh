@@ -212,10 +212,19 @@ if [ "$group" = 1 ]; then
     exit 0
 fi
 
-# Other work on the machine skews every figure: note the load, warn if busy.
+# Other work on the machine skews every figure. Give the load average up to
+# 90 s to settle (our own build raises it), then note it; warn if still busy.
+busy() { awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l > n * 0.6) }'; }
+for wait_i in $(seq 1 18); do
+    busy || break
+    [ "$wait_i" = 1 ] && say "load average $(cut -d' ' -f1 /proc/loadavg): waiting up to 90 s for it to settle"
+    sleep 5
+done
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-if awk -v l="${load_before%% *}" -v n="$(nproc)" 'BEGIN { exit !(l > n * 0.75) }'; then
+load_note=""
+if busy; then
     say "WARNING: load average $load_before on $(nproc) CPUs: the figures will be low"
+    load_note=" Other work was running: read these figures as lower bounds."
 fi
 run_odbench produce produce --count "$count" --size "$size" --acks 1 --linger-ms 5 --rate 0
 run_odbench consume consume --count "$count"
@@ -264,13 +273,18 @@ if [ "$record" = 1 ]; then
     fi
     {
         echo
-        echo "## $(date -u '+%Y-%m-%d %H:%M UTC')"
+        echo "## Throughput and latency, $(date -u '+%Y-%m-%d %H:%M UTC')"
+        echo
+        echo "\`scripts/bench.sh\`: \`odbench produce\` (librdkafka, one producer) at full speed,"
+        echo "\`odbench consume\` of the same records (assigned partitions, no group), then"
+        echo "\`odbench produce\` at half the measured rate; latency is per record, from"
+        echo "produce() to its delivery report."
         echo
         if [ -n "$ext_brokers" ]; then
             echo "Broker: an already running one at $ext_brokers (not a bench.sh build)."
             echo
         fi
-        echo "Machine: $machine; load average $load_before before the runs."
+        echo "Machine: $machine; load average $load_before before the runs.$load_note"
         echo "Topic of $partitions partition(s), records of $size bytes."
         echo
         echo "| run | settings | result |"
