@@ -6,7 +6,8 @@
 # machine, measured with scripts/odbench (librdkafka):
 #   1. produce N records of BYTES (acks=1, linger.ms=5, unlimited rate)
 #   2. consume the same N records (assigned partitions, from the beginning)
-#   3. produce at half the rate measured in 1 for S seconds: latency
+#   3. produce at half the rate measured in 1 for S seconds with
+#      linger.ms=1 (batching bounded by 1 ms, as a latency-minded client sets it): latency
 #      percentiles at a load the broker can sustain
 # The broker runs on a free loopback port with a temporary data directory
 # and is stopped at the end. --record appends the figures, dated, to

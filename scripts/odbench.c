@@ -256,8 +256,12 @@ static int run_produce(const bench_opts_t *o)
         if (interval) {
             int64_t due = start + sent * interval;
             if (now < due) {
+                /* Ahead of schedule: sleep in poll for at least 1 ms and send
+                 * what fell due meanwhile as a burst. Spinning on poll(0)
+                 * here would take a core from librdkafka's threads and the
+                 * broker on a small machine and distort the latencies. */
                 int64_t wait_ms = (due - now) / 1000000;
-                rd_kafka_poll(rk, wait_ms > 0 ? (int)wait_ms : 0);
+                rd_kafka_poll(rk, wait_ms > 1 ? (int)wait_ms : 1);
                 continue;
             }
         }

@@ -224,13 +224,13 @@ int seg_log_roll(struct od_log *log, int64_t now_ms, char *err, size_t errsz)
 
     if (old->size == 0)
         return 0; /* an empty active segment is as good as a new one */
-    /* The old segment becomes read-only: final time entry, then make it
-     * durable before the next one exists, so that recovery may trust every
-     * segment but the last. */
+    /* The old segment becomes read-only: final time entry, its indexes made
+     * durable, and its data flushed in the background (the loop must not
+     * wait for a gigabyte to reach the disk). */
     seg_index_finalize(log, old);
     if (old->idx.dirty && seg_index_write_files(old, 1, err, errsz) < 0)
         return -1;
-    if (seg_segment_sync(old, err, errsz) < 0 || seg_index_sync(old, err, errsz) < 0)
+    if (seg_segment_sync_async(old, err, errsz) < 0 || seg_index_sync(old, err, errsz) < 0)
         return -1;
     s = seg_segment_new(log->dir, base);
     if (!s) {

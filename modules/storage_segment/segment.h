@@ -159,6 +159,8 @@ int seg_segment_write(seg_segment_t *s, const uint8_t *data, size_t len, char *e
                       size_t errsz);
 int seg_segment_truncate(seg_segment_t *s, int64_t size, char *err, size_t errsz);
 int seg_segment_sync(seg_segment_t *s, char *err, size_t errsz);
+/* fdatasync on a background thread (rolled segments). */
+int seg_segment_sync_async(seg_segment_t *s, char *err, size_t errsz);
 /* Unlink .log, .index and .timeindex (the open fds stay usable). */
 void seg_segment_unlink(seg_segment_t *s);
 /* Read and check the batch header at pos (pos + batch must be <= limit). */

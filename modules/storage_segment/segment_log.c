@@ -3,6 +3,8 @@
 #include "segment.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -209,6 +211,42 @@ int seg_segment_sync(seg_segment_t *s, char *err, size_t errsz)
         seg_segment_file(s, ".log", path, sizeof path);
         seg_err(err, errsz, "%s: fdatasync: %s", path, strerror(errno));
         return -1;
+    }
+    return 0;
+}
+
+/* A rolled segment is flushed in the background: an fdatasync of a full
+ * 1 GiB segment takes long enough to stall every client if the event loop
+ * waited for it (Kafka flushes rolled segments asynchronously too). The
+ * thread owns a dup of the descriptor, so closing or deleting the segment
+ * meanwhile is safe. Recovery checks the tail of every earlier segment, so
+ * it does not rely on this flush having finished. */
+static void *sync_in_background(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    if (fdatasync(fd) < 0)
+        od_logf(OD_LOG_WARN, "segment: background fdatasync of a rolled segment failed: %s",
+                strerror(errno));
+    close(fd);
+    return NULL;
+}
+
+int seg_segment_sync_async(seg_segment_t *s, char *err, size_t errsz)
+{
+    int fd = dup(s->log->fd);
+    pthread_t t;
+    pthread_attr_t attr;
+    if (fd < 0 || pthread_attr_init(&attr) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return seg_segment_sync(s, err, errsz);
+    }
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &attr, sync_in_background, (void *)(intptr_t)fd);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        close(fd);
+        return seg_segment_sync(s, err, errsz); /* no thread: flush here */
     }
     return 0;
 }
