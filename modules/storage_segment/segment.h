@@ -124,6 +124,7 @@ typedef struct seg_segment {
     seg_file_t *log;
     seg_index_t idx;
     int64_t first_append_ms; /* monotonic ms of the first append, -1 none */
+    int64_t writeback_from; /* .log bytes below this had writeback started */
     char *path;              /* "<dir>/<20 digits>", no extension (owned) */
 } seg_segment_t;
 
