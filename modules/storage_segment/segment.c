@@ -118,6 +118,10 @@ int seg_log_flush(struct od_log *log, int64_t now_ms, char *err, size_t errsz)
 {
     if (seg_segment_sync(active(log), err, errsz) < 0)
         return -1;
+    if (log->dir_dirty) { /* a segment was created since: make its name durable */
+        seg_fsync_dir(log->dir);
+        log->dir_dirty = 0;
+    }
     log->unflushed = 0;
     log->last_flush_ms = now_ms;
     return 0;
@@ -230,7 +234,7 @@ int seg_log_roll(struct od_log *log, int64_t now_ms, char *err, size_t errsz)
     seg_index_finalize(log, old);
     if (old->idx.dirty && seg_index_write_files(old, 1, err, errsz) < 0)
         return -1;
-    if (seg_segment_sync_async(old, err, errsz) < 0 || seg_index_sync(old, err, errsz) < 0)
+    if (seg_segment_sync_async(old, log->dir, err, errsz) < 0)
         return -1;
     s = seg_segment_new(log->dir, base);
     if (!s) {
@@ -255,9 +259,9 @@ int seg_log_roll(struct od_log *log, int64_t now_ms, char *err, size_t errsz)
         log->segs = na;
         log->segs_cap = nc;
     }
-    seg_fsync_dir(log->dir);
     seg_index_close(&old->idx);
     log->segs[log->nsegs++] = s;
+    log->dir_dirty = 1; /* the new segment's entry reaches the disk at the next flush */
     log->unflushed = 0;
     log->last_flush_ms = now_ms;
     od_logf(OD_LOG_DEBUG, "segment: %s: rolled new segment at offset %lld", log->dir,

@@ -130,6 +130,7 @@ typedef struct seg_segment {
 
 /* The partition log; `od_log_t` of the storage interface. */
 struct od_log {
+    int dir_dirty; /* a segment file was created since the directory was last fsync'ed */
     char *dir; /* owned */
     od_log_config_t cfg; /* sanitized copy */
     int64_t max_oentries, max_tentries; /* from segment_index_bytes */
@@ -160,8 +161,9 @@ int seg_segment_write(seg_segment_t *s, const uint8_t *data, size_t len, char *e
                       size_t errsz);
 int seg_segment_truncate(seg_segment_t *s, int64_t size, char *err, size_t errsz);
 int seg_segment_sync(seg_segment_t *s, char *err, size_t errsz);
-/* fdatasync on a background thread (rolled segments). */
-int seg_segment_sync_async(seg_segment_t *s, char *err, size_t errsz);
+/* Make a rolled segment (data, indexes, directory) durable on a
+ * background thread. */
+int seg_segment_sync_async(seg_segment_t *s, const char *dir, char *err, size_t errsz);
 /* Unlink .log, .index and .timeindex (the open fds stay usable). */
 void seg_segment_unlink(seg_segment_t *s);
 /* Read and check the batch header at pos (pos + batch must be <= limit). */

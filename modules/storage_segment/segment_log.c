@@ -215,39 +215,62 @@ int seg_segment_sync(seg_segment_t *s, char *err, size_t errsz)
     return 0;
 }
 
-/* A rolled segment is flushed in the background: an fdatasync of a full
- * 1 GiB segment takes long enough to stall every client if the event loop
- * waited for it (Kafka flushes rolled segments asynchronously too). The
- * thread owns a dup of the descriptor, so closing or deleting the segment
- * meanwhile is safe. Recovery checks the tail of every earlier segment, so
- * it does not rely on this flush having finished. */
+/* A rolled segment is made durable in the background: fdatasync of a full
+ * 1 GiB segment, of its indexes and an fsync of the directory take long
+ * enough to stall every client if the event loop waited (Kafka flushes
+ * rolled segments asynchronously too). The job owns dups of the
+ * descriptors, so closing or deleting the segment meanwhile is safe.
+ * Recovery checks the tail of every earlier segment, so it does not rely on
+ * this having finished; an explicit flush of the log fsyncs the directory
+ * itself. */
+typedef struct sync_job {
+    int fds[3]; /* .log, .index, .timeindex (-1 if none) */
+    char dir[4096];
+} sync_job_t;
+
 static void *sync_in_background(void *arg)
 {
-    int fd = (int)(intptr_t)arg;
-    if (fdatasync(fd) < 0)
-        od_logf(OD_LOG_WARN, "segment: background fdatasync of a rolled segment failed: %s",
-                strerror(errno));
-    close(fd);
+    sync_job_t *j = arg;
+    for (int i = 0; i < 3; i++) {
+        if (j->fds[i] < 0)
+            continue;
+        if (fdatasync(j->fds[i]) < 0)
+            od_logf(OD_LOG_WARN, "segment: %s: background fdatasync of a rolled segment failed: %s",
+                    j->dir, strerror(errno));
+        close(j->fds[i]);
+    }
+    seg_fsync_dir(j->dir);
+    free(j);
     return NULL;
 }
 
-int seg_segment_sync_async(seg_segment_t *s, char *err, size_t errsz)
+int seg_segment_sync_async(seg_segment_t *s, const char *dir, char *err, size_t errsz)
 {
-    int fd = dup(s->log->fd);
+    sync_job_t *j = calloc(1, sizeof(*j));
     pthread_t t;
     pthread_attr_t attr;
-    if (fd < 0 || pthread_attr_init(&attr) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return seg_segment_sync(s, err, errsz);
-    }
+    if (!j)
+        goto inline_sync;
+    snprintf(j->dir, sizeof(j->dir), "%s", dir);
+    j->fds[0] = dup(s->log->fd);
+    j->fds[1] = s->idx.fd_off >= 0 ? dup(s->idx.fd_off) : -1;
+    j->fds[2] = s->idx.fd_time >= 0 ? dup(s->idx.fd_time) : -1;
+    if (j->fds[0] < 0 || pthread_attr_init(&attr) != 0)
+        goto close_inline;
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int rc = pthread_create(&t, &attr, sync_in_background, (void *)(intptr_t)fd);
+    int rc = pthread_create(&t, &attr, sync_in_background, j);
     pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        close(fd);
-        return seg_segment_sync(s, err, errsz); /* no thread: flush here */
-    }
+    if (rc == 0)
+        return 0;
+close_inline:
+    for (int i = 0; i < 3; i++)
+        if (j->fds[i] >= 0)
+            close(j->fds[i]);
+    free(j);
+inline_sync: /* no thread: do it here */
+    if (seg_segment_sync(s, err, errsz) < 0 || seg_index_sync(s, err, errsz) < 0)
+        return -1;
+    seg_fsync_dir(dir);
     return 0;
 }
 
