@@ -21,11 +21,10 @@ static int16_t delete_one(od_core_t *core, od_req_t *r, const od_topic_t *t,
                           int64_t *low)
 {
     *low = -1;
-    if (!t || in->partition_index < 0 || in->partition_index >= t->npartitions)
-        return OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-    od_partition_t *p = t->partitions[in->partition_index];
-    if (p->leader != (int32_t)core->conf.node_id || !p->log)
-        return OD_ERR_NOT_LEADER_OR_FOLLOWER;
+    int16_t ec;
+    od_partition_t *p = od_partition_led_here(core, t, in->partition_index, &ec);
+    if (!p)
+        return ec;
     int64_t target = in->offset == -1 ? p->high_watermark : in->offset;
     if (target < 0 || target > p->high_watermark)
         return OD_ERR_OFFSET_OUT_OF_RANGE;

@@ -36,25 +36,7 @@ static fetch_wait_t *waiting; /* one broker per process */
 static od_partition_t *lookup(od_core_t *core, od_str_t topic, int32_t part, int16_t *err)
 {
     od_topic_t *t = topic.len > 0 ? od_image_topic(&core->image, topic.p, (size_t)topic.len) : NULL;
-    if (!t || part < 0 || part >= t->npartitions) {
-        *err = OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-        return NULL;
-    }
-    od_partition_t *p = t->partitions[part];
-    if (p->leader != (int32_t)core->conf.node_id || !p->log) {
-        *err = OD_ERR_NOT_LEADER_OR_FOLLOWER;
-        return NULL;
-    }
-    *err = OD_ERR_NONE;
-    return p;
-}
-
-static int16_t epoch_check(const od_partition_t *p, int32_t current_leader_epoch)
-{
-    if (current_leader_epoch < 0 || current_leader_epoch == p->leader_epoch)
-        return OD_ERR_NONE;
-    return current_leader_epoch > p->leader_epoch ? OD_ERR_UNKNOWN_LEADER_EPOCH
-                                                   : OD_ERR_FENCED_LEADER_EPOCH;
+    return od_partition_led_here(core, t, part, err);
 }
 
 static void release_read(od_log_read_t *rd)
@@ -116,7 +98,7 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
             int16_t err;
             od_partition_t *p = lookup(core, ft->topic, fp->partition, &err);
             if (p)
-                err = epoch_check(p, fp->current_leader_epoch);
+                err = od_partition_check_epoch(p, fp->current_leader_epoch);
             int64_t start = p ? od_partition_log_start(core, p) : -1;
             int64_t hwm = p ? p->high_watermark : -1;
             if (p && err == OD_ERR_NONE && (fp->fetch_offset < start || fp->fetch_offset > hwm))

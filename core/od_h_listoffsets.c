@@ -99,21 +99,11 @@ void od_h_list_offsets(od_req_t *r, void *body)
             op->offset = -1;
             op->leader_epoch = -1;
             op->old_style_offsets_count = 0;
-            if (!t || rp->partition_index < 0 || rp->partition_index >= t->npartitions) {
-                op->error_code = OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+            od_partition_t *p = od_partition_led_here(core, t, rp->partition_index, &op->error_code);
+            if (!p)
                 continue;
-            }
-            od_partition_t *p = t->partitions[rp->partition_index];
-            if (p->leader != (int32_t)core->conf.node_id || !p->log) {
-                op->error_code = OD_ERR_NOT_LEADER_OR_FOLLOWER;
+            if ((op->error_code = od_partition_check_epoch(p, rp->current_leader_epoch)) != OD_ERR_NONE)
                 continue;
-            }
-            if (rp->current_leader_epoch >= 0 && rp->current_leader_epoch != p->leader_epoch) {
-                op->error_code = rp->current_leader_epoch > p->leader_epoch
-                                     ? OD_ERR_UNKNOWN_LEADER_EPOCH
-                                     : OD_ERR_FENCED_LEADER_EPOCH;
-                continue;
-            }
             op->error_code = OD_ERR_NONE;
             op->leader_epoch = p->leader_epoch;
             int64_t off;

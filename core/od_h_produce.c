@@ -105,15 +105,9 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
     out->log_append_time_ms = -1;
     out->log_start_offset = -1;
     out->error_message.len = -1;
-    if (!t || pd->index < 0 || pd->index >= t->npartitions) {
-        out->error_code = OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    od_partition_t *p = od_partition_led_here(core, t, pd->index, &out->error_code);
+    if (!p)
         return;
-    }
-    od_partition_t *p = t->partitions[pd->index];
-    if (p->leader != (int32_t)core->conf.node_id || !p->log) {
-        out->error_code = OD_ERR_NOT_LEADER_OR_FOLLOWER;
-        return;
-    }
     out->log_start_offset = od_partition_log_start(core, p);
     if (pd->records.len <= 0) {
         out->error_code = OD_ERR_CORRUPT_MESSAGE;

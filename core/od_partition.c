@@ -6,6 +6,8 @@
 
 #include "od_core.h"
 #include "od_handlers.h"
+#include "od_metadata.h"
+#include "od_proto_gen.h"
 #include "od_producer.h"
 #include "od_topic_config.h"
 
@@ -91,4 +93,28 @@ void od_partition_reconfigure(od_core_t *core, od_partition_t *p)
     od_log_config_t lc;
     od_topic_log_config(core, p->topic, &lc);
     core->storage->reconfigure(p->log, &lc);
+}
+
+od_partition_t *od_partition_led_here(od_core_t *core, const od_topic_t *t, int32_t index,
+                                      int16_t *err)
+{
+    if (!t || index < 0 || index >= t->npartitions) {
+        *err = OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return NULL;
+    }
+    od_partition_t *p = t->partitions[index];
+    if (p->leader != (int32_t)core->conf.node_id || !p->log) {
+        *err = OD_ERR_NOT_LEADER_OR_FOLLOWER;
+        return NULL;
+    }
+    *err = OD_ERR_NONE;
+    return p;
+}
+
+int16_t od_partition_check_epoch(const od_partition_t *p, int32_t current_leader_epoch)
+{
+    if (current_leader_epoch < 0 || current_leader_epoch == p->leader_epoch)
+        return OD_ERR_NONE;
+    return current_leader_epoch > p->leader_epoch ? OD_ERR_UNKNOWN_LEADER_EPOCH
+                                                   : OD_ERR_FENCED_LEADER_EPOCH;
 }

@@ -39,6 +39,14 @@ int od_partition_append(struct od_core *core, od_partition_t *p, const uint8_t *
                         const od_append_info_t *info, char *err, size_t errsz);
 int64_t od_partition_log_start(struct od_core *core, od_partition_t *p);
 int64_t od_partition_log_end(struct od_core *core, od_partition_t *p);
+/* Partition `index` of t when this node leads it and has its log open;
+ * otherwise NULL with *err = UNKNOWN_TOPIC_OR_PARTITION (no such topic or
+ * partition) or NOT_LEADER_OR_FOLLOWER. t may be NULL. */
+od_partition_t *od_partition_led_here(struct od_core *core, const od_topic_t *t, int32_t index,
+                                      int16_t *err);
+/* A client's current leader epoch against ours, as Kafka checks it: -1 is
+ * not checked, newer is UNKNOWN_LEADER_EPOCH, older FENCED_LEADER_EPOCH. */
+int16_t od_partition_check_epoch(const od_partition_t *p, int32_t current_leader_epoch);
 /* Apply changed topic configs to an open log. */
 void od_partition_reconfigure(struct od_core *core, od_partition_t *p);
 
