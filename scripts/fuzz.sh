@@ -10,9 +10,9 @@ cc=${CLANG:-clang}
 py=${PYTHON3:-python3}
 work=$(mktemp -d "${TMPDIR:-/tmp}/odfuzz.XXXXXX")
 
-"$py" "$root/scripts/odgen.py" --out-dir "$work/gen" "$root"/core/schema/*.ods
-srcs="$work/gen/od_proto_gen.c $root/core/od_buf.c $root/core/od_arena.c"
-flags="-std=c11 -D_GNU_SOURCE -g -O1 -I$root/core -I$work/gen"
+"$py" "$root/scripts/odgen.py" --out-dir "$work/gen" "$root"/core/proto/schema/*.ods
+srcs="$work/gen/od_proto_gen.c $root/core/proto/od_buf.c $root/core/proto/od_arena.c"
+flags="-std=c11 -D_GNU_SOURCE -g -O1 -I$root/core -I$root/core/proto -I$root/core/net -I$root/core/log -I$root/core/meta -I$work/gen"
 # shellcheck disable=SC2086
 "$cc" $flags -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     "$root/t/fuzz/fuzz_request.c" $srcs -o "$work/fuzz_request"

@@ -2,7 +2,7 @@
  * recovery from torn and corrupt tails, segment rolls, locking, write
  * failure), quorum-state, meta.properties and controller.quorum.voters.
  *
- * Linked with the module's sources and core/od_crc32c.c, not with
+ * Linked with the module's sources and core/log/od_crc32c.c, not with
  * libodcore: the core services the module calls (od_logf, od_metadata_apply,
  * od_register_*, ...) are played by small stand-ins here, so the module's
  * start/propose/replay glue is tested too. The real core is exercised by

@@ -13,7 +13,7 @@
 
 #include "od_core.h"
 #include "od_dispatch.h"
-#include "od_handlers_lifecycle.h"
+#include "od_handlers.h"
 #include "od_module.h"
 
 static int16_t delete_one(od_core_t *core, od_req_t *r, const od_topic_t *t,

@@ -6,9 +6,6 @@
 
 #include "od_core.h"
 #include "od_handlers.h"
-#include "od_handlers_groups.h"
-#include "od_handlers_lifecycle.h"
-#include "od_handlers_producer.h"
 
 static const od_api_entry_t api_table[] = {
     {OD_API_PRODUCE, 0, 9, od_h_produce, 0},
@@ -21,10 +18,21 @@ static const od_api_entry_t api_table[] = {
     {OD_API_DESCRIBE_CONFIGS, 0, 4, od_h_describe_configs, 0},
     {OD_API_CREATE_PARTITIONS, 0, 3, od_h_create_partitions, 1},
     {OD_API_DESCRIBE_CLUSTER, 0, 1, od_h_describe_cluster, 0},
-/* Each area owns its rows and handler header, so areas grow independently. */
-#include "od_api_groups.inc"
-#include "od_api_lifecycle.inc"
-#include "od_api_producer.inc"
+    {OD_API_OFFSET_COMMIT, 0, 8, od_h_offset_commit, 0},
+    {OD_API_OFFSET_FETCH, 0, 8, od_h_offset_fetch, 0},
+    {OD_API_FIND_COORDINATOR, 0, 4, od_h_find_coordinator, 0},
+    {OD_API_JOIN_GROUP, 0, 9, od_h_join_group, 1},
+    {OD_API_HEARTBEAT, 0, 4, od_h_heartbeat, 0},
+    {OD_API_LEAVE_GROUP, 0, 5, od_h_leave_group, 0},
+    {OD_API_SYNC_GROUP, 0, 5, od_h_sync_group, 1},
+    {OD_API_DESCRIBE_GROUPS, 0, 5, od_h_describe_groups, 0},
+    {OD_API_LIST_GROUPS, 0, 4, od_h_list_groups, 0},
+    {OD_API_DELETE_GROUPS, 0, 2, od_h_delete_groups, 0},
+    {OD_API_OFFSET_DELETE, 0, 0, od_h_offset_delete, 0},
+    {OD_API_DELETE_RECORDS, 0, 2, od_h_delete_records, 0},
+    {OD_API_ALTER_CONFIGS, 0, 2, od_h_alter_configs, 1},
+    {OD_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, od_h_incremental_alter_configs, 1},
+    {OD_API_INIT_PRODUCER_ID, 0, 4, od_h_init_producer_id, 1},
 };
 #define NAPIS (sizeof(api_table) / sizeof(api_table[0]))
 

@@ -8,7 +8,7 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_group.h"
-#include "od_handlers_groups.h"
+#include "od_handlers.h"
 #include "od_net.h"
 
 /* "/host" as Kafka reports a member's client host. */

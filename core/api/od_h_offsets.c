@@ -6,7 +6,7 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_group.h"
-#include "od_handlers_groups.h"
+#include "od_handlers.h"
 
 static int partition_known(od_core_t *core, od_str_t topic, int32_t part)
 {

@@ -27,7 +27,6 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
-#include "od_handlers_producer.h"
 #include "od_producer.h"
 
 #define PID_BLOCK 1000

@@ -18,7 +18,7 @@
 
 #include "od_core.h"
 #include "od_dispatch.h"
-#include "od_handlers_lifecycle.h"
+#include "od_handlers.h"
 #include "od_lifecycle.h"
 #include "od_topic_config.h"
 

@@ -19,6 +19,22 @@ void od_h_delete_topics(od_req_t *r, void *body);
 void od_h_create_partitions(od_req_t *r, void *body);
 void od_h_describe_configs(od_req_t *r, void *body);
 void od_h_describe_cluster(od_req_t *r, void *body);
+void od_h_delete_records(od_req_t *r, void *body);
+void od_h_alter_configs(od_req_t *r, void *body);
+void od_h_incremental_alter_configs(od_req_t *r, void *body);
+void od_h_init_producer_id(od_req_t *r, void *body);
+/* Consumer groups (od_h_groups.c, od_h_offsets.c). */
+void od_h_find_coordinator(od_req_t *r, void *body);
+void od_h_join_group(od_req_t *r, void *body);
+void od_h_sync_group(od_req_t *r, void *body);
+void od_h_heartbeat(od_req_t *r, void *body);
+void od_h_leave_group(od_req_t *r, void *body);
+void od_h_describe_groups(od_req_t *r, void *body);
+void od_h_list_groups(od_req_t *r, void *body);
+void od_h_delete_groups(od_req_t *r, void *body);
+void od_h_offset_commit(od_req_t *r, void *body);
+void od_h_offset_fetch(od_req_t *r, void *body);
+void od_h_offset_delete(od_req_t *r, void *body);
 
 /* Long-poll fetches: wake those waiting on p (new data), forget p (deleted),
  * answer all now (shutdown). */
