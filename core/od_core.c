@@ -21,8 +21,11 @@
 #include "od_producer.h"
 #include "od_topic_config.h"
 
-#ifndef OD_MODULE_DIR
-#define OD_MODULE_DIR "/usr/local/lib/odradek/modules"
+/* Set by Makefile.am from configure's moduledir and localstatedir: with no
+ * silent fallback, a build that forgets them fails here instead of giving a
+ * daemon that looks for its modules under another prefix. */
+#if !defined(OD_MODULE_DIR) || !defined(OD_LOCALSTATEDIR)
+#error "OD_MODULE_DIR and OD_LOCALSTATEDIR must be defined (see libodcore_la_CPPFLAGS)"
 #endif
 
 od_core_t *od_the_core;
@@ -42,7 +45,7 @@ static od_conf_def_t core_defs[] = {
      "listeners as clients should reach them (default: listeners)", NULL, 0},
     {"log.dirs", OD_CONF_LIST, NULL, 0, 0, NULL,
      "directories for partition data (default: log.dir)", NULL, 0},
-    {"log.dir", OD_CONF_STRING, "/tmp/odradek-logs", 0, 0, NULL,
+    {"log.dir", OD_CONF_STRING, OD_LOCALSTATEDIR "/lib/odradek", 0, 0, NULL,
      "data directory used when log.dirs is unset", NULL, 0},
     {"socket.request.max.bytes", OD_CONF_INT, "104857600", 1, IMAX, NULL,
      "largest request accepted; bigger frames close the connection", NULL, OD_CONF_F_SIZE},
