@@ -1140,9 +1140,19 @@ def gen_source(msgs, errors):
     c()
     reqs = [m for m in msgs if m.kind == 'request']
     resps = {m.key: m for m in msgs if m.kind == 'response'}
+    # The versions an API can be spoken in: those both its request and its
+    # response schema cover. od_dispatch.c advertises these (ApiVersions),
+    # lowered only where a handler caps them.
+    for m in reqs:
+        if m.key not in resps:
+            sys.exit('odgen: %s (key %d) has no response schema' % (m.name, m.key))
     c('static const od_proto_api_t apis[] = {')
     for m in reqs:
-        c('    {%d, "%s", %d, %d, %d},' % (m.key, api_name(m), m.lo, m.hi,
+        r = resps[m.key]
+        lo, hi = max(m.lo, r.lo), min(m.hi, r.hi)
+        if lo > hi:
+            sys.exit('odgen: %s and %s share no version' % (m.name, r.name))
+        c('    {%d, "%s", %d, %d, %d},' % (m.key, api_name(m), lo, hi,
                                          m.flex[0] if m.flex else -1))
     c('};')
     c()

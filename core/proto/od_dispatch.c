@@ -7,44 +7,78 @@
 #include "od_core.h"
 #include "od_handlers.h"
 
-static const od_api_entry_t api_table[] = {
-    {OD_API_PRODUCE, 0, 9, od_h_produce, 0},
-    {OD_API_FETCH, 4, 12, od_h_fetch, 1},
-    {OD_API_LIST_OFFSETS, 0, 6, od_h_list_offsets, 0},
-    {OD_API_METADATA, 0, 12, od_h_metadata, 1},
-    {OD_API_API_VERSIONS, 0, 3, od_h_api_versions, 0},
-    {OD_API_CREATE_TOPICS, 0, 7, od_h_create_topics, 1},
-    {OD_API_DELETE_TOPICS, 0, 6, od_h_delete_topics, 1},
-    {OD_API_DESCRIBE_CONFIGS, 0, 4, od_h_describe_configs, 0},
-    {OD_API_CREATE_PARTITIONS, 0, 3, od_h_create_partitions, 1},
-    {OD_API_DESCRIBE_CLUSTER, 0, 1, od_h_describe_cluster, 0},
-    {OD_API_OFFSET_COMMIT, 0, 8, od_h_offset_commit, 0},
-    {OD_API_OFFSET_FETCH, 0, 8, od_h_offset_fetch, 0},
-    {OD_API_FIND_COORDINATOR, 0, 4, od_h_find_coordinator, 0},
-    {OD_API_JOIN_GROUP, 0, 9, od_h_join_group, 1},
-    {OD_API_HEARTBEAT, 0, 4, od_h_heartbeat, 0},
-    {OD_API_LEAVE_GROUP, 0, 5, od_h_leave_group, 0},
-    {OD_API_SYNC_GROUP, 0, 5, od_h_sync_group, 1},
-    {OD_API_DESCRIBE_GROUPS, 0, 5, od_h_describe_groups, 0},
-    {OD_API_LIST_GROUPS, 0, 4, od_h_list_groups, 0},
-    {OD_API_DELETE_GROUPS, 0, 2, od_h_delete_groups, 0},
-    {OD_API_OFFSET_DELETE, 0, 0, od_h_offset_delete, 0},
-    {OD_API_DELETE_RECORDS, 0, 2, od_h_delete_records, 0},
-    {OD_API_ALTER_CONFIGS, 0, 2, od_h_alter_configs, 1},
-    {OD_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, od_h_incremental_alter_configs, 1},
-    {OD_API_INIT_PRODUCER_ID, 0, 4, od_h_init_producer_id, 1},
+/* The APIs this broker serves. Their version ranges are not written here:
+ * they come from the .ods schemas in core/proto/schema through the generated
+ * od_proto_api() (the versions both request and response schemas cover),
+ * so a schema that grows a version is served and advertised in that
+ * version without a second edit. `cap` lowers the highest version where a
+ * handler does not yet implement all the schema has (-1: no cap). */
+#define API(k, f, w, c) {.key = (k), .fn = (f), .may_wait = (w), .cap = (c)}
+#define NOCAP (-1)
+static od_api_entry_t api_table[] = {
+    API(OD_API_PRODUCE, od_h_produce, 0, NOCAP),
+    API(OD_API_FETCH, od_h_fetch, 1, NOCAP),
+    /* v7 asks for the max-timestamp offset (KIP-734), not implemented yet. */
+    API(OD_API_LIST_OFFSETS, od_h_list_offsets, 0, 6),
+    API(OD_API_METADATA, od_h_metadata, 1, NOCAP),
+    API(OD_API_API_VERSIONS, od_h_api_versions, 0, NOCAP),
+    API(OD_API_CREATE_TOPICS, od_h_create_topics, 1, NOCAP),
+    API(OD_API_DELETE_TOPICS, od_h_delete_topics, 1, NOCAP),
+    API(OD_API_DESCRIBE_CONFIGS, od_h_describe_configs, 0, NOCAP),
+    API(OD_API_CREATE_PARTITIONS, od_h_create_partitions, 1, NOCAP),
+    API(OD_API_DESCRIBE_CLUSTER, od_h_describe_cluster, 0, NOCAP),
+    API(OD_API_OFFSET_COMMIT, od_h_offset_commit, 0, NOCAP),
+    API(OD_API_OFFSET_FETCH, od_h_offset_fetch, 0, NOCAP),
+    API(OD_API_FIND_COORDINATOR, od_h_find_coordinator, 0, NOCAP),
+    API(OD_API_JOIN_GROUP, od_h_join_group, 1, NOCAP),
+    API(OD_API_HEARTBEAT, od_h_heartbeat, 0, NOCAP),
+    API(OD_API_LEAVE_GROUP, od_h_leave_group, 0, NOCAP),
+    API(OD_API_SYNC_GROUP, od_h_sync_group, 1, NOCAP),
+    API(OD_API_DESCRIBE_GROUPS, od_h_describe_groups, 0, NOCAP),
+    API(OD_API_LIST_GROUPS, od_h_list_groups, 0, NOCAP),
+    API(OD_API_DELETE_GROUPS, od_h_delete_groups, 0, NOCAP),
+    API(OD_API_OFFSET_DELETE, od_h_offset_delete, 0, NOCAP),
+    API(OD_API_DELETE_RECORDS, od_h_delete_records, 0, NOCAP),
+    API(OD_API_ALTER_CONFIGS, od_h_alter_configs, 1, NOCAP),
+    API(OD_API_INCREMENTAL_ALTER_CONFIGS, od_h_incremental_alter_configs, 1, NOCAP),
+    API(OD_API_INIT_PRODUCER_ID, od_h_init_producer_id, 1, NOCAP),
 };
 #define NAPIS (sizeof(api_table) / sizeof(api_table[0]))
 
+/* Fill min_ver/max_ver from the schemas, once (one loop thread). An entry
+ * without a schema keeps max_ver < min_ver: never served, never advertised
+ * (t/0120-api-versions.t checks every advertised range against the
+ * schemas). */
+static void resolve(void)
+{
+    static int done;
+    if (done)
+        return;
+    done = 1;
+    for (size_t i = 0; i < NAPIS; i++) {
+        od_api_entry_t *e = &api_table[i];
+        const od_proto_api_t *a = od_proto_api(e->key);
+        e->min_ver = a ? a->min_ver : 0;
+        e->max_ver = a ? a->max_ver : -1;
+        if (a && e->cap >= 0 && e->cap < e->max_ver)
+            e->max_ver = e->cap;
+    }
+}
+
 const od_api_entry_t *od_dispatch_api(int16_t key)
 {
+    resolve();
     for (size_t i = 0; i < NAPIS; i++)
         if (api_table[i].key == key)
             return &api_table[i];
     return NULL;
 }
 
-const od_api_entry_t *od_dispatch_api_at(size_t i) { return i < NAPIS ? &api_table[i] : NULL; }
+const od_api_entry_t *od_dispatch_api_at(size_t i)
+{
+    resolve();
+    return i < NAPIS ? &api_table[i] : NULL;
+}
 
 void od_req_drop(od_req_t *r)
 {

@@ -13,9 +13,12 @@ typedef void (*od_handler_fn)(od_req_t *r, void *body);
 
 typedef struct od_api_entry {
     int16_t key;
-    int16_t min_ver, max_ver; /* what we implement and advertise */
     od_handler_fn fn;
     int may_wait; /* the handler may answer later: keep a copy of the frame */
+    int16_t cap;  /* highest version the handler implements, -1: the schema's */
+    /* What is served and advertised: the schema's range (od_proto_api),
+     * its top lowered to cap. Filled on first lookup. */
+    int16_t min_ver, max_ver;
 } od_api_entry_t;
 
 const od_api_entry_t *od_dispatch_api(int16_t key);

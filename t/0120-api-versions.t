@@ -1,0 +1,76 @@
+#!/usr/bin/python3
+# 0120-api-versions.t - ApiVersions advertises exactly the version ranges of
+# core/proto/schema/*.ods (request and response both cover them), lowered
+# only where od_dispatch.c caps a handler, and every schema'd API is served.
+import os
+import re
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import odtest  # noqa: E402
+import tap  # noqa: E402
+
+# Handlers that implement less than their schema (od_dispatch.c's caps).
+CAPS = {2: 6}  # ListOffsets: v7 (KIP-734 max timestamp) not implemented
+
+odtest.watchdog(120)
+schema = {}
+names = {}
+sdir = os.path.join(odtest.TOP, "core", "proto", "schema")
+for fn in sorted(os.listdir(sdir)):
+    if not fn.endswith(".ods"):
+        continue
+    for m in re.finditer(r"^(request|response) (\w+) key (\d+) versions (\d+)(?:-(\d+))?",
+                         open(os.path.join(sdir, fn)).read(), re.M):
+        kind, name, key, lo = m.group(1), m.group(2), int(m.group(3)), int(m.group(4))
+        hi = int(m.group(5) or lo)
+        schema.setdefault(key, {})[kind] = (lo, hi)
+        if kind == "request":
+            names[key] = name
+want = {}
+for key, kinds in schema.items():
+    if "request" in kinds and "response" in kinds:
+        lo = max(kinds["request"][0], kinds["response"][0])
+        hi = min(kinds["request"][1], kinds["response"][1])
+        want[key] = (lo, min(hi, CAPS.get(key, hi)))
+tap.ok(len(want) >= 20, "%d APIs have request and response schemas" % len(want))
+
+b = odtest.Broker().start()
+for version in (0, 3):
+    c = odtest.Conn(b.port)
+    got = odtest.api_versions(c, version)["apis"]
+    c.close()
+    wrong = ["%s(%d): advertised %s, schema says %s" % (names.get(k, "?"), k, got.get(k), want[k])
+             for k in sorted(want) if got.get(k) != want[k]]
+    extra = [k for k in got if k not in want]
+    for w in wrong:
+        tap.diag(w)
+    tap.ok(not wrong and not extra,
+           "ApiVersions v%d: %d ranges equal the schemas' (caps: %s), none without a schema"
+           % (version, len(got), CAPS))
+
+# A capped version is refused like any unsupported one (the connection
+# closes), the cap itself is served: ListOffsets with no topics.
+for key, cap in sorted(CAPS.items()):
+    if key != 2:
+        continue
+    body = odtest.i32(-1) + odtest.i8(0) + odtest.uvarint(1) + odtest.NO_TAGS
+    c = odtest.Conn(b.port)
+    try:
+        c.request(2, cap, body, flexible=True)
+        served = True
+    except (odtest.ConnectionClosed, odtest.ProtoError, OSError):
+        served = False
+    c.close()
+    tap.ok(served, "ListOffsets v%d (the cap) is answered" % cap)
+    if cap < schema[2]["request"][1]:
+        c = odtest.Conn(b.port)
+        try:
+            c.request(2, cap + 1, body, flexible=True)
+            closed = False
+        except (odtest.ConnectionClosed, OSError):
+            closed = True
+        c.close()
+        tap.ok(closed, "ListOffsets v%d (above the cap) closes the connection" % (cap + 1))
+sys.exit(odtest.finish())
