@@ -177,20 +177,58 @@ static void tick_logs(od_core_t *core, int64_t now)
                 core->storage->tick(t->partitions[i]->log, now);
 }
 
+static void tick_conns(od_core_t *core, int64_t now)
+{
+    (void)now; /* idle time is measured on the monotonic clock */
+    od_conn_reap_idle(core, od_mono_ms());
+}
+
+/* Every subsystem's start/tick/stop, in start order (see od_subsystem_t):
+ * the storage backend's per-log tick (time-based flush), idle connections,
+ * retention and compaction, idempotent producer state, consumer groups. */
+static const od_subsystem_t subsystems[] = {
+    {"logs", NULL, NULL, tick_logs, NULL},
+    {"connections", NULL, NULL, tick_conns, NULL},
+    {"lifecycle", od_lifecycle_register_config, NULL, od_lifecycle_tick, od_lifecycle_stop},
+    {"producer state", od_producer_register_config, od_producer_start, od_producer_tick,
+     od_producer_stop},
+    {"groups", od_groups_register_config, od_groups_start, od_groups_tick, od_groups_stop},
+};
+#define NSUBSYSTEMS (sizeof(subsystems) / sizeof(subsystems[0]))
+
 static void on_tick(void *arg)
 {
     od_core_t *core = arg;
     core->tick_timer = 0;
     if (core->stopping)
         return;
-    tick_logs(core, od_now_ms());
-    od_conn_reap_idle(core, od_mono_ms());
-    /* Area periodic work (session timeouts, retention, compaction, producer
-     * expiry): one call per area goes here. */
-    od_lifecycle_tick(core);
-    od_producer_tick(core, od_now_ms());
-    od_groups_tick(core);
+    int64_t now = od_now_ms();
+    for (size_t i = 0; i < core->nstarted; i++)
+        if (subsystems[i].tick)
+            subsystems[i].tick(core, now);
     core->tick_timer = od_loop_timer(core->loop, 1000, on_tick, core);
+}
+
+static int start_subsystems(od_core_t *core, char *err, size_t errsz)
+{
+    for (; core->nstarted < NSUBSYSTEMS; core->nstarted++) {
+        const od_subsystem_t *s = &subsystems[core->nstarted];
+        char why[512] = "";
+        if (s->start && s->start(core, why, sizeof(why)) < 0) {
+            snprintf(err, errsz, "%s: %s", s->name, why[0] ? why : "failed to start");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void stop_subsystems(od_core_t *core)
+{
+    while (core->nstarted > 0) {
+        const od_subsystem_t *s = &subsystems[--core->nstarted];
+        if (s->stop)
+            s->stop(core);
+    }
 }
 
 static int pick_roles(od_core_t *core, char *err, size_t errsz)
@@ -231,14 +269,9 @@ static int load_config(od_core_t *core, const char *config_file, char **sets, si
                            "core", err, errsz) < 0 ||
         od_config_register(&core->config, bdefs, nbd, "core", err, errsz) < 0)
         return -1;
-    /* Area config tables (groups, lifecycle, producer state): one
-     * od_config_register call per area goes here. */
-    if (od_lifecycle_register_config(core, err, errsz) < 0)
-        return -1;
-    if (od_producer_register_config(core, err, errsz) < 0)
-        return -1;
-    if (od_groups_register_config(core, err, errsz) < 0)
-        return -1;
+    for (size_t i = 0; i < NSUBSYSTEMS; i++)
+        if (subsystems[i].declare && subsystems[i].declare(core, err, errsz) < 0)
+            return -1;
     if (config_file) {
         core->config_file = strdup(config_file);
         if (od_config_read_file(&core->config, config_file, err, errsz) < 0)
@@ -391,11 +424,7 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
         snprintf(err, errsz, "registering this broker: %s", why);
         return -1;
     }
-    /* Area start hooks (load group state, schedule lifecycle work): one call
-     * per area goes here; each returns -1 with err to stop the start. */
-    if (od_producer_start(core, err, errsz) < 0)
-        return -1;
-    if (od_groups_start(core, err, errsz) < 0)
+    if (start_subsystems(core, err, errsz) < 0)
         return -1;
     sigset_t mask;
     sigemptyset(&mask);
@@ -428,11 +457,9 @@ void od_core_shutdown(od_core_t *core)
         od_conn_close(core->conns, "broker shutting down");
     }
     od_conn_free_closed(core);
-    /* Area stop hooks (groups, producer-state snapshots): one call per area
-     * goes here, before the logs close. */
-    od_lifecycle_stop(core);
-    od_producer_stop(core);
-    od_groups_stop(core);
+    /* Subsystems stop (in reverse) before the logs close: producer state
+     * is snapshotted into them. */
+    stop_subsystems(core);
     /* Closing partition logs flushes them: the log is consistent on disk. */
     od_image_free(core, &core->image);
     if (core->cp && core->cp->stop)

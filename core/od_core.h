@@ -69,7 +69,22 @@ struct od_core {
     int stopping;
     int64_t tick_timer;
     uint64_t next_conn_id;
+    size_t nstarted; /* subsystems started, in table order (od_core.c) */
 };
+
+/* A part of the core with work at start-up, every second and at shutdown
+ * (groups, producer state, log lifecycle, ...). od_core.c keeps them in one
+ * table: keys are declared in table order, started in table order once the
+ * metadata is replayed and the listeners are open, ticked every second in
+ * table order, and stopped in reverse order before the logs close (only
+ * those that were started). Any slot may be NULL. */
+typedef struct od_subsystem {
+    const char *name;
+    int (*declare)(od_core_t *core, char *err, size_t errsz); /* config keys */
+    int (*start)(od_core_t *core, char *err, size_t errsz);   /* -1 + err stops the start */
+    void (*tick)(od_core_t *core, int64_t now_ms);           /* now_ms: wall clock */
+    void (*stop)(od_core_t *core);
+} od_subsystem_t;
 
 extern od_core_t *od_the_core; /* set by od_core_new; one broker per process */
 

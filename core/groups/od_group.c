@@ -493,16 +493,18 @@ int od_groups_start(od_core_t *core, char *err, size_t errsz)
     return od_gstore_load(core, err, errsz);
 }
 
-void od_groups_tick(od_core_t *core)
+void od_groups_tick(od_core_t *core, int64_t now_ms)
 {
     (void)core;
     if (!od_coord.buckets)
         return;
+    /* Pending joins and the retention check run on the monotonic clock;
+     * offsets expire by wall-clock commit time. */
     int64_t now = od_mono_ms();
     od_group_purge_pending(now);
     if (now - od_coord.last_retention_check >= od_coord.conf.retention_check_ms) {
         od_coord.last_retention_check = now;
-        od_groups_expire(od_now_ms());
+        od_groups_expire(now_ms);
     }
 }
 

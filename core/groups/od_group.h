@@ -216,10 +216,10 @@ int16_t od_coord_check(const char *id, size_t len, int32_t *part);
 /* Create __consumer_offsets if missing. NONE once it exists. */
 int16_t od_coord_ensure_topic(void);
 
-/* Core hooks (one line each in od_core.c). */
+/* Core hooks (one entry in od_core.c's subsystem table). */
 int od_groups_register_config(struct od_core *core, char *err, size_t errsz);
 int od_groups_start(struct od_core *core, char *err, size_t errsz);
-void od_groups_tick(struct od_core *core);
+void od_groups_tick(struct od_core *core, int64_t now_ms);
 void od_groups_stop(struct od_core *core);
 
 /* ---- od_group_join.c: the rebalance state machine ---- */

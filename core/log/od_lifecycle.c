@@ -143,8 +143,9 @@ static void on_compact(void *arg)
     lc.last_pass_end = od_mono_ms();
 }
 
-void od_lifecycle_tick(od_core_t *core)
+void od_lifecycle_tick(od_core_t *core, int64_t now_ms)
 {
+    (void)now_ms; /* its timers and backoff run on the monotonic clock */
     if (core->stopping || !core->storage)
         return;
     if (!lc.retention_timer && OD_OPS_HAS(core->storage, enforce_retention)) {

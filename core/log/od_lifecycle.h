@@ -16,7 +16,7 @@ int od_lifecycle_register_config(struct od_core *core, char *err, size_t errsz);
 /* From the core's periodic work (every second): run the retention check
  * when log.retention.check.interval.ms has passed, and start a compaction
  * pass when log.cleaner.backoff.ms has passed. */
-void od_lifecycle_tick(struct od_core *core);
+void od_lifecycle_tick(struct od_core *core, int64_t now_ms);
 /* Cancel pending work (before the logs close at shutdown). */
 void od_lifecycle_stop(struct od_core *core);
 /* Apply retention to every local log now; returns segments deleted. */
