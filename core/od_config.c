@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,6 +285,11 @@ int od_conf_parse(const od_conf_def_t *d, const char *v, void *out, char *err, s
         double x = v && *v ? strtod(v, &end) : 0;
         if (!v || !*v || errno || *end) {
             snprintf(err, errsz, "value '%s' for %s is not a number", v ? v : "", d->name);
+            return -1;
+        }
+        /* strtod takes "nan" and "inf", and nan passes any range check. */
+        if (!isfinite(x)) {
+            snprintf(err, errsz, "value '%s' for %s is not a finite number", v, d->name);
             return -1;
         }
         if (x < (double)d->min || x > (double)d->max) {

@@ -36,10 +36,9 @@ static int16_t check_sizes(const uint8_t *p, size_t len, int64_t max_bytes, char
 /* message.timestamp.before.max.ms / after.max.ms (Kafka 3.6+), each
  * falling back to message.timestamp.difference.max.ms while left at its
  * default, as Kafka resolves them. */
-static int64_t ts_limit(od_core_t *core, od_topic_t *t, const char *key)
+static int64_t ts_limit(const od_topic_t *t, int64_t v)
 {
-    int64_t v = od_topic_config_int(core, t, key);
-    return v != INT64_MAX ? v : od_topic_config_int(core, t, "message.timestamp.difference.max.ms");
+    return v != INT64_MAX ? v : t->cfg.message_timestamp_difference_max_ms;
 }
 
 static int ts_out_of_range(int64_t ts, int64_t now, int64_t before, int64_t after)
@@ -55,8 +54,8 @@ static int ts_out_of_range(int64_t ts, int64_t now, int64_t before, int64_t afte
 static int16_t check_timestamps(od_core_t *core, od_topic_t *t, const uint8_t *p, size_t len,
                                 char *err, size_t errsz)
 {
-    int64_t before = ts_limit(core, t, "message.timestamp.before.max.ms");
-    int64_t after = ts_limit(core, t, "message.timestamp.after.max.ms");
+    int64_t before = ts_limit(t, t->cfg.message_timestamp_before_max_ms);
+    int64_t after = ts_limit(t, t->cfg.message_timestamp_after_max_ms);
     if (before == INT64_MAX && after == INT64_MAX)
         return OD_ERR_NONE;
     int64_t now = od_now_ms();
@@ -135,7 +134,7 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
         snprintf(msg, msgsz, "produce request without batches");
         return;
     }
-    int64_t max_bytes = od_topic_config_int(core, t, "max.message.bytes");
+    int64_t max_bytes = t->cfg.max_message_bytes;
     int16_t ec = check_sizes(data, len, max_bytes, msg, msgsz);
     if (ec != OD_ERR_NONE) {
         out->error_code = ec;
@@ -158,8 +157,7 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
         out->error_code = ec;
         return;
     }
-    const char *tstype = od_topic_config_value(core, t, "message.timestamp.type", NULL);
-    int log_append = tstype && strcmp(tstype, "LogAppendTime") == 0;
+    int log_append = t->cfg.log_append_time != 0;
     if (!log_append && (ec = check_timestamps(core, t, data, len, msg, msgsz)) != OD_ERR_NONE) {
         out->error_code = ec;
         return;

@@ -225,7 +225,7 @@ int16_t od_gstore_append_log(void *arg, int32_t partition, uint8_t *batch, size_
     od_partition_t *p = t->partitions[partition];
     if (p->leader != (int32_t)core->conf.node_id || !p->log)
         return OD_ERR_NOT_COORDINATOR;
-    if ((int64_t)len > od_topic_config_int(core, t, "max.message.bytes"))
+    if ((int64_t)len > t->cfg.max_message_bytes)
         return OD_ERR_INVALID_COMMIT_OFFSET_SIZE;
     od_batch_hdr_t h;
     if (od_batch_parse_header(batch, len, &h) < 0)

@@ -55,8 +55,7 @@ int16_t od_compact_check_keys(const uint8_t *batches, size_t len, char *err, siz
 int16_t od_compact_check(od_core_t *core, od_topic_t *t, const uint8_t *batches, size_t len,
                          char *err, size_t errsz)
 {
-    const char *policy = od_topic_config_value(core, t, "cleanup.policy", NULL);
-    if (!policy || !strstr(policy, "compact"))
+    if (!(t->cfg.cleanup_policy & OD_CLEANUP_COMPACT))
         return OD_ERR_NONE;
     return od_compact_check_keys(batches, len, err, errsz);
 }

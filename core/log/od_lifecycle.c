@@ -56,9 +56,8 @@ int od_lifecycle_register_config(od_core_t *core, char *err, size_t errsz)
 
 static int64_t topic_policy(od_core_t *core, const od_topic_t *t)
 {
-    const char *v = od_topic_config_value(core, t, "cleanup.policy", NULL);
-    return (v && strstr(v, "delete") ? OD_CLEANUP_DELETE : 0) |
-           (v && strstr(v, "compact") ? OD_CLEANUP_COMPACT : 0);
+    (void)core;
+    return t->cfg.cleanup_policy;
 }
 
 int od_lifecycle_enforce_retention(od_core_t *core)

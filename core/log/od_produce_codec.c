@@ -22,7 +22,7 @@ int16_t od_produce_compression(od_core_t *core, od_topic_t *t, const uint8_t **d
     int target, differ = 0;
 
     *owned = NULL;
-    target = od_codec_from_config(od_topic_config_value(core, t, "compression.type", NULL));
+    target = (int)t->cfg.compression_type;
     if (target < 0)
         return OD_ERR_NONE; /* "producer": keep what the client sent */
     od_batch_iter_init(&it, *data, *len);

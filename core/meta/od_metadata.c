@@ -13,6 +13,7 @@
 #include "od_net.h"
 #include "od_proto_gen.h"
 #include "od_topic_config.h"
+#include "od_topic_config.h"
 
 #define CONFIG_RESOURCE_TOPIC 2
 #define CONFIG_RESOURCE_BROKER 4
@@ -215,6 +216,7 @@ static int apply_topic(od_core_t *core, const od_TopicRecord_t *r, char *err, si
     }
     t->id = r->topic_id;
     t->internal = strncmp(t->name, "__", 2) == 0;
+    od_topic_cfg_resolve(core, t, NULL, &t->cfg);
     size_t b = hash_name(t->name, strlen(t->name)) % img->nbuckets;
     t->next_by_name = img->buckets[b];
     img->buckets[b] = t;
@@ -332,6 +334,9 @@ static int apply_config(od_core_t *core, const od_ConfigRecord_t *r, char *err, 
         if (set_kv(&t->configs, &t->nconfigs, r->name.p, (size_t)r->name.len, r->value.p,
                    r->value.len) < 0)
             goto oom;
+        char key[256];
+        snprintf(key, sizeof(key), "%.*s", (int)r->name.len, r->name.p);
+        od_topic_cfg_resolve(core, t, key, &t->cfg);
         for (int32_t i = 0; i < t->npartitions; i++)
             od_partition_reconfigure(core, t->partitions[i]);
         return 0;
@@ -340,6 +345,14 @@ static int apply_config(od_core_t *core, const od_ConfigRecord_t *r, char *err, 
         if (set_kv(&core->image.broker_configs, &core->image.nbroker_configs, r->name.p,
                    (size_t)r->name.len, r->value.p, r->value.len) < 0)
             goto oom;
+        /* A dynamic broker default changes every topic that does not
+         * override the key. */
+        for (od_topic_t *t = od_image_next_topic(&core->image, NULL); t;
+             t = od_image_next_topic(&core->image, t)) {
+            od_topic_cfg_resolve(core, t, NULL, &t->cfg);
+            for (int32_t i = 0; i < t->npartitions; i++)
+                od_partition_reconfigure(core, t->partitions[i]);
+        }
         return 0;
     }
     return 0; /* other resource types (client quotas, groups) come later */

@@ -10,6 +10,7 @@
 
 #include "od_buf.h"
 #include "od_partition.h"
+#include "od_topic_cfg.h"
 
 typedef struct od_kv {
     char *key, *value;
@@ -22,6 +23,7 @@ struct od_topic {
     od_partition_t **partitions;
     od_kv_t *configs; /* topic overrides */
     size_t nconfigs;
+    od_topic_cfg_t cfg; /* effective configs, typed; kept current by od_metadata.c */
     int internal;
     struct od_topic *next_by_name; /* hash chain */
 };

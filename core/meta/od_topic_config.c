@@ -1,72 +1,109 @@
 /* od_topic_config.c - topic configs: Kafka's keys, defaults and synonyms. */
 #include "od_topic_config.h"
 
+#include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "od_codec.h"
 #include "od_core.h"
 
 #define LMAX INT64_MAX
 #define IMAX INT32_MAX
 
+/* How a key's text becomes its od_topic_cfg_t field. */
+enum { AS_INT, AS_DOUBLE, AS_POLICY, AS_CODEC, AS_TSTYPE, AS_NONE };
+#define NOFIELD ((size_t)-1)
+
+#define KEY(name, type, dflt, min, max, choices, doc, bkey, as, field)                        \
+    {{name, type, dflt, min, max, choices, doc, NULL, 0}, bkey, as,                            \
+     offsetof(od_topic_cfg_t, field), NULL}
+/* Accepted as Kafka 3.x accepts them, validated, shown by DescribeConfigs,
+ * and otherwise ignored (note: why, logged when a topic sets one). */
+#define IGNORED(name, type, dflt, choices, doc, bkey, note)                                   \
+    {{name, type, dflt, 0, 0, choices, doc, NULL, 0}, bkey, AS_NONE, NOFIELD, note}
+
 /* Topic keys: Kafka 3.x names and defaults, with the broker key that sets
- * the default for every topic. */
+ * the default for every topic, and the od_topic_cfg_t field each lands in. */
 static const od_topic_key_t topic_keys[] = {
-    {{"cleanup.policy", OD_CONF_LIST, "delete", 0, 0, NULL,
-      "delete and/or compact (comma separated)", NULL, 0}, "log.cleanup.policy"},
-    {{"compression.type", OD_CONF_ENUM, "producer", 0, 0,
-      "uncompressed,zstd,lz4,snappy,gzip,producer", "codec of stored batches; producer keeps the client's",
-      NULL, 0}, "compression.type"},
-    {{"delete.retention.ms", OD_CONF_INT, "86400000", 0, LMAX, NULL,
-      "how long tombstones are kept on compacted topics", NULL, 0}, "log.cleaner.delete.retention.ms"},
-    {{"file.delete.delay.ms", OD_CONF_INT, "60000", 0, LMAX, NULL,
-      "delay before a deleted segment's files are removed", NULL, 0}, "log.segment.delete.delay.ms"},
-    {{"flush.messages", OD_CONF_INT, "9223372036854775807", 1, LMAX, NULL,
-      "fsync after this many messages", NULL, 0}, "log.flush.interval.messages"},
-    {{"flush.ms", OD_CONF_INT, "9223372036854775807", 0, LMAX, NULL,
-      "fsync after this many milliseconds", NULL, 0}, "log.flush.interval.ms"},
-    {{"index.interval.bytes", OD_CONF_INT, "4096", 0, IMAX, NULL,
-      "bytes of log between offset index entries", NULL, 0}, "log.index.interval.bytes"},
-    {{"max.compaction.lag.ms", OD_CONF_INT, "9223372036854775807", 1, LMAX, NULL,
-      "longest a record stays ineligible for compaction", NULL, 0}, "log.cleaner.max.compaction.lag.ms"},
-    {{"max.message.bytes", OD_CONF_INT, "1048588", 0, IMAX, NULL,
-      "largest record batch accepted", NULL, 0}, "message.max.bytes"},
-    {{"message.timestamp.after.max.ms", OD_CONF_INT, "9223372036854775807", 0, LMAX, NULL,
-      "how far a CreateTime timestamp may lie ahead of the broker's clock", NULL, 0},
-     "log.message.timestamp.after.max.ms"},
-    {{"message.timestamp.before.max.ms", OD_CONF_INT, "9223372036854775807", 0, LMAX, NULL,
-      "how far a CreateTime timestamp may lie behind the broker's clock", NULL, 0},
-     "log.message.timestamp.before.max.ms"},
-    {{"message.timestamp.difference.max.ms", OD_CONF_INT, "9223372036854775807", 0, LMAX, NULL,
-      "largest allowed difference between a CreateTime timestamp and the broker's clock", NULL, 0},
-     "log.message.timestamp.difference.max.ms"},
-    {{"message.timestamp.type", OD_CONF_ENUM, "CreateTime", 0, 0, "CreateTime,LogAppendTime",
-      "CreateTime keeps the producer's timestamps; LogAppendTime uses the broker's", NULL, 0},
-     "log.message.timestamp.type"},
-    {{"min.cleanable.dirty.ratio", OD_CONF_DOUBLE, "0.5", 0, 1, NULL,
-      "dirty share of a log that triggers compaction", NULL, 0}, "log.cleaner.min.cleanable.ratio"},
-    {{"min.compaction.lag.ms", OD_CONF_INT, "0", 0, LMAX, NULL,
-      "shortest time a record stays uncompacted", NULL, 0}, "log.cleaner.min.compaction.lag.ms"},
-    {{"min.insync.replicas", OD_CONF_INT, "1", 1, IMAX, NULL,
-      "replicas that must acknowledge an acks=all write", NULL, 0}, "min.insync.replicas"},
-    {{"preallocate", OD_CONF_BOOL, "false", 0, 0, NULL, "preallocate segment files", NULL, 0},
-     "log.preallocate"},
-    {{"retention.bytes", OD_CONF_INT, "-1", -1, LMAX, NULL,
-      "size a partition may grow to before old segments are deleted (-1: no limit)", NULL, 0},
-     "log.retention.bytes"},
-    {{"retention.ms", OD_CONF_INT, "604800000", -1, LMAX, NULL,
-      "age after which segments are deleted (-1: no limit)", NULL, 0}, "log.retention.ms"},
-    {{"segment.bytes", OD_CONF_INT, "1073741824", 14, IMAX, NULL, "size of one segment file", NULL, 0},
-     "log.segment.bytes"},
-    {{"segment.index.bytes", OD_CONF_INT, "10485760", 4, IMAX, NULL,
-      "largest offset index of one segment", NULL, 0}, "log.index.size.max.bytes"},
-    {{"segment.jitter.ms", OD_CONF_INT, "0", 0, LMAX, NULL, "random jitter subtracted from segment.ms",
-      NULL, 0}, "log.roll.jitter.ms"},
-    {{"segment.ms", OD_CONF_INT, "604800000", 1, LMAX, NULL,
-      "time after which a segment is rolled even if not full", NULL, 0}, "log.roll.ms"},
-    {{"unclean.leader.election.enable", OD_CONF_BOOL, "false", 0, 0, NULL,
-      "allow an out-of-sync replica to become leader", NULL, 0}, "unclean.leader.election.enable"},
+    KEY("cleanup.policy", OD_CONF_LIST, "delete", 0, 0, NULL,
+        "delete and/or compact (comma separated)", "log.cleanup.policy", AS_POLICY,
+        cleanup_policy),
+    KEY("compression.type", OD_CONF_ENUM, "producer", 0, 0,
+        "uncompressed,zstd,lz4,snappy,gzip,producer",
+        "codec of stored batches; producer keeps the client's", "compression.type", AS_CODEC,
+        compression_type),
+    KEY("delete.retention.ms", OD_CONF_INT, "86400000", 0, LMAX, NULL,
+        "how long tombstones are kept on compacted topics", "log.cleaner.delete.retention.ms",
+        AS_INT, delete_retention_ms),
+    KEY("file.delete.delay.ms", OD_CONF_INT, "60000", 0, LMAX, NULL,
+        "delay before a deleted segment's files are removed", "log.segment.delete.delay.ms",
+        AS_INT, file_delete_delay_ms),
+    KEY("flush.messages", OD_CONF_INT, "9223372036854775807", 1, LMAX, NULL,
+        "fsync after this many messages", "log.flush.interval.messages", AS_INT, flush_messages),
+    KEY("flush.ms", OD_CONF_INT, "9223372036854775807", 0, LMAX, NULL,
+        "fsync after this many milliseconds", "log.flush.interval.ms", AS_INT, flush_ms),
+    KEY("index.interval.bytes", OD_CONF_INT, "4096", 0, IMAX, NULL,
+        "bytes of log between offset index entries", "log.index.interval.bytes", AS_INT,
+        index_interval_bytes),
+    KEY("max.compaction.lag.ms", OD_CONF_INT, "9223372036854775807", 1, LMAX, NULL,
+        "longest a record stays ineligible for compaction", "log.cleaner.max.compaction.lag.ms",
+        AS_INT, max_compaction_lag_ms),
+    KEY("max.message.bytes", OD_CONF_INT, "1048588", 0, IMAX, NULL,
+        "largest record batch accepted", "message.max.bytes", AS_INT, max_message_bytes),
+    IGNORED("message.downconversion.enable", OD_CONF_BOOL, "true", NULL,
+            "accepted and ignored: batches are stored and served as magic 2 only",
+            "log.message.downconversion.enable",
+            "odradekd never down-converts (it serves Fetch v4+ only, magic 2)"),
+    IGNORED("message.format.version", OD_CONF_STRING, "3.0-IV1", NULL,
+            "deprecated in Kafka 3.0 and ignored: batches are always stored as magic 2",
+            "log.message.format.version",
+            "deprecated since Kafka 3.0, which always writes message format v2"),
+    KEY("message.timestamp.after.max.ms", OD_CONF_INT, "9223372036854775807", 0, LMAX, NULL,
+        "how far a CreateTime timestamp may lie ahead of the broker's clock",
+        "log.message.timestamp.after.max.ms", AS_INT, message_timestamp_after_max_ms),
+    KEY("message.timestamp.before.max.ms", OD_CONF_INT, "9223372036854775807", 0, LMAX, NULL,
+        "how far a CreateTime timestamp may lie behind the broker's clock",
+        "log.message.timestamp.before.max.ms", AS_INT, message_timestamp_before_max_ms),
+    KEY("message.timestamp.difference.max.ms", OD_CONF_INT, "9223372036854775807", 0, LMAX, NULL,
+        "largest allowed difference between a CreateTime timestamp and the broker's clock",
+        "log.message.timestamp.difference.max.ms", AS_INT, message_timestamp_difference_max_ms),
+    KEY("message.timestamp.type", OD_CONF_ENUM, "CreateTime", 0, 0, "CreateTime,LogAppendTime",
+        "CreateTime keeps the producer's timestamps; LogAppendTime uses the broker's",
+        "log.message.timestamp.type", AS_TSTYPE, log_append_time),
+    KEY("min.cleanable.dirty.ratio", OD_CONF_DOUBLE, "0.5", 0, 1, NULL,
+        "dirty share of a log that triggers compaction", "log.cleaner.min.cleanable.ratio",
+        AS_DOUBLE, min_cleanable_dirty_ratio),
+    KEY("min.compaction.lag.ms", OD_CONF_INT, "0", 0, LMAX, NULL,
+        "shortest time a record stays uncompacted", "log.cleaner.min.compaction.lag.ms", AS_INT,
+        min_compaction_lag_ms),
+    KEY("min.insync.replicas", OD_CONF_INT, "1", 1, IMAX, NULL,
+        "replicas that must acknowledge an acks=all write", "min.insync.replicas", AS_INT,
+        min_insync_replicas),
+    KEY("preallocate", OD_CONF_BOOL, "false", 0, 0, NULL, "preallocate segment files",
+        "log.preallocate", AS_INT, preallocate),
+    KEY("retention.bytes", OD_CONF_INT, "-1", -1, LMAX, NULL,
+        "size a partition may grow to before old segments are deleted (-1: no limit)",
+        "log.retention.bytes", AS_INT, retention_bytes),
+    KEY("retention.ms", OD_CONF_INT, "604800000", -1, LMAX, NULL,
+        "age after which segments are deleted (-1: no limit)", "log.retention.ms", AS_INT,
+        retention_ms),
+    KEY("segment.bytes", OD_CONF_INT, "1073741824", 14, IMAX, NULL, "size of one segment file",
+        "log.segment.bytes", AS_INT, segment_bytes),
+    KEY("segment.index.bytes", OD_CONF_INT, "10485760", 4, IMAX, NULL,
+        "largest offset index of one segment", "log.index.size.max.bytes", AS_INT,
+        segment_index_bytes),
+    KEY("segment.jitter.ms", OD_CONF_INT, "0", 0, LMAX, NULL,
+        "random jitter subtracted from segment.ms", "log.roll.jitter.ms", AS_INT,
+        segment_jitter_ms),
+    KEY("segment.ms", OD_CONF_INT, "604800000", 1, LMAX, NULL,
+        "time after which a segment is rolled even if not full", "log.roll.ms", AS_INT,
+        segment_ms),
+    KEY("unclean.leader.election.enable", OD_CONF_BOOL, "false", 0, 0, NULL,
+        "allow an out-of-sync replica to become leader", "unclean.leader.election.enable", AS_INT,
+        unclean_leader_election_enable),
 };
 #define NKEYS (sizeof(topic_keys) / sizeof(topic_keys[0]))
 
@@ -115,6 +152,87 @@ const od_conf_def_t *od_topic_broker_defs(size_t *n)
     return broker_defs;
 }
 
+/* Kafka's version strings: 0.10.0, 2.8, 3.0-IV1, ... */
+static int version_ok(const char *v)
+{
+    int parts = 0;
+    while (isdigit((unsigned char)*v)) {
+        while (isdigit((unsigned char)*v))
+            v++;
+        parts++;
+        if (*v != '.')
+            break;
+        v++;
+    }
+    if (parts < 2 || parts > 3 || v[-1] == '.')
+        return 0;
+    if (strncmp(v, "-IV", 3) == 0 && isdigit((unsigned char)v[3])) {
+        for (v += 3; isdigit((unsigned char)*v); v++)
+            ;
+    }
+    return *v == 0;
+}
+
+/* Parse v (NUL-terminated) for key k; with cfg, store it in its field. */
+static int parse_value(const od_topic_key_t *k, const char *v, od_topic_cfg_t *cfg, char *err,
+                       size_t errsz)
+{
+    union {
+        int64_t i;
+        double d;
+    } x = {0};
+    if (od_conf_parse(&k->def, v, &x, err, errsz) < 0)
+        return -1;
+    int64_t iv = x.i;
+    switch (k->as) {
+    case AS_POLICY: {
+        iv = 0;
+        const char *p = v;
+        while (*p) {
+            while (*p == ' ')
+                p++;
+            size_t n = strcspn(p, ",");
+            size_t m = n;
+            while (m > 0 && p[m - 1] == ' ')
+                m--;
+            if (m == 6 && memcmp(p, "delete", 6) == 0)
+                iv |= OD_CLEANUP_DELETE;
+            else if (m == 7 && memcmp(p, "compact", 7) == 0)
+                iv |= OD_CLEANUP_COMPACT;
+            else {
+                snprintf(err, errsz, "cleanup.policy value '%.*s' is not delete or compact", (int)m,
+                         p);
+                return -1;
+            }
+            p += n;
+            if (*p == ',')
+                p++;
+        }
+        break;
+    }
+    case AS_CODEC:
+        iv = od_codec_from_config(v);
+        break;
+    case AS_TSTYPE:
+        iv = strcmp(v, "LogAppendTime") == 0;
+        break;
+    case AS_NONE:
+        if (strcmp(k->def.name, "message.format.version") == 0 && !version_ok(v)) {
+            snprintf(err, errsz, "value '%s' for message.format.version is not a Kafka version "
+                                 "(such as 2.8 or 3.0-IV1)", v);
+            return -1;
+        }
+        return 0;
+    }
+    if (cfg && k->off != NOFIELD) {
+        if (k->as == AS_DOUBLE)
+            memcpy((char *)cfg + k->off, &x.d, sizeof(double));
+        else
+            memcpy((char *)cfg + k->off, &iv, sizeof(int64_t));
+    }
+    return 0;
+}
+
 int od_topic_config_check(const char *key, size_t klen, const char *value, int32_t vlen, char *err,
                           size_t errsz)
 {
@@ -132,19 +250,7 @@ int od_topic_config_check(const char *key, size_t klen, const char *value, int32
         snprintf(err, errsz, "out of memory");
         return -1;
     }
-    int rc = od_conf_parse(&k->def, v, NULL, err, errsz);
-    if (rc == 0 && strcmp(k->def.name, "cleanup.policy") == 0) {
-        char *save = NULL;
-        for (char *tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            while (*tok == ' ')
-                tok++;
-            if (strcmp(tok, "delete") != 0 && strcmp(tok, "compact") != 0) {
-                snprintf(err, errsz, "cleanup.policy value '%s' is not delete or compact", tok);
-                rc = -1;
-                break;
-            }
-        }
-    }
+    int rc = parse_value(k, v, NULL, err, errsz);
     free(v);
     return rc;
 }
@@ -216,39 +322,61 @@ const char *od_topic_config_value(od_core_t *core, const od_topic_t *t, const ch
     return k->def.dflt;
 }
 
-int64_t od_topic_config_int(od_core_t *core, const od_topic_t *t, const char *key)
+void od_topic_cfg_resolve(od_core_t *core, const od_topic_t *t, const char *changed,
+                          od_topic_cfg_t *out)
 {
-    const char *v = od_topic_config_value(core, t, key, NULL);
-    if (!v)
-        return 0;
-    if (strcasecmp(v, "true") == 0)
-        return 1;
-    if (strcasecmp(v, "false") == 0)
-        return 0;
-    return strtoll(v, NULL, 10);
+    od_topic_cfg_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    for (size_t i = 0; i < NKEYS; i++) {
+        const od_topic_key_t *k = &topic_keys[i];
+        od_cfg_source_t src;
+        const char *v = od_topic_config_value(core, t, k->def.name, &src);
+        char why[256];
+        /* Values were checked before they were proposed; one that is
+         * refused now (written by an older broker, e.g. a ratio of nan)
+         * falls back to the broker's value, then to Kafka's default. */
+        if (!v || parse_value(k, v, &cfg, why, sizeof(why)) < 0) {
+            if (v)
+                od_logf(OD_LOG_WARN, "topic %s: %s=%s is refused (%s); using the %s",
+                        t ? t->name : "(broker)", k->def.name, v, why,
+                        src == OD_CFGSRC_TOPIC ? "broker value" : "default");
+            v = src == OD_CFGSRC_TOPIC ? od_topic_config_value(core, NULL, k->def.name, &src)
+                                       : NULL;
+            if (!v || parse_value(k, v, &cfg, why, sizeof(why)) < 0)
+                parse_value(k, k->def.dflt, &cfg, why, sizeof(why));
+        }
+        if (k->ignored && t && src == OD_CFGSRC_TOPIC && changed &&
+            strcmp(changed, k->def.name) == 0)
+            od_logf(OD_LOG_WARN, "topic %s: %s=%s is accepted and ignored: %s", t->name,
+                    k->def.name, v, k->ignored);
+    }
+    *out = cfg;
 }
 
 void od_topic_log_config(od_core_t *core, const od_topic_t *t, od_log_config_t *out)
 {
+    od_topic_cfg_t broker;
+    const od_topic_cfg_t *c = &broker;
+    if (t)
+        c = &t->cfg;
+    else
+        od_topic_cfg_resolve(core, NULL, NULL, &broker);
     memset(out, 0, sizeof(*out));
     out->struct_size = sizeof(*out);
-    out->segment_bytes = od_topic_config_int(core, t, "segment.bytes");
-    out->segment_ms = od_topic_config_int(core, t, "segment.ms");
-    out->index_interval_bytes = od_topic_config_int(core, t, "index.interval.bytes");
-    out->segment_index_bytes = od_topic_config_int(core, t, "segment.index.bytes");
-    out->flush_messages = od_topic_config_int(core, t, "flush.messages");
-    out->flush_ms = od_topic_config_int(core, t, "flush.ms");
-    out->preallocate = od_topic_config_int(core, t, "preallocate");
-    out->retention_ms = od_topic_config_int(core, t, "retention.ms");
-    out->retention_bytes = od_topic_config_int(core, t, "retention.bytes");
-    const char *policy = od_topic_config_value(core, t, "cleanup.policy", NULL);
-    out->cleanup_policy = (policy && strstr(policy, "delete") ? OD_CLEANUP_DELETE : 0) |
-                          (policy && strstr(policy, "compact") ? OD_CLEANUP_COMPACT : 0);
-    out->delete_retention_ms = od_topic_config_int(core, t, "delete.retention.ms");
-    const char *ratio = od_topic_config_value(core, t, "min.cleanable.dirty.ratio", NULL);
-    out->min_cleanable_dirty_ratio = ratio ? strtod(ratio, NULL) : 0.5;
-    out->min_compaction_lag_ms = od_topic_config_int(core, t, "min.compaction.lag.ms");
-    out->max_compaction_lag_ms = od_topic_config_int(core, t, "max.compaction.lag.ms");
-    out->file_delete_delay_ms = od_topic_config_int(core, t, "file.delete.delay.ms");
-    out->segment_jitter_ms = od_topic_config_int(core, t, "segment.jitter.ms");
+    out->segment_bytes = c->segment_bytes;
+    out->segment_ms = c->segment_ms;
+    out->index_interval_bytes = c->index_interval_bytes;
+    out->segment_index_bytes = c->segment_index_bytes;
+    out->flush_messages = c->flush_messages;
+    out->flush_ms = c->flush_ms;
+    out->preallocate = c->preallocate;
+    out->retention_ms = c->retention_ms;
+    out->retention_bytes = c->retention_bytes;
+    out->cleanup_policy = c->cleanup_policy;
+    out->delete_retention_ms = c->delete_retention_ms;
+    out->min_cleanable_dirty_ratio = c->min_cleanable_dirty_ratio;
+    out->min_compaction_lag_ms = c->min_compaction_lag_ms;
+    out->max_compaction_lag_ms = c->max_compaction_lag_ms;
+    out->file_delete_delay_ms = c->file_delete_delay_ms;
+    out->segment_jitter_ms = c->segment_jitter_ms;
 }

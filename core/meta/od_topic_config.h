@@ -22,6 +22,9 @@ typedef enum od_cfg_source {
 typedef struct od_topic_key {
     od_conf_def_t def;      /* name, type, Kafka's topic default, bounds */
     const char *broker_key; /* synonym set in the broker config */
+    int as;                 /* how the text is parsed into the field (od_topic_config.c) */
+    size_t off;             /* offset of its od_topic_cfg_t field, (size_t)-1: none */
+    const char *ignored;    /* set for keys accepted but ignored: why (logged) */
 } od_topic_key_t;
 
 size_t od_topic_keys_count(void);
@@ -38,8 +41,14 @@ int od_topic_config_check(const char *key, size_t klen, const char *value, int32
  * broker default), and where it came from. */
 const char *od_topic_config_value(struct od_core *core, const od_topic_t *t, const char *key,
                                   od_cfg_source_t *source);
-int64_t od_topic_config_int(struct od_core *core, const od_topic_t *t, const char *key);
-/* The storage settings for partitions of t. */
+/* Resolve every topic key of t (NULL: the broker's defaults) into out;
+ * od_metadata.c stores it in t->cfg whenever a TopicRecord or ConfigRecord
+ * (topic or broker) is applied. changed: the key that record set (its
+ * deprecation note is logged), or NULL. A stored value that no longer
+ * passes validation falls back to the broker value, then the default. */
+void od_topic_cfg_resolve(struct od_core *core, const od_topic_t *t, const char *changed,
+                          od_topic_cfg_t *out);
+/* The storage settings for partitions of t (from t->cfg). */
 void od_topic_log_config(struct od_core *core, const od_topic_t *t, od_log_config_t *out);
 
 #endif

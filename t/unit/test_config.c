@@ -5,7 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "od_codec.h"
 #include "od_config.h"
+#include "od_core.h"
+#include "od_topic_config.h"
 #include "tap.h"
 
 static int64_t v_int, v_bool;
@@ -56,10 +59,95 @@ static int run(const char *text, const char *set, char *err, size_t errsz)
     return rc;
 }
 
+static int topic_check(const char *key, const char *value, char *err, size_t errsz)
+{
+    err[0] = 0;
+    return od_topic_config_check(key, strlen(key), value, (int32_t)strlen(value), err, errsz);
+}
+
+/* Topic keys: nan/inf refused, the keys Kafka 3.x accepts and ignores
+ * accepted (and validated), and typed resolution into od_topic_cfg_t. */
+static void topic_configs(void)
+{
+    char err[512];
+    tap_is_int(run("\nratio=nan\n", NULL, err, sizeof(err)), -1, "double nan refused");
+    tap_ok(strstr(err, ":2:") && strstr(err, "not a finite number"), "line 2, reason: %s", err);
+    tap_is_int(run("ratio=inf\n", NULL, err, sizeof(err)), -1, "double inf refused");
+    tap_is_int(run(NULL, "ratio=-INF", err, sizeof(err)), -1, "double -INF refused on --set");
+    tap_is_int(topic_check("min.cleanable.dirty.ratio", "nan", err, sizeof(err)), -1,
+               "topic min.cleanable.dirty.ratio=nan refused");
+    tap_ok(strstr(err, "finite") != NULL, "reason: %s", err);
+    tap_is_int(topic_check("min.cleanable.dirty.ratio", "0.25", err, sizeof(err)), 0,
+               "topic min.cleanable.dirty.ratio=0.25 accepted");
+    tap_is_int(topic_check("message.format.version", "2.8", err, sizeof(err)), 0,
+               "message.format.version=2.8 accepted");
+    tap_is_int(topic_check("message.format.version", "0.10.2-IV0", err, sizeof(err)), 0,
+               "message.format.version=0.10.2-IV0 accepted");
+    tap_ok(topic_check("message.format.version", "banana", err, sizeof(err)) == -1,
+           "message.format.version=banana refused: %s", err);
+    tap_is_int(topic_check("message.format.version", "2.", err, sizeof(err)), -1,
+               "message.format.version=2. refused");
+    tap_is_int(topic_check("message.downconversion.enable", "false", err, sizeof(err)), 0,
+               "message.downconversion.enable=false accepted");
+    tap_is_int(topic_check("message.downconversion.enable", "maybe", err, sizeof(err)), -1,
+               "message.downconversion.enable=maybe refused");
+    tap_is_int(topic_check("cleanup.policy", "compact, delete", err, sizeof(err)), 0,
+               "cleanup.policy=compact, delete accepted");
+    tap_ok(topic_check("cleanup.policy", "delete,compacted", err, sizeof(err)) == -1,
+           "cleanup.policy=delete,compacted refused: %s", err);
+    tap_is_int(topic_check("no.such.key", "1", err, sizeof(err)), -1, "unknown topic key refused");
+
+    /* Resolution: broker settings under topic overrides, typed. */
+    od_core_t *core = od_core_new();
+    size_t nbd;
+    const od_conf_def_t *bdefs = od_topic_broker_defs(&nbd);
+    int rc = od_config_register(&core->config, bdefs, nbd, "core", err, sizeof(err));
+    if (rc == 0)
+        rc = od_config_add_set(&core->config, "log.cleanup.policy=compact", err, sizeof(err));
+    if (rc == 0)
+        rc = od_config_add_set(&core->config, "message.max.bytes=5000", err, sizeof(err));
+    if (rc == 0)
+        rc = od_config_apply(&core->config, err, sizeof(err));
+    tap_ok(rc == 0, "broker topic-default keys registered and set: %s", err);
+    od_topic_cfg_t b;
+    od_topic_cfg_resolve(core, NULL, NULL, &b);
+    tap_ok(b.cleanup_policy == OD_CLEANUP_COMPACT && b.max_message_bytes == 5000 &&
+               b.compression_type == -1 && b.min_cleanable_dirty_ratio == 0.5 &&
+               b.log_append_time == 0 && b.segment_bytes == 1073741824 &&
+               b.retention_ms == 604800000,
+           "broker defaults resolved: policy %lld, max.message.bytes %lld, codec %lld",
+           (long long)b.cleanup_policy, (long long)b.max_message_bytes,
+           (long long)b.compression_type);
+    od_kv_t kv[] = {{"message.timestamp.type", "LogAppendTime"},
+                    {"min.cleanable.dirty.ratio", "nan"}, /* stored by an older broker */
+                    {"compression.type", "zstd"},
+                    {"cleanup.policy", "delete,compact"},
+                    {"message.format.version", "2.8"}};
+    od_topic_t t;
+    memset(&t, 0, sizeof(t));
+    t.name = "typed";
+    t.configs = kv;
+    t.nconfigs = sizeof(kv) / sizeof(kv[0]);
+    od_topic_cfg_resolve(core, &t, "message.format.version", &t.cfg);
+    tap_ok(t.cfg.log_append_time == 1 && t.cfg.compression_type == OD_CODEC_ZSTD &&
+               t.cfg.cleanup_policy == (OD_CLEANUP_DELETE | OD_CLEANUP_COMPACT) &&
+               t.cfg.max_message_bytes == 5000,
+           "topic overrides resolved over the broker's");
+    tap_ok(t.cfg.min_cleanable_dirty_ratio == 0.5,
+           "a stored nan ratio falls back to the broker value (%g)", t.cfg.min_cleanable_dirty_ratio);
+    od_log_config_t lc;
+    od_topic_log_config(core, &t, &lc);
+    tap_ok(lc.cleanup_policy == t.cfg.cleanup_policy && lc.segment_bytes == 1073741824,
+           "log config built from the typed configs");
+    od_core_shutdown(core);
+    od_core_free(core);
+}
+
 int main(void)
 {
     char err[512];
-    tap_plan(24);
+    tap_plan(24 + 21);
+    topic_configs();
 
     tap_is_int(run("", NULL, err, sizeof(err)), 0, "empty file is fine");
     tap_is_int(v_int, 1, "default applied");
