@@ -28,8 +28,6 @@
 #error "OD_MODULE_DIR and OD_LOCALSTATEDIR must be defined (see libodcore_la_CPPFLAGS)"
 #endif
 
-od_core_t *od_the_core;
-
 #define LMAX INT64_MAX
 #define IMAX INT32_MAX
 
@@ -111,7 +109,6 @@ od_core_t *od_core_new(void)
         free(core);
         return NULL;
     }
-    od_the_core = core;
     return core;
 }
 
@@ -479,7 +476,6 @@ void od_core_free(od_core_t *core)
     od_config_free(&core->config);
     free(core->config_file);
     free(core);
-    od_the_core = NULL;
 }
 
 /* ---- services for modules ---- */

@@ -41,6 +41,7 @@ typedef struct od_broker_conf {
 typedef struct od_listener od_listener_t;
 typedef struct od_conn od_conn_t;
 typedef struct od_module_rec od_module_rec_t;
+typedef struct od_pid_registry od_pid_registry_t;
 
 struct od_core {
     od_loop_t *loop;
@@ -57,6 +58,7 @@ struct od_core {
     void *cp_self;
 
     od_image_t image;
+    od_pid_registry_t *pids; /* InitProducerId's ids and block (od_h_initproducerid.c) */
 
     od_listener_t *listeners;
     size_t nlisteners;
@@ -86,7 +88,11 @@ typedef struct od_subsystem {
     void (*stop)(od_core_t *core);
 } od_subsystem_t;
 
-extern od_core_t *od_the_core; /* set by od_core_new; one broker per process */
+/* There is no process-wide core pointer: everything reaches the broker
+ * through a connection (r->conn->core), a module context (ctx->core), a
+ * listener (l->core) or the argument of its timer or callback, so that the
+ * process-wide state (producer ids: core->pids; the loop, image, modules)
+ * hangs off this object. */
 
 od_core_t *od_core_new(void);
 /* Load config and modules, start storage and control plane, open listeners.

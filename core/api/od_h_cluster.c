@@ -6,7 +6,7 @@
 
 void od_h_describe_cluster(od_req_t *r, void *body)
 {
-    od_core_t *core = r->conn ? r->conn->core : od_the_core;
+    od_core_t *core = r->conn->core; /* answered at once: the connection is there */
     od_DescribeClusterRequest_t *req = body;
     od_DescribeClusterResponse_t resp;
     od_DescribeClusterResponse_init(&resp);

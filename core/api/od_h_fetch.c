@@ -23,6 +23,7 @@ struct od_fetch_waiter {
 };
 
 struct fetch_wait {
+    od_core_t *core;
     od_req_t *r;
     od_FetchRequest_t *req;
     int64_t timer;
@@ -204,7 +205,7 @@ static void on_timeout(void *arg)
 {
     fetch_wait_t *fw = arg;
     fw->timer = 0;
-    answer_now(od_the_core, fw);
+    answer_now(fw->core, fw);
 }
 
 void od_h_fetch(od_req_t *r, void *body)
@@ -242,6 +243,7 @@ void od_h_fetch(od_req_t *r, void *body)
         od_req_done(r);
         return;
     }
+    fw->core = core;
     fw->r = r;
     fw->req = req;
     for (int32_t i = 0; i < req->topics_count; i++) {

@@ -32,7 +32,12 @@
 #define PID_BLOCK 1000
 #define EPOCH_MAX 32766 /* Kafka bumps to a new id once the epoch would reach Short.MAX */
 
-/* ---- registry of handed-out ids (for epoch bumps) ---- */
+/* ---- the broker's producer-id state, hung off the core ----
+ *
+ * The registry of handed-out ids (for epoch bumps), the broker's block of
+ * ids and the requests waiting for a block, in one struct that
+ * core->pids points to (made on the first InitProducerId, freed by
+ * od_initpid_reset at shutdown). */
 
 typedef struct pid_rec {
     int64_t pid;
@@ -40,17 +45,41 @@ typedef struct pid_rec {
     int64_t last_ms;
 } pid_rec_t;
 
-static pid_rec_t *reg;
-static size_t nreg, capreg;
+typedef struct waiter {
+    od_req_t *r;
+    od_InitProducerIdRequest_t req;
+    struct waiter *next;
+} waiter_t;
 
-static pid_rec_t *reg_find(int64_t pid)
+struct od_pid_registry {
+    pid_rec_t *reg; /* sorted by pid */
+    size_t nreg, capreg;
+    int64_t block_next, block_end; /* [next, end) */
+    int64_t proposed_start;        /* a block proposal is in flight; -1: none */
+    waiter_t *waiters, **waiters_tail;
+};
+
+static od_pid_registry_t *pids_of(od_core_t *core)
 {
-    size_t lo = 0, hi = nreg;
+    if (!core->pids) {
+        od_pid_registry_t *pr = calloc(1, sizeof(*pr));
+        if (!pr)
+            return NULL;
+        pr->proposed_start = -1;
+        pr->waiters_tail = &pr->waiters;
+        core->pids = pr;
+    }
+    return core->pids;
+}
+
+static pid_rec_t *reg_find(od_pid_registry_t *pr, int64_t pid)
+{
+    size_t lo = 0, hi = pr->nreg;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (reg[mid].pid == pid)
-            return &reg[mid];
-        if (reg[mid].pid < pid)
+        if (pr->reg[mid].pid == pid)
+            return &pr->reg[mid];
+        if (pr->reg[mid].pid < pid)
             lo = mid + 1;
         else
             hi = mid;
@@ -59,58 +88,49 @@ static pid_rec_t *reg_find(int64_t pid)
 }
 
 /* Ids are handed out in increasing order, so appending keeps it sorted. */
-static int reg_add(int64_t pid, int16_t epoch, int64_t now)
+static int reg_add(od_pid_registry_t *pr, int64_t pid, int16_t epoch, int64_t now)
 {
-    if (nreg && reg[nreg - 1].pid >= pid)
+    if (pr->nreg && pr->reg[pr->nreg - 1].pid >= pid)
         return -1;
-    if (nreg == capreg) {
-        size_t c = capreg ? capreg * 2 : 64;
-        pid_rec_t *n = realloc(reg, c * sizeof(*n));
+    if (pr->nreg == pr->capreg) {
+        size_t c = pr->capreg ? pr->capreg * 2 : 64;
+        pid_rec_t *n = realloc(pr->reg, c * sizeof(*n));
         if (!n)
             return -1;
-        reg = n;
-        capreg = c;
+        pr->reg = n;
+        pr->capreg = c;
     }
-    reg[nreg++] = (pid_rec_t){pid, epoch, now};
+    pr->reg[pr->nreg++] = (pid_rec_t){pid, epoch, now};
     return 0;
 }
 
-void od_initpid_expire(int64_t now_ms, int64_t max_idle_ms)
+void od_initpid_expire(od_core_t *core, int64_t now_ms, int64_t max_idle_ms)
 {
+    od_pid_registry_t *pr = core->pids;
+    if (!pr)
+        return;
     size_t w = 0;
-    for (size_t i = 0; i < nreg; i++)
-        if (now_ms - reg[i].last_ms <= max_idle_ms)
-            reg[w++] = reg[i];
-    nreg = w;
+    for (size_t i = 0; i < pr->nreg; i++)
+        if (now_ms - pr->reg[i].last_ms <= max_idle_ms)
+            pr->reg[w++] = pr->reg[i];
+    pr->nreg = w;
 }
 
-/* ---- the broker's block of ids ---- */
-
-static int64_t block_next = 0, block_end = 0; /* [next, end) */
-static int64_t proposed_start = -1;          /* a block proposal is in flight */
-
-typedef struct waiter {
-    od_req_t *r;
-    od_InitProducerIdRequest_t req;
-    struct waiter *next;
-} waiter_t;
-static waiter_t *waiters, **waiters_tail = &waiters;
-
-void od_initpid_reset(void)
+void od_initpid_reset(od_core_t *core)
 {
-    free(reg);
-    reg = NULL;
-    nreg = capreg = 0;
-    block_next = block_end = 0;
-    proposed_start = -1;
+    od_pid_registry_t *pr = core->pids;
+    if (!pr)
+        return;
+    free(pr->reg);
     /* Waiting requests belong to connections that are gone by now. */
-    while (waiters) {
-        waiter_t *w = waiters;
-        waiters = w->next;
+    while (pr->waiters) {
+        waiter_t *w = pr->waiters;
+        pr->waiters = w->next;
         od_req_free(w->r);
         free(w);
     }
-    waiters_tail = &waiters;
+    free(pr);
+    core->pids = NULL;
 }
 
 static void respond(od_req_t *r, int16_t err, int64_t pid, int16_t epoch)
@@ -129,11 +149,11 @@ static void respond(od_req_t *r, int16_t err, int64_t pid, int16_t epoch)
 }
 
 /* Answer r if an id is at hand; 0 when it must wait for a block. */
-static int try_answer(od_req_t *r, const od_InitProducerIdRequest_t *req)
+static int try_answer(od_pid_registry_t *pr, od_req_t *r, const od_InitProducerIdRequest_t *req)
 {
     int64_t now = od_now_ms();
     if (r->hdr.api_version >= 3 && req->producer_id >= 0) {
-        pid_rec_t *e = reg_find(req->producer_id);
+        pid_rec_t *e = reg_find(pr, req->producer_id);
         if (e && req->producer_epoch == e->epoch && e->epoch < EPOCH_MAX) {
             e->epoch++;
             e->last_ms = now;
@@ -151,10 +171,10 @@ static int try_answer(od_req_t *r, const od_InitProducerIdRequest_t *req)
         }
         /* Unknown here, or its epoch is exhausted: a new id. */
     }
-    if (block_next >= block_end)
+    if (pr->block_next >= pr->block_end)
         return 0;
-    int64_t pid = block_next++;
-    reg_add(pid, 0, now);
+    int64_t pid = pr->block_next++;
+    reg_add(pr, pid, 0, now);
     respond(r, OD_ERR_NONE, pid, 0);
     return 1;
 }
@@ -164,39 +184,43 @@ static int propose_block(od_core_t *core, char *err, size_t errsz);
 static void block_committed(void *arg, int status, const char *msg)
 {
     od_core_t *core = arg;
+    od_pid_registry_t *pr = core->pids;
+    if (!pr)
+        return; /* shut down meanwhile */
     int16_t err = OD_ERR_NONE;
-    if (status == 0 && core->image.next_producer_id == proposed_start + PID_BLOCK) {
-        block_next = proposed_start;
-        block_end = proposed_start + PID_BLOCK;
+    if (status == 0 && core->image.next_producer_id == pr->proposed_start + PID_BLOCK) {
+        pr->block_next = pr->proposed_start;
+        pr->block_end = pr->proposed_start + PID_BLOCK;
     } else {
         od_logf(OD_LOG_WARN, "allocating a producer id block failed: %s",
                 status == 0 ? "another allocation came first" : (msg ? msg : "?"));
         err = OD_ERR_COORDINATOR_NOT_AVAILABLE;
     }
-    proposed_start = -1;
+    pr->proposed_start = -1;
     /* Answer waiters in order; if the block runs out again, the rest wait
      * for the next one. */
-    while (waiters) {
-        waiter_t *w = waiters;
-        if (err == OD_ERR_NONE && !try_answer(w->r, &w->req))
+    while (pr->waiters) {
+        waiter_t *w = pr->waiters;
+        if (err == OD_ERR_NONE && !try_answer(pr, w->r, &w->req))
             break;
         if (err != OD_ERR_NONE)
             respond(w->r, err, -1, -1);
-        waiters = w->next;
+        pr->waiters = w->next;
         free(w);
     }
-    if (!waiters) {
-        waiters_tail = &waiters;
+    if (!pr->waiters) {
+        pr->waiters_tail = &pr->waiters;
         return;
     }
     char why[256];
-    if (proposed_start < 0 && propose_block(core, why, sizeof(why)) < 0) {
+    if (pr->proposed_start < 0 && propose_block(core, why, sizeof(why)) < 0) {
         od_logf(OD_LOG_WARN, "cannot propose a producer id block: %s", why);
         block_committed(core, -OD_ERR_COORDINATOR_NOT_AVAILABLE, why);
     }
 }
 
-static void wait_for_block(od_core_t *core, od_req_t *r, const od_InitProducerIdRequest_t *req)
+static void wait_for_block(od_core_t *core, od_pid_registry_t *pr, od_req_t *r,
+                           const od_InitProducerIdRequest_t *req)
 {
     waiter_t *w = calloc(1, sizeof(*w));
     if (!w) {
@@ -205,10 +229,10 @@ static void wait_for_block(od_core_t *core, od_req_t *r, const od_InitProducerId
     }
     w->r = r;
     w->req = *req; /* strings point into the kept frame (may_wait) */
-    *waiters_tail = w;
-    waiters_tail = &w->next;
+    *pr->waiters_tail = w;
+    pr->waiters_tail = &w->next;
     char why[256];
-    if (proposed_start < 0 && propose_block(core, why, sizeof(why)) < 0) {
+    if (pr->proposed_start < 0 && propose_block(core, why, sizeof(why)) < 0) {
         od_logf(OD_LOG_WARN, "cannot propose a producer id block: %s", why);
         block_committed(core, -OD_ERR_COORDINATOR_NOT_AVAILABLE, why);
     }
@@ -241,11 +265,11 @@ static int propose_block(od_core_t *core, char *err, size_t errsz)
         return -1;
     }
     od_meta_record_t mr = {flat, len};
-    proposed_start = start;
+    core->pids->proposed_start = start;
     int rc = core->cp->propose(core->cp_self, &mr, 1, block_committed, core, err, errsz);
     free(flat);
-    if (rc < 0)
-        proposed_start = -1;
+    if (rc < 0 && core->pids)
+        core->pids->proposed_start = -1;
     return rc;
 }
 
@@ -264,6 +288,11 @@ void od_h_init_producer_id(od_req_t *r, void *body)
         respond(r, OD_ERR_INVALID_REQUEST, -1, -1);
         return;
     }
-    if (waiters || !try_answer(r, req))
-        wait_for_block(core, r, req);
+    od_pid_registry_t *pr = pids_of(core);
+    if (!pr) {
+        respond(r, OD_ERR_COORDINATOR_NOT_AVAILABLE, -1, -1);
+        return;
+    }
+    if (pr->waiters || !try_answer(pr, r, req))
+        wait_for_block(core, pr, r, req);
 }

@@ -12,6 +12,7 @@
 
 /* A request waiting for several proposals. */
 typedef struct pending {
+    od_core_t *core;
     od_req_t *r;
     int outstanding;
     int started; /* all proposals issued */
@@ -89,7 +90,7 @@ static void create_finish(pending_t *pd)
 {
     od_req_t *r = pd->r;
     od_CreateTopicsResponse_t *resp = pd->resp;
-    od_core_t *core = od_the_core;
+    od_core_t *core = pd->core;
     for (int32_t i = 0; i < resp->topics_count; i++) {
         ct_result_t *o = &resp->topics[i];
         if (o->error_code == OD_ERR_NONE)
@@ -122,6 +123,7 @@ void od_h_create_topics(od_req_t *r, void *body)
         return;
     }
     resp->topics_count = n;
+    pd->core = core;
     pd->r = r;
     pd->resp = resp;
     pd->finish = create_finish;
@@ -288,6 +290,7 @@ void od_h_delete_topics(od_req_t *r, void *body)
         return;
     }
     resp->responses_count = n;
+    pd->core = core;
     pd->r = r;
     pd->resp = resp;
     pd->finish = delete_finish;
@@ -359,6 +362,7 @@ void od_h_create_partitions(od_req_t *r, void *body)
         return;
     }
     resp->results_count = n;
+    pd->core = core;
     pd->r = r;
     pd->resp = resp;
     pd->finish = partitions_finish;

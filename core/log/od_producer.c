@@ -277,7 +277,7 @@ void od_producer_tick(od_core_t *core, int64_t now_ms)
 {
     each_local_partition(core, tick_one, now_ms);
     if (now_ms - last_expiry_check_ms >= expiration_check_interval_ms) {
-        od_initpid_expire(now_ms, od_producer_id_expiration_ms);
+        od_initpid_expire(core, now_ms, od_producer_id_expiration_ms);
         last_expiry_check_ms = now_ms;
     }
 }
@@ -290,5 +290,5 @@ static void snapshot_one(od_core_t *core, od_partition_t *p, int64_t now)
 void od_producer_stop(od_core_t *core)
 {
     each_local_partition(core, snapshot_one, od_now_ms());
-    od_initpid_reset();
+    od_initpid_reset(core);
 }

@@ -108,7 +108,7 @@ extern int64_t od_transactional_id_expiration_ms; /* transactional.id.expiration
 
 /* InitProducerId's registry of producer ids this broker handed out
  * (od_h_initproducerid.c): expired with producer.id.expiration.ms. */
-void od_initpid_expire(int64_t now_ms, int64_t max_idle_ms);
-void od_initpid_reset(void);
+void od_initpid_expire(struct od_core *core, int64_t now_ms, int64_t max_idle_ms);
+void od_initpid_reset(struct od_core *core);
 
 #endif

@@ -109,7 +109,7 @@ int od_listeners_parse(const char *text, od_listen_spec_t *out, size_t max, char
 static void on_accept(void *arg, int fd, uint32_t events)
 {
     od_listener_t *l = arg;
-    od_core_t *core = od_the_core;
+    od_core_t *core = l->core;
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
@@ -190,6 +190,7 @@ int od_listeners_open(od_core_t *core, char *err, size_t errsz)
         l->bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                        : ((struct sockaddr_in *)&ss)->sin_port);
         l->fd = fd;
+        l->core = core;
         core->nlisteners++;
         if (od_loop_watch(core->loop, fd, OD_LOOP_READ, on_accept, l) < 0) {
             snprintf(err, errsz, "listener %s: cannot watch socket", specs[i].name);

@@ -21,6 +21,7 @@ struct od_listener {
     od_listen_spec_t spec;
     int fd;
     int bound_port;
+    struct od_core *core; /* the broker accepting on it */
 };
 
 /* Parse "NAME://host:port,..." into specs. Returns count or -1 with err. */
