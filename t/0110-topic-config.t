@@ -86,8 +86,9 @@ tap.ok(err is not None and err.code() == ck.KafkaError.INVALID_CONFIG,
 odtest.ck_create_topic(admin, "typed", 1)
 err = alter("typed", {"max.message.bytes": "2000", "message.timestamp.type": "LogAppendTime"})
 tap.ok(err is None, "AlterConfigs max.message.bytes=2000, LogAppendTime (%s)" % err)
-p = ck.Producer(dict(odtest.ck_conf(b.bootstrap), **{"linger.ms": 0,
-                                                     "compression.type": "none"}))
+pconf = odtest.ck_conf(b.bootstrap)
+pconf.update({"linger.ms": 0, "compression.type": "none", "logger": odtest.RdLog()})
+p = ck.Producer(pconf)
 results = []
 
 
