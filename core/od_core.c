@@ -16,6 +16,7 @@
 #include "od_group.h"
 #include "od_handlers.h"
 #include "od_lifecycle.h"
+#include "od_metrics.h"
 #include "od_module.h"
 #include "od_net.h"
 #include "od_producer.h"
@@ -236,6 +237,8 @@ static int load_config(od_core_t *core, const char *config_file, char **sets, si
         return -1;
     if (od_groups_register_config(core, err, errsz) < 0)
         return -1;
+    if (od_metrics_register_config(core, err, errsz) < 0)
+        return -1;
     if (config_file) {
         core->config_file = strdup(config_file);
         if (od_config_read_file(&core->config, config_file, err, errsz) < 0)
@@ -342,6 +345,8 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
     od_logging_set_level(od_logging_level_from_name(core->conf.log_level));
     if (check_settings(core, err, errsz) < 0)
         return -1;
+    if (od_metrics_check(core, err, errsz) < 0)
+        return -1;
     if (od_modules_start(core, err, errsz) < 0)
         return -1;
     /* The first of log.dirs holds partition data (JBOD comes later). */
@@ -394,6 +399,8 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
         return -1;
     if (od_groups_start(core, err, errsz) < 0)
         return -1;
+    if (od_metrics_start(core, err, errsz) < 0)
+        return -1;
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -425,6 +432,7 @@ void od_core_shutdown(od_core_t *core)
         od_conn_close(core->conns, "broker shutting down");
     }
     od_conn_free_closed(core);
+    od_metrics_stop(core);
     /* Area stop hooks (groups, producer-state snapshots): one call per area
      * goes here, before the logs close. */
     od_lifecycle_stop(core);
