@@ -24,6 +24,7 @@
 
 #define OD_MHTTP_IN_MAX    8192
 #define OD_MHTTP_MAX_CONNS 32
+#define OD_MHTTP_DRAIN_MAX (256 * 1024)
 
 typedef struct mconn {
     int fd;
@@ -32,6 +33,7 @@ typedef struct mconn {
     char *out; /* the response being written, NULL when none */
     size_t outlen, outpos;
     int close_after;
+    size_t draining; /* > 0: answered and shut down for writing; bytes discarded + 1 */
     int64_t last_ms; /* monotonic: last read, write or accept */
     struct mconn *prev, *next;
 } mconn_t;
@@ -89,19 +91,16 @@ int od_metrics_url_parse(const char *text, char *host, size_t hostsz, int *port,
     if (pl > 0 && ps[pl - 1] == '/')
         pl--; /* "http://host:9644/" is common in copies from browsers */
     long v = 0;
-    if (pl == 0 || pl > 5) {
-        snprintf(err, errsz, "'%s': port must be 0-65535", text);
-        return -1;
-    }
     for (size_t i = 0; i < pl; i++) {
         if (!isdigit((unsigned char)ps[i])) {
             snprintf(err, errsz, "'%s': port must be 0-65535%s", text,
                      memchr(ps, '/', pl) ? " (a path is not allowed; the endpoint is /metrics)" : "");
             return -1;
         }
-        v = v * 10 + (ps[i] - '0');
+        if (v <= 65535)
+            v = v * 10 + (ps[i] - '0');
     }
-    if (v > 65535) {
+    if (pl == 0 || v > 65535) {
         snprintf(err, errsz, "'%s': port must be 0-65535", text);
         return -1;
     }
@@ -295,8 +294,15 @@ static int pump(mconn_t *c)
             free(c->out);
             c->out = NULL;
             if (c->close_after) {
-                conn_close(c);
-                return -1;
+                /* Closing with unread input would send a reset that can
+                 * destroy the response before the client reads it; so
+                 * shut down our side and discard what still comes, until
+                 * the client closes (or a limit, or the idle sweep). */
+                shutdown(c->fd, SHUT_WR);
+                c->draining = 1;
+                c->inlen = 0;
+                od_loop_watch(srv.core->loop, c->fd, OD_LOOP_READ, on_conn, c);
+                return 0;
             }
         }
         if (c->close_after) { /* out of memory for a response */
@@ -332,6 +338,16 @@ static void on_conn(void *arg, int fd, uint32_t ev)
 {
     mconn_t *c = arg;
     (void)fd;
+    if (c->draining) {
+        char sink[4096];
+        ssize_t n = read(c->fd, sink, sizeof(sink));
+        if (n > 0)
+            c->draining += (size_t)n;
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
+            c->draining > OD_MHTTP_DRAIN_MAX)
+            conn_close(c);
+        return;
+    }
     if (!c->out && (ev & (OD_LOOP_READ | OD_LOOP_HUP | OD_LOOP_ERROR))) {
         ssize_t n;
         do
