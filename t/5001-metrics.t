@@ -64,7 +64,8 @@ MPORT = odtest.free_port()
 IDLE_MS = 1500
 b = odtest.Broker(sets={"metrics.listener": "http://127.0.0.1:%d" % MPORT,
                         "metrics.connections.max.idle.ms": str(IDLE_MS),
-                        "group.initial.rebalance.delay.ms": "0"}).start()
+                        "group.initial.rebalance.delay.ms": "0",
+                        "log.cleaner.backoff.ms": "200"}).start()
 BS = b.bootstrap
 URL = "http://127.0.0.1:%d/metrics" % MPORT
 
@@ -195,7 +196,7 @@ tap.ok(val(s0, "odradek_kafka_requests_total", request="ApiVersions") >= 1,
 # ---- produce while scraping --------------------------------------------------------------
 TOPIC, P, N = "mtr", 3, 3000
 admin = odtest.ck_admin(BS)
-odtest.ck_create_topic(admin, TOPIC, P, config={"segment.bytes": "16384"})
+odtest.ck_create_topic(admin, TOPIC, P, config={"segment.bytes": "16384", "flush.messages": "500"})
 snaps, stop_scraping, scrape_errors = [s0], threading.Event(), []
 
 
@@ -264,6 +265,9 @@ tap.ok(val(s1, "odradek_network_received_bytes_total") >= payload,
 tap.ok(val(s1, "odradek_storage_segment_rolls_total") >= P,
        "segment rolls counted by the storage module (%s with segment.bytes=16384)"
        % val(s1, "odradek_storage_segment_rolls_total"))
+tap.ok(val(s1, "odradek_storage_segment_flushes_total") >
+       val(s0, "odradek_storage_segment_flushes_total"),
+       "flushes counted (flush.messages=500: %s)" % val(s1, "odradek_storage_segment_flushes_total"))
 tap.ok(val(s1, "odradek_kafka_connections", listener="PLAINTEXT") >= 1,
        "a client connection is open while the producer lives")
 tap.ok(val(s1, "odradek_loop_turn_seconds_count") > val(s0, "odradek_loop_turn_seconds_count"),
@@ -340,6 +344,35 @@ def monotone_problems():
 
 mp = monotone_problems()
 tap.ok(not mp, "counters and histograms never go down between scrapes") or [tap.diag(x) for x in mp[:10]]
+
+# ---- compaction progress: the cleaner's counters move ----------------------------------------
+CT = "mtr-compact"
+odtest.ck_create_topic(admin, CT, 1, {"cleanup.policy": "compact", "segment.bytes": "20000",
+                                      "min.cleanable.dirty.ratio": "0.01"})
+cp = ck.Producer(odtest.ck_conf(BS, **{"linger.ms": 5, "batch.size": 8000,
+                                       "enable.idempotence": False}), logger=odtest.RdLog())
+for i in range(3000):
+    while True:
+        try:
+            cp.produce(CT, key=b"k%d" % (i % 20), value=b"v%d" % i)
+            break
+        except BufferError:
+            cp.poll(0.05)
+tap.is_(cp.flush(30), 0, "3000 records over 20 keys produced to a compacted topic")
+before = s3
+cleaned = odtest.wait_until(lambda: (lambda s: s if (
+    val(s, "odradek_storage_segment_cleaner_rounds_total") >
+    val(before, "odradek_storage_segment_cleaner_rounds_total") and
+    val(s, "odradek_storage_segment_cleaner_segments_total") > 0) else None)(scrape()), 60, 0.3)
+tap.ok(cleaned, "the cleaner's rounds and segments counters move") or \
+    tap.diag(repr({n: v for (n, l), v in scrape()["samples"].items() if "cleaner" in n}))
+if cleaned:
+    rd = val(cleaned, "odradek_storage_segment_cleaner_read_bytes_total")
+    wr = val(cleaned, "odradek_storage_segment_cleaner_written_bytes_total")
+    tap.ok(0 < wr < rd, "the cleaner wrote less than it read (%d of %d bytes)" % (wr, rd))
+    snaps.append(cleaned)
+mp = monotone_problems()
+tap.ok(not mp, "still monotone with the cleaner at work") or [tap.diag(x) for x in mp[:10]]
 
 # ---- the HTTP side --------------------------------------------------------------------------
 try:
