@@ -94,7 +94,7 @@ void od_mmodule_render(od_mtext_t *t)
 {
     char name[128];
     for (size_t i = 0; i < ntable; i++) {
-        snprintf(name, sizeof(name), "odradek_%s", table[i].name);
+        snprintf(name, sizeof(name), "odradek_%.111s", table[i].name);
         od_expo_family(t, name, table[i].type == OD_METRIC_COUNTER ? "counter" : "gauge",
                        table[i].help);
         od_expo_int(t, name, NULL, 0, table[i].value);
