@@ -50,6 +50,8 @@ static int reserve(od_mtext_t *t, size_t n)
     return 0;
 }
 
+int od_mtext_reserve(od_mtext_t *t, size_t n) { return reserve(t, n); }
+
 void od_mtext_put(od_mtext_t *t, const char *s, size_t n)
 {
     if (reserve(t, n) < 0)
@@ -111,26 +113,57 @@ void od_expo_family(od_mtext_t *t, const char *name, const char *type, const cha
     od_mtext_printf(t, "\n# TYPE %s %s\n", name, type);
 }
 
+/* Samples are most of a scrape (thousands with many partitions), so they
+ * are written without printf. */
+static void put_str(od_mtext_t *t, const char *s) { od_mtext_put(t, s, strlen(s)); }
+
 static void put_labels(od_mtext_t *t, const od_mlabel_t *l, size_t nl, const char *le)
 {
     if (nl == 0 && !le)
         return;
     od_mtext_put(t, "{", 1);
     for (size_t i = 0; i < nl; i++) {
-        od_mtext_printf(t, "%s%s=\"", i ? "," : "", l[i].name);
+        if (i)
+            od_mtext_put(t, ",", 1);
+        put_str(t, l[i].name);
+        od_mtext_put(t, "=\"", 2);
         put_escaped(t, l[i].value ? l[i].value : "", 1);
         od_mtext_put(t, "\"", 1);
     }
-    if (le)
-        od_mtext_printf(t, "%sle=\"%s\"", nl ? "," : "", le);
+    if (le) {
+        od_mtext_put(t, nl ? ",le=\"" : "le=\"", nl ? 5 : 4);
+        put_str(t, le);
+        od_mtext_put(t, "\"", 1);
+    }
     od_mtext_put(t, "}", 1);
+}
+
+/* " <v>\n" */
+static void put_value_u(od_mtext_t *t, uint64_t v, int neg)
+{
+    char b[24];
+    size_t i = sizeof(b);
+    b[--i] = '\n';
+    do {
+        b[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (neg)
+        b[--i] = '-';
+    b[--i] = ' ';
+    od_mtext_put(t, b + i, sizeof(b) - i);
+}
+
+static void put_value(od_mtext_t *t, int64_t v)
+{
+    put_value_u(t, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
 }
 
 void od_expo_int(od_mtext_t *t, const char *name, const od_mlabel_t *l, size_t nl, int64_t v)
 {
-    od_mtext_put(t, name, strlen(name));
+    put_str(t, name);
     put_labels(t, l, nl, NULL);
-    od_mtext_printf(t, " %lld\n", (long long)v);
+    put_value(t, v);
 }
 
 static void put_double(od_mtext_t *t, double v)
@@ -155,23 +188,26 @@ void od_expo_double(od_mtext_t *t, const char *name, const od_mlabel_t *l, size_
 void od_expo_hist(od_mtext_t *t, const char *name, const od_mlabel_t *l, size_t nl,
                   const od_mhist_t *h)
 {
+    static char les[OD_MHIST_NB][16];
     uint64_t cum = 0;
-    char le[32];
+    if (!les[0][0])
+        for (size_t i = 0; i < OD_MHIST_NB; i++)
+            snprintf(les[i], sizeof(les[i]), "%g", (double)od_mhist_bounds_ns[i] / 1e9);
     for (size_t i = 0; i <= OD_MHIST_NB; i++) {
         cum += h->bucket[i];
-        if (i < OD_MHIST_NB)
-            snprintf(le, sizeof(le), "%g", (double)od_mhist_bounds_ns[i] / 1e9);
-        else
-            snprintf(le, sizeof(le), "+Inf");
-        od_mtext_printf(t, "%s_bucket", name);
-        put_labels(t, l, nl, le);
-        od_mtext_printf(t, " %llu\n", (unsigned long long)cum);
+        put_str(t, name);
+        od_mtext_put(t, "_bucket", 7);
+        put_labels(t, l, nl, i < OD_MHIST_NB ? les[i] : "+Inf");
+        put_value_u(t, cum, 0);
     }
-    od_mtext_printf(t, "%s_sum", name);
+    put_str(t, name);
+    od_mtext_put(t, "_sum", 4);
     put_labels(t, l, nl, NULL);
     od_mtext_put(t, " ", 1);
     put_double(t, (double)h->sum_ns / 1e9);
-    od_mtext_printf(t, "\n%s_count", name);
+    od_mtext_put(t, "\n", 1);
+    put_str(t, name);
+    od_mtext_put(t, "_count", 6);
     put_labels(t, l, nl, NULL);
-    od_mtext_printf(t, " %llu\n", (unsigned long long)h->count);
+    put_value_u(t, h->count, 0);
 }

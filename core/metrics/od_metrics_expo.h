@@ -19,6 +19,8 @@ typedef struct od_mtext {
 } od_mtext_t;
 
 void od_mtext_free(od_mtext_t *t);
+/* Room for n more bytes at once (a size hint: one allocation per scrape). */
+int od_mtext_reserve(od_mtext_t *t, size_t n);
 void od_mtext_put(od_mtext_t *t, const char *s, size_t n);
 void od_mtext_printf(od_mtext_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -250,8 +250,11 @@ static void answer(mconn_t *c, const od_http_req_t *rq)
         respond(c, 404, "Not Found", plain, b, sizeof(b) - 1, head, close_after);
         return;
     }
+    static size_t last_len; /* the next scrape is about as large */
     od_mtext_t t = {0};
+    od_mtext_reserve(&t, last_len + last_len / 8);
     od_metrics_render(srv.core, &t);
+    last_len = t.len;
     if (t.err) {
         static const char b[] = "out of memory\n";
         od_mtext_free(&t);

@@ -21,6 +21,11 @@ static void test_expo(void)
            "label values escape quote, backslash, newline");
     od_expo_int(&t, "y", NULL, 0, 7);
     tap_ok(has(&t, "\ny 7\n"), "no braces without labels");
+    od_expo_int(&t, "y0", NULL, 0, 0);
+    od_expo_int(&t, "ymin", NULL, 0, INT64_MIN);
+    od_expo_int(&t, "ymax", NULL, 0, INT64_MAX);
+    tap_ok(has(&t, "\ny0 0\nymin -9223372036854775808\nymax 9223372036854775807\n"),
+           "0 and the int64 extremes");
     od_expo_double(&t, "z", NULL, 0, 0.5);
     tap_ok(has(&t, "\nz 0.5\n"), "double sample");
     tap_ok(!t.err, "no error");
