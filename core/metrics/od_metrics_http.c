@@ -110,8 +110,8 @@ int od_metrics_url_parse(const char *text, char *host, size_t hostsz, int *port,
     return 1;
 }
 
-/* Header value of `name` in [h, end) is checked for token `tok`
- * (case-insensitive, comma separated). */
+/* Whether the header value v (vl bytes) holds the token tok
+ * (case-insensitive, comma or space separated). */
 static int header_has(const char *v, size_t vl, const char *tok)
 {
     size_t tl = strlen(tok);
