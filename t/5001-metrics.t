@@ -459,6 +459,26 @@ tap.ok(closed, "an idle scrape connection is closed (after %.1f s; idle limit %d
        % (time.monotonic() - t0, IDLE_MS))
 idle.close()
 
+# More connections than the limit (32): the extra ones are closed at once;
+# once the idle ones are gone, scraping works again.
+socks = [socket.create_connection(("127.0.0.1", MPORT), timeout=20) for _ in range(40)]
+
+
+def eof(s):
+    try:
+        return s.recv(1) == b""
+    except OSError:
+        return True
+
+
+for s in socks[:32]:
+    s.sendall(b"GET /m")  # partial: these stay open until the idle limit
+refused = [eof(s) for s in socks[32:]]
+tap.is_(refused, [True] * 8, "connections beyond 32 are closed at once")
+tap.ok(all(eof(s) for s in socks[:32]), "the 32 partial ones are closed at the idle limit")
+[s.close() for s in socks]
+tap.ok(not scrape()["problems"], "scraping works again afterwards")
+
 # ---- a deleted topic's series go ------------------------------------------------------------
 admin.delete_topics([TOPIC], operation_timeout=20)[TOPIC].result(30)
 gone = odtest.wait_until(lambda: not any(dict(l).get("topic") == TOPIC

@@ -138,6 +138,37 @@ static void test_http(void)
     tap_is_int(nbad, 0, "malformed requests and bodies refused");
     tap_is_int(od_http_parse("\x00\x00\x00\x10", 4, &rq), OD_HTTP_BAD,
                "binary (a Kafka frame) is refused at once");
+
+    /* Every proper prefix of a request is incomplete, the whole is OK. */
+    const char *full = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9644\r\nUser-Agent: x\r\n\r\n";
+    int wrong = 0;
+    for (size_t n = 0; n < strlen(full); n++)
+        wrong += od_http_parse(full, n, &rq) != OD_HTTP_INCOMPLETE;
+    tap_is_int(wrong, 0, "every prefix is incomplete");
+    tap_is_int(od_http_parse(full, strlen(full), &rq), OD_HTTP_OK, "the whole request is OK");
+
+    /* Random heads (sanitizers watch the reads): always one of the three
+     * answers, and consumed within the input. */
+    uint32_t x = 12345;
+    char buf[512];
+    int odd = 0;
+    const char alphabet[] = "GET /metrics HTTP/1.1\r\n:Connection close keep-alive\0\x7f";
+    for (int it = 0; it < 20000; it++) {
+        size_t n = 0, len;
+        x = x * 1103515245u + 12345u;
+        len = (x >> 16) % sizeof(buf);
+        if (it % 2)
+            n = (size_t)snprintf(buf, sizeof(buf), "GET /metrics HTTP/1.1\r\n");
+        for (; n < len; n++) {
+            x = x * 1103515245u + 12345u;
+            buf[n] = alphabet[(x >> 16) % (sizeof(alphabet) - 1)];
+        }
+        int rc = od_http_parse(buf, len, &rq);
+        if ((rc != OD_HTTP_OK && rc != OD_HTTP_BAD && rc != OD_HTTP_INCOMPLETE) ||
+            (rc == OD_HTTP_OK && rq.consumed > len))
+            odd++;
+    }
+    tap_is_int(odd, 0, "20000 random heads parse without surprises");
 }
 
 static void test_module_metrics(void)
