@@ -252,6 +252,11 @@ bin_ = val(s1, "odradek_topic_bytes_in_total", topic=TOPIC)
 tap.ok(bin_ is not None and bin_ >= payload,
        "odradek_topic_bytes_in_total (%s) >= key and value bytes produced (%d)" % (bin_, payload))
 tap.is_(val(s1, "odradek_topic_partitions", topic=TOPIC), float(P), "odradek_topic_partitions")
+tap.is_(val(s1, "odradek_cluster_topics") - val(s0, "odradek_cluster_topics"), 1.0,
+        "odradek_cluster_topics counts the new topic")
+tap.is_(val(s1, "odradek_partitions_led") - val(s0, "odradek_partitions_led"), float(P),
+        "odradek_partitions_led counts its partitions")
+tap.is_(val(s1, "odradek_partitions_under_replicated"), 0.0, "no under-replicated partitions")
 size = sum(series(s1, "odradek_log_size_bytes", topic=TOPIC).values())
 tap.ok(size >= payload, "odradek_log_size_bytes sums to at least the payload (%d)" % size)
 d_prod = val(s1, "odradek_kafka_requests_total", request="Produce") - \
@@ -329,8 +334,12 @@ tap.ok(not bad, "every scrape parses") or [tap.diag(p) for p in bad[:10]]
 
 
 def monotone_problems():
-    out = []
-    for a, c in zip(snaps, snaps[1:]):
+    # Scrapes come from two threads; the broker renders them one at a time
+    # and numbers them (odradek_metrics_scrapes_total), which gives their order.
+    order = sorted(snaps, key=lambda s: val(s, "odradek_metrics_scrapes_total"))
+    seen = [val(s, "odradek_metrics_scrapes_total") for s in order]
+    out = [] if len(set(seen)) == len(seen) else ["two scrapes with the same number: %s" % seen]
+    for a, c in zip(order, order[1:]):
         for (n, l), v in a["samples"].items():
             fam = re.sub(r"_(bucket|sum|count)$", "", n)
             ty = a["types"].get(n) or a["types"].get(fam)

@@ -141,8 +141,37 @@ static void render_partition_family(od_core_t *core, od_mtext_t *t, const char *
         }
 }
 
+/* Broker-level counts the standard Kafka dashboards show first. */
+static void render_cluster(od_core_t *core, od_mtext_t *t)
+{
+    int64_t topics = 0, partitions = 0, led = 0, under = 0;
+    int32_t me = (int32_t)core->conf.node_id;
+    for (od_topic_t *tp = od_image_next_topic(&core->image, NULL); tp;
+         tp = od_image_next_topic(&core->image, tp)) {
+        topics++;
+        for (int32_t i = 0; i < tp->npartitions; i++) {
+            const od_partition_t *p = tp->partitions[i];
+            partitions++;
+            if (p->leader == me) {
+                led++;
+                under += p->nisr < p->nreplicas;
+            }
+        }
+    }
+    od_expo_family(t, "odradek_cluster_topics", "gauge", "Topics in the metadata image.");
+    od_expo_int(t, "odradek_cluster_topics", NULL, 0, topics);
+    od_expo_family(t, "odradek_cluster_partitions", "gauge", "Partitions in the metadata image.");
+    od_expo_int(t, "odradek_cluster_partitions", NULL, 0, partitions);
+    od_expo_family(t, "odradek_partitions_led", "gauge", "Partitions this broker leads.");
+    od_expo_int(t, "odradek_partitions_led", NULL, 0, led);
+    od_expo_family(t, "odradek_partitions_under_replicated", "gauge",
+                   "Partitions led here whose ISR is smaller than their replica set.");
+    od_expo_int(t, "odradek_partitions_under_replicated", NULL, 0, under);
+}
+
 static void render_log(od_core_t *core, od_mtext_t *t)
 {
+    render_cluster(core, t);
     od_mtopic_prune(core);
     render_topic_family(core, t, "odradek_topic_bytes_in_total", "counter",
                         "Record bytes produced to the topic (as received, before any recompression).",
