@@ -16,6 +16,7 @@
 #include "od_group.h"
 #include "od_handlers.h"
 #include "od_lifecycle.h"
+#include "od_metrics.h"
 #include "od_module.h"
 #include "od_net.h"
 #include "od_producer.h"
@@ -190,6 +191,7 @@ static const od_subsystem_t subsystems[] = {
     {"producer state", od_producer_register_config, od_producer_start, od_producer_tick,
      od_producer_stop},
     {"groups", od_groups_register_config, od_groups_start, od_groups_tick, od_groups_stop},
+    {"metrics", od_metrics_register_config, od_metrics_start, NULL, od_metrics_stop},
 };
 #define NSUBSYSTEMS (sizeof(subsystems) / sizeof(subsystems[0]))
 
@@ -374,6 +376,8 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
         return -1;
     od_logging_set_level(od_logging_level_from_name(core->conf.log_level));
     if (check_settings(core, err, errsz) < 0)
+        return -1;
+    if (od_metrics_check(core, err, errsz) < 0)
         return -1;
     if (od_modules_start(core, err, errsz) < 0)
         return -1;

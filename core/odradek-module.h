@@ -35,7 +35,10 @@ extern "C" {
 #endif
 
 #define OD_ABI_MAJOR 1
-#define OD_ABI_MINOR 1
+/* 1.1: module start(), log lifecycle ops, compression services.
+ * 1.2: module metrics (od_register_metrics, od_metrics_add); nothing else
+ * changed, so modules built for 1.0 and 1.1 load unchanged. */
+#define OD_ABI_MINOR 2
 
 /* Module kinds (bit flags). */
 #define OD_KIND_STORAGE      (1u << 0)
@@ -335,6 +338,30 @@ int od_codec_decompress(int codec, const uint8_t *in, size_t len, size_t max_out
 /* Compress with the codec's default level. *out is malloc'd. */
 int od_codec_compress(int codec, const uint8_t *in, size_t len, uint8_t **out, size_t *out_len,
                       char *err, size_t errsz);
+
+/* ---- metrics (ABI 1.2) ---- */
+/* A module may report counters and gauges; the core serves them on its
+ * Prometheus endpoint (metrics.listener, doc/metrics.md) as
+ * odradek_<name>, next to the core's own metrics. Declare them during
+ * init: names are "<module name>_<what>" in lowercase, digits and '_';
+ * counters end in "_total", gauges do not. The core copies the rows. Then
+ * od_metrics_add(name, delta) from the loop thread only (never from a
+ * module's own threads): counters take delta >= 0, gauges any delta. It
+ * returns -1 for a name that was not declared, which makes the calls safe
+ * where the module's code runs without its init (unit tests). Labels are
+ * not offered: a module's series are one per name, so a module cannot grow
+ * the number of series. */
+#define OD_METRIC_COUNTER 1
+#define OD_METRIC_GAUGE   2
+typedef struct od_metric_def {
+    const char *name;
+    int type; /* OD_METRIC_COUNTER or OD_METRIC_GAUGE */
+    const char *help; /* one line for # HELP */
+} od_metric_def_t;
+/* Only inside init. Returns 0, or -1 (bad name or type, twice declared,
+ * more than 64 module metrics; the reason is logged). */
+int od_register_metrics(od_module_ctx_t *ctx, const od_metric_def_t *defs, size_t n);
+int od_metrics_add(const char *name, int64_t delta);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
+#include "od_metrics.h"
 
 typedef struct fetch_wait fetch_wait_t;
 
@@ -148,6 +149,7 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
                 return total; /* enough to answer; no need to look further */
             }
             if (pd && rd->nranges > 0) {
+                od_metrics_topic_out(p->topic, rd->total);
                 pd->records.p = NULL;
                 pd->records.len = (int32_t)rd->total;
                 pd->records.read = rd; /* the encoder takes the references */

@@ -10,6 +10,7 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
+#include "od_metrics.h"
 #include "od_producer.h"
 #include "od_topic_config.h"
 #include "od_topicname.h"
@@ -227,6 +228,7 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
         return;
     }
     free(recoded);
+    od_metrics_topic_in(t, (size_t)pd->records.len, info.record_count);
     if (ph.producer_id >= 0)
         od_producer_appended(core, p, ph.producer_id, ph.producer_epoch, ph.base_sequence, last_seq,
                              base, next - 1, info.max_timestamp);

@@ -13,6 +13,7 @@
 
 #include "od_core.h"
 #include "od_dispatch.h"
+#include "od_metrics.h"
 
 #define OD_RBUF_MIN (64 * 1024)
 #define OD_IOV_MAX 64
@@ -168,6 +169,7 @@ int od_req_keep_frame(od_req_t *r, const uint8_t *frame, size_t len)
 
 void od_req_done(od_req_t *r)
 {
+    od_metrics_api_done(r);
     uint32_t len = (uint32_t)(r->resp.total - r->len_pos - 4);
     uint8_t be[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
     od_wbuf_patch(&r->resp, r->len_pos, be, 4);
@@ -274,6 +276,7 @@ void od_conn_flush(od_conn_t *c)
             od_conn_close(c, strerror(errno));
             return;
         }
+        od_metrics_net_out((size_t)w);
         /* Account the written bytes segment by segment, popping finished
          * responses. */
         size_t left = (size_t)w;
@@ -401,6 +404,7 @@ static void handle_reads(od_conn_t *c)
             return;
         }
         c->rlen += (size_t)n;
+        od_metrics_net_in((size_t)n);
         c->last_active_ms = od_mono_ms();
         if (process_buffer(c) < 0)
             return;

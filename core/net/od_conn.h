@@ -28,6 +28,7 @@ struct od_req {
     size_t len_pos;      /* where the length prefix goes */
     int ready;           /* response complete, may be written */
     int64_t received_ms;
+    int64_t metrics_ns; /* od_metrics: when dispatch decoded it (monotonic ns), 0 = untimed */
     od_req_t *next;
 };
 

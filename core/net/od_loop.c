@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "od_metrics.h"
 #include "odradek-module.h"
 
 typedef struct od_watch {
@@ -234,7 +235,9 @@ int od_loop_run(od_loop_t *l)
             int64_t d = l->heap[0].due - l->now;
             timeout = d <= 0 ? 0 : (d > 60000 ? 60000 : (int)d);
         }
+        od_metrics_loop_sleep();
         int n = epoll_wait(l->epfd, evs, 128, timeout);
+        od_metrics_loop_wake();
         if (n < 0) {
             if (errno == EINTR)
                 continue;

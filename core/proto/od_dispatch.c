@@ -6,6 +6,7 @@
 
 #include "od_core.h"
 #include "od_handlers.h"
+#include "od_metrics.h"
 
 /* The APIs this broker serves. Their version ranges are not written here:
  * they come from the .ods schemas in core/proto/schema through the generated
@@ -152,6 +153,7 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
         return;
     }
     r->hdr = h;
+    od_metrics_api_begin(r);
     r->body = s;
     if (api->may_wait && od_req_keep_frame(r, frame, len) < 0) {
         od_req_drop(r);

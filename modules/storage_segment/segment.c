@@ -124,6 +124,7 @@ int seg_log_flush(struct od_log *log, int64_t now_ms, char *err, size_t errsz)
     }
     log->unflushed = 0;
     log->last_flush_ms = now_ms;
+    od_metrics_add("storage_segment_flushes_total", 1);
     return 0;
 }
 
@@ -264,6 +265,7 @@ int seg_log_roll(struct od_log *log, int64_t now_ms, char *err, size_t errsz)
     log->dir_dirty = 1; /* the new segment's entry reaches the disk at the next flush */
     log->unflushed = 0;
     log->last_flush_ms = now_ms;
+    od_metrics_add("storage_segment_rolls_total", 1);
     od_logf(OD_LOG_DEBUG, "segment: %s: rolled new segment at offset %lld", log->dir,
             (long long)base);
     return 0;

@@ -611,6 +611,7 @@ static int swap_group(struct od_log *log, seg_cleaner_t *c, char *err, size_t er
     log->nsegs -= j - i;
     c->out = NULL;
     c->next_group = out->base + 1;
+    od_metrics_add("storage_segment_cleaner_segments_total", (int64_t)(j - i + 1));
     od_logf(OD_LOG_DEBUG, "segment: %s: cleaned %zu segment(s) from offset %lld into %lld bytes",
             log->dir, j - i + 1, (long long)out->base, (long long)out->size);
     return 0;
@@ -656,6 +657,7 @@ static int64_t clean_batch(struct od_log *log, seg_cleaner_t *c, char *err, size
     nsz = filter_batch(c, &b, err, errsz);
     if (nsz < 0)
         return -1;
+    od_metrics_add("storage_segment_cleaner_read_bytes_total", sz);
     if (nsz > 0) {
         if (seg_pwrite_all(c->out->log->fd, c->obuf, (size_t)nsz, (off_t)c->out->size) < 0) {
             seg_err(err, errsz, "%s.log.cleaned: write: %s", c->out->path, strerror(errno));
@@ -665,6 +667,7 @@ static int64_t clean_batch(struct od_log *log, seg_cleaner_t *c, char *err, size
                             (int32_t)c->out->size, nsz, b.max_timestamp, 0);
         c->out->size += nsz;
         c->out->next = seg_batch_last(&b) + 1;
+        od_metrics_add("storage_segment_cleaner_written_bytes_total", nsz);
     }
     return sz + nsz;
 }
@@ -728,6 +731,7 @@ int seg_clean_step(struct od_log *log, int64_t now_ms, int64_t budget, char *err
             w = clean_batch(log, c, err, errsz);
             if (w == 0 && c->phase == PH_CLEAN && !c->out) { /* round complete */
                 c->ckpt = c->map_end;
+                od_metrics_add("storage_segment_cleaner_rounds_total", 1);
                 if (ckpt_write(log, c->ckpt, log->clean_limit, 0, err, errsz) < 0)
                     od_logf(OD_LOG_WARN, "segment: cleaner checkpoint: %s", err);
                 abandon(log, c);

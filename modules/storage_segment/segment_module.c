@@ -139,10 +139,30 @@ static const od_storage_ops_t ops = {
     .compact_step = seg_clean_step,
 };
 
+/* Counted where the work happens (segment.c, segment_clean.c), served by
+ * the core's metrics endpoint as odradek_<name> (ABI 1.2). */
+static const od_metric_def_t metrics[] = {
+    {"storage_segment_rolls_total", OD_METRIC_COUNTER, "Segments rolled (a new active segment)."},
+    {"storage_segment_flushes_total", OD_METRIC_COUNTER,
+     "Flushes of a log's active segment to disk (fdatasync)."},
+    {"storage_segment_cleaner_rounds_total", OD_METRIC_COUNTER,
+     "Compaction rounds completed (a log cleaned up to its dirty end)."},
+    {"storage_segment_cleaner_segments_total", OD_METRIC_COUNTER,
+     "Segments replaced by their compacted copies."},
+    {"storage_segment_cleaner_read_bytes_total", OD_METRIC_COUNTER,
+     "Bytes of batches the cleaner read to copy."},
+    {"storage_segment_cleaner_written_bytes_total", OD_METRIC_COUNTER,
+     "Bytes the cleaner wrote to compacted segments (kept records)."},
+};
+
 static int m_init(od_module_ctx_t *ctx, char *err, size_t errsz)
 {
     if (od_register_storage(ctx, &ops, &backend) < 0) {
         seg_err(err, errsz, "segment: cannot register the storage backend");
+        return -1;
+    }
+    if (od_register_metrics(ctx, metrics, sizeof metrics / sizeof metrics[0]) < 0) {
+        seg_err(err, errsz, "segment: cannot register its metrics");
         return -1;
     }
     return 0;
