@@ -73,6 +73,15 @@ typedef struct od_batch_hdr {
  * is not checked: the caller looks at h->magic). 0 ok, -1 too short. */
 int od_batch_parse_header(const uint8_t *p, size_t len, od_batch_hdr_t *h);
 
+/* Timestamp arithmetic on client-set values: saturating at INT64_MIN and
+ * INT64_MAX instead of overflowing. */
+int64_t od_ts_add_sat(int64_t a, int64_t b);
+int64_t od_ts_sub_sat(int64_t a, int64_t b);
+/* Kafka's window check: ts < now - before or ts > now + after, a limit of
+ * INT64_MAX meaning none (the default of message.timestamp.*.max.ms).
+ * Exact for every int64 value (no wrap-around). */
+int od_ts_outside(int64_t ts, int64_t now, int64_t before, int64_t after);
+
 /* CRC-32C a batch should carry: over bytes [21, size) of the batch. */
 uint32_t od_batch_compute_crc(const uint8_t *batch, size_t size);
 
