@@ -10,7 +10,7 @@
 static const od_api_entry_t api_table[] = {
     {OD_API_PRODUCE, 0, 9, od_h_produce, 0},
     {OD_API_FETCH, 4, 12, od_h_fetch, 1},
-    {OD_API_LIST_OFFSETS, 0, 6, od_h_list_offsets, 0},
+    {OD_API_LIST_OFFSETS, 0, 8, od_h_list_offsets, 0},
     {OD_API_METADATA, 0, 12, od_h_metadata, 1},
     {OD_API_API_VERSIONS, 0, 3, od_h_api_versions, 0},
     {OD_API_CREATE_TOPICS, 0, 7, od_h_create_topics, 1},
