@@ -197,6 +197,13 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
         out->error_code = cec;
         return;
     }
+    /* Re-encoded batches (uncompressed ones above all) may have grown past
+     * max.message.bytes: refused as Kafka does (RecordTooLargeException). */
+    if (recoded && (ec = check_sizes(data, len, max_bytes, msg, msgsz)) != OD_ERR_NONE) {
+        free(recoded);
+        out->error_code = ec;
+        return;
+    }
     int64_t append_time = log_append ? od_now_ms() : -1;
     int64_t base = od_partition_log_end(core, p);
     /* The records point into this connection's own read buffer, which the
@@ -249,6 +256,9 @@ void od_h_produce(od_req_t *r, void *body)
         return;
     }
     resp.responses_count = nt;
+    /* All compressed batches of the request may inflate to at most what
+     * the request could have carried uncompressed (od_batch_codec.c). */
+    od_batch_budget_begin((size_t)core->conf.socket_request_max_bytes);
     for (int32_t i = 0; i < nt; i++) {
         od_ProduceRequest_TopicProduceData_t *td = &req->topic_data[i];
         od_ProduceResponse_TopicProduceResponse_t *tr = &resp.responses[i];
@@ -257,6 +267,7 @@ void od_h_produce(od_req_t *r, void *body)
         tr->partition_responses = od_arena_calloc(&r->arena, np ? (size_t)np : 1,
                                                   sizeof(*tr->partition_responses));
         if (!tr->partition_responses) {
+            od_batch_budget_end();
             od_req_drop(r);
             return;
         }
@@ -289,6 +300,7 @@ void od_h_produce(od_req_t *r, void *body)
             }
         }
     }
+    od_batch_budget_end();
     if (acks0) {
         /* No response for acks=0; on an error Kafka closes the connection
          * so that the producer notices and refreshes its metadata. */

@@ -53,6 +53,7 @@
 #define OD_BATCH_ERR_NONE            0
 #define OD_BATCH_ERR_CORRUPT_MESSAGE 2
 #define OD_BATCH_ERR_INVALID_RECORD  87
+#define OD_BATCH_ERR_RECORD_LIST_TOO_LARGE 18 /* the request's decompression budget is spent */
 
 typedef struct od_batch_hdr {
     int64_t base_offset;
@@ -115,7 +116,8 @@ typedef struct od_batch_summary {
  * od_batch_decompress_limit() bytes).
  * Returns OD_BATCH_ERR_NONE, OD_BATCH_ERR_CORRUPT_MESSAGE (framing, CRC,
  * truncation, magic 0/1 or unknown magic, compressed data that does not
- * decompress or exceeds the limit) or OD_BATCH_ERR_INVALID_RECORD
+ * decompress or exceeds the limit), OD_BATCH_ERR_RECORD_LIST_TOO_LARGE (the
+ * request's decompression budget is spent) or OD_BATCH_ERR_INVALID_RECORD
  * (records that do not parse inside a CRC-valid batch, wrong counts),
  * with a message in err. sum may be NULL; it is filled as far as the
  * validation got. An empty payload (len 0) is valid with batch_count 0. */
@@ -137,6 +139,12 @@ int od_batch_walk_records(const uint8_t *recs, size_t len, int32_t count, int64_
 #define OD_BATCH_DECOMPRESS_LIMIT ((size_t)64 << 20)
 size_t od_batch_decompress_limit(void);
 void od_batch_set_decompress_limit(size_t bytes);
+/* The decompression budget of one request: od_batch_validate may inflate
+ * at most `bytes` in total until od_batch_budget_end; past it a compressed
+ * batch is OD_BATCH_ERR_RECORD_LIST_TOO_LARGE. The loop thread only. */
+void od_batch_budget_begin(size_t bytes);
+void od_batch_budget_end(void);
+size_t od_batch_budget_left(void); /* SIZE_MAX when no budget is set */
 
 /* The records section of one whole batch (b, sz bytes), decompressed with
  * the batch's codec (copied when uncompressed). *out is malloc'd, caller
