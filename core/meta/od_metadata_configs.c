@@ -205,10 +205,9 @@ int od_metadata_apply_broker_config(od_core_t *core, const char *name, int32_t n
         snprintf(err, errsz, "out of memory");
         return -1;
     }
-    od_logf(OD_LOG_INFO, "dynamic broker config %.*s%s%.*s %s%.*s", (int)klen, key,
-            dflt ? " (cluster default)" : " (broker ", dflt ? 0 : (int)nlen, dflt ? "" : name,
-            vlen < 0 ? "removed" : dflt ? "= " : ") = ", vlen < 0 ? 0 : (int)vlen,
-            vlen < 0 ? "" : value);
+    od_logf(OD_LOG_INFO, "dynamic broker config %.*s of %s: %s%.*s", (int)klen, key,
+            dflt ? "the cluster default" : "this broker", vlen < 0 ? "removed" : "set to ",
+            vlen < 0 ? 0 : (int)vlen, vlen < 0 ? "" : value);
     /* Topic defaults may have changed: every open log takes its effective
      * settings again (retention, segment size, ...). */
     for (od_topic_t *t = od_image_next_topic(img, NULL); t; t = od_image_next_topic(img, t))
