@@ -79,29 +79,36 @@ int16_t od_record_check(const uint8_t *batches, size_t len, const od_rec_rules_t
     int ts_limited = rules->create_time && (rules->before != INT64_MAX || rules->after != INT64_MAX);
     od_batch_iter_init(&it, batches, len);
     while (od_batch_iter_next(&it, &h, &off, &size) == 1) {
-        uint8_t *recs = NULL;
+        uint8_t *plain = NULL;
+        const uint8_t *recs;
         size_t rlen = 0, pos = 0;
         int any_ts = 0;
         if (h.attributes & 0x20)
             continue; /* control batches carry no user records */
         if (!rules->compacted && !ts_limited && !(h.attributes & OD_BATCH_TS_LOG_APPEND))
             continue; /* no record of this batch can fail: do not decompress it */
-        if (od_batch_records_plain(batches + off, size, &recs, &rlen, err, errsz) < 0)
+        if (OD_BATCH_COMPRESSION(h.attributes) == OD_BATCH_CODEC_NONE) {
+            recs = batches + off + OD_BATCH_HEADER_SIZE; /* read in place */
+            rlen = size - OD_BATCH_HEADER_SIZE;
+        } else if (od_batch_records_plain(batches + off, size, &plain, &rlen, err, errsz) < 0) {
             return res->code = OD_ERR_CORRUPT_MESSAGE;
+        } else {
+            recs = plain;
+        }
         for (int32_t i = 0; i < h.record_count && pos < rlen; i++) {
             od_record_t rec;
             od_rec_error_t e;
             size_t used;
             if (od_record_iter(recs + pos, rlen - pos, -1, &rec, &used) < 0) {
                 snprintf(err, errsz, "malformed record %d in the batch at byte %zu", i, off);
-                free(recs);
+                free(plain);
                 od_rec_result_free(res);
                 return res->code = OD_ERR_CORRUPT_MESSAGE;
             }
             if (check_one(rules, &h, &rec, i, &e)) {
                 if (add_error(res, &e) < 0) {
                     snprintf(err, errsz, "out of memory");
-                    free(recs);
+                    free(plain);
                     od_rec_result_free(res);
                     return res->code = OD_ERR_UNKNOWN_SERVER_ERROR;
                 }
@@ -109,7 +116,7 @@ int16_t od_record_check(const uint8_t *batches, size_t len, const od_rec_rules_t
             }
             pos += used;
         }
-        free(recs);
+        free(plain);
         if (res->nerrors > 0) {
             res->code = any_ts ? OD_ERR_INVALID_TIMESTAMP : OD_ERR_INVALID_RECORD;
             return res->code;
