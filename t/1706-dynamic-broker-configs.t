@@ -88,9 +88,10 @@ def alter_raw(name, cfg):
     return res[0][0], res[0][1]
 
 
-def describe_raw(name):
-    """DescribeConfigs v1 of broker `name`: {key: (value, source, read_only)}."""
-    body = array([(4, name)], lambda r: i8(r[0]) + string(r[1]) + odtest.i32(-1)) + boolean(True)
+def describe_raw(name, rtype=4, synonyms=None):
+    """DescribeConfigs v1 of broker (or topic) `name`: {key: (value, source,
+    read_only)}; synonyms, if a dict, gets {key: [(name, value, source)]}."""
+    body = array([(rtype, name)], lambda r: i8(r[0]) + string(r[1]) + odtest.i32(-1)) + boolean(True)
     with odtest.Conn(b.port) as c:
         r = c.request(32, 1, body)
     r.i32()
@@ -101,8 +102,10 @@ def describe_raw(name):
 
         def cfg(y):
             k, v, ro, so, _ = y.string(), y.string(), y.boolean(), y.i8(), y.boolean()
-            y.array(lambda z: (z.string(), z.string(), z.i8()))
+            syn = y.array(lambda z: (z.string(), z.string(), z.i8()))
             out[k] = (v, so, ro)
+            if synonyms is not None:
+                synonyms[k] = syn
         x.array(cfg)
     r.array(res)
     return out
@@ -146,6 +149,19 @@ tap.is_(incremental("1", [("log.segment.bytes", SET, "3000")]), (0, None),
         "IncrementalAlterConfigs SET on broker 1")
 tap.is_(src(entry(ConfigResource.Type.TOPIC, "dyn", "segment.bytes")), ("3000", DYN, False),
         "the per-broker value wins over the cluster default")
+syn = {}
+describe_raw("dyn", 2, syn)
+tap.is_(syn.get("segment.bytes"), [("log.segment.bytes", "3000", DYN), ("log.segment.bytes", "2000", DDEF),
+                                   ("log.segment.bytes", "1073741824", DEFAULT)],
+        "topic synonyms list every broker level, highest first")
+syn = {}
+describe_raw("1", 4, syn)
+tap.is_(syn.get("log.segment.bytes"), [("log.segment.bytes", "3000", DYN), ("log.segment.bytes", "2000", DDEF),
+                                       ("log.segment.bytes", "1073741824", DEFAULT)],
+        "broker synonyms: the same levels")
+tap.is_(syn.get("log.retention.bytes"), [("log.retention.bytes", "50000000", STATIC),
+                                         ("log.retention.bytes", "-1", DEFAULT)],
+        "broker synonyms of a static key: static, default")
 tap.is_(incremental("1", [("log.segment.bytes", DELETE, None)]), (0, None),
         "IncrementalAlterConfigs DELETE on broker 1")
 tap.is_(src(entry(ConfigResource.Type.TOPIC, "dyn", "segment.bytes")), ("2000", DDEF, False),

@@ -85,16 +85,38 @@ static int describe_topic(od_core_t *core, od_req_t *r, const od_topic_t *t,
         o->synonyms_count = 0;
         if (!synonyms)
             continue;
-        o->synonyms = od_arena_calloc(&r->arena, 3, sizeof(*o->synonyms));
+        o->synonyms = od_arena_calloc(&r->arena, 5, sizeof(*o->synonyms));
         if (!o->synonyms)
             return -1;
         const char *ov = od_topic_config(t, k->def.name);
         if (ov)
             add_syn(r, o, k->def.name, ov, OD_CFGSRC_TOPIC);
-        od_cfg_source_t bsrc;
-        const char *bv = od_topic_config_value(core, NULL, k->def.name, &bsrc);
-        if (bsrc != OD_CFGSRC_DEFAULT)
-            add_syn(r, o, k->broker_key, bv, (int8_t)bsrc);
+        /* Every broker level that sets it, highest first, as Kafka lists
+         * them: this broker's dynamic value, the cluster default, the
+         * static file, Kafka's default. */
+        const od_image_t *img = &core->image;
+        int dyn = 0;
+        for (size_t j = 0; j < img->nbroker_configs; j++)
+            if (strcmp(img->broker_configs[j].key, k->broker_key) == 0) {
+                add_syn(r, o, k->broker_key, img->broker_configs[j].value, OD_CFGSRC_DYNAMIC_BROKER);
+                dyn = 1;
+            }
+        for (size_t j = 0; j < img->nbroker_default_configs; j++)
+            if (strcmp(img->broker_default_configs[j].key, k->broker_key) == 0) {
+                add_syn(r, o, k->broker_key, img->broker_default_configs[j].value,
+                        OD_CFGSRC_DYNAMIC_DEFAULT_BROKER);
+                dyn = 1;
+            }
+        if (!dyn) {
+            od_cfg_source_t bsrc;
+            const char *bv = od_topic_config_value(core, NULL, k->def.name, &bsrc);
+            if (bsrc != OD_CFGSRC_DEFAULT)
+                add_syn(r, o, k->broker_key, bv, (int8_t)bsrc);
+        } else {
+            const od_conf_key_t *sk = od_config_find(&core->config, k->broker_key);
+            if (sk && sk->value && sk->source != OD_CONF_SRC_DEFAULT)
+                add_syn(r, o, k->broker_key, sk->value, OD_CFGSRC_STATIC_BROKER);
+        }
         add_syn(r, o, k->broker_key, k->def.dflt, OD_CFGSRC_DEFAULT);
     }
     return 0;
