@@ -332,7 +332,9 @@ uint32_t od_crc32c(uint32_t crc, const void *data, size_t len);
 
 /* Decompress a records section. *out is malloc'd (caller frees). Output
  * larger than max_out is an error (a decompression bomb is refused, not
- * allocated). Returns 0, or -1 with err. */
+ * allocated). Returns 0, or with err: OD_CODEC_ERR_LIMIT (-2) when the output
+ * would pass max_out, -1 for anything else. */
+#define OD_CODEC_ERR_LIMIT (-2)
 int od_codec_decompress(int codec, const uint8_t *in, size_t len, size_t max_out, uint8_t **out,
                         size_t *out_len, char *err, size_t errsz);
 /* Compress with the codec's default level. *out is malloc'd. */

@@ -116,9 +116,9 @@ tap.is_(overrides(), {"retention.ms": "123456", "segment.bytes": "2000",
                       "cleanup.policy": "compact,delete"}, "refused changes changed nothing")
 err, msg = kp_alter({"retention.ms": "1"}, topic="no-such-topic")
 tap.is_(err, odtest.UNKNOWN_TOPIC_OR_PARTITION, "unknown topic: UNKNOWN_TOPIC_OR_PARTITION")
-resp = kp.alter_configs([ConfigResource(ConfigResourceType.BROKER, "1", configs={"log.retention.ms": "1"})])
+resp = kp.alter_configs([ConfigResource(ConfigResourceType.BROKER, "1", configs={"num.partitions": "1"})])
 tap.ok(resp.resources[0][0] == odtest.INVALID_REQUEST and resp.resources[0][1],
-       "BROKER resource: INVALID_REQUEST (%s)" % resp.resources[0][1])
+       "BROKER resource, a read-only key: INVALID_REQUEST (%s)" % resp.resources[0][1])
 
 b.restart()
 conn.close()
@@ -157,8 +157,8 @@ err, msg = incremental([("retention.ms", SET, "1"), ("retention.ms", DELETE, Non
 tap.is_(err, odtest.INVALID_REQUEST, "the same key twice: INVALID_REQUEST")
 tap.is_(incremental([("retention.ms", SET, "1")], topic="nope")[0], odtest.UNKNOWN_TOPIC_OR_PARTITION,
         "unknown topic: UNKNOWN_TOPIC_OR_PARTITION")
-tap.is_(incremental([("log.retention.ms", SET, "1")], topic="1", rtype=4)[0], odtest.INVALID_REQUEST,
-        "BROKER resource: INVALID_REQUEST")
+tap.is_(incremental([("num.partitions", SET, "1")], topic="1", rtype=4)[0], odtest.INVALID_REQUEST,
+        "BROKER resource, a read-only key: INVALID_REQUEST")
 
 # ---- confluent AdminClient.alter_configs ------------------------------------------
 fs = ck_admin.alter_configs([CkResource("topic", T, set_config={"retention.ms": "777777",

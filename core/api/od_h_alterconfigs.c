@@ -11,8 +11,13 @@
  * together (od_metadata_alter_configs); the answer waits until they are
  * committed, and applying them reconfigures the open logs, so they take
  * effect without a restart and survive one. validate_only checks and stops.
- * BROKER resources are refused (INVALID_REQUEST): dynamic broker configs
- * are not supported yet. */
+ *
+ * BROKER resources (name "" for the cluster-wide default, or this node's
+ * id) take the broker keys Kafka can update dynamically that Odradek has
+ * (od_broker_config_dynamic: the topic-default keys such as
+ * log.retention.ms); any other key is INVALID_REQUEST "Cannot update these
+ * configs dynamically", as in Kafka. They become ConfigRecords of resource
+ * type BROKER, and applying them reconfigures every open log. */
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +25,7 @@
 #include "od_dispatch.h"
 #include "od_handlers.h"
 #include "od_lifecycle.h"
+#include "od_metadata_configs.h"
 #include "od_topic_config.h"
 
 #define RES_TOPIC  2
@@ -296,6 +302,165 @@ oom:
     return -1;
 }
 
+/* ---- broker resources ---- */
+
+/* The new dynamic configs of broker resource `name` (scope: its current
+ * list), as plan() does for a topic. Kafka's wording for refusals. */
+static int plan_broker(od_core_t *core, od_req_t *r, const char *name, const od_kv_t *cur,
+                       size_t ncur, const ac_change_t *ch, int32_t nch, int incremental,
+                       ac_res_t *o, od_kv_t **kv_out, size_t *nkv_out)
+{
+    od_arena_t *a = &r->arena;
+    size_t cap = ncur + (size_t)nch, n = 0;
+    ac_entry_t *e = od_arena_calloc(a, cap ? cap : 1, sizeof(*e));
+    od_kv_t *kv = od_arena_calloc(a, cap ? cap : 1, sizeof(*kv));
+    char msg[1024], pre[128];
+    if (!e || !kv)
+        goto oom;
+    snprintf(pre, sizeof(pre), "Invalid config value for resource ConfigResource(type=BROKER, name='%s')",
+             name);
+    /* Read-only keys first, all of them named, as Kafka does. */
+    size_t ml = (size_t)snprintf(msg, sizeof(msg), "%s: Cannot update these configs dynamically: Set(",
+                                 pre);
+    int bad = 0;
+    for (int32_t i = 0; i < nch; i++) {
+        if (ch[i].name.len <= 0) {
+            set_res(r, o, OD_ERR_INVALID_REQUEST, "config name must not be empty or null");
+            return -1;
+        }
+        for (int32_t j = 0; j < i; j++)
+            if (ch[j].name.len == ch[i].name.len &&
+                memcmp(ch[j].name.p, ch[i].name.p, (size_t)ch[i].name.len) == 0) {
+                char m[300];
+                snprintf(m, sizeof(m), "Error due to duplicate config keys: %.*s",
+                         (int)(ch[i].name.len > 255 ? 255 : ch[i].name.len), ch[i].name.p);
+                set_res(r, o, OD_ERR_INVALID_REQUEST, m);
+                return -1;
+            }
+        if (!od_broker_config_dynamic(ch[i].name.p, (size_t)ch[i].name.len, NULL) && ml < sizeof(msg)) {
+            ml += (size_t)snprintf(msg + ml, sizeof(msg) - ml, "%s%.*s", bad ? ", " : "",
+                                   (int)(ch[i].name.len > 255 ? 255 : ch[i].name.len), ch[i].name.p);
+            bad = 1;
+        }
+    }
+    if (bad) {
+        if (ml < sizeof(msg))
+            snprintf(msg + ml, sizeof(msg) - ml, ")");
+        set_res(r, o, OD_ERR_INVALID_REQUEST, msg);
+        return -1;
+    }
+    for (size_t i = 0; i < ncur; i++) {
+        /* copies: applying the records frees the image's strings */
+        e[n].key = od_arena_strndup(a, cur[i].key, strlen(cur[i].key));
+        e[n].orig = od_arena_strndup(a, cur[i].value, strlen(cur[i].value));
+        if (!e[n].key || !e[n].orig)
+            goto oom;
+        e[n].value = incremental ? e[n].orig : NULL; /* AlterConfigs replaces them all */
+        n++;
+    }
+    for (int32_t i = 0; i < nch; i++) {
+        const ac_change_t *c = &ch[i];
+        const od_topic_key_t *tk = NULL;
+        od_broker_config_dynamic(c->name.p, (size_t)c->name.len, &tk);
+        const char *key = tk->broker_key;
+        ac_entry_t *en = find_entry(e, n, key);
+        if (!en) {
+            en = &e[n++];
+            en->key = key;
+        }
+        const char *nv = NULL;
+        char *arg = cstr(a, c->value);
+        switch (incremental ? c->op : OP_SET) {
+        case OP_SET:
+            nv = arg;
+            break;
+        case OP_DELETE:
+            en->value = NULL;
+            continue;
+        case OP_APPEND:
+        case OP_SUBTRACT:
+            if (tk->def.type != OD_CONF_LIST || !arg) {
+                snprintf(msg, sizeof(msg), "%s: Config value %s is not allowed for config key: %s", pre,
+                         c->op == OP_APPEND ? "append" : "subtract", key);
+                set_res(r, o, OD_ERR_INVALID_REQUEST, msg);
+                return -1;
+            }
+            {
+                const char *base = en->value ? en->value
+                                             : od_topic_config_value(core, NULL, tk->def.name, NULL);
+                if (!(nv = list_edit(a, base ? base : "", arg, c->op == OP_APPEND)))
+                    goto oom;
+            }
+            break;
+        default:
+            snprintf(msg, sizeof(msg), "unknown config operation %d for %s", c->op, key);
+            set_res(r, o, OD_ERR_INVALID_REQUEST, msg);
+            return -1;
+        }
+        char why[512];
+        if (od_topic_config_check(tk->def.name, strlen(tk->def.name), nv,
+                                  nv ? (int32_t)strlen(nv) : -1, why, sizeof(why)) < 0) {
+            snprintf(msg, sizeof(msg), "%s: Invalid value %s for configuration %s: %s", pre,
+                     nv ? nv : "null", key, why);
+            set_res(r, o, OD_ERR_INVALID_REQUEST, msg);
+            return -1;
+        }
+        en->value = nv;
+    }
+    size_t nkv = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((!e[i].orig && !e[i].value) ||
+            (e[i].orig && e[i].value && strcmp(e[i].orig, e[i].value) == 0))
+            continue;
+        kv[nkv].key = (char *)e[i].key;
+        kv[nkv].value = (char *)e[i].value;
+        nkv++;
+    }
+    *kv_out = kv;
+    *nkv_out = nkv;
+    return 0;
+oom:
+    set_res(r, o, OD_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
+    return -1;
+}
+
+static void alter_broker(od_core_t *core, ac_pending_t *pd, ac_slot_t *slots, int32_t i,
+                         const ac_change_t *ch, int32_t nch, int validate_only)
+{
+    od_req_t *r = pd->r;
+    ac_res_t *o = &pd->res[i];
+    char id[24], msg[512];
+    snprintf(id, sizeof(id), "%lld", (long long)core->conf.node_id);
+    int dflt = o->name.len <= 0;
+    if (!dflt && !od_str_eq(o->name, id)) {
+        snprintf(msg, sizeof(msg), "Unexpected broker id, expected %s or empty string, but received %.*s",
+                 id, (int)(o->name.len > 255 ? 255 : o->name.len), o->name.p);
+        set_res(r, o, OD_ERR_INVALID_REQUEST, msg);
+        return;
+    }
+    const od_image_t *img = &core->image;
+    od_kv_t *kv;
+    size_t nkv;
+    if (plan_broker(core, r, dflt ? "" : id, dflt ? img->broker_default_configs : img->broker_configs,
+                    dflt ? img->nbroker_default_configs : img->nbroker_configs, ch, nch,
+                    pd->incremental, o, &kv, &nkv) < 0)
+        return;
+    o->code = OD_ERR_NONE;
+    if (validate_only || nkv == 0)
+        return;
+    slots[i].pd = pd;
+    slots[i].i = i;
+    pd->outstanding++;
+    if (od_metadata_alter_broker_configs(core, dflt ? "" : id, kv, nkv, slot_done, &slots[i], msg,
+                                         sizeof(msg)) < 0) {
+        pd->outstanding--;
+        set_res(r, o, OD_ERR_UNKNOWN_SERVER_ERROR, msg);
+        return;
+    }
+    od_logf(OD_LOG_INFO, "client %s: %zu dynamic broker config change(s) for %s",
+            r->conn ? r->conn->peer : "?", nkv, dflt ? "the cluster default" : "this broker");
+}
+
 /* ---- the two APIs ---- */
 
 static void alter_resource(od_core_t *core, ac_pending_t *pd, ac_slot_t *slots, int32_t i,
@@ -311,7 +476,7 @@ static void alter_resource(od_core_t *core, ac_pending_t *pd, ac_slot_t *slots, 
             return;
         }
     if (o->type == RES_BROKER) {
-        set_res(r, o, OD_ERR_INVALID_REQUEST, "dynamic broker configs are not supported yet");
+        alter_broker(core, pd, slots, i, ch, nch, validate_only);
         return;
     }
     if (o->type != RES_TOPIC) {

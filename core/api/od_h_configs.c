@@ -1,5 +1,10 @@
 /* od_h_configs.c - DescribeConfigs for topics and the broker, with sources
- * and synonyms as Kafka reports them. */
+ * and synonyms as Kafka reports them. A broker key AlterConfigs may change
+ * (od_broker_config_dynamic) is not read-only and shows its dynamic value:
+ * this broker's (DYNAMIC_BROKER_CONFIG) before the cluster default
+ * (DYNAMIC_DEFAULT_BROKER_CONFIG) before the static file
+ * (STATIC_BROKER_CONFIG) before Kafka's default (DEFAULT_CONFIG). The
+ * broker resource "" is the cluster default: its dynamic keys only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +12,7 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
+#include "od_metadata_configs.h"
 #include "od_topic_config.h"
 
 #define RES_TOPIC 2
@@ -79,16 +85,38 @@ static int describe_topic(od_core_t *core, od_req_t *r, const od_topic_t *t,
         o->synonyms_count = 0;
         if (!synonyms)
             continue;
-        o->synonyms = od_arena_calloc(&r->arena, 3, sizeof(*o->synonyms));
+        o->synonyms = od_arena_calloc(&r->arena, 5, sizeof(*o->synonyms));
         if (!o->synonyms)
             return -1;
         const char *ov = od_topic_config(t, k->def.name);
         if (ov)
             add_syn(r, o, k->def.name, ov, OD_CFGSRC_TOPIC);
-        od_cfg_source_t bsrc;
-        const char *bv = od_topic_config_value(core, NULL, k->def.name, &bsrc);
-        if (bsrc != OD_CFGSRC_DEFAULT)
-            add_syn(r, o, k->broker_key, bv, (int8_t)bsrc);
+        /* Every broker level that sets it, highest first, as Kafka lists
+         * them: this broker's dynamic value, the cluster default, the
+         * static file, Kafka's default. */
+        const od_image_t *img = &core->image;
+        int dyn = 0;
+        for (size_t j = 0; j < img->nbroker_configs; j++)
+            if (strcmp(img->broker_configs[j].key, k->broker_key) == 0) {
+                add_syn(r, o, k->broker_key, img->broker_configs[j].value, OD_CFGSRC_DYNAMIC_BROKER);
+                dyn = 1;
+            }
+        for (size_t j = 0; j < img->nbroker_default_configs; j++)
+            if (strcmp(img->broker_default_configs[j].key, k->broker_key) == 0) {
+                add_syn(r, o, k->broker_key, img->broker_default_configs[j].value,
+                        OD_CFGSRC_DYNAMIC_DEFAULT_BROKER);
+                dyn = 1;
+            }
+        if (!dyn) {
+            od_cfg_source_t bsrc;
+            const char *bv = od_topic_config_value(core, NULL, k->def.name, &bsrc);
+            if (bsrc != OD_CFGSRC_DEFAULT)
+                add_syn(r, o, k->broker_key, bv, (int8_t)bsrc);
+        } else {
+            const od_conf_key_t *sk = od_config_find(&core->config, k->broker_key);
+            if (sk && sk->value && sk->source != OD_CONF_SRC_DEFAULT)
+                add_syn(r, o, k->broker_key, sk->value, OD_CFGSRC_STATIC_BROKER);
+        }
         add_syn(r, o, k->broker_key, k->def.dflt, OD_CFGSRC_DEFAULT);
     }
     return 0;
@@ -99,6 +127,7 @@ static int describe_broker(od_core_t *core, od_req_t *r,
                            int synonyms, int docs, od_DescribeConfigsResponse_DescribeConfigsResult_t *out)
 {
     const od_config_t *c = &core->config;
+    const od_image_t *img = &core->image;
     out->configs = od_arena_calloc(&r->arena, c->nkeys ? c->nkeys : 1, sizeof(*out->configs));
     if (!out->configs)
         return -1;
@@ -109,10 +138,14 @@ static int describe_broker(od_core_t *core, od_req_t *r,
             continue;
         cfg_out_t *o = &out->configs[out->configs_count++];
         int secret = (k->def->flags & OD_CONF_F_SECRET) != 0;
-        int8_t src = k->source == OD_CONF_SRC_DEFAULT ? OD_CFGSRC_DEFAULT : OD_CFGSRC_STATIC_BROKER;
+        int dynamic = od_broker_config_dynamic(k->def->name, strlen(k->def->name), NULL);
+        int8_t ssrc = k->source == OD_CONF_SRC_DEFAULT ? OD_CFGSRC_DEFAULT : OD_CFGSRC_STATIC_BROKER;
+        od_cfg_source_t dsrc = OD_CFGSRC_DEFAULT;
+        const char *dv = dynamic ? od_dynamic_broker_value(core, k->def->name, &dsrc) : NULL;
+        int8_t src = dv ? (int8_t)dsrc : ssrc;
         o->name = od_str_c(k->def->name);
-        o->value = od_str_c(secret ? NULL : k->value);
-        o->read_only = 1; /* dynamic broker configs arrive with AlterConfigs */
+        o->value = od_str_c(secret ? NULL : dv ? dv : k->value);
+        o->read_only = (int8_t)!dynamic;
         o->is_default = src == OD_CFGSRC_DEFAULT;
         o->config_source = src;
         o->is_sensitive = (int8_t)secret;
@@ -121,13 +154,59 @@ static int describe_broker(od_core_t *core, od_req_t *r,
         o->synonyms_count = 0;
         if (!synonyms)
             continue;
-        o->synonyms = od_arena_calloc(&r->arena, 2, sizeof(*o->synonyms));
+        o->synonyms = od_arena_calloc(&r->arena, 4, sizeof(*o->synonyms));
         if (!o->synonyms)
             return -1;
-        if (src != OD_CFGSRC_DEFAULT)
-            add_syn(r, o, k->def->name, secret ? NULL : k->value, src);
+        if (dynamic) {
+            for (size_t j = 0; j < img->nbroker_configs; j++)
+                if (strcmp(img->broker_configs[j].key, k->def->name) == 0)
+                    add_syn(r, o, k->def->name, img->broker_configs[j].value, OD_CFGSRC_DYNAMIC_BROKER);
+            for (size_t j = 0; j < img->nbroker_default_configs; j++)
+                if (strcmp(img->broker_default_configs[j].key, k->def->name) == 0)
+                    add_syn(r, o, k->def->name, img->broker_default_configs[j].value,
+                            OD_CFGSRC_DYNAMIC_DEFAULT_BROKER);
+        }
+        if (ssrc != OD_CFGSRC_DEFAULT)
+            add_syn(r, o, k->def->name, secret ? NULL : k->value, ssrc);
         if (k->def->dflt)
             add_syn(r, o, k->def->name, secret ? NULL : k->def->dflt, OD_CFGSRC_DEFAULT);
+    }
+    return 0;
+}
+
+/* The broker resource "": the cluster-wide dynamic defaults, as Kafka. */
+static int describe_broker_default(od_core_t *core, od_req_t *r,
+                                   const od_DescribeConfigsRequest_DescribeConfigsResource_t *res,
+                                   int synonyms, int docs,
+                                   od_DescribeConfigsResponse_DescribeConfigsResult_t *out)
+{
+    const od_image_t *img = &core->image;
+    size_t n = img->nbroker_default_configs;
+    out->configs = od_arena_calloc(&r->arena, n ? n : 1, sizeof(*out->configs));
+    if (!out->configs)
+        return -1;
+    out->configs_count = 0;
+    for (size_t i = 0; i < n; i++) {
+        const od_kv_t *kv = &img->broker_default_configs[i];
+        const od_topic_key_t *tk = NULL;
+        if (!wanted(res, kv->key) || !od_broker_config_dynamic(kv->key, strlen(kv->key), &tk))
+            continue;
+        cfg_out_t *o = &out->configs[out->configs_count++];
+        o->name = od_str_c(kv->key);
+        o->value = od_str_c(kv->value);
+        o->read_only = 0;
+        o->is_default = 0;
+        o->config_source = OD_CFGSRC_DYNAMIC_DEFAULT_BROKER;
+        o->is_sensitive = 0;
+        o->config_type = kafka_type(tk->def.type);
+        o->documentation = od_str_c(docs ? tk->def.doc : NULL);
+        o->synonyms_count = 0;
+        if (!synonyms)
+            continue;
+        o->synonyms = od_arena_calloc(&r->arena, 1, sizeof(*o->synonyms));
+        if (!o->synonyms)
+            return -1;
+        add_syn(r, o, kv->key, kv->value, OD_CFGSRC_DYNAMIC_DEFAULT_BROKER);
     }
     return 0;
 }
@@ -173,7 +252,8 @@ void od_h_describe_configs(od_req_t *r, void *body)
                 o->error_message = od_str_c("Unexpected broker id: this broker has another node.id");
                 continue;
             }
-            if (describe_broker(core, r, res, synonyms, docs, o) < 0)
+            if ((res->resource_name.len > 0 ? describe_broker(core, r, res, synonyms, docs, o)
+                                             : describe_broker_default(core, r, res, synonyms, docs, o)) < 0)
                 goto oom;
         } else {
             o->error_code = OD_ERR_INVALID_REQUEST;

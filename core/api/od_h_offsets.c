@@ -108,7 +108,8 @@ static void fill_part(const od_group_t *g, od_str_t topic, int32_t idx, fpart_t 
     o->index = idx;
     o->offset = off ? off->offset : -1;
     o->epoch = off ? off->leader_epoch : -1;
-    o->metadata = od_str_c(off ? off->metadata : "");
+    o->metadata.p = off ? off->metadata : "";
+    o->metadata.len = off ? (int32_t)off->metadata_len : 0;
     o->error = OD_ERR_NONE;
 }
 

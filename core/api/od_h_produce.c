@@ -42,58 +42,38 @@ static int64_t ts_limit(const od_topic_t *t, int64_t v)
     return v != INT64_MAX ? v : t->cfg.message_timestamp_difference_max_ms;
 }
 
-static int ts_out_of_range(int64_t ts, int64_t now, int64_t before, int64_t after)
+/* record_errors and error_message of a partition whose records failed the
+ * per-record checks (Produce v8+, KIP-467), in the request's arena. */
+static void record_errors_out(od_req_t *r, const od_rec_result_t *res, const char *topic,
+                              int32_t partition, part_resp_t *out)
 {
-    if (ts < 0) /* no timestamp (-1) is not checked */
-        return 0;
-    return (before != INT64_MAX && ts < now - before) || (after != INT64_MAX && ts > now + after);
-}
-
-/* CreateTime topics: every record timestamp within [now - before, now +
- * after]. Uncompressed batches are checked record by record; compressed ones
- * by their first and largest timestamps (the records stay compressed). */
-static int16_t check_timestamps(od_core_t *core, od_topic_t *t, const uint8_t *p, size_t len,
-                                char *err, size_t errsz)
-{
-    int64_t before = ts_limit(t, t->cfg.message_timestamp_before_max_ms);
-    int64_t after = ts_limit(t, t->cfg.message_timestamp_after_max_ms);
-    if (before == INT64_MAX && after == INT64_MAX)
-        return OD_ERR_NONE;
-    int64_t now = od_now_ms();
-    od_batch_iter_t it;
-    od_batch_hdr_t h;
-    size_t off, size;
-    od_batch_iter_init(&it, p, len);
-    while (od_batch_iter_next(&it, &h, &off, &size) == 1) {
-        int64_t bad = -1;
-        if (OD_BATCH_COMPRESSION(h.attributes) != OD_BATCH_CODEC_NONE) {
-            if (ts_out_of_range(h.base_timestamp, now, before, after))
-                bad = h.base_timestamp;
-            else if (ts_out_of_range(h.max_timestamp, now, before, after))
-                bad = h.max_timestamp;
-        } else {
-            const uint8_t *rp = p + off + OD_BATCH_HEADER_SIZE;
-            size_t rl = size - OD_BATCH_HEADER_SIZE, used;
-            od_record_t rec;
-            for (int32_t i = 0; i < h.record_count && bad < 0; i++) {
-                if (od_record_iter(rp, rl, -1, &rec, &used) < 0)
-                    break; /* od_batch_validate walked them already */
-                int64_t ts = h.base_timestamp + rec.timestamp_delta;
-                if (ts_out_of_range(ts, now, before, after))
-                    bad = ts;
-                rp += used;
-                rl -= used;
-            }
+    char m[1024];
+    od_rec_result_message(res, topic, partition, m, sizeof(m));
+    char *pm = od_arena_strndup(&r->arena, m, strlen(m));
+    if (pm)
+        out->error_message = od_str_c(pm);
+    out->record_errors = od_arena_calloc(&r->arena, (size_t)res->nlisted + 1,
+                                         sizeof(*out->record_errors));
+    if (!out->record_errors)
+        return;
+    const char *shared = NULL; /* the key message is the same for every record */
+    int32_t n = 0;
+    for (int32_t i = 0; i < res->nlisted; i++) {
+        const od_rec_error_t *e = &res->errors[i];
+        const char *em = e->code == OD_ERR_INVALID_RECORD ? shared : NULL;
+        if (!em) {
+            od_rec_error_message(res, e, topic, partition, m, sizeof(m));
+            em = od_arena_strndup(&r->arena, m, strlen(m));
+            if (!em)
+                break;
+            if (e->code == OD_ERR_INVALID_RECORD)
+                shared = em;
         }
-        if (bad >= 0) {
-            snprintf(err, errsz,
-                     "timestamp %" PRId64 " is out of range: it must lie within [now - %" PRId64
-                     " ms, now + %" PRId64 " ms] (message.timestamp.before/after.max.ms)",
-                     bad, before, after);
-            return OD_ERR_INVALID_TIMESTAMP;
-        }
+        out->record_errors[n].batch_index = e->batch_index;
+        out->record_errors[n].batch_index_error_message = od_str_c(em);
+        n++;
     }
-    return OD_ERR_NONE;
+    out->record_errors_count = n;
 }
 
 static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
@@ -153,16 +133,26 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
         snprintf(msg, msgsz, "clients may not produce control batches");
         return;
     }
-    /* Compacted topics take keyed records only (od_compact_check.c). */
-    if ((ec = od_compact_check(core, t, data, len, msg, msgsz)) != OD_ERR_NONE) {
-        out->error_code = ec;
-        return;
-    }
+    /* The per-record checks (od_compact_check.c): keys on compacted topics,
+     * CreateTime timestamps within message.timestamp.before/after.max.ms. */
     int log_append = t->cfg.log_append_time != 0;
-    if (!log_append && (ec = check_timestamps(core, t, data, len, msg, msgsz)) != OD_ERR_NONE) {
+    od_rec_rules_t rules = {(t->cfg.cleanup_policy & OD_CLEANUP_COMPACT) != 0, !log_append,
+                            od_now_ms(), ts_limit(t, t->cfg.message_timestamp_before_max_ms),
+                            ts_limit(t, t->cfg.message_timestamp_after_max_ms)};
+    od_rec_result_t rres;
+    if ((ec = od_record_check(data, len, &rules, &rres, msg, msgsz)) != OD_ERR_NONE) {
         out->error_code = ec;
+        if (rres.nerrors > 0) {
+            record_errors_out(r, &rres, topic_name, pd->index, out);
+            od_logf(OD_LOG_DEBUG, "client %s correlation %d: produce to %s-%d: %d record(s) refused",
+                    r->conn ? r->conn->peer : "?", r->hdr.correlation_id, topic_name, pd->index,
+                    (int)rres.nerrors);
+            msg[0] = 0; /* error_message is set */
+        }
+        od_rec_result_free(&rres);
         return;
     }
+    od_rec_result_free(&rres);
     /* Idempotent producers (KIP-98): one batch per partition (v3+) whose
      * header names the producer; check it against the partition's state. */
     od_batch_hdr_t ph;
@@ -203,6 +193,13 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
     int16_t cec = od_produce_compression(core, t, &data, &len, &recoded, msg, msgsz);
     if (cec != OD_ERR_NONE) {
         out->error_code = cec;
+        return;
+    }
+    /* Re-encoded batches (uncompressed ones above all) may have grown past
+     * max.message.bytes: refused as Kafka does (RecordTooLargeException). */
+    if (recoded && (ec = check_sizes(data, len, max_bytes, msg, msgsz)) != OD_ERR_NONE) {
+        free(recoded);
+        out->error_code = ec;
         return;
     }
     int64_t append_time = log_append ? od_now_ms() : -1;
@@ -258,6 +255,9 @@ void od_h_produce(od_req_t *r, void *body)
         return;
     }
     resp.responses_count = nt;
+    /* All compressed batches of the request may inflate to at most what
+     * the request could have carried uncompressed (od_batch_codec.c). */
+    od_batch_budget_begin((size_t)core->conf.socket_request_max_bytes);
     for (int32_t i = 0; i < nt; i++) {
         od_ProduceRequest_TopicProduceData_t *td = &req->topic_data[i];
         od_ProduceResponse_TopicProduceResponse_t *tr = &resp.responses[i];
@@ -266,6 +266,7 @@ void od_h_produce(od_req_t *r, void *body)
         tr->partition_responses = od_arena_calloc(&r->arena, np ? (size_t)np : 1,
                                                   sizeof(*tr->partition_responses));
         if (!tr->partition_responses) {
+            od_batch_budget_end();
             od_req_drop(r);
             return;
         }
@@ -298,6 +299,7 @@ void od_h_produce(od_req_t *r, void *body)
             }
         }
     }
+    od_batch_budget_end();
     if (acks0) {
         /* No response for acks=0; on an error Kafka closes the connection
          * so that the producer notices and refreshes its metadata. */

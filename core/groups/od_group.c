@@ -322,9 +322,13 @@ od_goffset_t *od_group_offset(const od_group_t *g, const char *topic, size_t tle
 
 int od_group_offset_put(od_group_t *g, const od_goffset_t *o)
 {
-    char *md = strdup(o->metadata ? o->metadata : "");
+    size_t mlen = o->metadata ? o->metadata_len : 0;
+    char *md = malloc(mlen + 1);
     if (!md)
         return -1;
+    if (mlen)
+        memcpy(md, o->metadata, mlen);
+    md[mlen] = '\0';
     od_goffset_t *cur = od_group_offset(g, o->topic, strlen(o->topic), o->partition);
     if (!cur) {
         if (g->noffsets == g->offsets_cap) {
@@ -347,6 +351,7 @@ int od_group_offset_put(od_group_t *g, const od_goffset_t *o)
     }
     free(cur->metadata);
     cur->metadata = md;
+    cur->metadata_len = mlen;
     cur->partition = o->partition;
     cur->offset = o->offset;
     cur->leader_epoch = o->leader_epoch;

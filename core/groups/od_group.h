@@ -98,7 +98,11 @@ typedef struct od_goffset {
     int32_t partition;
     int32_t leader_epoch;
     int64_t offset;
+    /* Commit metadata is a string on the wire but clients put any bytes in
+     * it (NULs included): kept as bytes, metadata_len of them, plus a
+     * trailing NUL for logging. */
     char *metadata;
+    size_t metadata_len;
     int64_t commit_ts; /* wall clock ms */
     int64_t expire_ts; /* -1: by offsets.retention.minutes */
 } od_goffset_t;

@@ -90,8 +90,13 @@ void od_group_commit(od_str_t gid, int32_t generation, od_str_t member, od_str_t
         }
         od_goffset_t *o = &offs[i];
         o->topic = strndup(c->topic.p ? c->topic.p : "", c->topic.len > 0 ? (size_t)c->topic.len : 0);
-        o->metadata = strndup(c->metadata.len > 0 ? c->metadata.p : "",
-                              c->metadata.len > 0 ? (size_t)c->metadata.len : 0);
+        o->metadata_len = c->metadata.len > 0 ? (size_t)c->metadata.len : 0;
+        o->metadata = malloc(o->metadata_len + 1);
+        if (o->metadata) {
+            if (o->metadata_len)
+                memcpy(o->metadata, c->metadata.p, o->metadata_len);
+            o->metadata[o->metadata_len] = '\0';
+        }
         o->partition = c->partition;
         o->offset = c->offset;
         o->leader_epoch = c->leader_epoch;

@@ -49,7 +49,8 @@ uint8_t *od_gstore_offset_value(const od_goffset_t *o, size_t *len)
     od_OffsetCommitValue_init(&v);
     v.offset = o->offset;
     v.leader_epoch = o->leader_epoch;
-    v.metadata = od_str_c(o->metadata ? o->metadata : "");
+    v.metadata.p = o->metadata ? o->metadata : "";
+    v.metadata.len = o->metadata ? (int32_t)o->metadata_len : 0;
     v.commit_timestamp = o->commit_ts;
     v.expire_timestamp = o->expire_ts;
     int16_t ver = o->expire_ts >= 0 ? 1 : 3;
@@ -336,11 +337,17 @@ int od_gstore_apply(const uint8_t *key, int32_t klen, const uint8_t *value, int3
             goto out;
         g->partition = partition;
         char *topic = od_arena_strndup(&ar, k.topic.p, (size_t)k.topic.len);
-        char *md = od_arena_strndup(&ar, v.metadata.len > 0 ? v.metadata.p : "",
-                                    v.metadata.len > 0 ? (size_t)v.metadata.len : 0);
-        od_goffset_t o = {topic, k.partition, v.leader_epoch, v.offset, md, v.commit_timestamp,
-                          vver == 1 ? v.expire_timestamp : -1};
-        rc = topic && md ? od_group_offset_put(g, &o) : -1;
+        /* The metadata as bytes: od_group_offset_put copies metadata_len of
+         * them, so a NUL inside survives the reload. */
+        od_goffset_t o = {.topic = topic,
+                          .partition = k.partition,
+                          .leader_epoch = v.leader_epoch,
+                          .offset = v.offset,
+                          .metadata = (char *)(v.metadata.len > 0 ? v.metadata.p : ""),
+                          .metadata_len = v.metadata.len > 0 ? (size_t)v.metadata.len : 0,
+                          .commit_ts = v.commit_timestamp,
+                          .expire_ts = vver == 1 ? v.expire_timestamp : -1};
+        rc = topic ? od_group_offset_put(g, &o) : -1;
     } else {
         od_GroupMetadataKey_t k;
         if (od_GroupMetadataKey_decode(&ks, kver, &ar, &k) < 0 || k.group.len < 0)

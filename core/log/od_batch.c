@@ -50,6 +50,33 @@ static void seterr(char *err, size_t errsz, const char *fmt, ...)
 
 /* ---- header ------------------------------------------------------------ */
 
+int64_t od_ts_add_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+int64_t od_ts_sub_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+int od_ts_outside(int64_t ts, int64_t now, int64_t before, int64_t after)
+{
+    /* A saturated bound is only reached by a limit beyond the int64 range
+     * of timestamps, so comparing against it is exact. */
+    if (before != INT64_MAX && before >= 0 && ts < od_ts_sub_sat(now, before))
+        return 1;
+    if (after != INT64_MAX && after >= 0 && ts > od_ts_add_sat(now, after))
+        return 1;
+    return 0;
+}
+
 int od_batch_parse_header(const uint8_t *p, size_t len, od_batch_hdr_t *h)
 {
     if (!p || len < OD_BATCH_HEADER_SIZE)

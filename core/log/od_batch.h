@@ -53,6 +53,7 @@
 #define OD_BATCH_ERR_NONE            0
 #define OD_BATCH_ERR_CORRUPT_MESSAGE 2
 #define OD_BATCH_ERR_INVALID_RECORD  87
+#define OD_BATCH_ERR_RECORD_LIST_TOO_LARGE 18 /* the request's decompression budget is spent */
 
 typedef struct od_batch_hdr {
     int64_t base_offset;
@@ -72,6 +73,15 @@ typedef struct od_batch_hdr {
 /* Read the 61-byte header at p. Checks nothing but the length (the magic
  * is not checked: the caller looks at h->magic). 0 ok, -1 too short. */
 int od_batch_parse_header(const uint8_t *p, size_t len, od_batch_hdr_t *h);
+
+/* Timestamp arithmetic on client-set values: saturating at INT64_MIN and
+ * INT64_MAX instead of overflowing. */
+int64_t od_ts_add_sat(int64_t a, int64_t b);
+int64_t od_ts_sub_sat(int64_t a, int64_t b);
+/* Kafka's window check: ts < now - before or ts > now + after, a limit of
+ * INT64_MAX meaning none (the default of message.timestamp.*.max.ms).
+ * Exact for every int64 value (no wrap-around). */
+int od_ts_outside(int64_t ts, int64_t now, int64_t before, int64_t after);
 
 /* CRC-32C a batch should carry: over bytes [21, size) of the batch. */
 uint32_t od_batch_compute_crc(const uint8_t *batch, size_t size);
@@ -106,7 +116,8 @@ typedef struct od_batch_summary {
  * od_batch_decompress_limit() bytes).
  * Returns OD_BATCH_ERR_NONE, OD_BATCH_ERR_CORRUPT_MESSAGE (framing, CRC,
  * truncation, magic 0/1 or unknown magic, compressed data that does not
- * decompress or exceeds the limit) or OD_BATCH_ERR_INVALID_RECORD
+ * decompress or exceeds the limit), OD_BATCH_ERR_RECORD_LIST_TOO_LARGE (the
+ * request's decompression budget is spent) or OD_BATCH_ERR_INVALID_RECORD
  * (records that do not parse inside a CRC-valid batch, wrong counts),
  * with a message in err. sum may be NULL; it is filled as far as the
  * validation got. An empty payload (len 0) is valid with batch_count 0. */
@@ -128,6 +139,12 @@ int od_batch_walk_records(const uint8_t *recs, size_t len, int32_t count, int64_
 #define OD_BATCH_DECOMPRESS_LIMIT ((size_t)64 << 20)
 size_t od_batch_decompress_limit(void);
 void od_batch_set_decompress_limit(size_t bytes);
+/* The decompression budget of one request: od_batch_validate may inflate
+ * at most `bytes` in total until od_batch_budget_end; past it a compressed
+ * batch is OD_BATCH_ERR_RECORD_LIST_TOO_LARGE. The loop thread only. */
+void od_batch_budget_begin(size_t bytes);
+void od_batch_budget_end(void);
+size_t od_batch_budget_left(void); /* SIZE_MAX when no budget is set */
 
 /* The records section of one whole batch (b, sz bytes), decompressed with
  * the batch's codec (copied when uncompressed). *out is malloc'd, caller

@@ -5,7 +5,11 @@
  * every record; a batch whose data does not decompress is CORRUPT_MESSAGE,
  * records that do not parse are INVALID_RECORD. Decompression is bounded
  * (od_batch_decompress_limit) so a small batch cannot make the broker
- * allocate gigabytes. */
+ * allocate gigabytes, and the batches of one request together by a budget
+ * (od_batch_budget_begin: socket.request.max.bytes, what the request could
+ * have carried uncompressed), so that many small bombs in one request
+ * cannot make it work without end either. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +18,10 @@
 #include "od_codec.h"
 
 static size_t decompress_limit = OD_BATCH_DECOMPRESS_LIMIT;
+/* What validation may still decompress for the request being handled
+ * (SIZE_MAX: no request budget). Requests are handled one at a time on the
+ * loop thread, and only validation of produced batches draws on it. */
+static size_t request_budget = SIZE_MAX;
 
 size_t od_batch_decompress_limit(void) { return decompress_limit; }
 
@@ -21,6 +29,12 @@ void od_batch_set_decompress_limit(size_t bytes)
 {
     decompress_limit = bytes ? bytes : OD_BATCH_DECOMPRESS_LIMIT;
 }
+
+void od_batch_budget_begin(size_t bytes) { request_budget = bytes; }
+
+void od_batch_budget_end(void) { request_budget = SIZE_MAX; }
+
+size_t od_batch_budget_left(void) { return request_budget; }
 
 static void wr_be32(uint8_t *p, uint32_t v)
 {
@@ -72,11 +86,24 @@ int od_batch_check_compressed(const uint8_t *b, size_t sz, const od_batch_hdr_t 
     char why[200] = "";
     int rc = OD_BATCH_ERR_NONE;
 
-    if (od_batch_records_plain(b, sz, &plain, &plen, why, sizeof why) != 0) {
+    /* Bounded twice: the batch alone by the decompress limit, and all
+     * batches of the request together by its budget, so that a request of
+     * many small bombs cannot make the broker inflate without end. */
+    size_t limit = decompress_limit < request_budget ? decompress_limit : request_budget;
+    int drc = od_codec_decompress(OD_BATCH_COMPRESSION(h->attributes), b + OD_BATCH_HEADER_SIZE,
+                                  sz - OD_BATCH_HEADER_SIZE, limit, &plain, &plen, why, sizeof why);
+    if (drc == OD_CODEC_ERR_LIMIT && limit < decompress_limit) {
+        snprintf(err, errsz, "batch %d: the records of this request decompress to more than "
+                 "socket.request.max.bytes (%zu bytes left of the request's budget)", idx, limit);
+        return OD_BATCH_ERR_RECORD_LIST_TOO_LARGE;
+    }
+    if (drc != 0) {
         snprintf(err, errsz, "batch %d: %s data does not decompress: %s", idx,
                  od_codec_name(OD_BATCH_COMPRESSION(h->attributes)), why);
         return OD_BATCH_ERR_CORRUPT_MESSAGE;
     }
+    if (request_budget != SIZE_MAX)
+        request_budget -= plen;
     if (od_batch_walk_records(plain, plen, h->record_count, h->base_timestamp, &mts, &mdelta, why,
                               sizeof why) != 0) {
         snprintf(err, errsz, "batch %d (%s): %s", idx,

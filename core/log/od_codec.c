@@ -84,6 +84,8 @@ static int obuf_grow(obuf_t *o, size_t want)
     return 0;
 }
 
+/* -1 out of memory, -2 the output would pass the limit: callers can tell a
+ * bomb (or a budget spent) from corrupt data. */
 static int obuf_fail_full(obuf_t *o, int rc, int codec, char *err, size_t errsz)
 {
     if (rc < 0)
@@ -93,7 +95,7 @@ static int obuf_fail_full(obuf_t *o, int rc, int codec, char *err, size_t errsz)
                od_codec_name(codec), o->max);
     free(o->p);
     o->p = NULL;
-    return -1;
+    return rc < 0 ? -1 : OD_CODEC_ERR_LIMIT;
 }
 
 static int obuf_finish(obuf_t *o, int codec, uint8_t **out, size_t *out_len, char *err,
@@ -275,8 +277,9 @@ static int snappy_decompress(const uint8_t *in, size_t len, obuf_t *o, char *err
             seterr(err, errsz, "snappy: xerial block of %u bytes, only %zu left", bl, len - pos);
             goto fail;
         }
-        if (snappy_block(in + pos, bl, o, err, errsz) != 0)
-            return -1;
+        int rc = snappy_block(in + pos, bl, o, err, errsz);
+        if (rc != 0)
+            return rc;
         pos += bl;
     }
     return 0;
@@ -480,7 +483,7 @@ int od_codec_decompress(int codec, const uint8_t *in, size_t len, size_t max_out
     default: seterr(err, errsz, "unknown codec %d", codec); return -1;
     }
     if (rc != 0)
-        return -1; /* the decoder freed o.p */
+        return rc; /* the decoder freed o.p; -1 or OD_CODEC_ERR_LIMIT */
     return obuf_finish(&o, codec, out, out_len, err, errsz);
 }
 

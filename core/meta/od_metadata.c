@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "od_core.h"
+#include "od_metadata_configs.h"
 #include "od_handlers.h"
 #include "od_net.h"
 #include "od_proto_gen.h"
@@ -140,6 +141,11 @@ void od_image_free(od_core_t *core, od_image_t *img)
         free(img->broker_configs[i].value);
     }
     free(img->broker_configs);
+    for (size_t i = 0; i < img->nbroker_default_configs; i++) {
+        free(img->broker_default_configs[i].key);
+        free(img->broker_default_configs[i].value);
+    }
+    free(img->broker_default_configs);
     free(img->brokers);
     free(img->buckets);
     memset(img, 0, sizeof(*img));
@@ -341,20 +347,10 @@ static int apply_config(od_core_t *core, const od_ConfigRecord_t *r, char *err, 
             od_partition_reconfigure(core, t->partitions[i]);
         return 0;
     }
-    if (r->resource_type == CONFIG_RESOURCE_BROKER) {
-        if (set_kv(&core->image.broker_configs, &core->image.nbroker_configs, r->name.p,
-                   (size_t)r->name.len, r->value.p, r->value.len) < 0)
-            goto oom;
-        /* A dynamic broker default changes every topic that does not
-         * override the key. */
-        for (od_topic_t *t = od_image_next_topic(&core->image, NULL); t;
-             t = od_image_next_topic(&core->image, t)) {
-            od_topic_cfg_resolve(core, t, NULL, &t->cfg);
-            for (int32_t i = 0; i < t->npartitions; i++)
-                od_partition_reconfigure(core, t->partitions[i]);
-        }
-        return 0;
-    }
+    if (r->resource_type == CONFIG_RESOURCE_BROKER) /* od_metadata_configs.c */
+        return od_metadata_apply_broker_config(core, r->resource_name.p, r->resource_name.len,
+                                               r->name.p, r->name.len, r->value.p, r->value.len,
+                                               err, errsz);
     return 0; /* other resource types (client quotas, groups) come later */
 oom:
     snprintf(err, errsz, "out of memory");
@@ -828,6 +824,8 @@ int od_metadata_snapshot(od_core_t *core, od_meta_record_t **recs, size_t *n)
     snprintf(id, sizeof(id), "%lld", (long long)core->conf.node_id);
     for (size_t i = 0; i < img->nbroker_configs; i++)
         snap_config(&rs, CONFIG_RESOURCE_BROKER, id, &img->broker_configs[i]);
+    for (size_t i = 0; i < img->nbroker_default_configs; i++)
+        snap_config(&rs, CONFIG_RESOURCE_BROKER, "", &img->broker_default_configs[i]);
     if (img->next_producer_id > 0) {
         od_ProducerIdsRecord_t pr;
         od_ProducerIdsRecord_init(&pr);

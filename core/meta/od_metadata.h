@@ -51,8 +51,10 @@ typedef struct od_image {
     size_t ntopics;
     od_broker_reg_t *brokers;
     size_t nbrokers;
-    od_kv_t *broker_configs; /* dynamic broker configs (ConfigRecord type 4) */
+    od_kv_t *broker_configs; /* dynamic broker configs of this node (ConfigRecord type 4) */
     size_t nbroker_configs;
+    od_kv_t *broker_default_configs; /* cluster-wide ones (type 4, name "") */
+    size_t nbroker_default_configs;
     int64_t last_offset; /* offset of the last applied record */
     int64_t next_producer_id;
 } od_image_t;

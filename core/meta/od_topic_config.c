@@ -9,6 +9,7 @@
 
 #include "od_codec.h"
 #include "od_core.h"
+#include "od_metadata_configs.h"
 
 #define LMAX INT64_MAX
 #define IMAX INT32_MAX
@@ -258,11 +259,9 @@ int od_topic_config_check(const char *key, size_t klen, const char *value, int32
 static const char *broker_value(od_core_t *core, const char *bkey, od_cfg_source_t *src)
 {
     static char buf[32];
-    for (size_t i = 0; i < core->image.nbroker_configs; i++)
-        if (strcmp(core->image.broker_configs[i].key, bkey) == 0) {
-            *src = OD_CFGSRC_DYNAMIC_BROKER;
-            return core->image.broker_configs[i].value;
-        }
+    const char *dv = od_dynamic_broker_value(core, bkey, src); /* od_metadata_configs.c */
+    if (dv)
+        return dv;
     const od_conf_key_t *k = od_config_find(&core->config, bkey);
     if (k && k->value && k->source != OD_CONF_SRC_DEFAULT) {
         *src = OD_CFGSRC_STATIC_BROKER;

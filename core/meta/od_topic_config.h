@@ -15,6 +15,7 @@ struct od_core;
 typedef enum od_cfg_source {
     OD_CFGSRC_TOPIC = 1,          /* DescribeConfigs TOPIC_CONFIG */
     OD_CFGSRC_DYNAMIC_BROKER = 2, /* DYNAMIC_BROKER_CONFIG */
+    OD_CFGSRC_DYNAMIC_DEFAULT_BROKER = 3, /* DYNAMIC_DEFAULT_BROKER_CONFIG */
     OD_CFGSRC_STATIC_BROKER = 4,  /* STATIC_BROKER_CONFIG */
     OD_CFGSRC_DEFAULT = 5         /* DEFAULT_CONFIG */
 } od_cfg_source_t;

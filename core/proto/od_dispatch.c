@@ -19,8 +19,7 @@
 static od_api_entry_t api_table[] = {
     API(OD_API_PRODUCE, od_h_produce, 0, NOCAP),
     API(OD_API_FETCH, od_h_fetch, 1, NOCAP),
-    /* v7 asks for the max-timestamp offset (KIP-734), not implemented yet. */
-    API(OD_API_LIST_OFFSETS, od_h_list_offsets, 0, 6),
+    API(OD_API_LIST_OFFSETS, od_h_list_offsets, 0, NOCAP),
     API(OD_API_METADATA, od_h_metadata, 1, NOCAP),
     API(OD_API_API_VERSIONS, od_h_api_versions, 0, NOCAP),
     API(OD_API_CREATE_TOPICS, od_h_create_topics, 1, NOCAP),

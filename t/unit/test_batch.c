@@ -1,9 +1,12 @@
 /* test_batch.c - RecordBatch validation, offsets, iteration and builder. */
 #include "od_batch.h"
+#include "od_compact_check.h"
 #include "od_crc32c.h"
 #include "tap.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -418,6 +421,97 @@ static void test_iter_and_wbuf(void)
     free(b);
 }
 
+/* Saturating timestamp arithmetic: client timestamps and limits at the
+ * int64 extremes (UBSan aborts on a signed overflow). */
+static void test_ts_extremes(void)
+{
+    tap_ok(od_ts_add_sat(INT64_MAX, 1) == INT64_MAX && od_ts_add_sat(INT64_MIN, -1) == INT64_MIN,
+           "add saturates at both ends");
+    tap_ok(od_ts_sub_sat(INT64_MIN, 1) == INT64_MIN && od_ts_sub_sat(0, INT64_MIN) == INT64_MAX &&
+               od_ts_sub_sat(5, 3) == 2,
+           "sub saturates, exact in range");
+    int64_t now = 1700000000000LL, big = INT64_MAX - 1;
+    tap_ok(!od_ts_outside(INT64_MAX, now, big, big) && od_ts_outside(INT64_MIN, now, big, big) &&
+               !od_ts_outside(INT64_MIN + now + 2, now, big, big),
+           "limits near 2^63: exact bounds, now + limit saturates, no overflow");
+    tap_ok(od_ts_outside(INT64_MIN, now, 1000, big) && od_ts_outside(INT64_MAX, now, big, 1000),
+           "INT64_MIN too old, INT64_MAX too new for small limits");
+    tap_ok(!od_ts_outside(INT64_MIN, now, INT64_MAX, INT64_MAX) &&
+               !od_ts_outside(INT64_MAX, now, INT64_MAX, INT64_MAX),
+           "INT64_MAX limits mean none");
+    tap_ok(od_ts_outside(now - 1001, now, 1000, 0) && !od_ts_outside(now - 1000, now, 1000, 0) &&
+               od_ts_outside(now + 1, now, 1000, 0) && !od_ts_outside(now, now, 1000, 0),
+           "window bounds inclusive, as Kafka's diff > limit");
+}
+
+/* A batch with the given timestamps (keys NULL where keyed[i] is 0). */
+static uint8_t *ts_batch(const int64_t *ts, const int *keyed, int n, size_t *len)
+{
+    od_batch_builder_t bb;
+    od_batch_builder_init(&bb, 0);
+    for (int i = 0; i < n; i++)
+        od_batch_builder_add(&bb, ts[i], keyed[i] ? "k" : NULL, keyed[i] ? 1 : -1, "v", 1);
+    return od_batch_builder_finish(&bb, len);
+}
+
+static void test_record_check(void)
+{
+    char err[200];
+    size_t n;
+    od_rec_result_t res;
+    int64_t now = 1700000000000LL;
+    int64_t ts[4] = {now, now - 5000, now - 5000, now + 5000};
+    int keyed[4] = {1, 0, 1, 0};
+    uint8_t *b = ts_batch(ts, keyed, 4, &n);
+    od_rec_rules_t keys = {1, 1, now, INT64_MAX, INT64_MAX};
+    tap_is_int(od_record_check(b, n, &keys, &res, err, sizeof err), 87, "keyless on compacted: INVALID_RECORD");
+    tap_ok(res.nerrors == 2 && res.nlisted == 2 && res.errors[0].batch_index == 1 &&
+               res.errors[1].batch_index == 3,
+           "records 1 and 3 listed");
+    char m[600];
+    od_rec_result_message(&res, "t", 0, m, sizeof m);
+    tap_ok(strstr(m, "due to 2 record errors in total") && strstr(m, "RecordError(batchIndex=3, message="
+                                                                   "'Compacted topic cannot accept message "
+                                                                   "without key in topic partition t-0')"),
+           "partition message lists them as Kafka does");
+    od_rec_result_free(&res);
+    od_rec_rules_t both = {1, 1, now, 1000, INT64_MAX};
+    tap_is_int(od_record_check(b, n, &both, &res, err, sizeof err), 32,
+               "a timestamp error makes it INVALID_TIMESTAMP");
+    tap_ok(res.nerrors == 3 && res.errors[0].code == 87 && res.errors[1].code == 32 &&
+               res.errors[1].batch_index == 2 && res.errors[2].code == 87,
+           "key errors win per record (record 1 has both), record 2 too old");
+    od_rec_result_free(&res);
+    keyed[1] = keyed[3] = 1;
+    free(b);
+    b = ts_batch(ts, keyed, 4, &n);
+    tap_is_int(od_record_check(b, n, &both, &res, err, sizeof err), 32, "old record: INVALID_TIMESTAMP");
+    tap_ok(res.nerrors == 2 && res.errors[0].batch_index == 1 && res.errors[0].timestamp == now - 5000,
+           "records 1 and 2 are too old, 3 (5 s ahead) is not checked (after = none)");
+    od_rec_error_message(&res, &res.errors[0], "t", 0, m, sizeof m);
+    tap_ok(strstr(m, "is out of range. The timestamp should be within [1699999999000, 9223372036854775807]") != NULL,
+           "record message with the saturated window: %s", m);
+    od_rec_result_free(&res);
+    od_rec_rules_t lat = {0, 0, now, 1000, 1000};
+    tap_is_int(od_record_check(b, n, &lat, &res, err, sizeof err), 0, "LogAppendTime topics skip the window");
+    od_rec_result_free(&res);
+    free(b);
+    /* Extreme client timestamps and limits near 2^63 (UBSan would abort). */
+    od_batch_builder_t bb;
+    od_batch_builder_init(&bb, 0);
+    od_batch_builder_add(&bb, 0, "k", 1, "v", 1);
+    od_batch_builder_add(&bb, INT64_MAX, "k", 1, "v", 1);
+    b = od_batch_builder_finish(&bb, &n);
+    od_rec_rules_t huge = {0, 1, now, INT64_MAX - 1, INT64_MAX - 1};
+    tap_is_int(od_record_check(b, n, &huge, &res, err, sizeof err), 0, "INT64_MAX timestamp with limits 2^63-2: accepted");
+    od_rec_result_free(&res);
+    od_rec_rules_t small = {0, 1, now, 10, 10};
+    tap_is_int(od_record_check(b, n, &small, &res, err, sizeof err), 32, "0 and INT64_MAX outside a 10 ms window");
+    tap_ok(res.nerrors == 2, "both listed");
+    od_rec_result_free(&res);
+    free(b);
+}
+
 int main(void)
 {
     tap_no_plan();
@@ -428,5 +522,7 @@ int main(void)
     test_raw_records();
     test_assign();
     test_iter_and_wbuf();
+    test_ts_extremes();
+    test_record_check();
     return tap_done();
 }

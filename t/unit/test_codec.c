@@ -48,7 +48,7 @@ static void test_round_trips(void)
                 uint8_t *o2 = NULL;
                 size_t l2 = 0;
                 tap_ok(od_codec_decompress(codecs[c], cz, clen, n - 1, &o2, &l2, err,
-                                           sizeof err) == -1 &&
+                                           sizeof err) == OD_CODEC_ERR_LIMIT &&
                            o2 == NULL,
                        "%s: %zu bytes refused with max_out %zu (%s)", od_codec_name(codecs[c]), n,
                        n - 1, err);
@@ -188,7 +188,7 @@ static void test_bombs(void)
         char err[200] = "";
         od_codec_compress(codecs[c], zeros, n, &cz, &clen, err, sizeof err);
         tap_ok(od_codec_decompress(codecs[c], cz, clen, 1 << 20, &back, &dlen, err, sizeof err) ==
-                       -1 &&
+                       OD_CODEC_ERR_LIMIT &&
                    back == NULL && strstr(err, "limit"),
                "%s bomb (%zu -> %zu bytes) refused: %s", od_codec_name(codecs[c]), clen, n, err);
         free(cz);
@@ -199,8 +199,13 @@ static void test_bombs(void)
     size_t dlen;
     char err[200];
     tap_ok(od_codec_decompress(OD_CODEC_SNAPPY, fake, sizeof fake, 1 << 20, &back, &dlen, err,
-                               sizeof err) == -1,
+                               sizeof err) == OD_CODEC_ERR_LIMIT,
            "snappy header claiming 4 GiB refused before allocating: %s", err);
+    /* Corrupt data is told apart from a bomb. */
+    uint8_t junk[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff};
+    tap_ok(od_codec_decompress(OD_CODEC_GZIP, junk, sizeof junk, 1 << 20, &back, &dlen, err,
+                               sizeof err) == -1,
+           "corrupt gzip is -1, not the limit: %s", err);
     free(zeros);
 }
 
@@ -385,6 +390,41 @@ static void test_batches(void)
         free(zb);
     }
     od_batch_set_decompress_limit(0); /* back to the default */
+
+    /* The request budget: three gzip bombs of 4 MiB of zeros each (a few
+     * KiB compressed) inflate 12 MiB; a 10 MiB budget stops the third. */
+    {
+        size_t vn = 4 << 20, blen, zl;
+        uint8_t *zeros = calloc(1, vn);
+        od_batch_builder_t bb;
+        od_batch_builder_init(&bb, 0);
+        od_batch_builder_add(&bb, 1700000000000, "k", 1, zeros, (int32_t)vn);
+        uint8_t *big = od_batch_builder_finish(&bb, &blen);
+        uint8_t *zb1 = compress_batch(big, blen, OD_CODEC_GZIP, &zl);
+        uint8_t *three = malloc(3 * zl);
+        for (int i = 0; i < 3; i++)
+            memcpy(three + (size_t)i * zl, zb1, zl);
+        tap_ok(od_batch_validate(three, 3 * zl, NULL, err, sizeof err) == OD_BATCH_ERR_NONE,
+               "three 4 MiB gzip bombs (%zu bytes each) without a budget: valid", zl);
+        od_batch_budget_begin((size_t)10 << 20);
+        tap_ok(od_batch_validate(three, 3 * zl, NULL, err, sizeof err) ==
+                   OD_BATCH_ERR_RECORD_LIST_TOO_LARGE,
+               "with a 10 MiB budget: RECORD_LIST_TOO_LARGE (%s)", err);
+        tap_ok(od_batch_budget_left() < (size_t)(3 << 20), "budget spent by the first two");
+        tap_is_int(od_batch_validate(zb1, zl, NULL, err, sizeof err),
+                   OD_BATCH_ERR_RECORD_LIST_TOO_LARGE, "a later batch of the same request is refused too");
+        od_batch_budget_end();
+        tap_is_int(od_batch_validate(zb1, zl, NULL, err, sizeof err), OD_BATCH_ERR_NONE,
+                   "the next request starts without the budget");
+        od_batch_budget_begin((size_t)13 << 20);
+        tap_is_int(od_batch_validate(three, 3 * zl, NULL, err, sizeof err), OD_BATCH_ERR_NONE,
+                   "a 13 MiB budget takes all three");
+        od_batch_budget_end();
+        free(three);
+        free(zb1);
+        free(big);
+        free(zeros);
+    }
 
     /* Two batches of different codecs in one payload, to one codec. */
     size_t g, z;

@@ -162,7 +162,7 @@ static void test_records(void)
     static const uint8_t want_k[] = {0, 1, 0, 1, 'g', 0, 1, 't', 0, 0, 0, 3};
     tap_ok(len == sizeof(want_k) && memcmp(k, want_k, len) == 0, "OffsetCommitKey v1 layout");
     free(k);
-    od_goffset_t o = {"t", 3, 7, 0x0102030405060708LL, "md", 1000, -1};
+    od_goffset_t o = {"t", 3, 7, 0x0102030405060708LL, "md", 2, 1000, -1};
     uint8_t *v = od_gstore_offset_value(&o, &len);
     static const uint8_t want_v3[] = {0, 3, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 7, 0, 2, 'm', 'd',
                                       0, 0, 0, 0, 0, 0, 0x03, 0xe8};
@@ -407,7 +407,7 @@ static void test_offsets_and_load(void)
     cap_buf = NULL;
     cap_len = 0;
     od_gcommit_t c[3] = {
-        {od_str_c("t"), 0, 42, 3, od_str_c("meta"), -1, OD_ERR_NONE},
+        {od_str_c("t"), 0, 42, 3, {"me\0ta", 5}, -1, OD_ERR_NONE}, /* metadata is bytes */
         {od_str_c("t"), 1, 7, -1, od_str_c(NULL), -1, OD_ERR_NONE},
         {od_str_c("t"), 2, 9, -1, od_str_c("this metadata is too long"), -1, OD_ERR_NONE},
     };
@@ -416,8 +416,9 @@ static void test_offsets_and_load(void)
     tap_is_int(c[2].error, OD_ERR_OFFSET_METADATA_TOO_LARGE, "metadata too large: OFFSET_METADATA_TOO_LARGE");
     od_group_t *g = od_group_find("simple", 6);
     od_goffset_t *o = g ? od_group_offset(g, "t", 1, 0) : NULL;
-    tap_ok(o && o->offset == 42 && o->leader_epoch == 3 && strcmp(o->metadata, "meta") == 0,
-           "offset cached with epoch and metadata");
+    tap_ok(o && o->offset == 42 && o->leader_epoch == 3 && o->metadata_len == 5 &&
+               memcmp(o->metadata, "me\0ta", 5) == 0,
+           "offset cached with epoch and all 5 metadata bytes (NUL inside)");
     tap_ok(g && od_group_offset(g, "t", 1, 2) == NULL, "rejected partition not stored");
     od_gcommit_t c2 = {od_str_c("t"), 0, 1, -1, od_str_c(""), -1, OD_ERR_NONE};
     od_group_commit(od_str_c("nogroup"), 3, od_str_c("m"), od_str_c(NULL), -1, &c2, 1);
@@ -467,8 +468,9 @@ static void test_offsets_and_load(void)
     tap_ok(nb > 0, "loaded %d batch(es)", nb);
     g = od_group_find("simple", 6);
     o = g ? od_group_offset(g, "t", 1, 0) : NULL;
-    tap_ok(o && o->offset == 42 && o->leader_epoch == 3 && strcmp(o->metadata, "meta") == 0,
-           "simple group's offsets reloaded");
+    tap_ok(o && o->offset == 42 && o->leader_epoch == 3 && o->metadata_len == 5 &&
+               memcmp(o->metadata, "me\0ta", 5) == 0,
+           "simple group's offsets reloaded, metadata bytes past the NUL kept");
     g = od_group_find("cg", 2);
     tap_ok(g && g->state == OD_GS_STABLE && g->generation == 1 && g->nmembers == 1 &&
                g->protocol && strcmp(g->protocol, "range") == 0,
@@ -494,7 +496,7 @@ static void test_offsets_and_load(void)
 static void test_compressed_load(void)
 {
     reset_coord();
-    od_goffset_t o = {"ct", 0, -1, 1234, "z", 5, -1};
+    od_goffset_t o = {"ct", 0, -1, 1234, "z", 1, 5, -1};
     size_t kl, vl;
     uint8_t *k = od_gstore_offset_key("zgroup", "ct", 0, &kl);
     uint8_t *v = od_gstore_offset_value(&o, &vl);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "od_core.h"
+#include "od_topic_config.h"
 #include "od_proto_gen.h"
 #include "tap.h"
 
@@ -47,21 +48,27 @@ static uint8_t *frame_partition(uint8_t idbyte, int32_t index, int32_t leader, s
     return p;
 }
 
-static uint8_t *frame_config(const char *topic, const char *k, const char *v, size_t *len)
+static uint8_t *frame_config_type(int8_t type, const char *name, const char *k, const char *v,
+                                  size_t *len)
 {
     od_wbuf_t w;
     od_wbuf_init(&w);
     od_metarec_frame(&w, OD_METAREC_CONFIG, 0);
     od_ConfigRecord_t r;
     od_ConfigRecord_init(&r);
-    r.resource_type = 2;
-    r.resource_name = od_str_c(topic);
+    r.resource_type = type;
+    r.resource_name = od_str_c(name);
     r.name = od_str_c(k);
     r.value = od_str_c(v);
     od_ConfigRecord_encode(&w, 0, &r);
     uint8_t *p = od_wbuf_flatten(&w, len);
     od_wbuf_free(&w);
     return p;
+}
+
+static uint8_t *frame_config(const char *topic, const char *k, const char *v, size_t *len)
+{
+    return frame_config_type(2, topic, k, v, len);
 }
 
 /* Takes the record and its length through a pointer: C leaves the order of
@@ -79,7 +86,7 @@ static int apply(od_core_t *c, uint8_t *rec, const size_t *lenp, int64_t off)
 
 int main(void)
 {
-    tap_plan(17);
+    tap_plan(22);
     od_core_t *a = od_core_new();
     a->conf.node_id = 99; /* not a replica of anything: no logs are opened */
     size_t len;
@@ -94,6 +101,14 @@ int main(void)
                "partition of an unknown topic refused");
     tap_is_int(apply(a, frame_partition(1, 5, 1, &len), &len, off++), -1,
                "partition index out of order refused");
+    /* Dynamic broker configs: the cluster default (""), this node's own
+     * (99), another node's (98, ignored here). */
+    int bc = apply(a, frame_config_type(4, "", "log.retention.ms", "5000", &len), &len, off++);
+    bc |= apply(a, frame_config_type(4, "99", "message.max.bytes", "777", &len), &len, off++);
+    bc |= apply(a, frame_config_type(4, "98", "log.segment.bytes", "1", &len), &len, off++);
+    tap_is_int(bc, 0, "broker ConfigRecords applied");
+    tap_ok(a->image.nbroker_default_configs == 1 && a->image.nbroker_configs == 1,
+           "one cluster default, one of this node, the other node's ignored");
     uint8_t junk[] = {0x02, 0x00, 0xff, 0xff};
     char err[256];
     tap_is_int(od_metadata_apply(a, junk, sizeof(junk), 42, err, sizeof(err)), -1,
@@ -113,7 +128,7 @@ int main(void)
     od_meta_record_t *recs;
     size_t n;
     tap_is_int(od_metadata_snapshot(a, &recs, &n), 0, "snapshot");
-    tap_ok(n == 4, "snapshot has topic, config and two partitions (%zu records)", n);
+    tap_ok(n == 6, "snapshot has topic, config, two partitions and two broker configs (%zu records)", n);
 
     od_image_t saved = a->image;
     od_image_init(&a->image); /* replay into a fresh image */
@@ -131,6 +146,16 @@ int main(void)
            "replayed image has the same partitions");
     tap_ok(u && od_topic_config(u, "retention.ms") && strcmp(od_topic_config(u, "retention.ms"), "1000") == 0,
            "replayed image has the same configs");
+    od_cfg_source_t s1, s2, s3;
+    const char *v1 = od_topic_config_value(a, NULL, "retention.ms", &s1);
+    const char *v2 = od_topic_config_value(a, u, "max.message.bytes", &s2);
+    const char *v3 = od_topic_config_value(a, u, "segment.bytes", &s3);
+    tap_ok(v1 && strcmp(v1, "5000") == 0 && s1 == OD_CFGSRC_DYNAMIC_DEFAULT_BROKER,
+           "replayed cluster default: retention.ms 5000, DYNAMIC_DEFAULT_BROKER_CONFIG");
+    tap_ok(v2 && strcmp(v2, "777") == 0 && s2 == OD_CFGSRC_DYNAMIC_BROKER,
+           "replayed per-broker value: max.message.bytes 777, DYNAMIC_BROKER_CONFIG");
+    tap_ok(v3 && strcmp(v3, "1073741824") == 0 && s3 == OD_CFGSRC_DEFAULT,
+           "another node's value does not apply here");
     od_image_free(a, &a->image);
     od_image_free(a, &saved);
     od_loop_free(a->loop);
