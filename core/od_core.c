@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -236,6 +237,8 @@ static int load_config(od_core_t *core, const char *config_file, char **sets, si
         return -1;
     if (od_groups_register_config(core, err, errsz) < 0)
         return -1;
+    if (od_net_register_config(core, err, errsz) < 0 || od_fetch_register_config(core, err, errsz) < 0)
+        return -1;
     if (config_file) {
         core->config_file = strdup(config_file);
         if (od_config_read_file(&core->config, config_file, err, errsz) < 0)
@@ -329,6 +332,24 @@ static int check_settings(od_core_t *core, char *err, size_t errsz)
     return 0;
 }
 
+/* Every client costs a descriptor; distributions start processes with a
+ * soft limit (often 1024) far below the hard one, so take the hard one. */
+static void raise_nofile_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rlim_t old = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        od_logf(OD_LOG_WARN, "cannot raise open-file limit from %llu to %llu: %s",
+                (unsigned long long)old, (unsigned long long)rl.rlim_max, strerror(errno));
+        return;
+    }
+    od_logf(OD_LOG_INFO, "raised open-file limit from %llu to %llu", (unsigned long long)old,
+            (unsigned long long)rl.rlim_max);
+}
+
 int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t nsets, char *err,
                   size_t errsz)
 {
@@ -342,6 +363,7 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
     od_logging_set_level(od_logging_level_from_name(core->conf.log_level));
     if (check_settings(core, err, errsz) < 0)
         return -1;
+    raise_nofile_limit();
     if (od_modules_start(core, err, errsz) < 0)
         return -1;
     /* The first of log.dirs holds partition data (JBOD comes later). */

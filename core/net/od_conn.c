@@ -13,6 +13,7 @@
 
 #include "od_core.h"
 #include "od_dispatch.h"
+#include "od_net.h"
 
 #define OD_RBUF_MIN (64 * 1024)
 #define OD_IOV_MAX 64
@@ -30,7 +31,8 @@ static void update_watch(od_conn_t *c)
     od_loop_watch(c->core->loop, c->fd, ev, on_event, c);
 }
 
-od_conn_t *od_conn_new(od_core_t *core, int fd, const char *peer, struct od_listener *l)
+od_conn_t *od_conn_new(od_core_t *core, int fd, const char *peer, const char *host,
+                       struct od_listener *l)
 {
     od_conn_t *c = calloc(1, sizeof(*c));
     if (!c)
@@ -40,6 +42,7 @@ od_conn_t *od_conn_new(od_core_t *core, int fd, const char *peer, struct od_list
     c->fd = fd;
     c->id = ++core->next_conn_id;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    snprintf(c->host, sizeof(c->host), "%s", host);
     c->last_active_ms = od_mono_ms();
     if (od_loop_watch(core->loop, fd, OD_LOOP_READ, on_event, c) < 0) {
         free(c);
@@ -102,12 +105,13 @@ void od_conn_close(od_conn_t *c, const char *why)
     od_req_t *r = c->q_head;
     while (r) {
         od_req_t *n = r->next;
+        r->conn = NULL;
+        r->next = NULL;
         if (r->ready)
             od_req_free(r);
-        else {
-            r->conn = NULL; /* a waiting handler still owns it */
-            r->next = NULL;
-        }
+        else if (r->cancel)
+            r->cancel(r); /* a waiting request: its handler frees it now */
+        /* else a handler still owns it and frees it when it answers */
         r = n;
     }
     c->q_head = c->q_tail = NULL;
@@ -121,6 +125,7 @@ void od_conn_close(od_conn_t *c, const char *why)
     if (c->next)
         c->next->prev = c->prev;
     core->nconns--;
+    od_net_conn_gone(core, c);
     c->prev = NULL;
     c->next = core->closed_conns;
     if (c->next)
@@ -140,7 +145,9 @@ od_req_t *od_req_new(od_conn_t *c)
     if (!r)
         return NULL;
     r->conn = c;
-    od_arena_init(&r->arena, 0);
+    /* Array counts can make decoded data many times larger than the wire
+     * bytes; one request may use at most what one frame may be. */
+    od_arena_init(&r->arena, (size_t)c->core->conf.socket_request_max_bytes);
     od_wbuf_init(&r->resp);
     r->received_ms = od_mono_ms();
     if (c->q_tail)
@@ -172,6 +179,8 @@ void od_req_done(od_req_t *r)
     uint8_t be[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
     od_wbuf_patch(&r->resp, r->len_pos, be, 4);
     r->ready = 1;
+    r->cancel = NULL;
+    r->wait = NULL;
     /* Decoded request data is no longer needed once the response exists. */
     od_arena_free(&r->arena);
     free(r->frame_copy);
@@ -333,22 +342,14 @@ static int process_buffer(od_conn_t *c)
             break;
         }
         if (c->rlen - pos - 4 < (size_t)size) {
-            /* Make room for the whole frame. */
-            if ((size_t)size + 4 > c->rcap) {
-                size_t need = (size_t)size + 4;
-                memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
-                c->rlen -= pos;
-                pos = 0;
-                uint8_t *nb = realloc(c->rbuf, need);
-                if (!nb) {
-                    od_conn_close(c, "out of memory");
-                    break;
-                }
-                c->rbuf = nb;
-                c->rcap = need;
-            }
+            /* Incomplete: remember what it needs; handle_reads grows the
+             * buffer as its bytes arrive, never from the announced length
+             * alone (a peer announcing 100 MB and sending nothing costs
+             * nothing). */
+            c->rneed = (size_t)size + 4;
             break;
         }
+        c->rneed = 0;
         od_dispatch_frame(c, p + 4, (size_t)size);
         pos += 4 + (size_t)size;
         if (c->nq >= (size_t)core->conf.queued_max_requests && !c->closing) {
@@ -365,8 +366,10 @@ static int process_buffer(od_conn_t *c)
         memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
         c->rlen -= pos;
     }
+    if (c->rlen < 4)
+        c->rneed = 0;
     /* Shrink a buffer grown for one large request. */
-    if (c->rlen == 0 && c->rcap > 4 * OD_RBUF_MIN) {
+    if (c->rlen == 0 && c->rcap > OD_RBUF_MIN) {
         free(c->rbuf);
         c->rbuf = NULL;
         c->rcap = 0;
@@ -377,8 +380,12 @@ static int process_buffer(od_conn_t *c)
 static void handle_reads(od_conn_t *c)
 {
     for (int rounds = 0; rounds < 16 && !c->closing && !c->read_paused; rounds++) {
-        if (c->rcap - c->rlen < 4096) {
+        /* Grow by doubling while bytes arrive, up to what the frame being
+         * read needs; a frame that fits already needs no more room. */
+        if (c->rcap - c->rlen < 4096 && !(c->rneed && c->rneed <= c->rcap)) {
             size_t ncap = c->rcap ? c->rcap * 2 : OD_RBUF_MIN;
+            if (c->rneed > c->rcap && ncap > c->rneed && c->rneed >= OD_RBUF_MIN)
+                ncap = c->rneed;
             uint8_t *nb = realloc(c->rbuf, ncap);
             if (!nb) {
                 od_conn_close(c, "out of memory");

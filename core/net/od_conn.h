@@ -28,6 +28,11 @@ struct od_req {
     size_t len_pos;      /* where the length prefix goes */
     int ready;           /* response complete, may be written */
     int64_t received_ms;
+    /* A handler that keeps the request waiting sets cancel: when the
+     * connection closes first, od_conn_close calls it, and it must unlink
+     * and free the request (od_req_free) instead of waiting on. */
+    void (*cancel)(od_req_t *r);
+    void *wait; /* the handler's waiting state, for cancel */
     od_req_t *next;
 };
 
@@ -37,8 +42,10 @@ struct od_conn {
     int fd;
     uint64_t id;
     char peer[64];
+    char host[64]; /* peer address without the port, for per-IP limits */
     uint8_t *rbuf;
     size_t rlen, rcap;
+    size_t rneed; /* bytes the frame at rbuf's start needs, once its size is read */
     od_req_t *q_head, *q_tail;
     size_t nq;
     size_t seg_idx; /* writing progress in q_head->resp */
@@ -51,7 +58,8 @@ struct od_conn {
     od_conn_t *prev, *next;
 };
 
-od_conn_t *od_conn_new(struct od_core *core, int fd, const char *peer, struct od_listener *l);
+od_conn_t *od_conn_new(struct od_core *core, int fd, const char *peer, const char *host,
+                       struct od_listener *l);
 /* Close now: pending requests are orphaned, the socket closed. */
 void od_conn_close(od_conn_t *c, const char *why);
 /* Write out ready responses at the head of the queue. */

@@ -9,7 +9,7 @@
 
 static const od_api_entry_t api_table[] = {
     {OD_API_PRODUCE, 0, 9, od_h_produce, 0},
-    {OD_API_FETCH, 4, 12, od_h_fetch, 1},
+    {OD_API_FETCH, 4, 12, od_h_fetch, 0}, /* keeps only its decoded state */
     {OD_API_LIST_OFFSETS, 0, 6, od_h_list_offsets, 0},
     {OD_API_METADATA, 0, 12, od_h_metadata, 1},
     {OD_API_API_VERSIONS, 0, 3, od_h_api_versions, 0},
@@ -133,11 +133,24 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
             r->hdr.client_id.len = -1;
     }
     void *body = od_proto_decode_request(h.api_key, h.api_version, &r->body, &r->arena);
-    if (!body) {
-        od_logf(OD_LOG_WARN, "client %s (%.*s) correlation %d: malformed %s v%d request; closing",
+    const char *bad = NULL;
+    char why[160];
+    if (!body && r->arena.over_limit) {
+        snprintf(why, sizeof(why), "decoding needs more than %zu bytes of memory "
+                 "(socket.request.max.bytes)", r->arena.limit);
+        bad = why;
+    } else if (!body) {
+        bad = "malformed";
+    } else if (od_slice_left(&r->body) > 0) {
+        /* As Kafka: bytes after a complete body fail the request. */
+        snprintf(why, sizeof(why), "%zu bytes after the request body", od_slice_left(&r->body));
+        bad = why;
+    }
+    if (bad) {
+        od_logf(OD_LOG_WARN, "client %s (%.*s) correlation %d: %s v%d request: %s; closing",
                 c->peer, r->hdr.client_id.len > 0 ? (int)r->hdr.client_id.len : 0,
                 r->hdr.client_id.p, h.correlation_id, od_proto_api(h.api_key)->name,
-                h.api_version);
+                h.api_version, bad);
         od_req_drop(r);
         od_conn_close(c, "malformed request");
         return;
