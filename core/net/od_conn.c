@@ -21,10 +21,83 @@
 static void on_event(void *arg, int fd, uint32_t ev);
 static void resume_reading(void *arg);
 
+/* ---- memory in flight (queued.max.request.bytes) ----
+ * Counted: frames being read (from the moment their size is known, their
+ * whole announced size, as Kafka's memory pool does), and for each request
+ * in flight its frame copy, decoded data and unsent response bytes. Over
+ * the bound, connections stop reading new frames; a frame already begun is
+ * read to its end, so what is counted can always drain. */
+static size_t inflight;
+static od_conn_t *mem_waiters; /* connections waiting for the total to drop */
+static int64_t mem_timer;
+
+size_t od_conn_inflight_bytes(void) { return inflight; }
+
+static int mem_over(void)
+{
+    return od_queued_max_request_bytes > 0 && inflight >= (size_t)od_queued_max_request_bytes;
+}
+
+static void mem_unwait(od_conn_t *c)
+{
+    if (!c->mem_waiting)
+        return;
+    if (c->mem_prev)
+        c->mem_prev->mem_next = c->mem_next;
+    else
+        mem_waiters = c->mem_next;
+    if (c->mem_next)
+        c->mem_next->mem_prev = c->mem_prev;
+    c->mem_prev = c->mem_next = NULL;
+    c->mem_waiting = 0;
+}
+
+static void update_watch(od_conn_t *c);
+
+static void mem_resume(void *arg)
+{
+    (void)arg;
+    mem_timer = 0;
+    while (mem_waiters && !mem_over()) {
+        od_conn_t *c = mem_waiters;
+        mem_unwait(c);
+        update_watch(c);
+        if (!c->resume_timer)
+            c->resume_timer = od_loop_timer(c->core->loop, 0, resume_reading, c);
+    }
+}
+
+/* Move *slot to now in the totals; a drop below the bound wakes waiters. */
+static void charge(od_conn_t *c, size_t *slot, size_t now, int on_conn)
+{
+    inflight = inflight - *slot + now;
+    if (c && on_conn)
+        c->req_bytes = c->req_bytes - *slot + now;
+    int dropped = now < *slot;
+    *slot = now;
+    if (dropped && mem_waiters && !mem_timer && !mem_over())
+        mem_timer = od_loop_timer(mem_waiters->core->loop, 0, mem_resume, NULL);
+}
+
+static void charge_read(od_conn_t *c)
+{
+    size_t now = c->rlen >= 4 && c->rneed > c->rlen ? c->rneed : c->rlen;
+    charge(c, &c->rcharged, now, 0);
+}
+
+void od_req_account(od_req_t *r)
+{
+    size_t n = r->arena.used_total + (r->frame_copy ? r->frame_len : 0);
+    for (size_t i = 0; i < r->resp.nsegs; i++)
+        if (r->resp.segs[i].kind == OD_SEG_OWNED)
+            n += r->resp.segs[i].len;
+    charge(r->conn, &r->charged, n, 1);
+}
+
 static void update_watch(od_conn_t *c)
 {
     uint32_t ev = 0;
-    if (!c->read_paused)
+    if (!c->read_paused && !c->mem_waiting)
         ev |= OD_LOOP_READ;
     if (c->write_blocked)
         ev |= OD_LOOP_WRITE;
@@ -59,6 +132,7 @@ od_conn_t *od_conn_new(od_core_t *core, int fd, const char *peer, const char *ho
 
 void od_req_free(od_req_t *r)
 {
+    charge(r->conn, &r->charged, 0, 1);
     od_wbuf_free(&r->resp);
     od_arena_free(&r->arena);
     free(r->frame_copy);
@@ -102,10 +176,12 @@ void od_conn_close(od_conn_t *c, const char *why)
     od_loop_unwatch(core->loop, c->fd);
     close(c->fd);
     c->fd = -1;
+    mem_unwait(c);
+    charge(c, &c->rcharged, 0, 0);
     od_req_t *r = c->q_head;
     while (r) {
         od_req_t *n = r->next;
-        r->conn = NULL;
+        r->conn = NULL; /* its bytes stay counted in the total until freed */
         r->next = NULL;
         if (r->ready)
             od_req_free(r);
@@ -185,6 +261,7 @@ void od_req_done(od_req_t *r)
     od_arena_free(&r->arena);
     free(r->frame_copy);
     r->frame_copy = NULL;
+    od_req_account(r);
     if (!r->conn) {
         od_req_free(r);
         return;
@@ -314,7 +391,8 @@ void od_conn_flush(od_conn_t *c)
         c->write_blocked = 0;
         update_watch(c);
     }
-    if (c->read_paused && c->nq < (size_t)c->core->conf.queued_max_requests) {
+    if (c->read_paused && c->nq < (size_t)c->core->conf.queued_max_requests &&
+        c->req_bytes <= (size_t)c->core->conf.socket_request_max_bytes) {
         c->read_paused = 0;
         update_watch(c);
         if (!c->resume_timer)
@@ -352,9 +430,13 @@ static int process_buffer(od_conn_t *c)
         c->rneed = 0;
         od_dispatch_frame(c, p + 4, (size_t)size);
         pos += 4 + (size_t)size;
-        if (c->nq >= (size_t)core->conf.queued_max_requests && !c->closing) {
+        if ((c->nq >= (size_t)core->conf.queued_max_requests ||
+             c->req_bytes > (size_t)core->conf.socket_request_max_bytes) &&
+            !c->closing) {
             /* Stop reading until responses drain; frames already buffered
-             * wait in rbuf and od_conn_flush resumes them. */
+             * wait in rbuf and od_conn_flush resumes them. A connection may
+             * hold requests worth one maximal frame, as it could with
+             * Kafka, which reads one request at a time per connection. */
             c->read_paused = 1;
             update_watch(c);
         }
@@ -374,12 +456,27 @@ static int process_buffer(od_conn_t *c)
         c->rbuf = NULL;
         c->rcap = 0;
     }
+    charge_read(c);
     return 0;
 }
 
 static void handle_reads(od_conn_t *c)
 {
-    for (int rounds = 0; rounds < 16 && !c->closing && !c->read_paused; rounds++) {
+    for (int rounds = 0; rounds < 16 && !c->closing && !c->read_paused && !c->mem_waiting;
+         rounds++) {
+        if (mem_over() && !(c->rlen >= 4 && c->rneed > c->rlen)) {
+            /* Over queued.max.request.bytes: finish a frame already begun
+             * (its size is counted; reads stop at its end), start no new
+             * one until the total drops. */
+            c->mem_waiting = 1;
+            c->mem_prev = NULL;
+            c->mem_next = mem_waiters;
+            if (mem_waiters)
+                mem_waiters->mem_prev = c;
+            mem_waiters = c;
+            update_watch(c);
+            return;
+        }
         /* Grow by doubling while bytes arrive, up to what the frame being
          * read needs; a frame that fits already needs no more room. */
         if (c->rcap - c->rlen < 4096 && !(c->rneed && c->rneed <= c->rcap)) {
@@ -394,7 +491,10 @@ static void handle_reads(od_conn_t *c)
             c->rbuf = nb;
             c->rcap = ncap;
         }
-        ssize_t n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+        size_t want = c->rcap - c->rlen;
+        if (mem_over() && want > c->rneed - c->rlen)
+            want = c->rneed - c->rlen;
+        ssize_t n = read(c->fd, c->rbuf + c->rlen, want);
         if (n == 0) {
             od_conn_close(c, "closed by peer");
             return;
@@ -431,7 +531,7 @@ static void resume_reading(void *arg)
     if (process_buffer(c) < 0)
         return;
     od_conn_flush(c);
-    if (!c->closing && !c->read_paused)
+    if (!c->closing && !c->read_paused && !c->mem_waiting)
         handle_reads(c);
 }
 

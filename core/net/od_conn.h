@@ -33,6 +33,8 @@ struct od_req {
      * and free the request (od_req_free) instead of waiting on. */
     void (*cancel)(od_req_t *r);
     void *wait; /* the handler's waiting state, for cancel */
+    size_t charged;   /* bytes counted for it in queued.max.request.bytes */
+    size_t frame_len; /* wire size of the request */
     od_req_t *next;
 };
 
@@ -55,6 +57,10 @@ struct od_conn {
     int in_read; /* dispatching frames from rbuf right now */
     int64_t resume_timer; /* pending resume_reading, 0 if none */
     int64_t last_active_ms;
+    size_t req_bytes; /* memory held by its requests in flight */
+    size_t rcharged;  /* bytes of frames being read, counted in the total */
+    int mem_waiting;  /* not read: requests in flight exceed queued.max.request.bytes */
+    od_conn_t *mem_prev, *mem_next; /* connections waiting for memory */
     od_conn_t *prev, *next;
 };
 
@@ -77,5 +83,10 @@ void od_req_done(od_req_t *r);
  * for requests that wait (long-poll fetch). */
 int od_req_keep_frame(od_req_t *r, const uint8_t *frame, size_t len);
 void od_req_free(od_req_t *r);
+/* Recount the memory r holds (frame copy, decoded data, response) into its
+ * connection's and the broker's totals. */
+void od_req_account(od_req_t *r);
+/* Bytes held by requests in flight and frames being read, all connections. */
+size_t od_conn_inflight_bytes(void);
 
 #endif

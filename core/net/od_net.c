@@ -112,6 +112,7 @@ int od_listeners_parse(const char *text, od_listen_spec_t *out, size_t max, char
 static int64_t max_connections;
 static int64_t max_per_ip;
 static char *per_ip_overrides_text;
+int64_t od_queued_max_request_bytes;
 
 static const od_conf_def_t net_defs[] = {
     {"max.connections", OD_CONF_INT, "2147483647", 0, INT32_MAX, NULL,
@@ -123,6 +124,10 @@ static const od_conf_def_t net_defs[] = {
     {"max.connections.per.ip.overrides", OD_CONF_STRING, "", 0, 0, NULL,
      "per-IP exceptions to max.connections.per.ip: ip:count,ip:count (addresses, not names)",
      &per_ip_overrides_text, 0},
+    {"queued.max.request.bytes", OD_CONF_INT, "-1", -1, INT64_MAX, NULL,
+     "bytes of requests in flight (frames being read or queued, decoded data, unsent responses) "
+     "beyond which the broker stops reading new requests from sockets (-1: no bound)",
+     &od_queued_max_request_bytes, OD_CONF_F_SIZE},
 };
 
 int od_net_register_config(od_core_t *core, char *err, size_t errsz)

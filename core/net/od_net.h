@@ -26,6 +26,8 @@ struct od_listener {
 };
 
 struct od_conn;
+/* queued.max.request.bytes (<= 0: no bound). */
+extern int64_t od_queued_max_request_bytes;
 /* Declare max.connections, max.connections.per.ip(.overrides). */
 int od_net_register_config(struct od_core *core, char *err, size_t errsz);
 /* A connection went away: per-IP counts, and accepting again below

@@ -119,6 +119,7 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
     }
     r->hdr = h;
     r->body = s;
+    r->frame_len = len;
     if (api->may_wait && od_req_keep_frame(r, frame, len) < 0) {
         od_req_drop(r);
         od_conn_close(c, "out of memory");
@@ -155,6 +156,7 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
         od_conn_close(c, "malformed request");
         return;
     }
+    od_req_account(r); /* the decoded form, and the frame copy if kept */
     begin_response(r);
     api->fn(r, body);
 }
