@@ -34,10 +34,16 @@ struct fetch_wait {
     uint64_t wake_stamp; /* last od_fetch_wake that collected it */
     int in_wake;         /* od_fetch_wake holds a pointer: do not free */
     int finished;        /* answered or cancelled while in_wake */
-    fetch_wait_t *prev, *next; /* all waiting fetches */
+    int queued;          /* woken, in the answer queue */
+    fetch_wait_t *prev, *next;   /* all waiting fetches */
+    fetch_wait_t *qprev, *qnext; /* the answer queue */
 };
 
 static fetch_wait_t *waiting; /* one broker per process */
+/* Woken fetches are answered one per loop turn, oldest first: building a
+ * response for many partitions is long, and an append may wake many. */
+static fetch_wait_t *queue_head, *queue_tail;
+static int64_t queue_timer;
 
 /* A client's max_wait_ms is cut to this: a waiting fetch holds memory. */
 static int64_t fetch_wait_max_ms;
@@ -214,9 +220,26 @@ static void unlink_nodes(fetch_wait_t *fw)
     }
 }
 
+static void dequeue(fetch_wait_t *fw)
+{
+    if (!fw->queued)
+        return;
+    if (fw->qprev)
+        fw->qprev->qnext = fw->qnext;
+    else
+        queue_head = fw->qnext;
+    if (fw->qnext)
+        fw->qnext->qprev = fw->qprev;
+    else
+        queue_tail = fw->qprev;
+    fw->qprev = fw->qnext = NULL;
+    fw->queued = 0;
+}
+
 static void unlink_wait(fetch_wait_t *fw)
 {
     unlink_nodes(fw);
+    dequeue(fw);
     if (fw->prev)
         fw->prev->next = fw->next;
     else if (waiting == fw)
@@ -295,6 +318,41 @@ static void on_timeout(void *arg)
     answer_now(od_the_core, fw);
 }
 
+static void drain_queue(void *arg)
+{
+    od_core_t *core = arg;
+    queue_timer = 0;
+    if (queue_head)
+        answer_now(core, queue_head);
+    if (queue_head && !queue_timer)
+        queue_timer = od_loop_timer(core->loop, 0, drain_queue, core);
+}
+
+/* Answer fw soon: it stops listening to its partitions now. If no timer
+ * can be had, answer at once. */
+static void enqueue(od_core_t *core, fetch_wait_t *fw)
+{
+    if (fw->queued)
+        return;
+    unlink_nodes(fw);
+    if (!queue_timer) {
+        queue_timer = od_loop_timer(core->loop, 0, drain_queue, core);
+        if (queue_timer < 0) {
+            queue_timer = 0;
+            answer_now(core, fw);
+            return;
+        }
+    }
+    fw->queued = 1;
+    fw->qnext = NULL;
+    fw->qprev = queue_tail;
+    if (queue_tail)
+        queue_tail->qnext = fw;
+    else
+        queue_head = fw;
+    queue_tail = fw;
+}
+
 /* What a waiting fetch must keep beyond the frame: topic names (the
  * response repeats them). Fields only read at arrival are dropped. */
 static int detach_from_frame(od_req_t *r, od_FetchRequest_t *req)
@@ -330,6 +388,10 @@ void od_h_fetch(od_req_t *r, void *body)
         resp.responses_count = 0;
         od_FetchResponse_encode(&r->resp, r->hdr.api_version, &resp);
         od_req_done(r);
+        return;
+    }
+    if (req->max_wait_ms <= 0 || req->min_bytes <= 0 || core->stopping || fetch_wait_max_ms <= 0) {
+        answer(core, r, req); /* will not wait: no need to probe first */
         return;
     }
     int any_error = 0;
@@ -422,7 +484,7 @@ void od_fetch_wake(od_core_t *core, od_partition_t *p)
         if (fw->r->conn == NULL ||
             (int64_t)fetch_eval(core, fw->r, fw->req, 0, &any_error) >= (int64_t)fw->req->min_bytes ||
             any_error)
-            answer_now(core, fw);
+            enqueue(core, fw);
     }
     for (size_t i = 0; i < n; i++) {
         if (fws[i]->finished)
@@ -453,4 +515,7 @@ void od_fetch_answer_all(od_core_t *core)
 {
     while (waiting)
         answer_now(core, waiting);
+    if (queue_timer)
+        od_loop_cancel(core->loop, queue_timer);
+    queue_timer = 0;
 }

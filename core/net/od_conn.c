@@ -17,6 +17,8 @@
 
 #define OD_RBUF_MIN (64 * 1024)
 #define OD_IOV_MAX 64
+#define OD_FLUSH_MAX_CALLS 256
+#define OD_FLUSH_MAX_BYTES (8u << 20)
 
 static void on_event(void *arg, int fd, uint32_t ev);
 static void resume_reading(void *arg);
@@ -287,7 +289,19 @@ void od_conn_flush(od_conn_t *c)
 {
     if (c->closing)
         return;
+    /* A response of many small file ranges (a fetch of many partitions)
+     * costs a system call per range; after a budget, wait for the next
+     * writable event so other connections are served in between. */
+    int calls = 0;
+    size_t sent = 0;
     for (;;) {
+        if (calls >= OD_FLUSH_MAX_CALLS || sent >= OD_FLUSH_MAX_BYTES) {
+            if (!c->write_blocked) {
+                c->write_blocked = 1;
+                update_watch(c);
+            }
+            return;
+        }
         od_req_t *r = c->q_head;
         if (!r || !r->ready)
             break;
@@ -360,6 +374,8 @@ void od_conn_flush(od_conn_t *c)
             od_conn_close(c, strerror(errno));
             return;
         }
+        calls++;
+        sent += (size_t)w;
         /* Account the written bytes segment by segment, popping finished
          * responses. */
         size_t left = (size_t)w;
