@@ -110,6 +110,40 @@ with Conn(b.port, timeout=20) as c, Conn(b.port) as p:
            ) or tap.diag(repr(fr[:200] if fr else fr))
     tap.ok(fr is not None and T.encode() in fr, "the response names the topic")
 
+# Many waiters on one partition, some on the same connection, one connection
+# gone: one append answers every remaining one, in request order per connection.
+with Conn(b.port) as p:
+    hw = odtest.list_offsets(p, {(T, 0): -1})[(T, 0)][2]
+
+
+def wait_fetch(corr):
+    part = i32(0) + i32(-1) + i64(hw) + i32(-1) + i64(-1) + i32(MB) + b"\x00"
+    topic = cstr(T) + uvarint(3) + part + part + b"\x00"  # the partition twice
+    body = (i32(-1) + i32(20000) + i32(1) + i32(50 * MB) + i8(0) + i32(0) + i32(-1) +
+            uvarint(2) + topic + uvarint(1) + cstr(b"") + b"\x00")
+    return frame(request_header(1, 12, corr, flexible=True) + body)
+
+
+ws = [Conn(b.port, timeout=20) for _ in range(4)]
+for i, c in enumerate(ws):
+    c.send_raw(wait_fetch(100 + 2 * i) + wait_fetch(101 + 2 * i))
+time.sleep(0.3)
+ws[1].close()  # goes away while its two fetches wait
+time.sleep(0.2)
+with Conn(b.port) as p:
+    r = odtest.produce(p, {(T, 0): odtest.build_batch([(b"k", b"many")])})
+answered = []
+for i, c in enumerate(ws):
+    if i == 1:
+        continue
+    for k in range(2):
+        fr = c.recv_frame(timeout=20)
+        answered.append((odtest.Reader(fr).i32(), b"many" in fr) if fr else None)
+    c.close()
+tap.is_(answered, [(100, True), (101, True), (104, True), (105, True), (106, True), (107, True)],
+        "one append answers the 6 fetches still waiting (each listing the partition twice), in order")
+survives("waiters woken together, one connection gone")
+
 # ---- bytes after a request body ------------------------------------------------------
 c = Conn(b.port)
 c.send_raw(frame(request_header(18, 0, 1) + b"trailing"))
