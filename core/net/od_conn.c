@@ -77,8 +77,20 @@ static void charge(od_conn_t *c, size_t *slot, size_t now, int on_conn)
         c->req_bytes = c->req_bytes - *slot + now;
     int dropped = now < *slot;
     *slot = now;
-    if (dropped && mem_waiters && !mem_timer && !mem_over())
+    if (dropped && mem_waiters && !mem_timer && !mem_over()) {
         mem_timer = od_loop_timer(mem_waiters->core->loop, 0, mem_resume, NULL);
+        if (mem_timer < 0) { /* no timer: wake them now (never inside a flush of theirs) */
+            mem_timer = 0;
+            for (od_conn_t *w = mem_waiters; w; w = w->mem_next)
+                w->mem_waiting = 0;
+            while (mem_waiters) {
+                od_conn_t *w = mem_waiters;
+                mem_waiters = w->mem_next;
+                w->mem_prev = w->mem_next = NULL;
+                update_watch(w);
+            }
+        }
+    }
 }
 
 static void charge_read(od_conn_t *c)
