@@ -479,7 +479,7 @@ static int process_buffer(od_conn_t *c)
     if (c->rlen < 4)
         c->rneed = 0;
     /* Shrink a buffer grown for one large request. */
-    if (c->rlen == 0 && c->rcap > OD_RBUF_MIN) {
+    if (c->rlen == 0 && c->rcap > 4 * OD_RBUF_MIN) {
         free(c->rbuf);
         c->rbuf = NULL;
         c->rcap = 0;
