@@ -185,4 +185,16 @@ with Conn(b2.port) as c:
     md = odtest.metadata(c, ["t%d" % i for i in range(20)])
     tap.is_(len(md["topic_list"]), 20, "a Metadata request for 20 topics is still answered")
 
+# ---- a response that does not fit: the connection closes, never silence ------------
+b2.stop()
+b2.sets.append(("socket.request.max.bytes", "1024"))  # the last --set wins
+b2.start()
+c = Conn(b2.port)
+c.send_raw(frame(request_header(3, 1, 9) + i32(-1)))  # all 20+ topics: more than 1 KB of response arrays
+st = c.wait_closed(10)
+tap.is_(st, "closed", "Metadata whose response needs more than the request arena may hold: "
+        "connection closed, not left waiting (%r)" % (st if isinstance(st, str) else st[0]))
+c.close()
+tap.ok("could not be answered" in b2.log_text(), "the broker logs the request it could not answer")
+
 sys.exit(odtest.finish())

@@ -46,7 +46,7 @@ const od_api_entry_t *od_dispatch_api(int16_t key)
 
 const od_api_entry_t *od_dispatch_api_at(size_t i) { return i < NAPIS ? &api_table[i] : NULL; }
 
-void od_req_drop(od_req_t *r)
+void od_req_no_response(od_req_t *r)
 {
     od_conn_t *c = r->conn;
     if (c) {
@@ -62,6 +62,22 @@ void od_req_drop(od_req_t *r)
         }
     }
     od_req_free(r);
+}
+
+/* A request that cannot be answered (no memory for its response) must not
+ * leave its client waiting in silence: the connection closes, as Kafka
+ * closes it when a request fails outside the protocol's errors. */
+void od_req_drop(od_req_t *r)
+{
+    od_conn_t *c = r->conn;
+    if (c && !c->closing && od_proto_api(r->hdr.api_key))
+        od_logf(OD_LOG_WARN, "client %s (%.*s) correlation %d: %s v%d could not be answered "
+                "(no memory for the response); closing", c->peer,
+                r->hdr.client_id.len > 0 ? (int)r->hdr.client_id.len : 0, r->hdr.client_id.p,
+                r->hdr.correlation_id, od_proto_api(r->hdr.api_key)->name, r->hdr.api_version);
+    od_req_no_response(r);
+    if (c)
+        od_conn_close(c, "request could not be answered");
 }
 
 static void begin_response(od_req_t *r)
@@ -121,7 +137,7 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
     r->body = s;
     r->frame_len = len;
     if (api->may_wait && od_req_keep_frame(r, frame, len) < 0) {
-        od_req_drop(r);
+        od_req_no_response(r);
         od_conn_close(c, "out of memory");
         return;
     }
@@ -152,7 +168,7 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
                 c->peer, r->hdr.client_id.len > 0 ? (int)r->hdr.client_id.len : 0,
                 r->hdr.client_id.p, h.correlation_id, od_proto_api(h.api_key)->name,
                 h.api_version, bad);
-        od_req_drop(r);
+        od_req_no_response(r);
         od_conn_close(c, "malformed request");
         return;
     }
