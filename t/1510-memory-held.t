@@ -144,6 +144,31 @@ tap.is_(answered, [(100, True), (101, True), (104, True), (105, True), (106, Tru
         "one append answers the 6 fetches still waiting (each listing the partition twice), in order")
 survives("waiters woken together, one connection gone")
 
+# ---- one partition listed 50000 times: records once, every entry answered ---------
+M = 50000
+part = i32(0) + i64(0) + i32(MB)
+body = i32(-1) + i32(0) + i32(0) + i32(50 * MB) + i8(0) + i32(1) + string(T) + i32(M) + part * M
+with Conn(b.port, timeout=30) as c:
+    c.send_raw(frame(request_header(1, 4, 5) + body))
+    fr = c.recv_frame(timeout=30)
+    rd = odtest.Reader(fr)
+    rd.i32(), rd.i32()  # correlation, throttle
+    entries, with_records = 0, []
+    for _ in range(rd.i32()):
+        rd.string()
+        for k in range(rd.i32()):
+            rd.i32(), rd.i16(), rd.i64(), rd.i64()
+            na = rd.i32()
+            for _ in range(max(na, 0)):
+                rd.i64(), rd.i64()
+            n = rd.i32()
+            if n > 0:
+                rd.take(n)
+                with_records.append(k)
+            entries += 1
+tap.is_((entries, with_records), (M, [0]), "Fetch listing %s-0 %d times: %d entries answered, records "
+        "in the first only (%d bytes in all)" % (T, M, M, len(fr)))
+
 # ---- bytes after a request body ------------------------------------------------------
 c = Conn(b.port)
 c.send_raw(frame(request_header(18, 0, 1) + b"trailing"))

@@ -353,6 +353,56 @@ static void enqueue(od_core_t *core, fetch_wait_t *fw)
     queue_tail = fw;
 }
 
+static uint32_t name_hash(od_str_t t, int32_t part)
+{
+    uint32_t x = 2166136261u;
+    for (int32_t i = 0; i < t.len; i++)
+        x = (x ^ (uint8_t)t.p[i]) * 16777619u;
+    return (x ^ (uint32_t)part) * 2654435761u;
+}
+
+/* A partition listed more than once (clients never do; Kafka keeps one
+ * entry per partition) gets no records after its first entry, so a
+ * request repeating one partition a million times costs no million log
+ * reads. Entries keep their place in the response. */
+static void mark_duplicates(od_FetchRequest_t *req)
+{
+    size_t n = 0;
+    for (int32_t i = 0; i < req->topics_count; i++)
+        n += req->topics[i].partitions_count > 0 ? (size_t)req->topics[i].partitions_count : 0;
+    if (n < 2)
+        return;
+    size_t cap = 4;
+    while (cap < 2 * n)
+        cap *= 2;
+    struct slot {
+        int32_t t, p; /* topic index + 1 (0: empty), partition entry index */
+    } *tab = calloc(cap, sizeof(*tab));
+    if (!tab)
+        return; /* only a saving: answer them all */
+    for (int32_t i = 0; i < req->topics_count; i++) {
+        od_FetchRequest_FetchTopic_t *ft = &req->topics[i];
+        for (int32_t j = 0; j < ft->partitions_count; j++) {
+            int32_t part = ft->partitions[j].partition;
+            size_t h = name_hash(ft->topic, part) & (cap - 1);
+            for (;; h = (h + 1) & (cap - 1)) {
+                if (tab[h].t == 0) {
+                    tab[h].t = i + 1;
+                    tab[h].p = j;
+                    break;
+                }
+                od_FetchRequest_FetchTopic_t *o = &req->topics[tab[h].t - 1];
+                if (o->partitions[tab[h].p].partition == part && o->topic.len == ft->topic.len &&
+                    (ft->topic.len <= 0 || memcmp(o->topic.p, ft->topic.p, (size_t)ft->topic.len) == 0)) {
+                    ft->partitions[j].partition_max_bytes = 0;
+                    break;
+                }
+            }
+        }
+    }
+    free(tab);
+}
+
 /* What a waiting fetch must keep beyond the frame: topic names (the
  * response repeats them). Fields only read at arrival are dropped. */
 static int detach_from_frame(od_req_t *r, od_FetchRequest_t *req)
@@ -390,6 +440,7 @@ void od_h_fetch(od_req_t *r, void *body)
         od_req_done(r);
         return;
     }
+    mark_duplicates(req);
     if (req->max_wait_ms <= 0 || req->min_bytes <= 0 || core->stopping || fetch_wait_max_ms <= 0) {
         answer(core, r, req); /* will not wait: no need to probe first */
         return;
