@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -186,7 +187,8 @@ static void tick_conns(od_core_t *core, int64_t now)
  * retention and compaction, idempotent producer state, consumer groups. */
 static const od_subsystem_t subsystems[] = {
     {"logs", NULL, NULL, tick_logs, NULL},
-    {"connections", NULL, NULL, tick_conns, NULL},
+    {"connections", od_net_register_config, NULL, tick_conns, NULL},
+    {"fetch", od_fetch_register_config, NULL, NULL, NULL},
     {"lifecycle", od_lifecycle_register_config, NULL, od_lifecycle_tick, od_lifecycle_stop},
     {"producer state", od_producer_register_config, od_producer_start, od_producer_tick,
      od_producer_stop},
@@ -364,6 +366,24 @@ static int check_settings(od_core_t *core, char *err, size_t errsz)
     return 0;
 }
 
+/* Every client costs a descriptor; distributions start processes with a
+ * soft limit (often 1024) far below the hard one, so take the hard one. */
+static void raise_nofile_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rlim_t old = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        od_logf(OD_LOG_WARN, "cannot raise open-file limit from %llu to %llu: %s",
+                (unsigned long long)old, (unsigned long long)rl.rlim_max, strerror(errno));
+        return;
+    }
+    od_logf(OD_LOG_INFO, "raised open-file limit from %llu to %llu", (unsigned long long)old,
+            (unsigned long long)rl.rlim_max);
+}
+
 int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t nsets, char *err,
                   size_t errsz)
 {
@@ -379,6 +399,7 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
         return -1;
     if (od_metrics_check(core, err, errsz) < 0)
         return -1;
+    raise_nofile_limit();
     if (od_modules_start(core, err, errsz) < 0)
         return -1;
     /* The first of log.dirs holds partition data (JBOD comes later). */

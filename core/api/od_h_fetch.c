@@ -16,13 +16,16 @@
 
 typedef struct fetch_wait fetch_wait_t;
 
-/* A node linking a waiting fetch into one partition's waiter list. */
+/* A node linking a waiting fetch into one partition's waiter list; doubly
+ * linked so a fetch leaves every list in O(1) per node. */
 struct od_fetch_waiter {
     fetch_wait_t *fw;
     od_partition_t *p;
-    od_fetch_waiter_t *next;
+    od_fetch_waiter_t *prev, *next;
 };
 
+/* A waiting fetch keeps only its decoded request (topic names copied into
+ * the request's arena), never the frame it came in. */
 struct fetch_wait {
     od_core_t *core;
     od_req_t *r;
@@ -30,10 +33,34 @@ struct fetch_wait {
     int64_t timer;
     od_fetch_waiter_t *nodes;
     size_t nnodes;
-    fetch_wait_t *prev, *next; /* all waiting fetches */
+    uint64_t wake_stamp; /* last od_fetch_wake that collected it */
+    int in_wake;         /* od_fetch_wake holds a pointer: do not free */
+    int finished;        /* answered or cancelled while in_wake */
+    int queued;          /* woken, in the answer queue */
+    fetch_wait_t *prev, *next;   /* all waiting fetches */
+    fetch_wait_t *qprev, *qnext; /* the answer queue */
 };
 
 static fetch_wait_t *waiting; /* one broker per process */
+/* Woken fetches are answered one per loop turn, oldest first: building a
+ * response for many partitions is long, and an append may wake many. */
+static fetch_wait_t *queue_head, *queue_tail;
+static int64_t queue_timer;
+
+/* A client's max_wait_ms is cut to this: a waiting fetch holds memory. */
+static int64_t fetch_wait_max_ms;
+
+static const od_conf_def_t fetch_defs[] = {
+    {"fetch.wait.max.ms", OD_CONF_INT, "30000", 0, INT32_MAX, NULL,
+     "longest a Fetch waits for min_bytes; a larger max_wait_ms is cut to it (not in Kafka)",
+     &fetch_wait_max_ms, 0},
+};
+
+int od_fetch_register_config(od_core_t *core, char *err, size_t errsz)
+{
+    return od_config_register(&core->config, fetch_defs, sizeof(fetch_defs) / sizeof(fetch_defs[0]),
+                              "core", err, errsz);
+}
 
 static od_partition_t *lookup(od_core_t *core, od_str_t topic, int32_t part, int16_t *err)
 {
@@ -50,8 +77,22 @@ static void release_read(od_log_read_t *rd)
     rd->total = 0;
 }
 
+/* Release the log references taken for topics [0, nt) of a response that
+ * will not be sent. */
+static void release_response(od_FetchResponse_t *resp, int32_t nt)
+{
+    for (int32_t i = 0; i < nt; i++)
+        for (int32_t j = 0; j < resp->responses[i].partitions_count; j++)
+            if (resp->responses[i].partitions[j].records.read) /* ours, in the arena */
+                release_read((od_log_read_t *)resp->responses[i].partitions[j].records.read);
+}
+
 /* Build the response (encode = 1) or only count the bytes available and
- * whether any partition has an error (encode = 0). */
+ * whether any partition has an error (encode = 0). With encode = 1 a
+ * return of (size_t)-1 means the response could not be built (arena
+ * limit or memory): the caller closes the connection, never sends a
+ * response without a body. */
+#define FETCH_FAILED ((size_t)-1)
 static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, int encode,
                          int *any_error)
 {
@@ -69,7 +110,7 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
     if (encode) {
         resp.responses = od_arena_calloc(&r->arena, nt ? (size_t)nt : 1, sizeof(*resp.responses));
         if (!resp.responses)
-            return 0;
+            return FETCH_FAILED;
         resp.responses_count = nt;
     }
     for (int32_t i = 0; i < nt; i++) {
@@ -79,8 +120,10 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
         if (tr) {
             tr->topic = ft->topic;
             tr->partitions = od_arena_calloc(&r->arena, np ? (size_t)np : 1, sizeof(*tr->partitions));
-            if (!tr->partitions)
-                return 0;
+            if (!tr->partitions) {
+                release_response(&resp, i);
+                return FETCH_FAILED;
+            }
             tr->partitions_count = np;
         }
         for (int32_t j = 0; j < np; j++) {
@@ -127,7 +170,7 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
             od_log_read_t *rd = encode ? od_arena_calloc(&r->arena, 1, sizeof(*rd)) : &probe;
             char why[256];
             if (!rd)
-                return total;
+                continue; /* no room for the read: no data for it this time */
             if (core->storage->read(p->log, fp->fetch_offset, (size_t)want, rd, why, sizeof(why)) < 0) {
                 od_logf(OD_LOG_WARN, "fetch %.*s-%d at %lld: %s", (int)ft->topic.len, ft->topic.p,
                         fp->partition, (long long)fp->fetch_offset, why);
@@ -163,19 +206,43 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
     return total;
 }
 
-static void unlink_wait(fetch_wait_t *fw)
+static void unlink_nodes(fetch_wait_t *fw)
 {
     for (size_t i = 0; i < fw->nnodes; i++) {
         od_fetch_waiter_t *n = &fw->nodes[i];
         if (!n->p)
             continue;
-        for (od_fetch_waiter_t **pp = &n->p->waiters; *pp; pp = &(*pp)->next)
-            if (*pp == n) {
-                *pp = n->next;
-                break;
-            }
+        if (n->prev)
+            n->prev->next = n->next;
+        else
+            n->p->waiters = n->next;
+        if (n->next)
+            n->next->prev = n->prev;
         n->p = NULL;
+        n->prev = n->next = NULL;
     }
+}
+
+static void dequeue(fetch_wait_t *fw)
+{
+    if (!fw->queued)
+        return;
+    if (fw->qprev)
+        fw->qprev->qnext = fw->qnext;
+    else
+        queue_head = fw->qnext;
+    if (fw->qnext)
+        fw->qnext->qprev = fw->qprev;
+    else
+        queue_tail = fw->qprev;
+    fw->qprev = fw->qnext = NULL;
+    fw->queued = 0;
+}
+
+static void unlink_wait(fetch_wait_t *fw)
+{
+    unlink_nodes(fw);
+    dequeue(fw);
     if (fw->prev)
         fw->prev->next = fw->next;
     else if (waiting == fw)
@@ -185,22 +252,66 @@ static void unlink_wait(fetch_wait_t *fw)
     fw->prev = fw->next = NULL;
 }
 
-static void answer_now(od_core_t *core, fetch_wait_t *fw)
+/* Take fw off every list and its timer; free it unless od_fetch_wake
+ * still looks at it (then it frees it). */
+static void finish_wait(od_core_t *core, fetch_wait_t *fw)
 {
     unlink_wait(fw);
     if (fw->timer > 0)
         od_loop_cancel(core->loop, fw->timer);
+    fw->timer = 0;
+    fw->r->cancel = NULL;
+    fw->r->wait = NULL;
+    free(fw->nodes);
+    fw->nodes = NULL;
+    fw->nnodes = 0;
+    if (fw->in_wake)
+        fw->finished = 1;
+    else
+        free(fw);
+}
+
+static void fetch_fail(od_req_t *r, const char *why)
+{
+    od_logf(OD_LOG_WARN, "client %s (%.*s) correlation %d: %s; closing",
+            r->conn ? r->conn->peer : "?", r->hdr.client_id.len > 0 ? (int)r->hdr.client_id.len : 0,
+            r->hdr.client_id.p, r->hdr.correlation_id, why);
+    if (r->conn)
+        od_conn_close(r->conn, why); /* orphans r: it is ours to free */
+    od_req_free(r);
+}
+
+static void answer(od_core_t *core, od_req_t *r, od_FetchRequest_t *req)
+{
+    int any_error = 0;
+    if (fetch_eval(core, r, req, 1, &any_error) == FETCH_FAILED) {
+        fetch_fail(r, "no memory for the Fetch response (request arena limit)");
+        return;
+    }
+    od_req_done(r);
+}
+
+static void answer_now(od_core_t *core, fetch_wait_t *fw)
+{
     od_req_t *r = fw->r;
     od_FetchRequest_t *req = fw->req;
-    free(fw->nodes);
-    free(fw);
+    finish_wait(core, fw);
     if (!r->conn) { /* the client went away while we waited */
         od_req_free(r);
         return;
     }
-    int any_error = 0;
-    fetch_eval(core, r, req, 1, &any_error);
-    od_req_done(r);
+    answer(core, r, req);
+}
+
+/* The connection closed while the fetch waited: free it now rather than
+ * holding its memory until max_wait_ms. */
+static void cancel_wait(od_req_t *r)
+{
+    fetch_wait_t *fw = r->wait;
+    od_logf(OD_LOG_DEBUG, "fetch correlation %d: connection closed while it waited; dropped",
+            r->hdr.correlation_id);
+    finish_wait(fw->core, fw);
+    od_req_free(r);
 }
 
 static void on_timeout(void *arg)
@@ -208,6 +319,114 @@ static void on_timeout(void *arg)
     fetch_wait_t *fw = arg;
     fw->timer = 0;
     answer_now(fw->core, fw);
+}
+
+static void drain_queue(void *arg)
+{
+    od_core_t *core = arg;
+    queue_timer = 0;
+    if (queue_head)
+        answer_now(core, queue_head);
+    if (queue_head && !queue_timer)
+        queue_timer = od_loop_timer(core->loop, 0, drain_queue, core);
+}
+
+/* Answer fw soon: it stops listening to its partitions now. If no timer
+ * can be had, answer at once. */
+static void enqueue(od_core_t *core, fetch_wait_t *fw)
+{
+    if (fw->queued)
+        return;
+    unlink_nodes(fw);
+    if (!queue_timer) {
+        queue_timer = od_loop_timer(core->loop, 0, drain_queue, core);
+        if (queue_timer < 0) {
+            queue_timer = 0;
+            answer_now(core, fw);
+            return;
+        }
+    }
+    fw->queued = 1;
+    fw->qnext = NULL;
+    fw->qprev = queue_tail;
+    if (queue_tail)
+        queue_tail->qnext = fw;
+    else
+        queue_head = fw;
+    queue_tail = fw;
+}
+
+static uint32_t name_hash(od_str_t t, int32_t part)
+{
+    uint32_t x = 2166136261u;
+    for (int32_t i = 0; i < t.len; i++)
+        x = (x ^ (uint8_t)t.p[i]) * 16777619u;
+    return (x ^ (uint32_t)part) * 2654435761u;
+}
+
+/* A partition listed more than once (clients never do; Kafka keeps one
+ * entry per partition) gets no records after its first entry, so a
+ * request repeating one partition a million times costs no million log
+ * reads. Entries keep their place in the response. */
+static void mark_duplicates(od_FetchRequest_t *req)
+{
+    size_t n = 0;
+    for (int32_t i = 0; i < req->topics_count; i++)
+        n += req->topics[i].partitions_count > 0 ? (size_t)req->topics[i].partitions_count : 0;
+    if (n < 2)
+        return;
+    size_t cap = 4;
+    while (cap < 2 * n)
+        cap *= 2;
+    struct slot {
+        int32_t t, p; /* topic index + 1 (0: empty), partition entry index */
+    } *tab = calloc(cap, sizeof(*tab));
+    if (!tab)
+        return; /* only a saving: answer them all */
+    for (int32_t i = 0; i < req->topics_count; i++) {
+        od_FetchRequest_FetchTopic_t *ft = &req->topics[i];
+        for (int32_t j = 0; j < ft->partitions_count; j++) {
+            int32_t part = ft->partitions[j].partition;
+            size_t h = name_hash(ft->topic, part) & (cap - 1);
+            for (;; h = (h + 1) & (cap - 1)) {
+                if (tab[h].t == 0) {
+                    tab[h].t = i + 1;
+                    tab[h].p = j;
+                    break;
+                }
+                od_FetchRequest_FetchTopic_t *o = &req->topics[tab[h].t - 1];
+                if (o->partitions[tab[h].p].partition == part && o->topic.len == ft->topic.len &&
+                    (ft->topic.len <= 0 || memcmp(o->topic.p, ft->topic.p, (size_t)ft->topic.len) == 0)) {
+                    ft->partitions[j].partition_max_bytes = 0;
+                    break;
+                }
+            }
+        }
+    }
+    free(tab);
+}
+
+/* What a waiting fetch must keep beyond the frame: topic names (the
+ * response repeats them). Fields only read at arrival are dropped. */
+static int detach_from_frame(od_req_t *r, od_FetchRequest_t *req)
+{
+    for (int32_t i = 0; i < req->topics_count; i++) {
+        od_str_t *t = &req->topics[i].topic;
+        if (t->len <= 0)
+            continue;
+        char *copy = od_arena_strndup(&r->arena, t->p, (size_t)t->len);
+        if (!copy)
+            return -1;
+        t->p = copy;
+    }
+    req->cluster_id.p = NULL;
+    req->cluster_id.len = -1;
+    req->rack_id.p = NULL;
+    req->rack_id.len = -1;
+    req->forgotten_topics_data = NULL;
+    req->forgotten_topics_data_count = 0;
+    od_slice_init(&r->body, NULL, 0);
+    return 0;
 }
 
 void od_h_fetch(od_req_t *r, void *body)
@@ -224,25 +443,38 @@ void od_h_fetch(od_req_t *r, void *body)
         od_req_done(r);
         return;
     }
+    mark_duplicates(req);
+    if (req->max_wait_ms <= 0 || req->min_bytes <= 0 || core->stopping || fetch_wait_max_ms <= 0) {
+        answer(core, r, req); /* will not wait: no need to probe first */
+        return;
+    }
     int any_error = 0;
     size_t avail = fetch_eval(core, r, req, 0, &any_error);
     if (any_error || req->max_wait_ms <= 0 || (int64_t)avail >= (int64_t)req->min_bytes ||
-        core->stopping || req->topics_count <= 0) {
-        fetch_eval(core, r, req, 1, &any_error);
-        od_req_done(r);
+        core->stopping || req->topics_count <= 0 || fetch_wait_max_ms <= 0) {
+        answer(core, r, req);
         return;
     }
     /* Wait for data on any of the partitions, or until max_wait_ms. */
-    fetch_wait_t *fw = calloc(1, sizeof(*fw));
     size_t n = 0;
     for (int32_t i = 0; i < req->topics_count; i++)
         n += req->topics[i].partitions_count > 0 ? (size_t)req->topics[i].partitions_count : 0;
+    fetch_wait_t *fw = calloc(1, sizeof(*fw));
     if (fw)
         fw->nodes = calloc(n ? n : 1, sizeof(*fw->nodes));
-    if (!fw || !fw->nodes) {
+    if (!fw || !fw->nodes || detach_from_frame(r, req) < 0) {
+        if (fw)
+            free(fw->nodes);
         free(fw);
-        fetch_eval(core, r, req, 1, &any_error);
-        od_req_done(r);
+        answer(core, r, req); /* no room to wait: answer with what is there */
+        return;
+    }
+    int64_t wait_ms = req->max_wait_ms < fetch_wait_max_ms ? req->max_wait_ms : fetch_wait_max_ms;
+    fw->timer = od_loop_timer(core->loop, wait_ms, on_timeout, fw);
+    if (fw->timer < 0) {
+        free(fw->nodes);
+        free(fw);
+        answer(core, r, req);
         return;
     }
     fw->core = core;
@@ -258,7 +490,10 @@ void od_h_fetch(od_req_t *r, void *body)
             od_fetch_waiter_t *node = &fw->nodes[fw->nnodes++];
             node->fw = fw;
             node->p = p;
+            node->prev = NULL;
             node->next = p->waiters;
+            if (p->waiters)
+                p->waiters->prev = node;
             p->waiters = node;
         }
     }
@@ -266,39 +501,51 @@ void od_h_fetch(od_req_t *r, void *body)
     if (waiting)
         waiting->prev = fw;
     waiting = fw;
-    fw->timer = od_loop_timer(core->loop, req->max_wait_ms, on_timeout, fw);
+    r->wait = fw;
+    r->cancel = cancel_wait;
 }
 
 void od_fetch_wake(od_core_t *core, od_partition_t *p)
 {
+    static uint64_t stamp;
     if (!p->waiters)
         return;
-    /* Snapshot the distinct waiting fetches first: answering one unlinks
-     * its nodes from this list. */
+    /* Collect the distinct waiting fetches first (a stamp per fetch makes
+     * that linear): answering one unlinks its nodes from this list, and
+     * its connection closing may cancel others. */
+    stamp++;
     size_t n = 0, cap = 0;
     fetch_wait_t **fws = NULL;
     for (od_fetch_waiter_t *q = p->waiters; q; q = q->next) {
-        int seen = 0;
-        for (size_t i = 0; i < n && !seen; i++)
-            seen = fws[i] == q->fw;
-        if (seen)
+        if (q->fw->wake_stamp == stamp)
             continue;
         if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            fetch_wait_t **nf = realloc(fws, cap * sizeof(*nf));
+            size_t ncap = cap ? cap * 2 : 8;
+            fetch_wait_t **nf = realloc(fws, ncap * sizeof(*nf));
             if (!nf)
-                break;
+                break; /* the rest are answered by their timers */
             fws = nf;
+            cap = ncap;
         }
+        q->fw->wake_stamp = stamp;
+        q->fw->in_wake = 1;
         fws[n++] = q->fw;
     }
     for (size_t i = 0; i < n; i++) {
         fetch_wait_t *fw = fws[i];
+        if (fw->finished)
+            continue;
         int any_error = 0;
         if (fw->r->conn == NULL ||
             (int64_t)fetch_eval(core, fw->r, fw->req, 0, &any_error) >= (int64_t)fw->req->min_bytes ||
             any_error)
-            answer_now(core, fw);
+            enqueue(core, fw);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (fws[i]->finished)
+            free(fws[i]);
+        else
+            fws[i]->in_wake = 0;
     }
     free(fws);
 }
@@ -323,4 +570,7 @@ void od_fetch_answer_all(od_core_t *core)
 {
     while (waiting)
         answer_now(core, waiting);
+    if (queue_timer)
+        od_loop_cancel(core->loop, queue_timer);
+    queue_timer = 0;
 }

@@ -304,7 +304,7 @@ void od_h_produce(od_req_t *r, void *body)
         /* No response for acks=0; on an error Kafka closes the connection
          * so that the producer notices and refreshes its metadata. */
         od_conn_t *c = r->conn;
-        od_req_drop(r);
+        od_req_no_response(r);
         if (any_error)
             od_conn_close(c, "error in an acks=0 produce");
         return;

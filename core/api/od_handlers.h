@@ -39,6 +39,8 @@ void od_h_offset_delete(od_req_t *r, void *body);
 /* Long-poll fetches: wake those waiting on p (new data), forget p (deleted),
  * answer all now (shutdown). */
 void od_fetch_wake(struct od_core *core, od_partition_t *p);
+/* Declare fetch.wait.max.ms. */
+int od_fetch_register_config(struct od_core *core, char *err, size_t errsz);
 void od_fetch_partition_removed(struct od_core *core, od_partition_t *p);
 void od_fetch_answer_all(struct od_core *core);
 

@@ -14,24 +14,113 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_metrics.h"
+#include "od_net.h"
 
 #define OD_RBUF_MIN (64 * 1024)
 #define OD_IOV_MAX 64
+#define OD_FLUSH_MAX_CALLS 256
+#define OD_FLUSH_MAX_BYTES (8u << 20)
 
 static void on_event(void *arg, int fd, uint32_t ev);
 static void resume_reading(void *arg);
 
+/* ---- memory in flight (queued.max.request.bytes) ----
+ * Counted: frames being read (from the moment their size is known, their
+ * whole announced size, as Kafka's memory pool does), and for each request
+ * in flight its frame copy, decoded data and unsent response bytes. Over
+ * the bound, connections stop reading new frames; a frame already begun is
+ * read to its end, so what is counted can always drain. */
+static size_t inflight;
+static od_conn_t *mem_waiters; /* connections waiting for the total to drop */
+static int64_t mem_timer;
+
+size_t od_conn_inflight_bytes(void) { return inflight; }
+
+static int mem_over(void)
+{
+    return od_queued_max_request_bytes > 0 && inflight >= (size_t)od_queued_max_request_bytes;
+}
+
+static void mem_unwait(od_conn_t *c)
+{
+    if (!c->mem_waiting)
+        return;
+    if (c->mem_prev)
+        c->mem_prev->mem_next = c->mem_next;
+    else
+        mem_waiters = c->mem_next;
+    if (c->mem_next)
+        c->mem_next->mem_prev = c->mem_prev;
+    c->mem_prev = c->mem_next = NULL;
+    c->mem_waiting = 0;
+}
+
+static void update_watch(od_conn_t *c);
+
+static void mem_resume(void *arg)
+{
+    (void)arg;
+    mem_timer = 0;
+    while (mem_waiters && !mem_over()) {
+        od_conn_t *c = mem_waiters;
+        mem_unwait(c);
+        update_watch(c);
+        if (!c->resume_timer)
+            c->resume_timer = od_loop_timer(c->core->loop, 0, resume_reading, c);
+    }
+}
+
+/* Move *slot to now in the totals; a drop below the bound wakes waiters. */
+static void charge(od_conn_t *c, size_t *slot, size_t now, int on_conn)
+{
+    inflight = inflight - *slot + now;
+    if (c && on_conn)
+        c->req_bytes = c->req_bytes - *slot + now;
+    int dropped = now < *slot;
+    *slot = now;
+    if (dropped && mem_waiters && !mem_timer && !mem_over()) {
+        mem_timer = od_loop_timer(mem_waiters->core->loop, 0, mem_resume, NULL);
+        if (mem_timer < 0) { /* no timer: wake them now (never inside a flush of theirs) */
+            mem_timer = 0;
+            for (od_conn_t *w = mem_waiters; w; w = w->mem_next)
+                w->mem_waiting = 0;
+            while (mem_waiters) {
+                od_conn_t *w = mem_waiters;
+                mem_waiters = w->mem_next;
+                w->mem_prev = w->mem_next = NULL;
+                update_watch(w);
+            }
+        }
+    }
+}
+
+static void charge_read(od_conn_t *c)
+{
+    size_t now = c->rlen >= 4 && c->rneed > c->rlen ? c->rneed : c->rlen;
+    charge(c, &c->rcharged, now, 0);
+}
+
+void od_req_account(od_req_t *r)
+{
+    size_t n = r->arena.used_total + (r->frame_copy ? r->frame_len : 0);
+    for (size_t i = 0; i < r->resp.nsegs; i++)
+        if (r->resp.segs[i].kind == OD_SEG_OWNED)
+            n += r->resp.segs[i].len;
+    charge(r->conn, &r->charged, n, 1);
+}
+
 static void update_watch(od_conn_t *c)
 {
     uint32_t ev = 0;
-    if (!c->read_paused)
+    if (!c->read_paused && !c->mem_waiting)
         ev |= OD_LOOP_READ;
     if (c->write_blocked)
         ev |= OD_LOOP_WRITE;
     od_loop_watch(c->core->loop, c->fd, ev, on_event, c);
 }
 
-od_conn_t *od_conn_new(od_core_t *core, int fd, const char *peer, struct od_listener *l)
+od_conn_t *od_conn_new(od_core_t *core, int fd, const char *peer, const char *host,
+                       struct od_listener *l)
 {
     od_conn_t *c = calloc(1, sizeof(*c));
     if (!c)
@@ -41,6 +130,7 @@ od_conn_t *od_conn_new(od_core_t *core, int fd, const char *peer, struct od_list
     c->fd = fd;
     c->id = ++core->next_conn_id;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    snprintf(c->host, sizeof(c->host), "%s", host);
     c->last_active_ms = od_mono_ms();
     if (od_loop_watch(core->loop, fd, OD_LOOP_READ, on_event, c) < 0) {
         free(c);
@@ -57,6 +147,7 @@ od_conn_t *od_conn_new(od_core_t *core, int fd, const char *peer, struct od_list
 
 void od_req_free(od_req_t *r)
 {
+    charge(r->conn, &r->charged, 0, 1);
     od_wbuf_free(&r->resp);
     od_arena_free(&r->arena);
     free(r->frame_copy);
@@ -100,15 +191,18 @@ void od_conn_close(od_conn_t *c, const char *why)
     od_loop_unwatch(core->loop, c->fd);
     close(c->fd);
     c->fd = -1;
+    mem_unwait(c);
+    charge(c, &c->rcharged, 0, 0);
     od_req_t *r = c->q_head;
     while (r) {
         od_req_t *n = r->next;
+        r->conn = NULL; /* its bytes stay counted in the total until freed */
+        r->next = NULL;
         if (r->ready)
             od_req_free(r);
-        else {
-            r->conn = NULL; /* a waiting handler still owns it */
-            r->next = NULL;
-        }
+        else if (r->cancel)
+            r->cancel(r); /* a waiting request: its handler frees it now */
+        /* else a handler still owns it and frees it when it answers */
         r = n;
     }
     c->q_head = c->q_tail = NULL;
@@ -122,6 +216,7 @@ void od_conn_close(od_conn_t *c, const char *why)
     if (c->next)
         c->next->prev = c->prev;
     core->nconns--;
+    od_net_conn_gone(core, c);
     c->prev = NULL;
     c->next = core->closed_conns;
     if (c->next)
@@ -141,7 +236,9 @@ od_req_t *od_req_new(od_conn_t *c)
     if (!r)
         return NULL;
     r->conn = c;
-    od_arena_init(&r->arena, 0);
+    /* Array counts can make decoded data many times larger than the wire
+     * bytes; one request may use at most what one frame may be. */
+    od_arena_init(&r->arena, (size_t)c->core->conf.socket_request_max_bytes);
     od_wbuf_init(&r->resp);
     r->received_ms = od_mono_ms();
     if (c->q_tail)
@@ -174,10 +271,13 @@ void od_req_done(od_req_t *r)
     uint8_t be[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
     od_wbuf_patch(&r->resp, r->len_pos, be, 4);
     r->ready = 1;
+    r->cancel = NULL;
+    r->wait = NULL;
     /* Decoded request data is no longer needed once the response exists. */
     od_arena_free(&r->arena);
     free(r->frame_copy);
     r->frame_copy = NULL;
+    od_req_account(r);
     if (!r->conn) {
         od_req_free(r);
         return;
@@ -203,7 +303,19 @@ void od_conn_flush(od_conn_t *c)
 {
     if (c->closing)
         return;
+    /* A response of many small file ranges (a fetch of many partitions)
+     * costs a system call per range; after a budget, wait for the next
+     * writable event so other connections are served in between. */
+    int calls = 0;
+    size_t sent = 0;
     for (;;) {
+        if (calls >= OD_FLUSH_MAX_CALLS || sent >= OD_FLUSH_MAX_BYTES) {
+            if (!c->write_blocked) {
+                c->write_blocked = 1;
+                update_watch(c);
+            }
+            return;
+        }
         od_req_t *r = c->q_head;
         if (!r || !r->ready)
             break;
@@ -277,6 +389,8 @@ void od_conn_flush(od_conn_t *c)
             return;
         }
         od_metrics_net_out((size_t)w);
+        calls++;
+        sent += (size_t)w;
         /* Account the written bytes segment by segment, popping finished
          * responses. */
         size_t left = (size_t)w;
@@ -308,7 +422,8 @@ void od_conn_flush(od_conn_t *c)
         c->write_blocked = 0;
         update_watch(c);
     }
-    if (c->read_paused && c->nq < (size_t)c->core->conf.queued_max_requests) {
+    if (c->read_paused && c->nq < (size_t)c->core->conf.queued_max_requests &&
+        c->req_bytes <= (size_t)c->core->conf.socket_request_max_bytes) {
         c->read_paused = 0;
         update_watch(c);
         if (!c->resume_timer)
@@ -336,27 +451,23 @@ static int process_buffer(od_conn_t *c)
             break;
         }
         if (c->rlen - pos - 4 < (size_t)size) {
-            /* Make room for the whole frame. */
-            if ((size_t)size + 4 > c->rcap) {
-                size_t need = (size_t)size + 4;
-                memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
-                c->rlen -= pos;
-                pos = 0;
-                uint8_t *nb = realloc(c->rbuf, need);
-                if (!nb) {
-                    od_conn_close(c, "out of memory");
-                    break;
-                }
-                c->rbuf = nb;
-                c->rcap = need;
-            }
+            /* Incomplete: remember what it needs; handle_reads grows the
+             * buffer as its bytes arrive, never from the announced length
+             * alone (a peer announcing 100 MB and sending nothing costs
+             * nothing). */
+            c->rneed = (size_t)size + 4;
             break;
         }
+        c->rneed = 0;
         od_dispatch_frame(c, p + 4, (size_t)size);
         pos += 4 + (size_t)size;
-        if (c->nq >= (size_t)core->conf.queued_max_requests && !c->closing) {
+        if ((c->nq >= (size_t)core->conf.queued_max_requests ||
+             c->req_bytes > (size_t)core->conf.socket_request_max_bytes) &&
+            !c->closing) {
             /* Stop reading until responses drain; frames already buffered
-             * wait in rbuf and od_conn_flush resumes them. */
+             * wait in rbuf and od_conn_flush resumes them. A connection may
+             * hold requests worth one maximal frame, as it could with
+             * Kafka, which reads one request at a time per connection. */
             c->read_paused = 1;
             update_watch(c);
         }
@@ -368,20 +479,41 @@ static int process_buffer(od_conn_t *c)
         memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
         c->rlen -= pos;
     }
+    if (c->rlen < 4)
+        c->rneed = 0;
     /* Shrink a buffer grown for one large request. */
     if (c->rlen == 0 && c->rcap > 4 * OD_RBUF_MIN) {
         free(c->rbuf);
         c->rbuf = NULL;
         c->rcap = 0;
     }
+    charge_read(c);
     return 0;
 }
 
 static void handle_reads(od_conn_t *c)
 {
-    for (int rounds = 0; rounds < 16 && !c->closing && !c->read_paused; rounds++) {
-        if (c->rcap - c->rlen < 4096) {
+    for (int rounds = 0; rounds < 16 && !c->closing && !c->read_paused && !c->mem_waiting;
+         rounds++) {
+        if (mem_over() && !(c->rlen >= 4 && c->rneed > c->rlen)) {
+            /* Over queued.max.request.bytes: finish a frame already begun
+             * (its size is counted; reads stop at its end), start no new
+             * one until the total drops. */
+            c->mem_waiting = 1;
+            c->mem_prev = NULL;
+            c->mem_next = mem_waiters;
+            if (mem_waiters)
+                mem_waiters->mem_prev = c;
+            mem_waiters = c;
+            update_watch(c);
+            return;
+        }
+        /* Grow by doubling while bytes arrive, up to what the frame being
+         * read needs; a frame that fits already needs no more room. */
+        if (c->rcap - c->rlen < 4096 && !(c->rneed && c->rneed <= c->rcap)) {
             size_t ncap = c->rcap ? c->rcap * 2 : OD_RBUF_MIN;
+            if (c->rneed > c->rcap && ncap > c->rneed && c->rneed >= OD_RBUF_MIN)
+                ncap = c->rneed;
             uint8_t *nb = realloc(c->rbuf, ncap);
             if (!nb) {
                 od_conn_close(c, "out of memory");
@@ -390,7 +522,10 @@ static void handle_reads(od_conn_t *c)
             c->rbuf = nb;
             c->rcap = ncap;
         }
-        ssize_t n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+        size_t want = c->rcap - c->rlen;
+        if (mem_over() && want > c->rneed - c->rlen)
+            want = c->rneed - c->rlen;
+        ssize_t n = read(c->fd, c->rbuf + c->rlen, want);
         if (n == 0) {
             od_conn_close(c, "closed by peer");
             return;
@@ -428,7 +563,7 @@ static void resume_reading(void *arg)
     if (process_buffer(c) < 0)
         return;
     od_conn_flush(c);
-    if (!c->closing && !c->read_paused)
+    if (!c->closing && !c->read_paused && !c->mem_waiting)
         handle_reads(c);
 }
 

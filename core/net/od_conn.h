@@ -29,6 +29,13 @@ struct od_req {
     int ready;           /* response complete, may be written */
     int64_t received_ms;
     int64_t metrics_ns; /* od_metrics: when dispatch decoded it (monotonic ns), 0 = untimed */
+    /* A handler that keeps the request waiting sets cancel: when the
+     * connection closes first, od_conn_close calls it, and it must unlink
+     * and free the request (od_req_free) instead of waiting on. */
+    void (*cancel)(od_req_t *r);
+    void *wait; /* the handler's waiting state, for cancel */
+    size_t charged;   /* bytes counted for it in queued.max.request.bytes */
+    size_t frame_len; /* wire size of the request */
     od_req_t *next;
 };
 
@@ -38,8 +45,10 @@ struct od_conn {
     int fd;
     uint64_t id;
     char peer[64];
+    char host[64]; /* peer address without the port, for per-IP limits */
     uint8_t *rbuf;
     size_t rlen, rcap;
+    size_t rneed; /* bytes the frame at rbuf's start needs, once its size is read */
     od_req_t *q_head, *q_tail;
     size_t nq;
     size_t seg_idx; /* writing progress in q_head->resp */
@@ -49,10 +58,15 @@ struct od_conn {
     int in_read; /* dispatching frames from rbuf right now */
     int64_t resume_timer; /* pending resume_reading, 0 if none */
     int64_t last_active_ms;
+    size_t req_bytes; /* memory held by its requests in flight */
+    size_t rcharged;  /* bytes of frames being read, counted in the total */
+    int mem_waiting;  /* not read: requests in flight exceed queued.max.request.bytes */
+    od_conn_t *mem_prev, *mem_next; /* connections waiting for memory */
     od_conn_t *prev, *next;
 };
 
-od_conn_t *od_conn_new(struct od_core *core, int fd, const char *peer, struct od_listener *l);
+od_conn_t *od_conn_new(struct od_core *core, int fd, const char *peer, const char *host,
+                       struct od_listener *l);
 /* Close now: pending requests are orphaned, the socket closed. */
 void od_conn_close(od_conn_t *c, const char *why);
 /* Write out ready responses at the head of the queue. */
@@ -70,5 +84,10 @@ void od_req_done(od_req_t *r);
  * for requests that wait (long-poll fetch). */
 int od_req_keep_frame(od_req_t *r, const uint8_t *frame, size_t len);
 void od_req_free(od_req_t *r);
+/* Recount the memory r holds (frame copy, decoded data, response) into its
+ * connection's and the broker's totals. */
+void od_req_account(od_req_t *r);
+/* Bytes held by requests in flight and frames being read, all connections. */
+size_t od_conn_inflight_bytes(void);
 
 #endif

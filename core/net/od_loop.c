@@ -2,6 +2,7 @@
 #include "od_loop.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -19,11 +20,21 @@ typedef struct od_watch {
 } od_watch_t;
 
 typedef struct od_timer {
-    int64_t id;
+    int64_t seq; /* creation order: ties on due, and "added by a callback" */
     int64_t due;
+    uint32_t slot; /* index in slots[], which knows the heap position */
     od_loop_timer_cb cb;
     void *arg;
 } od_timer_t;
+
+/* A timer's id names a slot and the slot's generation, so cancel finds
+ * the heap entry in O(1) (thousands of waiting fetches each own a timer)
+ * and an id whose timer already ran or was cancelled matches nothing. */
+typedef struct od_timer_slot {
+    uint32_t gen;
+    uint32_t next_free; /* free list, slot index + 1; 0 ends it */
+    size_t heap_idx;    /* SIZE_MAX when the slot is free */
+} od_timer_slot_t;
 
 struct od_loop {
     int epfd;
@@ -33,7 +44,10 @@ struct od_loop {
     int nwatches;
     od_timer_t *heap;
     size_t nheap, heap_cap;
-    int64_t next_id;
+    od_timer_slot_t *slots;
+    size_t nslots;
+    uint32_t free_slot; /* head of the free list, index + 1; 0 if empty */
+    int64_t next_seq;
 };
 
 int64_t od_mono_ms(void)
@@ -61,7 +75,7 @@ od_loop_t *od_loop_new(void)
         return NULL;
     }
     l->now = od_mono_ms();
-    l->next_id = 1;
+    l->next_seq = 1;
     return l;
 }
 
@@ -72,6 +86,7 @@ void od_loop_free(od_loop_t *l)
     close(l->epfd);
     free(l->watches);
     free(l->heap);
+    free(l->slots);
     free(l);
 }
 
@@ -125,49 +140,68 @@ void od_loop_unwatch(od_loop_t *l, int fd)
     memset(&l->watches[fd], 0, sizeof(od_watch_t));
 }
 
-/* ---- timer heap (min-heap on due, then id for stable order) ---- */
+/* ---- timer heap (min-heap on due, then creation order) ---- */
 
 static int timer_less(const od_timer_t *a, const od_timer_t *b)
 {
-    return a->due < b->due || (a->due == b->due && a->id < b->id);
+    return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+static void heap_set(od_loop_t *l, size_t i, od_timer_t t)
+{
+    l->heap[i] = t;
+    l->slots[t.slot].heap_idx = i;
 }
 
 static void heap_up(od_loop_t *l, size_t i)
 {
+    od_timer_t t = l->heap[i];
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (!timer_less(&l->heap[i], &l->heap[p]))
+        if (!timer_less(&t, &l->heap[p]))
             break;
-        od_timer_t t = l->heap[i];
-        l->heap[i] = l->heap[p];
-        l->heap[p] = t;
+        heap_set(l, i, l->heap[p]);
         i = p;
     }
+    heap_set(l, i, t);
 }
 
 static void heap_down(od_loop_t *l, size_t i)
 {
+    od_timer_t t = l->heap[i];
     for (;;) {
         size_t a = 2 * i + 1, b = a + 1, m = i;
-        if (a < l->nheap && timer_less(&l->heap[a], &l->heap[m]))
+        const od_timer_t *best = &t;
+        if (a < l->nheap && timer_less(&l->heap[a], best)) {
             m = a;
-        if (b < l->nheap && timer_less(&l->heap[b], &l->heap[m]))
+            best = &l->heap[a];
+        }
+        if (b < l->nheap && timer_less(&l->heap[b], best))
             m = b;
         if (m == i)
-            return;
-        od_timer_t t = l->heap[i];
-        l->heap[i] = l->heap[m];
-        l->heap[m] = t;
+            break;
+        heap_set(l, i, l->heap[m]);
         i = m;
     }
+    heap_set(l, i, t);
+}
+
+static void slot_release(od_loop_t *l, uint32_t slot)
+{
+    od_timer_slot_t *s = &l->slots[slot];
+    s->gen++;
+    s->heap_idx = SIZE_MAX;
+    s->next_free = l->free_slot;
+    l->free_slot = slot + 1;
 }
 
 static void heap_remove_at(od_loop_t *l, size_t i)
 {
+    slot_release(l, l->heap[i].slot);
     l->nheap--;
     if (i == l->nheap)
         return;
-    l->heap[i] = l->heap[l->nheap];
+    heap_set(l, i, l->heap[l->nheap]);
     heap_down(l, i);
     heap_up(l, i);
 }
@@ -182,27 +216,47 @@ int64_t od_loop_timer(od_loop_t *l, int64_t after_ms, od_loop_timer_cb cb, void 
         l->heap = h;
         l->heap_cap = n;
     }
+    if (!l->free_slot) {
+        size_t n = l->nslots ? l->nslots * 2 : 64;
+        if (n > UINT32_MAX - 1)
+            return -1;
+        od_timer_slot_t *sl = realloc(l->slots, n * sizeof(*sl));
+        if (!sl)
+            return -1;
+        for (size_t i = l->nslots; i < n; i++) {
+            sl[i].gen = 0;
+            sl[i].heap_idx = SIZE_MAX;
+            sl[i].next_free = i + 1 < n ? (uint32_t)(i + 2) : 0;
+        }
+        l->slots = sl;
+        l->free_slot = (uint32_t)l->nslots + 1;
+        l->nslots = n;
+    }
+    uint32_t slot = l->free_slot - 1;
+    l->free_slot = l->slots[slot].next_free;
     if (after_ms < 0)
         after_ms = 0;
-    od_timer_t *t = &l->heap[l->nheap];
-    t->id = l->next_id++;
-    t->due = od_mono_ms() + after_ms;
-    t->cb = cb;
-    t->arg = arg;
+    od_timer_t t = {.seq = l->next_seq++, .due = od_mono_ms() + after_ms, .slot = slot,
+                    .cb = cb, .arg = arg};
     l->nheap++;
-    int64_t id = t->id;
+    heap_set(l, l->nheap - 1, t);
     heap_up(l, l->nheap - 1);
-    return id;
+    /* id > 0: generation in the high half (31 bits), slot + 1 below. */
+    return (int64_t)(l->slots[slot].gen & 0x7FFFFFFFu) << 32 | (int64_t)(slot + 1);
 }
 
 void od_loop_cancel(od_loop_t *l, int64_t id)
 {
-    for (size_t i = 0; i < l->nheap; i++) {
-        if (l->heap[i].id == id) {
-            heap_remove_at(l, i);
-            return;
-        }
-    }
+    if (id <= 0)
+        return;
+    uint64_t slot1 = (uint64_t)id & 0xFFFFFFFFu;
+    uint32_t gen = (uint32_t)((uint64_t)id >> 32);
+    if (slot1 == 0 || slot1 > l->nslots)
+        return;
+    od_timer_slot_t *s = &l->slots[slot1 - 1];
+    if ((s->gen & 0x7FFFFFFFu) != gen || s->heap_idx == SIZE_MAX)
+        return;
+    heap_remove_at(l, s->heap_idx);
 }
 
 int64_t od_loop_now(const od_loop_t *l) { return l->now; }
@@ -214,8 +268,8 @@ static void run_due_timers(od_loop_t *l)
     l->now = od_mono_ms();
     /* Timers added by callbacks run on a later pass, so a timer that
      * re-arms itself with 0 ms cannot starve the loop. */
-    int64_t limit = l->next_id;
-    while (l->nheap > 0 && l->heap[0].due <= l->now && l->heap[0].id < limit) {
+    int64_t limit = l->next_seq;
+    while (l->nheap > 0 && l->heap[0].due <= l->now && l->heap[0].seq < limit) {
         od_timer_t t = l->heap[0];
         heap_remove_at(l, 0);
         t.cb(t.arg);

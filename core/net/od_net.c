@@ -106,28 +106,238 @@ int od_listeners_parse(const char *text, od_listen_spec_t *out, size_t max, char
     return (int)n;
 }
 
+/* ---- connection limits (Kafka's max.connections, max.connections.per.ip,
+ * max.connections.per.ip.overrides) ---- */
+
+static int64_t max_connections;
+static int64_t max_per_ip;
+static char *per_ip_overrides_text;
+int64_t od_queued_max_request_bytes;
+
+static const od_conf_def_t net_defs[] = {
+    {"max.connections", OD_CONF_INT, "2147483647", 0, INT32_MAX, NULL,
+     "connections the broker holds in all; at the limit it stops accepting until one closes",
+     &max_connections, 0},
+    {"max.connections.per.ip", OD_CONF_INT, "2147483647", 0, INT32_MAX, NULL,
+     "connections from one IP address; a connection beyond it is closed at once",
+     &max_per_ip, 0},
+    {"max.connections.per.ip.overrides", OD_CONF_STRING, "", 0, 0, NULL,
+     "per-IP exceptions to max.connections.per.ip: ip:count,ip:count (addresses, not names)",
+     &per_ip_overrides_text, 0},
+    {"queued.max.request.bytes", OD_CONF_INT, "-1", -1, INT64_MAX, NULL,
+     "bytes of requests in flight (frames being read or queued, decoded data, unsent responses) "
+     "beyond which the broker stops reading new requests from sockets (-1: no bound)",
+     &od_queued_max_request_bytes, OD_CONF_F_SIZE},
+};
+
+int od_net_register_config(od_core_t *core, char *err, size_t errsz)
+{
+    return od_config_register(&core->config, net_defs, sizeof(net_defs) / sizeof(net_defs[0]),
+                              "core", err, errsz);
+}
+
+typedef struct ip_override {
+    char host[INET6_ADDRSTRLEN];
+    int64_t limit;
+} ip_override_t;
+
+static ip_override_t *overrides;
+static size_t noverrides;
+
+/* Connections per peer address: a chained hash table, entries freed when
+ * their count drops to zero, so it holds only addresses now connected. */
+typedef struct ip_count {
+    struct ip_count *next;
+    int64_t n;
+    char host[64];
+} ip_count_t;
+
+#define IP_BUCKETS 1024
+static ip_count_t *ip_table[IP_BUCKETS];
+static int full_paused; /* listeners off because of max.connections */
+
+static size_t ip_hash(const char *h)
+{
+    uint32_t x = 2166136261u;
+    for (; *h; h++)
+        x = (x ^ (uint8_t)*h) * 16777619u;
+    return x % IP_BUCKETS;
+}
+
+static ip_count_t **ip_find(const char *host)
+{
+    ip_count_t **pp = &ip_table[ip_hash(host)];
+    while (*pp && strcmp((*pp)->host, host) != 0)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static int64_t ip_limit(const char *host)
+{
+    for (size_t i = 0; i < noverrides; i++)
+        if (strcmp(overrides[i].host, host) == 0)
+            return overrides[i].limit;
+    return max_per_ip;
+}
+
+/* "ip:count,ip:count"; an IPv6 address may be written bare or in []. */
+static int parse_overrides(const char *text, char *why, size_t whysz)
+{
+    free(overrides);
+    overrides = NULL;
+    noverrides = 0;
+    const char *p = text ? text : "";
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        size_t len = strcspn(p, ",");
+        char item[128];
+        if (len >= sizeof(item)) {
+            snprintf(why, whysz, "entry '%.40s...' is too long", p);
+            return -1;
+        }
+        memcpy(item, p, len);
+        item[len] = 0;
+        p += len;
+        while (len && item[len - 1] == ' ')
+            item[--len] = 0;
+        char *colon = strrchr(item, ':');
+        char *end = NULL;
+        long long n = colon ? strtoll(colon + 1, &end, 10) : -1;
+        if (!colon || colon == item || !colon[1] || *end || n < 0 || n > INT32_MAX) {
+            snprintf(why, whysz, "entry '%s' is not ip:count with count in [0, %d]", item, INT32_MAX);
+            return -1;
+        }
+        *colon = 0;
+        char *host = item;
+        if (host[0] == '[' && colon[-1] == ']') {
+            host++;
+            colon[-1] = 0;
+        }
+        unsigned char addr[sizeof(struct in6_addr)];
+        char canon[INET6_ADDRSTRLEN];
+        int fam = strchr(host, ':') ? AF_INET6 : AF_INET;
+        if (inet_pton(fam, host, addr) != 1 || !inet_ntop(fam, addr, canon, sizeof(canon))) {
+            snprintf(why, whysz, "'%s' is not an IP address (host names are not resolved)", host);
+            return -1;
+        }
+        ip_override_t *no = realloc(overrides, (noverrides + 1) * sizeof(*no));
+        if (!no) {
+            snprintf(why, whysz, "out of memory");
+            return -1;
+        }
+        overrides = no;
+        snprintf(overrides[noverrides].host, sizeof(overrides[noverrides].host), "%s", canon);
+        overrides[noverrides].limit = n;
+        noverrides++;
+    }
+    return 0;
+}
+
+static void on_accept(void *arg, int fd, uint32_t events);
+
+/* Accepting is on unless the listener backs off or the broker is full. */
+static void listener_watch(od_core_t *core, od_listener_t *l)
+{
+    int want = l->fd >= 0 && !l->backoff_timer && !full_paused && !core->stopping;
+    if (want && !l->watching) {
+        if (od_loop_watch(core->loop, l->fd, OD_LOOP_READ, on_accept, l) == 0)
+            l->watching = 1;
+    } else if (!want && l->watching) {
+        od_loop_unwatch(core->loop, l->fd);
+        l->watching = 0;
+    }
+}
+
+static void set_full(od_core_t *core, int full)
+{
+    if (full_paused == full)
+        return;
+    full_paused = full;
+    if (full)
+        od_logf(OD_LOG_WARN, "%zu connections open (max.connections=%lld): not accepting until one "
+                "closes", core->nconns, (long long)max_connections);
+    for (size_t i = 0; i < core->nlisteners; i++)
+        listener_watch(core, &core->listeners[i]);
+}
+
+void od_net_conn_gone(od_core_t *core, od_conn_t *c)
+{
+    ip_count_t **pp = ip_find(c->host);
+    if (*pp && --(*pp)->n <= 0) {
+        ip_count_t *e = *pp;
+        *pp = e->next;
+        free(e);
+    }
+    if (full_paused && (int64_t)core->nconns < max_connections)
+        set_full(core, 0);
+}
+
+#define ACCEPT_BACKOFF_MS 100
+
+static void accept_resume(void *arg)
+{
+    od_listener_t *l = arg;
+    l->backoff_timer = 0;
+    listener_watch(l->core, l);
+}
+
+/* accept() failed for lack of descriptors or memory: the pending
+ * connection stays in the backlog and the listener stays readable, so
+ * retrying at once would spin. Stop watching it for a while (as nginx and
+ * Kafka do); connections closing meanwhile free descriptors. */
+static void accept_backoff(od_core_t *core, od_listener_t *l, int err)
+{
+    static int64_t last_log;
+    int64_t now = od_mono_ms();
+    if (now - last_log >= 10000) {
+        last_log = now;
+        od_logf(OD_LOG_WARN, "listener %s: accept: %s (%zu connections open); not accepting for "
+                "%d ms", l->spec.name, strerror(err), core->nconns, ACCEPT_BACKOFF_MS);
+    }
+    int64_t t = od_loop_timer(core->loop, ACCEPT_BACKOFF_MS, accept_resume, l);
+    if (t > 0) {
+        l->backoff_timer = t;
+        listener_watch(core, l);
+    }
+}
+
+static void refuse(const char *host, const char *peer, int64_t limit)
+{
+    static int64_t last_log, suppressed;
+    int64_t now = od_mono_ms();
+    if (now - last_log < 1000) {
+        suppressed++;
+        return;
+    }
+    od_logf(OD_LOG_WARN, "refused connection from %s: %s already has max.connections.per.ip=%lld "
+            "connections (%lld more refused since the last message)", peer, host,
+            (long long)limit, (long long)suppressed);
+    last_log = now;
+    suppressed = 0;
+}
+
 static void on_accept(void *arg, int fd, uint32_t events)
 {
     od_listener_t *l = arg;
     od_core_t *core = l->core;
     for (int i = 0; i < 64; i++) {
+        if ((int64_t)core->nconns >= max_connections) {
+            set_full(core, 1);
+            return;
+        }
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int c = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                od_logf(OD_LOG_WARN, "listener %s: accept: %s", l->spec.name, strerror(errno));
+            int e = errno;
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)
+                accept_backoff(core, l, e);
+            else if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR && e != ECONNABORTED)
+                od_logf(OD_LOG_WARN, "listener %s: accept: %s", l->spec.name, strerror(e));
             return;
-        }
-        int one = 1;
-        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (core->conf.socket_send_buffer_bytes > 0) {
-            int v = (int)core->conf.socket_send_buffer_bytes;
-            setsockopt(c, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
-        }
-        if (core->conf.socket_receive_buffer_bytes > 0) {
-            int v = (int)core->conf.socket_receive_buffer_bytes;
-            setsockopt(c, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
         }
         char peer[INET6_ADDRSTRLEN + 8] = "?";
         char host[INET6_ADDRSTRLEN] = "?";
@@ -140,14 +350,57 @@ static void on_accept(void *arg, int fd, uint32_t events)
             inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
             snprintf(peer, sizeof(peer), "[%s]:%d", host, ntohs(a->sin6_port));
         }
-        if (!od_conn_new(core, c, peer, l))
+        ip_count_t **pp = ip_find(host);
+        int64_t limit = ip_limit(host);
+        if ((*pp ? (*pp)->n : 0) >= limit) {
+            refuse(host, peer, limit);
             close(c);
+            continue;
+        }
+        int one = 1;
+        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (core->conf.socket_send_buffer_bytes > 0) {
+            int v = (int)core->conf.socket_send_buffer_bytes;
+            setsockopt(c, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+        }
+        if (core->conf.socket_receive_buffer_bytes > 0) {
+            int v = (int)core->conf.socket_receive_buffer_bytes;
+            setsockopt(c, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+        }
+        if (!*pp) {
+            ip_count_t *e = calloc(1, sizeof(*e));
+            if (!e) {
+                close(c);
+                continue;
+            }
+            snprintf(e->host, sizeof(e->host), "%s", host);
+            *pp = e;
+        }
+        (*pp)->n++;
+        if (!od_conn_new(core, c, peer, host, l)) {
+            close(c);
+            ip_count_t **q = ip_find(host);
+            if (*q && --(*q)->n <= 0) {
+                ip_count_t *e = *q;
+                *q = e->next;
+                free(e);
+            }
+        }
     }
 }
 
 int od_listeners_open(od_core_t *core, char *err, size_t errsz)
 {
     od_listen_spec_t specs[8];
+    char why[256], where[4200];
+    if (parse_overrides(per_ip_overrides_text, why, sizeof(why)) < 0) {
+        snprintf(err, errsz, "%s: max.connections.per.ip.overrides: %s",
+                 od_config_where(&core->config, "max.connections.per.ip.overrides", where,
+                                 sizeof(where)),
+                 why);
+        return -1;
+    }
+    full_paused = 0;
     int n = od_listeners_parse(core->conf.listeners, specs, 8, err, errsz);
     if (n < 0)
         return -1;
@@ -192,7 +445,8 @@ int od_listeners_open(od_core_t *core, char *err, size_t errsz)
         l->fd = fd;
         l->core = core;
         core->nlisteners++;
-        if (od_loop_watch(core->loop, fd, OD_LOOP_READ, on_accept, l) < 0) {
+        listener_watch(core, l);
+        if (!l->watching) {
             snprintf(err, errsz, "listener %s: cannot watch socket", specs[i].name);
             return -1;
         }
@@ -205,12 +459,27 @@ int od_listeners_open(od_core_t *core, char *err, size_t errsz)
 void od_listeners_close(od_core_t *core)
 {
     for (size_t i = 0; i < core->nlisteners; i++) {
-        if (core->listeners[i].fd >= 0) {
-            od_loop_unwatch(core->loop, core->listeners[i].fd);
-            close(core->listeners[i].fd);
-            core->listeners[i].fd = -1;
+        od_listener_t *l = &core->listeners[i];
+        if (l->backoff_timer)
+            od_loop_cancel(core->loop, l->backoff_timer);
+        l->backoff_timer = 0;
+        if (l->fd >= 0) {
+            if (l->watching)
+                od_loop_unwatch(core->loop, l->fd);
+            l->watching = 0;
+            close(l->fd);
+            l->fd = -1;
         }
     }
+    free(overrides);
+    overrides = NULL;
+    noverrides = 0;
+    for (size_t i = 0; i < IP_BUCKETS; i++)
+        while (ip_table[i]) {
+            ip_count_t *e = ip_table[i];
+            ip_table[i] = e->next;
+            free(e);
+        }
     free(core->listeners);
     core->listeners = NULL;
     core->nlisteners = 0;

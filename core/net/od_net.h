@@ -22,7 +22,18 @@ struct od_listener {
     int fd;
     int bound_port;
     struct od_core *core; /* the broker accepting on it */
+    int watching;         /* accepting; off while backing off or at max.connections */
+    int64_t backoff_timer; /* accept failed for lack of descriptors; 0 if none */
 };
+
+struct od_conn;
+/* queued.max.request.bytes (<= 0: no bound). */
+extern int64_t od_queued_max_request_bytes;
+/* Declare max.connections, max.connections.per.ip(.overrides). */
+int od_net_register_config(struct od_core *core, char *err, size_t errsz);
+/* A connection went away: per-IP counts, and accepting again below
+ * max.connections. */
+void od_net_conn_gone(struct od_core *core, struct od_conn *c);
 
 /* Parse "NAME://host:port,..." into specs. Returns count or -1 with err. */
 int od_listeners_parse(const char *text, od_listen_spec_t *out, size_t max, char *err,

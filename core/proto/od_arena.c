@@ -26,6 +26,7 @@ void od_arena_init(od_arena_t *a, size_t limit)
     a->head = NULL;
     a->used_total = 0;
     a->limit = limit;
+    a->over_limit = 0;
 }
 
 static od_arena_chunk_t *chunk_new(size_t cap)
@@ -56,8 +57,10 @@ void *od_arena_alloc(od_arena_t *a, size_t n)
     if (n > SIZE_MAX - ARENA_ALIGN)
         return NULL;
     n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    if (a->limit && (n > a->limit || a->used_total > a->limit - n))
+    if (a->limit && (n > a->limit || a->used_total > a->limit - n)) {
+        a->over_limit = 1;
         return NULL;
+    }
     if (!c || c->cap - c->used < n) {
         size_t cap = c ? (c->cap < CHUNK_MAX / 2 ? c->cap * 2 : CHUNK_MAX) : CHUNK_MIN;
         od_arena_chunk_t *nc;

@@ -12,6 +12,7 @@ typedef struct od_arena {
     od_arena_chunk_t *head;
     size_t used_total; /* bytes handed out, for limits and stats */
     size_t limit;      /* 0 = unlimited; past it od_arena_alloc returns NULL */
+    int over_limit;    /* an allocation was refused because of the limit */
 } od_arena_t;
 
 void od_arena_init(od_arena_t *a, size_t limit);

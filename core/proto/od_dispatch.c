@@ -18,7 +18,7 @@
 #define NOCAP (-1)
 static od_api_entry_t api_table[] = {
     API(OD_API_PRODUCE, od_h_produce, 0, NOCAP),
-    API(OD_API_FETCH, od_h_fetch, 1, NOCAP),
+    API(OD_API_FETCH, od_h_fetch, 0, NOCAP), /* keeps only its decoded state */
     API(OD_API_LIST_OFFSETS, od_h_list_offsets, 0, NOCAP),
     API(OD_API_METADATA, od_h_metadata, 1, NOCAP),
     API(OD_API_API_VERSIONS, od_h_api_versions, 0, NOCAP),
@@ -80,7 +80,7 @@ const od_api_entry_t *od_dispatch_api_at(size_t i)
     return i < NAPIS ? &api_table[i] : NULL;
 }
 
-void od_req_drop(od_req_t *r)
+void od_req_no_response(od_req_t *r)
 {
     od_conn_t *c = r->conn;
     if (c) {
@@ -96,6 +96,22 @@ void od_req_drop(od_req_t *r)
         }
     }
     od_req_free(r);
+}
+
+/* A request that cannot be answered (no memory for its response) must not
+ * leave its client waiting in silence: the connection closes, as Kafka
+ * closes it when a request fails outside the protocol's errors. */
+void od_req_drop(od_req_t *r)
+{
+    od_conn_t *c = r->conn;
+    if (c && !c->closing && od_proto_api(r->hdr.api_key))
+        od_logf(OD_LOG_WARN, "client %s (%.*s) correlation %d: %s v%d could not be answered "
+                "(no memory for the response); closing", c->peer,
+                r->hdr.client_id.len > 0 ? (int)r->hdr.client_id.len : 0, r->hdr.client_id.p,
+                r->hdr.correlation_id, od_proto_api(r->hdr.api_key)->name, r->hdr.api_version);
+    od_req_no_response(r);
+    if (c)
+        od_conn_close(c, "request could not be answered");
 }
 
 static void begin_response(od_req_t *r)
@@ -154,8 +170,9 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
     r->hdr = h;
     od_metrics_api_begin(r);
     r->body = s;
+    r->frame_len = len;
     if (api->may_wait && od_req_keep_frame(r, frame, len) < 0) {
-        od_req_drop(r);
+        od_req_no_response(r);
         od_conn_close(c, "out of memory");
         return;
     }
@@ -168,15 +185,29 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
             r->hdr.client_id.len = -1;
     }
     void *body = od_proto_decode_request(h.api_key, h.api_version, &r->body, &r->arena);
-    if (!body) {
-        od_logf(OD_LOG_WARN, "client %s (%.*s) correlation %d: malformed %s v%d request; closing",
+    const char *bad = NULL;
+    char why[160];
+    if (!body && r->arena.over_limit) {
+        snprintf(why, sizeof(why), "decoding needs more than %zu bytes of memory "
+                 "(socket.request.max.bytes)", r->arena.limit);
+        bad = why;
+    } else if (!body) {
+        bad = "malformed";
+    } else if (od_slice_left(&r->body) > 0) {
+        /* As Kafka: bytes after a complete body fail the request. */
+        snprintf(why, sizeof(why), "%zu bytes after the request body", od_slice_left(&r->body));
+        bad = why;
+    }
+    if (bad) {
+        od_logf(OD_LOG_WARN, "client %s (%.*s) correlation %d: %s v%d request: %s; closing",
                 c->peer, r->hdr.client_id.len > 0 ? (int)r->hdr.client_id.len : 0,
                 r->hdr.client_id.p, h.correlation_id, od_proto_api(h.api_key)->name,
-                h.api_version);
-        od_req_drop(r);
+                h.api_version, bad);
+        od_req_no_response(r);
         od_conn_close(c, "malformed request");
         return;
     }
+    od_req_account(r); /* the decoded form, and the frame copy if kept */
     begin_response(r);
     api->fn(r, body);
 }

@@ -27,6 +27,9 @@ const od_api_entry_t *od_dispatch_api_at(size_t i);
 /* Decode and run one request frame (borrowed bytes, valid during the call). */
 void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len);
 /* Take a request out of the response queue without answering (acks=0). */
+void od_req_no_response(od_req_t *r);
+/* The request cannot be answered (out of memory): free it and close the
+ * connection, so the client is never left waiting for nothing. */
 void od_req_drop(od_req_t *r);
 
 #endif

@@ -70,7 +70,9 @@ int main(void)
     tap_ok(a.head == NULL, "free releases everything");
 
     od_arena_init(&a, 1000);
+    tap_ok(!a.over_limit, "a new arena is not over its limit");
     tap_ok(od_arena_alloc(&a, 1001) == NULL, "single allocation over the limit");
+    tap_ok(a.over_limit, "the refusal is flagged as the limit's (not a malformed request)");
     tap_ok(od_arena_alloc(&a, 500) != NULL, "within limit");
     tap_ok(od_arena_alloc(&a, 400) != NULL, "still within limit");
     tap_ok(od_arena_alloc(&a, 200) == NULL, "cumulative limit enforced");
