@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define OD_ABI_MAJOR 1
-#define OD_ABI_MINOR 1
+#define OD_ABI_MINOR 2
 
 /* Module kinds (bit flags). */
 #define OD_KIND_STORAGE      (1u << 0)
@@ -266,6 +266,10 @@ typedef struct od_controlplane_ops {
     int32_t (*controller_id)(void *self);
     /* Cluster id (22-char base64 uuid) once known, else NULL. */
     const char *(*cluster_id)(void *self);
+    /* ABI 1.2: NULL-terminated names of the directories the control plane
+     * keeps under log.dirs (e.g. "__cluster_metadata-0"). The core never
+     * opens a partition log in one of them, whatever the metadata says. */
+    const char *const *owned_dirs;
 } od_controlplane_ops_t;
 
 /* ======================================================================

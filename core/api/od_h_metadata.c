@@ -21,7 +21,9 @@ int16_t od_topic_auto_create(od_core_t *core, const char *name, size_t len, int 
         return OD_ERR_NONE;
     if (od_topic_name_valid(name, len, NULL, 0) != OD_ERR_NONE)
         return OD_ERR_INVALID_TOPIC_EXCEPTION;
-    if (!allow || !core->conf.auto_create_topics_enable)
+    /* Internal topics are made by their owners with their own settings (the
+     * control plane's never): not by a client's first use. */
+    if (!allow || !core->conf.auto_create_topics_enable || od_topic_internal(name, len))
         return OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
     od_new_topic_t nt = {0};
     nt.name = name;
@@ -29,9 +31,10 @@ int16_t od_topic_auto_create(od_core_t *core, const char *name, size_t len, int 
     nt.partitions = (int32_t)core->conf.num_partitions;
     nt.replication_factor = (int16_t)core->conf.default_replication_factor;
     char err[256];
-    if (od_metadata_create_topic(core, &nt, auto_created, NULL, err, sizeof(err)) != 0) {
+    int rc = od_metadata_create_topic(core, &nt, auto_created, NULL, err, sizeof(err));
+    if (rc != 0) {
         od_logf(OD_LOG_WARN, "auto-create of %.*s failed: %s", (int)len, name, err);
-        return OD_ERR_INVALID_REPLICATION_FACTOR;
+        return rc < -1 ? (int16_t)-rc : OD_ERR_INVALID_REPLICATION_FACTOR;
     }
     od_logf(OD_LOG_INFO, "topic %.*s auto-created with %d partition(s)", (int)len, name,
             nt.partitions);
@@ -66,6 +69,16 @@ static int fill_topic(od_req_t *r, od_topic_t *t, mtopic_t *o)
         op->isr_nodes_count = p->nisr;
         op->isr_nodes = p->isr;
         op->offline_replicas_count = 0;
+        if (p->offline) {
+            /* Only this node's replica can be known offline here. */
+            int32_t *self = od_arena_calloc(&r->arena, 1, sizeof(*self));
+            if (!self)
+                return -1;
+            *self = (int32_t)od_the_core->conf.node_id;
+            op->error_code = OD_ERR_KAFKA_STORAGE_ERROR;
+            op->offline_replicas = self;
+            op->offline_replicas_count = 1;
+        }
     }
     return 0;
 }

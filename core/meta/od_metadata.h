@@ -23,7 +23,9 @@ struct od_topic {
     od_kv_t *configs; /* topic overrides */
     size_t nconfigs;
     int internal;
-    struct od_topic *next_by_name; /* hash chain */
+    struct od_topic *next_by_name; /* hash chains of the image: by name, */
+    struct od_topic *next_by_id;   /* by topic id, */
+    struct od_topic *next_by_norm; /* by name with '.' read as '_' (collisions) */
 };
 
 typedef struct od_endpoint {
@@ -41,11 +43,15 @@ typedef struct od_broker_reg {
     size_t nendpoints;
     char *rack;
     int fenced;
+    int64_t nreplicas; /* partition replicas placed on it (committed) */
+    int64_t npending;  /* ... and in proposals not committed yet */
 } od_broker_reg_t;
 
 typedef struct od_image {
-    od_topic_t **buckets;
-    size_t nbuckets;
+    od_topic_t **buckets;      /* by name */
+    od_topic_t **id_buckets;   /* by topic id */
+    od_topic_t **norm_buckets; /* by collision-normalised name */
+    size_t nbuckets;           /* of each; grows with the topics */
     size_t ntopics;
     od_broker_reg_t *brokers;
     size_t nbrokers;
@@ -61,6 +67,9 @@ void od_image_init(od_image_t *img);
 void od_image_free(struct od_core *core, od_image_t *img);
 od_topic_t *od_image_topic(const od_image_t *img, const char *name, size_t len);
 od_topic_t *od_image_topic_by_id(const od_image_t *img, const od_uuid_t *id);
+/* A topic whose name equals name[0..len) once '.' and '_' are read as the
+ * same character (Kafka's collision rule), including the same name. */
+od_topic_t *od_image_topic_colliding(const od_image_t *img, const char *name, size_t len);
 const char *od_topic_config(const od_topic_t *t, const char *key);
 /* Iterate topics: pass NULL to start; returns NULL at the end. */
 od_topic_t *od_image_next_topic(const od_image_t *img, od_topic_t *prev);
@@ -92,7 +101,15 @@ typedef struct od_new_topic {
 int od_metadata_check_assignment(struct od_core *core, const od_assignment_t *a, int32_t count,
                                  char *err, size_t errsz);
 
-/* Create a topic with its partitions and configs; cb runs when committed. */
+/* Kafka's controller refuses a user operation of more records than this
+ * (QuorumController.MAX_RECORDS_PER_USER_OP) with POLICY_VIOLATION. */
+#define OD_MAX_RECORDS_PER_USER_OP 10000
+#define OD_MSG_TOO_MANY_RECORDS "Unable to perform excessively large batch operation."
+
+/* Create a topic with its partitions and configs; cb runs when committed.
+ * Refused (-POLICY_VIOLATION, with a reason) beyond
+ * OD_MAX_RECORDS_PER_USER_OP records or when a broker would hold more than
+ * max.broker.partitions replicas, counting proposals not committed yet. */
 int od_metadata_create_topic(struct od_core *core, const od_new_topic_t *nt, od_meta_done_cb cb,
                              void *arg, char *err, size_t errsz);
 int od_metadata_delete_topic(struct od_core *core, od_topic_t *t, od_meta_done_cb cb, void *arg,

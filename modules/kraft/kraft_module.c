@@ -470,6 +470,11 @@ static const char *kraft_cluster_id(void *self)
     return k->cluster_id[0] ? k->cluster_id : NULL;
 }
 
+/* The metadata log's directory is the kraft module's, even when
+ * metadata.log.dir is one of log.dirs: the core refuses to open a partition
+ * log there (a topic named __cluster_metadata would otherwise share it). */
+static const char *const kraft_owned_dirs[] = {KRAFT_PARTITION_DIR, NULL};
+
 static const od_controlplane_ops_t kraft_ops = {
     .struct_size = sizeof(od_controlplane_ops_t),
     .name = "kraft",
@@ -478,6 +483,7 @@ static const od_controlplane_ops_t kraft_ops = {
     .propose = kraft_propose,
     .controller_id = kraft_controller_id,
     .cluster_id = kraft_cluster_id,
+    .owned_dirs = kraft_owned_dirs,
 };
 
 /* ---- module ------------------------------------------------------------------------ */
