@@ -15,7 +15,10 @@ static void auto_created(void *arg, int16_t code, const char *msg)
         od_logf(OD_LOG_WARN, "auto-create failed: %s (%s)", od_err_name(code), msg ? msg : "");
 }
 
-int16_t od_topic_auto_create(od_core_t *core, const char *name, size_t len, int allow)
+/* Starts the creation; LEADER_NOT_AVAILABLE means a proposal is under way
+ * and cb will be called once with its outcome (not called otherwise). */
+static int16_t auto_create(od_core_t *core, const char *name, size_t len, int allow,
+                           od_meta_done_cb cb, void *arg)
 {
     if (od_image_topic(&core->image, name, len))
         return OD_ERR_NONE;
@@ -31,16 +34,24 @@ int16_t od_topic_auto_create(od_core_t *core, const char *name, size_t len, int 
     nt.partitions = (int32_t)core->conf.num_partitions;
     nt.replication_factor = (int16_t)core->conf.default_replication_factor;
     char err[256];
-    int rc = od_metadata_create_topic(core, &nt, auto_created, NULL, err, sizeof(err));
+    int rc = od_metadata_create_topic(core, &nt, cb, arg, err, sizeof(err));
     if (rc != 0) {
         od_logf(OD_LOG_WARN, "auto-create of %.*s failed: %s", (int)len, name, err);
         return rc < -1 ? (int16_t)-rc : OD_ERR_INVALID_REPLICATION_FACTOR;
     }
     od_logf(OD_LOG_INFO, "topic %.*s auto-created with %d partition(s)", (int)len, name,
             nt.partitions);
+    return OD_ERR_LEADER_NOT_AVAILABLE;
+}
+
+int16_t od_topic_auto_create(od_core_t *core, const char *name, size_t len, int allow)
+{
+    int16_t ec = auto_create(core, name, len, allow, auto_created, NULL);
     /* A quorum that commits at once has the topic now; otherwise the client
      * retries while it is LEADER_NOT_AVAILABLE. */
-    return od_image_topic(&core->image, name, len) ? OD_ERR_NONE : OD_ERR_LEADER_NOT_AVAILABLE;
+    if (ec == OD_ERR_LEADER_NOT_AVAILABLE && od_image_topic(&core->image, name, len))
+        return OD_ERR_NONE;
+    return ec;
 }
 
 typedef od_MetadataResponse_MetadataResponseTopic_t mtopic_t;
@@ -83,10 +94,83 @@ static int fill_topic(od_req_t *r, od_topic_t *t, mtopic_t *o)
     return 0;
 }
 
+/* A Metadata request waiting for the topics it auto-creates: all of them
+ * go into the same control-plane turn (one fdatasync), and the answer is
+ * built once every one is committed, so the client sees them at once. */
+typedef struct md_wait {
+    od_req_t *r;
+    od_MetadataRequest_t *req;
+    int16_t *codes; /* per requested topic: auto-create outcome */
+    int outstanding;
+    int started;
+} md_wait_t;
+
+typedef struct md_slot {
+    md_wait_t *w;
+    int32_t i;
+    int done; /* the callback came (possibly inside the proposing call) */
+} md_slot_t;
+
+static void md_answer(md_wait_t *w);
+
+static void md_created(void *arg, int16_t code, const char *msg)
+{
+    md_slot_t *sl = arg;
+    md_wait_t *w = sl->w;
+    if (code != OD_ERR_NONE)
+        od_logf(OD_LOG_WARN, "auto-create failed: %s (%s)", od_err_name(code), msg ? msg : "");
+    w->codes[sl->i] = code;
+    sl->done = 1;
+    if (--w->outstanding == 0 && w->started)
+        md_answer(w);
+}
+
 void od_h_metadata(od_req_t *r, void *body)
 {
     od_core_t *core = r->conn->core;
     od_MetadataRequest_t *req = body;
+    int16_t ver = r->hdr.api_version;
+    int all = req->topics_count < 0 || (ver == 0 && req->topics_count == 0);
+    int allow_auto = ver < 4 ? 1 : req->allow_auto_topic_creation;
+    int32_t n = all ? 0 : req->topics_count;
+    md_wait_t *w = od_arena_calloc(&r->arena, 1, sizeof(*w));
+    md_slot_t *slots = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*slots));
+    if (!w || !slots || !(w->codes = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*w->codes)))) {
+        od_req_drop(r);
+        return;
+    }
+    w->r = r;
+    w->req = req;
+    for (int32_t i = 0; i < n; i++) {
+        od_MetadataRequest_MetadataRequestTopic_t *rt = &req->topics[i];
+        if (rt->name.len < 0)
+            continue; /* by id: never created */
+        slots[i].w = w;
+        slots[i].i = i;
+        w->outstanding++;
+        int16_t ec = auto_create(core, rt->name.p, (size_t)rt->name.len, allow_auto, md_created,
+                                 &slots[i]);
+        if (ec != OD_ERR_LEADER_NOT_AVAILABLE) {
+            w->codes[i] = ec;
+            w->outstanding--; /* no callback comes */
+        } else if (!slots[i].done) {
+            w->codes[i] = ec; /* until the callback says more */
+        }
+    }
+    w->started = 1;
+    if (w->outstanding == 0)
+        md_answer(w);
+}
+
+static void md_answer(md_wait_t *w)
+{
+    od_req_t *r = w->r;
+    if (!r->conn) { /* the client went away while we waited */
+        od_req_done(r);
+        return;
+    }
+    od_core_t *core = r->conn->core;
+    od_MetadataRequest_t *req = w->req;
     int16_t ver = r->hdr.api_version;
     od_MetadataResponse_t resp;
     od_MetadataResponse_init(&resp);
@@ -119,7 +203,6 @@ void od_h_metadata(od_req_t *r, void *body)
 
     /* v0: an empty list means all topics; v1+: null means all. */
     int all = req->topics_count < 0 || (ver == 0 && req->topics_count == 0);
-    int allow_auto = ver < 4 ? 1 : req->allow_auto_topic_creation;
     if (all) {
         resp.topics = od_arena_calloc(&r->arena, img->ntopics ? img->ntopics : 1, sizeof(*resp.topics));
         if (!resp.topics)
@@ -148,10 +231,11 @@ void od_h_metadata(od_req_t *r, void *body)
                     continue;
                 }
             } else {
-                int16_t ec = od_topic_auto_create(core, rt->name.p, (size_t)rt->name.len, allow_auto);
+                int16_t ec = w->codes[i];
                 t = od_image_topic(img, rt->name.p, (size_t)rt->name.len);
                 if (!t) {
                     o->error_code = ec == OD_ERR_NONE ? OD_ERR_LEADER_NOT_AVAILABLE : ec;
+                    o->is_internal = od_topic_internal(rt->name.p, (size_t)rt->name.len) != NULL;
                     continue;
                 }
             }
