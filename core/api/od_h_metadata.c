@@ -15,11 +15,12 @@ static void auto_created(void *arg, int16_t code, const char *msg)
         od_logf(OD_LOG_WARN, "auto-create failed: %s (%s)", od_err_name(code), msg ? msg : "");
 }
 
-/* Starts the creation; LEADER_NOT_AVAILABLE means a proposal is under way
- * and cb will be called once with its outcome (not called otherwise). */
+/* Starts the creation. *waiting = 1: this call proposed it and cb will be
+ * called once with its outcome (else cb is never called). */
 static int16_t auto_create(od_core_t *core, const char *name, size_t len, int allow,
-                           od_meta_done_cb cb, void *arg)
+                           od_meta_done_cb cb, void *arg, int *waiting)
 {
+    *waiting = 0;
     if (od_image_topic(&core->image, name, len))
         return OD_ERR_NONE;
     if (od_topic_name_valid(name, len, NULL, 0) != OD_ERR_NONE)
@@ -35,18 +36,22 @@ static int16_t auto_create(od_core_t *core, const char *name, size_t len, int al
     nt.replication_factor = (int16_t)core->conf.default_replication_factor;
     char err[256];
     int rc = od_metadata_create_topic(core, &nt, cb, arg, err, sizeof(err));
+    if (rc == -OD_ERR_TOPIC_ALREADY_EXISTS) /* another request's creation is in flight */
+        return OD_ERR_LEADER_NOT_AVAILABLE;
     if (rc != 0) {
         od_logf(OD_LOG_WARN, "auto-create of %.*s failed: %s", (int)len, name, err);
         return rc < -1 ? (int16_t)-rc : OD_ERR_INVALID_REPLICATION_FACTOR;
     }
     od_logf(OD_LOG_INFO, "topic %.*s auto-created with %d partition(s)", (int)len, name,
             nt.partitions);
+    *waiting = 1;
     return OD_ERR_LEADER_NOT_AVAILABLE;
 }
 
 int16_t od_topic_auto_create(od_core_t *core, const char *name, size_t len, int allow)
 {
-    int16_t ec = auto_create(core, name, len, allow, auto_created, NULL);
+    int waiting;
+    int16_t ec = auto_create(core, name, len, allow, auto_created, NULL, &waiting);
     /* A quorum that commits at once has the topic now; otherwise the client
      * retries while it is LEADER_NOT_AVAILABLE. */
     if (ec == OD_ERR_LEADER_NOT_AVAILABLE && od_image_topic(&core->image, name, len))
@@ -148,9 +153,10 @@ void od_h_metadata(od_req_t *r, void *body)
         slots[i].w = w;
         slots[i].i = i;
         w->outstanding++;
+        int waiting;
         int16_t ec = auto_create(core, rt->name.p, (size_t)rt->name.len, allow_auto, md_created,
-                                 &slots[i]);
-        if (ec != OD_ERR_LEADER_NOT_AVAILABLE) {
+                                 &slots[i], &waiting);
+        if (!waiting) {
             w->codes[i] = ec;
             w->outstanding--; /* no callback comes */
         } else if (!slots[i].done) {

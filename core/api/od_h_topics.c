@@ -370,9 +370,11 @@ void od_h_delete_topics(od_req_t *r, void *body)
         pd->outstanding++;
         char msg[256];
         od_logf(OD_LOG_INFO, "client %s: deleting topic %s", r->conn->peer, t->name);
-        if (od_metadata_delete_topic(core, t, slot_done, &slots[i], msg, sizeof(msg)) != 0) {
+        int rc = od_metadata_delete_topic(core, t, slot_done, &slots[i], msg, sizeof(msg));
+        if (rc != 0) {
             pd->outstanding--;
-            set_error(r, &o->error_code, &o->error_message, OD_ERR_UNKNOWN_SERVER_ERROR, msg);
+            set_error(r, &o->error_code, &o->error_message,
+                      rc < -1 ? (int16_t)-rc : OD_ERR_UNKNOWN_SERVER_ERROR, msg);
         }
     }
     pd->started = 1;

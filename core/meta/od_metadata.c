@@ -52,7 +52,10 @@ void od_image_init(od_image_t *img)
     img->buckets = calloc(img->nbuckets, sizeof(*img->buckets));
     img->id_buckets = calloc(img->nbuckets, sizeof(*img->id_buckets));
     img->norm_buckets = calloc(img->nbuckets, sizeof(*img->norm_buckets));
-    if (!img->buckets || !img->id_buckets || !img->norm_buckets) {
+    img->creating = calloc(OD_CREATING_BUCKETS, sizeof(*img->creating));
+    if (!img->buckets || !img->id_buckets || !img->norm_buckets || !img->creating) {
+        free(img->creating);
+        img->creating = NULL;
         free(img->buckets);
         free(img->id_buckets);
         free(img->norm_buckets);
@@ -148,6 +151,61 @@ od_topic_t *od_image_topic_colliding(const od_image_t *img, const char *name, si
     return NULL;
 }
 
+/* Topics proposed but not applied yet: with a control plane that commits
+ * later (group commit, a quorum) a second proposal of the same name would
+ * otherwise be a second TopicRecord. Keyed by the collision-normalised name. */
+struct od_creating {
+    struct od_creating *next;
+    size_t len;
+    char name[]; /* NUL-terminated */
+};
+
+static int same_norm(const char *a, const char *b, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((a[i] == '.' ? '_' : a[i]) != (b[i] == '.' ? '_' : b[i]))
+            return 0;
+    return 1;
+}
+
+static struct od_creating *creating_find(const od_image_t *img, const char *name, size_t len)
+{
+    if (!img->creating)
+        return NULL;
+    for (struct od_creating *c = img->creating[hash_norm(name, len) % OD_CREATING_BUCKETS]; c;
+         c = c->next)
+        if (c->len == len && same_norm(c->name, name, len))
+            return c;
+    return NULL;
+}
+
+static struct od_creating *creating_add(od_image_t *img, const char *name, size_t len)
+{
+    struct od_creating *c = img->creating ? malloc(sizeof(*c) + len + 1) : NULL;
+    if (!c)
+        return NULL;
+    c->len = len;
+    memcpy(c->name, name, len);
+    c->name[len] = '\0';
+    size_t b = hash_norm(name, len) % OD_CREATING_BUCKETS;
+    c->next = img->creating[b];
+    img->creating[b] = c;
+    return c;
+}
+
+static void creating_remove(od_image_t *img, struct od_creating *c)
+{
+    if (!img->creating)
+        return;
+    for (struct od_creating **pp = &img->creating[hash_norm(c->name, c->len) % OD_CREATING_BUCKETS];
+         *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            free(c);
+            return;
+        }
+}
+
 od_topic_t *od_image_next_topic(const od_image_t *img, od_topic_t *prev)
 {
     size_t b = 0;
@@ -234,6 +292,13 @@ void od_image_free(od_core_t *core, od_image_t *img)
     free(img->buckets);
     free(img->id_buckets);
     free(img->norm_buckets);
+    for (size_t b = 0; img->creating && b < OD_CREATING_BUCKETS; b++)
+        while (img->creating[b]) {
+            struct od_creating *c = img->creating[b];
+            img->creating[b] = c->next;
+            free(c);
+        }
+    free(img->creating);
     memset(img, 0, sizeof(*img));
 }
 
@@ -631,7 +696,26 @@ typedef struct od_proposal {
     void *arg;
     int32_t *placed; /* replicas counted in their brokers' npending, owned */
     size_t nplaced;
+    /* What the proposal holds while in flight, released when it is done: */
+    struct od_creating *creating; /* a name being created */
+    int deleting;                 /* topic_id's deleting flag */
+    int32_t adding_to;            /* topic_id's adding_to */
+    od_uuid_t topic_id;
 } od_proposal_t;
+
+static void release(od_image_t *img, od_proposal_t *p)
+{
+    if (p->creating)
+        creating_remove(img, p->creating);
+    p->creating = NULL;
+    od_topic_t *t = (p->deleting || p->adding_to) ? od_image_topic_by_id(img, &p->topic_id) : NULL;
+    if (t && p->deleting) /* still there: the deletion failed */
+        t->deleting = 0;
+    if (t && p->adding_to && t->adding_to == p->adding_to)
+        t->adding_to = 0;
+    p->deleting = 0;
+    p->adding_to = 0;
+}
 
 static void reserve(od_image_t *img, const int32_t *placed, size_t n, int64_t delta)
 {
@@ -646,8 +730,10 @@ static void proposal_done(void *arg, int status, const char *msg)
     od_proposal_t *p = arg;
     int16_t code = status == 0 ? OD_ERR_NONE : (status < 0 && status > -1000 ? (int16_t)-status : OD_ERR_UNKNOWN_SERVER_ERROR);
     /* Committed replicas are in nreplicas now (apply came first). */
-    if (od_the_core)
+    if (od_the_core) {
         reserve(&od_the_core->image, p->placed, p->nplaced, -1);
+        release(&od_the_core->image, p);
+    }
     if (p->cb)
         p->cb(p->arg, code, msg);
     free(p->placed);
@@ -655,26 +741,46 @@ static void proposal_done(void *arg, int status, const char *msg)
 }
 
 /* placed (owned, may be NULL): the replicas the records put on brokers. */
+static int recset_propose_held(od_core_t *core, od_recset_t *rs, int32_t *placed, size_t nplaced,
+                               const od_proposal_t *held, od_meta_done_cb cb, void *arg, char *err,
+                               size_t errsz);
+
 static int recset_propose(od_core_t *core, od_recset_t *rs, int32_t *placed, size_t nplaced,
                           od_meta_done_cb cb, void *arg, char *err, size_t errsz)
 {
+    return recset_propose_held(core, rs, placed, nplaced, NULL, cb, arg, err, errsz);
+}
+
+/* held: what the proposal holds (released when done, or at once when it
+ * cannot be proposed). */
+static int recset_propose_held(od_core_t *core, od_recset_t *rs, int32_t *placed, size_t nplaced,
+                               const od_proposal_t *held, od_meta_done_cb cb, void *arg, char *err,
+                               size_t errsz)
+{
+    od_proposal_t hold = {0};
+    if (held)
+        hold = *held;
     int rc = -1;
     od_meta_record_t *recs = calloc(rs->n ? rs->n : 1, sizeof(*recs));
     uint8_t **flat = calloc(rs->n ? rs->n : 1, sizeof(*flat));
     od_proposal_t *p = calloc(1, sizeof(*p));
     if (!recs || !flat || !p) {
         snprintf(err, errsz, "out of memory");
+        release(&core->image, &hold);
         goto out;
     }
+    *p = hold;
     for (size_t i = 0; i < rs->n; i++) {
         if (rs->bufs[i].err || !(flat[i] = od_wbuf_flatten(&rs->bufs[i], &recs[i].len))) {
             snprintf(err, errsz, "out of memory");
+            release(&core->image, p);
             goto out;
         }
         recs[i].data = flat[i];
     }
     if (!core->cp) {
         snprintf(err, errsz, "no control plane");
+        release(&core->image, p);
         goto out;
     }
     p->cb = cb;
@@ -685,6 +791,7 @@ static int recset_propose(od_core_t *core, od_recset_t *rs, int32_t *placed, siz
     reserve(&core->image, p->placed, p->nplaced, 1);
     if (core->cp->propose(core->cp_self, recs, rs->n, proposal_done, p, err, errsz) < 0) {
         reserve(&core->image, p->placed, p->nplaced, -1);
+        release(&core->image, p);
         placed = p->placed;
         goto out;
     }
@@ -789,6 +896,21 @@ int od_metadata_check_assignment(od_core_t *core, const od_assignment_t *a, int3
 int od_metadata_create_topic(od_core_t *core, const od_new_topic_t *nt, od_meta_done_cb cb,
                              void *arg, char *err, size_t errsz)
 {
+    if (od_image_topic(&core->image, nt->name, nt->name_len)) {
+        snprintf(err, errsz, "Topic '%.*s' already exists.", (int)nt->name_len, nt->name);
+        return -OD_ERR_TOPIC_ALREADY_EXISTS;
+    }
+    struct od_creating *busy = creating_find(&core->image, nt->name, nt->name_len);
+    if (busy) {
+        if (busy->len == nt->name_len && memcmp(busy->name, nt->name, nt->name_len) == 0) {
+            snprintf(err, errsz, "Topic '%.*s' is already being created.", (int)nt->name_len,
+                     nt->name);
+            return -OD_ERR_TOPIC_ALREADY_EXISTS;
+        }
+        snprintf(err, errsz, "Topic '%.*s' collides with topic '%.80s' being created ('.' and '_' "
+                 "collide)", (int)nt->name_len, nt->name, busy->name);
+        return -OD_ERR_INVALID_TOPIC_EXCEPTION;
+    }
     od_recset_t rs = {0};
     od_TopicRecord_t tr;
     od_TopicRecord_init(&tr);
@@ -851,12 +973,23 @@ int od_metadata_create_topic(od_core_t *core, const od_new_topic_t *nt, od_meta_
         free(placed);
         return rc;
     }
-    return recset_propose(core, &rs, placed, nplaced, cb, arg, err, errsz);
+    od_proposal_t held = {0};
+    if (!(held.creating = creating_add(&core->image, nt->name, nt->name_len))) {
+        snprintf(err, errsz, "out of memory");
+        recset_free(&rs);
+        free(placed);
+        return -1;
+    }
+    return recset_propose_held(core, &rs, placed, nplaced, &held, cb, arg, err, errsz);
 }
 
 int od_metadata_delete_topic(od_core_t *core, od_topic_t *t, od_meta_done_cb cb, void *arg,
                              char *err, size_t errsz)
 {
+    if (t->deleting) { /* a second RemoveTopicRecord would not apply */
+        snprintf(err, errsz, "Topic '%s' is already being deleted.", t->name);
+        return -OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
     od_recset_t rs = {0};
     od_RemoveTopicRecord_t r;
     od_RemoveTopicRecord_init(&r);
@@ -864,7 +997,11 @@ int od_metadata_delete_topic(od_core_t *core, od_topic_t *t, od_meta_done_cb cb,
     od_wbuf_t *w = recset_add(&rs, OD_METAREC_REMOVE_TOPIC, 0);
     if (w)
         od_RemoveTopicRecord_encode(w, 0, &r);
-    return recset_propose(core, &rs, NULL, 0, cb, arg, err, errsz);
+    od_proposal_t held = {0};
+    held.deleting = 1;
+    held.topic_id = t->id;
+    t->deleting = 1;
+    return recset_propose_held(core, &rs, NULL, 0, &held, cb, arg, err, errsz);
 }
 
 int od_metadata_add_partitions(od_core_t *core, od_topic_t *t, int32_t new_total,
@@ -878,6 +1015,15 @@ int od_metadata_add_partitions(od_core_t *core, od_topic_t *t, int32_t new_total
         rf = 64;
     if (rf < 1)
         rf = 1;
+    if (t->deleting) {
+        snprintf(err, errsz, "Topic '%s' is being deleted.", t->name);
+        return -OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    if (t->adding_to > t->npartitions) { /* both would write the same indices */
+        snprintf(err, errsz, "Partitions of topic '%s' are being added (to %d) by another "
+                 "request; retry.", t->name, t->adding_to);
+        return -OD_ERR_INVALID_PARTITIONS;
+    }
     int64_t add = (int64_t)new_total - t->npartitions;
     if (add <= 0)
         return recset_propose(core, &rs, NULL, 0, cb, arg, err, errsz);
@@ -912,7 +1058,11 @@ int od_metadata_add_partitions(od_core_t *core, od_topic_t *t, int32_t new_total
         free(placed);
         return rc;
     }
-    return recset_propose(core, &rs, placed, nplaced, cb, arg, err, errsz);
+    od_proposal_t held = {0};
+    held.adding_to = new_total;
+    held.topic_id = t->id;
+    t->adding_to = new_total;
+    return recset_propose_held(core, &rs, placed, nplaced, &held, cb, arg, err, errsz);
 }
 
 int od_metadata_register_self(od_core_t *core, char *err, size_t errsz)

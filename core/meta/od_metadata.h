@@ -23,6 +23,8 @@ struct od_topic {
     od_kv_t *configs; /* topic overrides */
     size_t nconfigs;
     int internal;
+    int deleting;          /* a RemoveTopicRecord is proposed, not yet applied */
+    int32_t adding_to;     /* > npartitions: a CreatePartitions up to it is in flight */
     struct od_topic *next_by_name; /* hash chains of the image: by name, */
     struct od_topic *next_by_id;   /* by topic id, */
     struct od_topic *next_by_norm; /* by name with '.' read as '_' (collisions) */
@@ -57,9 +59,12 @@ typedef struct od_image {
     size_t nbrokers;
     od_kv_t *broker_configs; /* dynamic broker configs (ConfigRecord type 4) */
     size_t nbroker_configs;
+    struct od_creating **creating; /* topics proposed, not yet applied (OD_CREATING_BUCKETS) */
     int64_t last_offset; /* offset of the last applied record */
     int64_t next_producer_id;
 } od_image_t;
+
+#define OD_CREATING_BUCKETS 256
 
 struct od_core;
 
