@@ -1,9 +1,12 @@
 /* od_partition.c - one partition's log through the storage backend. */
 #include "od_partition.h"
 
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "od_core.h"
 #include "od_handlers.h"
@@ -34,15 +37,35 @@ static const char *owned_by_control_plane(const od_core_t *core, const char *dir
     return NULL;
 }
 
+/* File descriptors a partition log may not take: the listeners, client
+ * connections, the metadata log and the groups' state need them, also at
+ * the next start, where every log is opened before the listeners. */
+#define OD_FD_RESERVE 64
+
+/* Returns 0 when at least OD_FD_RESERVE descriptors stay free after the
+ * lowest free one (descriptors are handed out lowest first, so everything
+ * below it is in use); otherwise -1 with the figures in err. */
+static int fd_headroom(char *err, size_t errsz)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+    if (fd >= 0 && (rlim_t)fd + OD_FD_RESERVE <= rl.rlim_cur)
+        return 0;
+    snprintf(err, errsz, "too few file descriptors left (lowest free %d, RLIMIT_NOFILE %llu, %d "
+             "kept for connections): raise ulimit -n or lower max.broker.partitions",
+             fd, (unsigned long long)rl.rlim_cur, OD_FD_RESERVE);
+    return -1;
+}
+
 int od_partition_open_log(od_core_t *core, od_partition_t *p, char *err, size_t errsz)
 {
     if (p->log || !is_local_replica(core, p))
         return 0;
     p->offline = 1; /* until the open below succeeds */
-    if (!core->storage) {
-        snprintf(err, errsz, "no storage backend");
-        return -1;
-    }
     char dir[600];
     snprintf(dir, sizeof(dir), "%s-%d", p->topic->name, p->index);
     const char *owner = owned_by_control_plane(core, dir);
@@ -51,6 +74,12 @@ int od_partition_open_log(od_core_t *core, od_partition_t *p, char *err, size_t 
                  dir, owner);
         return -1;
     }
+    if (!core->storage) {
+        snprintf(err, errsz, "no storage backend");
+        return -1;
+    }
+    if (fd_headroom(err, errsz) < 0)
+        return -1;
     od_log_config_t lc;
     od_topic_log_config(core, p->topic, &lc);
     char why[512];

@@ -230,6 +230,25 @@ int main(void)
                ec == OD_ERR_NOT_LEADER_OR_FOLLOWER,
            "a follower replica offline: NOT_LEADER_OR_FOLLOWER (%d)", ec);
     od_image_free(a, &a->image);
+
+    /* The control plane's directory is never a partition log, even for a
+     * topic a client once managed to create with its name. */
+    static const char *const owned[] = {"__cluster_metadata-0", NULL};
+    od_controlplane_ops_t cp = {.struct_size = sizeof(cp), .name = "kraft", .owned_dirs = owned};
+    a->cp = &cp;
+    od_image_init(&a->image);
+    tap_is_int(apply(a, frame_topic("__cluster_metadata", 9, &len), &len, off++), 0,
+               "a __cluster_metadata TopicRecord (from an old log) applies");
+    tap_is_int(apply(a, frame_partition(9, 0, 5, &len), &len, off++), 0,
+               "its PartitionRecord applies, offline");
+    t = od_image_topic(&a->image, "__cluster_metadata", 18);
+    char why[700] = "";
+    tap_ok(t && t->internal && t->partitions[0]->offline &&
+               od_partition_open_log(a, t->partitions[0], why, sizeof(why)) < 0 &&
+               strstr(why, "belongs to the kraft control plane"),
+           "opening its log is refused: %s", why);
+    od_image_free(a, &a->image);
+    a->cp = NULL;
     od_loop_free(a->loop);
     od_config_free(&a->config);
     free(a);
