@@ -7,9 +7,9 @@
  *            control batch for the new epoch -> the high watermark moves to
  *            the log end -> every committed record is applied through
  *            od_metadata_apply, in offset order.
- *   propose  one batch written; at the end of the loop turn one fdatasync
- *            for all batches of the turn (group commit) -> high watermark ->
- *            apply -> callbacks.
+ *   propose  one batch written; the first of a loop turn is fdatasync'ed at
+ *            once, the later ones of the turn share one fdatasync at its
+ *            end (group commit) -> high watermark -> apply -> callbacks.
  *
  * The multi-node issue plugs in where the comments marked "Raft:" say:
  * Vote requests while candidate, BeginQuorumEpoch when elected, follower
@@ -445,12 +445,18 @@ static void kraft_stop(void *self)
     kraft_t *k = self;
     /* Raft: a leader would resign here (EndQuorumEpoch) so that the others
      * elect a new one without waiting for a timeout. */
-    /* Proposals already written are made durable and answered first. */
-    if (k->log_open && k->pending)
-        flush(k);
-    else if (k->flush_timer > 0 && k->core)
+    /* Proposals written in the last loop turn are made durable but not
+     * applied: the core has let go of its image by now. They are applied at
+     * the next start; their callers hear NOT_CONTROLLER (retriable), as for
+     * any change whose outcome a client cannot know. */
+    if (k->flush_timer > 0 && k->core)
         od_timer_cancel(k->core, k->flush_timer);
     k->flush_timer = 0;
+    if (k->log_open && k->pending) {
+        char why[512];
+        if (kraft_log_sync(&k->log, why, sizeof why) < 0)
+            od_logf(OD_LOG_ERROR, "kraft: at shutdown: %s", why);
+    }
     fail_pending(k, -KRAFT_ERR_NOT_CONTROLLER, "the controller is shutting down");
     if (k->log_open)
         kraft_log_close(&k->log);
@@ -504,14 +510,20 @@ static int kraft_propose(void *self, const od_meta_record_t *recs, size_t n, od_
     p->arg = arg;
     *k->pending_tail = p;
     k->pending_tail = &p->next;
-    /* The fdatasync waits for the end of this loop turn, so every proposal
-     * of the turn shares it; callbacks fire after it (durable first). Raft:
-     * with followers the high watermark moves when their Fetch requests
-     * report the new offsets; with one voter our own sync is the majority. */
+    /* Group commit. The first proposal of a loop turn is committed at once
+     * (a lone change keeps its latency, and its caller sees the result on
+     * return) and opens the turn: a 0 ms timer, which the loop runs after
+     * the turn's events. Later proposals of the same turn only write; the
+     * timer's one fdatasync covers them all, then they are applied and
+     * called back (durable first). Raft: with followers the high watermark
+     * moves when their Fetch requests report the new offsets; with one
+     * voter our own sync is the majority. */
     if (k->flush_timer <= 0) {
         k->flush_timer = od_timer_add(k->core, 0, flush_timer_cb, k);
-        if (k->flush_timer <= 0)
-            flush(k); /* no timer: commit now, alone */
+        int64_t turn = k->flush_timer;
+        k->flush_timer = 0; /* flush() must not cancel the turn's timer */
+        flush(k);
+        k->flush_timer = turn; /* -1: no timer, every proposal commits alone */
     }
     return 0;
 }

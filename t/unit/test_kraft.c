@@ -738,19 +738,24 @@ static void test_module(void)
         propose_strs(&ctx, v2, 2, &r);
     tap_ok(r.status == 0 && core.applied == 12, "module: more proposals");
     {
-        /* Two proposals in one loop turn: written at once, committed by one
-         * fdatasync at the end of the turn, then both callbacks in order. */
+        /* Three proposals in one loop turn: the first commits at once, the
+         * other two are written and committed by one fdatasync at the end
+         * of the turn, then called back in order. */
         od_meta_record_t one = {(const uint8_t *)"g1", 2};
-        cbres_t a, b;
+        cbres_t a, b, d;
         memset(&a, 0, sizeof a);
         memset(&b, 0, sizeof b);
+        memset(&d, 0, sizeof d);
         int rc1 = ctx.ops->propose(ctx.self, &one, 1, on_done, &a, err, sizeof err);
+        tap_ok(rc1 == 0 && a.calls == 1 && a.status == 0 && core.applied == 13,
+               "module: the first proposal of a loop turn commits at once");
         int rc2 = ctx.ops->propose(ctx.self, &one, 1, on_done, &b, err, sizeof err);
-        tap_ok(rc1 == 0 && rc2 == 0 && a.calls == 0 && b.calls == 0 && core.applied == 12,
-               "module: proposals of one loop turn wait for the group commit");
+        int rc3 = ctx.ops->propose(ctx.self, &one, 1, on_done, &d, err, sizeof err);
+        tap_ok(rc2 == 0 && rc3 == 0 && b.calls == 0 && d.calls == 0 && core.applied == 13,
+               "module: later ones of the turn wait for the group commit");
         end_of_turn();
-        tap_ok(a.calls == 1 && b.calls == 1 && a.status == 0 && b.status == 0 &&
-                   core.applied == 14,
+        tap_ok(b.calls == 1 && d.calls == 1 && b.status == 0 && d.status == 0 &&
+                   core.applied == 15,
                "module: after the turn's fdatasync both are applied and called back");
     }
     ctx.ops->stop(ctx.self);
@@ -759,17 +764,17 @@ static void test_module(void)
            "module: after stop, proposals get NOT_CONTROLLER");
 
     core.applied = 0;
-    tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0 && core.applied == 14 &&
-               core.offsets[0] == 1 && core.offsets[13] == 14 &&
+    tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0 && core.applied == 15 &&
+               core.offsets[0] == 1 && core.offsets[14] == 15 &&
                strcmp(cid, ctx.ops->cluster_id(ctx.self)) == 0,
-           "module: restart replays all 14 records in order, same cluster id");
+           "module: restart replays all 15 records in order, same cluster id");
     tap_ok(kraft_qstate_read(qs_path, &qs, err, sizeof err) == 1 && qs.leader_epoch == 2,
            "module: restart is epoch 2");
-    tap_ok(propose_strs(&ctx, v2, 1, &r) == 0 && r.status == 0 && core.offsets[14] == 16,
+    tap_ok(propose_strs(&ctx, v2, 1, &r) == 0 && r.status == 0 && core.offsets[15] == 17,
            "module: next record after the epoch-2 leader change");
-    core.refuse_at = 17;
+    core.refuse_at = 18;
     tap_ok(propose_strs(&ctx, v2, 1, &r) == 0 && r.calls == 1 &&
-               r.status == -KRAFT_ERR_KAFKA_STORAGE_ERROR && strstr(r.msg, "offset 17"),
+               r.status == -KRAFT_ERR_KAFKA_STORAGE_ERROR && strstr(r.msg, "offset 18"),
            "module: a record the image refuses fails the proposal");
     core.refuse_at = -1;
     tap_ok(propose_strs(&ctx, v2, 1, &r) == 0 && r.status == -KRAFT_ERR_KAFKA_STORAGE_ERROR,
@@ -799,7 +804,7 @@ static void test_module(void)
     tap_ok(start_fails(&ctx, &core, "corrupt"), "module: a corrupt quorum-state stops the start");
     unlink(qs_path);
     core.applied = 0;
-    tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0 && core.applied == 16,
+    tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0 && core.applied == 17,
            "module: a missing quorum-state is a fresh epoch, log replayed (%s)", err);
     tap_ok(kraft_qstate_read(qs_path, &qs, err, sizeof err) == 1 && qs.leader_epoch == 4,
            "module: the epoch continues above the log's last epoch");
