@@ -415,14 +415,20 @@ static int apply_partition(od_core_t *core, const od_PartitionRecord_t *r, char 
     }
     od_partition_t *p;
     if (r->partition_id == t->npartitions) {
-        od_partition_t **ps = realloc(t->partitions, (size_t)(t->npartitions + 1) * sizeof(*ps));
-        if (!ps)
-            goto oom;
-        t->partitions = ps;
+        if (t->npartitions == t->partitions_cap) { /* doubling: linear over a topic's records */
+            int32_t cap = t->partitions_cap ? t->partitions_cap * 2 : 4;
+            if (t->partitions_cap > INT32_MAX / 2)
+                cap = INT32_MAX;
+            od_partition_t **ps = realloc(t->partitions, (size_t)cap * sizeof(*ps));
+            if (!ps)
+                goto oom;
+            t->partitions = ps;
+            t->partitions_cap = cap;
+        }
         p = calloc(1, sizeof(*p));
         if (!p)
             goto oom;
-        ps[t->npartitions++] = p;
+        t->partitions[t->npartitions++] = p;
         p->topic = t;
         p->index = r->partition_id;
     } else {

@@ -19,6 +19,7 @@ struct od_topic {
     char *name;
     od_uuid_t id;
     int32_t npartitions;
+    int32_t partitions_cap; /* allocated slots of partitions (grows by doubling) */
     od_partition_t **partitions;
     od_kv_t *configs; /* topic overrides */
     size_t nconfigs;
