@@ -950,7 +950,7 @@ int od_metadata_create_topic(od_core_t *core, const od_new_topic_t *nt, od_meta_
     }
     size_t nplaced = 0;
     size_t per = nt->assignments ? 64 : (size_t)(nt->replication_factor > 0 ? nt->replication_factor : 1);
-    int32_t *placed = malloc((size_t)(nt->partitions > 0 ? nt->partitions : 1) * per * sizeof(*placed));
+    int32_t *placed = calloc((size_t)(nt->partitions > 0 ? nt->partitions : 1) * per, sizeof(*placed));
     if (!placed) {
         snprintf(err, errsz, "out of memory");
         recset_free(&rs);
@@ -1036,7 +1036,7 @@ int od_metadata_add_partitions(od_core_t *core, od_topic_t *t, int32_t new_total
     if (add > OD_MAX_RECORDS_PER_USER_OP)
         return check_limits(core, (size_t)add, NULL, 0, err, errsz);
     size_t nplaced = 0;
-    int32_t *placed = malloc((size_t)add * (assignments ? 64 : (size_t)rf) * sizeof(*placed));
+    int32_t *placed = calloc((size_t)add * (assignments ? 64 : (size_t)rf), sizeof(*placed));
     if (!placed) {
         snprintf(err, errsz, "out of memory");
         return -1;
