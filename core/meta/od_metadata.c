@@ -528,9 +528,14 @@ static int apply_config(od_core_t *core, const od_ConfigRecord_t *r, char *err, 
         od_topic_t *t = od_image_topic(&core->image, r->resource_name.p,
                                        r->resource_name.len > 0 ? (size_t)r->resource_name.len : 0);
         if (!t) {
-            snprintf(err, errsz, "ConfigRecord for unknown topic %.*s",
-                     r->resource_name.len > 0 ? (int)r->resource_name.len : 0, r->resource_name.p);
-            return -1;
+            /* A config change proposed in the same loop turn as the topic's
+             * deletion lands after it. Refusing it would stop the control
+             * plane now and the replay at every start; the topic is gone, so
+             * its config is moot. */
+            od_logf(OD_LOG_WARN, "ConfigRecord for topic %.*s, which does not exist (deleted "
+                    "before it was committed): skipped",
+                    r->resource_name.len > 0 ? (int)r->resource_name.len : 0, r->resource_name.p);
+            return 0;
         }
         if (set_kv(&t->configs, &t->nconfigs, r->name.p, (size_t)r->name.len, r->value.p,
                    r->value.len) < 0)

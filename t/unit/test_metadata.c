@@ -123,6 +123,9 @@ int main(void)
                "partition of an unknown topic refused");
     tap_is_int(apply(a, frame_partition(1, 5, 1, &len), &len, off++), -1,
                "partition index out of order refused");
+    tap_is_int(apply(a, frame_config("gone", "retention.ms", "1", &len), &len, off++), 0,
+               "a ConfigRecord for a topic deleted before it committed is skipped, not fatal");
+    tap_ok(!od_image_topic(&a->image, "gone", 4), "and creates nothing");
     uint8_t junk[] = {0x02, 0x00, 0xff, 0xff};
     char err[256];
     tap_is_int(od_metadata_apply(a, junk, sizeof(junk), 42, err, sizeof(err)), -1,
