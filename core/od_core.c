@@ -77,6 +77,11 @@ static od_conf_def_t core_defs[] = {
      "control plane that owns cluster metadata (kraft)", NULL, 0},
     {"log.level", OD_CONF_ENUM, "info", 0, 0, "error,warn,info,debug",
      "log verbosity of odradekd", NULL, 0},
+    /* KIP-578's name; Kafka has not adopted it, so the default is its
+     * "no limit" (int32 max). */
+    {"max.broker.partitions", OD_CONF_INT, "2147483647", 1, IMAX, NULL,
+     "partition replicas one broker may hold; creating topics or partitions beyond it fails "
+     "with POLICY_VIOLATION", NULL, 0},
 };
 
 static void bind_targets(od_broker_conf_t *c)
@@ -88,7 +93,8 @@ static void bind_targets(od_broker_conf_t *c)
                  &c->auto_create_topics_enable, &c->delete_topic_enable,
                  &c->connections_max_idle_ms, &c->queued_max_requests, &c->fetch_max_bytes,
                  &c->log_flush_scheduler_interval_ms, &c->broker_rack, &c->module_dir,
-                 &c->storage_backend, &c->control_plane, &c->log_level};
+                 &c->storage_backend, &c->control_plane, &c->log_level,
+                 &c->max_broker_partitions};
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
         core_defs[i].target = t[i];
 }

@@ -36,6 +36,7 @@ typedef struct od_broker_conf {
     char *storage_backend;
     char *control_plane;
     char *log_level;
+    int64_t max_broker_partitions;
 } od_broker_conf_t;
 
 typedef struct od_listener od_listener_t;

@@ -205,7 +205,10 @@ int od_register_storage(od_module_ctx_t *ctx, const od_storage_ops_t *ops, void 
 
 int od_register_controlplane(od_module_ctx_t *ctx, const od_controlplane_ops_t *ops, void *self)
 {
-    if (!ops || ops->struct_size < sizeof(od_controlplane_ops_t) || !ops->start || !ops->propose ||
+    /* ABI 1.1 control planes end at cluster_id; owned_dirs is read only
+     * when struct_size covers it. */
+    size_t v11 = offsetof(od_controlplane_ops_t, cluster_id) + sizeof(ops->cluster_id);
+    if (!ops || ops->struct_size < v11 || !ops->start || !ops->propose ||
         !ops->controller_id || !ops->cluster_id)
         return -1;
     return add_backend(cplanes, &ncplanes, ctx, ops, self, ops->name);

@@ -35,9 +35,10 @@ extern "C" {
 #endif
 
 #define OD_ABI_MAJOR 1
-/* 1.1: module start(), log lifecycle ops, compression services.
- * 1.2: module metrics (od_register_metrics, od_metrics_add); nothing else
- * changed, so modules built for 1.0 and 1.1 load unchanged. */
+/* Changes, newest last (a module built for an older minor still loads):
+ * 1.1: module start(), log lifecycle ops, compression services.
+ * 1.2 (2026-12): module metrics (od_register_metrics, od_metrics_add); the
+ *      control plane's owned_dirs (directories no partition log may use). */
 #define OD_ABI_MINOR 2
 
 /* Module kinds (bit flags). */
@@ -269,6 +270,10 @@ typedef struct od_controlplane_ops {
     int32_t (*controller_id)(void *self);
     /* Cluster id (22-char base64 uuid) once known, else NULL. */
     const char *(*cluster_id)(void *self);
+    /* ABI 1.2: NULL-terminated names of the directories the control plane
+     * keeps under log.dirs (e.g. "__cluster_metadata-0"). The core never
+     * opens a partition log in one of them, whatever the metadata says. */
+    const char *const *owned_dirs;
 } od_controlplane_ops_t;
 
 /* ======================================================================

@@ -8,20 +8,19 @@
 #include "od_net.h"
 #include "od_topicname.h"
 
-static void auto_created(void *arg, int16_t code, const char *msg)
+/* Starts the creation. *waiting = 1: this call proposed it and cb will be
+ * called once with its outcome (else cb is never called). */
+static int16_t auto_create(od_core_t *core, const char *name, size_t len, int allow,
+                           od_meta_done_cb cb, void *arg, int *waiting)
 {
-    (void)arg;
-    if (code != OD_ERR_NONE)
-        od_logf(OD_LOG_WARN, "auto-create failed: %s (%s)", od_err_name(code), msg ? msg : "");
-}
-
-int16_t od_topic_auto_create(od_core_t *core, const char *name, size_t len, int allow)
-{
+    *waiting = 0;
     if (od_image_topic(&core->image, name, len))
         return OD_ERR_NONE;
     if (od_topic_name_valid(name, len, NULL, 0) != OD_ERR_NONE)
         return OD_ERR_INVALID_TOPIC_EXCEPTION;
-    if (!allow || !core->conf.auto_create_topics_enable)
+    /* Internal topics are made by their owners with their own settings (the
+     * control plane's never): not by a client's first use. */
+    if (!allow || !core->conf.auto_create_topics_enable || od_topic_internal(name, len))
         return OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
     od_new_topic_t nt = {0};
     nt.name = name;
@@ -29,20 +28,22 @@ int16_t od_topic_auto_create(od_core_t *core, const char *name, size_t len, int 
     nt.partitions = (int32_t)core->conf.num_partitions;
     nt.replication_factor = (int16_t)core->conf.default_replication_factor;
     char err[256];
-    if (od_metadata_create_topic(core, &nt, auto_created, NULL, err, sizeof(err)) != 0) {
+    int rc = od_metadata_create_topic(core, &nt, cb, arg, err, sizeof(err));
+    if (rc == -OD_ERR_TOPIC_ALREADY_EXISTS) /* another request's creation is in flight */
+        return OD_ERR_LEADER_NOT_AVAILABLE;
+    if (rc != 0) {
         od_logf(OD_LOG_WARN, "auto-create of %.*s failed: %s", (int)len, name, err);
-        return OD_ERR_INVALID_REPLICATION_FACTOR;
+        return rc < -1 ? (int16_t)-rc : OD_ERR_INVALID_REPLICATION_FACTOR;
     }
     od_logf(OD_LOG_INFO, "topic %.*s auto-created with %d partition(s)", (int)len, name,
             nt.partitions);
-    /* A quorum that commits at once has the topic now; otherwise the client
-     * retries while it is LEADER_NOT_AVAILABLE. */
-    return od_image_topic(&core->image, name, len) ? OD_ERR_NONE : OD_ERR_LEADER_NOT_AVAILABLE;
+    *waiting = 1;
+    return OD_ERR_LEADER_NOT_AVAILABLE;
 }
 
 typedef od_MetadataResponse_MetadataResponseTopic_t mtopic_t;
 
-static int fill_topic(od_req_t *r, od_topic_t *t, mtopic_t *o)
+static int fill_topic(od_core_t *core, od_req_t *r, od_topic_t *t, mtopic_t *o)
 {
     o->error_code = OD_ERR_NONE;
     o->name = od_str_c(t->name);
@@ -66,14 +67,98 @@ static int fill_topic(od_req_t *r, od_topic_t *t, mtopic_t *o)
         op->isr_nodes_count = p->nisr;
         op->isr_nodes = p->isr;
         op->offline_replicas_count = 0;
+        if (p->offline) {
+            /* Only this node's replica can be known offline here. */
+            int32_t *self = od_arena_calloc(&r->arena, 1, sizeof(*self));
+            if (!self)
+                return -1;
+            *self = (int32_t)core->conf.node_id;
+            op->error_code = OD_ERR_KAFKA_STORAGE_ERROR;
+            op->offline_replicas = self;
+            op->offline_replicas_count = 1;
+        }
     }
     return 0;
+}
+
+/* A Metadata request waiting for the topics it auto-creates: all of them
+ * go into the same control-plane turn (one fdatasync), and the answer is
+ * built once every one is committed, so the client sees them at once. */
+typedef struct md_wait {
+    od_req_t *r;
+    od_MetadataRequest_t *req;
+    int16_t *codes; /* per requested topic: auto-create outcome */
+    int outstanding;
+    int started;
+} md_wait_t;
+
+typedef struct md_slot {
+    md_wait_t *w;
+    int32_t i;
+    int done; /* the callback came (possibly inside the proposing call) */
+} md_slot_t;
+
+static void md_answer(md_wait_t *w);
+
+static void md_created(void *arg, int16_t code, const char *msg)
+{
+    md_slot_t *sl = arg;
+    md_wait_t *w = sl->w;
+    if (code != OD_ERR_NONE)
+        od_logf(OD_LOG_WARN, "auto-create failed: %s (%s)", od_err_name(code), msg ? msg : "");
+    w->codes[sl->i] = code;
+    sl->done = 1;
+    if (--w->outstanding == 0 && w->started)
+        md_answer(w);
 }
 
 void od_h_metadata(od_req_t *r, void *body)
 {
     od_core_t *core = r->conn->core;
     od_MetadataRequest_t *req = body;
+    int16_t ver = r->hdr.api_version;
+    int all = req->topics_count < 0 || (ver == 0 && req->topics_count == 0);
+    int allow_auto = ver < 4 ? 1 : req->allow_auto_topic_creation;
+    int32_t n = all ? 0 : req->topics_count;
+    md_wait_t *w = od_arena_calloc(&r->arena, 1, sizeof(*w));
+    md_slot_t *slots = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*slots));
+    if (!w || !slots || !(w->codes = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*w->codes)))) {
+        od_req_drop(r);
+        return;
+    }
+    w->r = r;
+    w->req = req;
+    for (int32_t i = 0; i < n; i++) {
+        od_MetadataRequest_MetadataRequestTopic_t *rt = &req->topics[i];
+        if (rt->name.len < 0)
+            continue; /* by id: never created */
+        slots[i].w = w;
+        slots[i].i = i;
+        w->outstanding++;
+        int waiting;
+        int16_t ec = auto_create(core, rt->name.p, (size_t)rt->name.len, allow_auto, md_created,
+                                 &slots[i], &waiting);
+        if (!waiting) {
+            w->codes[i] = ec;
+            w->outstanding--; /* no callback comes */
+        } else if (!slots[i].done) {
+            w->codes[i] = ec; /* until the callback says more */
+        }
+    }
+    w->started = 1;
+    if (w->outstanding == 0)
+        md_answer(w);
+}
+
+static void md_answer(md_wait_t *w)
+{
+    od_req_t *r = w->r;
+    if (!r->conn) { /* the client went away while we waited */
+        od_req_done(r);
+        return;
+    }
+    od_core_t *core = r->conn->core;
+    od_MetadataRequest_t *req = w->req;
     int16_t ver = r->hdr.api_version;
     od_MetadataResponse_t resp;
     od_MetadataResponse_init(&resp);
@@ -106,13 +191,12 @@ void od_h_metadata(od_req_t *r, void *body)
 
     /* v0: an empty list means all topics; v1+: null means all. */
     int all = req->topics_count < 0 || (ver == 0 && req->topics_count == 0);
-    int allow_auto = ver < 4 ? 1 : req->allow_auto_topic_creation;
     if (all) {
         resp.topics = od_arena_calloc(&r->arena, img->ntopics ? img->ntopics : 1, sizeof(*resp.topics));
         if (!resp.topics)
             goto oom;
         for (od_topic_t *t = od_image_next_topic(img, NULL); t; t = od_image_next_topic(img, t))
-            if (fill_topic(r, t, &resp.topics[resp.topics_count++]) < 0)
+            if (fill_topic(core, r, t, &resp.topics[resp.topics_count++]) < 0)
                 goto oom;
     } else {
         int32_t n = req->topics_count;
@@ -135,14 +219,15 @@ void od_h_metadata(od_req_t *r, void *body)
                     continue;
                 }
             } else {
-                int16_t ec = od_topic_auto_create(core, rt->name.p, (size_t)rt->name.len, allow_auto);
+                int16_t ec = w->codes[i];
                 t = od_image_topic(img, rt->name.p, (size_t)rt->name.len);
                 if (!t) {
                     o->error_code = ec == OD_ERR_NONE ? OD_ERR_LEADER_NOT_AVAILABLE : ec;
+                    o->is_internal = od_topic_internal(rt->name.p, (size_t)rt->name.len) != NULL;
                     continue;
                 }
             }
-            if (fill_topic(r, t, o) < 0)
+            if (fill_topic(core, r, t, o) < 0)
                 goto oom;
         }
     }

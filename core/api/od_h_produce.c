@@ -85,6 +85,11 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
     out->log_append_time_ms = -1;
     out->log_start_offset = -1;
     out->error_message.len = -1;
+    if (od_topic_is_internal(topic_name)) { /* as Kafka's ReplicaManager: owners append, clients not */
+        out->error_code = OD_ERR_INVALID_TOPIC_EXCEPTION;
+        snprintf(msg, msgsz, "Cannot append to internal topic %s", topic_name);
+        return;
+    }
     od_partition_t *p = od_partition_led_here(core, t, pd->index, &out->error_code);
     if (!p)
         return;

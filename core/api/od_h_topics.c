@@ -7,6 +7,7 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
+#include "od_nameset.h"
 #include "od_topic_config.h"
 #include "od_topicname.h"
 
@@ -49,13 +50,34 @@ static void set_error(od_req_t *r, int16_t *ec, od_str_t *em, int16_t code, cons
         *em = od_str_c(od_arena_strndup(&r->arena, msg, strlen(msg)));
 }
 
-static int dup_name(od_str_t a, const od_str_t *names, int32_t n)
+/* Counts the names of a request; NULL names are not counted. The caller
+ * answers the request with od_req_drop when this fails (out of memory). */
+static int count_names(od_nameset_t *set, const od_str_t *names, int32_t n)
 {
-    int count = 0;
+    if (od_nameset_init(set, n > 0 ? (size_t)n : 1) < 0)
+        return -1;
     for (int32_t i = 0; i < n; i++)
-        if (names[i].len == a.len && a.len >= 0 && memcmp(names[i].p, a.p, (size_t)a.len) == 0)
-            count++;
-    return count > 1;
+        if (names[i].len >= 0 && od_nameset_add(set, names[i].p, (size_t)names[i].len) == 0)
+            return -1;
+    return 0;
+}
+
+static int dup_name(const od_nameset_t *set, od_str_t a)
+{
+    return a.len >= 0 && od_nameset_count(set, a.p, (size_t)a.len) > 1;
+}
+
+/* The records of all topics of one request count against Kafka's bound on
+ * one user operation (a single topic is also checked where it is built). */
+static int over_user_op(int64_t *records, int64_t more, char *msg, size_t msgsz)
+{
+    if (*records + more > OD_MAX_RECORDS_PER_USER_OP) {
+        snprintf(msg, msgsz, OD_MSG_TOO_MANY_RECORDS " (this request needs more than %d metadata "
+                 "records)", OD_MAX_RECORDS_PER_USER_OP);
+        return 1;
+    }
+    *records += more;
+    return 0;
 }
 
 /* ---- CreateTopics ---- */
@@ -129,6 +151,15 @@ void od_h_create_topics(od_req_t *r, void *body)
     pd->finish = create_finish;
     for (int32_t i = 0; i < n; i++)
         names[i] = req->topics[i].name;
+    od_nameset_t seen;
+    if (count_names(&seen, names, n) < 0) {
+        od_nameset_free(&seen);
+        od_req_drop(r);
+        return;
+    }
+    /* Kafka's controller bounds the records of one user operation
+     * (MAX_RECORDS_PER_USER_OP); the whole request counts as one. */
+    int64_t records = 0;
     for (int32_t i = 0; i < n; i++) {
         od_CreateTopicsRequest_CreatableTopic_t *ct = &req->topics[i];
         ct_result_t *o = &resp->topics[i];
@@ -138,9 +169,16 @@ void od_h_create_topics(od_req_t *r, void *body)
         o->replication_factor = -1;
         o->configs_count = -1;
         char msg[400];
-        if (dup_name(ct->name, names, n)) {
+        if (dup_name(&seen, ct->name)) {
             set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REQUEST,
-                      "topic appears more than once in the request");
+                      "Duplicate topic name.");
+            continue;
+        }
+        const od_internal_topic_t *it =
+            ct->name.len > 0 ? od_topic_internal(ct->name.p, (size_t)ct->name.len) : NULL;
+        if (it && (it->flags & OD_ITOPIC_CONTROL_PLANE)) {
+            snprintf(msg, sizeof(msg), "Creation of internal topic %s is prohibited.", it->name);
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REQUEST, msg);
             continue;
         }
         if (ct->name.len < 0 ||
@@ -156,11 +194,7 @@ void od_h_create_topics(od_req_t *r, void *body)
         }
         char cname[256];
         snprintf(cname, sizeof(cname), "%.*s", (int)ct->name.len, ct->name.p);
-        od_topic_t *other = NULL;
-        for (other = od_image_next_topic(&core->image, NULL); other;
-             other = od_image_next_topic(&core->image, other))
-            if (od_topic_name_collides(other->name, cname))
-                break;
+        od_topic_t *other = od_image_topic_colliding(&core->image, ct->name.p, (size_t)ct->name.len);
         if (other) {
             snprintf(msg, sizeof(msg), "Topic '%.80s' collides with existing topic '%.80s' ('.' and '_' collide)",
                      cname, other->name);
@@ -235,6 +269,10 @@ void od_h_create_topics(od_req_t *r, void *body)
         }
         if (bad)
             continue;
+        if (over_user_op(&records, 1 + (int64_t)nc + parts, msg, sizeof(msg))) {
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_POLICY_VIOLATION, msg);
+            continue;
+        }
         o->error_code = OD_ERR_NONE;
         if (req->validate_only)
             continue;
@@ -253,6 +291,7 @@ void od_h_create_topics(od_req_t *r, void *body)
                     r->conn ? r->conn->peer : "?", cname, parts, rf);
         }
     }
+    od_nameset_free(&seen);
     pd->started = 1;
     maybe_finish(pd);
 }
@@ -312,6 +351,17 @@ void od_h_delete_topics(od_req_t *r, void *body)
         }
         o->name = od_str_c(od_arena_strndup(&r->arena, t->name, strlen(t->name)));
         o->topic_id = t->id;
+        if (od_topic_is_internal(t->name)) {
+            /* Its owner (group coordinator, control plane) keeps state there
+             * that nothing would rebuild. */
+            char msg[320];
+            snprintf(msg, sizeof(msg), "Topic %s is an internal topic and cannot be deleted.",
+                     t->name);
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_TOPIC_EXCEPTION, msg);
+            od_logf(OD_LOG_WARN, "client %s: refused to delete internal topic %s", r->conn->peer,
+                    t->name);
+            continue;
+        }
         if (!core->conf.delete_topic_enable) {
             set_error(r, &o->error_code, &o->error_message, OD_ERR_TOPIC_DELETION_DISABLED,
                       "Topic deletion is disabled.");
@@ -323,9 +373,11 @@ void od_h_delete_topics(od_req_t *r, void *body)
         pd->outstanding++;
         char msg[256];
         od_logf(OD_LOG_INFO, "client %s: deleting topic %s", r->conn->peer, t->name);
-        if (od_metadata_delete_topic(core, t, slot_done, &slots[i], msg, sizeof(msg)) != 0) {
+        int rc = od_metadata_delete_topic(core, t, slot_done, &slots[i], msg, sizeof(msg));
+        if (rc != 0) {
             pd->outstanding--;
-            set_error(r, &o->error_code, &o->error_message, OD_ERR_UNKNOWN_SERVER_ERROR, msg);
+            set_error(r, &o->error_code, &o->error_message,
+                      rc < -1 ? (int16_t)-rc : OD_ERR_UNKNOWN_SERVER_ERROR, msg);
         }
     }
     pd->started = 1;
@@ -368,20 +420,33 @@ void od_h_create_partitions(od_req_t *r, void *body)
     pd->finish = partitions_finish;
     for (int32_t i = 0; i < n; i++)
         names[i] = req->topics[i].name;
+    od_nameset_t seen;
+    if (count_names(&seen, names, n) < 0) {
+        od_nameset_free(&seen);
+        od_req_drop(r);
+        return;
+    }
+    int64_t records = 0;
     for (int32_t i = 0; i < n; i++) {
         od_CreatePartitionsRequest_CreatePartitionsTopic_t *ct = &req->topics[i];
         od_CreatePartitionsResponse_CreatePartitionsTopicResult_t *o = &resp->results[i];
         o->name = ct->name;
         o->error_message.len = -1;
         char msg[256];
-        if (dup_name(ct->name, names, n)) {
+        if (dup_name(&seen, ct->name)) {
             set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REQUEST,
-                      "topic appears more than once in the request");
+                      "Duplicate topic name.");
             continue;
         }
         od_topic_t *t = ct->name.len > 0 ? od_image_topic(&core->image, ct->name.p, (size_t)ct->name.len) : NULL;
         if (!t) {
             o->error_code = OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        const od_internal_topic_t *it = od_topic_internal(t->name, strlen(t->name));
+        if (it && (it->flags & OD_ITOPIC_CONTROL_PLANE)) {
+            snprintf(msg, sizeof(msg), "Partitions of internal topic %s cannot be added.", it->name);
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REQUEST, msg);
             continue;
         }
         if (ct->count <= t->npartitions) {
@@ -414,6 +479,10 @@ void od_h_create_partitions(od_req_t *r, void *body)
                 continue;
             }
         }
+        if (over_user_op(&records, (int64_t)ct->count - t->npartitions, msg, sizeof(msg))) {
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_POLICY_VIOLATION, msg);
+            continue;
+        }
         o->error_code = OD_ERR_NONE;
         if (req->validate_only)
             continue;
@@ -429,6 +498,7 @@ void od_h_create_partitions(od_req_t *r, void *body)
                       rc < -1 ? (int16_t)-rc : OD_ERR_UNKNOWN_SERVER_ERROR, msg);
         }
     }
+    od_nameset_free(&seen);
     pd->started = 1;
     maybe_finish(pd);
 }

@@ -39,16 +39,9 @@ void od_h_offset_delete(od_req_t *r, void *body);
 /* Long-poll fetches: wake those waiting on p (new data), forget p (deleted),
  * answer all now (shutdown). */
 void od_fetch_wake(struct od_core *core, od_partition_t *p);
-/* Declare fetch.wait.max.ms. */
-int od_fetch_register_config(struct od_core *core, char *err, size_t errsz);
 void od_fetch_partition_removed(struct od_core *core, od_partition_t *p);
 void od_fetch_answer_all(struct od_core *core);
-
-/* Shared by Metadata/Produce: create a topic on first use when
- * auto.create.topics.enable allows. Returns a Kafka error code: NONE when
- * the topic exists, LEADER_NOT_AVAILABLE while creation is under way,
- * INVALID_TOPIC_EXCEPTION for a bad name, UNKNOWN_TOPIC_OR_PARTITION when
- * auto-create is off. */
-int16_t od_topic_auto_create(struct od_core *core, const char *name, size_t len, int allow);
+/* Declare fetch.wait.max.ms. */
+int od_fetch_register_config(struct od_core *core, char *err, size_t errsz);
 
 #endif

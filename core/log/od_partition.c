@@ -1,8 +1,12 @@
 /* od_partition.c - one partition's log through the storage backend. */
 #include "od_partition.h"
 
+#include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "od_core.h"
 #include "od_handlers.h"
@@ -19,16 +23,63 @@ static int is_local_replica(od_core_t *core, const od_partition_t *p)
     return 0;
 }
 
+/* The control plane's own directories (its metadata log) are never a
+ * partition log, whatever a topic is called. */
+static const char *owned_by_control_plane(const od_core_t *core, const char *dir)
+{
+    const od_controlplane_ops_t *cp = core->cp;
+    if (!cp || cp->struct_size < offsetof(od_controlplane_ops_t, owned_dirs) + sizeof(cp->owned_dirs) ||
+        !cp->owned_dirs)
+        return NULL;
+    for (const char *const *d = cp->owned_dirs; *d; d++)
+        if (strcmp(*d, dir) == 0)
+            return cp->name;
+    return NULL;
+}
+
+/* File descriptors a partition log may not take: the listeners, client
+ * connections, the metadata log and the groups' state need them, also at
+ * the next start, where every log is opened before the listeners. */
+#define OD_FD_RESERVE 64
+
+/* Returns 0 when at least OD_FD_RESERVE descriptors stay free after the
+ * lowest free one (descriptors are handed out lowest first, so everything
+ * below it is in use); otherwise -1 with the figures in err. */
+static int fd_headroom(char *err, size_t errsz)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+    if (fd >= 0 && (rlim_t)fd + OD_FD_RESERVE <= rl.rlim_cur)
+        return 0;
+    snprintf(err, errsz, "too few file descriptors left (lowest free %d, RLIMIT_NOFILE %llu, %d "
+             "kept for connections): raise ulimit -n or lower max.broker.partitions",
+             fd, (unsigned long long)rl.rlim_cur, OD_FD_RESERVE);
+    return -1;
+}
+
 int od_partition_open_log(od_core_t *core, od_partition_t *p, char *err, size_t errsz)
 {
     if (p->log || !is_local_replica(core, p))
         return 0;
+    p->offline = 1; /* until the open below succeeds */
+    char dir[600];
+    snprintf(dir, sizeof(dir), "%s-%d", p->topic->name, p->index);
+    const char *owner = owned_by_control_plane(core, dir);
+    if (owner) {
+        snprintf(err, errsz, "directory %s belongs to the %s control plane, not to a partition log",
+                 dir, owner);
+        return -1;
+    }
     if (!core->storage) {
         snprintf(err, errsz, "no storage backend");
         return -1;
     }
-    char dir[600];
-    snprintf(dir, sizeof(dir), "%s-%d", p->topic->name, p->index);
+    if (fd_headroom(err, errsz) < 0)
+        return -1;
     od_log_config_t lc;
     od_topic_log_config(core, p->topic, &lc);
     char why[512];
@@ -37,6 +88,7 @@ int od_partition_open_log(od_core_t *core, od_partition_t *p, char *err, size_t 
         p->log = NULL;
         return -1;
     }
+    p->offline = 0;
     /* A lone replica is the whole ISR: everything in its log is committed. */
     p->high_watermark = core->storage->end_offset(p->log);
     return 0;
@@ -104,7 +156,8 @@ od_partition_t *od_partition_led_here(od_core_t *core, const od_topic_t *t, int3
     }
     od_partition_t *p = t->partitions[index];
     if (p->leader != (int32_t)core->conf.node_id || !p->log) {
-        *err = OD_ERR_NOT_LEADER_OR_FOLLOWER;
+        *err = p->offline && p->leader == (int32_t)core->conf.node_id ? OD_ERR_KAFKA_STORAGE_ERROR
+                                                                       : OD_ERR_NOT_LEADER_OR_FOLLOWER;
         return NULL;
     }
     *err = OD_ERR_NONE;

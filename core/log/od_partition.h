@@ -21,13 +21,18 @@ typedef struct od_partition {
     int32_t *isr;
     int32_t nisr;
     od_log_t *log;          /* NULL unless this node holds a replica */
+    int offline;            /* a local replica whose log could not be opened */
     int64_t high_watermark; /* offsets below it are committed */
     od_fetch_waiter_t *waiters; /* long-polling fetches interested in it */
     struct od_pstate *producer_state; /* idempotent producers (od_producer.c), lazy */
 } od_partition_t;
 
 struct od_core;
-/* Open (create/recover) the local log if this node is a replica. */
+/* Open (create/recover) the local log if this node is a replica. A log that
+ * cannot be opened (I/O error, no file descriptors, a directory the control
+ * plane owns) leaves the partition offline: -1 with err, p->offline set;
+ * the rest of the broker goes on and requests for it answer
+ * KAFKA_STORAGE_ERROR. A later successful open clears it. */
 int od_partition_open_log(struct od_core *core, od_partition_t *p, char *err, size_t errsz);
 /* Close (clean) or delete the local log. */
 void od_partition_close_log(struct od_core *core, od_partition_t *p);
@@ -41,7 +46,8 @@ int64_t od_partition_log_start(struct od_core *core, od_partition_t *p);
 int64_t od_partition_log_end(struct od_core *core, od_partition_t *p);
 /* Partition `index` of t when this node leads it and has its log open;
  * otherwise NULL with *err = UNKNOWN_TOPIC_OR_PARTITION (no such topic or
- * partition) or NOT_LEADER_OR_FOLLOWER. t may be NULL. */
+ * partition), KAFKA_STORAGE_ERROR (led here but offline) or
+ * NOT_LEADER_OR_FOLLOWER. t may be NULL. */
 od_partition_t *od_partition_led_here(struct od_core *core, const od_topic_t *t, int32_t index,
                                       int16_t *err);
 /* A client's current leader epoch against ours, as Kafka checks it: -1 is

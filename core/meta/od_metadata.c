@@ -15,6 +15,7 @@
 #include "od_proto_gen.h"
 #include "od_topic_config.h"
 #include "od_topic_config.h"
+#include "od_topicname.h"
 
 #define CONFIG_RESOURCE_TOPIC 2
 #define CONFIG_RESOURCE_BROKER 4
@@ -31,12 +32,86 @@ static uint64_t hash_name(const char *p, size_t n)
     return h;
 }
 
+static uint64_t hash_norm(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (uint8_t)(p[i] == '.' ? '_' : p[i]);
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static uint64_t hash_id(const od_uuid_t *id)
+{
+    return hash_name((const char *)id->b, sizeof(id->b));
+}
+
 void od_image_init(od_image_t *img)
 {
     memset(img, 0, sizeof(*img));
     img->nbuckets = 256;
     img->buckets = calloc(img->nbuckets, sizeof(*img->buckets));
+    img->id_buckets = calloc(img->nbuckets, sizeof(*img->id_buckets));
+    img->norm_buckets = calloc(img->nbuckets, sizeof(*img->norm_buckets));
+    img->creating = calloc(OD_CREATING_BUCKETS, sizeof(*img->creating));
+    if (!img->buckets || !img->id_buckets || !img->norm_buckets || !img->creating) {
+        free(img->creating);
+        img->creating = NULL;
+        free(img->buckets);
+        free(img->id_buckets);
+        free(img->norm_buckets);
+        img->buckets = img->id_buckets = img->norm_buckets = NULL;
+    }
     img->last_offset = -1;
+}
+
+static void link_topic(od_topic_t **names, od_topic_t **ids, od_topic_t **norms, size_t nb,
+                       od_topic_t *t)
+{
+    size_t len = strlen(t->name);
+    size_t b = hash_name(t->name, len) % nb;
+    t->next_by_name = names[b];
+    names[b] = t;
+    b = hash_id(&t->id) % nb;
+    t->next_by_id = ids[b];
+    ids[b] = t;
+    b = hash_norm(t->name, len) % nb;
+    t->next_by_norm = norms[b];
+    norms[b] = t;
+}
+
+/* Keeps chains short as topics are added: four times the buckets once there
+ * are twice as many topics as buckets. Failure only leaves chains longer. */
+static void maybe_grow(od_image_t *img)
+{
+    if (img->ntopics < img->nbuckets * 2 || img->nbuckets > SIZE_MAX / 8 / sizeof(od_topic_t *))
+        return;
+    size_t nb = img->nbuckets * 4;
+    od_topic_t **names = calloc(nb, sizeof(*names));
+    od_topic_t **ids = calloc(nb, sizeof(*ids));
+    od_topic_t **norms = calloc(nb, sizeof(*norms));
+    if (!names || !ids || !norms) {
+        free(names);
+        free(ids);
+        free(norms);
+        return;
+    }
+    for (size_t b = 0; b < img->nbuckets; b++) {
+        od_topic_t *t = img->buckets[b];
+        while (t) {
+            od_topic_t *n = t->next_by_name;
+            link_topic(names, ids, norms, nb, t);
+            t = n;
+        }
+    }
+    free(img->buckets);
+    free(img->id_buckets);
+    free(img->norm_buckets);
+    img->buckets = names;
+    img->id_buckets = ids;
+    img->norm_buckets = norms;
+    img->nbuckets = nb;
 }
 
 od_topic_t *od_image_topic(const od_image_t *img, const char *name, size_t len)
@@ -52,11 +127,85 @@ od_topic_t *od_image_topic(const od_image_t *img, const char *name, size_t len)
 
 od_topic_t *od_image_topic_by_id(const od_image_t *img, const od_uuid_t *id)
 {
-    for (size_t b = 0; b < img->nbuckets; b++)
-        for (od_topic_t *t = img->buckets[b]; t; t = t->next_by_name)
-            if (memcmp(t->id.b, id->b, 16) == 0)
-                return t;
+    if (!img->id_buckets)
+        return NULL;
+    for (od_topic_t *t = img->id_buckets[hash_id(id) % img->nbuckets]; t; t = t->next_by_id)
+        if (memcmp(t->id.b, id->b, 16) == 0)
+            return t;
     return NULL;
+}
+
+od_topic_t *od_image_topic_colliding(const od_image_t *img, const char *name, size_t len)
+{
+    if (!img->norm_buckets)
+        return NULL;
+    for (od_topic_t *t = img->norm_buckets[hash_norm(name, len) % img->nbuckets]; t;
+         t = t->next_by_norm) {
+        if (strlen(t->name) != len)
+            continue;
+        size_t i = 0;
+        for (; i < len; i++)
+            if ((t->name[i] == '.' ? '_' : t->name[i]) != (name[i] == '.' ? '_' : name[i]))
+                break;
+        if (i == len)
+            return t;
+    }
+    return NULL;
+}
+
+/* Topics proposed but not applied yet: with a control plane that commits
+ * later (group commit, a quorum) a second proposal of the same name would
+ * otherwise be a second TopicRecord. Keyed by the collision-normalised name. */
+struct od_creating {
+    struct od_creating *next;
+    size_t len;
+    char name[]; /* NUL-terminated */
+};
+
+static int same_norm(const char *a, const char *b, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((a[i] == '.' ? '_' : a[i]) != (b[i] == '.' ? '_' : b[i]))
+            return 0;
+    return 1;
+}
+
+static struct od_creating *creating_find(const od_image_t *img, const char *name, size_t len)
+{
+    if (!img->creating)
+        return NULL;
+    for (struct od_creating *c = img->creating[hash_norm(name, len) % OD_CREATING_BUCKETS]; c;
+         c = c->next)
+        if (c->len == len && same_norm(c->name, name, len))
+            return c;
+    return NULL;
+}
+
+static struct od_creating *creating_add(od_image_t *img, const char *name, size_t len)
+{
+    struct od_creating *c = img->creating ? malloc(sizeof(*c) + len + 1) : NULL;
+    if (!c)
+        return NULL;
+    c->len = len;
+    memcpy(c->name, name, len);
+    c->name[len] = '\0';
+    size_t b = hash_norm(name, len) % OD_CREATING_BUCKETS;
+    c->next = img->creating[b];
+    img->creating[b] = c;
+    return c;
+}
+
+static void creating_remove(od_image_t *img, struct od_creating *c)
+{
+    if (!img->creating)
+        return;
+    for (struct od_creating **pp = &img->creating[hash_norm(c->name, c->len) % OD_CREATING_BUCKETS];
+         *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            free(c);
+            return;
+        }
 }
 
 od_topic_t *od_image_next_topic(const od_image_t *img, od_topic_t *prev)
@@ -148,17 +297,38 @@ void od_image_free(od_core_t *core, od_image_t *img)
     free(img->broker_default_configs);
     free(img->brokers);
     free(img->buckets);
+    free(img->id_buckets);
+    free(img->norm_buckets);
+    for (size_t b = 0; img->creating && b < OD_CREATING_BUCKETS; b++)
+        while (img->creating[b]) {
+            struct od_creating *c = img->creating[b];
+            img->creating[b] = c->next;
+            free(c);
+        }
+    free(img->creating);
     memset(img, 0, sizeof(*img));
 }
 
 static void unlink_topic(od_image_t *img, od_topic_t *t)
 {
-    od_topic_t **pp = &img->buckets[hash_name(t->name, strlen(t->name)) % img->nbuckets];
+    size_t len = strlen(t->name);
+    od_topic_t **pp = &img->buckets[hash_name(t->name, len) % img->nbuckets];
     for (; *pp; pp = &(*pp)->next_by_name)
         if (*pp == t) {
             *pp = t->next_by_name;
             img->ntopics--;
-            return;
+            break;
+        }
+    for (pp = &img->id_buckets[hash_id(&t->id) % img->nbuckets]; *pp; pp = &(*pp)->next_by_id)
+        if (*pp == t) {
+            *pp = t->next_by_id;
+            break;
+        }
+    for (pp = &img->norm_buckets[hash_norm(t->name, len) % img->nbuckets]; *pp;
+         pp = &(*pp)->next_by_norm)
+        if (*pp == t) {
+            *pp = t->next_by_norm;
+            break;
         }
 }
 
@@ -201,6 +371,15 @@ static int32_t *copy_i32(const int32_t *v, int32_t n)
     return c;
 }
 
+/* Replica counts per broker, for max.broker.partitions. */
+static void count_replicas(od_image_t *img, const int32_t *reps, int32_t n, int64_t delta)
+{
+    for (int32_t i = 0; i < n; i++)
+        for (size_t b = 0; b < img->nbrokers; b++)
+            if (img->brokers[b].id == reps[i])
+                img->brokers[b].nreplicas += delta;
+}
+
 /* ---- applying records ---- */
 
 static int apply_topic(od_core_t *core, const od_TopicRecord_t *r, char *err, size_t errsz)
@@ -221,12 +400,11 @@ static int apply_topic(od_core_t *core, const od_TopicRecord_t *r, char *err, si
         return -1;
     }
     t->id = r->topic_id;
-    t->internal = strncmp(t->name, "__", 2) == 0;
+    t->internal = od_topic_is_internal(t->name);
     od_topic_cfg_resolve(core, t, NULL, &t->cfg);
-    size_t b = hash_name(t->name, strlen(t->name)) % img->nbuckets;
-    t->next_by_name = img->buckets[b];
-    img->buckets[b] = t;
+    link_topic(img->buckets, img->id_buckets, img->norm_buckets, img->nbuckets, t);
     img->ntopics++;
+    maybe_grow(img);
     return 0;
 }
 
@@ -245,18 +423,25 @@ static int apply_partition(od_core_t *core, const od_PartitionRecord_t *r, char 
     }
     od_partition_t *p;
     if (r->partition_id == t->npartitions) {
-        od_partition_t **ps = realloc(t->partitions, (size_t)(t->npartitions + 1) * sizeof(*ps));
-        if (!ps)
-            goto oom;
-        t->partitions = ps;
+        if (t->npartitions == t->partitions_cap) { /* doubling: linear over a topic's records */
+            int32_t cap = t->partitions_cap ? t->partitions_cap * 2 : 4;
+            if (t->partitions_cap > INT32_MAX / 2)
+                cap = INT32_MAX;
+            od_partition_t **ps = realloc(t->partitions, (size_t)cap * sizeof(*ps));
+            if (!ps)
+                goto oom;
+            t->partitions = ps;
+            t->partitions_cap = cap;
+        }
         p = calloc(1, sizeof(*p));
         if (!p)
             goto oom;
-        ps[t->npartitions++] = p;
+        t->partitions[t->npartitions++] = p;
         p->topic = t;
         p->index = r->partition_id;
     } else {
         p = t->partitions[r->partition_id];
+        count_replicas(&core->image, p->replicas, p->nreplicas, -1);
         free(p->replicas);
         free(p->isr);
     }
@@ -265,10 +450,17 @@ static int apply_partition(od_core_t *core, const od_PartitionRecord_t *r, char 
     p->partition_epoch = r->partition_epoch;
     p->nreplicas = r->replicas_count > 0 ? r->replicas_count : 0;
     p->replicas = copy_i32(r->replicas, p->nreplicas);
+    if (!p->replicas)
+        p->nreplicas = 0;
+    count_replicas(&core->image, p->replicas, p->nreplicas, 1);
     p->nisr = r->isr_count > 0 ? r->isr_count : 0;
     p->isr = copy_i32(r->isr, p->nisr);
-    if (od_partition_open_log(core, p, err, errsz) < 0)
-        return -1;
+    /* A log that cannot be opened takes only this partition offline: the
+     * record is committed, so replay (and later changes) must go on. */
+    char why[700];
+    if (od_partition_open_log(core, p, why, sizeof(why)) < 0)
+        od_logf(OD_LOG_ERROR, "topic %s partition %d is offline (KAFKA_STORAGE_ERROR): %s",
+                t->name, p->index, why);
     return 0;
 oom:
     snprintf(err, errsz, "out of memory");
@@ -290,9 +482,13 @@ static int apply_partition_change(od_core_t *core, const od_PartitionChangeRecor
         p->isr = copy_i32(r->isr, r->isr_count);
     }
     if (r->replicas_count >= 0) {
+        count_replicas(&core->image, p->replicas, p->nreplicas, -1);
         free(p->replicas);
         p->nreplicas = r->replicas_count;
         p->replicas = copy_i32(r->replicas, r->replicas_count);
+        if (!p->replicas)
+            p->nreplicas = 0;
+        count_replicas(&core->image, p->replicas, p->nreplicas, 1);
     }
     if (r->leader != -2) {
         p->leader = r->leader;
@@ -313,8 +509,15 @@ static int apply_remove_topic(od_core_t *core, const od_RemoveTopicRecord_t *r, 
     unlink_topic(&core->image, t);
     for (int32_t i = 0; i < t->npartitions; i++) {
         od_partition_t *p = t->partitions[i];
+        count_replicas(&core->image, p->replicas, p->nreplicas, -1);
         od_fetch_partition_removed(core, p);
-        char why[256];
+        char why[700];
+        /* An offline replica's directory may open now (say, file descriptors
+         * were freed); a directory that stays behind would come back as the
+         * log of a new topic of the same name, so say so loudly. */
+        if (p->offline && od_partition_open_log(core, p, why, sizeof(why)) < 0)
+            od_logf(OD_LOG_ERROR, "topic %s partition %d: offline log not deleted: %s", t->name,
+                    i, why);
         if (p->log && od_partition_delete_log(core, p, why, sizeof(why)) < 0)
             od_logf(OD_LOG_WARN, "topic %s partition %d: deleting log: %s", t->name, i, why);
     }
@@ -333,9 +536,14 @@ static int apply_config(od_core_t *core, const od_ConfigRecord_t *r, char *err, 
         od_topic_t *t = od_image_topic(&core->image, r->resource_name.p,
                                        r->resource_name.len > 0 ? (size_t)r->resource_name.len : 0);
         if (!t) {
-            snprintf(err, errsz, "ConfigRecord for unknown topic %.*s",
-                     r->resource_name.len > 0 ? (int)r->resource_name.len : 0, r->resource_name.p);
-            return -1;
+            /* A config change proposed in the same loop turn as the topic's
+             * deletion lands after it. Refusing it would stop the control
+             * plane now and the replay at every start; the topic is gone, so
+             * its config is moot. */
+            od_logf(OD_LOG_WARN, "ConfigRecord for topic %.*s, which does not exist (deleted "
+                    "before it was committed): skipped",
+                    r->resource_name.len > 0 ? (int)r->resource_name.len : 0, r->resource_name.p);
+            return 0;
         }
         if (set_kv(&t->configs, &t->nconfigs, r->name.p, (size_t)r->name.len, r->value.p,
                    r->value.len) < 0)
@@ -362,9 +570,12 @@ static int apply_register_broker(od_core_t *core, const od_RegisterBrokerRecord_
 {
     od_image_t *img = &core->image;
     od_broker_reg_t *b = NULL;
+    int64_t nreplicas = 0, npending = 0; /* survive a re-registration */
     for (size_t i = 0; i < img->nbrokers; i++)
         if (img->brokers[i].id == r->broker_id) {
             b = &img->brokers[i];
+            nreplicas = b->nreplicas;
+            npending = b->npending;
             free_broker(b);
         }
     if (!b) {
@@ -379,6 +590,8 @@ static int apply_register_broker(od_core_t *core, const od_RegisterBrokerRecord_
     b->incarnation = r->incarnation_id;
     b->epoch = r->broker_epoch;
     b->fenced = 0; /* a single-node quorum unfences at once */
+    b->nreplicas = nreplicas;
+    b->npending = npending;
     if (r->rack.len >= 0)
         b->rack = strndup(r->rack.p, (size_t)r->rack.len);
     if (r->end_points_count > 0) {
@@ -499,48 +712,117 @@ static void recset_free(od_recset_t *rs)
 }
 
 typedef struct od_proposal {
+    od_core_t *core;
     od_meta_done_cb cb;
     void *arg;
+    int32_t *placed; /* replicas counted in their brokers' npending, owned */
+    size_t nplaced;
+    /* What the proposal holds while in flight, released when it is done: */
+    struct od_creating *creating; /* a name being created */
+    int deleting;                 /* topic_id's deleting flag */
+    int32_t adding_to;            /* topic_id's adding_to */
+    od_uuid_t topic_id;
 } od_proposal_t;
+
+static void release(od_image_t *img, od_proposal_t *p)
+{
+    if (p->creating)
+        creating_remove(img, p->creating);
+    p->creating = NULL;
+    od_topic_t *t = (p->deleting || p->adding_to) ? od_image_topic_by_id(img, &p->topic_id) : NULL;
+    if (t && p->deleting) /* still there: the deletion failed */
+        t->deleting = 0;
+    if (t && p->adding_to && t->adding_to == p->adding_to)
+        t->adding_to = 0;
+    p->deleting = 0;
+    p->adding_to = 0;
+}
+
+static void reserve(od_image_t *img, const int32_t *placed, size_t n, int64_t delta)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t b = 0; b < img->nbrokers; b++)
+            if (img->brokers[b].id == placed[i])
+                img->brokers[b].npending += delta;
+}
 
 static void proposal_done(void *arg, int status, const char *msg)
 {
     od_proposal_t *p = arg;
     int16_t code = status == 0 ? OD_ERR_NONE : (status < 0 && status > -1000 ? (int16_t)-status : OD_ERR_UNKNOWN_SERVER_ERROR);
+    /* Committed replicas are in nreplicas now (apply came first). */
+    /* At shutdown the control plane fails what it could not apply after
+     * the image is gone (od_image_free zeroes it): nothing to release. */
+    if (p->core->image.nbuckets) {
+        reserve(&p->core->image, p->placed, p->nplaced, -1);
+        release(&p->core->image, p);
+    }
     if (p->cb)
         p->cb(p->arg, code, msg);
+    free(p->placed);
     free(p);
 }
 
-static int recset_propose(od_core_t *core, od_recset_t *rs, od_meta_done_cb cb, void *arg,
-                          char *err, size_t errsz)
+/* placed (owned, may be NULL): the replicas the records put on brokers. */
+static int recset_propose_held(od_core_t *core, od_recset_t *rs, int32_t *placed, size_t nplaced,
+                               const od_proposal_t *held, od_meta_done_cb cb, void *arg, char *err,
+                               size_t errsz);
+
+static int recset_propose(od_core_t *core, od_recset_t *rs, int32_t *placed, size_t nplaced,
+                          od_meta_done_cb cb, void *arg, char *err, size_t errsz)
 {
+    return recset_propose_held(core, rs, placed, nplaced, NULL, cb, arg, err, errsz);
+}
+
+/* held: what the proposal holds (released when done, or at once when it
+ * cannot be proposed). */
+static int recset_propose_held(od_core_t *core, od_recset_t *rs, int32_t *placed, size_t nplaced,
+                               const od_proposal_t *held, od_meta_done_cb cb, void *arg, char *err,
+                               size_t errsz)
+{
+    od_proposal_t hold = {0};
+    if (held)
+        hold = *held;
     int rc = -1;
     od_meta_record_t *recs = calloc(rs->n ? rs->n : 1, sizeof(*recs));
     uint8_t **flat = calloc(rs->n ? rs->n : 1, sizeof(*flat));
     od_proposal_t *p = calloc(1, sizeof(*p));
     if (!recs || !flat || !p) {
         snprintf(err, errsz, "out of memory");
+        release(&core->image, &hold);
         goto out;
     }
+    *p = hold;
+    p->core = core;
     for (size_t i = 0; i < rs->n; i++) {
         if (rs->bufs[i].err || !(flat[i] = od_wbuf_flatten(&rs->bufs[i], &recs[i].len))) {
             snprintf(err, errsz, "out of memory");
+            release(&core->image, p);
             goto out;
         }
         recs[i].data = flat[i];
     }
     if (!core->cp) {
         snprintf(err, errsz, "no control plane");
+        release(&core->image, p);
         goto out;
     }
     p->cb = cb;
     p->arg = arg;
-    if (core->cp->propose(core->cp_self, recs, rs->n, proposal_done, p, err, errsz) < 0)
+    p->placed = placed;
+    p->nplaced = nplaced;
+    placed = NULL;
+    reserve(&core->image, p->placed, p->nplaced, 1);
+    if (core->cp->propose(core->cp_self, recs, rs->n, proposal_done, p, err, errsz) < 0) {
+        reserve(&core->image, p->placed, p->nplaced, -1);
+        release(&core->image, p);
+        placed = p->placed;
         goto out;
+    }
     p = NULL; /* owned by the callback now */
     rc = 0;
 out:
+    free(placed);
     free(p);
     for (size_t i = 0; flat && i < rs->n; i++)
         free(flat[i]);
@@ -548,6 +830,34 @@ out:
     free(recs);
     recset_free(rs);
     return rc;
+}
+
+/* Kafka's per-operation record bound, and max.broker.partitions (KIP-578)
+ * over committed and pending replicas. Returns 0 or -POLICY_VIOLATION. */
+static int check_limits(od_core_t *core, size_t nrecords, const int32_t *placed, size_t nplaced,
+                        char *err, size_t errsz)
+{
+    if (nrecords > OD_MAX_RECORDS_PER_USER_OP) {
+        snprintf(err, errsz, OD_MSG_TOO_MANY_RECORDS " (%zu metadata records; at most %d in one "
+                 "operation)", nrecords, OD_MAX_RECORDS_PER_USER_OP);
+        return -OD_ERR_POLICY_VIOLATION;
+    }
+    od_image_t *img = &core->image;
+    int64_t max = core->conf.max_broker_partitions;
+    for (size_t b = 0; max > 0 && b < img->nbrokers; b++) {
+        int64_t add = 0;
+        for (size_t i = 0; i < nplaced; i++)
+            add += placed[i] == img->brokers[b].id;
+        int64_t total = img->brokers[b].nreplicas + img->brokers[b].npending + add;
+        if (add > 0 && total > max) {
+            snprintf(err, errsz, "broker %d would hold %lld partition replicas, more than "
+                     "max.broker.partitions=%lld (it holds %lld)", img->brokers[b].id,
+                     (long long)total, (long long)max,
+                     (long long)(img->brokers[b].nreplicas + img->brokers[b].npending));
+            return -OD_ERR_POLICY_VIOLATION;
+        }
+    }
+    return 0;
 }
 
 static void add_partition_record(od_recset_t *rs, const od_uuid_t *topic_id, int32_t index,
@@ -610,6 +920,21 @@ int od_metadata_check_assignment(od_core_t *core, const od_assignment_t *a, int3
 int od_metadata_create_topic(od_core_t *core, const od_new_topic_t *nt, od_meta_done_cb cb,
                              void *arg, char *err, size_t errsz)
 {
+    if (od_image_topic(&core->image, nt->name, nt->name_len)) {
+        snprintf(err, errsz, "Topic '%.*s' already exists.", (int)nt->name_len, nt->name);
+        return -OD_ERR_TOPIC_ALREADY_EXISTS;
+    }
+    struct od_creating *busy = creating_find(&core->image, nt->name, nt->name_len);
+    if (busy) {
+        if (busy->len == nt->name_len && memcmp(busy->name, nt->name, nt->name_len) == 0) {
+            snprintf(err, errsz, "Topic '%.*s' is already being created.", (int)nt->name_len,
+                     nt->name);
+            return -OD_ERR_TOPIC_ALREADY_EXISTS;
+        }
+        snprintf(err, errsz, "Topic '%.*s' collides with topic '%.80s' being created ('.' and '_' "
+                 "collide)", (int)nt->name_len, nt->name, busy->name);
+        return -OD_ERR_INVALID_TOPIC_EXCEPTION;
+    }
     od_recset_t rs = {0};
     od_TopicRecord_t tr;
     od_TopicRecord_init(&tr);
@@ -637,26 +962,58 @@ int od_metadata_create_topic(od_core_t *core, const od_new_topic_t *nt, od_meta_
         recset_free(&rs);
         return -1;
     }
+    if (nt->partitions > OD_MAX_RECORDS_PER_USER_OP) { /* before any allocation */
+        recset_free(&rs);
+        return check_limits(core, (size_t)nt->partitions + 1 + nt->nconfigs, NULL, 0, err, errsz);
+    }
+    size_t nplaced = 0;
+    size_t per = nt->assignments ? 64 : (size_t)(nt->replication_factor > 0 ? nt->replication_factor : 1);
+    int32_t *placed = calloc((size_t)(nt->partitions > 0 ? nt->partitions : 1) * per, sizeof(*placed));
+    if (!placed) {
+        snprintf(err, errsz, "out of memory");
+        recset_free(&rs);
+        return -1;
+    }
     for (int32_t i = 0; i < nt->partitions; i++) {
+        const int32_t *reps = replicas;
+        int32_t nreps = nt->replication_factor;
         if (nt->assignments) {
-            add_partition_record(&rs, &tr.topic_id, i, (int32_t *)nt->assignments[i].brokers,
-                                 nt->assignments[i].n);
-            continue;
-        }
-        if (place_replicas(core, i, nt->replication_factor, replicas) < 0) {
+            reps = nt->assignments[i].brokers;
+            nreps = nt->assignments[i].n > 64 ? 64 : nt->assignments[i].n;
+        } else if (place_replicas(core, i, nt->replication_factor, replicas) < 0) {
             snprintf(err, errsz, "replication factor %d is larger than the %zu available brokers",
                      nt->replication_factor, core->image.nbrokers);
             recset_free(&rs);
+            free(placed);
             return -OD_ERR_INVALID_REPLICATION_FACTOR;
         }
-        add_partition_record(&rs, &tr.topic_id, i, replicas, nt->replication_factor);
+        add_partition_record(&rs, &tr.topic_id, i, (int32_t *)reps, nreps);
+        memcpy(placed + nplaced, reps, (size_t)nreps * sizeof(*reps));
+        nplaced += (size_t)nreps;
     }
-    return recset_propose(core, &rs, cb, arg, err, errsz);
+    int rc = check_limits(core, rs.n, placed, nplaced, err, errsz);
+    if (rc < 0) {
+        recset_free(&rs);
+        free(placed);
+        return rc;
+    }
+    od_proposal_t held = {0};
+    if (!(held.creating = creating_add(&core->image, nt->name, nt->name_len))) {
+        snprintf(err, errsz, "out of memory");
+        recset_free(&rs);
+        free(placed);
+        return -1;
+    }
+    return recset_propose_held(core, &rs, placed, nplaced, &held, cb, arg, err, errsz);
 }
 
 int od_metadata_delete_topic(od_core_t *core, od_topic_t *t, od_meta_done_cb cb, void *arg,
                              char *err, size_t errsz)
 {
+    if (t->deleting) { /* a second RemoveTopicRecord would not apply */
+        snprintf(err, errsz, "Topic '%s' is already being deleted.", t->name);
+        return -OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
     od_recset_t rs = {0};
     od_RemoveTopicRecord_t r;
     od_RemoveTopicRecord_init(&r);
@@ -664,7 +1021,11 @@ int od_metadata_delete_topic(od_core_t *core, od_topic_t *t, od_meta_done_cb cb,
     od_wbuf_t *w = recset_add(&rs, OD_METAREC_REMOVE_TOPIC, 0);
     if (w)
         od_RemoveTopicRecord_encode(w, 0, &r);
-    return recset_propose(core, &rs, cb, arg, err, errsz);
+    od_proposal_t held = {0};
+    held.deleting = 1;
+    held.topic_id = t->id;
+    t->deleting = 1;
+    return recset_propose_held(core, &rs, NULL, 0, &held, cb, arg, err, errsz);
 }
 
 int od_metadata_add_partitions(od_core_t *core, od_topic_t *t, int32_t new_total,
@@ -676,20 +1037,56 @@ int od_metadata_add_partitions(od_core_t *core, od_topic_t *t, int32_t new_total
     int32_t replicas[64];
     if (rf > 64)
         rf = 64;
+    if (rf < 1)
+        rf = 1;
+    if (t->deleting) {
+        snprintf(err, errsz, "Topic '%s' is being deleted.", t->name);
+        return -OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    if (t->adding_to > t->npartitions) { /* both would write the same indices */
+        snprintf(err, errsz, "Partitions of topic '%s' are being added (to %d) by another "
+                 "request; retry.", t->name, t->adding_to);
+        return -OD_ERR_INVALID_PARTITIONS;
+    }
+    int64_t add = (int64_t)new_total - t->npartitions;
+    if (add <= 0)
+        return recset_propose(core, &rs, NULL, 0, cb, arg, err, errsz);
+    if (add > OD_MAX_RECORDS_PER_USER_OP)
+        return check_limits(core, (size_t)add, NULL, 0, err, errsz);
+    size_t nplaced = 0;
+    int32_t *placed = calloc((size_t)add * (assignments ? 64 : (size_t)rf), sizeof(*placed));
+    if (!placed) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
     for (int32_t i = t->npartitions; i < new_total; i++) {
+        const int32_t *reps = replicas;
+        int32_t nreps = rf;
         if (assignments) {
             const od_assignment_t *a = &assignments[i - t->npartitions];
-            add_partition_record(&rs, &t->id, i, (int32_t *)a->brokers, a->n);
-            continue;
-        }
-        if (place_replicas(core, i, (int16_t)rf, replicas) < 0) {
+            reps = a->brokers;
+            nreps = a->n > 64 ? 64 : a->n;
+        } else if (place_replicas(core, i, (int16_t)rf, replicas) < 0) {
             snprintf(err, errsz, "not enough brokers for replication factor %d", rf);
             recset_free(&rs);
+            free(placed);
             return -OD_ERR_INVALID_REPLICATION_FACTOR;
         }
-        add_partition_record(&rs, &t->id, i, replicas, rf);
+        add_partition_record(&rs, &t->id, i, (int32_t *)reps, nreps);
+        memcpy(placed + nplaced, reps, (size_t)nreps * sizeof(*reps));
+        nplaced += (size_t)nreps;
     }
-    return recset_propose(core, &rs, cb, arg, err, errsz);
+    int rc = check_limits(core, rs.n, placed, nplaced, err, errsz);
+    if (rc < 0) {
+        recset_free(&rs);
+        free(placed);
+        return rc;
+    }
+    od_proposal_t held = {0};
+    held.adding_to = new_total;
+    held.topic_id = t->id;
+    t->adding_to = new_total;
+    return recset_propose_held(core, &rs, placed, nplaced, &held, cb, arg, err, errsz);
 }
 
 int od_metadata_register_self(od_core_t *core, char *err, size_t errsz)
@@ -732,7 +1129,7 @@ int od_metadata_register_self(od_core_t *core, char *err, size_t errsz)
     od_wbuf_t *w = recset_add(&rs, OD_METAREC_REGISTER_BROKER, 1);
     if (w)
         od_RegisterBrokerRecord_encode(w, 1, &r);
-    int rc = recset_propose(core, &rs, NULL, NULL, err, errsz);
+    int rc = recset_propose(core, &rs, NULL, 0, NULL, NULL, err, errsz);
     od_listeners_advertised_free(eps, neps);
     return rc;
 }

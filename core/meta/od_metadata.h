@@ -20,12 +20,17 @@ struct od_topic {
     char *name;
     od_uuid_t id;
     int32_t npartitions;
+    int32_t partitions_cap; /* allocated slots of partitions (grows by doubling) */
     od_partition_t **partitions;
     od_kv_t *configs; /* topic overrides */
     size_t nconfigs;
     od_topic_cfg_t cfg; /* effective configs, typed; kept current by od_metadata.c */
     int internal;
-    struct od_topic *next_by_name; /* hash chain */
+    int deleting;          /* a RemoveTopicRecord is proposed, not yet applied */
+    int32_t adding_to;     /* > npartitions: a CreatePartitions up to it is in flight */
+    struct od_topic *next_by_name; /* hash chains of the image: by name, */
+    struct od_topic *next_by_id;   /* by topic id, */
+    struct od_topic *next_by_norm; /* by name with '.' read as '_' (collisions) */
 };
 
 typedef struct od_endpoint {
@@ -43,11 +48,15 @@ typedef struct od_broker_reg {
     size_t nendpoints;
     char *rack;
     int fenced;
+    int64_t nreplicas; /* partition replicas placed on it (committed) */
+    int64_t npending;  /* ... and in proposals not committed yet */
 } od_broker_reg_t;
 
 typedef struct od_image {
-    od_topic_t **buckets;
-    size_t nbuckets;
+    od_topic_t **buckets;      /* by name */
+    od_topic_t **id_buckets;   /* by topic id */
+    od_topic_t **norm_buckets; /* by collision-normalised name */
+    size_t nbuckets;           /* of each; grows with the topics */
     size_t ntopics;
     od_broker_reg_t *brokers;
     size_t nbrokers;
@@ -55,9 +64,12 @@ typedef struct od_image {
     size_t nbroker_configs;
     od_kv_t *broker_default_configs; /* cluster-wide ones (type 4, name "") */
     size_t nbroker_default_configs;
+    struct od_creating **creating; /* topics proposed, not yet applied (OD_CREATING_BUCKETS) */
     int64_t last_offset; /* offset of the last applied record */
     int64_t next_producer_id;
 } od_image_t;
+
+#define OD_CREATING_BUCKETS 256
 
 struct od_core;
 
@@ -65,6 +77,9 @@ void od_image_init(od_image_t *img);
 void od_image_free(struct od_core *core, od_image_t *img);
 od_topic_t *od_image_topic(const od_image_t *img, const char *name, size_t len);
 od_topic_t *od_image_topic_by_id(const od_image_t *img, const od_uuid_t *id);
+/* A topic whose name equals name[0..len) once '.' and '_' are read as the
+ * same character (Kafka's collision rule), including the same name. */
+od_topic_t *od_image_topic_colliding(const od_image_t *img, const char *name, size_t len);
 const char *od_topic_config(const od_topic_t *t, const char *key);
 /* Iterate topics: pass NULL to start; returns NULL at the end. */
 od_topic_t *od_image_next_topic(const od_image_t *img, od_topic_t *prev);
@@ -96,7 +111,15 @@ typedef struct od_new_topic {
 int od_metadata_check_assignment(struct od_core *core, const od_assignment_t *a, int32_t count,
                                  char *err, size_t errsz);
 
-/* Create a topic with its partitions and configs; cb runs when committed. */
+/* Kafka's controller refuses a user operation of more records than this
+ * (QuorumController.MAX_RECORDS_PER_USER_OP) with POLICY_VIOLATION. */
+#define OD_MAX_RECORDS_PER_USER_OP 10000
+#define OD_MSG_TOO_MANY_RECORDS "Unable to perform excessively large batch operation."
+
+/* Create a topic with its partitions and configs; cb runs when committed.
+ * Refused (-POLICY_VIOLATION, with a reason) beyond
+ * OD_MAX_RECORDS_PER_USER_OP records or when a broker would hold more than
+ * max.broker.partitions replicas, counting proposals not committed yet. */
 int od_metadata_create_topic(struct od_core *core, const od_new_topic_t *nt, od_meta_done_cb cb,
                              void *arg, char *err, size_t errsz);
 int od_metadata_delete_topic(struct od_core *core, od_topic_t *t, od_meta_done_cb cb, void *arg,

@@ -66,4 +66,25 @@ int od_topic_name_has_collision_chars(const char *name)
     return name && strpbrk(name, "._") != NULL;
 }
 
-int od_topic_is_internal(const char *name) { return name && name[0] == '_' && name[1] == '_'; }
+/* Adding an internal topic is one line here. */
+static const od_internal_topic_t internal_topics[] = {
+    {"__consumer_offsets", 0},  /* group coordinator */
+    {"__transaction_state", 0}, /* transaction coordinator */
+    {"__share_group_state", 0}, /* share coordinator (KIP-932) */
+    {"__cluster_metadata", OD_ITOPIC_CONTROL_PLANE}, /* KRaft metadata log */
+};
+
+const od_internal_topic_t *od_topic_internal(const char *name, size_t len)
+{
+    if (!name || len < 2 || name[0] != '_' || name[1] != '_')
+        return NULL;
+    for (size_t i = 0; i < sizeof(internal_topics) / sizeof(internal_topics[0]); i++)
+        if (strlen(internal_topics[i].name) == len && memcmp(internal_topics[i].name, name, len) == 0)
+            return &internal_topics[i];
+    return NULL;
+}
+
+int od_topic_is_internal(const char *name)
+{
+    return name && od_topic_internal(name, strlen(name)) != NULL;
+}

@@ -21,8 +21,21 @@ int od_topic_name_collides(const char *a, const char *b);
 /* 1 if the name contains '.' or '_' (could collide with another name). */
 int od_topic_name_has_collision_chars(const char *name);
 
-/* 1 for internal topics: names starting with "__" (__consumer_offsets,
- * __transaction_state, ...). */
+/* Internal topics: one table (od_topicname.c), as Kafka's Topic.INTERNAL_TOPICS
+ * plus the control plane's own topic. Clients never produce into an internal
+ * topic and never delete one; an OD_ITOPIC_CONTROL_PLANE topic is not
+ * created by clients either (its directory belongs to the control plane). */
+#define OD_ITOPIC_CONTROL_PLANE 1u
+
+typedef struct od_internal_topic {
+    const char *name;
+    unsigned flags; /* OD_ITOPIC_* */
+} od_internal_topic_t;
+
+/* The table entry for name[0..len), or NULL for an ordinary topic. */
+const od_internal_topic_t *od_topic_internal(const char *name, size_t len);
+
+/* 1 for a name of the table (exact match, as Kafka's Topic.isInternal). */
 int od_topic_is_internal(const char *name);
 
 #endif

@@ -204,6 +204,11 @@ typedef struct kraft_log {
     kraft_epoch_entry_t *epochs;
     size_t nepochs, epochs_cap;
     int64_t end_offset;    /* next offset to assign */
+    int64_t synced_end;    /* offsets below it are on disk (fdatasync'ed) */
+    int64_t unsynced_pos;  /* byte position in the active segment of the first
+                              batch not synced yet; -1: none */
+    size_t unsynced_nepochs; /* nepochs before that batch */
+    int64_t nsyncs;        /* fdatasyncs of appended batches (group commits) */
     int64_t segment_bytes; /* roll threshold */
     int broken;            /* a failed append could not be undone */
 } kraft_log_t;
@@ -245,6 +250,16 @@ void kraft_log_close(kraft_log_t *log);
 int kraft_log_append(kraft_log_t *log, int32_t epoch, int control, const od_meta_record_t *keys,
                      const od_meta_record_t *values, size_t n, int64_t now_ms, int64_t *base_out,
                      char *err, size_t errsz);
+
+/* Group commit: kraft_log_write appends a batch like kraft_log_append but
+ * without the fdatasync (end_offset moves, synced_end not); kraft_log_sync
+ * makes every written batch durable with one fdatasync. When the sync fails
+ * all unsynced batches are truncated away (end_offset = synced_end again)
+ * and -1 returned with err. kraft_log_append is write + sync. */
+int kraft_log_write(kraft_log_t *log, int32_t epoch, int control, const od_meta_record_t *keys,
+                    const od_meta_record_t *values, size_t n, int64_t now_ms, int64_t *base_out,
+                    char *err, size_t errsz);
+int kraft_log_sync(kraft_log_t *log, char *err, size_t errsz);
 
 /* Positions c at the start of the log. */
 void kraft_log_cursor_init(const kraft_log_t *log, kraft_log_cursor_t *c);

@@ -7,7 +7,9 @@
  * have null keys (control records excepted) and the encoded metadata record
  * as value.
  *
- * Durability: an append is written fully and fdatasync'ed before it counts;
+ * Durability: a batch is written fully and counts once fdatasync'ed; batches
+ * written in one loop turn share one fdatasync (kraft_log_write, then
+ * kraft_log_sync: group commit), and a failed sync takes them all back;
  * a new segment's directory entry is fsync'ed when it is created. After a
  * crash the tail may hold a partial batch; recovery checks every batch (CRC,
  * offsets, epochs, record framing) and truncates at the first bad one.
@@ -465,6 +467,8 @@ int kraft_log_open(kraft_log_t *log, const char *dir, int64_t segment_bytes, cha
         if (log->fd < 0 || kraft_fsync_dir(dir, err, errsz) < 0)
             goto fail;
     }
+    log->synced_end = log->end_offset; /* recovered bytes are on disk */
+    log->unsynced_pos = -1;
     return 0;
 fail:
     kraft_log_close(log);
@@ -587,9 +591,9 @@ undo:
     return -1;
 }
 
-int kraft_log_append(kraft_log_t *log, int32_t epoch, int control, const od_meta_record_t *keys,
-                     const od_meta_record_t *values, size_t n, int64_t now_ms, int64_t *base_out,
-                     char *err, size_t errsz)
+int kraft_log_write(kraft_log_t *log, int32_t epoch, int control, const od_meta_record_t *keys,
+                    const od_meta_record_t *values, size_t n, int64_t now_ms, int64_t *base_out,
+                    char *err, size_t errsz)
 {
     if (log->nsegs == 0 || log->fd < 0) {
         snprintf(err, errsz, "the metadata log is not open");
@@ -611,14 +615,16 @@ int kraft_log_append(kraft_log_t *log, int32_t epoch, int control, const od_meta
         return -2;
     kraft_segment_t *seg = &log->segs[log->nsegs - 1];
     if (seg->size > 0 && seg->size + (int64_t)len > log->segment_bytes) {
-        if (roll(log, err, errsz) < 0) {
+        /* Unsynced batches stay in the active segment: sync them before it
+         * is let go (a failure there fails them, and this batch). */
+        if (kraft_log_sync(log, err, errsz) < 0 || roll(log, err, errsz) < 0) {
             free(b);
             return -1;
         }
         seg = &log->segs[log->nsegs - 1];
     }
     int64_t at = seg->size;
-    if (pwrite_full(log->fd, b, len, at) < 0 || fdatasync(log->fd) < 0) {
+    if (pwrite_full(log->fd, b, len, at) < 0) {
         char *p = seg_path(log, seg->base_offset);
         snprintf(err, errsz, "cannot write the metadata log %s at byte %" PRId64 ": %s",
                  p ? p : log->dir, at, strerror(errno));
@@ -634,15 +640,56 @@ int kraft_log_append(kraft_log_t *log, int32_t epoch, int control, const od_meta
         return -1;
     }
     free(b);
+    if (log->unsynced_pos < 0) {
+        log->unsynced_pos = at;
+        log->unsynced_nepochs = log->nepochs;
+    }
     seg->size += (int64_t)len;
     *base_out = log->end_offset;
     log->end_offset += (int64_t)n;
     if (note_epoch(log, epoch, *base_out) < 0) {
-        /* The batch is durable; only the in-memory cache missed it. */
         od_logf(OD_LOG_ERROR, "kraft: out of memory recording epoch %" PRId32, epoch);
         log->broken = 1;
     }
     return 0;
+}
+
+int kraft_log_sync(kraft_log_t *log, char *err, size_t errsz)
+{
+    if (log->unsynced_pos < 0)
+        return 0;
+    if (fdatasync(log->fd) == 0) {
+        log->unsynced_pos = -1;
+        log->synced_end = log->end_offset;
+        log->nsyncs++;
+        return 0;
+    }
+    kraft_segment_t *seg = &log->segs[log->nsegs - 1];
+    char *p = seg_path(log, seg->base_offset);
+    snprintf(err, errsz, "cannot fdatasync the metadata log %s (%" PRId64 " records from offset %"
+             PRId64 " lost): %s", p ? p : log->dir, log->end_offset - log->synced_end,
+             log->synced_end, strerror(errno));
+    free(p);
+    /* Nothing unsynced counts: take it all back to the last durable batch. */
+    if (ftruncate(log->fd, log->unsynced_pos) < 0) {
+        od_logf(OD_LOG_ERROR, "kraft: cannot truncate the metadata log back: %s", strerror(errno));
+        log->broken = 1;
+    }
+    seg->size = log->unsynced_pos;
+    log->end_offset = log->synced_end;
+    log->nepochs = log->unsynced_nepochs;
+    log->unsynced_pos = -1;
+    return -1;
+}
+
+int kraft_log_append(kraft_log_t *log, int32_t epoch, int control, const od_meta_record_t *keys,
+                     const od_meta_record_t *values, size_t n, int64_t now_ms, int64_t *base_out,
+                     char *err, size_t errsz)
+{
+    int rc = kraft_log_write(log, epoch, control, keys, values, n, now_ms, base_out, err, errsz);
+    if (rc < 0)
+        return rc;
+    return kraft_log_sync(log, err, errsz);
 }
 
 /* ---- reading ----------------------------------------------------------------- */

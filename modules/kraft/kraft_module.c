@@ -7,7 +7,9 @@
  *            control batch for the new epoch -> the high watermark moves to
  *            the log end -> every committed record is applied through
  *            od_metadata_apply, in offset order.
- *   propose  one batch, fdatasync -> high watermark -> apply -> callback.
+ *   propose  one batch written; the first of a loop turn is fdatasync'ed at
+ *            once, the later ones of the turn share one fdatasync at its
+ *            end (group commit) -> high watermark -> apply -> callbacks.
  *
  * The multi-node issue plugs in where the comments marked "Raft:" say:
  * Vote requests while candidate, BeginQuorumEpoch when elected, follower
@@ -48,6 +50,7 @@ typedef struct kraft {
     kraft_log_cursor_t applied; /* next batch to hand to od_metadata_apply */
     int64_t records_applied;    /* since start, for the log */
     kraft_pending_t *pending, **pending_tail;
+    int64_t flush_timer; /* > 0: a group commit is due at the end of this loop turn */
     char fatal[512]; /* set when the image and the log may disagree */
 } kraft_t;
 
@@ -142,7 +145,7 @@ static void update_high_watermark(kraft_t *k)
     kraft_voter_t *self = self_voter(k);
     if (k->st.role != KRAFT_LEADER || !self)
         return;
-    self->match_offset = k->log.end_offset;
+    self->match_offset = k->log.synced_end; /* what is on our disk, not just written */
     for (size_t i = 0; i < n; i++)
         m[i] = k->st.voters[i].match_offset;
     for (size_t i = 1; i < n; i++) /* insertion sort, descending; n is tiny */
@@ -192,6 +195,49 @@ static void fail_pending(kraft_t *k, int status, const char *msg)
         free(p);
     }
     k->pending_tail = &k->pending;
+}
+
+/* Fails the proposals whose batches a failed sync took back (all from
+ * synced_end on); earlier ones are durable and complete normally. */
+static void fail_unsynced(kraft_t *k, const char *msg)
+{
+    kraft_pending_t **pp = &k->pending;
+    while (*pp) {
+        kraft_pending_t *p = *pp;
+        if (p->last_offset < k->log.synced_end) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        p->cb(p->arg, -KRAFT_ERR_KAFKA_STORAGE_ERROR, msg);
+        free(p);
+    }
+    k->pending_tail = &k->pending;
+    for (kraft_pending_t *p = k->pending; p; p = p->next)
+        k->pending_tail = &p->next;
+}
+
+/* Group commit: one fdatasync for every batch written since the last one,
+ * then commit, apply and call back, in log order. */
+static void flush(kraft_t *k)
+{
+    char why[512];
+    if (k->flush_timer > 0)
+        od_timer_cancel(k->core, k->flush_timer);
+    k->flush_timer = 0;
+    if (kraft_log_sync(&k->log, why, sizeof why) < 0) {
+        od_logf(OD_LOG_ERROR, "kraft: %s", why);
+        fail_unsynced(k, why);
+    }
+    update_high_watermark(k);
+    apply_committed(k);
+}
+
+static void flush_timer_cb(void *arg)
+{
+    kraft_t *k = arg;
+    k->flush_timer = 0; /* fired: nothing to cancel */
+    flush(k);
 }
 
 /* ---- election ---------------------------------------------------------------------- */
@@ -323,6 +369,7 @@ static int kraft_start(void *self, od_core_t *core, char *err, size_t errsz)
     k->st.leader_id = k->st.voted_id = -1;
     k->pending = NULL;
     k->pending_tail = &k->pending;
+    k->flush_timer = 0;
 
     /* A missing process.roles means the combined single-node setup. */
     const char *roles = od_core_config_get(core, "process.roles");
@@ -398,6 +445,18 @@ static void kraft_stop(void *self)
     kraft_t *k = self;
     /* Raft: a leader would resign here (EndQuorumEpoch) so that the others
      * elect a new one without waiting for a timeout. */
+    /* Proposals written in the last loop turn are made durable but not
+     * applied: the core has let go of its image by now. They are applied at
+     * the next start; their callers hear NOT_CONTROLLER (retriable), as for
+     * any change whose outcome a client cannot know. */
+    if (k->flush_timer > 0 && k->core)
+        od_timer_cancel(k->core, k->flush_timer);
+    k->flush_timer = 0;
+    if (k->log_open && k->pending) {
+        char why[512];
+        if (kraft_log_sync(&k->log, why, sizeof why) < 0)
+            od_logf(OD_LOG_ERROR, "kraft: at shutdown: %s", why);
+    }
     fail_pending(k, -KRAFT_ERR_NOT_CONTROLLER, "the controller is shutting down");
     if (k->log_open)
         kraft_log_close(&k->log);
@@ -437,11 +496,12 @@ static int kraft_propose(void *self, const od_meta_record_t *recs, size_t n, od_
         return 0;
     }
     int64_t base;
-    int rc = kraft_log_append(&k->log, k->st.epoch, 0, NULL, recs, n, od_now_ms(), &base, why,
-                              sizeof why);
+    int rc = kraft_log_write(&k->log, k->st.epoch, 0, NULL, recs, n, od_now_ms(), &base, why,
+                             sizeof why);
     if (rc < 0) {
         free(p);
         od_logf(OD_LOG_ERROR, "kraft: proposal of %zu records failed: %s", n, why);
+        fail_unsynced(k, why); /* a sync before a roll may have failed too */
         cb(arg, rc == -2 ? -KRAFT_ERR_MESSAGE_TOO_LARGE : -KRAFT_ERR_KAFKA_STORAGE_ERROR, why);
         return 0;
     }
@@ -450,11 +510,21 @@ static int kraft_propose(void *self, const od_meta_record_t *recs, size_t n, od_
     p->arg = arg;
     *k->pending_tail = p;
     k->pending_tail = &p->next;
-    /* Raft: with followers the high watermark moves when their Fetch
-     * requests report the new offsets; with one voter the fsync above was
-     * the majority. */
-    update_high_watermark(k);
-    apply_committed(k);
+    /* Group commit. The first proposal of a loop turn is committed at once
+     * (a lone change keeps its latency, and its caller sees the result on
+     * return) and opens the turn: a 0 ms timer, which the loop runs after
+     * the turn's events. Later proposals of the same turn only write; the
+     * timer's one fdatasync covers them all, then they are applied and
+     * called back (durable first). Raft: with followers the high watermark
+     * moves when their Fetch requests report the new offsets; with one
+     * voter our own sync is the majority. */
+    if (k->flush_timer <= 0) {
+        k->flush_timer = od_timer_add(k->core, 0, flush_timer_cb, k);
+        int64_t turn = k->flush_timer;
+        k->flush_timer = 0; /* flush() must not cancel the turn's timer */
+        flush(k);
+        k->flush_timer = turn; /* -1: no timer, every proposal commits alone */
+    }
     return 0;
 }
 
@@ -470,6 +540,11 @@ static const char *kraft_cluster_id(void *self)
     return k->cluster_id[0] ? k->cluster_id : NULL;
 }
 
+/* The metadata log's directory is the kraft module's, even when
+ * metadata.log.dir is one of log.dirs: the core refuses to open a partition
+ * log there (a topic named __cluster_metadata would otherwise share it). */
+static const char *const kraft_owned_dirs[] = {KRAFT_PARTITION_DIR, NULL};
+
 static const od_controlplane_ops_t kraft_ops = {
     .struct_size = sizeof(od_controlplane_ops_t),
     .name = "kraft",
@@ -478,6 +553,7 @@ static const od_controlplane_ops_t kraft_ops = {
     .propose = kraft_propose,
     .controller_id = kraft_controller_id,
     .cluster_id = kraft_cluster_id,
+    .owned_dirs = kraft_owned_dirs,
 };
 
 /* ---- module ------------------------------------------------------------------------ */

@@ -343,6 +343,36 @@ static void test_log_basic(void)
 }
 
 /* Offsets of batch starts in a segment image. */
+static void test_log_group_commit(void)
+{
+    char err[512];
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/loggc", root);
+    kraft_log_t log;
+    int64_t base, b2;
+    od_meta_record_t v = {(const uint8_t *)"x1", 2};
+    tap_ok(kraft_log_open(&log, dir, 1 << 20, err, sizeof err) == 0, "gc: open");
+    int64_t syncs = log.nsyncs;
+    tap_ok(kraft_log_write(&log, 1, 0, NULL, &v, 1, 1, &base, err, sizeof err) == 0 &&
+               kraft_log_write(&log, 1, 0, NULL, &v, 1, 1, &b2, err, sizeof err) == 0 &&
+               base == 0 && b2 == 1 && log.end_offset == 2 && log.synced_end == 0 &&
+               log.nsyncs == syncs,
+           "gc: two writes move end_offset, not synced_end, no fdatasync");
+    tap_ok(kraft_log_sync(&log, err, sizeof err) == 0 && log.synced_end == 2 &&
+               log.nsyncs == syncs + 1,
+           "gc: one fdatasync makes both durable");
+    tap_ok(kraft_log_sync(&log, err, sizeof err) == 0 && log.nsyncs == syncs + 1,
+           "gc: nothing to sync is no fdatasync");
+    tap_ok(kraft_log_append(&log, 1, 0, NULL, &v, 1, 1, &base, err, sizeof err) == 0 &&
+               base == 2 && log.synced_end == 3 && log.nsyncs == syncs + 2,
+           "gc: append is write + sync");
+    kraft_log_close(&log);
+    tap_ok(kraft_log_open(&log, dir, 1 << 20, err, sizeof err) == 0 && log.end_offset == 3 &&
+               log.synced_end == 3,
+           "gc: reopened log has all three batches");
+    kraft_log_close(&log);
+}
+
 static size_t batch_starts(const uint8_t *b, size_t len, size_t *out, size_t max)
 {
     size_t n = 0;
@@ -591,6 +621,33 @@ int od_metadata_apply(od_core_t *core, const uint8_t *rec, size_t len, int64_t o
     return 0;
 }
 
+/* The module arms at most one timer (the group commit at the end of a
+ * loop turn); end_of_turn() fires it as the loop would. */
+static od_timer_cb timer_fn;
+static void *timer_arg;
+static int64_t timer_id;
+int64_t od_timer_add(od_core_t *core, int64_t after_ms, od_timer_cb cb, void *arg)
+{
+    (void)core;
+    (void)after_ms;
+    timer_fn = cb;
+    timer_arg = arg;
+    return ++timer_id;
+}
+void od_timer_cancel(od_core_t *core, int64_t id)
+{
+    (void)core;
+    if (id == timer_id)
+        timer_fn = NULL;
+}
+static void end_of_turn(void)
+{
+    od_timer_cb cb = timer_fn;
+    timer_fn = NULL;
+    if (cb)
+        cb(timer_arg);
+}
+
 extern const od_module_t od_module;
 
 typedef struct cbres {
@@ -627,7 +684,9 @@ static int propose_strs(od_module_ctx_t *ctx, const char **vals, size_t n, cbres
         recs[i].len = strlen(vals[i]);
     }
     memset(r, 0, sizeof *r);
-    return ctx->ops->propose(ctx->self, recs, n, on_done, r, err, sizeof err);
+    int rc = ctx->ops->propose(ctx->self, recs, n, on_done, r, err, sizeof err);
+    end_of_turn();
+    return rc;
 }
 
 static int start_fails(od_module_ctx_t *ctx, od_core_t *core, const char *want)
@@ -675,26 +734,47 @@ static void test_module(void)
            "module: propose commits, applies at offsets 1,2 (0 is the leader change), calls back");
     tap_ok(propose_strs(&ctx, v2, 0, &r) == 0 && r.calls == 1 && r.status == 0 && core.applied == 2,
            "module: an empty proposal succeeds without records");
-    for (int i = 0; i < 6; i++) /* enough to roll segments at 1024 bytes */
+    for (int i = 0; i < 5; i++) /* enough to roll segments at 1024 bytes */
         propose_strs(&ctx, v2, 2, &r);
-    tap_ok(r.status == 0 && core.applied == 14, "module: more proposals");
+    tap_ok(r.status == 0 && core.applied == 12, "module: more proposals");
+    {
+        /* Three proposals in one loop turn: the first commits at once, the
+         * other two are written and committed by one fdatasync at the end
+         * of the turn, then called back in order. */
+        od_meta_record_t one = {(const uint8_t *)"g1", 2};
+        cbres_t a, b, d;
+        memset(&a, 0, sizeof a);
+        memset(&b, 0, sizeof b);
+        memset(&d, 0, sizeof d);
+        int rc1 = ctx.ops->propose(ctx.self, &one, 1, on_done, &a, err, sizeof err);
+        tap_ok(rc1 == 0 && a.calls == 1 && a.status == 0 && core.applied == 13,
+               "module: the first proposal of a loop turn commits at once");
+        int rc2 = ctx.ops->propose(ctx.self, &one, 1, on_done, &b, err, sizeof err);
+        int rc3 = ctx.ops->propose(ctx.self, &one, 1, on_done, &d, err, sizeof err);
+        tap_ok(rc2 == 0 && rc3 == 0 && b.calls == 0 && d.calls == 0 && core.applied == 13,
+               "module: later ones of the turn wait for the group commit");
+        end_of_turn();
+        tap_ok(b.calls == 1 && d.calls == 1 && b.status == 0 && d.status == 0 &&
+                   core.applied == 15,
+               "module: after the turn's fdatasync both are applied and called back");
+    }
     ctx.ops->stop(ctx.self);
     tap_ok(propose_strs(&ctx, v2, 1, &r) == 0 && r.calls == 1 &&
                r.status == -KRAFT_ERR_NOT_CONTROLLER && ctx.ops->controller_id(ctx.self) == -1,
            "module: after stop, proposals get NOT_CONTROLLER");
 
     core.applied = 0;
-    tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0 && core.applied == 14 &&
-               core.offsets[0] == 1 && core.offsets[13] == 14 &&
+    tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0 && core.applied == 15 &&
+               core.offsets[0] == 1 && core.offsets[14] == 15 &&
                strcmp(cid, ctx.ops->cluster_id(ctx.self)) == 0,
-           "module: restart replays all 14 records in order, same cluster id");
+           "module: restart replays all 15 records in order, same cluster id");
     tap_ok(kraft_qstate_read(qs_path, &qs, err, sizeof err) == 1 && qs.leader_epoch == 2,
            "module: restart is epoch 2");
-    tap_ok(propose_strs(&ctx, v2, 1, &r) == 0 && r.status == 0 && core.offsets[14] == 16,
+    tap_ok(propose_strs(&ctx, v2, 1, &r) == 0 && r.status == 0 && core.offsets[15] == 17,
            "module: next record after the epoch-2 leader change");
-    core.refuse_at = 17;
+    core.refuse_at = 18;
     tap_ok(propose_strs(&ctx, v2, 1, &r) == 0 && r.calls == 1 &&
-               r.status == -KRAFT_ERR_KAFKA_STORAGE_ERROR && strstr(r.msg, "offset 17"),
+               r.status == -KRAFT_ERR_KAFKA_STORAGE_ERROR && strstr(r.msg, "offset 18"),
            "module: a record the image refuses fails the proposal");
     core.refuse_at = -1;
     tap_ok(propose_strs(&ctx, v2, 1, &r) == 0 && r.status == -KRAFT_ERR_KAFKA_STORAGE_ERROR,
@@ -724,7 +804,7 @@ static void test_module(void)
     tap_ok(start_fails(&ctx, &core, "corrupt"), "module: a corrupt quorum-state stops the start");
     unlink(qs_path);
     core.applied = 0;
-    tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0 && core.applied == 16,
+    tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0 && core.applied == 17,
            "module: a missing quorum-state is a fresh epoch, log replayed (%s)", err);
     tap_ok(kraft_qstate_read(qs_path, &qs, err, sizeof err) == 1 && qs.leader_epoch == 4,
            "module: the epoch continues above the log's last epoch");
@@ -754,6 +834,7 @@ int main(void)
     test_qstate();
     test_meta_props();
     test_log_basic();
+    test_log_group_commit();
     test_log_torn_tail();
     test_log_corrupt();
     test_log_segments();

@@ -71,6 +71,35 @@ static uint8_t *frame_config(const char *topic, const char *k, const char *v, si
     return frame_config_type(2, topic, k, v, len);
 }
 
+static uint8_t *frame_topic_id(const char *name, const uint8_t id[16], size_t *len)
+{
+    od_wbuf_t w;
+    od_wbuf_init(&w);
+    od_metarec_frame(&w, OD_METAREC_TOPIC, 0);
+    od_TopicRecord_t r;
+    od_TopicRecord_init(&r);
+    r.name = od_str_c(name);
+    memcpy(r.topic_id.b, id, 16);
+    od_TopicRecord_encode(&w, 0, &r);
+    uint8_t *p = od_wbuf_flatten(&w, len);
+    od_wbuf_free(&w);
+    return p;
+}
+
+static uint8_t *frame_remove(const uint8_t id[16], size_t *len)
+{
+    od_wbuf_t w;
+    od_wbuf_init(&w);
+    od_metarec_frame(&w, OD_METAREC_REMOVE_TOPIC, 0);
+    od_RemoveTopicRecord_t r;
+    od_RemoveTopicRecord_init(&r);
+    memcpy(r.topic_id.b, id, 16);
+    od_RemoveTopicRecord_encode(&w, 0, &r);
+    uint8_t *p = od_wbuf_flatten(&w, len);
+    od_wbuf_free(&w);
+    return p;
+}
+
 /* Takes the record and its length through a pointer: C leaves the order of
  * argument evaluation open, so `len` must be read after the framing call. */
 static int apply(od_core_t *c, uint8_t *rec, const size_t *lenp, int64_t off)
@@ -86,7 +115,7 @@ static int apply(od_core_t *c, uint8_t *rec, const size_t *lenp, int64_t off)
 
 int main(void)
 {
-    tap_plan(22);
+    tap_no_plan();
     od_core_t *a = od_core_new();
     a->conf.node_id = 99; /* not a replica of anything: no logs are opened */
     size_t len;
@@ -109,6 +138,11 @@ int main(void)
     tap_is_int(bc, 0, "broker ConfigRecords applied");
     tap_ok(a->image.nbroker_default_configs == 1 && a->image.nbroker_configs == 1,
            "one cluster default, one of this node, the other node's ignored");
+}
+
+    tap_is_int(apply(a, frame_config("gone", "retention.ms", "1", &len), &len, off++), 0,
+               "a ConfigRecord for a topic deleted before it committed is skipped, not fatal");
+    tap_ok(!od_image_topic(&a->image, "gone", 4), "and creates nothing");
     uint8_t junk[] = {0x02, 0x00, 0xff, 0xff};
     char err[256];
     tap_is_int(od_metadata_apply(a, junk, sizeof(junk), 42, err, sizeof(err)), -1,
@@ -158,6 +192,93 @@ int main(void)
            "another node's value does not apply here");
     od_image_free(a, &a->image);
     od_image_free(a, &saved);
+
+    /* Thousands of topics: the hash chains grow; lookups by name, id and
+     * collision stay right, also after removals. */
+    od_image_init(&a->image);
+    int nt = 3000, bad_apply = 0, bad_name = 0, bad_id = 0;
+    uint8_t id[16];
+    char name[32];
+    for (int i = 0; i < nt; i++) {
+        memset(id, 0, sizeof(id));
+        id[0] = (uint8_t)(i >> 8);
+        id[1] = (uint8_t)i;
+        id[15] = 0x5a;
+        snprintf(name, sizeof(name), "t_%d", i);
+        bad_apply += apply(a, frame_topic_id(name, id, &len), &len, off++) != 0;
+    }
+    tap_is_int(bad_apply, 0, "3000 topics applied");
+    tap_ok(a->image.nbuckets > 256 && a->image.ntopics == (size_t)nt,
+           "buckets grew to %zu for %zu topics", a->image.nbuckets, a->image.ntopics);
+    for (int i = 0; i < nt; i++) {
+        memset(id, 0, sizeof(id));
+        id[0] = (uint8_t)(i >> 8);
+        id[1] = (uint8_t)i;
+        id[15] = 0x5a;
+        snprintf(name, sizeof(name), "t_%d", i);
+        od_uuid_t uid;
+        memcpy(uid.b, id, 16);
+        od_topic_t *x = od_image_topic_by_id(&a->image, &uid);
+        bad_id += !x || strcmp(x->name, name) != 0;
+        bad_name += od_image_topic(&a->image, name, strlen(name)) != x;
+    }
+    tap_is_int(bad_id, 0, "every topic found by id");
+    tap_is_int(bad_name, 0, "every topic found by name");
+    od_topic_t *c = od_image_topic_colliding(&a->image, "t.17", 4);
+    tap_ok(c && strcmp(c->name, "t_17") == 0, "t.17 collides with t_17");
+    tap_ok(od_image_topic_colliding(&a->image, "t-17", 4) == NULL, "t-17 collides with nothing");
+    memset(id, 0, sizeof(id));
+    id[1] = 17;
+    id[15] = 0x5a;
+    tap_is_int(apply(a, frame_remove(id, &len), &len, off++), 0, "RemoveTopicRecord applied");
+    od_uuid_t u17;
+    memcpy(u17.b, id, 16);
+    tap_ok(!od_image_topic_by_id(&a->image, &u17) && !od_image_topic(&a->image, "t_17", 4) &&
+               !od_image_topic_colliding(&a->image, "t.17", 4),
+           "removed topic gone from all three chains");
+    size_t seen = 0;
+    for (od_topic_t *x = od_image_next_topic(&a->image, NULL); x; x = od_image_next_topic(&a->image, x))
+        seen++;
+    tap_is_int((long long)seen, nt - 1, "iteration sees every remaining topic once");
+    od_image_free(a, &a->image);
+
+    /* A local replica whose log cannot be opened (here: no storage backend)
+     * is offline, and replay goes on. */
+    od_image_init(&a->image);
+    a->conf.node_id = 5;
+    tap_is_int(apply(a, frame_topic("orders", 1, &len), &len, off++), 0, "topic applied");
+    tap_is_int(apply(a, frame_partition(1, 0, 5, &len), &len, off++), 0,
+               "PartitionRecord with a log that cannot open is still applied");
+    tap_is_int(apply(a, frame_partition(1, 1, 4, &len), &len, off++), 0, "replay goes on");
+    t = od_image_topic(&a->image, "orders", 6);
+    tap_ok(t && t->npartitions == 2 && t->partitions[0]->offline && !t->partitions[0]->log,
+           "partition 0 is offline");
+    int16_t ec = 0;
+    tap_ok(!od_partition_led_here(a, t, 0, &ec) && ec == OD_ERR_KAFKA_STORAGE_ERROR,
+           "led here: KAFKA_STORAGE_ERROR (%d)", ec);
+    tap_ok(t && t->partitions[1]->offline && !od_partition_led_here(a, t, 1, &ec) &&
+               ec == OD_ERR_NOT_LEADER_OR_FOLLOWER,
+           "a follower replica offline: NOT_LEADER_OR_FOLLOWER (%d)", ec);
+    od_image_free(a, &a->image);
+
+    /* The control plane's directory is never a partition log, even for a
+     * topic a client once managed to create with its name. */
+    static const char *const owned[] = {"__cluster_metadata-0", NULL};
+    od_controlplane_ops_t cp = {.struct_size = sizeof(cp), .name = "kraft", .owned_dirs = owned};
+    a->cp = &cp;
+    od_image_init(&a->image);
+    tap_is_int(apply(a, frame_topic("__cluster_metadata", 9, &len), &len, off++), 0,
+               "a __cluster_metadata TopicRecord (from an old log) applies");
+    tap_is_int(apply(a, frame_partition(9, 0, 5, &len), &len, off++), 0,
+               "its PartitionRecord applies, offline");
+    t = od_image_topic(&a->image, "__cluster_metadata", 18);
+    char why[700] = "";
+    tap_ok(t && t->internal && t->partitions[0]->offline &&
+               od_partition_open_log(a, t->partitions[0], why, sizeof(why)) < 0 &&
+               strstr(why, "belongs to the kraft control plane"),
+           "opening its log is refused: %s", why);
+    od_image_free(a, &a->image);
+    a->cp = NULL;
     od_loop_free(a->loop);
     od_config_free(&a->config);
     free(a);

@@ -1,4 +1,5 @@
 /* test_topicname.c - Kafka topic name rules. */
+#include "od_nameset.h"
 #include "od_topicname.h"
 #include "tap.h"
 
@@ -57,5 +58,32 @@ int main(void)
     tap_ok(!od_topic_is_internal("_single"), "one underscore is not internal");
     tap_ok(!od_topic_is_internal("orders"), "orders is not internal");
     tap_ok(!od_topic_is_internal(""), "empty is not internal");
+    tap_ok(!od_topic_is_internal("__mine"), "other names starting with __ are not internal (Kafka)");
+    const od_internal_topic_t *it = od_topic_internal("__cluster_metadataX", 18);
+    tap_ok(it && (it->flags & OD_ITOPIC_CONTROL_PLANE), "__cluster_metadata is the control plane's");
+    it = od_topic_internal("__consumer_offsets", 18);
+    tap_ok(it && !(it->flags & OD_ITOPIC_CONTROL_PLANE), "__consumer_offsets is internal, not the control plane's");
+    tap_ok(!od_topic_internal("__cluster_metadat", 17), "a prefix is not internal");
+
+    od_nameset_t set;
+    tap_is_int(od_nameset_init(&set, 3), 0, "nameset for 3 names");
+    tap_is_int(od_nameset_add(&set, "a", 1), 1, "first a");
+    tap_is_int(od_nameset_add(&set, "ab", 1), 2, "only len bytes count: a again");
+    tap_is_int(od_nameset_add(&set, "", 0), 1, "empty name");
+    tap_is_int(od_nameset_add(&set, NULL, 0), 2, "NULL is the empty name");
+    tap_is_int(od_nameset_add(&set, "b", 1), 1, "b");
+    tap_is_int(od_nameset_add(&set, "c", 1), 0, "a fourth distinct name does not fit");
+    tap_is_int(od_nameset_count(&set, "a", 1), 2, "count of a");
+    tap_is_int(od_nameset_count(&set, "zz", 2), 0, "count of a name never added");
+    od_nameset_free(&set);
+    static char many[20000][8];
+    tap_is_int(od_nameset_init(&set, 20000), 0, "nameset for 20000 names");
+    int dup = 0;
+    for (int i = 0; i < 20000; i++) {
+        snprintf(many[i], sizeof many[i], "n%d", i % 10000);
+        dup += od_nameset_add(&set, many[i], strlen(many[i])) > 1;
+    }
+    tap_is_int(dup, 10000, "second half are duplicates");
+    od_nameset_free(&set);
     return tap_done();
 }
