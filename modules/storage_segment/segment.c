@@ -135,12 +135,15 @@ void seg_log_close(struct od_log *log)
     if (!log)
         return;
     s = active(log);
-    if (s->idx.dirty && seg_index_write_files(s, 0, err, sizeof err) < 0)
+    if (s->idx.dirty && seg_index_write_files(s, err, sizeof err) < 0)
         od_logf(OD_LOG_WARN, "segment: %s", err); /* rebuilt at the next open anyway */
     if (seg_log_flush(log, od_mono_ms(), err, sizeof err) < 0) {
         od_logf(OD_LOG_ERROR, "segment: %s", err);
         ok = 0;
     }
+    /* The marker tells the next open that nothing needs checking, so the
+     * rolled segments' background syncs must have finished too. */
+    seg_bg_drain();
     if (ok) {
         char path[4096];
         int fd;
@@ -232,10 +235,11 @@ int seg_log_roll(struct od_log *log, int64_t now_ms, char *err, size_t errsz)
      * durable, and its data flushed in the background (the loop must not
      * wait for a gigabyte to reach the disk). */
     seg_index_finalize(log, old);
-    if (old->idx.dirty && seg_index_write_files(old, 1, err, errsz) < 0)
+    if (old->idx.dirty && seg_index_write_files(old, err, errsz) < 0)
         return -1;
     if (seg_segment_sync_async(old, log->dir, err, errsz) < 0)
         return -1;
+    old->unsynced = 0; /* the worker has it (a clean close waits for it) */
     s = seg_segment_new(log->dir, base);
     if (!s) {
         seg_err(err, errsz, "%s: out of memory", log->dir);
@@ -247,7 +251,7 @@ int seg_log_roll(struct od_log *log, int64_t now_ms, char *err, size_t errsz)
         seg_err(err, errsz, "%s.log: exists already with %lld bytes", s->path, (long long)s->size);
         goto fail;
     }
-    if (seg_index_write_files(s, 1, err, errsz) < 0)
+    if (seg_index_write_files(s, err, errsz) < 0)
         goto fail_unlink;
     if (log->nsegs == log->segs_cap) {
         size_t nc = log->segs_cap * 2;
@@ -259,7 +263,6 @@ int seg_log_roll(struct od_log *log, int64_t now_ms, char *err, size_t errsz)
         log->segs = na;
         log->segs_cap = nc;
     }
-    seg_index_close(&old->idx);
     log->segs[log->nsegs++] = s;
     log->dir_dirty = 1; /* the new segment's entry reaches the disk at the next flush */
     log->unflushed = 0;
@@ -325,7 +328,7 @@ static int need_roll(struct od_log *log, seg_segment_t *s, size_t len, int64_t l
 #define WRITEBACK_STEP (8 << 20)
 static void kick_writeback(seg_segment_t *s)
 {
-    if (s->size - s->writeback_from < WRITEBACK_STEP)
+    if (s->size - s->writeback_from < WRITEBACK_STEP || !s->log)
         return;
     (void)sync_file_range(s->log->fd, s->writeback_from, s->size - s->writeback_from,
                           SYNC_FILE_RANGE_WRITE);
@@ -358,7 +361,7 @@ int seg_log_append(struct od_log *log, const uint8_t *data, size_t len, int64_t 
         seg_batch_parse(data + pos, &b);
         seg_index_add_batch(log, s, (int32_t)(seg_batch_last(&b) - s->base),
                             (int32_t)(s->size + (int64_t)pos), seg_batch_size(&b),
-                            b.max_timestamp, 1);
+                            b.max_timestamp);
         pos += (size_t)seg_batch_size(&b);
     }
     log->unflushed += records;
@@ -366,7 +369,7 @@ int seg_log_append(struct od_log *log, const uint8_t *data, size_t len, int64_t 
         seg_log_flush(log, now_ms, err, errsz) < 0) {
         /* Not durable: take the append back, the producer gets the error. */
         size_t noff = saved.noff, ntime = saved.ntime;
-        if (ftruncate(s->log->fd, (off_t)s->size) < 0)
+        if (!s->log || ftruncate(s->log->fd, (off_t)s->size) < 0)
             od_logf(OD_LOG_ERROR, "segment: %s.log: cannot cut back: %s", s->path,
                     strerror(errno));
         s->idx.noff = noff;
@@ -422,11 +425,14 @@ static int locate(struct od_log *log, seg_segment_t *s, int64_t offset, int64_t 
     int32_t entry_rel;
     int64_t pos = seg_index_lookup(&s->idx, (int32_t)(offset - s->base), &entry_rel);
     char why[256];
-    if (seg_read_header(s->log->fd, pos, s->size, b, why, sizeof why) < 0 ||
+    int fd = seg_segment_fd(s, err, errsz);
+    if (fd < 0)
+        return -1;
+    if (seg_read_header(fd, pos, s->size, b, why, sizeof why) < 0 ||
         (entry_rel >= 0 && seg_batch_last(b) != s->base + entry_rel)) {
         index_is_wrong(log, s, s->base + entry_rel);
         pos = 0;
-        if (seg_read_header(s->log->fd, pos, s->size, b, why, sizeof why) < 0)
+        if (seg_read_header(fd, pos, s->size, b, why, sizeof why) < 0)
             goto bad;
     }
     while (seg_batch_last(b) < offset) {
@@ -435,7 +441,7 @@ static int locate(struct od_log *log, seg_segment_t *s, int64_t offset, int64_t 
             snprintf(why, sizeof why, "offset %lld not found", (long long)offset);
             goto bad;
         }
-        if (seg_read_header(s->log->fd, pos, s->size, b, why, sizeof why) < 0)
+        if (seg_read_header(fd, pos, s->size, b, why, sizeof why) < 0)
             goto bad;
     }
     *pos_out = pos;
@@ -455,6 +461,9 @@ static int span(struct od_log *log, seg_segment_t *s, int64_t pos, const seg_bat
     int32_t jrel = 0;
     seg_batch_t b;
     char why[256];
+    int fd = seg_segment_fd(s, err, errsz);
+    if (fd < 0)
+        return -1;
     if (first) {
         end = pos + seg_batch_size(first);
         if (limit < end - pos)
@@ -465,14 +474,14 @@ static int span(struct od_log *log, seg_segment_t *s, int64_t pos, const seg_bat
     jump = seg_index_floor_pos(&s->idx, pos + limit, &jrel);
     if (jump > end) {
         /* Trust the entry only if it points at the batch it names. */
-        if (seg_read_header(s->log->fd, jump, s->size, &b, why, sizeof why) == 0 &&
+        if (seg_read_header(fd, jump, s->size, &b, why, sizeof why) == 0 &&
             seg_batch_last(&b) == s->base + jrel)
             end = jump;
         else
             index_is_wrong(log, s, s->base + jrel);
     }
     while (end < s->size) {
-        if (seg_read_header(s->log->fd, end, s->size, &b, why, sizeof why) < 0) {
+        if (seg_read_header(fd, end, s->size, &b, why, sizeof why) < 0) {
             seg_err(err, errsz, "%s.log: %s", s->path, why);
             return -1;
         }
@@ -484,9 +493,15 @@ static int span(struct od_log *log, seg_segment_t *s, int64_t pos, const seg_bat
     return 0;
 }
 
-static void add_range(od_log_read_t *out, seg_segment_t *s, int64_t pos, int64_t len)
+/* The range takes its own reference on the file: the pool may close the
+ * segment's descriptor before the response is sent, the range's stays. */
+static int add_range(od_log_read_t *out, seg_segment_t *s, int64_t pos, int64_t len, char *err,
+                     size_t errsz)
 {
-    od_log_range_t *r = &out->ranges[out->nranges++];
+    od_log_range_t *r;
+    if (seg_segment_fd(s, err, errsz) < 0)
+        return -1;
+    r = &out->ranges[out->nranges++];
     memset(r, 0, sizeof *r);
     r->is_file = 1;
     r->fd = s->log->fd;
@@ -496,6 +511,15 @@ static void add_range(od_log_read_t *out, seg_segment_t *s, int64_t pos, int64_t
     r->opaque = s->log;
     seg_file_ref(s->log);
     out->total += (size_t)len;
+    return 0;
+}
+
+static void release_all(od_log_read_t *out)
+{
+    for (size_t k = 0; k < out->nranges; k++)
+        out->ranges[k].release(out->ranges[k].opaque);
+    out->nranges = 0;
+    out->total = 0;
 }
 
 int seg_log_read(struct od_log *log, int64_t offset, size_t max_bytes, od_log_read_t *out,
@@ -526,26 +550,28 @@ int seg_log_read(struct od_log *log, int64_t offset, size_t max_bytes, od_log_re
     if (offset < log->segs[i]->base)
         offset = log->segs[i]->base;
     if (locate(log, log->segs[i], offset, &pos, &first, err, errsz) < 0 ||
-        span(log, log->segs[i], pos, &first, budget, &len, err, errsz) < 0)
+        span(log, log->segs[i], pos, &first, budget, &len, err, errsz) < 0 ||
+        add_range(out, log->segs[i], pos, len, err, errsz) < 0)
         return -1;
-    add_range(out, log->segs[i], pos, len);
     budget -= len;
     /* Continue into later segments while whole batches fit. */
     while (budget > 0 && pos + len == log->segs[i]->size && ++i < log->nsegs &&
            out->nranges < OD_LOG_READ_MAX_RANGES) {
         pos = 0;
+        if (log->segs[i]->size == 0) { /* emptied by compaction */
+            len = 0;
+            continue;
+        }
         if (span(log, log->segs[i], 0, NULL, budget, &len, err, errsz) < 0) {
-            for (size_t k = 0; k < out->nranges; k++)
-                out->ranges[k].release(out->ranges[k].opaque);
-            out->nranges = 0;
-            out->total = 0;
+            release_all(out);
             return -1;
         }
-        if (len == 0 && log->segs[i]->size == 0)
-            continue; /* emptied by compaction */
         if (len == 0)
             break;
-        add_range(out, log->segs[i], 0, len);
+        if (add_range(out, log->segs[i], 0, len, err, errsz) < 0) {
+            release_all(out);
+            return -1;
+        }
         budget -= len;
     }
     return 0;
@@ -584,7 +610,8 @@ int64_t seg_log_offset_for_time(struct od_log *log, int64_t ts, int64_t *ts_out)
             pos += seg_batch_size(&b);
             if (pos >= s->size)
                 break;
-            if (seg_read_header(s->log->fd, pos, s->size, &b, err, sizeof err) < 0) {
+            if (seg_segment_fd(s, err, sizeof err) < 0 ||
+                seg_read_header(s->log->fd, pos, s->size, &b, err, sizeof err) < 0) {
                 od_logf(OD_LOG_WARN, "segment: %s.log: %s", s->path, err);
                 break;
             }

@@ -256,9 +256,12 @@ static int64_t read_batch(seg_cleaner_t *c, seg_segment_t *s, int64_t pos, seg_b
     int64_t sz;
     size_t got = 0;
     char why[256];
+    int fd;
     if (pos >= s->size)
         return 0;
-    if (seg_read_header(s->log->fd, pos, s->size, b, why, sizeof why) < 0) {
+    if ((fd = seg_segment_fd(s, err, errsz)) < 0)
+        return -1;
+    if (seg_read_header(fd, pos, s->size, b, why, sizeof why) < 0) {
         seg_err(err, errsz, "%s.log: %s", s->path, why);
         return -1;
     }
@@ -268,7 +271,7 @@ static int64_t read_batch(seg_cleaner_t *c, seg_segment_t *s, int64_t pos, seg_b
         return -1;
     }
     while (got < (size_t)sz) {
-        ssize_t r = pread(s->log->fd, c->buf + got, (size_t)sz - got, (off_t)(pos + (int64_t)got));
+        ssize_t r = pread(fd, c->buf + got, (size_t)sz - got, (off_t)(pos + (int64_t)got));
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
@@ -365,7 +368,8 @@ static int due(struct od_log *log, seg_cleaner_t *c, int64_t now_ms)
         seg_segment_t *s = log->segs[first_dirty];
         seg_batch_t b;
         char why[256];
-        if (s->size > 0 && seg_read_header(s->log->fd, 0, s->size, &b, why, sizeof why) == 0 &&
+        if (s->size > 0 && seg_segment_fd(s, why, sizeof why) >= 0 &&
+            seg_read_header(s->log->fd, 0, s->size, &b, why, sizeof why) == 0 &&
             b.max_timestamp >= 0 && b.max_timestamp < now_ms - cfg->max_compaction_lag_ms)
             goto yes;
     }
@@ -554,6 +558,7 @@ static int start_group(struct od_log *log, seg_cleaner_t *c, char *err, size_t e
         return -1;
     }
     c->out->size = 0;
+    c->out->unsynced = 1; /* written with pwrite below: the swap must fdatasync it */
     return 1;
 }
 
@@ -600,9 +605,9 @@ static int swap_group(struct od_log *log, seg_cleaner_t *c, char *err, size_t er
     }
     if (crash_here(3, err, errsz))
         goto crashed;
-    if (seg_index_write_files(out, 1, err, errsz) < 0 || seg_index_sync(out, err, errsz) < 0)
+    if (seg_index_write_files(out, err, errsz) < 0)
         od_logf(OD_LOG_WARN, "segment: %s (rebuilt at the next open)", err);
-    seg_index_close(&out->idx);
+    seg_segment_close_fd(out); /* reopened through the pool when read */
     seg_fsync_dir(log->dir);
     for (size_t k = i; k <= j; k++)
         seg_segment_free(log->segs[k]);
@@ -662,7 +667,7 @@ static int64_t clean_batch(struct od_log *log, seg_cleaner_t *c, char *err, size
             return -1;
         }
         seg_index_add_batch(log, c->out, (int32_t)(seg_batch_last(&b) - c->out->base),
-                            (int32_t)c->out->size, nsz, b.max_timestamp, 0);
+                            (int32_t)c->out->size, nsz, b.max_timestamp);
         c->out->size += nsz;
         c->out->next = seg_batch_last(&b) + 1;
     }

@@ -130,7 +130,6 @@ static void remove_leftovers(struct od_log *log)
 static void retire(struct od_log *log, seg_segment_t *s, int64_t delay_ms)
 {
     struct seg_doomed *d = NULL;
-    seg_index_close(&s->idx);
     if (delay_ms > 0 && (d = calloc(1, sizeof *d)) != NULL && (d->path = strdup(s->path))) {
         for (size_t i = 0; i < SEG_NEXTS; i++) {
             char from[4200], to[4300];

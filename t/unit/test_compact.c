@@ -492,6 +492,7 @@ static void test_compressed(void)
     for (size_t i = 0; i < log->nsegs; i++) {
         seg_batch_t b;
         if (log->segs[i]->size > 0 &&
+            seg_segment_fd(log->segs[i], err, sizeof err) >= 0 &&
             seg_read_header(log->segs[i]->log->fd, 0, log->segs[i]->size, &b, err, sizeof err) == 0)
             compressed += (b.attributes & 7) == OD_CODEC_GZIP;
     }
