@@ -493,14 +493,53 @@ static int span(struct od_log *log, seg_segment_t *s, int64_t pos, const seg_bat
     return 0;
 }
 
+/* A copy of the range in memory, for when descriptors are scarce. */
+static int add_copy(od_log_read_t *out, seg_segment_t *s, int64_t pos, int64_t len, char *err,
+                    size_t errsz)
+{
+    od_log_range_t *r;
+    uint8_t *buf = malloc(len > 0 ? (size_t)len : 1);
+    size_t got = 0;
+    if (!buf) {
+        seg_err(err, errsz, "%s.log: out of memory for a %lld-byte read", s->path, (long long)len);
+        return -1;
+    }
+    while (got < (size_t)len) {
+        ssize_t n = pread(s->log->fd, buf + got, (size_t)len - got, (off_t)(pos + (int64_t)got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            seg_err(err, errsz, "%s.log: read at %lld: %s", s->path, (long long)pos,
+                    n < 0 ? strerror(errno) : "unexpected end of file");
+            free(buf);
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    r = &out->ranges[out->nranges++];
+    memset(r, 0, sizeof *r);
+    r->mem = buf;
+    r->len = (size_t)len;
+    r->release = free;
+    r->opaque = buf;
+    out->total += (size_t)len;
+    return 0;
+}
+
 /* The range takes its own reference on the file: the pool may close the
- * segment's descriptor before the response is sent, the range's stays. */
+ * segment's descriptor before the response is sent, the range's stays
+ * open until released. Those pinned descriptors count too: once as many
+ * are open as the pool's cap, reads are served as copies in memory (the
+ * core bounds a fetch's size), so one fetch across a thousand partitions
+ * cannot pin a thousand descriptors. */
 static int add_range(od_log_read_t *out, seg_segment_t *s, int64_t pos, int64_t len, char *err,
                      size_t errsz)
 {
     od_log_range_t *r;
     if (seg_segment_fd(s, err, errsz) < 0)
         return -1;
+    if (seg_files_live() > seg_files_cap())
+        return add_copy(out, s, pos, len, err, errsz);
     r = &out->ranges[out->nranges++];
     memset(r, 0, sizeof *r);
     r->is_file = 1;

@@ -89,6 +89,7 @@ seg_file_t *seg_file_new(int fd); /* refs = 1; NULL on allocation failure */
 void seg_file_ref(seg_file_t *f);
 void seg_file_unref(seg_file_t *f); /* closes and frees at 0 */
 void seg_file_release(void *opaque); /* od_log_range_t.release */
+size_t seg_files_live(void); /* descriptors open in seg_file_t's now */
 
 /* ---- indexes (segment_index.c) ------------------------------------------- */
 

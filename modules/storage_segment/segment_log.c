@@ -68,6 +68,12 @@ const char *seg_batch_check(const seg_batch_t *b, int64_t room)
 
 /* ---- refcounted fds -------------------------------------------------------- */
 
+/* Open seg_file_t descriptors: the pool's plus those only read ranges
+ * still hold (loop thread only). */
+static size_t live_files;
+
+size_t seg_files_live(void) { return live_files; }
+
 seg_file_t *seg_file_new(int fd)
 {
     seg_file_t *f = malloc(sizeof *f);
@@ -75,6 +81,7 @@ seg_file_t *seg_file_new(int fd)
         return NULL;
     f->fd = fd;
     f->refs = 1;
+    live_files++;
     return f;
 }
 
@@ -86,6 +93,7 @@ void seg_file_unref(seg_file_t *f)
         return;
     if (f->fd >= 0)
         close(f->fd);
+    live_files--;
     free(f);
 }
 
