@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1062,6 +1063,77 @@ static void test_pool(void)
     free(m);
 }
 
+/* A log that cannot be opened gives an error with a message, holds no
+ * descriptor or memory afterwards (ASan checks the latter), and opens
+ * fine once the cause is gone. */
+static void test_open_errors(void)
+{
+    od_log_config_t c = mkcfg(500, 100);
+    model_t *m = calloc(1, sizeof *m);
+    char dir[300], f[512], err[512];
+    od_log_t *log;
+    int fds0, rc;
+    struct rlimit old, low;
+
+    /* The partition directory is a file. */
+    snprintf(dir, sizeof dir, "%s/notadir-0", root);
+    write_file(dir, (const uint8_t *)"x", 1);
+    fds0 = count_fds();
+    err[0] = 0;
+    rc = seg_log_open(dir, &c, &log, err, sizeof err);
+    tap_ok(rc < 0 && !log && strstr(err, "notadir-0") && count_fds() == fds0,
+           "directory is a file: error (%s)", err);
+    unlink(dir);
+
+    /* A segment in the middle is not a regular file. */
+    snprintf(dir, sizeof dir, "%s/badseg-0", root);
+    log = open_log(dir, &c);
+    if (!log || fill(log, m, 30) < 0 || log->nsegs < 3) {
+        tap_ok(0, "badseg: setup");
+        return;
+    }
+    {
+        int64_t b1 = log->segs[1]->base;
+        seg_log_close(log);
+        seg_name(f, sizeof f, dir, b1, ".log");
+        unlink(f);
+        mkdir(f, 0755);
+    }
+    fds0 = count_fds();
+    err[0] = 0;
+    rc = seg_log_open(dir, &c, &log, err, sizeof err);
+    tap_ok(rc < 0 && !log && strstr(err, ".log") && count_fds() == fds0 && seg_files_live() == 0,
+           "a segment that is a directory: error, nothing held (%s)", err);
+    rmdir(f);
+
+    /* Out of descriptors: the pool has nothing idle to give back. */
+    snprintf(dir, sizeof dir, "%s/emfile-0", root);
+    model_free(m);
+    log = open_log(dir, &c);
+    rc = log && fill(log, m, 30) == 0;
+    seg_log_close(log);
+    getrlimit(RLIMIT_NOFILE, &old);
+    low = old;
+    fds0 = count_fds();
+    low.rlim_cur = (rlim_t)fds0; /* every descriptor number in use */
+    if (!rc || setrlimit(RLIMIT_NOFILE, &low) < 0) {
+        tap_ok(0, "emfile: setup: %s", strerror(errno));
+        return;
+    }
+    err[0] = 0;
+    rc = seg_log_open(dir, &c, &log, err, sizeof err);
+    setrlimit(RLIMIT_NOFILE, &old);
+    tap_ok(rc < 0 && !log && strstr(err, "Too many open files") && count_fds() == fds0 &&
+               seg_files_live() == 0,
+           "RLIMIT_NOFILE reached: error, nothing held (%s)", err);
+    log = open_log(dir, &c);
+    tap_ok(log && check_all_reads(log, m, "emfile: reopened with descriptors"),
+           "the log opens and reads right once descriptors are available");
+    seg_log_close(log);
+    model_free(m);
+    free(m);
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "/tmp/odtest-segment.XXXXXX");
@@ -1077,6 +1149,7 @@ int main(void)
     test_rolls_and_flush();
     test_remove();
     test_pool();
+    test_open_errors();
     seg_remove_tree(root);
     return tap_done();
 }
