@@ -316,7 +316,8 @@ static int need_roll(struct od_log *log, seg_segment_t *s, size_t len, int64_t l
     if (s->size == 0)
         return 0;
     return s->size + (int64_t)len > log->cfg.segment_bytes ||
-           (s->first_append_ms >= 0 && now_ms - s->first_append_ms >= log->cfg.segment_ms) ||
+           (s->first_append_ms >= 0 &&
+            seg_sat_sub(now_ms, s->first_append_ms) >= log->cfg.segment_ms) ||
            seg_index_full(log, &s->idx) || last - s->base > INT32_MAX;
 }
 
@@ -664,10 +665,10 @@ void seg_log_tick(struct od_log *log, int64_t now_ms)
     seg_segment_t *s = active(log);
     char err[512];
     if (s->size > 0 && s->first_append_ms >= 0 &&
-        now_ms - s->first_append_ms >= log->cfg.segment_ms &&
+        seg_sat_sub(now_ms, s->first_append_ms) >= log->cfg.segment_ms &&
         seg_log_roll(log, now_ms, err, sizeof err) < 0)
         od_logf(OD_LOG_ERROR, "segment: roll: %s", err);
-    if (log->unflushed > 0 && now_ms - log->last_flush_ms >= log->cfg.flush_ms &&
+    if (log->unflushed > 0 && seg_sat_sub(now_ms, log->last_flush_ms) >= log->cfg.flush_ms &&
         seg_log_flush(log, now_ms, err, sizeof err) < 0)
         od_logf(OD_LOG_ERROR, "segment: flush: %s", err);
     seg_doomed_sweep(log, now_ms, 0);

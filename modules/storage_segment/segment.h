@@ -66,6 +66,24 @@ void seg_batch_parse(const uint8_t *p, seg_batch_t *b);
  * `room` bytes, magic 2, lastOffsetDelta >= 0. Returns NULL if fine, else a
  * static description of the first problem. */
 const char *seg_batch_check(const seg_batch_t *b, int64_t room);
+/* Saturating arithmetic for times and durations: record timestamps and
+ * retention.ms, segment.ms, file.delete.delay.ms, ... come from clients and
+ * may be anywhere in int64. */
+static inline int64_t seg_sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+static inline int64_t seg_sat_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
 static inline int64_t seg_batch_size(const seg_batch_t *b)
 {
     return SEG_LOG_OVERHEAD + (int64_t)b->length;

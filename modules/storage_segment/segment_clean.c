@@ -347,7 +347,7 @@ static int due(struct od_log *log, seg_cleaner_t *c, int64_t now_ms)
     c->clean_end = log->segs[log->nsegs - 1]->base;
     for (i = 0; i + 1 < log->nsegs; i++) {
         seg_segment_t *s = log->segs[i];
-        if (cfg->min_compaction_lag_ms > 0 && s->idx.max_ts > now_ms - cfg->min_compaction_lag_ms) {
+        if (cfg->min_compaction_lag_ms > 0 && s->idx.max_ts > seg_sat_sub(now_ms, cfg->min_compaction_lag_ms)) {
             c->clean_end = s->base;
             break;
         }
@@ -370,7 +370,7 @@ static int due(struct od_log *log, seg_cleaner_t *c, int64_t now_ms)
         char why[256];
         if (s->size > 0 && seg_segment_fd(s, why, sizeof why) >= 0 &&
             seg_read_header(s->log->fd, 0, s->size, &b, why, sizeof why) == 0 &&
-            b.max_timestamp >= 0 && b.max_timestamp < now_ms - cfg->max_compaction_lag_ms)
+            b.max_timestamp >= 0 && b.max_timestamp < seg_sat_sub(now_ms, cfg->max_compaction_lag_ms))
             goto yes;
     }
     return 0;
@@ -381,7 +381,7 @@ yes:
     c->cur_base = log->segs[first_dirty]->base;
     c->cur_pos = 0;
     c->map_end = c->clean_end;
-    c->tomb_before = cfg->delete_retention_ms >= 0 ? now_ms - cfg->delete_retention_ms : INT64_MIN;
+    c->tomb_before = cfg->delete_retention_ms >= 0 ? seg_sat_sub(now_ms, cfg->delete_retention_ms) : INT64_MIN;
     return 1;
 }
 
