@@ -202,6 +202,8 @@ int seg_bg_job_add(seg_bg_job_t *j, const char *path, int is_dir);
 int seg_bg_submit(seg_bg_job_t *j, int keep);
 /* 0 still running, 1 done, -1 a step failed (err says which). */
 int seg_bg_done(seg_bg_job_t *j, char *err, size_t errsz);
+/* Wait at most ms milliseconds for the job (the cleaner, between rounds). */
+void seg_bg_wait(seg_bg_job_t *j, int64_t ms);
 void seg_bg_put(seg_bg_job_t *j);
 void seg_bg_drain(void);    /* wait until every queued job ran */
 void seg_bg_shutdown(void); /* drain and stop the worker */
@@ -221,6 +223,9 @@ void seg_segment_unlink(seg_segment_t *s);
 int seg_read_header(int fd, int64_t pos, int64_t limit, seg_batch_t *b, char *err,
                     size_t errsz);
 int seg_fsync_dir(const char *dir);
+/* fsync/fdatasync calls made through seg_segment_sync and seg_fsync_dir,
+ * i.e. on the loop thread (the worker counts none); for tests. */
+extern unsigned long seg_loop_syncs;
 int seg_pwrite_all(int fd, const void *p, size_t n, off_t off);
 
 /* Forward reading with a window, for scans during recovery. */

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BG_MAX_STEPS 8
@@ -169,6 +170,22 @@ int seg_bg_done(seg_bg_job_t *j, char *err, size_t errsz)
         return -1;
     }
     return 1;
+}
+
+void seg_bg_wait(seg_bg_job_t *j, int64_t ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(ms / 1000);
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&mu);
+    while (!j->done && pthread_cond_timedwait(&idle, &mu, &until) == 0)
+        ;
+    pthread_mutex_unlock(&mu);
 }
 
 void seg_bg_put(seg_bg_job_t *j)

@@ -194,6 +194,8 @@ int seg_segment_truncate(seg_segment_t *s, int64_t size, char *err, size_t errsz
     return 0;
 }
 
+unsigned long seg_loop_syncs;
+
 int seg_segment_sync(seg_segment_t *s, char *err, size_t errsz)
 {
     int fd;
@@ -202,6 +204,7 @@ int seg_segment_sync(seg_segment_t *s, char *err, size_t errsz)
     fd = seg_segment_fd(s, err, errsz);
     if (fd < 0)
         return -1;
+    seg_loop_syncs++;
     if (fdatasync(fd) < 0) {
         char path[4096];
         seg_segment_file(s, ".log", path, sizeof path);
@@ -286,6 +289,7 @@ int seg_fsync_dir(const char *dir)
     int rc;
     if (fd < 0)
         return -1;
+    seg_loop_syncs++;
     rc = fsync(fd);
     close(fd);
     return rc;
