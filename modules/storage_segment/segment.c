@@ -562,11 +562,17 @@ static void release_all(od_log_read_t *out)
     out->total = 0;
 }
 
+/* A read served as copies returns at most this much (and at least one
+ * batch): copies are memory the broker holds until the response is sent. */
+#define SEG_COPY_MAX_BYTES (1 << 20)
+
 int seg_log_read(struct od_log *log, int64_t offset, size_t max_bytes, od_log_read_t *out,
                  char *err, size_t errsz)
 {
     int64_t start = seg_log_start_offset(log), end = seg_log_end_offset(log);
     int64_t budget = max_bytes > (size_t)INT64_MAX ? INT64_MAX : (int64_t)max_bytes;
+    if (seg_files_live() >= seg_files_cap() && budget > SEG_COPY_MAX_BYTES)
+        budget = SEG_COPY_MAX_BYTES; /* likely copies (add_range) */
     size_t i;
     int64_t pos, len;
     seg_batch_t first;

@@ -183,6 +183,9 @@ int seg_segment_open_log(seg_segment_t *s, int create, char *err, size_t errsz);
  * ones beyond the cap); -1 with err. Valid until the next call for another
  * segment: take a seg_file_t reference to keep it longer. */
 int seg_segment_fd(seg_segment_t *s, char *err, size_t errsz);
+/* open(2) for any file of the store: closes pooled descriptors when the
+ * process is out of them, then tries again. */
+int seg_open_room(const char *path, int flags);
 /* Drop the segment's descriptor (read ranges keep theirs). */
 void seg_segment_close_fd(seg_segment_t *s);
 /* Most segments with an open .log at once across the store; 0 = a quarter

@@ -106,9 +106,10 @@ static void shrink_to(size_t keep)
         seg_segment_close_fd(pool.tail);
 }
 
-/* open(2), making room in the pool first, and once more after EMFILE or
- * ENFILE (other parts of the process use descriptors too). */
-static int open_room(const char *path, int flags)
+/* open(2) (mode 0644 with O_CREAT), making room in the pool first, and once
+ * more after EMFILE or ENFILE (other parts of the process use descriptors
+ * too). */
+int seg_open_room(const char *path, int flags)
 {
     int fd;
     size_t cap = seg_files_cap();
@@ -147,7 +148,7 @@ int seg_segment_fd(seg_segment_t *s, char *err, size_t errsz)
         return s->log->fd;
     }
     seg_segment_file(s, ".log", path, sizeof path);
-    fd = open_room(path, O_RDWR | O_CLOEXEC);
+    fd = seg_open_room(path, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
         seg_err(err, errsz, "%s: open: %s", path, strerror(errno));
         return -1;
@@ -164,7 +165,7 @@ int seg_segment_open_log(seg_segment_t *s, int create, char *err, size_t errsz)
     int fd;
     seg_segment_close_fd(s);
     seg_segment_file(s, ".log", path, sizeof path);
-    fd = open_room(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0));
+    fd = seg_open_room(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0));
     if (fd < 0) {
         seg_err(err, errsz, "%s: open: %s", path, strerror(errno));
         return -1;

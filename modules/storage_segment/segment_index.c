@@ -194,7 +194,7 @@ static int slurp(const char *path, size_t unit, uint8_t **buf, size_t *len, char
 {
     struct stat st;
     size_t got = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = seg_open_room(path, O_RDONLY | O_CLOEXEC);
     *buf = NULL;
     *len = 0;
     if (fd < 0) {
@@ -297,7 +297,7 @@ int seg_index_load(seg_segment_t *s, int64_t log_size, int64_t rel_limit, char *
 static int write_file(const char *path, const uint8_t *buf, size_t len, char *err,
                       size_t errsz)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = seg_open_room(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
     if (fd < 0) {
         seg_err(err, errsz, "%s: open: %s", path, strerror(errno));
         return -1;
