@@ -101,7 +101,7 @@ def idle_figures(label):
             t = os.readlink(os.path.join(fd_dir, fd))
         except OSError:
             continue
-        logs += t.endswith(".log") and "__cluster_metadata" not in t
+        logs += t.endswith(".log") and t.startswith(data) and "__cluster_metadata" not in t
     rss = hwm = 0
     with open("/proc/%d/status" % proc.pid) as f:
         for line in f:
