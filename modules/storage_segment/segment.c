@@ -136,12 +136,15 @@ void seg_log_close(struct od_log *log)
     if (!log)
         return;
     s = active(log);
-    if (s->idx.dirty && seg_index_write_files(s, 0, err, sizeof err) < 0)
+    if (s->idx.dirty && seg_index_write_files(s, err, sizeof err) < 0)
         od_logf(OD_LOG_WARN, "segment: %s", err); /* rebuilt at the next open anyway */
     if (seg_log_flush(log, od_mono_ms(), err, sizeof err) < 0) {
         od_logf(OD_LOG_ERROR, "segment: %s", err);
         ok = 0;
     }
+    /* The marker tells the next open that nothing needs checking, so the
+     * rolled segments' background syncs must have finished too. */
+    seg_bg_drain();
     if (ok) {
         char path[4096];
         int fd;
@@ -233,10 +236,11 @@ int seg_log_roll(struct od_log *log, int64_t now_ms, char *err, size_t errsz)
      * durable, and its data flushed in the background (the loop must not
      * wait for a gigabyte to reach the disk). */
     seg_index_finalize(log, old);
-    if (old->idx.dirty && seg_index_write_files(old, 1, err, errsz) < 0)
+    if (old->idx.dirty && seg_index_write_files(old, err, errsz) < 0)
         return -1;
     if (seg_segment_sync_async(old, log->dir, err, errsz) < 0)
         return -1;
+    old->unsynced = 0; /* the worker has it (a clean close waits for it) */
     s = seg_segment_new(log->dir, base);
     if (!s) {
         seg_err(err, errsz, "%s: out of memory", log->dir);
@@ -248,7 +252,7 @@ int seg_log_roll(struct od_log *log, int64_t now_ms, char *err, size_t errsz)
         seg_err(err, errsz, "%s.log: exists already with %lld bytes", s->path, (long long)s->size);
         goto fail;
     }
-    if (seg_index_write_files(s, 1, err, errsz) < 0)
+    if (seg_index_write_files(s, err, errsz) < 0)
         goto fail_unlink;
     if (log->nsegs == log->segs_cap) {
         size_t nc = log->segs_cap * 2;
@@ -260,7 +264,6 @@ int seg_log_roll(struct od_log *log, int64_t now_ms, char *err, size_t errsz)
         log->segs = na;
         log->segs_cap = nc;
     }
-    seg_index_close(&old->idx);
     log->segs[log->nsegs++] = s;
     log->dir_dirty = 1; /* the new segment's entry reaches the disk at the next flush */
     log->unflushed = 0;
@@ -315,7 +318,8 @@ static int need_roll(struct od_log *log, seg_segment_t *s, size_t len, int64_t l
     if (s->size == 0)
         return 0;
     return s->size + (int64_t)len > log->cfg.segment_bytes ||
-           (s->first_append_ms >= 0 && now_ms - s->first_append_ms >= log->cfg.segment_ms) ||
+           (s->first_append_ms >= 0 &&
+            seg_sat_sub(now_ms, s->first_append_ms) >= log->cfg.segment_ms) ||
            seg_index_full(log, &s->idx) || last - s->base > INT32_MAX;
 }
 
@@ -327,7 +331,7 @@ static int need_roll(struct od_log *log, seg_segment_t *s, size_t len, int64_t l
 #define WRITEBACK_STEP (8 << 20)
 static void kick_writeback(seg_segment_t *s)
 {
-    if (s->size - s->writeback_from < WRITEBACK_STEP)
+    if (s->size - s->writeback_from < WRITEBACK_STEP || !s->log)
         return;
     (void)sync_file_range(s->log->fd, s->writeback_from, s->size - s->writeback_from,
                           SYNC_FILE_RANGE_WRITE);
@@ -360,7 +364,7 @@ int seg_log_append(struct od_log *log, const uint8_t *data, size_t len, int64_t 
         seg_batch_parse(data + pos, &b);
         seg_index_add_batch(log, s, (int32_t)(seg_batch_last(&b) - s->base),
                             (int32_t)(s->size + (int64_t)pos), seg_batch_size(&b),
-                            b.max_timestamp, 1);
+                            b.max_timestamp);
         pos += (size_t)seg_batch_size(&b);
     }
     log->unflushed += records;
@@ -368,7 +372,7 @@ int seg_log_append(struct od_log *log, const uint8_t *data, size_t len, int64_t 
         seg_log_flush(log, now_ms, err, errsz) < 0) {
         /* Not durable: take the append back, the producer gets the error. */
         size_t noff = saved.noff, ntime = saved.ntime;
-        if (ftruncate(s->log->fd, (off_t)s->size) < 0)
+        if (!s->log || ftruncate(s->log->fd, (off_t)s->size) < 0)
             od_logf(OD_LOG_ERROR, "segment: %s.log: cannot cut back: %s", s->path,
                     strerror(errno));
         s->idx.noff = noff;
@@ -424,11 +428,14 @@ static int locate(struct od_log *log, seg_segment_t *s, int64_t offset, int64_t 
     int32_t entry_rel;
     int64_t pos = seg_index_lookup(&s->idx, (int32_t)(offset - s->base), &entry_rel);
     char why[256];
-    if (seg_read_header(s->log->fd, pos, s->size, b, why, sizeof why) < 0 ||
+    int fd = seg_segment_fd(s, err, errsz);
+    if (fd < 0)
+        return -1;
+    if (seg_read_header(fd, pos, s->size, b, why, sizeof why) < 0 ||
         (entry_rel >= 0 && seg_batch_last(b) != s->base + entry_rel)) {
         index_is_wrong(log, s, s->base + entry_rel);
         pos = 0;
-        if (seg_read_header(s->log->fd, pos, s->size, b, why, sizeof why) < 0)
+        if (seg_read_header(fd, pos, s->size, b, why, sizeof why) < 0)
             goto bad;
     }
     while (seg_batch_last(b) < offset) {
@@ -437,7 +444,7 @@ static int locate(struct od_log *log, seg_segment_t *s, int64_t offset, int64_t 
             snprintf(why, sizeof why, "offset %lld not found", (long long)offset);
             goto bad;
         }
-        if (seg_read_header(s->log->fd, pos, s->size, b, why, sizeof why) < 0)
+        if (seg_read_header(fd, pos, s->size, b, why, sizeof why) < 0)
             goto bad;
     }
     *pos_out = pos;
@@ -457,6 +464,9 @@ static int span(struct od_log *log, seg_segment_t *s, int64_t pos, const seg_bat
     int32_t jrel = 0;
     seg_batch_t b;
     char why[256];
+    int fd = seg_segment_fd(s, err, errsz);
+    if (fd < 0)
+        return -1;
     if (first) {
         end = pos + seg_batch_size(first);
         if (limit < end - pos)
@@ -467,14 +477,14 @@ static int span(struct od_log *log, seg_segment_t *s, int64_t pos, const seg_bat
     jump = seg_index_floor_pos(&s->idx, pos + limit, &jrel);
     if (jump > end) {
         /* Trust the entry only if it points at the batch it names. */
-        if (seg_read_header(s->log->fd, jump, s->size, &b, why, sizeof why) == 0 &&
+        if (seg_read_header(fd, jump, s->size, &b, why, sizeof why) == 0 &&
             seg_batch_last(&b) == s->base + jrel)
             end = jump;
         else
             index_is_wrong(log, s, s->base + jrel);
     }
     while (end < s->size) {
-        if (seg_read_header(s->log->fd, end, s->size, &b, why, sizeof why) < 0) {
+        if (seg_read_header(fd, end, s->size, &b, why, sizeof why) < 0) {
             seg_err(err, errsz, "%s.log: %s", s->path, why);
             return -1;
         }
@@ -486,9 +496,54 @@ static int span(struct od_log *log, seg_segment_t *s, int64_t pos, const seg_bat
     return 0;
 }
 
-static void add_range(od_log_read_t *out, seg_segment_t *s, int64_t pos, int64_t len)
+/* A copy of the range in memory, for when descriptors are scarce. */
+static int add_copy(od_log_read_t *out, seg_segment_t *s, int64_t pos, int64_t len, char *err,
+                    size_t errsz)
 {
-    od_log_range_t *r = &out->ranges[out->nranges++];
+    od_log_range_t *r;
+    uint8_t *buf = malloc(len > 0 ? (size_t)len : 1);
+    size_t got = 0;
+    if (!buf) {
+        seg_err(err, errsz, "%s.log: out of memory for a %lld-byte read", s->path, (long long)len);
+        return -1;
+    }
+    while (got < (size_t)len) {
+        ssize_t n = pread(s->log->fd, buf + got, (size_t)len - got, (off_t)(pos + (int64_t)got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            seg_err(err, errsz, "%s.log: read at %lld: %s", s->path, (long long)pos,
+                    n < 0 ? strerror(errno) : "unexpected end of file");
+            free(buf);
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    r = &out->ranges[out->nranges++];
+    memset(r, 0, sizeof *r);
+    r->mem = buf;
+    r->len = (size_t)len;
+    r->release = free;
+    r->opaque = buf;
+    out->total += (size_t)len;
+    return 0;
+}
+
+/* The range takes its own reference on the file: the pool may close the
+ * segment's descriptor before the response is sent, the range's stays
+ * open until released. Those pinned descriptors count too: once as many
+ * are open as the pool's cap, reads are served as copies in memory (the
+ * core bounds a fetch's size), so one fetch across a thousand partitions
+ * cannot pin a thousand descriptors. */
+static int add_range(od_log_read_t *out, seg_segment_t *s, int64_t pos, int64_t len, char *err,
+                     size_t errsz)
+{
+    od_log_range_t *r;
+    if (seg_segment_fd(s, err, errsz) < 0)
+        return -1;
+    if (seg_files_live() > seg_files_cap())
+        return add_copy(out, s, pos, len, err, errsz);
+    r = &out->ranges[out->nranges++];
     memset(r, 0, sizeof *r);
     r->is_file = 1;
     r->fd = s->log->fd;
@@ -498,13 +553,28 @@ static void add_range(od_log_read_t *out, seg_segment_t *s, int64_t pos, int64_t
     r->opaque = s->log;
     seg_file_ref(s->log);
     out->total += (size_t)len;
+    return 0;
 }
+
+static void release_all(od_log_read_t *out)
+{
+    for (size_t k = 0; k < out->nranges; k++)
+        out->ranges[k].release(out->ranges[k].opaque);
+    out->nranges = 0;
+    out->total = 0;
+}
+
+/* A read served as copies returns at most this much (and at least one
+ * batch): copies are memory the broker holds until the response is sent. */
+#define SEG_COPY_MAX_BYTES (1 << 20)
 
 int seg_log_read(struct od_log *log, int64_t offset, size_t max_bytes, od_log_read_t *out,
                  char *err, size_t errsz)
 {
     int64_t start = seg_log_start_offset(log), end = seg_log_end_offset(log);
     int64_t budget = max_bytes > (size_t)INT64_MAX ? INT64_MAX : (int64_t)max_bytes;
+    if (seg_files_live() >= seg_files_cap() && budget > SEG_COPY_MAX_BYTES)
+        budget = SEG_COPY_MAX_BYTES; /* likely copies (add_range) */
     size_t i;
     int64_t pos, len;
     seg_batch_t first;
@@ -528,26 +598,28 @@ int seg_log_read(struct od_log *log, int64_t offset, size_t max_bytes, od_log_re
     if (offset < log->segs[i]->base)
         offset = log->segs[i]->base;
     if (locate(log, log->segs[i], offset, &pos, &first, err, errsz) < 0 ||
-        span(log, log->segs[i], pos, &first, budget, &len, err, errsz) < 0)
+        span(log, log->segs[i], pos, &first, budget, &len, err, errsz) < 0 ||
+        add_range(out, log->segs[i], pos, len, err, errsz) < 0)
         return -1;
-    add_range(out, log->segs[i], pos, len);
     budget -= len;
     /* Continue into later segments while whole batches fit. */
     while (budget > 0 && pos + len == log->segs[i]->size && ++i < log->nsegs &&
            out->nranges < OD_LOG_READ_MAX_RANGES) {
         pos = 0;
+        if (log->segs[i]->size == 0) { /* emptied by compaction */
+            len = 0;
+            continue;
+        }
         if (span(log, log->segs[i], 0, NULL, budget, &len, err, errsz) < 0) {
-            for (size_t k = 0; k < out->nranges; k++)
-                out->ranges[k].release(out->ranges[k].opaque);
-            out->nranges = 0;
-            out->total = 0;
+            release_all(out);
             return -1;
         }
-        if (len == 0 && log->segs[i]->size == 0)
-            continue; /* emptied by compaction */
         if (len == 0)
             break;
-        add_range(out, log->segs[i], 0, len);
+        if (add_range(out, log->segs[i], 0, len, err, errsz) < 0) {
+            release_all(out);
+            return -1;
+        }
         budget -= len;
     }
     return 0;
@@ -586,7 +658,8 @@ int64_t seg_log_offset_for_time(struct od_log *log, int64_t ts, int64_t *ts_out)
             pos += seg_batch_size(&b);
             if (pos >= s->size)
                 break;
-            if (seg_read_header(s->log->fd, pos, s->size, &b, err, sizeof err) < 0) {
+            if (seg_segment_fd(s, err, sizeof err) < 0 ||
+                seg_read_header(s->log->fd, pos, s->size, &b, err, sizeof err) < 0) {
                 od_logf(OD_LOG_WARN, "segment: %s.log: %s", s->path, err);
                 break;
             }
@@ -600,10 +673,10 @@ void seg_log_tick(struct od_log *log, int64_t now_ms)
     seg_segment_t *s = active(log);
     char err[512];
     if (s->size > 0 && s->first_append_ms >= 0 &&
-        now_ms - s->first_append_ms >= log->cfg.segment_ms &&
+        seg_sat_sub(now_ms, s->first_append_ms) >= log->cfg.segment_ms &&
         seg_log_roll(log, now_ms, err, sizeof err) < 0)
         od_logf(OD_LOG_ERROR, "segment: roll: %s", err);
-    if (log->unflushed > 0 && now_ms - log->last_flush_ms >= log->cfg.flush_ms &&
+    if (log->unflushed > 0 && seg_sat_sub(now_ms, log->last_flush_ms) >= log->cfg.flush_ms &&
         seg_log_flush(log, now_ms, err, sizeof err) < 0)
         od_logf(OD_LOG_ERROR, "segment: flush: %s", err);
     seg_doomed_sweep(log, now_ms, 0);

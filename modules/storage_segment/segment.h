@@ -9,11 +9,13 @@
  *                                   (timestamp int64 BE, relative offset int32 BE)
  *
  * Files: segment.c (the partition log), segment_log.c (one segment's .log
- * file, batch headers, refcounted fds), segment_index.c (.index and
- * .timeindex), segment_recover.c (open and crash recovery),
+ * file, batch headers, refcounted fds), segment_files.c (the pool of open
+ * descriptors), segment_bg.c (fsyncs on a worker thread), segment_index.c
+ * (.index and .timeindex), segment_recover.c (open and crash recovery),
  * segment_module.c (the od_storage_ops_t glue).
  *
- * This code runs on the core's event loop thread only. The module .so may
+ * This code runs on the core's event loop thread only (segment_bg.c's
+ * worker touches nothing but paths it was given). The module .so may
  * only call the core functions od_logf, od_crc32c, od_now_ms and od_mono_ms
  * (see core/odradek.dynlist); everything else it needs is here. */
 #ifndef SEGMENT_H
@@ -64,6 +66,24 @@ void seg_batch_parse(const uint8_t *p, seg_batch_t *b);
  * `room` bytes, magic 2, lastOffsetDelta >= 0. Returns NULL if fine, else a
  * static description of the first problem. */
 const char *seg_batch_check(const seg_batch_t *b, int64_t room);
+/* Saturating arithmetic for times and durations: record timestamps and
+ * retention.ms, segment.ms, file.delete.delay.ms, ... come from clients and
+ * may be anywhere in int64. */
+static inline int64_t seg_sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+static inline int64_t seg_sat_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
 static inline int64_t seg_batch_size(const seg_batch_t *b)
 {
     return SEG_LOG_OVERHEAD + (int64_t)b->length;
@@ -87,6 +107,7 @@ seg_file_t *seg_file_new(int fd); /* refs = 1; NULL on allocation failure */
 void seg_file_ref(seg_file_t *f);
 void seg_file_unref(seg_file_t *f); /* closes and frees at 0 */
 void seg_file_release(void *opaque); /* od_log_range_t.release */
+size_t seg_files_live(void); /* descriptors open in seg_file_t's now */
 
 /* ---- indexes (segment_index.c) ------------------------------------------- */
 
@@ -110,7 +131,6 @@ typedef struct seg_index {
     int64_t bytes_since; /* log bytes since the last offset entry */
     int64_t max_ts;      /* largest batch maxTimestamp in the segment, -1 none */
     int32_t max_ts_rel;  /* relative last offset of the first batch with it */
-    int fd_off, fd_time; /* open while the segment is active, else -1 */
     int dirty;           /* the files lag behind memory: rewrite at roll/close */
     int suspect;         /* a read found a wrong entry (warned once) */
 } seg_index_t;
@@ -121,7 +141,10 @@ typedef struct seg_segment {
     int64_t base;  /* base offset, from the file name */
     int64_t next;  /* offset after its last batch (== base when empty) */
     int64_t size;  /* bytes of valid data in the .log */
-    seg_file_t *log;
+    seg_file_t *log; /* NULL while closed: use seg_segment_fd() */
+    struct seg_segment *lru_prev, *lru_next; /* the pool (segment_files.c) */
+    int pooled;      /* `log` is counted in the pool */
+    int unsynced;    /* written (or recovered after a crash) since the last fdatasync */
     seg_index_t idx;
     int64_t first_append_ms; /* monotonic ms of the first append, -1 none */
     int64_t writeback_from; /* .log bytes below this had writeback started */
@@ -150,19 +173,52 @@ struct od_log {
 void seg_err(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 seg_segment_t *seg_segment_new(const char *dir, int64_t base);
-void seg_segment_free(seg_segment_t *s); /* drops the .log ref, closes indexes */
+void seg_segment_free(seg_segment_t *s); /* drops the .log ref */
 /* "<path><ext>" into buf. */
 void seg_segment_file(const seg_segment_t *s, const char *ext, char *buf, size_t bufsz);
+/* ---- the descriptor pool (segment_files.c) ---- */
 /* Open (create if `create`) the .log and set size from its length. */
 int seg_segment_open_log(seg_segment_t *s, int create, char *err, size_t errsz);
+/* The .log descriptor, opened on demand (closing the least recently used
+ * ones beyond the cap); -1 with err. Valid until the next call for another
+ * segment: take a seg_file_t reference to keep it longer. */
+int seg_segment_fd(seg_segment_t *s, char *err, size_t errsz);
+/* open(2) for any file of the store: closes pooled descriptors when the
+ * process is out of them, then tries again. */
+int seg_open_room(const char *path, int flags);
+/* Drop the segment's descriptor (read ranges keep theirs). */
+void seg_segment_close_fd(seg_segment_t *s);
+/* Most segments with an open .log at once across the store; 0 = a quarter
+ * of the soft RLIMIT_NOFILE (at least 16). */
+void seg_files_set_cap(size_t cap);
+size_t seg_files_cap(void);
+size_t seg_files_open(void); /* segments holding a descriptor now */
+
+/* ---- background syncs (segment_bg.c) ---- */
+typedef struct seg_bg_job seg_bg_job_t;
+seg_bg_job_t *seg_bg_job_new(void);
+/* Add a step: fdatasync the file at path (fsync if is_dir). -1 when full. */
+int seg_bg_job_add(seg_bg_job_t *j, const char *path, int is_dir);
+/* Queue the job (it runs inline when no thread can be started). With
+ * `keep` the caller polls it with seg_bg_done and drops it with seg_bg_put;
+ * without, it is freed when done. */
+int seg_bg_submit(seg_bg_job_t *j, int keep);
+/* 0 still running, 1 done, -1 a step failed (err says which). */
+int seg_bg_done(seg_bg_job_t *j, char *err, size_t errsz);
+/* Wait at most ms milliseconds for the job (the cleaner, between rounds). */
+void seg_bg_wait(seg_bg_job_t *j, int64_t ms);
+void seg_bg_put(seg_bg_job_t *j);
+void seg_bg_drain(void);    /* wait until every queued job ran */
+void seg_bg_shutdown(void); /* drain and stop the worker */
+
 /* Write len bytes at s->size; on failure the file is cut back. Does not
  * change s->size. */
 int seg_segment_write(seg_segment_t *s, const uint8_t *data, size_t len, char *err,
                       size_t errsz);
 int seg_segment_truncate(seg_segment_t *s, int64_t size, char *err, size_t errsz);
 int seg_segment_sync(seg_segment_t *s, char *err, size_t errsz);
-/* Make a rolled segment (data, indexes, directory) durable on a
- * background thread. */
+/* Make a rolled segment (data, indexes, directory) durable on the
+ * background worker (segment_bg.c). */
 int seg_segment_sync_async(seg_segment_t *s, const char *dir, char *err, size_t errsz);
 /* Unlink .log, .index and .timeindex (the open fds stay usable). */
 void seg_segment_unlink(seg_segment_t *s);
@@ -170,6 +226,9 @@ void seg_segment_unlink(seg_segment_t *s);
 int seg_read_header(int fd, int64_t pos, int64_t limit, seg_batch_t *b, char *err,
                     size_t errsz);
 int seg_fsync_dir(const char *dir);
+/* fsync/fdatasync calls made through seg_segment_sync and seg_fsync_dir,
+ * i.e. on the loop thread (the worker counts none); for tests. */
+extern unsigned long seg_loop_syncs;
 int seg_pwrite_all(int fd, const void *p, size_t n, off_t off);
 
 /* Forward reading with a window, for scans during recovery. */
@@ -193,14 +252,13 @@ const uint8_t *seg_reader_get(seg_reader_t *r, int64_t pos, size_t n);
 
 void seg_index_init(seg_index_t *ix);
 void seg_index_reset(seg_index_t *ix);  /* forget all entries (keeps fds) */
-void seg_index_close(seg_index_t *ix);  /* close fds, keep entries */
 void seg_index_free(seg_index_t *ix);
-/* Account one batch (rel: its relative last offset) appended at pos (Kafka's rule: an offset entry, and a
- * time entry if the max timestamp grew, when more than index.interval.bytes
- * were written since the last entry). Writes the new entries to the open
- * files when `to_file`. */
+/* Account one batch (rel: its relative last offset) appended at pos (Kafka's
+ * rule: an offset entry, and a time entry if the max timestamp grew, when
+ * more than index.interval.bytes were written since the last entry). The
+ * entries are in memory; the files follow at roll and close. */
 void seg_index_add_batch(const struct od_log *log, seg_segment_t *s, int32_t rel, int32_t pos,
-                         int64_t batch_size, int64_t max_ts, int to_file);
+                         int64_t batch_size, int64_t max_ts);
 /* Whether adding the batch would create an offset entry (used by recovery to
  * tell an incomplete index). */
 int seg_index_would_add(const struct od_log *log, const seg_index_t *ix);
@@ -220,9 +278,8 @@ int32_t seg_index_lookup_time(const seg_index_t *ix, int64_t ts);
  * below rel_limit), 0 if not (entries are then empty), -1 on I/O error. */
 int seg_index_load(seg_segment_t *s, int64_t log_size, int64_t rel_limit, char *err,
                    size_t errsz);
-/* Rewrite both files from memory (create them); keeps them open if `keep_open`. */
-int seg_index_write_files(seg_segment_t *s, int keep_open, char *err, size_t errsz);
-int seg_index_sync(seg_segment_t *s, char *err, size_t errsz);
+/* Rewrite both files from memory (create them). */
+int seg_index_write_files(seg_segment_t *s, char *err, size_t errsz);
 
 /* ---- recovery (segment_recover.c) ----------------------------------------- */
 

@@ -19,9 +19,12 @@
  *         timestamps; only the records section, length, count and CRC
  *         change, so every offset is preserved. A batch left without records
  *         is dropped (reads skip the gap). Then the group is swapped in:
- *           fdatasync .cleaned; rename to .swap; fsync dir (commit point);
+ *           fdatasync .cleaned (and the raised gap limit, renamed into
+ *           place, fsync dir); rename to .swap; fsync dir (commit point);
  *           unlink the group's old files; rename .swap to .log; write the
- *           index files; fsync dir.
+ *           index files; fsync them and the dir. The syncs run on the
+ *           worker thread (segment_bg.c) and the steps wait for them
+ *           between stages, so the loop never blocks on the disk.
  *         seg_clean_recover() finishes an interrupted swap at open (.cleaned
  *         files are deleted, .swap files replace the segments they cover).
  *   At the end of the round the checkpoint (first dirty offset = map_end) is
@@ -48,6 +51,8 @@
 #define MAX_DECOMPRESSED (256u << 20) /* a bigger records section is kept as is */
 
 enum { PH_IDLE, PH_MAP, PH_CLEAN };
+enum { SW_NONE, SW_DATA, SW_CKPT, SW_COMMIT }; /* swap stages, see swap_group */
+#define CLEAN_WAIT (-2) /* clean_batch: waiting for the sync worker */
 
 typedef struct seg_cleaner {
     int phase;
@@ -62,6 +67,9 @@ typedef struct seg_cleaner {
     int64_t next_group;        /* base offset from which the next group starts */
     int64_t grp_first, grp_last;
     seg_segment_t *out;        /* the .cleaned segment being written, or NULL */
+    int swap_stage;            /* SW_* */
+    int grow_limit;            /* this swap raises the gap limit */
+    seg_bg_job_t *job;         /* the stage's syncs on the worker, or NULL */
     uint8_t *buf, *obuf;       /* batch buffers */
     size_t buf_cap, obuf_cap;
 } seg_cleaner_t;
@@ -193,31 +201,41 @@ int64_t seg_clean_gap_limit(const char *dir)
     return limit;
 }
 
-/* Replace the file atomically; with `durable` it is fsync'ed (the gap limit
- * must be on disk before a swap commits). Losing a checkpoint update
- * otherwise only means re-cleaning clean data. */
-static int ckpt_write(const struct od_log *log, int64_t ckpt, int64_t limit, int durable,
-                      char *err, size_t errsz)
+/* The checkpoint's replacement, written to its .tmp file but not synced
+ * or renamed (a swap does both in stages, off the loop thread). */
+static int ckpt_write_tmp(const struct od_log *log, int64_t ckpt, int64_t limit, char *err,
+                          size_t errsz)
 {
-    char path[4096], tmp[4096], text[64];
+    char tmp[4096], text[64];
     int fd, n;
-    snprintf(path, sizeof path, "%s/%s", log->dir, CKPT_NAME);
     snprintf(tmp, sizeof tmp, "%s/%s.tmp", log->dir, CKPT_NAME);
     n = snprintf(text, sizeof text, "%lld %lld\n", (long long)ckpt, (long long)limit);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || seg_pwrite_all(fd, text, (size_t)n, 0) < 0 || (durable && fdatasync(fd) < 0)) {
+    if (fd < 0 || seg_pwrite_all(fd, text, (size_t)n, 0) < 0) {
         seg_err(err, errsz, "%s: %s", tmp, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
     }
     close(fd);
+    return 0;
+}
+
+/* Replace the file (tmp, rename) without syncs: losing this update only
+ * means re-cleaning clean data. The gap limit, which must be on disk before
+ * a swap commits, is made durable by the swap itself. */
+static int ckpt_write(const struct od_log *log, int64_t ckpt, int64_t limit, char *err,
+                      size_t errsz)
+{
+    char path[4096], tmp[4096];
+    if (ckpt_write_tmp(log, ckpt, limit, err, errsz) < 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/%s", log->dir, CKPT_NAME);
+    snprintf(tmp, sizeof tmp, "%s/%s.tmp", log->dir, CKPT_NAME);
     if (rename(tmp, path) < 0) {
         seg_err(err, errsz, "%s: rename: %s", tmp, strerror(errno));
         return -1;
     }
-    if (durable)
-        seg_fsync_dir(log->dir);
     return 0;
 }
 
@@ -256,9 +274,12 @@ static int64_t read_batch(seg_cleaner_t *c, seg_segment_t *s, int64_t pos, seg_b
     int64_t sz;
     size_t got = 0;
     char why[256];
+    int fd;
     if (pos >= s->size)
         return 0;
-    if (seg_read_header(s->log->fd, pos, s->size, b, why, sizeof why) < 0) {
+    if ((fd = seg_segment_fd(s, err, errsz)) < 0)
+        return -1;
+    if (seg_read_header(fd, pos, s->size, b, why, sizeof why) < 0) {
         seg_err(err, errsz, "%s.log: %s", s->path, why);
         return -1;
     }
@@ -268,7 +289,7 @@ static int64_t read_batch(seg_cleaner_t *c, seg_segment_t *s, int64_t pos, seg_b
         return -1;
     }
     while (got < (size_t)sz) {
-        ssize_t r = pread(s->log->fd, c->buf + got, (size_t)sz - got, (off_t)(pos + (int64_t)got));
+        ssize_t r = pread(fd, c->buf + got, (size_t)sz - got, (off_t)(pos + (int64_t)got));
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
@@ -311,6 +332,11 @@ static int records_of(seg_cleaner_t *c, const seg_batch_t *b, const uint8_t **re
 
 static void abandon(struct od_log *log, seg_cleaner_t *c)
 {
+    /* A swap past its commit point keeps its .swap file: recovery
+     * finishes it at the next open. Earlier, only .cleaned exists. */
+    seg_bg_put(c->job);
+    c->job = NULL;
+    c->swap_stage = SW_NONE;
     if (c->out) {
         char path[4096];
         seg_segment_file(c->out, ".log.cleaned", path, sizeof path);
@@ -344,7 +370,7 @@ static int due(struct od_log *log, seg_cleaner_t *c, int64_t now_ms)
     c->clean_end = log->segs[log->nsegs - 1]->base;
     for (i = 0; i + 1 < log->nsegs; i++) {
         seg_segment_t *s = log->segs[i];
-        if (cfg->min_compaction_lag_ms > 0 && s->idx.max_ts > now_ms - cfg->min_compaction_lag_ms) {
+        if (cfg->min_compaction_lag_ms > 0 && s->idx.max_ts > seg_sat_sub(now_ms, cfg->min_compaction_lag_ms)) {
             c->clean_end = s->base;
             break;
         }
@@ -365,8 +391,9 @@ static int due(struct od_log *log, seg_cleaner_t *c, int64_t now_ms)
         seg_segment_t *s = log->segs[first_dirty];
         seg_batch_t b;
         char why[256];
-        if (s->size > 0 && seg_read_header(s->log->fd, 0, s->size, &b, why, sizeof why) == 0 &&
-            b.max_timestamp >= 0 && b.max_timestamp < now_ms - cfg->max_compaction_lag_ms)
+        if (s->size > 0 && seg_segment_fd(s, why, sizeof why) >= 0 &&
+            seg_read_header(s->log->fd, 0, s->size, &b, why, sizeof why) == 0 &&
+            b.max_timestamp >= 0 && b.max_timestamp < seg_sat_sub(now_ms, cfg->max_compaction_lag_ms))
             goto yes;
     }
     return 0;
@@ -377,7 +404,7 @@ yes:
     c->cur_base = log->segs[first_dirty]->base;
     c->cur_pos = 0;
     c->map_end = c->clean_end;
-    c->tomb_before = cfg->delete_retention_ms >= 0 ? now_ms - cfg->delete_retention_ms : INT64_MIN;
+    c->tomb_before = cfg->delete_retention_ms >= 0 ? seg_sat_sub(now_ms, cfg->delete_retention_ms) : INT64_MIN;
     return 1;
 }
 
@@ -554,37 +581,125 @@ static int start_group(struct od_log *log, seg_cleaner_t *c, char *err, size_t e
         return -1;
     }
     c->out->size = 0;
+    c->out->unsynced = 1; /* written with pwrite below: the swap must fdatasync it */
     return 1;
 }
 
-/* Swap the finished group in (see the file comment for the order). */
+/* The cleaner's job on the sync worker: 0 still running, 1 done, -1 failed.
+ * While it runs the step returns and the core calls again on its next
+ * round; a short wait here keeps those rounds from spinning. */
+static int job_wait(seg_cleaner_t *c, char *err, size_t errsz)
+{
+    int r = seg_bg_done(c->job, err, errsz);
+    if (r == 0) {
+        seg_bg_wait(c->job, 1);
+        r = seg_bg_done(c->job, err, errsz);
+    }
+    if (r != 0) {
+        seg_bg_put(c->job);
+        c->job = NULL;
+    }
+    return r;
+}
+
+/* Queue fdatasync of up to two files (NULL: none) and optionally an fsync
+ * of the log directory. */
+static int job_start(struct od_log *log, seg_cleaner_t *c, const char *f1, const char *f2,
+                     int dir, char *err, size_t errsz)
+{
+    c->job = seg_bg_job_new();
+    if (!c->job) {
+        seg_err(err, errsz, "%s: out of memory", log->dir);
+        return -1;
+    }
+    if (f1)
+        seg_bg_job_add(c->job, f1, 0);
+    if (f2)
+        seg_bg_job_add(c->job, f2, 0);
+    if (dir)
+        seg_bg_job_add(c->job, log->dir, 1);
+    seg_bg_submit(c->job, 1);
+    return 0;
+}
+
+#define SWAP_WAIT 2
+
+/* Swap the finished group in (see the file comment for the order). The
+ * durability syncs run on the worker thread (segment_bg.c), never on the
+ * loop; each stage starts only once the previous one's syncs are done, so
+ * the order on disk is the same as if they had been done here:
+ *   SW_NONE  queue fdatasync of .cleaned (and of the new checkpoint's tmp
+ *            file when the gap limit grows)
+ *   SW_DATA  rename the checkpoint into place, queue the directory fsync
+ *   SW_CKPT  the gap limit is durable: rename .cleaned to .swap, queue the
+ *            directory fsync (the commit point)
+ *   SW_COMMIT committed: unlink the old files, rename .swap to .log, write
+ *            the indexes, switch the segments in memory; their syncs are
+ *            queued without waiting (recovery rebuilds bad indexes).
+ * Returns 0 when swapped (or abandoned), SWAP_WAIT while a sync runs, -1. */
 static int swap_group(struct od_log *log, seg_cleaner_t *c, char *err, size_t errsz)
 {
     seg_segment_t *out = c->out;
-    char cleaned[4096], swap[4096], final[4096];
+    char cleaned[4096], swap[4096], final[4096], ckpt_tmp[4096];
     size_t i, j;
 
-    if (!seg_exact(log, c->grp_first, &i) || !seg_exact(log, c->grp_last, &j) || j + 1 >= log->nsegs) {
-        abandon(log, c); /* retention took segments meanwhile: start over */
-        return 0;
-    }
-    seg_index_finalize(log, out);
     seg_segment_file(out, ".log.cleaned", cleaned, sizeof cleaned);
     seg_segment_file(out, ".log.swap", swap, sizeof swap);
     seg_segment_file(out, ".log", final, sizeof final);
-    if (seg_segment_sync(out, err, errsz) < 0)
-        return -1;
-    if (c->map_end > log->clean_limit) { /* gaps below map_end become legal */
-        if (ckpt_write(log, c->ckpt, c->map_end, 1, err, errsz) < 0)
+    snprintf(ckpt_tmp, sizeof ckpt_tmp, "%s/%s.tmp", log->dir, CKPT_NAME);
+    if (c->job) {
+        int r = job_wait(c, err, errsz);
+        if (r == 0)
+            return SWAP_WAIT;
+        if (r < 0)
+            return -1; /* a .swap left behind is finished by recovery */
+    }
+    if (!seg_exact(log, c->grp_first, &i) || !seg_exact(log, c->grp_last, &j) || j + 1 >= log->nsegs) {
+        /* Retention took segments meanwhile: start over. A committed swap
+         * must not bring them back at the next open. */
+        if (c->swap_stage == SW_COMMIT)
+            unlink(swap);
+        abandon(log, c);
+        return 0;
+    }
+    if (c->swap_stage == SW_NONE) {
+        seg_index_finalize(log, out);
+        c->grow_limit = c->map_end > log->clean_limit; /* gaps below map_end become legal */
+        if (c->grow_limit && ckpt_write_tmp(log, c->ckpt, c->map_end, err, errsz) < 0)
             return -1;
-        log->clean_limit = c->map_end;
+        if (job_start(log, c, cleaned, c->grow_limit ? ckpt_tmp : NULL, 0, err, errsz) < 0)
+            return -1;
+        c->swap_stage = SW_DATA;
+        return SWAP_WAIT;
     }
-    if (rename(cleaned, swap) < 0) {
-        seg_err(err, errsz, "%s: rename: %s", cleaned, strerror(errno));
-        return -1;
+    if (c->swap_stage == SW_DATA) {
+        out->unsynced = 0;
+        c->swap_stage = SW_CKPT; /* unless the gap limit grows, it is as it was */
+        if (c->grow_limit) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", log->dir, CKPT_NAME);
+            if (rename(ckpt_tmp, path) < 0) {
+                seg_err(err, errsz, "%s: rename: %s", ckpt_tmp, strerror(errno));
+                return -1;
+            }
+            log->clean_limit = c->map_end;
+            if (job_start(log, c, NULL, NULL, 1, err, errsz) < 0)
+                return -1;
+            return SWAP_WAIT;
+        }
     }
-    seg_fsync_dir(log->dir);
+    if (c->swap_stage == SW_CKPT) {
+        if (rename(cleaned, swap) < 0) {
+            seg_err(err, errsz, "%s: rename: %s", cleaned, strerror(errno));
+            return -1;
+        }
+        c->swap_stage = SW_COMMIT;
+        if (job_start(log, c, NULL, NULL, 1, err, errsz) < 0)
+            return -1; /* the .swap is finished by recovery */
+        return SWAP_WAIT;
+    }
     /* Committed: from here on recovery would finish the swap. */
+    c->swap_stage = SW_NONE;
     if (crash_here(1, err, errsz))
         goto crashed;
     for (size_t k = i; k <= j; k++)
@@ -600,10 +715,21 @@ static int swap_group(struct od_log *log, seg_cleaner_t *c, char *err, size_t er
     }
     if (crash_here(3, err, errsz))
         goto crashed;
-    if (seg_index_write_files(out, 1, err, errsz) < 0 || seg_index_sync(out, err, errsz) < 0)
+    if (seg_index_write_files(out, err, errsz) < 0)
         od_logf(OD_LOG_WARN, "segment: %s (rebuilt at the next open)", err);
-    seg_index_close(&out->idx);
-    seg_fsync_dir(log->dir);
+    seg_segment_close_fd(out); /* reopened through the pool when read */
+    {
+        seg_bg_job_t *jb = seg_bg_job_new();
+        char ix[4096];
+        if (jb) {
+            seg_segment_file(out, ".index", ix, sizeof ix);
+            seg_bg_job_add(jb, ix, 0);
+            seg_segment_file(out, ".timeindex", ix, sizeof ix);
+            seg_bg_job_add(jb, ix, 0);
+            seg_bg_job_add(jb, log->dir, 1);
+            seg_bg_submit(jb, 0);
+        }
+    }
     for (size_t k = i; k <= j; k++)
         seg_segment_free(log->segs[k]);
     log->segs[i] = out;
@@ -649,8 +775,14 @@ static int64_t clean_batch(struct od_log *log, seg_cleaner_t *c, char *err, size
             return 1;
         }
         old_size = s->size; /* s is freed by the swap */
-        if (swap_group(log, c, err, errsz) < 0)
+        switch (swap_group(log, c, err, errsz)) {
+        case -1:
             return -1;
+        case SWAP_WAIT:
+            return CLEAN_WAIT;
+        default:
+            break;
+        }
         return c->phase == PH_IDLE ? 0 : old_size + 1;
     }
     c->cur_pos += sz;
@@ -664,7 +796,7 @@ static int64_t clean_batch(struct od_log *log, seg_cleaner_t *c, char *err, size
             return -1;
         }
         seg_index_add_batch(log, c->out, (int32_t)(seg_batch_last(&b) - c->out->base),
-                            (int32_t)c->out->size, nsz, b.max_timestamp, 0);
+                            (int32_t)c->out->size, nsz, b.max_timestamp);
         c->out->size += nsz;
         c->out->next = seg_batch_last(&b) + 1;
         od_metrics_add("storage_segment_cleaner_written_bytes_total", nsz);
@@ -729,10 +861,12 @@ int seg_clean_step(struct od_log *log, int64_t now_ms, int64_t budget, char *err
             break;
         case PH_CLEAN:
             w = clean_batch(log, c, err, errsz);
+            if (w == CLEAN_WAIT)
+                return 1; /* a sync of the swap is running: come back later */
             if (w == 0 && c->phase == PH_CLEAN && !c->out) { /* round complete */
                 c->ckpt = c->map_end;
                 od_metrics_add("storage_segment_cleaner_rounds_total", 1);
-                if (ckpt_write(log, c->ckpt, log->clean_limit, 0, err, errsz) < 0)
+                if (ckpt_write(log, c->ckpt, log->clean_limit, err, errsz) < 0)
                     od_logf(OD_LOG_WARN, "segment: cleaner checkpoint: %s", err);
                 abandon(log, c);
                 continue;

@@ -1,12 +1,12 @@
 /* segment_index.c - the sparse offset index (.index) and the time index
  * (.timeindex) of one segment.
  *
- * Both live in memory as arrays (lookups never touch the disk) and are
- * mirrored to their files: appended entry by entry with pwrite while the
- * segment is active, rewritten whole when recovery rebuilds them. The files
- * of the active segment are rebuilt at every open anyway (recovery always
- * scans the last segment), so a failed index write only marks the segment
- * dirty; the files are rewritten at roll and close. */
+ * Both live in memory as arrays (lookups never touch the disk). The files
+ * are written whole, with no descriptor kept open: when the segment rolls,
+ * when the log closes, and when recovery rebuilds them. The files of the
+ * active segment are rebuilt at every open anyway (recovery always scans
+ * the last segment), so writing them entry by entry would only cost two
+ * descriptors per partition. */
 #include "segment.h"
 
 #include <errno.h>
@@ -38,7 +38,6 @@ void seg_index_init(seg_index_t *ix)
 {
     memset(ix, 0, sizeof *ix);
     ix->max_ts = -1;
-    ix->fd_off = ix->fd_time = -1;
 }
 
 void seg_index_reset(seg_index_t *ix)
@@ -50,18 +49,8 @@ void seg_index_reset(seg_index_t *ix)
     ix->dirty = 1;
 }
 
-void seg_index_close(seg_index_t *ix)
-{
-    if (ix->fd_off >= 0)
-        close(ix->fd_off);
-    if (ix->fd_time >= 0)
-        close(ix->fd_time);
-    ix->fd_off = ix->fd_time = -1;
-}
-
 void seg_index_free(seg_index_t *ix)
 {
-    seg_index_close(ix);
     free(ix->off);
     free(ix->time);
     ix->off = NULL;
@@ -86,41 +75,25 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-static void push_off(seg_index_t *ix, int32_t rel, int32_t pos, int to_file)
+static void push_off(seg_index_t *ix, int32_t rel, int32_t pos)
 {
-    uint8_t b[SEG_OENTRY_SIZE];
     /* A sparse index may miss entries: on allocation failure readers only
      * scan a little further. */
     if (grow((void **)&ix->off, &ix->off_cap, ix->noff + 1, sizeof *ix->off) < 0)
         return;
     ix->off[ix->noff].rel = rel;
     ix->off[ix->noff].pos = pos;
-    if (to_file && ix->fd_off >= 0 && !ix->dirty) {
-        put32(b, (uint32_t)rel);
-        put32(b + 4, (uint32_t)pos);
-        if (seg_pwrite_all(ix->fd_off, b, sizeof b, (off_t)(ix->noff * SEG_OENTRY_SIZE)) < 0)
-            ix->dirty = 1;
-    } else {
-        ix->dirty = 1;
-    }
+    ix->dirty = 1;
     ix->noff++;
 }
 
-static void push_time(seg_index_t *ix, int64_t ts, int32_t rel, int to_file)
+static void push_time(seg_index_t *ix, int64_t ts, int32_t rel)
 {
-    uint8_t b[SEG_TENTRY_SIZE];
     if (grow((void **)&ix->time, &ix->time_cap, ix->ntime + 1, sizeof *ix->time) < 0)
         return;
     ix->time[ix->ntime].ts = ts;
     ix->time[ix->ntime].rel = rel;
-    if (to_file && ix->fd_time >= 0 && !ix->dirty) {
-        put64(b, (uint64_t)ts);
-        put32(b + 8, (uint32_t)rel);
-        if (seg_pwrite_all(ix->fd_time, b, sizeof b, (off_t)(ix->ntime * SEG_TENTRY_SIZE)) < 0)
-            ix->dirty = 1;
-    } else {
-        ix->dirty = 1;
-    }
+    ix->dirty = 1;
     ix->ntime++;
 }
 
@@ -136,7 +109,7 @@ int seg_index_would_add(const struct od_log *log, const seg_index_t *ix)
 }
 
 void seg_index_add_batch(const struct od_log *log, seg_segment_t *s, int32_t rel, int32_t pos,
-                         int64_t batch_size, int64_t max_ts, int to_file)
+                         int64_t batch_size, int64_t max_ts)
 {
     seg_index_t *ix = &s->idx;
     if (max_ts > ix->max_ts) {
@@ -145,9 +118,9 @@ void seg_index_add_batch(const struct od_log *log, seg_segment_t *s, int32_t rel
     }
     if (ix->bytes_since > log->cfg.index_interval_bytes) {
         if ((int64_t)ix->noff < log->max_oentries)
-            push_off(ix, rel, pos, to_file);
+            push_off(ix, rel, pos);
         if (ix->max_ts > last_ts(ix) && (int64_t)ix->ntime < log->max_tentries)
-            push_time(ix, ix->max_ts, ix->max_ts_rel, to_file);
+            push_time(ix, ix->max_ts, ix->max_ts_rel);
         ix->bytes_since = 0;
     }
     ix->bytes_since += batch_size;
@@ -159,7 +132,7 @@ void seg_index_finalize(const struct od_log *log, seg_segment_t *s)
     /* Like Kafka, the final entry may exceed the size cap by one: it makes
      * the segment's max timestamp known without a scan after restart. */
     if (s->idx.max_ts > last_ts(&s->idx))
-        push_time(&s->idx, s->idx.max_ts, s->idx.max_ts_rel, 1);
+        push_time(&s->idx, s->idx.max_ts, s->idx.max_ts_rel);
 }
 
 int seg_index_full(const struct od_log *log, const seg_index_t *ix)
@@ -221,7 +194,7 @@ static int slurp(const char *path, size_t unit, uint8_t **buf, size_t *len, char
 {
     struct stat st;
     size_t got = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = seg_open_room(path, O_RDONLY | O_CLOEXEC);
     *buf = NULL;
     *len = 0;
     if (fd < 0) {
@@ -285,7 +258,7 @@ int seg_index_load(seg_segment_t *s, int64_t log_size, int64_t rel_limit, char *
             (ix->noff && (rel <= ix->off[ix->noff - 1].rel || pos <= ix->off[ix->noff - 1].pos)))
             sane = 0;
         else
-            push_off(ix, rel, pos, 0);
+            push_off(ix, rel, pos);
     }
     free(buf);
     if (!sane) {
@@ -306,7 +279,7 @@ int seg_index_load(seg_segment_t *s, int64_t log_size, int64_t rel_limit, char *
             (ix->ntime && (ts <= ix->time[ix->ntime - 1].ts || rel < ix->time[ix->ntime - 1].rel)))
             sane = 0;
         else
-            push_time(ix, ts, rel, 0);
+            push_time(ix, ts, rel);
     }
     free(buf);
     if (!sane) {
@@ -321,10 +294,10 @@ int seg_index_load(seg_segment_t *s, int64_t log_size, int64_t rel_limit, char *
     return 1;
 }
 
-static int write_file(const char *path, const uint8_t *buf, size_t len, int keep_open,
-                      int *fd_out, char *err, size_t errsz)
+static int write_file(const char *path, const uint8_t *buf, size_t len, char *err,
+                      size_t errsz)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = seg_open_room(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
     if (fd < 0) {
         seg_err(err, errsz, "%s: open: %s", path, strerror(errno));
         return -1;
@@ -334,14 +307,11 @@ static int write_file(const char *path, const uint8_t *buf, size_t len, int keep
         close(fd);
         return -1;
     }
-    if (keep_open)
-        *fd_out = fd;
-    else
-        close(fd);
+    close(fd);
     return 0;
 }
 
-int seg_index_write_files(seg_segment_t *s, int keep_open, char *err, size_t errsz)
+int seg_index_write_files(seg_segment_t *s, char *err, size_t errsz)
 {
     seg_index_t *ix = &s->idx;
     char path[4096];
@@ -349,7 +319,6 @@ int seg_index_write_files(seg_segment_t *s, int keep_open, char *err, size_t err
     uint8_t *buf = malloc((olen > tlen ? olen : tlen) + 1);
     int rc = -1;
 
-    seg_index_close(ix);
     if (!buf) {
         seg_err(err, errsz, "%s.index: out of memory", s->path);
         return -1;
@@ -359,31 +328,18 @@ int seg_index_write_files(seg_segment_t *s, int keep_open, char *err, size_t err
         put32(buf + i * SEG_OENTRY_SIZE + 4, (uint32_t)ix->off[i].pos);
     }
     seg_segment_file(s, ".index", path, sizeof path);
-    if (write_file(path, buf, olen, keep_open, &ix->fd_off, err, errsz) < 0)
+    if (write_file(path, buf, olen, err, errsz) < 0)
         goto out;
     for (size_t i = 0; i < ix->ntime; i++) {
         put64(buf + i * SEG_TENTRY_SIZE, (uint64_t)ix->time[i].ts);
         put32(buf + i * SEG_TENTRY_SIZE + 8, (uint32_t)ix->time[i].rel);
     }
     seg_segment_file(s, ".timeindex", path, sizeof path);
-    if (write_file(path, buf, tlen, keep_open, &ix->fd_time, err, errsz) < 0) {
-        seg_index_close(ix);
+    if (write_file(path, buf, tlen, err, errsz) < 0)
         goto out;
-    }
     ix->dirty = 0;
     rc = 0;
 out:
     free(buf);
     return rc;
-}
-
-int seg_index_sync(seg_segment_t *s, char *err, size_t errsz)
-{
-    seg_index_t *ix = &s->idx;
-    if ((ix->fd_off >= 0 && fdatasync(ix->fd_off) < 0) ||
-        (ix->fd_time >= 0 && fdatasync(ix->fd_time) < 0)) {
-        seg_err(err, errsz, "%s.index: fdatasync: %s", s->path, strerror(errno));
-        return -1;
-    }
-    return 0;
 }

@@ -1,9 +1,9 @@
 /* segment_log.c - one segment's .log file: batch headers, refcounted fds,
- * writing, truncating, and a windowed reader for recovery scans. */
+ * writing, truncating, and a windowed reader for recovery scans. The
+ * descriptor itself comes from the pool (segment_files.c). */
 #include "segment.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -68,6 +68,12 @@ const char *seg_batch_check(const seg_batch_t *b, int64_t room)
 
 /* ---- refcounted fds -------------------------------------------------------- */
 
+/* Open seg_file_t descriptors: the pool's plus those only read ranges
+ * still hold (loop thread only). */
+static size_t live_files;
+
+size_t seg_files_live(void) { return live_files; }
+
 seg_file_t *seg_file_new(int fd)
 {
     seg_file_t *f = malloc(sizeof *f);
@@ -75,6 +81,7 @@ seg_file_t *seg_file_new(int fd)
         return NULL;
     f->fd = fd;
     f->refs = 1;
+    live_files++;
     return f;
 }
 
@@ -86,6 +93,7 @@ void seg_file_unref(seg_file_t *f)
         return;
     if (f->fd >= 0)
         close(f->fd);
+    live_files--;
     free(f);
 }
 
@@ -115,7 +123,7 @@ void seg_segment_free(seg_segment_t *s)
 {
     if (!s)
         return;
-    seg_file_unref(s->log);
+    seg_segment_close_fd(s);
     seg_index_free(&s->idx);
     free(s->path);
     free(s);
@@ -124,32 +132,6 @@ void seg_segment_free(seg_segment_t *s)
 void seg_segment_file(const seg_segment_t *s, const char *ext, char *buf, size_t bufsz)
 {
     snprintf(buf, bufsz, "%s%s", s->path, ext);
-}
-
-int seg_segment_open_log(seg_segment_t *s, int create, char *err, size_t errsz)
-{
-    char path[4096];
-    struct stat st;
-    int fd;
-    seg_segment_file(s, ".log", path, sizeof path);
-    fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
-    if (fd < 0) {
-        seg_err(err, errsz, "%s: open: %s", path, strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) < 0) {
-        seg_err(err, errsz, "%s: fstat: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    s->log = seg_file_new(fd);
-    if (!s->log) {
-        seg_err(err, errsz, "%s: out of memory", path);
-        close(fd);
-        return -1;
-    }
-    s->size = st.st_size;
-    return 0;
 }
 
 int seg_pwrite_all(int fd, const void *p, size_t n, off_t off)
@@ -175,7 +157,11 @@ int seg_pwrite_all(int fd, const void *p, size_t n, off_t off)
 int seg_segment_write(seg_segment_t *s, const uint8_t *data, size_t len, char *err,
                       size_t errsz)
 {
-    if (seg_pwrite_all(s->log->fd, data, len, (off_t)s->size) < 0) {
+    int fd = seg_segment_fd(s, err, errsz);
+    if (fd < 0)
+        return -1;
+    s->unsynced = 1;
+    if (seg_pwrite_all(fd, data, len, (off_t)s->size) < 0) {
         int e = errno;
         char path[4096];
         seg_segment_file(s, ".log", path, sizeof path);
@@ -183,7 +169,7 @@ int seg_segment_write(seg_segment_t *s, const uint8_t *data, size_t len, char *e
                 (long long)s->size, strerror(e));
         /* Nothing of a failed append may stay: readers and recovery would
          * otherwise meet a torn batch. */
-        if (ftruncate(s->log->fd, (off_t)s->size) < 0)
+        if (ftruncate(fd, (off_t)s->size) < 0)
             od_logf(OD_LOG_ERROR, "segment: %s: cannot cut back to %lld: %s", path,
                     (long long)s->size, strerror(errno));
         return -1;
@@ -193,7 +179,11 @@ int seg_segment_write(seg_segment_t *s, const uint8_t *data, size_t len, char *e
 
 int seg_segment_truncate(seg_segment_t *s, int64_t size, char *err, size_t errsz)
 {
-    if (ftruncate(s->log->fd, (off_t)size) < 0) {
+    int fd = seg_segment_fd(s, err, errsz);
+    if (fd < 0)
+        return -1;
+    s->unsynced = 1;
+    if (ftruncate(fd, (off_t)size) < 0) {
         char path[4096];
         seg_segment_file(s, ".log", path, sizeof path);
         seg_err(err, errsz, "%s: truncate to %lld: %s", path, (long long)size,
@@ -204,74 +194,49 @@ int seg_segment_truncate(seg_segment_t *s, int64_t size, char *err, size_t errsz
     return 0;
 }
 
+unsigned long seg_loop_syncs;
+
 int seg_segment_sync(seg_segment_t *s, char *err, size_t errsz)
 {
-    if (fdatasync(s->log->fd) < 0) {
+    int fd;
+    if (!s->unsynced)
+        return 0; /* nothing new: no need to open an idle segment */
+    fd = seg_segment_fd(s, err, errsz);
+    if (fd < 0)
+        return -1;
+    seg_loop_syncs++;
+    if (fdatasync(fd) < 0) {
         char path[4096];
         seg_segment_file(s, ".log", path, sizeof path);
         seg_err(err, errsz, "%s: fdatasync: %s", path, strerror(errno));
         return -1;
     }
+    s->unsynced = 0;
     return 0;
 }
 
-/* A rolled segment is made durable in the background: fdatasync of a full
- * 1 GiB segment, of its indexes and an fsync of the directory take long
- * enough to stall every client if the event loop waited (Kafka flushes
- * rolled segments asynchronously too). The job owns dups of the
- * descriptors, so closing or deleting the segment meanwhile is safe.
- * Recovery checks the tail of every earlier segment, so it does not rely on
- * this having finished; an explicit flush of the log fsyncs the directory
- * itself. */
-typedef struct sync_job {
-    int fds[3]; /* .log, .index, .timeindex (-1 if none) */
-    char dir[4096];
-} sync_job_t;
-
-static void *sync_in_background(void *arg)
-{
-    sync_job_t *j = arg;
-    for (int i = 0; i < 3; i++) {
-        if (j->fds[i] < 0)
-            continue;
-        if (fdatasync(j->fds[i]) < 0)
-            od_logf(OD_LOG_WARN, "segment: %s: background fdatasync of a rolled segment failed: %s",
-                    j->dir, strerror(errno));
-        close(j->fds[i]);
-    }
-    seg_fsync_dir(j->dir);
-    free(j);
-    return NULL;
-}
-
+/* A rolled segment is made durable on the background worker: data and
+ * indexes, then the directory. Recovery checks the tail of every earlier
+ * segment after a crash, so it does not rely on this having finished; an
+ * explicit flush of the log fsyncs the directory itself, and a clean close
+ * waits for the queue. */
 int seg_segment_sync_async(seg_segment_t *s, const char *dir, char *err, size_t errsz)
 {
-    sync_job_t *j = calloc(1, sizeof(*j));
-    pthread_t t;
-    pthread_attr_t attr;
-    if (!j)
-        goto inline_sync;
-    snprintf(j->dir, sizeof(j->dir), "%s", dir);
-    j->fds[0] = dup(s->log->fd);
-    j->fds[1] = s->idx.fd_off >= 0 ? dup(s->idx.fd_off) : -1;
-    j->fds[2] = s->idx.fd_time >= 0 ? dup(s->idx.fd_time) : -1;
-    if (j->fds[0] < 0 || pthread_attr_init(&attr) != 0)
-        goto close_inline;
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int rc = pthread_create(&t, &attr, sync_in_background, j);
-    pthread_attr_destroy(&attr);
-    if (rc == 0)
+    static const char *const exts[] = {".log", ".index", ".timeindex"};
+    seg_bg_job_t *j = seg_bg_job_new();
+    char path[4096];
+    if (!j) { /* no memory for a job: do it here */
+        if (seg_segment_sync(s, err, errsz) < 0)
+            return -1;
+        seg_fsync_dir(dir);
         return 0;
-close_inline:
-    for (int i = 0; i < 3; i++)
-        if (j->fds[i] >= 0)
-            close(j->fds[i]);
-    free(j);
-inline_sync: /* no thread: do it here */
-    if (seg_segment_sync(s, err, errsz) < 0 || seg_index_sync(s, err, errsz) < 0)
-        return -1;
-    seg_fsync_dir(dir);
-    return 0;
+    }
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        seg_segment_file(s, exts[i], path, sizeof path);
+        seg_bg_job_add(j, path, 0);
+    }
+    seg_bg_job_add(j, dir, 1);
+    return seg_bg_submit(j, 0);
 }
 
 void seg_segment_unlink(seg_segment_t *s)
@@ -324,6 +289,7 @@ int seg_fsync_dir(const char *dir)
     int rc;
     if (fd < 0)
         return -1;
+    seg_loop_syncs++;
     rc = fsync(fd);
     close(fd);
     return rc;

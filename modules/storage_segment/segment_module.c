@@ -1,10 +1,12 @@
 /* segment_module.c - the storage_segment module: registers the "segment"
  * storage backend (Kafka-style segment files, see doc/storage-segment.md).
  *
- * The module has no configuration keys of its own: segment.bytes,
- * segment.ms, index.interval.bytes, segment.index.bytes, flush.messages and
- * flush.ms (and their log.* broker forms) belong to the core, which
- * resolves topic overrides and hands an od_log_config_t to open(). */
+ * segment.bytes, segment.ms, index.interval.bytes, segment.index.bytes,
+ * flush.messages and flush.ms (and their log.* broker forms) belong to the
+ * core, which resolves topic overrides and hands an od_log_config_t to
+ * open(). The module's one key of its own, storage.segment.max.open.files,
+ * caps the descriptors the store keeps open (Kafka has none: it keeps every
+ * segment open). */
 #include "segment.h"
 
 #include <dirent.h>
@@ -18,6 +20,23 @@ typedef struct seg_backend {
 } seg_backend_t;
 
 static seg_backend_t backend;
+
+/* storage.segment.max.open.files, 0 = auto (set by the core before start). */
+static int64_t max_open_files;
+
+static const od_conf_def_t seg_conf[] = {
+    {
+        .name = "storage.segment.max.open.files",
+        .type = OD_CONF_INT,
+        .dflt = "0",
+        .min = 0,
+        .max = 1048576,
+        .doc = "Most segment .log files the segment store keeps open at once across all "
+               "partitions; idle ones are closed and reopened on demand. 0 = a quarter of the "
+               "soft RLIMIT_NOFILE at start (at least 16).",
+        .target = &max_open_files,
+    },
+};
 
 /* Remove "<name>.<hex>-delete" directories a crash left behind. */
 static void remove_leftovers(const char *base_dir)
@@ -50,6 +69,9 @@ static int b_start(void *self, const char *base_dir, char *err, size_t errsz)
     }
     if (seg_mkdirs(base_dir, err, errsz) < 0)
         return -1;
+    /* Decided now: the core may have raised RLIMIT_NOFILE at its start. */
+    seg_files_set_cap((size_t)max_open_files);
+    od_logf(OD_LOG_INFO, "segment: keeping at most %zu segment files open", seg_files_cap());
     free(b->base_dir);
     b->base_dir = strdup(base_dir);
     if (!b->base_dir) {
@@ -63,6 +85,7 @@ static int b_start(void *self, const char *base_dir, char *err, size_t errsz)
 static void b_stop(void *self)
 {
     seg_backend_t *b = self;
+    seg_bg_shutdown(); /* no thread may run module code after fini */
     free(b->base_dir);
     b->base_dir = NULL;
 }
@@ -157,6 +180,10 @@ static const od_metric_def_t metrics[] = {
 
 static int m_init(od_module_ctx_t *ctx, char *err, size_t errsz)
 {
+    if (od_register_config(ctx, seg_conf, sizeof seg_conf / sizeof seg_conf[0]) < 0) {
+        seg_err(err, errsz, "segment: cannot register storage.segment.max.open.files");
+        return -1;
+    }
     if (od_register_storage(ctx, &ops, &backend) < 0) {
         seg_err(err, errsz, "segment: cannot register the storage backend");
         return -1;

@@ -6,10 +6,12 @@
  *   unless the clean-shutdown marker was found (then everything had been
  *   fdatasync'ed at close and a structural scan is enough).
  * - An earlier segment is trusted when its index files look sane and the
- *   stretch from its last index entry to the end of the .log is well formed
- *   and ends exactly where the next segment begins; otherwise it is scanned
- *   with CRCs and its indexes are rebuilt. (Segments are fdatasync'ed when
- *   they roll, so only the active one can hold a torn tail.)
+ *   stretch from its last index entry to the end of the .log is well
+ *   formed, CRCs included, and ends exactly where the next segment begins; otherwise it is scanned with CRCs and its
+ *   indexes are rebuilt. Its descriptor goes back to the pool afterwards
+ *   (segment_files.c), so a restart does not hold one per segment. (Rolled
+ *   segments are fdatasync'ed in the background, so a crash of the machine
+ *   may tear the tail of any segment, not only the active one.)
  * - The first invalid batch ends the log: a torn or corrupt tail is cut off
  *   with ftruncate and every later segment is deleted, each with a warning.
  * - A .index or .timeindex without its .log is removed; other files are
@@ -44,9 +46,12 @@ static int scan(struct od_log *log, seg_segment_t *s, int64_t pos, int64_t expec
     int64_t since = 0;
     int rc = 0;
 
+    int fd = seg_segment_fd(s, err, errsz);
+    if (fd < 0)
+        return -1;
     memset(res, 0, sizeof *res);
     res->max_ts = -1;
-    seg_reader_init(&r, s->log->fd, s->size);
+    seg_reader_init(&r, fd, s->size);
     while (pos < s->size) {
         seg_batch_t b;
         const char *why;
@@ -99,7 +104,7 @@ static int scan(struct od_log *log, seg_segment_t *s, int64_t pos, int64_t expec
         }
         if (build) {
             seg_index_add_batch(log, s, (int32_t)(seg_batch_last(&b) - s->base), (int32_t)pos, bsz,
-                                b.max_timestamp, 0);
+                                b.max_timestamp);
         } else {
             if (since > log->cfg.index_interval_bytes && (int64_t)s->idx.noff < log->max_oentries)
                 res->incomplete = 1;
@@ -142,7 +147,7 @@ static int recover_active(struct od_log *log, seg_segment_t *s, int verify, char
     if (res.bad && cut(s, &res, err, errsz) < 0)
         return -1;
     s->next = res.next;
-    return seg_index_write_files(s, 1, err, errsz);
+    return seg_index_write_files(s, err, errsz);
 }
 
 /* Check or rebuild an earlier segment. Returns 1 if it was cut (it must
@@ -181,7 +186,7 @@ static int recover_inactive(struct od_log *log, seg_segment_t *s, int64_t next_b
         return 1;
     }
     seg_index_finalize(log, s);
-    return seg_index_write_files(s, 0, err, errsz);
+    return seg_index_write_files(s, err, errsz);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -330,7 +335,7 @@ int seg_recover(struct od_log *log, char *err, size_t errsz)
     if (n == 0) {
         seg_segment_t *s = seg_segment_new(log->dir, 0);
         if (!s || seg_segment_open_log(s, 1, err, errsz) < 0 ||
-            seg_index_write_files(s, 1, err, errsz) < 0 || add_segment(log, s, err, errsz) < 0) {
+            seg_index_write_files(s, err, errsz) < 0 || add_segment(log, s, err, errsz) < 0) {
             if (!s)
                 seg_err(err, errsz, "%s: out of memory", log->dir);
             seg_segment_free(s);
@@ -344,10 +349,6 @@ int seg_recover(struct od_log *log, char *err, size_t errsz)
         int r;
         if (!s) {
             seg_err(err, errsz, "%s: out of memory", log->dir);
-            goto out;
-        }
-        if (seg_segment_open_log(s, 0, err, errsz) < 0) {
-            seg_segment_free(s);
             goto out;
         }
         if (i > 0 && (s->base < log->segs[i - 1]->next ||
@@ -364,17 +365,24 @@ int seg_recover(struct od_log *log, char *err, size_t errsz)
             seg_segment_free(log->segs[--log->nsegs]);
             continue;
         }
+        if (seg_segment_open_log(s, 0, err, errsz) < 0) {
+            seg_segment_free(s);
+            goto out;
+        }
         if (i + 1 < n) {
             r = recover_inactive(log, s, bases[i + 1], err, errsz);
             if (r == 1) {
                 delete_from(log, bases, i + 1, n);
                 n = i + 1;
-                r = seg_index_write_files(s, 1, err, errsz);
+                r = seg_index_write_files(s, err, errsz);
             }
         } else {
             /* Only the original last segment may skip CRCs after a clean
              * close; one that becomes last through a cut is checked. */
             r = recover_active(log, s, !(clean && n == orig_n), err, errsz);
+            /* After a crash the tail may be in the page cache only: the
+             * next clean close must fdatasync it before its marker. */
+            s->unsynced = !(clean && n == orig_n);
         }
         if (r < 0 || add_segment(log, s, err, errsz) < 0) {
             seg_segment_free(s);

@@ -130,7 +130,6 @@ static void remove_leftovers(struct od_log *log)
 static void retire(struct od_log *log, seg_segment_t *s, int64_t delay_ms)
 {
     struct seg_doomed *d = NULL;
-    seg_index_close(&s->idx);
     if (delay_ms > 0 && (d = calloc(1, sizeof *d)) != NULL && (d->path = strdup(s->path))) {
         for (size_t i = 0; i < SEG_NEXTS; i++) {
             char from[4200], to[4300];
@@ -139,7 +138,7 @@ static void retire(struct od_log *log, seg_segment_t *s, int64_t delay_ms)
             if (rename(from, to) < 0 && errno != ENOENT)
                 od_logf(OD_LOG_WARN, "segment: %s: rename: %s", from, strerror(errno));
         }
-        d->due_ms = od_mono_ms() + delay_ms;
+        d->due_ms = seg_sat_add(od_mono_ms(), delay_ms);
         d->next = log->doomed;
         log->doomed = d;
     } else {
@@ -241,6 +240,8 @@ static int64_t largest_ts(const seg_segment_t *s)
     seg_segment_file(s, ".log", path, sizeof path);
     if (stat(path, &st) < 0)
         return INT64_MAX; /* unknown: keep it */
+    if ((int64_t)st.st_mtim.tv_sec > INT64_MAX / 1000 || (int64_t)st.st_mtim.tv_sec < INT64_MIN / 1000)
+        return st.st_mtim.tv_sec > 0 ? INT64_MAX : INT64_MIN; /* a wild mtime */
     return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
@@ -256,7 +257,7 @@ int seg_log_enforce_retention(struct od_log *log, int64_t now_ms, char *err, siz
      * empty active segment is never due). */
 #define DUE_OK(i) ((i) + 1 < log->nsegs || log->segs[i]->size > 0)
     if (c->retention_ms >= 0)
-        while (n < log->nsegs && DUE_OK(n) && now_ms - largest_ts(log->segs[n]) > c->retention_ms)
+        while (n < log->nsegs && DUE_OK(n) && seg_sat_sub(now_ms, largest_ts(log->segs[n])) > c->retention_ms)
             total -= log->segs[n++]->size;
     if (c->retention_bytes >= 0 && total > c->retention_bytes) {
         int64_t diff = total - c->retention_bytes;

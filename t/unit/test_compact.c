@@ -327,7 +327,15 @@ static void test_main(void)
     /* Half of them are old enough. */
     cfg.min_compaction_lag_ms = NWRITES / 2 + 1000;
     seg_log_reconfigure(log, &cfg);
-    tap_is_int(run(log, now, 8192, &steps), 0, "partial clean under min.compaction.lag.ms");
+    {
+        unsigned long syncs = seg_loop_syncs;
+        int64_t before = seg_log_size(log);
+        tap_is_int(run(log, now, 8192, &steps), 0, "partial clean under min.compaction.lag.ms");
+        /* The swaps' fdatasync and directory fsyncs ran on the worker. */
+        tap_ok(seg_log_size(log) < before && seg_loop_syncs == syncs,
+               "segments swapped (%lld -> %lld bytes) without a sync on the calling thread (%lu)",
+               (long long)before, (long long)seg_log_size(log), seg_loop_syncs - syncs);
+    }
     read_all(log, s);
     ok = 1;
     for (int64_t w = NWRITES / 2 + 200; w < NWRITES; w += 97) {
@@ -492,6 +500,7 @@ static void test_compressed(void)
     for (size_t i = 0; i < log->nsegs; i++) {
         seg_batch_t b;
         if (log->segs[i]->size > 0 &&
+            seg_segment_fd(log->segs[i], err, sizeof err) >= 0 &&
             seg_read_header(log->segs[i]->log->fd, 0, log->segs[i]->size, &b, err, sizeof err) == 0)
             compressed += (b.attributes & 7) == OD_CODEC_GZIP;
     }

@@ -483,6 +483,78 @@ static void test_memory(void)
         od_module.fini(&ctx);
 }
 
+/* Client-set extremes: record timestamps at the ends of int64 and
+ * retention.ms, segment.ms, flush.ms, file.delete.delay.ms and the
+ * compaction lags near INT64_MAX, with clocks at both ends. Built with
+ * UBSan (-fno-sanitize-recover), any signed overflow aborts the test. */
+static void test_extremes(void)
+{
+    char dir[300], err[512];
+    od_log_config_t c = cfg_of(3 * BATCH_LEN, INT64_MAX, -1, OD_CLEANUP_DELETE, INT64_MAX);
+    od_log_t *log;
+    int64_t ts_out = 0, v;
+    int ok = 1;
+
+    c.segment_ms = INT64_MAX;
+    c.flush_ms = INT64_MAX;
+    c.segment_jitter_ms = INT64_MAX;
+    c.delete_retention_ms = INT64_MAX;
+    c.min_compaction_lag_ms = INT64_MAX;
+    c.max_compaction_lag_ms = INT64_MAX - 1;
+    log = open_log(new_dir(dir, sizeof dir), &c);
+    if (!log) {
+        tap_ok(0, "extremes: open");
+        return;
+    }
+    /* segments: [5 5 5] [MAX MAX MAX] [MIN+1 MIN+1 MIN+1] [active: 7] */
+    for (int i = 0; i < 3; i++)
+        ok &= append_ts(log, 5) == 0;
+    for (int i = 0; i < 3; i++)
+        ok &= append_ts(log, INT64_MAX) == 0;
+    for (int i = 0; i < 3; i++)
+        ok &= append_ts(log, INT64_MIN + 1) == 0;
+    ok &= append_ts(log, 7) == 0;
+    tap_ok(ok && log->nsegs == 4, "extremes: 4 segments with timestamps 5, MAX, MIN+1, 7");
+    seg_log_tick(log, INT64_MIN);
+    seg_log_tick(log, INT64_MAX);
+    tap_is_int(log->nsegs, 4, "segment.ms and flush.ms near INT64_MAX: no roll at either clock end");
+    tap_is_int(seg_log_enforce_retention(log, INT64_MAX, err, sizeof err), 0,
+               "retention.ms INT64_MAX, now INT64_MAX: nothing due");
+    tap_is_int(seg_log_enforce_retention(log, INT64_MIN, err, sizeof err), 0,
+               "retention.ms INT64_MAX, now INT64_MIN: nothing due");
+    c.retention_ms = 0;
+    seg_log_reconfigure(log, &c);
+    tap_is_int(seg_log_enforce_retention(log, INT64_MIN, err, sizeof err), 0,
+               "retention.ms 0, now INT64_MIN: nothing due");
+    tap_is_int(seg_log_enforce_retention(log, INT64_MAX, err, sizeof err), 1,
+               "retention.ms 0, now INT64_MAX: the first segment is due, the MAX one is not");
+    tap_ok(count_files(dir, ".log.deleted") == 1, "file.delete.delay.ms INT64_MAX: renamed");
+    seg_log_tick(log, od_mono_ms() + ((int64_t)1 << 50)); /* ~35000 years on */
+    tap_ok(count_files(dir, ".log.deleted") == 1, "... and not deleted by a tick");
+    v = seg_log_offset_for_time(log, INT64_MAX, &ts_out);
+    tap_ok(v == 3 && ts_out == INT64_MAX, "offset_for_time(INT64_MAX) = 3 (got %lld)", (long long)v);
+    v = seg_log_offset_for_time(log, INT64_MIN, &ts_out);
+    tap_ok(v == 3, "offset_for_time(INT64_MIN) = the start (got %lld)", (long long)v);
+    tap_ok(seg_log_advance_start(log, INT64_MAX, err, sizeof err) < 0 &&
+               seg_log_advance_start(log, INT64_MIN, err, sizeof err) < 0,
+           "advance_start to INT64_MAX or INT64_MIN: refused");
+    c.cleanup_policy = OD_CLEANUP_COMPACT;
+    seg_log_reconfigure(log, &c);
+    tap_ok(seg_clean_step(log, INT64_MIN, 1 << 20, err, sizeof err) >= 0 &&
+               seg_clean_step(log, INT64_MAX, 1 << 20, err, sizeof err) >= 0,
+           "compaction lags and delete.retention.ms near INT64_MAX at both clock ends");
+    c.min_compaction_lag_ms = 0;
+    c.max_compaction_lag_ms = 1;
+    c.delete_retention_ms = 0;
+    c.min_cleanable_dirty_ratio = 0.0;
+    seg_log_reconfigure(log, &c);
+    tap_ok(seg_clean_step(log, INT64_MIN, 1 << 20, err, sizeof err) >= 0 &&
+               seg_clean_step(log, INT64_MAX, 1 << 20, err, sizeof err) >= 0,
+           "compaction with small lags at both clock ends");
+    seg_log_close(log);
+    tap_ok(count_files(dir, ".log.deleted") == 0, "close removes the delayed files");
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "/tmp/odtest-retention.XXXXXX");
@@ -499,6 +571,7 @@ int main(void)
     test_retention_size();
     test_state();
     test_memory();
+    test_extremes();
     seg_remove_tree(root);
     return tap_done();
 }
