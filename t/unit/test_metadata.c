@@ -138,8 +138,6 @@ int main(void)
     tap_is_int(bc, 0, "broker ConfigRecords applied");
     tap_ok(a->image.nbroker_default_configs == 1 && a->image.nbroker_configs == 1,
            "one cluster default, one of this node, the other node's ignored");
-}
-
     tap_is_int(apply(a, frame_config("gone", "retention.ms", "1", &len), &len, off++), 0,
                "a ConfigRecord for a topic deleted before it committed is skipped, not fatal");
     tap_ok(!od_image_topic(&a->image, "gone", 4), "and creates nothing");
