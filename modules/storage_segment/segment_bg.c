@@ -80,13 +80,13 @@ static void run(seg_bg_job_t *j)
             if (errno == ENOENT)
                 continue;
             j->failed = errno;
-            snprintf(j->why, sizeof j->why, "%s: open: %s", path, strerror(errno));
+            snprintf(j->why, sizeof j->why, "%.400s: open: %s", path, strerror(errno));
             break;
         }
         rc = j->steps[i].dir ? fsync(fd) : fdatasync(fd);
         if (rc < 0) {
             j->failed = errno;
-            snprintf(j->why, sizeof j->why, "%s: %s: %s", path,
+            snprintf(j->why, sizeof j->why, "%.400s: %s: %s", path,
                      j->steps[i].dir ? "fsync" : "fdatasync", strerror(errno));
         }
         close(fd);
