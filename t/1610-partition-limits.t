@@ -5,7 +5,10 @@
 # half-way, the control plane refused every later change and the broker
 # could never start again. Now a partition whose log cannot be opened is
 # offline (KAFKA_STORAGE_ERROR for it) while the rest of the broker and the
-# metadata replay go on; partition logs leave descriptors for connections.
+# metadata replay go on. The segment store keeps descriptors proportional to
+# the partitions in use, so under a hard limit of 256 all 1000 partitions
+# open; one whose directory is taken by a plain file cannot, and only it is
+# offline.
 # Caps: Kafka's bound on records per user operation (10000,
 # POLICY_VIOLATION) and max.broker.partitions (KIP-578's name).
 import os
@@ -24,13 +27,18 @@ NOFILE = 256
 
 
 def with_nofile(fn):
-    """Runs fn with RLIMIT_NOFILE lowered, so the broker it starts inherits it."""
+    """Runs fn with RLIMIT_NOFILE lowered (soft and hard, so the broker cannot
+    raise it), so the broker it starts inherits it. The hard limit can only be
+    raised again by root, which the tests run as; otherwise it stays low."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(NOFILE, hard), hard))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(NOFILE, soft), min(NOFILE, hard)))
     try:
         return fn()
     finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        except (ValueError, OSError):
+            pass
 
 
 def create_v1(conn, topics, validate_only=False):
@@ -66,6 +74,10 @@ def batch():
 
 # ---- a large topic under a low descriptor limit ----
 a = odtest.Broker(name="fdlimit")
+BLOCKED = 7
+os.makedirs(a.data, exist_ok=True)
+with open(os.path.join(a.data, "big-%d" % BLOCKED), "w") as f:
+    f.write("not a partition directory\n")
 with_nofile(a.start)
 c = odtest.Conn(a.port)
 tap.is_(odtest.create_topics(c, [("big", 1000, 1)]), {"big": 0},
@@ -73,11 +85,11 @@ tap.is_(odtest.create_topics(c, [("big", 1000, 1)]), {"big": 0},
 errs = part_errors(c, "big")
 online = [i for i, e in enumerate(errs) if e == 0]
 offline = [i for i, e in enumerate(errs) if e == STORAGE_ERROR]
-tap.ok(len(errs) == 1000 and online and offline and len(online) + len(offline) == 1000,
+tap.ok(len(errs) == 1000 and offline == [BLOCKED] and len(online) == 999,
        "Metadata lists 1000 partitions: %d online, %d KAFKA_STORAGE_ERROR"
        % (len(online), len(offline)))
-tap.like(a.log_text(), r"ERROR topic big partition \d+ is offline \(KAFKA_STORAGE_ERROR\): "
-         r"too few file descriptors", "the log names topic, partition and reason")
+tap.like(a.log_text(), r"ERROR topic big partition %d is offline \(KAFKA_STORAGE_ERROR\): \S"
+         % BLOCKED, "the log names topic, partition and reason")
 on, off = online[0], offline[0]
 tap.is_(odtest.produce(c, {("big", on): batch()})[("big", on)][0], 0,
         "Produce to an online partition works")
@@ -97,7 +109,7 @@ with_nofile(a.start)
 tap.ok(a.running(), "the broker starts again under the same limit")
 c = odtest.Conn(a.port)
 errs = part_errors(c, "big")
-tap.ok(len(errs) == 1000 and errs[on] == 0 and STORAGE_ERROR in errs,
+tap.ok(len(errs) == 1000 and errs[on] == 0 and errs.count(STORAGE_ERROR) == 1,
        "after the restart: 1000 partitions, %d offline" % errs.count(STORAGE_ERROR))
 r = odtest.fetch(c, {("big", on): 0})[("big", on)]
 tap.ok(r["error"] == 0 and r["hw"] == 1, "the record produced before is there (hw %s)" % r["hw"])
