@@ -398,6 +398,14 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
         return -1;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* SIGTERM and SIGINT are taken by a signalfd on the loop (below). Block
+     * them before any module or subsystem can start a thread, which would
+     * inherit the mask: a thread with them unblocked would die of them. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
     if (load_config(core, config_file, sets, nsets, err, errsz) < 0)
         return -1;
     od_logging_set_level(od_logging_level_from_name(core->conf.log_level));
@@ -454,11 +462,6 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
     }
     if (start_subsystems(core, err, errsz) < 0)
         return -1;
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sfd < 0 || od_loop_watch(core->loop, sfd, OD_LOOP_READ, on_signal, core) < 0) {
         snprintf(err, errsz, "signalfd: %s", strerror(errno));

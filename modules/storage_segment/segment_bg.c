@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,10 +130,23 @@ static void *work(void *arg)
     return NULL;
 }
 
+/* The worker starts with every signal blocked: the broker takes SIGTERM
+ * and SIGINT through a signalfd on the loop thread, and a process-directed
+ * signal that found this thread unblocked would kill the process instead. */
+static int start_worker(void)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&worker, NULL, work, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 int seg_bg_submit(seg_bg_job_t *j, int keep)
 {
     pthread_mutex_lock(&mu);
-    if (!running && !quitting && pthread_create(&worker, NULL, work, NULL) == 0)
+    if (!running && !quitting && start_worker() == 0)
         running = 1;
     if (!running) {
         pthread_mutex_unlock(&mu);

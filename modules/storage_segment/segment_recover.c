@@ -319,6 +319,34 @@ static int clean_marker(const char *dir)
     return 1;
 }
 
+/* A new, empty log: its directory and first segment's names are made
+ * durable by the background worker, not here. Creating a thousand
+ * partitions in one request would otherwise stall the loop for a thousand
+ * directory fsyncs. Nothing is lost meanwhile: a log whose directory or
+ * empty segment a crash took is created again when the metadata replays,
+ * and the first flush fsyncs the directory anyway (dir_dirty) before any
+ * appended record is called durable. */
+static void sync_new_dir_later(struct od_log *log)
+{
+    char parent[4096];
+    const char *slash = strrchr(log->dir, '/');
+    seg_bg_job_t *j = seg_bg_job_new();
+    log->dir_dirty = 1;
+    if (!j || seg_bg_job_add(j, log->dir, 1) < 0) {
+        seg_bg_put(j);
+        seg_fsync_dir(log->dir);
+        log->dir_dirty = 0;
+        return;
+    }
+    if (slash && (size_t)(slash - log->dir) < sizeof parent) {
+        size_t n = slash > log->dir ? (size_t)(slash - log->dir) : 1;
+        memcpy(parent, log->dir, n);
+        parent[n] = '\0';
+        seg_bg_job_add(j, parent, 1); /* the new directory's own entry */
+    }
+    seg_bg_submit(j, 0);
+}
+
 int seg_recover(struct od_log *log, char *err, size_t errsz)
 {
     int clean = clean_marker(log->dir);
@@ -341,7 +369,7 @@ int seg_recover(struct od_log *log, char *err, size_t errsz)
             seg_segment_free(s);
             return -1;
         }
-        seg_fsync_dir(log->dir);
+        sync_new_dir_later(log);
         return 0;
     }
     while (i < n) {
