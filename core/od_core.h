@@ -43,6 +43,7 @@ typedef struct od_listener od_listener_t;
 typedef struct od_conn od_conn_t;
 typedef struct od_module_rec od_module_rec_t;
 typedef struct od_pid_registry od_pid_registry_t;
+typedef struct od_fetch_waits od_fetch_waits_t;
 struct od_coord;
 
 struct od_core {
@@ -62,6 +63,7 @@ struct od_core {
     od_image_t image;
     od_pid_registry_t *pids; /* InitProducerId's ids and block (od_h_initproducerid.c) */
     struct od_coord *coord;  /* the group coordinator (od_group.c: start to stop) */
+    od_fetch_waits_t *fetch_waits; /* long-polling fetches (od_h_fetch.c: start to stop) */
 
     od_listener_t *listeners;
     size_t nlisteners;
@@ -95,7 +97,8 @@ typedef struct od_subsystem {
  * through a connection (r->conn->core), a module context (ctx->core), a
  * listener (l->core) or the argument of its timer or callback, so that the
  * process-wide state (producer ids: core->pids; the group coordinator:
- * core->coord; the loop, image, modules) hangs off this object. */
+ * core->coord; waiting fetches: core->fetch_waits; the loop, image,
+ * modules) hangs off this object. */
 
 od_core_t *od_core_new(void);
 /* Load config and modules, start storage and control plane, open listeners.
