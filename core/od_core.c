@@ -504,6 +504,7 @@ void od_core_free(od_core_t *core)
         return;
     /* Run pending zero-delay cleanups (closed connections). */
     od_loop_free(core->loop);
+    od_net_free(core);
     od_config_free(&core->config);
     free(core->config_file);
     free(core);
