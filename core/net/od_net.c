@@ -110,7 +110,7 @@ int od_listeners_parse(const char *text, od_listen_spec_t *out, size_t max, char
  * max.connections.per.ip.overrides) ---- */
 
 /* The keys have no static targets: od_listeners_open reads them into the
- * broker's od_net_state_t (read_config). */
+ * broker's od_net_state_t (read_int, parse_overrides). */
 static const od_conf_def_t net_defs[] = {
     {"max.connections", OD_CONF_INT, "2147483647", 0, INT32_MAX, NULL,
      "connections the broker holds in all; at the limit it stops accepting until one closes",
