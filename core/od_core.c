@@ -194,7 +194,7 @@ static void tick_conns(od_core_t *core, int64_t now)
 static const od_subsystem_t subsystems[] = {
     {"logs", NULL, NULL, tick_logs, NULL},
     {"connections", od_net_register_config, NULL, tick_conns, NULL},
-    {"fetch", od_fetch_register_config, NULL, NULL, NULL},
+    {"fetch", od_fetch_register_config, od_fetch_start, NULL, od_fetch_stop},
     {"lifecycle", od_lifecycle_register_config, NULL, od_lifecycle_tick, od_lifecycle_stop},
     {"producer state", od_producer_register_config, od_producer_start, od_producer_tick,
      od_producer_stop},
@@ -507,6 +507,7 @@ void od_core_free(od_core_t *core)
         return;
     /* Run pending zero-delay cleanups (closed connections). */
     od_loop_free(core->loop);
+    od_net_free(core);
     od_config_free(&core->config);
     free(core->config_file);
     free(core);

@@ -43,6 +43,9 @@ typedef struct od_listener od_listener_t;
 typedef struct od_conn od_conn_t;
 typedef struct od_module_rec od_module_rec_t;
 typedef struct od_pid_registry od_pid_registry_t;
+typedef struct od_fetch_waits od_fetch_waits_t;
+struct od_net_state;
+struct od_coord;
 
 struct od_core {
     od_loop_t *loop;
@@ -60,12 +63,15 @@ struct od_core {
 
     od_image_t image;
     od_pid_registry_t *pids; /* InitProducerId's ids and block (od_h_initproducerid.c) */
+    struct od_coord *coord;  /* the group coordinator (od_group.c: start to stop) */
+    od_fetch_waits_t *fetch_waits; /* long-polling fetches (od_h_fetch.c: start to stop) */
 
     od_listener_t *listeners;
     size_t nlisteners;
     od_conn_t *conns; /* all open connections (doubly linked) */
     size_t nconns;
     od_conn_t *closed_conns; /* closed, freed on the next loop turn */
+    struct od_net_state *net; /* connection limits, per-IP counts, memory in flight (od_net.h) */
 
     char data_dir[4096];
     int ready;       /* control plane replayed, listeners open */
@@ -92,8 +98,10 @@ typedef struct od_subsystem {
 /* There is no process-wide core pointer: everything reaches the broker
  * through a connection (r->conn->core), a module context (ctx->core), a
  * listener (l->core) or the argument of its timer or callback, so that the
- * process-wide state (producer ids: core->pids; the loop, image, modules)
- * hangs off this object. */
+ * process-wide state (producer ids: core->pids; the group coordinator:
+ * core->coord; waiting fetches: core->fetch_waits; connection limits and
+ * memory in flight: core->net; the loop, image, modules) hangs off this
+ * object. */
 
 od_core_t *od_core_new(void);
 /* Load config and modules, start storage and control plane, open listeners.

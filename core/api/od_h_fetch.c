@@ -6,6 +6,7 @@
  * never creates a session (it returns session id 0), which the protocol
  * allows; an incremental fetch naming a session gets
  * FETCH_SESSION_ID_NOT_FOUND and the client falls back to full fetches. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,25 +42,57 @@ struct fetch_wait {
     fetch_wait_t *qprev, *qnext; /* the answer queue */
 };
 
-static fetch_wait_t *waiting; /* one broker per process */
-/* Woken fetches are answered one per loop turn, oldest first: building a
- * response for many partitions is long, and an append may wake many. */
-static fetch_wait_t *queue_head, *queue_tail;
-static int64_t queue_timer;
-
-/* A client's max_wait_ms is cut to this: a waiting fetch holds memory. */
-static int64_t fetch_wait_max_ms;
+/* One broker's waiting fetches (core->fetch_waits: made by od_fetch_start,
+ * freed by od_fetch_stop). */
+struct od_fetch_waits {
+    fetch_wait_t *waiting; /* all of them */
+    /* Woken fetches are answered one per loop turn, oldest first: building
+     * a response for many partitions is long, and an append may wake many. */
+    fetch_wait_t *queue_head, *queue_tail;
+    int64_t queue_timer;
+    uint64_t wake_stamp; /* of the last od_fetch_wake */
+    /* fetch.wait.max.ms: a client's max_wait_ms is cut to this (a waiting
+     * fetch holds memory). */
+    int64_t wait_max_ms;
+};
 
 static const od_conf_def_t fetch_defs[] = {
     {"fetch.wait.max.ms", OD_CONF_INT, "30000", 0, INT32_MAX, NULL,
      "longest a Fetch waits for min_bytes; a larger max_wait_ms is cut to it (not in Kafka)",
-     &fetch_wait_max_ms, 0},
+     NULL, 0},
 };
 
 int od_fetch_register_config(od_core_t *core, char *err, size_t errsz)
 {
     return od_config_register(&core->config, fetch_defs, sizeof(fetch_defs) / sizeof(fetch_defs[0]),
                               "core", err, errsz);
+}
+
+int od_fetch_start(od_core_t *core, char *err, size_t errsz)
+{
+    od_fetch_waits_t *w = calloc(1, sizeof(*w));
+    if (!w) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    /* The key has no static target: the value (validated when the
+     * configuration was applied) is read into this broker's state. */
+    const od_conf_def_t *d = &fetch_defs[0];
+    if (od_conf_parse(d, od_config_get(&core->config, d->name), &w->wait_max_ms, err, errsz) < 0) {
+        free(w);
+        return -1;
+    }
+    core->fetch_waits = w;
+    return 0;
+}
+
+void od_fetch_stop(od_core_t *core)
+{
+    if (!core->fetch_waits)
+        return;
+    od_fetch_answer_all(core); /* none is left normally: shutdown answered them */
+    free(core->fetch_waits);
+    core->fetch_waits = NULL;
 }
 
 static od_partition_t *lookup(od_core_t *core, od_str_t topic, int32_t part, int16_t *err)
@@ -227,14 +260,15 @@ static void dequeue(fetch_wait_t *fw)
 {
     if (!fw->queued)
         return;
+    od_fetch_waits_t *w = fw->core->fetch_waits;
     if (fw->qprev)
         fw->qprev->qnext = fw->qnext;
     else
-        queue_head = fw->qnext;
+        w->queue_head = fw->qnext;
     if (fw->qnext)
         fw->qnext->qprev = fw->qprev;
     else
-        queue_tail = fw->qprev;
+        w->queue_tail = fw->qprev;
     fw->qprev = fw->qnext = NULL;
     fw->queued = 0;
 }
@@ -243,10 +277,11 @@ static void unlink_wait(fetch_wait_t *fw)
 {
     unlink_nodes(fw);
     dequeue(fw);
+    od_fetch_waits_t *w = fw->core->fetch_waits;
     if (fw->prev)
         fw->prev->next = fw->next;
-    else if (waiting == fw)
-        waiting = fw->next;
+    else if (w->waiting == fw)
+        w->waiting = fw->next;
     if (fw->next)
         fw->next->prev = fw->prev;
     fw->prev = fw->next = NULL;
@@ -324,11 +359,12 @@ static void on_timeout(void *arg)
 static void drain_queue(void *arg)
 {
     od_core_t *core = arg;
-    queue_timer = 0;
-    if (queue_head)
-        answer_now(core, queue_head);
-    if (queue_head && !queue_timer)
-        queue_timer = od_loop_timer(core->loop, 0, drain_queue, core);
+    od_fetch_waits_t *w = core->fetch_waits;
+    w->queue_timer = 0;
+    if (w->queue_head)
+        answer_now(core, w->queue_head);
+    if (w->queue_head && !w->queue_timer)
+        w->queue_timer = od_loop_timer(core->loop, 0, drain_queue, core);
 }
 
 /* Answer fw soon: it stops listening to its partitions now. If no timer
@@ -337,23 +373,24 @@ static void enqueue(od_core_t *core, fetch_wait_t *fw)
 {
     if (fw->queued)
         return;
+    od_fetch_waits_t *w = core->fetch_waits;
     unlink_nodes(fw);
-    if (!queue_timer) {
-        queue_timer = od_loop_timer(core->loop, 0, drain_queue, core);
-        if (queue_timer < 0) {
-            queue_timer = 0;
+    if (!w->queue_timer) {
+        w->queue_timer = od_loop_timer(core->loop, 0, drain_queue, core);
+        if (w->queue_timer < 0) {
+            w->queue_timer = 0;
             answer_now(core, fw);
             return;
         }
     }
     fw->queued = 1;
     fw->qnext = NULL;
-    fw->qprev = queue_tail;
-    if (queue_tail)
-        queue_tail->qnext = fw;
+    fw->qprev = w->queue_tail;
+    if (w->queue_tail)
+        w->queue_tail->qnext = fw;
     else
-        queue_head = fw;
-    queue_tail = fw;
+        w->queue_head = fw;
+    w->queue_tail = fw;
 }
 
 static uint32_t name_hash(od_str_t t, int32_t part)
@@ -432,6 +469,7 @@ static int detach_from_frame(od_req_t *r, od_FetchRequest_t *req)
 void od_h_fetch(od_req_t *r, void *body)
 {
     od_core_t *core = r->conn->core;
+    od_fetch_waits_t *w = core->fetch_waits;
     od_FetchRequest_t *req = body;
     if (req->session_id != 0) {
         od_FetchResponse_t resp;
@@ -444,14 +482,15 @@ void od_h_fetch(od_req_t *r, void *body)
         return;
     }
     mark_duplicates(req);
-    if (req->max_wait_ms <= 0 || req->min_bytes <= 0 || core->stopping || fetch_wait_max_ms <= 0) {
+    if (req->max_wait_ms <= 0 || req->min_bytes <= 0 || core->stopping || !w ||
+        w->wait_max_ms <= 0) {
         answer(core, r, req); /* will not wait: no need to probe first */
         return;
     }
     int any_error = 0;
     size_t avail = fetch_eval(core, r, req, 0, &any_error);
     if (any_error || req->max_wait_ms <= 0 || (int64_t)avail >= (int64_t)req->min_bytes ||
-        core->stopping || req->topics_count <= 0 || fetch_wait_max_ms <= 0) {
+        core->stopping || req->topics_count <= 0) {
         answer(core, r, req);
         return;
     }
@@ -469,7 +508,7 @@ void od_h_fetch(od_req_t *r, void *body)
         answer(core, r, req); /* no room to wait: answer with what is there */
         return;
     }
-    int64_t wait_ms = req->max_wait_ms < fetch_wait_max_ms ? req->max_wait_ms : fetch_wait_max_ms;
+    int64_t wait_ms = req->max_wait_ms < w->wait_max_ms ? req->max_wait_ms : w->wait_max_ms;
     fw->timer = od_loop_timer(core->loop, wait_ms, on_timeout, fw);
     if (fw->timer < 0) {
         free(fw->nodes);
@@ -497,23 +536,22 @@ void od_h_fetch(od_req_t *r, void *body)
             p->waiters = node;
         }
     }
-    fw->next = waiting;
-    if (waiting)
-        waiting->prev = fw;
-    waiting = fw;
+    fw->next = w->waiting;
+    if (w->waiting)
+        w->waiting->prev = fw;
+    w->waiting = fw;
     r->wait = fw;
     r->cancel = cancel_wait;
 }
 
 void od_fetch_wake(od_core_t *core, od_partition_t *p)
 {
-    static uint64_t stamp;
     if (!p->waiters)
         return;
     /* Collect the distinct waiting fetches first (a stamp per fetch makes
      * that linear): answering one unlinks its nodes from this list, and
      * its connection closing may cancel others. */
-    stamp++;
+    uint64_t stamp = ++core->fetch_waits->wake_stamp;
     size_t n = 0, cap = 0;
     fetch_wait_t **fws = NULL;
     for (od_fetch_waiter_t *q = p->waiters; q; q = q->next) {
@@ -558,19 +596,23 @@ void od_fetch_partition_removed(od_core_t *core, od_partition_t *p)
         /* Answer on the next loop turn: the image is mid-change now. */
         if (fw->timer > 0)
             od_loop_cancel(core->loop, fw->timer);
-        fw->next = waiting;
-        if (waiting)
-            waiting->prev = fw;
-        waiting = fw;
+        od_fetch_waits_t *w = core->fetch_waits;
+        fw->next = w->waiting;
+        if (w->waiting)
+            w->waiting->prev = fw;
+        w->waiting = fw;
         fw->timer = od_loop_timer(core->loop, 0, on_timeout, fw);
     }
 }
 
 void od_fetch_answer_all(od_core_t *core)
 {
-    while (waiting)
-        answer_now(core, waiting);
-    if (queue_timer)
-        od_loop_cancel(core->loop, queue_timer);
-    queue_timer = 0;
+    od_fetch_waits_t *w = core->fetch_waits;
+    if (!w)
+        return;
+    while (w->waiting)
+        answer_now(core, w->waiting);
+    if (w->queue_timer)
+        od_loop_cancel(core->loop, w->queue_timer);
+    w->queue_timer = 0;
 }

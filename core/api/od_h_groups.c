@@ -54,7 +54,7 @@ static void find_one(od_core_t *core, od_req_t *r, od_str_t key, int8_t type, in
         *ec = OD_ERR_INVALID_REQUEST;
     } else {
         int32_t part;
-        *ec = od_coord_check(key.p ? key.p : "", (size_t)key.len, &part);
+        *ec = od_coord_check(core->coord, key.p ? key.p : "", (size_t)key.len, &part);
         if (*ec == OD_ERR_NONE || *ec == OD_ERR_NOT_COORDINATOR) {
             od_topic_t *t = od_image_topic(&core->image, OD_GROUP_OFFSETS_TOPIC,
                                            strlen(OD_GROUP_OFFSETS_TOPIC));
@@ -171,7 +171,7 @@ void od_h_join_group(od_req_t *r, void *body)
     a.protos = protos;
     a.nprotos = n;
     a.require_known_member_id = r->hdr.api_version >= 4;
-    od_group_join(&a, join_done, r);
+    od_group_join(r->conn->core->coord, &a, join_done, r);
 }
 
 /* ---- SyncGroup ---- */
@@ -211,7 +211,7 @@ void od_h_sync_group(od_req_t *r, void *body)
     }
     od_str_t none = od_str_c(NULL);
     int16_t v = r->hdr.api_version;
-    od_group_sync(req->group_id, req->generation_id, req->member_id,
+    od_group_sync(r->conn->core->coord, req->group_id, req->generation_id, req->member_id,
                   v >= 3 ? req->group_instance_id : none, v >= 5 ? req->protocol_type : none,
                   v >= 5 ? req->protocol_name : none, asg, n, sync_done, r);
 }
@@ -223,7 +223,8 @@ void od_h_heartbeat(od_req_t *r, void *body)
     od_HeartbeatRequest_t *req = body;
     od_HeartbeatResponse_t resp;
     od_HeartbeatResponse_init(&resp);
-    resp.error_code = od_group_heartbeat(req->group_id, req->generation_id, req->member_id,
+    resp.error_code = od_group_heartbeat(r->conn->core->coord, req->group_id, req->generation_id,
+                                         req->member_id,
                                          r->hdr.api_version >= 3 ? req->group_instance_id
                                                                  : od_str_c(NULL));
     od_HeartbeatResponse_encode(&r->resp, r->hdr.api_version, &resp);
@@ -256,8 +257,10 @@ void od_h_leave_group(od_req_t *r, void *body)
     resp.members_count = n;
     int32_t part;
     od_str_t gid = req->group_id;
-    int16_t ec = gid.len <= 0 ? OD_ERR_INVALID_GROUP_ID : od_coord_check(gid.p, (size_t)gid.len, &part);
-    od_group_t *g = ec == OD_ERR_NONE ? od_group_find(gid.p, (size_t)gid.len) : NULL;
+    od_coord_t *c = r->conn->core->coord;
+    int16_t ec = gid.len <= 0 ? OD_ERR_INVALID_GROUP_ID
+                              : od_coord_check(c, gid.p, (size_t)gid.len, &part);
+    od_group_t *g = ec == OD_ERR_NONE ? od_group_find(c, gid.p, (size_t)gid.len) : NULL;
     if (g && g->state == OD_GS_DEAD)
         ec = OD_ERR_COORDINATOR_NOT_AVAILABLE;
     if (ec != OD_ERR_NONE) {
@@ -269,7 +272,7 @@ void od_h_leave_group(od_req_t *r, void *body)
             o->member_id = members[i].member_id;
             o->group_instance_id = members[i].group_instance_id;
             /* The group may go away (or reappear) as members leave. */
-            g = od_group_find(gid.p, (size_t)gid.len);
+            g = od_group_find(c, gid.p, (size_t)gid.len);
             o->error_code = g ? od_group_leave(g, members[i].member_id, members[i].group_instance_id)
                               : OD_ERR_UNKNOWN_MEMBER_ID;
             if (v < 3 && o->error_code != OD_ERR_NONE)
@@ -290,11 +293,12 @@ static void describe_one(od_req_t *r, od_str_t gid, od_DescribeGroupsResponse_De
     o->protocol_type = od_str_c("");
     o->protocol_data = od_str_c("");
     int32_t part;
+    od_coord_t *c = r->conn->core->coord;
     o->error_code = gid.len < 0 ? OD_ERR_INVALID_GROUP_ID
-                                : od_coord_check(gid.p ? gid.p : "", (size_t)gid.len, &part);
+                                : od_coord_check(c, gid.p ? gid.p : "", (size_t)gid.len, &part);
     if (o->error_code != OD_ERR_NONE)
         return;
-    od_group_t *g = od_group_find(gid.p ? gid.p : "", (size_t)gid.len);
+    od_group_t *g = od_group_find(c, gid.p ? gid.p : "", (size_t)gid.len);
     if (!g) {
         o->group_state = od_str_c(od_gstate_name(OD_GS_DEAD));
         return;
@@ -363,13 +367,15 @@ void od_h_list_groups(od_req_t *r, void *body)
     od_ListGroupsRequest_t *req = body;
     od_ListGroupsResponse_t resp;
     od_ListGroupsResponse_init(&resp);
-    size_t n = od_coord.ngroups;
+    od_coord_t *c = r->conn->core->coord;
+    size_t n = c ? c->ngroups : 0;
     resp.groups = od_arena_calloc(&r->arena, n ? n : 1, sizeof(*resp.groups));
     if (!resp.groups) {
         od_req_drop(r);
         return;
     }
-    for (od_group_t *g = od_group_next(NULL); g && (size_t)resp.groups_count < n; g = od_group_next(g)) {
+    for (od_group_t *g = od_group_next(c, NULL); g && (size_t)resp.groups_count < n;
+         g = od_group_next(c, g)) {
         const char *st = od_gstate_name(g->state);
         if (r->hdr.api_version >= 4 && !state_wanted(req, st))
             continue;
@@ -399,7 +405,7 @@ void od_h_delete_groups(od_req_t *r, void *body)
     resp.results_count = n;
     for (int32_t i = 0; i < n; i++) {
         resp.results[i].group_id = req->groups_names[i];
-        resp.results[i].error_code = od_group_delete(req->groups_names[i]);
+        resp.results[i].error_code = od_group_delete(r->conn->core->coord, req->groups_names[i]);
     }
     od_DeleteGroupsResponse_encode(&r->resp, r->hdr.api_version, &resp);
     od_req_done(r);

@@ -53,7 +53,7 @@ void od_h_offset_commit(od_req_t *r, void *body)
         }
     }
     od_str_t none = od_str_c(NULL);
-    od_group_commit(req->group_id, v >= 1 ? req->generation_id_or_member_epoch : -1,
+    od_group_commit(core->coord, req->group_id, v >= 1 ? req->generation_id_or_member_epoch : -1,
                     v >= 1 ? req->member_id : none, v >= 7 ? req->group_instance_id : none,
                     v >= 2 && v <= 4 ? req->retention_time_ms : -1, parts, total);
     resp.topics_count = nt;
@@ -143,11 +143,12 @@ static int16_t fetch_group(od_req_t *r, od_str_t gid, int all, const freq_topic_
     *out = NULL;
     *nout = 0;
     int32_t part;
+    struct od_coord *c = r->conn->core->coord;
     int16_t ec = gid.len < 0 ? OD_ERR_INVALID_GROUP_ID
-                             : od_coord_check(gid.p ? gid.p : "", (size_t)gid.len, &part);
+                             : od_coord_check(c, gid.p ? gid.p : "", (size_t)gid.len, &part);
     if (ec != OD_ERR_NONE)
         return ec;
-    const od_group_t *g = od_group_find(gid.p ? gid.p : "", (size_t)gid.len);
+    const od_group_t *g = od_group_find(c, gid.p ? gid.p : "", (size_t)gid.len);
     if (all) {
         size_t n = g ? g->noffsets : 0;
         ftopic_t *ts = od_arena_calloc(&r->arena, n ? n : 1, sizeof(*ts));
@@ -302,7 +303,7 @@ void od_h_offset_delete(od_req_t *r, void *body)
                                  : OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
         }
     }
-    resp.error_code = od_group_delete_offsets(req->group_id, parts, total);
+    resp.error_code = od_group_delete_offsets(core->coord, req->group_id, parts, total);
     if (resp.error_code == OD_ERR_NONE) {
         resp.topics_count = nt;
         k = 0;

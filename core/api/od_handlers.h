@@ -41,7 +41,10 @@ void od_h_offset_delete(od_req_t *r, void *body);
 void od_fetch_wake(struct od_core *core, od_partition_t *p);
 void od_fetch_partition_removed(struct od_core *core, od_partition_t *p);
 void od_fetch_answer_all(struct od_core *core);
-/* Declare fetch.wait.max.ms. */
+/* Declare fetch.wait.max.ms; the waiting fetches' state lives from start
+ * to stop (core->fetch_waits). */
 int od_fetch_register_config(struct od_core *core, char *err, size_t errsz);
+int od_fetch_start(struct od_core *core, char *err, size_t errsz);
+void od_fetch_stop(struct od_core *core);
 
 #endif

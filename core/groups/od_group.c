@@ -2,6 +2,7 @@
  * group -> partition mapping, the config keys and the core hooks. */
 #include "od_group.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,45 +10,73 @@
 #include "od_core.h"
 #include "od_metadata.h"
 
-od_coord_t od_coord;
-
 /* ---- config keys (Kafka's names and defaults) ---- */
-
-static od_coord_conf_t cfg;
 
 #define IMAX INT32_MAX
 static const od_conf_def_t group_defs[] = {
     {"group.initial.rebalance.delay.ms", OD_CONF_INT, "3000", 0, IMAX, NULL,
      "how long a new or empty group waits for more members before its first rebalance",
-     &cfg.initial_delay_ms, 0},
+     NULL, 0},
     {"group.min.session.timeout.ms", OD_CONF_INT, "6000", 0, IMAX, NULL,
-     "smallest session.timeout.ms a member may ask for", &cfg.min_session_ms, 0},
+     "smallest session.timeout.ms a member may ask for", NULL, 0},
     {"group.max.session.timeout.ms", OD_CONF_INT, "1800000", 0, IMAX, NULL,
-     "largest session.timeout.ms a member may ask for", &cfg.max_session_ms, 0},
+     "largest session.timeout.ms a member may ask for", NULL, 0},
     {"group.max.size", OD_CONF_INT, "2147483647", 1, IMAX, NULL,
-     "most members one consumer group may have", &cfg.max_size, 0},
+     "most members one consumer group may have", NULL, 0},
     {"offset.metadata.max.bytes", OD_CONF_INT, "4096", 0, IMAX, NULL,
-     "longest metadata string an offset commit may carry", &cfg.metadata_max, OD_CONF_F_SIZE},
+     "longest metadata string an offset commit may carry", NULL, OD_CONF_F_SIZE},
     {"offsets.retention.minutes", OD_CONF_INT, "10080", 1, IMAX, NULL,
      "committed offsets of a group that has been empty this long are deleted",
-     &cfg.retention_minutes, 0},
+     NULL, 0},
     {"offsets.retention.check.interval.ms", OD_CONF_INT, "600000", 1, INT64_MAX, NULL,
-     "how often expired offsets are looked for", &cfg.retention_check_ms, 0},
+     "how often expired offsets are looked for", NULL, 0},
     {"offsets.topic.num.partitions", OD_CONF_INT, "50", 1, 100000, NULL,
-     "partitions of __consumer_offsets (fixed once the topic exists)", &cfg.num_partitions, 0},
+     "partitions of __consumer_offsets (fixed once the topic exists)", NULL, 0},
     {"offsets.topic.replication.factor", OD_CONF_INT, "3", 1, 32767, NULL,
      "replication factor of __consumer_offsets (fewer brokers: as many as there are)",
-     &cfg.replication, 0},
+     NULL, 0},
     {"offsets.topic.segment.bytes", OD_CONF_INT, "104857600", 1, IMAX, NULL,
-     "segment.bytes of __consumer_offsets", &cfg.segment_bytes, OD_CONF_F_SIZE},
+     "segment.bytes of __consumer_offsets", NULL, OD_CONF_F_SIZE},
     {"offsets.load.buffer.size", OD_CONF_INT, "5242880", 1, IMAX, NULL,
-     "bytes read at a time while loading __consumer_offsets", &cfg.load_buffer, OD_CONF_F_SIZE},
+     "bytes read at a time while loading __consumer_offsets", NULL, OD_CONF_F_SIZE},
 };
+
+#define NGROUP_DEFS (sizeof(group_defs) / sizeof(group_defs[0]))
+
+/* The keys have no static targets: each coordinator reads its values into
+ * its own conf at start (od_groups_start), where each key lands here, in
+ * table order. */
+static const size_t group_conf_at[] = {
+    offsetof(od_coord_conf_t, initial_delay_ms),
+    offsetof(od_coord_conf_t, min_session_ms),
+    offsetof(od_coord_conf_t, max_session_ms),
+    offsetof(od_coord_conf_t, max_size),
+    offsetof(od_coord_conf_t, metadata_max),
+    offsetof(od_coord_conf_t, retention_minutes),
+    offsetof(od_coord_conf_t, retention_check_ms),
+    offsetof(od_coord_conf_t, num_partitions),
+    offsetof(od_coord_conf_t, replication),
+    offsetof(od_coord_conf_t, segment_bytes),
+    offsetof(od_coord_conf_t, load_buffer),
+};
+_Static_assert(sizeof(group_conf_at) / sizeof(group_conf_at[0]) == NGROUP_DEFS,
+               "one od_coord_conf_t field per group key");
 
 int od_groups_register_config(od_core_t *core, char *err, size_t errsz)
 {
-    return od_config_register(&core->config, group_defs, sizeof(group_defs) / sizeof(group_defs[0]),
-                              "core", err, errsz);
+    return od_config_register(&core->config, group_defs, NGROUP_DEFS, "core", err, errsz);
+}
+
+/* The effective (already validated) values of the keys into conf. */
+static int read_config(const od_core_t *core, od_coord_conf_t *conf, char *err, size_t errsz)
+{
+    for (size_t i = 0; i < NGROUP_DEFS; i++) {
+        const od_conf_def_t *d = &group_defs[i];
+        int64_t *out = (int64_t *)(void *)((char *)conf + group_conf_at[i]);
+        if (od_conf_parse(d, od_config_get(&core->config, d->name), out, err, errsz) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* ---- names and hashing ---- */
@@ -107,66 +136,70 @@ int32_t od_group_partition_for(const char *id, size_t len, int32_t n)
 
 /* ---- the table ---- */
 
-static size_t bucket_of(const char *id, size_t len)
+static size_t bucket_of(const od_coord_t *c, const char *id, size_t len)
 {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < len; i++)
         h = (h ^ (unsigned char)id[i]) * 1099511628211ull;
-    return (size_t)(h % od_coord.nbuckets);
+    return (size_t)(h % c->nbuckets);
 }
 
-void od_coord_init(od_loop_t *loop, od_core_t *core, const od_coord_conf_t *conf)
+void od_coord_init(od_coord_t *c, od_loop_t *loop, od_core_t *core, const od_coord_conf_t *conf)
 {
-    memset(&od_coord, 0, sizeof(od_coord));
-    od_coord.loop = loop;
-    od_coord.core = core;
-    od_coord.conf = *conf;
-    od_coord.nbuckets = 1024;
-    od_coord.buckets = calloc(od_coord.nbuckets, sizeof(*od_coord.buckets));
-    od_coord.append = od_gstore_append_log;
-    od_coord.last_retention_check = od_mono_ms();
+    memset(c, 0, sizeof(*c));
+    c->loop = loop;
+    c->core = core;
+    c->conf = *conf;
+    c->nbuckets = 1024;
+    c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
+    c->append = od_gstore_append_log;
+    c->append_arg = c;
+    c->last_retention_check = od_mono_ms();
 }
 
-od_group_t *od_group_find(const char *id, size_t len)
+od_group_t *od_group_find(od_coord_t *c, const char *id, size_t len)
 {
-    if (!od_coord.buckets)
+    if (!c || !c->buckets)
         return NULL;
-    for (od_group_t *g = od_coord.buckets[bucket_of(id, len)]; g; g = g->next)
+    for (od_group_t *g = c->buckets[bucket_of(c, id, len)]; g; g = g->next)
         if (strlen(g->id) == len && memcmp(g->id, id, len) == 0)
             return g;
     return NULL;
 }
 
-od_group_t *od_group_create(const char *id, size_t len)
+od_group_t *od_group_create(od_coord_t *c, const char *id, size_t len)
 {
-    if (!od_coord.buckets)
+    if (!c || !c->buckets)
         return NULL;
     od_group_t *g = calloc(1, sizeof(*g));
     if (!g || !(g->id = strndup(id, len))) {
         free(g);
         return NULL;
     }
-    g->partition = od_group_partition_for(id, len, (int32_t)od_coord.conf.num_partitions);
+    g->partition = od_group_partition_for(id, len, (int32_t)c->conf.num_partitions);
     g->state = OD_GS_EMPTY;
     g->state_ts = od_now_ms();
-    size_t b = bucket_of(id, len);
-    g->next = od_coord.buckets[b];
-    od_coord.buckets[b] = g;
-    od_coord.ngroups++;
+    g->coord = c;
+    size_t b = bucket_of(c, id, len);
+    g->next = c->buckets[b];
+    c->buckets[b] = g;
+    c->ngroups++;
     return g;
 }
 
-od_group_t *od_group_next(od_group_t *prev)
+od_group_t *od_group_next(od_coord_t *c, od_group_t *prev)
 {
     size_t b = 0;
+    if (!c)
+        return NULL;
     if (prev) {
         if (prev->next)
             return prev->next;
-        b = bucket_of(prev->id, strlen(prev->id)) + 1;
+        b = bucket_of(c, prev->id, strlen(prev->id)) + 1;
     }
-    for (; od_coord.buckets && b < od_coord.nbuckets; b++)
-        if (od_coord.buckets[b])
-            return od_coord.buckets[b];
+    for (; c->buckets && b < c->nbuckets; b++)
+        if (c->buckets[b])
+            return c->buckets[b];
     return NULL;
 }
 
@@ -178,8 +211,9 @@ void od_group_set_state(od_group_t *g, od_gstate_t s)
 
 static void free_member(od_gmember_t *m)
 {
-    if (m->timer && od_coord.loop)
-        od_loop_cancel(od_coord.loop, m->timer);
+    od_coord_t *c = m->g->coord;
+    if (m->timer && c->loop)
+        od_loop_cancel(c->loop, m->timer);
     for (int32_t i = 0; i < m->nprotos; i++) {
         free(m->protos[i].name);
         free(m->protos[i].meta);
@@ -212,8 +246,9 @@ void od_group_drop_member(od_group_t *g, od_gmember_t *m)
 
 static void free_group(od_group_t *g)
 {
-    if (g->join_timer && od_coord.loop)
-        od_loop_cancel(od_coord.loop, g->join_timer);
+    od_coord_t *c = g->coord;
+    if (g->join_timer && c->loop)
+        od_loop_cancel(c->loop, g->join_timer);
     for (size_t i = 0; i < g->nmembers; i++) {
         od_gmember_t *m = g->members[i];
         if (m->join_cb) {
@@ -243,29 +278,30 @@ static void free_group(od_group_t *g)
 
 void od_group_destroy(od_group_t *g)
 {
-    od_group_t **pp = &od_coord.buckets[bucket_of(g->id, strlen(g->id))];
+    od_coord_t *c = g->coord;
+    od_group_t **pp = &c->buckets[bucket_of(c, g->id, strlen(g->id))];
     for (; *pp; pp = &(*pp)->next)
         if (*pp == g) {
             *pp = g->next;
-            od_coord.ngroups--;
+            c->ngroups--;
             break;
         }
     g->state = OD_GS_DEAD;
     free_group(g);
 }
 
-void od_coord_reset(void)
+void od_coord_reset(od_coord_t *c)
 {
-    for (size_t b = 0; od_coord.buckets && b < od_coord.nbuckets; b++) {
-        while (od_coord.buckets[b]) {
-            od_group_t *g = od_coord.buckets[b];
-            od_coord.buckets[b] = g->next;
+    for (size_t b = 0; c->buckets && b < c->nbuckets; b++) {
+        while (c->buckets[b]) {
+            od_group_t *g = c->buckets[b];
+            c->buckets[b] = g->next;
             free_group(g);
         }
     }
-    free(od_coord.buckets);
-    od_coord.buckets = NULL;
-    od_coord.ngroups = 0;
+    free(c->buckets);
+    c->buckets = NULL;
+    c->ngroups = 0;
 }
 
 /* ---- members ---- */
@@ -409,8 +445,8 @@ int od_group_subscribed(const od_group_t *g, const char *topic, size_t len)
 
 static void topic_created(void *arg, int16_t code, const char *msg)
 {
-    (void)arg;
-    od_coord.creating_topic = 0;
+    od_coord_t *c = arg;
+    c->creating_topic = 0;
     if (code != OD_ERR_NONE)
         od_logf(OD_LOG_WARN, "creating %s failed: %s (%s)", OD_GROUP_OFFSETS_TOPIC,
                 od_err_name(code), msg ? msg : "");
@@ -418,20 +454,19 @@ static void topic_created(void *arg, int16_t code, const char *msg)
         od_logf(OD_LOG_INFO, "created %s", OD_GROUP_OFFSETS_TOPIC);
 }
 
-static od_topic_t *offsets_topic(void)
+static od_topic_t *offsets_topic(od_core_t *core)
 {
-    od_core_t *core = od_coord.core;
     return od_image_topic(&core->image, OD_GROUP_OFFSETS_TOPIC, strlen(OD_GROUP_OFFSETS_TOPIC));
 }
 
-int16_t od_coord_ensure_topic(void)
+int16_t od_coord_ensure_topic(od_coord_t *c)
 {
-    od_core_t *core = od_coord.core;
-    if (!core || offsets_topic())
+    od_core_t *core = c->core;
+    if (!core || offsets_topic(core))
         return OD_ERR_NONE;
-    if (od_coord.creating_topic || core->image.nbrokers == 0)
+    if (c->creating_topic || core->image.nbrokers == 0)
         return OD_ERR_COORDINATOR_NOT_AVAILABLE;
-    int64_t rf = od_coord.conf.replication;
+    int64_t rf = c->conf.replication;
     if ((size_t)rf > core->image.nbrokers) {
         od_logf(OD_LOG_WARN,
                 "offsets.topic.replication.factor=%lld but only %zu broker(s) registered; "
@@ -440,44 +475,44 @@ int16_t od_coord_ensure_topic(void)
         rf = (int64_t)core->image.nbrokers;
     }
     char seg[32];
-    snprintf(seg, sizeof(seg), "%lld", (long long)od_coord.conf.segment_bytes);
+    snprintf(seg, sizeof(seg), "%lld", (long long)c->conf.segment_bytes);
     od_kv_t kv[3] = {{"cleanup.policy", "compact"},
                      {"compression.type", "producer"},
                      {"segment.bytes", seg}};
     od_new_topic_t nt = {0};
     nt.name = OD_GROUP_OFFSETS_TOPIC;
     nt.name_len = strlen(OD_GROUP_OFFSETS_TOPIC);
-    nt.partitions = (int32_t)od_coord.conf.num_partitions;
+    nt.partitions = (int32_t)c->conf.num_partitions;
     nt.replication_factor = (int16_t)rf;
     nt.configs = kv;
     nt.nconfigs = 3;
     char err[256];
-    od_coord.creating_topic = 1;
-    if (od_metadata_create_topic(core, &nt, topic_created, NULL, err, sizeof(err)) != 0) {
-        od_coord.creating_topic = 0;
+    c->creating_topic = 1;
+    if (od_metadata_create_topic(core, &nt, topic_created, c, err, sizeof(err)) != 0) {
+        c->creating_topic = 0;
         od_logf(OD_LOG_WARN, "cannot create %s: %s", OD_GROUP_OFFSETS_TOPIC, err);
         return OD_ERR_COORDINATOR_NOT_AVAILABLE;
     }
-    return offsets_topic() ? OD_ERR_NONE : OD_ERR_COORDINATOR_NOT_AVAILABLE;
+    return offsets_topic(core) ? OD_ERR_NONE : OD_ERR_COORDINATOR_NOT_AVAILABLE;
 }
 
-int16_t od_coord_check(const char *id, size_t len, int32_t *part)
+int16_t od_coord_check(od_coord_t *c, const char *id, size_t len, int32_t *part)
 {
-    od_core_t *core = od_coord.core;
-    if (!od_coord.buckets)
+    if (!c || !c->buckets)
         return OD_ERR_COORDINATOR_NOT_AVAILABLE;
+    od_core_t *core = c->core;
     if (!core) {
-        *part = od_group_partition_for(id, len, (int32_t)od_coord.conf.num_partitions);
+        *part = od_group_partition_for(id, len, (int32_t)c->conf.num_partitions);
         return OD_ERR_NONE;
     }
-    int16_t ec = od_coord_ensure_topic();
+    int16_t ec = od_coord_ensure_topic(c);
     if (ec != OD_ERR_NONE)
         return ec;
-    od_topic_t *t = offsets_topic();
+    od_topic_t *t = offsets_topic(core);
     if (!t || t->npartitions <= 0)
         return OD_ERR_COORDINATOR_NOT_AVAILABLE;
     /* The topic's own partition count wins over the setting. */
-    od_coord.conf.num_partitions = t->npartitions;
+    c->conf.num_partitions = t->npartitions;
     *part = od_group_partition_for(id, len, t->npartitions);
     od_partition_t *p = t->partitions[*part];
     if (p->leader < 0)
@@ -489,32 +524,52 @@ int16_t od_coord_check(const char *id, size_t len, int32_t *part)
 
 /* ---- core hooks ---- */
 
+/* A coordinator that failed to start is freed here too: stop is called
+ * only for subsystems that started. */
+static void free_coord(od_core_t *core)
+{
+    if (!core->coord)
+        return;
+    od_coord_reset(core->coord);
+    free(core->coord);
+    core->coord = NULL;
+}
+
 int od_groups_start(od_core_t *core, char *err, size_t errsz)
 {
-    od_coord_init(core->loop, core, &cfg);
-    od_topic_t *t = offsets_topic();
+    od_coord_conf_t conf;
+    if (read_config(core, &conf, err, errsz) < 0)
+        return -1;
+    od_coord_t *c = malloc(sizeof(*c));
+    if (!c) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    od_coord_init(c, core->loop, core, &conf);
+    core->coord = c;
+    od_topic_t *t = offsets_topic(core);
     if (t && t->npartitions > 0)
-        od_coord.conf.num_partitions = t->npartitions;
-    return od_gstore_load(core, err, errsz);
+        c->conf.num_partitions = t->npartitions;
+    if (od_gstore_load(core, err, errsz) < 0) {
+        free_coord(core);
+        return -1;
+    }
+    return 0;
 }
 
 void od_groups_tick(od_core_t *core, int64_t now_ms)
 {
-    (void)core;
-    if (!od_coord.buckets)
+    od_coord_t *c = core->coord;
+    if (!c || !c->buckets)
         return;
     /* Pending joins and the retention check run on the monotonic clock;
      * offsets expire by wall-clock commit time. */
     int64_t now = od_mono_ms();
-    od_group_purge_pending(now);
-    if (now - od_coord.last_retention_check >= od_coord.conf.retention_check_ms) {
-        od_coord.last_retention_check = now;
-        od_groups_expire(now_ms);
+    od_group_purge_pending(c, now);
+    if (now - c->last_retention_check >= c->conf.retention_check_ms) {
+        c->last_retention_check = now;
+        od_groups_expire(c, now_ms);
     }
 }
 
-void od_groups_stop(od_core_t *core)
-{
-    (void)core;
-    od_coord_reset();
-}
+void od_groups_stop(od_core_t *core) { free_coord(core); }

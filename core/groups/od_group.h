@@ -1,6 +1,7 @@
 /* od_group.h - the consumer-group coordinator (classic rebalance protocol).
  *
- * One coordinator per broker (od_coord). A group lives on the partition
+ * One coordinator per broker (core->coord; made by od_groups_start, freed by
+ * od_groups_stop; unit tests make their own). A group lives on the partition
  * abs(javaHash(group.id)) % offsets.topic.num.partitions of
  * __consumer_offsets; this broker coordinates the groups whose partition it
  * leads. Group metadata and committed offsets are records in that
@@ -133,6 +134,7 @@ struct od_group {
     int64_t initial_remaining; /* ms the initial delay may still extend */
     int32_t rebalance_timeout;
     int has_metadata; /* group metadata was written or loaded */
+    struct od_coord *coord; /* the coordinator whose table holds it */
     od_group_t *next; /* hash chain */
 };
 
@@ -169,8 +171,6 @@ typedef struct od_coord {
     int creating_topic;
 } od_coord_t;
 
-extern od_coord_t od_coord;
-
 /* ---- od_group.c: the group table, members, offsets, hooks ---- */
 
 /* Java's String.hashCode over the UTF-16 form of a UTF-8 string. */
@@ -178,14 +178,17 @@ int32_t od_java_string_hash(const char *p, size_t len);
 /* Kafka's Utils.abs(hash) % n. */
 int32_t od_group_partition_for(const char *id, size_t len, int32_t n);
 
-/* Set up an empty coordinator (tests pass core NULL and their own append). */
-void od_coord_init(od_loop_t *loop, struct od_core *core, const od_coord_conf_t *conf);
+/* Set up an empty coordinator in c (tests pass core NULL and their own
+ * append). The default append gets c as its argument. */
+void od_coord_init(od_coord_t *c, od_loop_t *loop, struct od_core *core,
+                   const od_coord_conf_t *conf);
 /* Free every group; pending JoinGroup/SyncGroup callbacks get
  * COORDINATOR_NOT_AVAILABLE. */
-void od_coord_reset(void);
+void od_coord_reset(od_coord_t *c);
 
-od_group_t *od_group_find(const char *id, size_t len);
-od_group_t *od_group_create(const char *id, size_t len);
+/* c may be NULL (groups not started): nothing is found or created. */
+od_group_t *od_group_find(od_coord_t *c, const char *id, size_t len);
+od_group_t *od_group_create(od_coord_t *c, const char *id, size_t len);
 /* Take the group out of the table and free it (Dead). */
 void od_group_destroy(od_group_t *g);
 void od_group_set_state(od_group_t *g, od_gstate_t s);
@@ -210,15 +213,15 @@ void od_group_offset_remove(od_group_t *g, od_goffset_t *o);
  * topic is one of them. */
 int od_group_subscribed(const od_group_t *g, const char *topic, size_t len);
 
-/* Iterate groups: NULL starts. */
-od_group_t *od_group_next(od_group_t *prev);
+/* Iterate groups: prev NULL starts (c may be NULL: no groups). */
+od_group_t *od_group_next(od_coord_t *c, od_group_t *prev);
 
 /* NONE if this broker coordinates group id (partition in *part),
  * COORDINATOR_NOT_AVAILABLE while __consumer_offsets is missing (its
  * creation is started), NOT_COORDINATOR if another broker leads. */
-int16_t od_coord_check(const char *id, size_t len, int32_t *part);
+int16_t od_coord_check(od_coord_t *c, const char *id, size_t len, int32_t *part);
 /* Create __consumer_offsets if missing. NONE once it exists. */
-int16_t od_coord_ensure_topic(void);
+int16_t od_coord_ensure_topic(od_coord_t *c);
 
 /* Core hooks (one entry in od_core.c's subsystem table). */
 int od_groups_register_config(struct od_core *core, char *err, size_t errsz);
@@ -248,18 +251,18 @@ typedef struct od_join_args {
 } od_join_args_t;
 
 /* Everything in args is borrowed and copied; cb is called exactly once. */
-void od_group_join(const od_join_args_t *a, od_join_cb cb, void *ctx);
+void od_group_join(od_coord_t *c, const od_join_args_t *a, od_join_cb cb, void *ctx);
 
 typedef struct od_sync_assign {
     od_str_t member_id;
     od_bytes_t assignment;
 } od_sync_assign_t;
 
-void od_group_sync(od_str_t group_id, int32_t generation, od_str_t member_id, od_str_t instance_id,
-                   od_str_t protocol_type, od_str_t protocol_name, const od_sync_assign_t *asg,
-                   int32_t nasg, od_sync_cb cb, void *ctx);
-int16_t od_group_heartbeat(od_str_t group_id, int32_t generation, od_str_t member_id,
-                           od_str_t instance_id);
+void od_group_sync(od_coord_t *c, od_str_t group_id, int32_t generation, od_str_t member_id,
+                   od_str_t instance_id, od_str_t protocol_type, od_str_t protocol_name,
+                   const od_sync_assign_t *asg, int32_t nasg, od_sync_cb cb, void *ctx);
+int16_t od_group_heartbeat(od_coord_t *c, od_str_t group_id, int32_t generation,
+                           od_str_t member_id, od_str_t instance_id);
 /* One leaving member of an existing group (LeaveGroup). */
 int16_t od_group_leave(od_group_t *g, od_str_t member_id, od_str_t instance_id);
 /* The protocol every member supports with the most first-choice votes. */
@@ -272,7 +275,7 @@ void od_gmember_touch(od_gmember_t *m);
 int od_group_load_member(od_group_t *g, const od_join_args_t *a, const uint8_t *assignment,
                          int32_t assignment_len);
 /* Purge expired MEMBER_ID_REQUIRED ids (called every second). */
-void od_group_purge_pending(int64_t now_mono);
+void od_group_purge_pending(od_coord_t *c, int64_t now_mono);
 
 /* Shared by od_group_join.c and od_group_member.c only. */
 void od_group_try_complete(od_group_t *g); /* complete the join if everyone rejoined */
@@ -308,15 +311,15 @@ typedef struct od_gcommit {
 
 /* Validate and store a commit (all partitions in one batch). The group
  * error (if any) is put on every partition. */
-void od_group_commit(od_str_t group_id, int32_t generation, od_str_t member_id,
+void od_group_commit(od_coord_t *c, od_str_t group_id, int32_t generation, od_str_t member_id,
                      od_str_t instance_id, int64_t retention_ms, od_gcommit_t *parts, size_t n);
 /* DeleteGroups for one group. */
-int16_t od_group_delete(od_str_t group_id);
+int16_t od_group_delete(od_coord_t *c, od_str_t group_id);
 /* OffsetDelete: group-level error returned; per-partition errors in parts
  * (preset errors are kept). */
-int16_t od_group_delete_offsets(od_str_t group_id, od_gcommit_t *parts, size_t n);
+int16_t od_group_delete_offsets(od_coord_t *c, od_str_t group_id, od_gcommit_t *parts, size_t n);
 /* Expire offsets (offsets.retention.minutes) and drop empty groups. */
-void od_groups_expire(int64_t now_wall);
+void od_groups_expire(od_coord_t *c, int64_t now_wall);
 
 /* ---- od_group_store.c: __consumer_offsets records ---- */
 
@@ -329,7 +332,7 @@ int od_gbatch_offset_tombstone(od_gbatch_t *b, const char *group, const char *to
 int od_gbatch_group(od_gbatch_t *b, const od_group_t *g);
 int od_gbatch_group_tombstone(od_gbatch_t *b, const char *group);
 /* Append the batch to the group's partition (nothing if empty). */
-int16_t od_gbatch_append(od_gbatch_t *b, int32_t partition);
+int16_t od_gbatch_append(od_coord_t *c, od_gbatch_t *b, int32_t partition);
 /* Write the group's metadata record (members, assignments). */
 int16_t od_gstore_group(od_group_t *g);
 
@@ -341,16 +344,17 @@ uint8_t *od_gstore_group_key(const char *group, size_t *len);
 uint8_t *od_gstore_group_value(const od_group_t *g, size_t *len);
 
 /* Apply one record (loading); returns 0, -1 when it does not decode. */
-int od_gstore_apply(const uint8_t *key, int32_t klen, const uint8_t *value, int32_t vlen,
-                    int32_t partition);
+int od_gstore_apply(od_coord_t *c, const uint8_t *key, int32_t klen, const uint8_t *value,
+                    int32_t vlen, int32_t partition);
 /* Apply every record of the batches in buf; *next gets the offset after
  * the last complete batch. Returns the number of batches. */
-int od_gstore_apply_batches(const uint8_t *buf, size_t len, int32_t partition, int64_t *next);
+int od_gstore_apply_batches(od_coord_t *c, const uint8_t *buf, size_t len, int32_t partition,
+                            int64_t *next);
 /* After loading: members' sessions start, states settle. */
-void od_gstore_load_done(void);
+void od_gstore_load_done(od_coord_t *c);
 /* Load every __consumer_offsets partition this broker leads. */
 int od_gstore_load(struct od_core *core, char *err, size_t errsz);
-/* The default od_gappend_fn: the partition's log. */
+/* The default od_gappend_fn (arg: the od_coord_t): the partition's log. */
 int16_t od_gstore_append_log(void *arg, int32_t partition, uint8_t *batch, size_t len);
 
 #endif

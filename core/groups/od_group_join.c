@@ -74,11 +74,11 @@ static void join_timer_fired(void *arg)
     if (g->initial_join && g->new_member_added && g->initial_remaining > 0) {
         /* Members are still arriving: wait once more, within the
          * rebalance timeout (Kafka's InitialDelayedJoin). */
-        int64_t d = od_coord.conf.initial_delay_ms;
+        int64_t d = g->coord->conf.initial_delay_ms;
         int64_t delay = d < g->initial_remaining ? d : g->initial_remaining;
         g->new_member_added = 0;
         g->initial_remaining = g->initial_remaining - d > 0 ? g->initial_remaining - d : 0;
-        g->join_timer = od_loop_timer(od_coord.loop, delay, join_timer_fired, g);
+        g->join_timer = od_loop_timer(g->coord->loop, delay, join_timer_fired, g);
         return;
     }
     complete_join(g);
@@ -86,6 +86,7 @@ static void join_timer_fired(void *arg)
 
 static void prepare_rebalance(od_group_t *g, const char *reason)
 {
+    od_coord_t *c = g->coord;
     if (g->state == OD_GS_COMPLETING)
         reset_assignments(g, OD_ERR_REBALANCE_IN_PROGRESS);
     int initial = g->state == OD_GS_EMPTY;
@@ -94,8 +95,8 @@ static void prepare_rebalance(od_group_t *g, const char *reason)
         if (g->members[i]->rebalance_timeout > rt)
             rt = g->members[i]->rebalance_timeout;
     g->rebalance_timeout = rt;
-    if (g->join_timer && od_coord.loop)
-        od_loop_cancel(od_coord.loop, g->join_timer);
+    if (g->join_timer && c->loop)
+        od_loop_cancel(c->loop, g->join_timer);
     g->join_timer = 0;
     od_logf(OD_LOG_INFO, "group %s: preparing to rebalance in state %s with old generation %d (%s)",
             g->id, od_gstate_name(g->state), g->generation, reason);
@@ -103,13 +104,13 @@ static void prepare_rebalance(od_group_t *g, const char *reason)
     g->initial_join = initial;
     g->new_member_added = 0;
     if (initial) {
-        int64_t d = od_coord.conf.initial_delay_ms;
+        int64_t d = c->conf.initial_delay_ms;
         g->initial_remaining = rt - d > 0 ? rt - d : 0;
-        if (od_coord.loop)
-            g->join_timer = od_loop_timer(od_coord.loop, d, join_timer_fired, g);
+        if (c->loop)
+            g->join_timer = od_loop_timer(c->loop, d, join_timer_fired, g);
     } else {
-        if (od_coord.loop)
-            g->join_timer = od_loop_timer(od_coord.loop, rt, join_timer_fired, g);
+        if (c->loop)
+            g->join_timer = od_loop_timer(c->loop, rt, join_timer_fired, g);
         od_group_try_complete(g);
     }
 }
@@ -132,8 +133,9 @@ void od_group_try_complete(od_group_t *g)
 
 static void complete_join(od_group_t *g)
 {
-    if (g->join_timer && od_coord.loop)
-        od_loop_cancel(od_coord.loop, g->join_timer);
+    od_coord_t *c = g->coord;
+    if (g->join_timer && c->loop)
+        od_loop_cancel(c->loop, g->join_timer);
     g->join_timer = 0;
     g->initial_join = 0;
     if (g->state != OD_GS_PREPARING)
@@ -301,7 +303,7 @@ static void replace_static_member(od_group_t *g, od_gmember_t *m, const char *ne
 
 static int accept_joining(const od_group_t *g, const od_gmember_t *m)
 {
-    size_t max = (size_t)od_coord.conf.max_size;
+    size_t max = (size_t)g->coord->conf.max_size;
     switch (g->state) {
     case OD_GS_EMPTY:
     case OD_GS_DEAD:
@@ -370,7 +372,7 @@ static void join_current(od_group_t *g, const od_join_args_t *a, od_join_cb cb, 
     }
 }
 
-void od_group_join(const od_join_args_t *a, od_join_cb cb, void *ctx)
+void od_group_join(od_coord_t *c, const od_join_args_t *a, od_join_cb cb, void *ctx)
 {
     od_str_t gid = a->group_id;
     if (gid.len <= 0) {
@@ -378,24 +380,24 @@ void od_group_join(const od_join_args_t *a, od_join_cb cb, void *ctx)
         return;
     }
     int32_t part;
-    int16_t ec = od_coord_check(gid.p, (size_t)gid.len, &part);
+    int16_t ec = od_coord_check(c, gid.p, (size_t)gid.len, &part);
     if (ec != OD_ERR_NONE) {
         answer_join_error(cb, ctx, ec, "");
         return;
     }
-    if (a->session_timeout < od_coord.conf.min_session_ms ||
-        a->session_timeout > od_coord.conf.max_session_ms) {
+    if (a->session_timeout < c->conf.min_session_ms ||
+        a->session_timeout > c->conf.max_session_ms) {
         answer_join_error(cb, ctx, OD_ERR_INVALID_SESSION_TIMEOUT, "");
         return;
     }
     int unknown = a->member_id.len <= 0;
-    od_group_t *g = od_group_find(gid.p, (size_t)gid.len);
+    od_group_t *g = od_group_find(c, gid.p, (size_t)gid.len);
     if (!g) {
         if (!unknown) {
             answer_join_error(cb, ctx, OD_ERR_UNKNOWN_MEMBER_ID, "");
             return;
         }
-        if (!(g = od_group_create(gid.p, (size_t)gid.len))) {
+        if (!(g = od_group_create(c, gid.p, (size_t)gid.len))) {
             answer_join_error(cb, ctx, OD_ERR_COORDINATOR_NOT_AVAILABLE, "");
             return;
         }
@@ -484,13 +486,14 @@ static void leader_sync(od_group_t *g, const od_sync_assign_t *asg, int32_t nasg
     od_logf(OD_LOG_INFO, "group %s: generation %d is stable", g->id, g->generation);
 }
 
-void od_group_sync(od_str_t gid, int32_t generation, od_str_t member_id, od_str_t instance_id,
-                   od_str_t ptype, od_str_t pname, const od_sync_assign_t *asg, int32_t nasg,
-                   od_sync_cb cb, void *ctx)
+void od_group_sync(od_coord_t *c, od_str_t gid, int32_t generation, od_str_t member_id,
+                   od_str_t instance_id, od_str_t ptype, od_str_t pname,
+                   const od_sync_assign_t *asg, int32_t nasg, od_sync_cb cb, void *ctx)
 {
     int32_t part;
-    int16_t ec = gid.len <= 0 ? OD_ERR_INVALID_GROUP_ID : od_coord_check(gid.p, (size_t)gid.len, &part);
-    od_group_t *g = ec == OD_ERR_NONE ? od_group_find(gid.p, (size_t)gid.len) : NULL;
+    int16_t ec = gid.len <= 0 ? OD_ERR_INVALID_GROUP_ID
+                              : od_coord_check(c, gid.p, (size_t)gid.len, &part);
+    od_group_t *g = ec == OD_ERR_NONE ? od_group_find(c, gid.p, (size_t)gid.len) : NULL;
     od_gmember_t *m = NULL;
     if (ec == OD_ERR_NONE) {
         if (!g)
@@ -532,15 +535,16 @@ void od_group_sync(od_str_t gid, int32_t generation, od_str_t member_id, od_str_
 
 /* ---- Heartbeat and LeaveGroup ---- */
 
-int16_t od_group_heartbeat(od_str_t gid, int32_t generation, od_str_t member_id, od_str_t instance_id)
+int16_t od_group_heartbeat(od_coord_t *c, od_str_t gid, int32_t generation, od_str_t member_id,
+                           od_str_t instance_id)
 {
     int32_t part;
     if (gid.len <= 0)
         return OD_ERR_INVALID_GROUP_ID;
-    int16_t ec = od_coord_check(gid.p, (size_t)gid.len, &part);
+    int16_t ec = od_coord_check(c, gid.p, (size_t)gid.len, &part);
     if (ec != OD_ERR_NONE)
         return ec;
-    od_group_t *g = od_group_find(gid.p, (size_t)gid.len);
+    od_group_t *g = od_group_find(c, gid.p, (size_t)gid.len);
     if (!g)
         return OD_ERR_UNKNOWN_MEMBER_ID;
     if (g->state == OD_GS_DEAD)

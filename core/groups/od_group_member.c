@@ -40,9 +40,10 @@ static void session_expired(void *arg);
  * heap, the timer re-arms itself when it fires early. */
 void od_gmember_touch(od_gmember_t *m)
 {
+    od_loop_t *loop = m->g->coord->loop;
     m->deadline = od_mono_ms() + m->session_timeout;
-    if (!m->timer && od_coord.loop)
-        m->timer = od_loop_timer(od_coord.loop, m->session_timeout, session_expired, m);
+    if (!m->timer && loop)
+        m->timer = od_loop_timer(loop, m->session_timeout, session_expired, m);
 }
 
 static void session_expired(void *arg)
@@ -55,7 +56,7 @@ static void session_expired(void *arg)
     if (keep && now >= m->deadline)
         m->deadline = now + m->session_timeout;
     if (now < m->deadline) {
-        m->timer = od_loop_timer(od_coord.loop, m->deadline - now, session_expired, m);
+        m->timer = od_loop_timer(m->g->coord->loop, m->deadline - now, session_expired, m);
         return;
     }
     od_group_t *g = m->g;
@@ -262,9 +263,9 @@ int od_gm_pending_add(od_group_t *g, const char *id, int32_t session)
     return 0;
 }
 
-void od_group_purge_pending(int64_t now)
+void od_group_purge_pending(od_coord_t *c, int64_t now)
 {
-    for (od_group_t *g = od_group_next(NULL); g; g = od_group_next(g)) {
+    for (od_group_t *g = od_group_next(c, NULL); g; g = od_group_next(c, g)) {
         int removed = 0;
         for (size_t i = 0; i < g->npending;) {
             if (g->pending[i].deadline <= now) {

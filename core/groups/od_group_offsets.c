@@ -35,23 +35,23 @@ static int16_t validate_commit(od_group_t *g, int32_t generation, od_str_t membe
     return g->state == OD_GS_EMPTY ? OD_ERR_NONE : OD_ERR_UNKNOWN_MEMBER_ID;
 }
 
-void od_group_commit(od_str_t gid, int32_t generation, od_str_t member, od_str_t inst,
-                     int64_t retention_ms, od_gcommit_t *parts, size_t n)
+void od_group_commit(od_coord_t *coord, od_str_t gid, int32_t generation, od_str_t member,
+                     od_str_t inst, int64_t retention_ms, od_gcommit_t *parts, size_t n)
 {
     int32_t part;
     int16_t ec = gid.len < 0 ? OD_ERR_INVALID_GROUP_ID
-                             : od_coord_check(gid.p ? gid.p : "", (size_t)gid.len, &part);
+                             : od_coord_check(coord, gid.p ? gid.p : "", (size_t)gid.len, &part);
     if (ec != OD_ERR_NONE) {
         set_all(parts, n, ec);
         return;
     }
-    od_group_t *g = od_group_find(gid.p ? gid.p : "", (size_t)gid.len);
+    od_group_t *g = od_group_find(coord, gid.p ? gid.p : "", (size_t)gid.len);
     if (!g) {
         if (generation >= 0) { /* a commit from an older generation */
             set_all(parts, n, OD_ERR_ILLEGAL_GENERATION);
             return;
         }
-        if (!(g = od_group_create(gid.p ? gid.p : "", (size_t)gid.len))) {
+        if (!(g = od_group_create(coord, gid.p ? gid.p : "", (size_t)gid.len))) {
             set_all(parts, n, OD_ERR_COORDINATOR_NOT_AVAILABLE);
             return;
         }
@@ -84,7 +84,7 @@ void od_group_commit(od_str_t gid, int32_t generation, od_str_t member, od_str_t
         od_gcommit_t *c = &parts[i];
         if (c->error != OD_ERR_NONE)
             continue;
-        if (c->metadata.len > od_coord.conf.metadata_max) {
+        if (c->metadata.len > coord->conf.metadata_max) {
             c->error = OD_ERR_OFFSET_METADATA_TOO_LARGE;
             continue;
         }
@@ -108,7 +108,7 @@ void od_group_commit(od_str_t gid, int32_t generation, od_str_t member, od_str_t
         }
         nvalid++;
     }
-    ec = nvalid ? od_gbatch_append(b, g->partition) : OD_ERR_NONE;
+    ec = nvalid ? od_gbatch_append(coord, b, g->partition) : OD_ERR_NONE;
     od_gbatch_free(b);
     for (size_t i = 0; i < n; i++) {
         od_gcommit_t *c = &parts[i];
@@ -135,20 +135,20 @@ static int16_t write_group_tombstones(od_group_t *g)
     for (size_t i = 0; i < g->noffsets; i++)
         od_gbatch_offset_tombstone(b, g->id, g->offsets[i].topic, g->offsets[i].partition);
     od_gbatch_group_tombstone(b, g->id);
-    int16_t ec = od_gbatch_append(b, g->partition);
+    int16_t ec = od_gbatch_append(g->coord, b, g->partition);
     od_gbatch_free(b);
     return ec;
 }
 
-int16_t od_group_delete(od_str_t gid)
+int16_t od_group_delete(od_coord_t *c, od_str_t gid)
 {
     int32_t part;
     if (gid.len < 0)
         return OD_ERR_INVALID_GROUP_ID;
-    int16_t ec = od_coord_check(gid.p ? gid.p : "", (size_t)gid.len, &part);
+    int16_t ec = od_coord_check(c, gid.p ? gid.p : "", (size_t)gid.len, &part);
     if (ec != OD_ERR_NONE)
         return ec;
-    od_group_t *g = od_group_find(gid.p ? gid.p : "", (size_t)gid.len);
+    od_group_t *g = od_group_find(c, gid.p ? gid.p : "", (size_t)gid.len);
     if (!g || g->state == OD_GS_DEAD)
         return OD_ERR_GROUP_ID_NOT_FOUND;
     if (g->state != OD_GS_EMPTY)
@@ -161,15 +161,15 @@ int16_t od_group_delete(od_str_t gid)
     return OD_ERR_NONE;
 }
 
-int16_t od_group_delete_offsets(od_str_t gid, od_gcommit_t *parts, size_t n)
+int16_t od_group_delete_offsets(od_coord_t *coord, od_str_t gid, od_gcommit_t *parts, size_t n)
 {
     int32_t part;
     if (gid.len <= 0)
         return OD_ERR_INVALID_GROUP_ID;
-    int16_t ec = od_coord_check(gid.p, (size_t)gid.len, &part);
+    int16_t ec = od_coord_check(coord, gid.p, (size_t)gid.len, &part);
     if (ec != OD_ERR_NONE)
         return ec;
-    od_group_t *g = od_group_find(gid.p, (size_t)gid.len);
+    od_group_t *g = od_group_find(coord, gid.p, (size_t)gid.len);
     if (!g || g->state == OD_GS_DEAD)
         return OD_ERR_GROUP_ID_NOT_FOUND;
     int consumer = g->protocol_type && strcmp(g->protocol_type, "consumer") == 0;
@@ -193,7 +193,7 @@ int16_t od_group_delete_offsets(od_str_t gid, od_gcommit_t *parts, size_t n)
             free(t);
         }
     }
-    ec = od_gbatch_append(b, g->partition);
+    ec = od_gbatch_append(coord, b, g->partition);
     od_gbatch_free(b);
     if (ec != OD_ERR_NONE)
         return ec;
@@ -211,7 +211,7 @@ int16_t od_group_delete_offsets(od_str_t gid, od_gcommit_t *parts, size_t n)
 /* Kafka's GroupMetadata.removeExpiredOffsets and cleanupGroupMetadata. */
 static void expire_group(od_group_t *g, int64_t now)
 {
-    int64_t retention = od_coord.conf.retention_minutes * 60000;
+    int64_t retention = g->coord->conf.retention_minutes * 60000;
     int simple = !g->protocol_type;
     int empty_typed = g->protocol_type && g->state == OD_GS_EMPTY;
     int stable_consumer = g->protocol_type && strcmp(g->protocol_type, "consumer") == 0 &&
@@ -250,7 +250,7 @@ static void expire_group(od_group_t *g, int64_t now)
     int dead = g->state == OD_GS_EMPTY && g->noffsets == nexp && g->npending == 0;
     if (dead && g->has_metadata)
         od_gbatch_group_tombstone(b, g->id);
-    int16_t ec = od_gbatch_append(b, g->partition);
+    int16_t ec = od_gbatch_append(g->coord, b, g->partition);
     od_gbatch_free(b);
     if (ec != OD_ERR_NONE) {
         od_logf(OD_LOG_WARN, "group %s: writing offset tombstones failed: %s", g->id,
@@ -270,11 +270,11 @@ static void expire_group(od_group_t *g, int64_t now)
     }
 }
 
-void od_groups_expire(int64_t now)
+void od_groups_expire(od_coord_t *c, int64_t now)
 {
-    od_group_t *g = od_group_next(NULL);
+    od_group_t *g = od_group_next(c, NULL);
     while (g) {
-        od_group_t *next = od_group_next(g);
+        od_group_t *next = od_group_next(c, g);
         expire_group(g, now);
         g = next;
     }

@@ -181,7 +181,7 @@ int od_gbatch_group_tombstone(od_gbatch_t *b, const char *group)
     return add_record(b, k, kl, NULL, 0, 1);
 }
 
-int16_t od_gbatch_append(od_gbatch_t *b, int32_t partition)
+int16_t od_gbatch_append(od_coord_t *c, od_gbatch_t *b, int32_t partition)
 {
     if (b->failed)
         return OD_ERR_UNKNOWN_SERVER_ERROR;
@@ -191,8 +191,8 @@ int16_t od_gbatch_append(od_gbatch_t *b, int32_t partition)
     uint8_t *buf = od_batch_builder_finish(&b->b, &len);
     if (!buf)
         return OD_ERR_UNKNOWN_SERVER_ERROR;
-    int16_t ec = od_coord.append ? od_coord.append(od_coord.append_arg, partition, buf, len)
-                                 : OD_ERR_COORDINATOR_NOT_AVAILABLE;
+    int16_t ec = c && c->append ? c->append(c->append_arg, partition, buf, len)
+                                : OD_ERR_COORDINATOR_NOT_AVAILABLE;
     free(buf);
     b->n = 0;
     return ec;
@@ -204,7 +204,7 @@ int16_t od_gstore_group(od_group_t *g)
     if (!b)
         return OD_ERR_UNKNOWN_SERVER_ERROR;
     od_gbatch_group(b, g);
-    int16_t ec = od_gbatch_append(b, g->partition);
+    int16_t ec = od_gbatch_append(g->coord, b, g->partition);
     od_gbatch_free(b);
     if (ec == OD_ERR_INVALID_COMMIT_OFFSET_SIZE) /* Kafka's mapping for group writes */
         ec = OD_ERR_UNKNOWN_SERVER_ERROR;
@@ -215,8 +215,8 @@ int16_t od_gstore_group(od_group_t *g)
 
 int16_t od_gstore_append_log(void *arg, int32_t partition, uint8_t *batch, size_t len)
 {
-    (void)arg;
-    od_core_t *core = od_coord.core;
+    const od_coord_t *c = arg;
+    od_core_t *core = c ? c->core : NULL;
     if (!core)
         return OD_ERR_COORDINATOR_NOT_AVAILABLE;
     od_topic_t *t = od_image_topic(&core->image, OD_GROUP_OFFSETS_TOPIC,
@@ -300,8 +300,8 @@ static int load_group_value(od_group_t *g, const od_GroupMetadataValue_t *v)
     return 0;
 }
 
-int od_gstore_apply(const uint8_t *key, int32_t klen, const uint8_t *value, int32_t vlen,
-                    int32_t partition)
+int od_gstore_apply(od_coord_t *c, const uint8_t *key, int32_t klen, const uint8_t *value,
+                    int32_t vlen, int32_t partition)
 {
     if (!key || klen < 2)
         return -1;
@@ -322,7 +322,7 @@ int od_gstore_apply(const uint8_t *key, int32_t klen, const uint8_t *value, int3
         od_OffsetCommitKey_t k;
         if (od_OffsetCommitKey_decode(&ks, kver, &ar, &k) < 0 || k.group.len < 0 || k.topic.len < 0)
             goto out;
-        od_group_t *g = od_group_find(k.group.p, (size_t)k.group.len);
+        od_group_t *g = od_group_find(c, k.group.p, (size_t)k.group.len);
         if (!value) {
             od_goffset_t *o = g ? od_group_offset(g, k.topic.p, (size_t)k.topic.len, k.partition) : NULL;
             if (o)
@@ -333,7 +333,7 @@ int od_gstore_apply(const uint8_t *key, int32_t klen, const uint8_t *value, int3
         od_OffsetCommitValue_t v;
         if (vver < 0 || vver > 4 || od_OffsetCommitValue_decode(&vs, vver, &ar, &v) < 0)
             goto out;
-        if (!g && !(g = od_group_create(k.group.p, (size_t)k.group.len)))
+        if (!g && !(g = od_group_create(c, k.group.p, (size_t)k.group.len)))
             goto out;
         g->partition = partition;
         char *topic = od_arena_strndup(&ar, k.topic.p, (size_t)k.topic.len);
@@ -352,7 +352,7 @@ int od_gstore_apply(const uint8_t *key, int32_t klen, const uint8_t *value, int3
         od_GroupMetadataKey_t k;
         if (od_GroupMetadataKey_decode(&ks, kver, &ar, &k) < 0 || k.group.len < 0)
             goto out;
-        od_group_t *g = od_group_find(k.group.p, (size_t)k.group.len);
+        od_group_t *g = od_group_find(c, k.group.p, (size_t)k.group.len);
         if (!value) {
             if (g) {
                 clear_members(g);
@@ -372,7 +372,7 @@ int od_gstore_apply(const uint8_t *key, int32_t klen, const uint8_t *value, int3
         od_GroupMetadataValue_t v;
         if (vver < 0 || vver > 4 || od_GroupMetadataValue_decode(&vs, vver, &ar, &v) < 0)
             goto out;
-        if (!g && !(g = od_group_create(k.group.p, (size_t)k.group.len)))
+        if (!g && !(g = od_group_create(c, k.group.p, (size_t)k.group.len)))
             goto out;
         g->partition = partition;
         rc = load_group_value(g, &v);
@@ -382,8 +382,8 @@ out:
     return rc;
 }
 
-static void apply_records(const uint8_t *p, size_t len, int32_t count, int32_t partition,
-                          int64_t base)
+static void apply_records(od_coord_t *c, const uint8_t *p, size_t len, int32_t count,
+                          int32_t partition, int64_t base)
 {
     size_t pos = 0;
     for (int32_t i = 0; i < count && pos < len; i++) {
@@ -395,13 +395,14 @@ static void apply_records(const uint8_t *p, size_t len, int32_t count, int32_t p
             return;
         }
         pos += used;
-        if (od_gstore_apply(rec.key, rec.key_len, rec.value, rec.value_len, partition) < 0)
+        if (od_gstore_apply(c, rec.key, rec.key_len, rec.value, rec.value_len, partition) < 0)
             od_logf(OD_LOG_WARN, "%s-%d: offset %lld: record does not decode; skipped",
                     OD_GROUP_OFFSETS_TOPIC, partition, (long long)(base + rec.offset_delta));
     }
 }
 
-int od_gstore_apply_batches(const uint8_t *buf, size_t len, int32_t partition, int64_t *next)
+int od_gstore_apply_batches(od_coord_t *c, const uint8_t *buf, size_t len, int32_t partition,
+                            int64_t *next)
 {
     od_batch_iter_t it;
     od_batch_hdr_t h;
@@ -417,7 +418,7 @@ int od_gstore_apply_batches(const uint8_t *buf, size_t len, int32_t partition, i
         size_t rlen = size - OD_BATCH_HEADER_SIZE;
         int codec = OD_BATCH_COMPRESSION(h.attributes);
         if (codec == OD_BATCH_CODEC_NONE) {
-            apply_records(recs, rlen, h.record_count, partition, h.base_offset);
+            apply_records(c, recs, rlen, h.record_count, partition, h.base_offset);
             continue;
         }
         uint8_t *plain = NULL;
@@ -429,7 +430,7 @@ int od_gstore_apply_batches(const uint8_t *buf, size_t len, int32_t partition, i
                     OD_GROUP_OFFSETS_TOPIC, partition, (long long)h.base_offset, err);
             continue;
         }
-        apply_records(plain, plen, h.record_count, partition, h.base_offset);
+        apply_records(c, plain, plen, h.record_count, partition, h.base_offset);
         free(plain);
     }
     return n;
@@ -471,7 +472,7 @@ static int load_partition(od_core_t *core, od_partition_t *p, char *err, size_t 
 {
     int64_t off = core->storage->start_offset(p->log);
     int64_t end = core->storage->end_offset(p->log);
-    size_t chunk = (size_t)od_coord.conf.load_buffer;
+    size_t chunk = (size_t)core->coord->conf.load_buffer;
     int64_t batches = 0;
     while (off < end) {
         od_log_read_t rd;
@@ -488,7 +489,7 @@ static int load_partition(od_core_t *core, od_partition_t *p, char *err, size_t 
             return -1;
         }
         int64_t next = off;
-        int n = od_gstore_apply_batches(buf, len, p->index, &next);
+        int n = od_gstore_apply_batches(core->coord, buf, len, p->index, &next);
         free(buf);
         batches += n;
         if (n == 0 || next <= off) {
@@ -504,11 +505,11 @@ static int load_partition(od_core_t *core, od_partition_t *p, char *err, size_t 
     return 0;
 }
 
-void od_gstore_load_done(void)
+void od_gstore_load_done(od_coord_t *c)
 {
-    od_group_t *g = od_group_next(NULL);
+    od_group_t *g = od_group_next(c, NULL);
     while (g) {
-        od_group_t *next = od_group_next(g);
+        od_group_t *next = od_group_next(c, g);
         if (!g->has_metadata && g->noffsets == 0 && g->nmembers == 0)
             od_group_destroy(g);
         else
@@ -534,8 +535,8 @@ int od_gstore_load(od_core_t *core, char *err, size_t errsz)
             return -1;
         }
     }
-    od_gstore_load_done();
+    od_gstore_load_done(core->coord);
     od_logf(OD_LOG_INFO, "group coordinator: loaded %zu group(s) from %s in %lld ms",
-            od_coord.ngroups, OD_GROUP_OFFSETS_TOPIC, (long long)(od_mono_ms() - t0));
+            core->coord->ngroups, OD_GROUP_OFFSETS_TOPIC, (long long)(od_mono_ms() - t0));
     return 0;
 }

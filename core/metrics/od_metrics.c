@@ -14,13 +14,12 @@
 
 od_mstate_t od_mstate;
 
-static char *listener_text;
 static int64_t idle_ms;
 
 static const od_conf_def_t metrics_defs[] = {
     {"metrics.listener", OD_CONF_STRING, NULL, 0, 0, NULL,
      "http://host:port for the Prometheus endpoint GET /metrics (unset or empty: off)",
-     &listener_text, 0},
+     NULL, 0},
     {"metrics.connections.max.idle.ms", OD_CONF_INT, "60000", 1, INT64_MAX, NULL,
      "close a metrics (scrape) connection idle this long", &idle_ms, 0},
 };
@@ -38,11 +37,18 @@ int od_metrics_register_config(od_core_t *core, char *err, size_t errsz)
                               sizeof(metrics_defs) / sizeof(metrics_defs[0]), "core", err, errsz);
 }
 
+/* The key has no static target: its text is read from the configuration
+ * (NULL when unset, which the parser takes as off). */
+static const char *listener_text(const od_core_t *core)
+{
+    return od_config_get(&core->config, "metrics.listener");
+}
+
 int od_metrics_check(od_core_t *core, char *err, size_t errsz)
 {
     char host[256], why[300], where[4200];
     int port;
-    if (od_metrics_url_parse(listener_text, host, sizeof(host), &port, why, sizeof(why)) >= 0)
+    if (od_metrics_url_parse(listener_text(core), host, sizeof(host), &port, why, sizeof(why)) >= 0)
         return 0;
     snprintf(err, errsz, "%s: metrics.listener: %s",
              od_config_where(&core->config, "metrics.listener", where, sizeof(where)), why);
@@ -57,7 +63,7 @@ int od_metrics_start(od_core_t *core, char *err, size_t errsz)
     clock_gettime(CLOCK_REALTIME, &ts);
     od_mstate.start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
     od_mstate.running = 1;
-    int on = od_metrics_url_parse(listener_text, host, sizeof(host), &port, why, sizeof(why));
+    int on = od_metrics_url_parse(listener_text(core), host, sizeof(host), &port, why, sizeof(why));
     if (on < 0) {
         snprintf(err, errsz, "metrics.listener: %s", why);
         return -1;

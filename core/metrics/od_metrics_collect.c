@@ -208,7 +208,8 @@ static void render_groups(od_core_t *core, od_mtext_t *t)
                        pass == 0   ? "Members of the consumer group (groups coordinated here)."
                        : pass == 1 ? "Committed offset of the group for the partition."
                                    : "High watermark minus the group's committed offset.");
-        for (od_group_t *g = od_group_next(NULL); g; g = od_group_next(g)) {
+        for (od_group_t *g = od_group_next(core->coord, NULL); g;
+             g = od_group_next(core->coord, g)) {
             if (pass == 0) {
                 od_mlabel_t l = {"consumergroup", g->id};
                 od_expo_int(t, name, &l, 1, (int64_t)g->nmembers);

@@ -29,16 +29,15 @@ static void resume_reading(void *arg);
  * whole announced size, as Kafka's memory pool does), and for each request
  * in flight its frame copy, decoded data and unsent response bytes. Over
  * the bound, connections stop reading new frames; a frame already begun is
- * read to its end, so what is counted can always drain. */
-static size_t inflight;
-static od_conn_t *mem_waiters; /* connections waiting for the total to drop */
-static int64_t mem_timer;
+ * read to its end, so what is counted can always drain. The totals are the
+ * broker's (core->net: inflight, mem_waiters, mem_timer). */
 
-size_t od_conn_inflight_bytes(void) { return inflight; }
+size_t od_conn_inflight_bytes(const od_core_t *core) { return core->net ? core->net->inflight : 0; }
 
-static int mem_over(void)
+static int mem_over(const od_net_state_t *ns)
 {
-    return od_queued_max_request_bytes > 0 && inflight >= (size_t)od_queued_max_request_bytes;
+    return ns->queued_max_request_bytes > 0 &&
+           ns->inflight >= (size_t)ns->queued_max_request_bytes;
 }
 
 static void mem_unwait(od_conn_t *c)
@@ -48,7 +47,7 @@ static void mem_unwait(od_conn_t *c)
     if (c->mem_prev)
         c->mem_prev->mem_next = c->mem_next;
     else
-        mem_waiters = c->mem_next;
+        c->core->net->mem_waiters = c->mem_next;
     if (c->mem_next)
         c->mem_next->mem_prev = c->mem_prev;
     c->mem_prev = c->mem_next = NULL;
@@ -59,10 +58,10 @@ static void update_watch(od_conn_t *c);
 
 static void mem_resume(void *arg)
 {
-    (void)arg;
-    mem_timer = 0;
-    while (mem_waiters && !mem_over()) {
-        od_conn_t *c = mem_waiters;
+    od_net_state_t *ns = ((od_core_t *)arg)->net;
+    ns->mem_timer = 0;
+    while (ns->mem_waiters && !mem_over(ns)) {
+        od_conn_t *c = ns->mem_waiters;
         mem_unwait(c);
         update_watch(c);
         if (!c->resume_timer)
@@ -70,23 +69,25 @@ static void mem_resume(void *arg)
     }
 }
 
-/* Move *slot to now in the totals; a drop below the bound wakes waiters. */
-static void charge(od_conn_t *c, size_t *slot, size_t now, int on_conn)
+/* Move *slot to now in core's totals (c: the connection, NULL once the
+ * request is orphaned); a drop below the bound wakes waiters. */
+static void charge(od_core_t *core, od_conn_t *c, size_t *slot, size_t now, int on_conn)
 {
-    inflight = inflight - *slot + now;
+    od_net_state_t *ns = core->net;
+    ns->inflight = ns->inflight - *slot + now;
     if (c && on_conn)
         c->req_bytes = c->req_bytes - *slot + now;
     int dropped = now < *slot;
     *slot = now;
-    if (dropped && mem_waiters && !mem_timer && !mem_over()) {
-        mem_timer = od_loop_timer(mem_waiters->core->loop, 0, mem_resume, NULL);
-        if (mem_timer < 0) { /* no timer: wake them now (never inside a flush of theirs) */
-            mem_timer = 0;
-            for (od_conn_t *w = mem_waiters; w; w = w->mem_next)
+    if (dropped && ns->mem_waiters && !ns->mem_timer && !mem_over(ns)) {
+        ns->mem_timer = od_loop_timer(core->loop, 0, mem_resume, core);
+        if (ns->mem_timer < 0) { /* no timer: wake them now (never inside a flush of theirs) */
+            ns->mem_timer = 0;
+            for (od_conn_t *w = ns->mem_waiters; w; w = w->mem_next)
                 w->mem_waiting = 0;
-            while (mem_waiters) {
-                od_conn_t *w = mem_waiters;
-                mem_waiters = w->mem_next;
+            while (ns->mem_waiters) {
+                od_conn_t *w = ns->mem_waiters;
+                ns->mem_waiters = w->mem_next;
                 w->mem_prev = w->mem_next = NULL;
                 update_watch(w);
             }
@@ -97,7 +98,7 @@ static void charge(od_conn_t *c, size_t *slot, size_t now, int on_conn)
 static void charge_read(od_conn_t *c)
 {
     size_t now = c->rlen >= 4 && c->rneed > c->rlen ? c->rneed : c->rlen;
-    charge(c, &c->rcharged, now, 0);
+    charge(c->core, c, &c->rcharged, now, 0);
 }
 
 void od_req_account(od_req_t *r)
@@ -106,7 +107,7 @@ void od_req_account(od_req_t *r)
     for (size_t i = 0; i < r->resp.nsegs; i++)
         if (r->resp.segs[i].kind == OD_SEG_OWNED)
             n += r->resp.segs[i].len;
-    charge(r->conn, &r->charged, n, 1);
+    charge(r->core, r->conn, &r->charged, n, 1);
 }
 
 static void update_watch(od_conn_t *c)
@@ -147,7 +148,7 @@ od_conn_t *od_conn_new(od_core_t *core, int fd, const char *peer, const char *ho
 
 void od_req_free(od_req_t *r)
 {
-    charge(r->conn, &r->charged, 0, 1);
+    charge(r->core, r->conn, &r->charged, 0, 1);
     od_wbuf_free(&r->resp);
     od_arena_free(&r->arena);
     free(r->frame_copy);
@@ -192,7 +193,7 @@ void od_conn_close(od_conn_t *c, const char *why)
     close(c->fd);
     c->fd = -1;
     mem_unwait(c);
-    charge(c, &c->rcharged, 0, 0);
+    charge(core, c, &c->rcharged, 0, 0);
     od_req_t *r = c->q_head;
     while (r) {
         od_req_t *n = r->next;
@@ -236,6 +237,7 @@ od_req_t *od_req_new(od_conn_t *c)
     if (!r)
         return NULL;
     r->conn = c;
+    r->core = c->core;
     /* Array counts can make decoded data many times larger than the wire
      * bytes; one request may use at most what one frame may be. */
     od_arena_init(&r->arena, (size_t)c->core->conf.socket_request_max_bytes);
@@ -493,18 +495,19 @@ static int process_buffer(od_conn_t *c)
 
 static void handle_reads(od_conn_t *c)
 {
+    od_net_state_t *ns = c->core->net;
     for (int rounds = 0; rounds < 16 && !c->closing && !c->read_paused && !c->mem_waiting;
          rounds++) {
-        if (mem_over() && !(c->rlen >= 4 && c->rneed > c->rlen)) {
+        if (mem_over(ns) && !(c->rlen >= 4 && c->rneed > c->rlen)) {
             /* Over queued.max.request.bytes: finish a frame already begun
              * (its size is counted; reads stop at its end), start no new
              * one until the total drops. */
             c->mem_waiting = 1;
             c->mem_prev = NULL;
-            c->mem_next = mem_waiters;
-            if (mem_waiters)
-                mem_waiters->mem_prev = c;
-            mem_waiters = c;
+            c->mem_next = ns->mem_waiters;
+            if (ns->mem_waiters)
+                ns->mem_waiters->mem_prev = c;
+            ns->mem_waiters = c;
             update_watch(c);
             return;
         }
@@ -523,7 +526,7 @@ static void handle_reads(od_conn_t *c)
             c->rcap = ncap;
         }
         size_t want = c->rcap - c->rlen;
-        if (mem_over() && want > c->rneed - c->rlen)
+        if (mem_over(ns) && want > c->rneed - c->rlen)
             want = c->rneed - c->rlen;
         ssize_t n = read(c->fd, c->rbuf + c->rlen, want);
         if (n == 0) {

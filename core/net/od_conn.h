@@ -20,6 +20,7 @@ typedef struct od_req od_req_t;
  * (conn == NULL) and freed by od_req_done. */
 struct od_req {
     od_conn_t *conn;
+    struct od_core *core; /* the broker (stays when conn goes: its bytes stay counted) */
     od_request_header_t hdr;
     od_arena_t arena;    /* everything decoded from the request */
     od_slice_t body;     /* the request body (after the header) */
@@ -88,6 +89,6 @@ void od_req_free(od_req_t *r);
  * connection's and the broker's totals. */
 void od_req_account(od_req_t *r);
 /* Bytes held by requests in flight and frames being read, all connections. */
-size_t od_conn_inflight_bytes(void);
+size_t od_conn_inflight_bytes(const struct od_core *core);
 
 #endif

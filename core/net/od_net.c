@@ -109,26 +109,26 @@ int od_listeners_parse(const char *text, od_listen_spec_t *out, size_t max, char
 /* ---- connection limits (Kafka's max.connections, max.connections.per.ip,
  * max.connections.per.ip.overrides) ---- */
 
-static int64_t max_connections;
-static int64_t max_per_ip;
-static char *per_ip_overrides_text;
-int64_t od_queued_max_request_bytes;
-
+/* The keys have no static targets: od_listeners_open reads them into the
+ * broker's od_net_state_t (read_int, parse_overrides). */
 static const od_conf_def_t net_defs[] = {
     {"max.connections", OD_CONF_INT, "2147483647", 0, INT32_MAX, NULL,
      "connections the broker holds in all; at the limit it stops accepting until one closes",
-     &max_connections, 0},
+     NULL, 0},
     {"max.connections.per.ip", OD_CONF_INT, "2147483647", 0, INT32_MAX, NULL,
-     "connections from one IP address; a connection beyond it is closed at once",
-     &max_per_ip, 0},
+     "connections from one IP address; a connection beyond it is closed at once", NULL, 0},
     {"max.connections.per.ip.overrides", OD_CONF_STRING, "", 0, 0, NULL,
      "per-IP exceptions to max.connections.per.ip: ip:count,ip:count (addresses, not names)",
-     &per_ip_overrides_text, 0},
+     NULL, 0},
     {"queued.max.request.bytes", OD_CONF_INT, "-1", -1, INT64_MAX, NULL,
      "bytes of requests in flight (frames being read or queued, decoded data, unsent responses) "
      "beyond which the broker stops reading new requests from sockets (-1: no bound)",
-     &od_queued_max_request_bytes, OD_CONF_F_SIZE},
+     NULL, OD_CONF_F_SIZE},
 };
+#define NET_DEF_MAX_CONNECTIONS 0
+#define NET_DEF_MAX_PER_IP 1
+#define NET_DEF_OVERRIDES 2
+#define NET_DEF_QUEUED_BYTES 3
 
 int od_net_register_config(od_core_t *core, char *err, size_t errsz)
 {
@@ -136,56 +136,56 @@ int od_net_register_config(od_core_t *core, char *err, size_t errsz)
                               "core", err, errsz);
 }
 
-typedef struct ip_override {
+/* The effective (already validated) value of an integer key. */
+static int read_int(const od_core_t *core, int def, int64_t *out, char *err, size_t errsz)
+{
+    const od_conf_def_t *d = &net_defs[def];
+    return od_conf_parse(d, od_config_get(&core->config, d->name), out, err, errsz);
+}
+
+struct od_ip_override {
     char host[INET6_ADDRSTRLEN];
     int64_t limit;
-} ip_override_t;
+};
+typedef struct od_ip_override ip_override_t;
 
-static ip_override_t *overrides;
-static size_t noverrides;
-
-/* Connections per peer address: a chained hash table, entries freed when
- * their count drops to zero, so it holds only addresses now connected. */
-typedef struct ip_count {
-    struct ip_count *next;
+struct od_ip_count {
+    struct od_ip_count *next;
     int64_t n;
     char host[64];
-} ip_count_t;
-
-#define IP_BUCKETS 1024
-static ip_count_t *ip_table[IP_BUCKETS];
-static int full_paused; /* listeners off because of max.connections */
+};
+typedef struct od_ip_count ip_count_t;
 
 static size_t ip_hash(const char *h)
 {
     uint32_t x = 2166136261u;
     for (; *h; h++)
         x = (x ^ (uint8_t)*h) * 16777619u;
-    return x % IP_BUCKETS;
+    return x % OD_NET_IP_BUCKETS;
 }
 
-static ip_count_t **ip_find(const char *host)
+static ip_count_t **ip_find(od_net_state_t *ns, const char *host)
 {
-    ip_count_t **pp = &ip_table[ip_hash(host)];
+    ip_count_t **pp = &ns->ip_table[ip_hash(host)];
     while (*pp && strcmp((*pp)->host, host) != 0)
         pp = &(*pp)->next;
     return pp;
 }
 
-static int64_t ip_limit(const char *host)
+static int64_t ip_limit(const od_net_state_t *ns, const char *host)
 {
-    for (size_t i = 0; i < noverrides; i++)
-        if (strcmp(overrides[i].host, host) == 0)
-            return overrides[i].limit;
-    return max_per_ip;
+    for (size_t i = 0; i < ns->noverrides; i++)
+        if (strcmp(ns->overrides[i].host, host) == 0)
+            return ns->overrides[i].limit;
+    return ns->max_per_ip;
 }
 
 /* "ip:count,ip:count"; an IPv6 address may be written bare or in []. */
-static int parse_overrides(const char *text, char *why, size_t whysz)
+static int parse_overrides(od_net_state_t *ns, const char *text, char *why, size_t whysz)
 {
-    free(overrides);
-    overrides = NULL;
-    noverrides = 0;
+    free(ns->overrides);
+    ns->overrides = NULL;
+    ns->noverrides = 0;
     const char *p = text ? text : "";
     while (*p) {
         while (*p == ' ' || *p == ',')
@@ -223,15 +223,16 @@ static int parse_overrides(const char *text, char *why, size_t whysz)
             snprintf(why, whysz, "'%s' is not an IP address (host names are not resolved)", host);
             return -1;
         }
-        ip_override_t *no = realloc(overrides, (noverrides + 1) * sizeof(*no));
+        ip_override_t *no = realloc(ns->overrides, (ns->noverrides + 1) * sizeof(*no));
         if (!no) {
             snprintf(why, whysz, "out of memory");
             return -1;
         }
-        overrides = no;
-        snprintf(overrides[noverrides].host, sizeof(overrides[noverrides].host), "%s", canon);
-        overrides[noverrides].limit = n;
-        noverrides++;
+        ns->overrides = no;
+        ip_override_t *o = &ns->overrides[ns->noverrides];
+        snprintf(o->host, sizeof(o->host), "%s", canon);
+        o->limit = n;
+        ns->noverrides++;
     }
     return 0;
 }
@@ -241,7 +242,7 @@ static void on_accept(void *arg, int fd, uint32_t events);
 /* Accepting is on unless the listener backs off or the broker is full. */
 static void listener_watch(od_core_t *core, od_listener_t *l)
 {
-    int want = l->fd >= 0 && !l->backoff_timer && !full_paused && !core->stopping;
+    int want = l->fd >= 0 && !l->backoff_timer && !core->net->full_paused && !core->stopping;
     if (want && !l->watching) {
         if (od_loop_watch(core->loop, l->fd, OD_LOOP_READ, on_accept, l) == 0)
             l->watching = 1;
@@ -253,25 +254,27 @@ static void listener_watch(od_core_t *core, od_listener_t *l)
 
 static void set_full(od_core_t *core, int full)
 {
-    if (full_paused == full)
+    od_net_state_t *ns = core->net;
+    if (ns->full_paused == full)
         return;
-    full_paused = full;
+    ns->full_paused = full;
     if (full)
         od_logf(OD_LOG_WARN, "%zu connections open (max.connections=%lld): not accepting until one "
-                "closes", core->nconns, (long long)max_connections);
+                "closes", core->nconns, (long long)ns->max_connections);
     for (size_t i = 0; i < core->nlisteners; i++)
         listener_watch(core, &core->listeners[i]);
 }
 
 void od_net_conn_gone(od_core_t *core, od_conn_t *c)
 {
-    ip_count_t **pp = ip_find(c->host);
+    od_net_state_t *ns = core->net;
+    ip_count_t **pp = ip_find(ns, c->host);
     if (*pp && --(*pp)->n <= 0) {
         ip_count_t *e = *pp;
         *pp = e->next;
         free(e);
     }
-    if (full_paused && (int64_t)core->nconns < max_connections)
+    if (ns->full_paused && (int64_t)core->nconns < ns->max_connections)
         set_full(core, 0);
 }
 
@@ -290,10 +293,9 @@ static void accept_resume(void *arg)
  * Kafka do); connections closing meanwhile free descriptors. */
 static void accept_backoff(od_core_t *core, od_listener_t *l, int err)
 {
-    static int64_t last_log;
     int64_t now = od_mono_ms();
-    if (now - last_log >= 10000) {
-        last_log = now;
+    if (now - core->net->accept_log_ms >= 10000) {
+        core->net->accept_log_ms = now;
         od_logf(OD_LOG_WARN, "listener %s: accept: %s (%zu connections open); not accepting for "
                 "%d ms", l->spec.name, strerror(err), core->nconns, ACCEPT_BACKOFF_MS);
     }
@@ -304,27 +306,27 @@ static void accept_backoff(od_core_t *core, od_listener_t *l, int err)
     }
 }
 
-static void refuse(const char *host, const char *peer, int64_t limit)
+static void refuse(od_net_state_t *ns, const char *host, const char *peer, int64_t limit)
 {
-    static int64_t last_log, suppressed;
     int64_t now = od_mono_ms();
-    if (now - last_log < 1000) {
-        suppressed++;
+    if (now - ns->refuse_log_ms < 1000) {
+        ns->refused_unlogged++;
         return;
     }
     od_logf(OD_LOG_WARN, "refused connection from %s: %s already has max.connections.per.ip=%lld "
             "connections (%lld more refused since the last message)", peer, host,
-            (long long)limit, (long long)suppressed);
-    last_log = now;
-    suppressed = 0;
+            (long long)limit, (long long)ns->refused_unlogged);
+    ns->refuse_log_ms = now;
+    ns->refused_unlogged = 0;
 }
 
 static void on_accept(void *arg, int fd, uint32_t events)
 {
     od_listener_t *l = arg;
     od_core_t *core = l->core;
+    od_net_state_t *ns = core->net;
     for (int i = 0; i < 64; i++) {
-        if ((int64_t)core->nconns >= max_connections) {
+        if ((int64_t)core->nconns >= ns->max_connections) {
             set_full(core, 1);
             return;
         }
@@ -350,10 +352,10 @@ static void on_accept(void *arg, int fd, uint32_t events)
             inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
             snprintf(peer, sizeof(peer), "[%s]:%d", host, ntohs(a->sin6_port));
         }
-        ip_count_t **pp = ip_find(host);
-        int64_t limit = ip_limit(host);
+        ip_count_t **pp = ip_find(ns, host);
+        int64_t limit = ip_limit(ns, host);
         if ((*pp ? (*pp)->n : 0) >= limit) {
-            refuse(host, peer, limit);
+            refuse(ns, host, peer, limit);
             close(c);
             continue;
         }
@@ -379,7 +381,7 @@ static void on_accept(void *arg, int fd, uint32_t events)
         (*pp)->n++;
         if (!od_conn_new(core, c, peer, host, l)) {
             close(c);
-            ip_count_t **q = ip_find(host);
+            ip_count_t **q = ip_find(ns, host);
             if (*q && --(*q)->n <= 0) {
                 ip_count_t *e = *q;
                 *q = e->next;
@@ -393,14 +395,25 @@ int od_listeners_open(od_core_t *core, char *err, size_t errsz)
 {
     od_listen_spec_t specs[8];
     char why[256], where[4200];
-    if (parse_overrides(per_ip_overrides_text, why, sizeof(why)) < 0) {
+    od_net_state_t *ns = calloc(1, sizeof(*ns));
+    if (!ns) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    od_net_free(core);
+    core->net = ns;
+    if (read_int(core, NET_DEF_MAX_CONNECTIONS, &ns->max_connections, err, errsz) < 0 ||
+        read_int(core, NET_DEF_MAX_PER_IP, &ns->max_per_ip, err, errsz) < 0 ||
+        read_int(core, NET_DEF_QUEUED_BYTES, &ns->queued_max_request_bytes, err, errsz) < 0)
+        return -1;
+    const char *otext = od_config_get(&core->config, net_defs[NET_DEF_OVERRIDES].name);
+    if (parse_overrides(ns, otext, why, sizeof(why)) < 0) {
         snprintf(err, errsz, "%s: max.connections.per.ip.overrides: %s",
                  od_config_where(&core->config, "max.connections.per.ip.overrides", where,
                                  sizeof(where)),
                  why);
         return -1;
     }
-    full_paused = 0;
     int n = od_listeners_parse(core->conf.listeners, specs, 8, err, errsz);
     if (n < 0)
         return -1;
@@ -456,6 +469,21 @@ int od_listeners_open(od_core_t *core, char *err, size_t errsz)
     return 0;
 }
 
+/* The overrides and the per-IP counts (no connection is accepted after the
+ * listeners close; those still open find no entry when they go). */
+static void clear_tables(od_net_state_t *ns)
+{
+    free(ns->overrides);
+    ns->overrides = NULL;
+    ns->noverrides = 0;
+    for (size_t i = 0; i < OD_NET_IP_BUCKETS; i++)
+        while (ns->ip_table[i]) {
+            ip_count_t *e = ns->ip_table[i];
+            ns->ip_table[i] = e->next;
+            free(e);
+        }
+}
+
 void od_listeners_close(od_core_t *core)
 {
     for (size_t i = 0; i < core->nlisteners; i++) {
@@ -471,18 +499,20 @@ void od_listeners_close(od_core_t *core)
             l->fd = -1;
         }
     }
-    free(overrides);
-    overrides = NULL;
-    noverrides = 0;
-    for (size_t i = 0; i < IP_BUCKETS; i++)
-        while (ip_table[i]) {
-            ip_count_t *e = ip_table[i];
-            ip_table[i] = e->next;
-            free(e);
-        }
+    if (core->net)
+        clear_tables(core->net);
     free(core->listeners);
     core->listeners = NULL;
     core->nlisteners = 0;
+}
+
+void od_net_free(od_core_t *core)
+{
+    if (!core->net)
+        return;
+    clear_tables(core->net);
+    free(core->net);
+    core->net = NULL;
 }
 
 int od_listeners_advertised(od_core_t *core, od_endpoint_t *out, size_t max, size_t *n, char *err,

@@ -27,10 +27,40 @@ struct od_listener {
 };
 
 struct od_conn;
-/* queued.max.request.bytes (<= 0: no bound). */
-extern int64_t od_queued_max_request_bytes;
-/* Declare max.connections, max.connections.per.ip(.overrides). */
+struct od_ip_count;
+struct od_ip_override;
+
+#define OD_NET_IP_BUCKETS 1024
+
+/* One broker's connection-layer state (core->net): made by
+ * od_listeners_open, freed by od_net_free when the core is freed (requests
+ * orphaned by closed connections are still counted until then). */
+typedef struct od_net_state {
+    /* max.connections, max.connections.per.ip(.overrides) */
+    int64_t max_connections;
+    int64_t max_per_ip;
+    struct od_ip_override *overrides;
+    size_t noverrides;
+    /* Connections per peer address: a chained hash table, entries freed
+     * when their count drops to zero, so it holds only addresses now
+     * connected. */
+    struct od_ip_count *ip_table[OD_NET_IP_BUCKETS];
+    int full_paused; /* listeners off because of max.connections */
+    int64_t accept_log_ms, refuse_log_ms, refused_unlogged; /* log rate limits */
+    /* queued.max.request.bytes (<= 0: no bound) and what it bounds
+     * (od_conn.c): bytes in flight, connections waiting for the total to
+     * drop, the timer that wakes them. */
+    int64_t queued_max_request_bytes;
+    size_t inflight;
+    struct od_conn *mem_waiters;
+    int64_t mem_timer;
+} od_net_state_t;
+
+/* Declare max.connections, max.connections.per.ip(.overrides),
+ * queued.max.request.bytes. */
 int od_net_register_config(struct od_core *core, char *err, size_t errsz);
+/* Free core->net (NULL is fine). */
+void od_net_free(struct od_core *core);
 /* A connection went away: per-IP counts, and accepting again below
  * max.connections. */
 void od_net_conn_gone(struct od_core *core, struct od_conn *c);

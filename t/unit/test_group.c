@@ -70,6 +70,7 @@ static void on_sync(void *ctx, int16_t err, const od_group_t *g, const uint8_t *
 }
 
 static od_loop_t *loop;
+static od_coord_t coord; /* the coordinator under test (no broker core) */
 static void stop_loop(void *arg) { od_loop_stop(arg); }
 static void run_for(int ms)
 {
@@ -96,20 +97,20 @@ static void join(jres_t *j, const char *group, const char *member, const char *i
     a.protos = protos;
     a.nprotos = n;
     a.require_known_member_id = require_id;
-    od_group_join(&a, on_join, j);
+    od_group_join(&coord, &a, on_join, j);
 }
 
 static void sync_(sres_t *s, const char *group, int32_t gen, const char *member,
                   const od_sync_assign_t *asg, int n)
 {
     memset(s, 0, sizeof(*s));
-    od_group_sync(od_str_c(group), gen, od_str_c(member), od_str_c(NULL), od_str_c(NULL),
-                  od_str_c(NULL), asg, n, on_sync, s);
+    od_group_sync(&coord, od_str_c(group), gen, od_str_c(member), od_str_c(NULL),
+                  od_str_c(NULL), od_str_c(NULL), asg, n, on_sync, s);
 }
 
 static int16_t hb(const char *group, int32_t gen, const char *member)
 {
-    return od_group_heartbeat(od_str_c(group), gen, od_str_c(member), od_str_c(NULL));
+    return od_group_heartbeat(&coord, od_str_c(group), gen, od_str_c(member), od_str_c(NULL));
 }
 
 static od_coord_conf_t test_conf(void)
@@ -131,10 +132,10 @@ static od_coord_conf_t test_conf(void)
 
 static void reset_coord(void)
 {
-    od_coord_reset();
+    od_coord_reset(&coord);
     od_coord_conf_t c = test_conf();
-    od_coord_init(loop, NULL, &c);
-    od_coord.append = fake_append;
+    od_coord_init(&coord, loop, NULL, &c);
+    coord.append = fake_append;
 }
 
 /* ---- tests ---- */
@@ -241,7 +242,7 @@ static void test_rebalance(void)
     tap_is_int(ja.called, 0, "first join waits for the initial delay");
     join(&jb, "g1", "", NULL, pb, 2, 5000, 0);
     tap_is_int(jb.called, 0, "second member (v3, no handshake) waits too");
-    od_group_t *g = od_group_find("g1", 2);
+    od_group_t *g = od_group_find(&coord, "g1", 2);
     tap_ok(g && g->state == OD_GS_PREPARING, "group is PreparingRebalance");
     run_for(200);
     tap_ok(ja.called == 1 && jb.called == 1 && ja.err == 0 && jb.err == 0,
@@ -321,11 +322,11 @@ static void test_rebalance(void)
     tap_is_int(jc.err, OD_ERR_INVALID_GROUP_ID, "empty group id: INVALID_GROUP_ID");
     join(&jc, "g1", "stale-id", NULL, pb, 2, 5000, 0);
     tap_is_int(jc.err, OD_ERR_UNKNOWN_MEMBER_ID, "unknown member id: UNKNOWN_MEMBER_ID");
-    od_coord.conf.max_size = 1;
+    coord.conf.max_size = 1;
     sync_(&sb, "g1", 4, b_id, asg3, 1);
     join(&jc, "g1", "", NULL, pb, 2, 5000, 0);
     tap_is_int(jc.err, OD_ERR_GROUP_MAX_SIZE_REACHED, "group.max.size: GROUP_MAX_SIZE_REACHED");
-    od_coord.conf.max_size = 100;
+    coord.conf.max_size = 100;
 
     /* The last member leaves: Empty with a new generation, stored. */
     tap_is_int(od_group_leave(g, od_str_c(b_id), od_str_c(NULL)), OD_ERR_NONE, "last member leaves");
@@ -335,7 +336,7 @@ static void test_rebalance(void)
 static void test_protocol_selection(void)
 {
     reset_coord();
-    od_coord.conf.initial_delay_ms = 0;
+    coord.conf.initial_delay_ms = 0;
     jres_t j1, j2, j3;
     od_gproto_in_t p1[2] = {P_RANGE, P_RR}, p2[2] = {P_RR, P_RANGE}, p3[1] = {P_RR};
     join(&j1, "sel", "", NULL, p1, 2, 5000, 0);
@@ -345,7 +346,7 @@ static void test_protocol_selection(void)
     tap_ok(j1.called && strcmp(j1.protocol, "roundrobin") == 0,
            "only roundrobin is common to all: chosen");
     reset_coord();
-    od_coord.conf.initial_delay_ms = 0;
+    coord.conf.initial_delay_ms = 0;
     od_gproto_in_t q3[2] = {P_RR, P_RANGE};
     join(&j1, "sel", "", NULL, p1, 2, 5000, 0);
     join(&j2, "sel", "", NULL, p1, 2, 5000, 0);
@@ -364,14 +365,14 @@ static void test_protocol_selection(void)
     a.rebalance_timeout = 300;
     a.protos = p1;
     a.nprotos = 2;
-    od_group_join(&a, on_join, &jx);
+    od_group_join(&coord, &a, on_join, &jx);
     tap_is_int(jx.err, OD_ERR_INCONSISTENT_GROUP_PROTOCOL, "other protocol type: INCONSISTENT_GROUP_PROTOCOL");
 }
 
 static void test_static(void)
 {
     reset_coord();
-    od_coord.conf.initial_delay_ms = 0;
+    coord.conf.initial_delay_ms = 0;
     jres_t j;
     od_gproto_in_t p[1] = {P_RANGE};
     join(&j, "st", "", "inst-1", p, 1, 5000, 1);
@@ -384,7 +385,7 @@ static void test_static(void)
     sres_t s;
     od_sync_assign_t asg = {od_str_c(old_id), {(const uint8_t *)"P0", 2}};
     sync_(&s, "st", 1, old_id, &asg, 1);
-    od_group_t *g = od_group_find("st", 2);
+    od_group_t *g = od_group_find(&coord, "st", 2);
     tap_ok(g && g->state == OD_GS_STABLE, "stable");
     /* Restart within the session: same instance id, no member id. */
     join(&j, "st", "", "inst-1", p, 1, 5000, 1);
@@ -394,9 +395,9 @@ static void test_static(void)
     sync_(&s, "st", 1, j.member, NULL, 0);
     tap_ok(s.called && s.err == 0 && strcmp(s.assignment, "P0") == 0,
            "SyncGroup returns the previous assignment");
-    tap_is_int(od_group_heartbeat(od_str_c("st"), 1, od_str_c(old_id), od_str_c("inst-1")),
+    tap_is_int(od_group_heartbeat(&coord, od_str_c("st"), 1, od_str_c(old_id), od_str_c("inst-1")),
                OD_ERR_FENCED_INSTANCE_ID, "old member id: FENCED_INSTANCE_ID");
-    tap_is_int(od_group_heartbeat(od_str_c("st"), 1, od_str_c(j.member), od_str_c("inst-1")),
+    tap_is_int(od_group_heartbeat(&coord, od_str_c("st"), 1, od_str_c(j.member), od_str_c("inst-1")),
                OD_ERR_NONE, "new member id heartbeats");
 }
 
@@ -411,26 +412,26 @@ static void test_offsets_and_load(void)
         {od_str_c("t"), 1, 7, -1, od_str_c(NULL), -1, OD_ERR_NONE},
         {od_str_c("t"), 2, 9, -1, od_str_c("this metadata is too long"), -1, OD_ERR_NONE},
     };
-    od_group_commit(od_str_c("simple"), -1, od_str_c(""), od_str_c(NULL), -1, c, 3);
+    od_group_commit(&coord, od_str_c("simple"), -1, od_str_c(""), od_str_c(NULL), -1, c, 3);
     tap_ok(c[0].error == 0 && c[1].error == 0, "simple consumer commits (generation -1)");
     tap_is_int(c[2].error, OD_ERR_OFFSET_METADATA_TOO_LARGE, "metadata too large: OFFSET_METADATA_TOO_LARGE");
-    od_group_t *g = od_group_find("simple", 6);
+    od_group_t *g = od_group_find(&coord, "simple", 6);
     od_goffset_t *o = g ? od_group_offset(g, "t", 1, 0) : NULL;
     tap_ok(o && o->offset == 42 && o->leader_epoch == 3 && o->metadata_len == 5 &&
                memcmp(o->metadata, "me\0ta", 5) == 0,
            "offset cached with epoch and all 5 metadata bytes (NUL inside)");
     tap_ok(g && od_group_offset(g, "t", 1, 2) == NULL, "rejected partition not stored");
     od_gcommit_t c2 = {od_str_c("t"), 0, 1, -1, od_str_c(""), -1, OD_ERR_NONE};
-    od_group_commit(od_str_c("nogroup"), 3, od_str_c("m"), od_str_c(NULL), -1, &c2, 1);
+    od_group_commit(&coord, od_str_c("nogroup"), 3, od_str_c("m"), od_str_c(NULL), -1, &c2, 1);
     tap_is_int(c2.error, OD_ERR_ILLEGAL_GENERATION, "commit with a generation to an unknown group");
     cap_fail = OD_ERR_INVALID_COMMIT_OFFSET_SIZE;
     c2.error = OD_ERR_NONE;
-    od_group_commit(od_str_c("simple"), -1, od_str_c(""), od_str_c(NULL), -1, &c2, 1);
+    od_group_commit(&coord, od_str_c("simple"), -1, od_str_c(""), od_str_c(NULL), -1, &c2, 1);
     tap_is_int(c2.error, OD_ERR_INVALID_COMMIT_OFFSET_SIZE, "append error reaches the partition");
     cap_fail = OD_ERR_NONE;
 
     /* A consumer group with a member and offsets, then a reload. */
-    od_coord.conf.initial_delay_ms = 0;
+    coord.conf.initial_delay_ms = 0;
     jres_t j;
     od_gproto_in_t p[1] = {P_RANGE};
     join(&j, "cg", "", NULL, p, 1, 5000, 0);
@@ -441,20 +442,20 @@ static void test_offsets_and_load(void)
     od_sync_assign_t asg = {od_str_c(mid), {(const uint8_t *)"AS", 2}};
     sync_(&s, "cg", 1, mid, &asg, 1);
     od_gcommit_t c3 = {od_str_c("t"), 0, 100, -1, od_str_c("x"), -1, OD_ERR_NONE};
-    od_group_commit(od_str_c("cg"), 1, od_str_c(mid), od_str_c(NULL), -1, &c3, 1);
+    od_group_commit(&coord, od_str_c("cg"), 1, od_str_c(mid), od_str_c(NULL), -1, &c3, 1);
     tap_is_int(c3.error, OD_ERR_NONE, "member commits in its generation");
     c3.error = OD_ERR_NONE;
-    od_group_commit(od_str_c("cg"), -1, od_str_c(""), od_str_c(NULL), -1, &c3, 1);
+    od_group_commit(&coord, od_str_c("cg"), -1, od_str_c(""), od_str_c(NULL), -1, &c3, 1);
     tap_is_int(c3.error, OD_ERR_UNKNOWN_MEMBER_ID, "non-member commit to a live group: UNKNOWN_MEMBER_ID");
-    tap_is_int(od_group_delete(od_str_c("cg")), OD_ERR_NON_EMPTY_GROUP, "DeleteGroups of a live group");
-    tap_is_int(od_group_delete(od_str_c("none")), OD_ERR_GROUP_ID_NOT_FOUND, "DeleteGroups of an unknown group");
+    tap_is_int(od_group_delete(&coord, od_str_c("cg")), OD_ERR_NON_EMPTY_GROUP, "DeleteGroups of a live group");
+    tap_is_int(od_group_delete(&coord, od_str_c("none")), OD_ERR_GROUP_ID_NOT_FOUND, "DeleteGroups of an unknown group");
     od_gcommit_t d = {od_str_c("t"), 0, 0, 0, od_str_c(NULL), 0, OD_ERR_NONE};
-    tap_is_int(od_group_delete_offsets(od_str_c("cg"), &d, 1), OD_ERR_NONE, "OffsetDelete on a live group");
+    tap_is_int(od_group_delete_offsets(&coord, od_str_c("cg"), &d, 1), OD_ERR_NONE, "OffsetDelete on a live group");
     tap_is_int(d.error, OD_ERR_GROUP_SUBSCRIBED_TO_TOPIC, "subscribed topic: GROUP_SUBSCRIBED_TO_TOPIC");
     /* A deleted group's records must not come back. */
     od_gcommit_t c4 = {od_str_c("u"), 0, 5, -1, od_str_c(""), -1, OD_ERR_NONE};
-    od_group_commit(od_str_c("gone"), -1, od_str_c(""), od_str_c(NULL), -1, &c4, 1);
-    tap_is_int(od_group_delete(od_str_c("gone")), OD_ERR_NONE, "DeleteGroups of an empty group");
+    od_group_commit(&coord, od_str_c("gone"), -1, od_str_c(""), od_str_c(NULL), -1, &c4, 1);
+    tap_is_int(od_group_delete(&coord, od_str_c("gone")), OD_ERR_NONE, "DeleteGroups of an empty group");
 
     /* Reload from the captured records. */
     uint8_t *buf = cap_buf;
@@ -463,15 +464,15 @@ static void test_offsets_and_load(void)
     cap_len = 0;
     reset_coord();
     int64_t next = 0;
-    int nb = od_gstore_apply_batches(buf, len, 7, &next);
-    od_gstore_load_done();
+    int nb = od_gstore_apply_batches(&coord, buf, len, 7, &next);
+    od_gstore_load_done(&coord);
     tap_ok(nb > 0, "loaded %d batch(es)", nb);
-    g = od_group_find("simple", 6);
+    g = od_group_find(&coord, "simple", 6);
     o = g ? od_group_offset(g, "t", 1, 0) : NULL;
     tap_ok(o && o->offset == 42 && o->leader_epoch == 3 && o->metadata_len == 5 &&
                memcmp(o->metadata, "me\0ta", 5) == 0,
            "simple group's offsets reloaded, metadata bytes past the NUL kept");
-    g = od_group_find("cg", 2);
+    g = od_group_find(&coord, "cg", 2);
     tap_ok(g && g->state == OD_GS_STABLE && g->generation == 1 && g->nmembers == 1 &&
                g->protocol && strcmp(g->protocol, "range") == 0,
            "consumer group reloaded Stable with its member and protocol");
@@ -480,14 +481,14 @@ static void test_offsets_and_load(void)
            "member assignment reloaded");
     tap_ok(g && od_group_offset(g, "t", 1, 0) && od_group_offset(g, "t", 1, 0)->offset == 100,
            "consumer group offset reloaded");
-    tap_ok(od_group_find("gone", 4) == NULL, "deleted group stays deleted (tombstones)");
+    tap_ok(od_group_find(&coord, "gone", 4) == NULL, "deleted group stays deleted (tombstones)");
     tap_is_int(hb("cg", 1, mid), OD_ERR_NONE, "reloaded member can heartbeat");
     free(buf);
 
     /* Retention: the simple group's offsets expire after the retention. */
-    od_groups_expire(od_now_ms() + 10080LL * 60000 + 1000);
-    tap_ok(od_group_find("simple", 6) == NULL, "expired simple group removed");
-    g = od_group_find("cg", 2);
+    od_groups_expire(&coord, od_now_ms() + 10080LL * 60000 + 1000);
+    tap_ok(od_group_find(&coord, "simple", 6) == NULL, "expired simple group removed");
+    g = od_group_find(&coord, "cg", 2);
     tap_ok(g && od_group_offset(g, "t", 1, 0), "offsets of a live subscribed group kept");
 }
 
@@ -528,8 +529,8 @@ static void test_compressed_load(void)
         batch[19] = (uint8_t)(crc >> 8);
         batch[20] = (uint8_t)crc;
         int64_t next = 0;
-        od_gstore_apply_batches(batch, n, 3, &next);
-        od_group_t *g = od_group_find("zgroup", 6);
+        od_gstore_apply_batches(&coord, batch, n, 3, &next);
+        od_group_t *g = od_group_find(&coord, "zgroup", 6);
         od_goffset_t *lo = g ? od_group_offset(g, "ct", 2, 0) : NULL;
         tap_ok(lo && lo->offset == 1234 && strcmp(lo->metadata, "z") == 0,
                "offset loaded from a gzip batch");
@@ -542,13 +543,47 @@ static void test_compressed_load(void)
     od_batch_builder_free(&bb);
 }
 
+/* Two coordinators on one loop share nothing: groups, offsets and settings
+ * live on each coordinator object (core->coord in the broker). */
+static void test_two_coordinators(void)
+{
+    od_coord_t other;
+    od_coord_conf_t oc = test_conf();
+    oc.metadata_max = 2;
+    od_coord_init(&other, loop, NULL, &oc);
+    other.append = fake_append;
+    od_gcommit_t c = {od_str_c("t"), 0, 5, -1, od_str_c("meta"), -1, OD_ERR_NONE};
+    od_group_commit(&other, od_str_c("only-other"), -1, od_str_c(""), od_str_c(NULL), -1, &c, 1);
+    tap_is_int(c.error, OD_ERR_OFFSET_METADATA_TOO_LARGE, "other coordinator's own metadata limit");
+    c.metadata = od_str_c("m");
+    c.error = OD_ERR_NONE;
+    od_group_commit(&other, od_str_c("only-other"), -1, od_str_c(""), od_str_c(NULL), -1, &c, 1);
+    tap_is_int(c.error, OD_ERR_NONE, "commit on the other coordinator");
+    tap_ok(od_group_find(&other, "only-other", 10) != NULL, "group on the other coordinator");
+    tap_ok(od_group_find(&coord, "only-other", 10) == NULL, "not on the first coordinator");
+    c.metadata = od_str_c("meta");
+    c.error = OD_ERR_NONE;
+    od_group_commit(&coord, od_str_c("first"), -1, od_str_c(""), od_str_c(NULL), -1, &c, 1);
+    tap_is_int(c.error, OD_ERR_NONE, "first coordinator keeps its own metadata limit");
+    tap_ok(od_group_find(&other, "first", 5) == NULL, "first's group not on the other");
+    tap_is_int((int)other.ngroups, 1, "other coordinator holds one group");
+    od_coord_reset(&other);
+    tap_ok(od_group_find(&coord, "first", 5) != NULL, "resetting one leaves the other");
+    tap_ok(od_group_find(&other, "only-other", 10) == NULL, "reset coordinator is empty");
+    tap_ok(od_group_find(NULL, "first", 5) == NULL && od_group_next(NULL, NULL) == NULL,
+           "no coordinator: no groups");
+    int32_t part;
+    tap_is_int(od_coord_check(NULL, "first", 5, &part), OD_ERR_COORDINATOR_NOT_AVAILABLE,
+               "no coordinator: COORDINATOR_NOT_AVAILABLE");
+}
+
 int main(void)
 {
     tap_no_plan();
     loop = od_loop_new();
     od_coord_conf_t c = test_conf();
-    od_coord_init(loop, NULL, &c);
-    od_coord.append = fake_append;
+    od_coord_init(&coord, loop, NULL, &c);
+    coord.append = fake_append;
     test_hash();
     test_records();
     test_rebalance();
@@ -556,7 +591,8 @@ int main(void)
     test_static();
     test_offsets_and_load();
     test_compressed_load();
-    od_coord_reset();
+    test_two_coordinators();
+    od_coord_reset(&coord);
     od_loop_free(loop);
     free(cap_buf);
     return tap_done();
