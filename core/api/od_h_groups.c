@@ -124,6 +124,8 @@ static void join_done(void *ctx, const od_join_result_t *res)
     const od_group_t *g = res->members_of;
     if (g && g->nmembers) {
         resp.members = od_arena_calloc(&r->arena, g->nmembers, sizeof(*resp.members));
+        if (!resp.members) /* the leader must not assign to an empty group */
+            resp.error_code = OD_ERR_UNKNOWN_SERVER_ERROR;
         if (resp.members) {
             resp.members_count = (int32_t)g->nmembers;
             for (size_t i = 0; i < g->nmembers; i++) {
@@ -310,8 +312,10 @@ static void describe_one(od_req_t *r, od_str_t gid, od_DescribeGroupsResponse_De
     if (!g->nmembers)
         return;
     o->members = od_arena_calloc(&r->arena, g->nmembers, sizeof(*o->members));
-    if (!o->members)
+    if (!o->members) { /* an error, never a group that looks empty */
+        o->error_code = OD_ERR_UNKNOWN_SERVER_ERROR;
         return;
+    }
     o->members_count = (int32_t)g->nmembers;
     for (size_t i = 0; i < g->nmembers; i++) {
         const od_gmember_t *m = g->members[i];
