@@ -10,6 +10,7 @@
 
 #include "od_core.h"
 #include "od_metadata_configs.h"
+#include "od_nameset.h"
 #include "od_handlers.h"
 #include "od_net.h"
 #include "od_proto_gen.h"
@@ -21,16 +22,6 @@
 #define CONFIG_RESOURCE_BROKER 4
 
 /* ---- hashing and lookup ---- */
-
-static uint64_t hash_name(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
-        h ^= (uint8_t)p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 static uint64_t hash_norm(const char *p, size_t n)
 {
@@ -44,7 +35,7 @@ static uint64_t hash_norm(const char *p, size_t n)
 
 static uint64_t hash_id(const od_uuid_t *id)
 {
-    return hash_name((const char *)id->b, sizeof(id->b));
+    return od_hash_bytes((const char *)id->b, sizeof(id->b));
 }
 
 void od_image_init(od_image_t *img)
@@ -70,7 +61,7 @@ static void link_topic(od_topic_t **names, od_topic_t **ids, od_topic_t **norms,
                        od_topic_t *t)
 {
     size_t len = strlen(t->name);
-    size_t b = hash_name(t->name, len) % nb;
+    size_t b = od_hash_bytes(t->name, len) % nb;
     t->next_by_name = names[b];
     names[b] = t;
     b = hash_id(&t->id) % nb;
@@ -118,7 +109,7 @@ od_topic_t *od_image_topic(const od_image_t *img, const char *name, size_t len)
 {
     if (!img->buckets)
         return NULL;
-    od_topic_t *t = img->buckets[hash_name(name, len) % img->nbuckets];
+    od_topic_t *t = img->buckets[od_hash_bytes(name, len) % img->nbuckets];
     for (; t; t = t->next_by_name)
         if (strlen(t->name) == len && memcmp(t->name, name, len) == 0)
             return t;
@@ -214,7 +205,7 @@ od_topic_t *od_image_next_topic(const od_image_t *img, od_topic_t *prev)
     if (prev) {
         if (prev->next_by_name)
             return prev->next_by_name;
-        b = hash_name(prev->name, strlen(prev->name)) % img->nbuckets + 1;
+        b = od_hash_bytes(prev->name, strlen(prev->name)) % img->nbuckets + 1;
     }
     for (; b < img->nbuckets; b++)
         if (img->buckets[b])
@@ -312,7 +303,7 @@ void od_image_free(od_core_t *core, od_image_t *img)
 static void unlink_topic(od_image_t *img, od_topic_t *t)
 {
     size_t len = strlen(t->name);
-    od_topic_t **pp = &img->buckets[hash_name(t->name, len) % img->nbuckets];
+    od_topic_t **pp = &img->buckets[od_hash_bytes(t->name, len) % img->nbuckets];
     for (; *pp; pp = &(*pp)->next_by_name)
         if (*pp == t) {
             *pp = t->next_by_name;

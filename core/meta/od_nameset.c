@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t hash_bytes(const char *p, size_t n)
+uint64_t od_hash_bytes(const char *p, size_t n)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
     for (size_t i = 0; i < n; i++) {
@@ -40,7 +40,7 @@ void od_nameset_free(od_nameset_t *s)
 
 static od_nameset_slot_t *find(const od_nameset_t *s, const char *p, size_t len)
 {
-    size_t i = (size_t)hash_bytes(p, len) & (s->cap - 1);
+    size_t i = (size_t)od_hash_bytes(p, len) & (s->cap - 1);
     for (;; i = (i + 1) & (s->cap - 1)) {
         od_nameset_slot_t *e = &s->slots[i];
         if (!e->p || (e->len == len && memcmp(e->p, p, len) == 0))

@@ -20,6 +20,9 @@ typedef struct od_nameset {
 } od_nameset_t;
 
 /* Room for up to max names. Returns 0, or -1 when out of memory. */
+/* FNV-1a of n bytes: the hash of this set and of the metadata image. */
+uint64_t od_hash_bytes(const char *p, size_t n);
+
 int od_nameset_init(od_nameset_t *s, size_t max);
 void od_nameset_free(od_nameset_t *s);
 /* Counts one more occurrence of p[0..len); returns the new count (1 the
