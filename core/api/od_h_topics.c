@@ -125,8 +125,16 @@ void od_h_create_topics(od_req_t *r, void *body)
     pd->r = r;
     pd->resp = resp;
     pd->finish = create_finish;
-    for (int32_t i = 0; i < n; i++)
-        names[i] = req->topics[i].name;
+    /* Kafka's controller refuses a request for more than 10000 partitions
+     * in all (MAX_PARTITIONS_PER_BATCH): each one costs records and memory. */
+    int64_t total = 0;
+    for (int32_t i = 0; i < n; i++) {
+        const od_CreateTopicsRequest_CreatableTopic_t *ct = &req->topics[i];
+        names[i] = ct->name;
+        total += ct->assignments_count > 0 ? ct->assignments_count
+                 : ct->num_partitions == -1 ? core->conf.num_partitions
+                                            : (ct->num_partitions > 0 ? ct->num_partitions : 0);
+    }
     for (int32_t i = 0; i < n; i++) {
         od_CreateTopicsRequest_CreatableTopic_t *ct = &req->topics[i];
         ct_result_t *o = &resp->topics[i];
@@ -136,6 +144,11 @@ void od_h_create_topics(od_req_t *r, void *body)
         o->replication_factor = -1;
         o->configs_count = -1;
         char msg[400];
+        if (total > 10000) {
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_POLICY_VIOLATION,
+                      "Excessively large number of partitions per request.");
+            continue;
+        }
         if (dup_name(ct->name, names, n)) {
             set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REQUEST,
                       "topic appears more than once in the request");
@@ -362,6 +375,7 @@ void od_h_create_partitions(od_req_t *r, void *body)
     pd->r = r;
     pd->resp = resp;
     pd->finish = partitions_finish;
+    int64_t added = 0;
     for (int32_t i = 0; i < n; i++)
         names[i] = req->topics[i].name;
     for (int32_t i = 0; i < n; i++) {
@@ -384,6 +398,12 @@ void od_h_create_partitions(od_req_t *r, void *body)
             snprintf(msg, sizeof(msg), "Topic currently has %d partitions, %d would not be an increase.",
                      t->npartitions, ct->count);
             set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_PARTITIONS, msg);
+            continue;
+        }
+        /* Kafka bounds the records of one request at 10000 (BoundedList). */
+        if ((added += ct->count - t->npartitions) > 10000) {
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_POLICY_VIOLATION,
+                      "Unable to perform excessively large batch operation.");
             continue;
         }
         od_assignment_t *asg = NULL;
