@@ -78,7 +78,45 @@ build_broker() {
 for t in $targets; do
     "build_$t"
 done
-[ "${FUZZ_COVERAGE:-0}" = 1 ] && exit 0
+if [ "${FUZZ_COVERAGE:-0}" = 1 ]; then
+    # With FUZZ_CORPUS=DIR: replay DIR once through the coverage build and
+    # print line and function coverage per folder (llvm-profdata, llvm-cov).
+    [ -n "${FUZZ_CORPUS:-}" ] || exit 0
+    prof=${LLVM_PROFDATA:-llvm-profdata}
+    llcov=${LLVM_COV:-llvm-cov}
+    rm -f "$work/replay.profraw"
+    LLVM_PROFILE_FILE="$work/replay.profraw" "$work/fuzz_broker" -runs=0 -max_len=16384 \
+        -rss_limit_mb=4096 "$FUZZ_CORPUS" >"$work/replay.log" 2>&1
+    "$prof" merge -o "$work/replay.profdata" "$work/replay.profraw"
+    "$llcov" report -instr-profile="$work/replay.profdata" "$work/fuzz_broker" >"$work/coverage.txt"
+    echo "| folder | lines | line coverage | functions | function coverage |"
+    echo "| --- | --- | --- | --- | --- |"
+    # Folders of the core and the modules, then their sum; the generated
+    # codecs apart (most of them are response decoders the broker never
+    # runs); the harness itself (t/fuzz) left out.
+    awk -v root="${root#/}/" -v gen="${work#/}/gen/" '
+        function row(name, l, m, f, fm) {
+            return sprintf("| %s | %d | %.1f%% | %d | %.1f%% |", name, l, l ? 100 * (l - m) / l : 0,
+                           f, f ? 100 * (f - fm) / f : 0)
+        }
+        $2 ~ /^[0-9]+$/ && $1 != "TOTAL" {
+            f = $1
+            if (index(f, gen) == 1) { gl += $8; gm += $9; gf += $5; gfm += $6; next }
+            sub(root, "", f); d = f; sub("/[^/]*$", "", d); if (d == f) d = "core"
+            if (d ~ /^t\//) next
+            fn[d] += $5; fm[d] += $6; ln[d] += $8; lm[d] += $9
+        }
+        END {
+            for (d in ln) if (ln[d] > 0) {
+                tl += ln[d]; tm += lm[d]; tf += fn[d]; tfm += fm[d]
+                print row(d, ln[d], lm[d], fn[d], fm[d]) | "sort"
+            }
+            close("sort")
+            print row("**core + modules**", tl, tm, tf, tfm)
+            print row("generated codecs", gl, gm, gf, gfm)
+        }' "$work/coverage.txt"
+    exit 0
+fi
 
 status=0
 n=$(echo $targets | wc -w)

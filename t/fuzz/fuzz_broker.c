@@ -9,10 +9,12 @@
  * An input is a sequence of records:
  *   [op][arg][len lo][len hi][body: len bytes]   op < 0x80: one request
  *   [op][arg]                                    op >= 0x80: a control step
- * A request record's op picks an API of the dispatch table (op mod its size)
- * and arg a version (mod its range); the harness writes the request header
- * (client id "fuzz") and frames it, and the frame goes through a socketpair
- * into the broker's connection code like a client's bytes. In the body,
+ * A request record's op picks an API of the dispatch table ((op & 0x3f) mod
+ * its size) and arg a version (mod its range); the harness writes the
+ * request header (client id "fuzz") and frames it, and the frame goes
+ * through a socketpair into the broker's connection code like a client's
+ * bytes. The RecordBatches of a Produce get their CRC-32C recomputed unless
+ * op has bit 0x40 (so both mutated records and bad CRCs are reached). In the body,
  * the string "@M" (classic or compact encoding) is replaced by the member id
  * of the last JoinGroup answer and the int32 0x7f47454e ("\x7fGEN") by its
  * generation, so SyncGroup, Heartbeat, OffsetCommit and LeaveGroup can be
@@ -390,9 +392,39 @@ static void put_body(od_wbuf_t *w, const uint8_t *b, size_t n)
     od_write_raw(w, b + from, n - from);
 }
 
+/* Give every RecordBatch v2 of a Produce request its right CRC-32C, so
+ * mutated records get past the CRC check to the record walk, compression
+ * and the log. frame is ours; the decoded records point into it. */
+static void fix_crcs(uint8_t *frame, size_t len, size_t body_off, int16_t ver)
+{
+    od_slice_t sl;
+    od_arena_t a;
+    od_slice_init(&sl, frame + body_off, len - body_off);
+    od_arena_init(&a, 1u << 24);
+    od_ProduceRequest_t *m = od_proto_decode_request(OD_API_PRODUCE, ver, &sl, &a);
+    for (int32_t t = 0; m && t < m->topic_data_count; t++)
+        for (int32_t i = 0; i < m->topic_data[t].partition_data_count; i++) {
+            const od_records_t *rec = &m->topic_data[t].partition_data[i].records;
+            if (!rec->p || rec->len <= 0 || rec->p < frame || rec->p + rec->len > frame + len)
+                continue;
+            uint8_t *p = frame + (rec->p - frame);
+            size_t n = (size_t)rec->len, pos = 0;
+            while (pos + 61 <= n) {
+                uint32_t blen = (uint32_t)p[pos + 8] << 24 | (uint32_t)p[pos + 9] << 16 |
+                                (uint32_t)p[pos + 10] << 8 | p[pos + 11];
+                if (blen < 49 || blen > n - pos - 12)
+                    break;
+                if (p[pos + 16] == 2)
+                    put_be32(p + pos + 17, od_crc32c(0, p + pos + 21, 12 + blen - 21));
+                pos += 12 + blen;
+            }
+        }
+    od_arena_free(&a);
+}
+
 static void send_request(slot_t *s, uint8_t op, uint8_t arg, const uint8_t *body, size_t n)
 {
-    const od_api_entry_t *api = od_dispatch_api_at(op % napis());
+    const od_api_entry_t *api = od_dispatch_api_at((op & 0x3f) % napis());
     int16_t ver = (int16_t)(api->min_ver + arg % (api->max_ver - api->min_ver + 1));
     if (s->fd < 0 && slot_open(s) < 0)
         return;
@@ -405,6 +437,7 @@ static void send_request(slot_t *s, uint8_t op, uint8_t arg, const uint8_t *body
     od_write_str(&w, od_str_c("fuzz"));
     if (od_proto_request_flexible(api->key, ver))
         od_write_uvarint(&w, 0);
+    size_t body_off = w.total;
     put_body(&w, body, n);
     uint8_t be[4];
     put_be32(be, (uint32_t)(w.total - lenpos - 4));
@@ -414,6 +447,8 @@ static void send_request(slot_t *s, uint8_t op, uint8_t arg, const uint8_t *body
     od_wbuf_free(&w);
     if (!frame)
         return;
+    if (api->key == OD_API_PRODUCE && !(op & 0x40))
+        fix_crcs(frame, len, body_off, ver);
     if (s->nsent == sizeof s->sent / sizeof s->sent[0]) {
         memmove(&s->sent[0], &s->sent[1], (s->nsent - 1) * sizeof(s->sent[0]));
         s->nsent--;
@@ -599,6 +634,18 @@ static uint8_t *record_batch(int n, int64_t pid, int16_t epoch, int32_t seq, int
     size_t rn;
     uint8_t *rp = od_wbuf_flatten(&r, &rn);
     od_wbuf_free(&r);
+    if (attrs & 7) {
+        uint8_t *cp;
+        size_t cn;
+        char err[256];
+        if (od_codec_compress(attrs & 7, rp, rn, &cp, &cn, err, sizeof err) < 0) {
+            fprintf(stderr, "seedgen: %s\n", err);
+            exit(1);
+        }
+        free(rp);
+        rp = cp;
+        rn = cn;
+    }
     size_t total = 61 + rn;
     uint8_t *b = calloc(1, total);
     int64_t ts = 1700000000000;
@@ -637,16 +684,30 @@ static void create_topic(const char *name, int32_t parts)
     add(OD_API_CREATE_TOPICS, &m, 0);
 }
 
-static void produce(const char *topic, int32_t part, int64_t pid, int16_t epoch, int32_t seq,
-                    int16_t acks)
+static void produce_attrs(const char *topic, int32_t part, int64_t pid, int16_t epoch,
+                          int32_t seq, int16_t acks, int16_t attrs)
 {
     size_t n;
-    uint8_t *b = record_batch(3, pid, epoch, seq, 0, &n);
+    uint8_t *b = record_batch(3, pid, epoch, seq, attrs, &n);
     od_ProduceRequest_PartitionProduceData_t pd = {part, {b, (int32_t)n, NULL}};
     od_ProduceRequest_TopicProduceData_t td = {S(topic), 1, &pd};
     od_ProduceRequest_t m = {NUL, acks, 30000, 1, &td};
     add(OD_API_PRODUCE, &m, 3);
     free(b);
+}
+
+static void produce(const char *topic, int32_t part, int64_t pid, int16_t epoch, int32_t seq,
+                    int16_t acks)
+{
+    produce_attrs(topic, part, pid, epoch, seq, acks, 0);
+}
+
+static void create_topic_cfg(const char *name, const char *key, const char *value)
+{
+    od_CreateTopicsRequest_CreatableTopicConfig_t c = {S(key), S(value)};
+    od_CreateTopicsRequest_CreatableTopic_t t = {S(name), 1, 1, 0, NULL, 1, &c};
+    od_CreateTopicsRequest_t m = {1, &t, 30000, 0};
+    add(OD_API_CREATE_TOPICS, &m, 0);
 }
 
 static void fetch(const char *topic, int32_t part, int64_t off, int32_t wait, int32_t min_bytes)
@@ -794,6 +855,22 @@ static int seedgen(const char *dir)
         produce("t0", 0, 0, 0, 3, -1); /* duplicate */
         produce("t0", 0, 1000, 0, 0, -1);
         write_seed(dir, "idempotent");
+
+        /* compressed batches, a topic that recompresses, a compacted one */
+        create_topic("t0", 1);
+        for (int16_t codec = 1; codec <= 4; codec++)
+            produce_attrs("t0", 0, -1, -1, -1, 1, codec);
+        produce_attrs("t0", 0, -1, -1, -1, 1, 0x08); /* LogAppendTime */
+        fetch("t0", 0, 0, 0, 1);
+        create_topic_cfg("tz", "compression.type", "zstd");
+        produce_attrs("tz", 0, -1, -1, -1, 1, 1);
+        produce("tz", 0, -1, -1, -1, 1);
+        fetch("tz", 0, 0, 0, 1);
+        create_topic_cfg("tc", "cleanup.policy", "compact");
+        produce("tc", 0, -1, -1, -1, 1);
+        create_topic_cfg("tt", "message.timestamp.type", "LogAppendTime");
+        produce("tt", 0, -1, -1, -1, 1);
+        write_seed(dir, "compression");
     }
     /* One pseudo-random request per API and version. */
     for (size_t i = 0; od_dispatch_api_at(i); i++) {
