@@ -39,7 +39,7 @@ fi
 inc="-I$root/core -I$work/gen"
 for d in net proto api log groups meta; do inc="$inc -I$root/core/$d"; done
 pkgs="lua5.4 libsodium openssl libsasl2 zlib libzstd liblz4"
-flags="-std=c11 -D_GNU_SOURCE -g -O1 $inc $(pkg-config --cflags $pkgs)"
+flags="-std=c11 -D_GNU_SOURCE -gline-tables-only -O1 $inc $(pkg-config --cflags $pkgs)"
 libs="$(pkg-config --libs $pkgs) -lsnappy -ldl -lpthread"
 
 build_request() {
