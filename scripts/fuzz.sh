@@ -94,15 +94,17 @@ if [ "${FUZZ_COVERAGE:-0}" = 1 ]; then
     # Folders of the core and the modules, then their sum; the generated
     # codecs apart (most of them are response decoders the broker never
     # runs); the harness itself (t/fuzz) left out.
-    awk -v root="${root#/}/" -v gen="${work#/}/gen/" '
+    awk '
         function row(name, l, m, f, fm) {
             return sprintf("| %s | %d | %.1f%% | %d | %.1f%% |", name, l, l ? 100 * (l - m) / l : 0,
                            f, f ? 100 * (f - fm) / f : 0)
         }
         $2 ~ /^[0-9]+$/ && $1 != "TOTAL" {
             f = $1
-            if (index(f, gen) == 1) { gl += $8; gm += $9; gf += $5; gfm += $6; next }
-            sub(root, "", f); d = f; sub("/[^/]*$", "", d); if (d == f) d = "core"
+            # llvm-cov prints paths relative to their common prefix.
+            if (f ~ /od_proto_gen\.[ch]$/) { gl += $8; gm += $9; gf += $5; gfm += $6; next }
+            if (match(f, /(^|\/)(core|modules|t)\//)) f = substr(f, RSTART + (RSTART > 1 || substr(f, 1, 1) == "/"))
+            d = f; sub("/[^/]*$", "", d); if (d == f) d = "core"
             if (d ~ /^t\//) next
             fn[d] += $5; fm[d] += $6; ln[d] += $8; lm[d] += $9
         }
