@@ -72,7 +72,7 @@ build_broker() {
     # shellcheck disable=SC2086
     "$cc" $flags $san $link "$root/t/fuzz/fuzz_broker.c" $objs $libs -o "$work/fuzz_broker"
     mkdir -p "$work/corpus-broker"
-    ODFUZZ_SEEDGEN="$work/corpus-broker" "$work/fuzz_broker"
+    LLVM_PROFILE_FILE="$work/seedgen.profraw" ODFUZZ_SEEDGEN="$work/corpus-broker" "$work/fuzz_broker"
 }
 
 for t in $targets; do
