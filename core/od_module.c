@@ -21,6 +21,22 @@ void od_modules_reset_registry(void)
 
 static const char *const default_modules[] = {"storage_segment", "storage_memory", "kraft"};
 
+/* Modules linked into the program (the fuzzer), found by name before dlopen. */
+static const od_module_t *const *static_mods;
+static size_t nstatic_mods;
+
+void od_modules_set_static(const od_module_t *const *mods, size_t n)
+{
+    static_mods = mods;
+    nstatic_mods = n;
+}
+
+static void close_handle(void *h)
+{
+    if (h)
+        dlclose(h);
+}
+
 static int load_one(od_core_t *core, const char *name, const char *module_dir, const char *where,
                     char *err, size_t errsz)
 {
@@ -40,16 +56,19 @@ static int load_one(od_core_t *core, const char *name, const char *module_dir, c
     core->modules = recs;
     od_module_rec_t *rec = &recs[core->nmodules];
     memset(rec, 0, sizeof(*rec));
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
+    const od_module_t *m = NULL;
+    void *h = NULL;
+    for (size_t i = 0; i < nstatic_mods; i++)
+        if (strcmp(static_mods[i]->name, name) == 0)
+            m = static_mods[i];
+    if (!m && !(h = dlopen(path, RTLD_NOW | RTLD_LOCAL))) {
         snprintf(err, errsz, "%s: cannot load module %s: %s", where, path, dlerror());
         return -1;
     }
-    const od_module_t *m = dlsym(h, OD_MODULE_SYMBOL);
-    if (!m) {
+    if (!m && !(m = dlsym(h, OD_MODULE_SYMBOL))) {
         snprintf(err, errsz, "%s: %s has no '%s' symbol (not an Odradek module)", where, path,
                  OD_MODULE_SYMBOL);
-        dlclose(h);
+        close_handle(h);
         return -1;
     }
     if (m->abi_major != OD_ABI_MAJOR || m->abi_minor > OD_ABI_MINOR) {
@@ -57,18 +76,18 @@ static int load_one(od_core_t *core, const char *name, const char *module_dir, c
                  "%s: %s was built for module ABI %u.%u, but this broker has ABI %u.%u "
                  "(the major must match and the minor must not be newer); rebuild the module",
                  where, path, m->abi_major, m->abi_minor, OD_ABI_MAJOR, OD_ABI_MINOR);
-        dlclose(h);
+        close_handle(h);
         return -1;
     }
     if (!m->name || !m->init) {
         snprintf(err, errsz, "%s: %s: od_module has no name or no init function", where, path);
-        dlclose(h);
+        close_handle(h);
         return -1;
     }
     for (size_t i = 0; i < core->nmodules; i++)
         if (strcmp(core->modules[i].mod->name, m->name) == 0) {
             snprintf(err, errsz, "%s: module %s (%s) is loaded twice", where, m->name, path);
-            dlclose(h);
+            close_handle(h);
             return -1;
         }
     rec->path = strdup(path);
@@ -78,7 +97,7 @@ static int load_one(od_core_t *core, const char *name, const char *module_dir, c
     if (!rec->path || !rec->ctx) {
         free(rec->path);
         free(rec->ctx);
-        dlclose(h);
+        close_handle(h);
         snprintf(err, errsz, "%s: out of memory", where);
         return -1;
     }
@@ -101,7 +120,7 @@ static int load_one(od_core_t *core, const char *name, const char *module_dir, c
         core->nmodules--;
         free(rec->path);
         free(rec->ctx);
-        dlclose(h);
+        close_handle(h);
         return -1;
     }
     od_logf(OD_LOG_DEBUG, "loaded module %s %s from %s", m->name, m->version ? m->version : "",

@@ -49,5 +49,8 @@ const od_backend_reg_t *od_modules_controlplane(const char *name);
 /* Names of all registered backends of one kind, comma separated. */
 void od_modules_list(int controlplane, char *out, size_t outsz);
 void od_modules_reset_registry(void);
+/* Modules linked into the program (fuzzers): `load_module NAME` takes the
+ * one whose od_module_t.name is NAME instead of dlopen'ing NAME.so. */
+void od_modules_set_static(const od_module_t *const *mods, size_t n);
 
 #endif

@@ -418,6 +418,7 @@ void od_h_create_partitions(od_req_t *r, void *body)
     pd->r = r;
     pd->resp = resp;
     pd->finish = partitions_finish;
+    int64_t added = 0;
     for (int32_t i = 0; i < n; i++)
         names[i] = req->topics[i].name;
     od_nameset_t seen;
@@ -453,6 +454,12 @@ void od_h_create_partitions(od_req_t *r, void *body)
             snprintf(msg, sizeof(msg), "Topic currently has %d partitions, %d would not be an increase.",
                      t->npartitions, ct->count);
             set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_PARTITIONS, msg);
+            continue;
+        }
+        /* Kafka bounds the records of one request (MAX_RECORDS_PER_USER_OP). */
+        if ((added += ct->count - t->npartitions) > OD_MAX_RECORDS_PER_USER_OP) {
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_POLICY_VIOLATION,
+                      "Unable to perform excessively large batch operation.");
             continue;
         }
         od_assignment_t *asg = NULL;

@@ -169,7 +169,9 @@ od_group_t *od_group_find(od_coord_t *c, const char *id, size_t len)
 
 od_group_t *od_group_create(od_coord_t *c, const char *id, size_t len)
 {
-    if (!c || !c->buckets)
+    /* Ids are kept as C strings: one with a NUL would be stored cut short
+     * in the bucket of its full length, and od_group_next would loop. */
+    if (!c || !c->buckets || memchr(id, 0, len))
         return NULL;
     od_group_t *g = calloc(1, sizeof(*g));
     if (!g || !(g->id = strndup(id, len))) {
