@@ -42,7 +42,7 @@ typedef struct od_uuid {
 static inline void od_slice_init(od_slice_t *s, const void *p, size_t len)
 {
     s->p = (const uint8_t *)p;
-    s->end = s->p + len;
+    s->end = p ? s->p + len : s->p; /* NULL + 0 is undefined in C */
     s->err = 0;
 }
 static inline size_t od_slice_left(const od_slice_t *s) { return (size_t)(s->end - s->p); }

@@ -214,7 +214,7 @@ static int slot_open(slot_t *s)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
         return -1;
-    od_conn_t *c = od_conn_new(core, sv[0], "fuzz", core->listeners);
+    od_conn_t *c = od_conn_new(core, sv[0], "fuzz", "", core->listeners);
     if (!c) {
         close(sv[0]);
         close(sv[1]);
