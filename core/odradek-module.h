@@ -38,8 +38,15 @@ extern "C" {
 /* Changes, newest last (a module built for an older minor still loads):
  * 1.1: module start(), log lifecycle ops, compression services.
  * 1.2 (2026-12): module metrics (od_register_metrics, od_metrics_add); the
- *      control plane's owned_dirs (directories no partition log may use). */
-#define OD_ABI_MINOR 2
+ *      control plane's owned_dirs (directories no partition log may use).
+ * 1.3 (2026-12): one status enum (od_status_t); module-tagged logging
+ *      (od_mlogf); od_loop_post, the one service any thread may call; the
+ *      client a connection stands for (od_client_t, with its principal);
+ *      events (od_register_event: connection opened/closed, authenticate,
+ *      authorize, request, append, admin, tick); module kinds SASL
+ *      mechanism, credential backend, authorizer, partitioner and
+ *      serializer, several of a kind at once, chosen by configuration. */
+#define OD_ABI_MINOR 3
 
 /* Module kinds (bit flags). */
 #define OD_KIND_STORAGE      (1u << 0)
@@ -369,6 +376,359 @@ typedef struct od_metric_def {
  * more than 64 module metrics; the reason is logged). */
 int od_register_metrics(od_module_ctx_t *ctx, const od_metric_def_t *defs, size_t n);
 int od_metrics_add(const char *name, int64_t delta);
+
+/* ======================================================================
+ * ABI 1.3: statuses, events and the module kinds of security and records
+ * (read only by a core whose minor is >= 3; a module built for 1.1 or 1.2
+ * never sees any of it)
+ * ==================================================================== */
+
+/* ---- statuses ---------------------------------------------------------- */
+
+/* What core services and module ops return where no Kafka error code is
+ * meant. OD_ERR_LIMIT equals OD_CODEC_ERR_LIMIT. */
+typedef enum od_status {
+    OD_OK = 0,
+    OD_ERR = -1,          /* anything else; the message says what */
+    OD_ERR_LIMIT = -2,    /* a size, count or budget would be passed */
+    OD_ERR_NOMEM = -3,
+    OD_ERR_INVALID = -4,  /* malformed input or a bad argument */
+    OD_ERR_NOT_FOUND = -5,
+    OD_ERR_DENIED = -6,   /* authentication or authorization said no */
+    OD_ERR_PENDING = -7,  /* accepted; the answer comes later (see the op) */
+    OD_ERR_IO = -8,
+    OD_ERR_STOPPING = -9  /* the broker is shutting down */
+} od_status_t;
+
+/* ---- logging and threads ----------------------------------------------- */
+
+/* Like od_logf, prefixed with the module's name. */
+void od_mlogf(od_module_ctx_t *ctx, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The one service any thread may call: run fn(arg) on the event loop
+ * thread soon (in the order posted). A module whose backend blocks (LDAP,
+ * Kerberos, a remote policy service) does that work on its own thread and
+ * posts the result back. Returns OD_OK, or OD_ERR_STOPPING once shutdown
+ * began (fn will not run; arg stays the caller's), or OD_ERR_NOMEM. */
+typedef void (*od_loop_fn)(void *arg);
+int od_loop_post(od_core_t *core, od_loop_fn fn, void *arg);
+
+/* ---- the client behind a connection ------------------------------------ */
+
+/* Security protocols, numbered as Kafka's SecurityProtocol ids. */
+#define OD_SECPROTO_PLAINTEXT      0
+#define OD_SECPROTO_SSL            1
+#define OD_SECPROTO_SASL_PLAINTEXT 2
+#define OD_SECPROTO_SASL_SSL       3
+
+/* What every hook knows about the client. Owned by the core, valid while
+ * the connection is open (borrowed during a callback: copy what you keep).
+ * principal is "User:ANONYMOUS" until SASL or a TLS client certificate
+ * (ssl.principal.mapping.rules) authenticates the connection. */
+typedef struct od_client {
+    size_t struct_size;
+    uint64_t conn_id;
+    const char *listener;       /* listener name, e.g. "SASL_SSL" */
+    int security_protocol;      /* OD_SECPROTO_* */
+    const char *peer;           /* "address:port" */
+    const char *host;           /* address only (ACL host) */
+    const char *principal;      /* "User:alice" */
+    const char *sasl_mechanism; /* NULL until SASL authenticated */
+    const char *client_id;      /* of the latest request, may be NULL */
+    int64_t session_expiry_ms;  /* wall clock; 0: the session never expires */
+} od_client_t;
+
+/* ---- events ------------------------------------------------------------ */
+
+/* Callbacks of one event run in module load order. Each returns
+ * OD_DEFER (no opinion: ask the next), OD_ALLOW or OD_DENY (decided: the
+ * rest are not asked). When every callback defers, the default of the event
+ * applies. */
+#define OD_DEFER 0
+#define OD_ALLOW 1
+#define OD_DENY  2
+
+#define OD_EVENT_CONN_OPENED  1 /* od_ev_conn_t;  deny closes it; default allow */
+#define OD_EVENT_CONN_CLOSED  2 /* od_ev_conn_t;  the decision is ignored */
+#define OD_EVENT_AUTHENTICATE 3 /* od_ev_auth_t;  deny fails the login; default allow */
+#define OD_EVENT_AUTHORIZE    4 /* od_ev_authorize_t; default: the authorizer's answer,
+                                   allow when none is configured */
+#define OD_EVENT_REQUEST      5 /* od_ev_request_t; deny closes the connection */
+#define OD_EVENT_APPEND       6 /* od_ev_append_t; deny: INVALID_RECORD, nothing of
+                                   the partition's batches appended */
+#define OD_EVENT_ADMIN        7 /* od_ev_admin_t; deny: POLICY_VIOLATION */
+#define OD_EVENT_TICK         8 /* od_ev_tick_t;  about every 100 ms; ignored */
+
+/* A callback may write a reason for a denial into reason (NUL-terminated,
+ * at most reason_size bytes); the core puts it into the error message and
+ * the audit log. */
+typedef int (*od_event_cb)(void *arg, int event, const void *ev);
+
+/* Only inside init. Several modules may register for one event. */
+int od_register_event(od_module_ctx_t *ctx, int event, od_event_cb cb, void *arg);
+
+typedef struct od_ev_conn {
+    size_t struct_size;
+    const od_client_t *client;
+    const char *why; /* CONN_CLOSED: why it closed; NULL for CONN_OPENED */
+    char *reason;
+    size_t reason_size;
+} od_ev_conn_t;
+
+typedef struct od_ev_auth {
+    size_t struct_size;
+    const od_client_t *client;
+    const char *mechanism; /* "PLAIN", ..., or "SSL" for a client certificate */
+    /* The principal the login proved; a callback may rewrite it in place
+     * (principal_size bytes with the NUL). */
+    char *principal;
+    size_t principal_size;
+    char *reason;
+    size_t reason_size;
+} od_ev_auth_t;
+
+/* Kafka's AclOperation, ResourceType, PatternType and AclPermissionType
+ * codes, as on the wire. */
+#define OD_ACL_OP_ANY              1
+#define OD_ACL_OP_ALL              2
+#define OD_ACL_OP_READ             3
+#define OD_ACL_OP_WRITE            4
+#define OD_ACL_OP_CREATE           5
+#define OD_ACL_OP_DELETE           6
+#define OD_ACL_OP_ALTER            7
+#define OD_ACL_OP_DESCRIBE         8
+#define OD_ACL_OP_CLUSTER_ACTION   9
+#define OD_ACL_OP_DESCRIBE_CONFIGS 10
+#define OD_ACL_OP_ALTER_CONFIGS    11
+#define OD_ACL_OP_IDEMPOTENT_WRITE 12
+#define OD_RES_ANY              1
+#define OD_RES_TOPIC            2
+#define OD_RES_GROUP            3
+#define OD_RES_CLUSTER          4
+#define OD_RES_TRANSACTIONAL_ID 5
+#define OD_RES_DELEGATION_TOKEN 6
+#define OD_RES_USER             7
+#define OD_PATTERN_ANY      1
+#define OD_PATTERN_MATCH    2
+#define OD_PATTERN_LITERAL  3
+#define OD_PATTERN_PREFIXED 4
+#define OD_PERM_ANY   1
+#define OD_PERM_DENY  2
+#define OD_PERM_ALLOW 3
+
+/* An ACL binding (Kafka's AclBinding; a filter uses the ANY values). */
+typedef struct od_acl {
+    size_t struct_size;
+    int resource_type;  /* OD_RES_* */
+    const char *resource_name;
+    int pattern_type;   /* OD_PATTERN_* */
+    const char *principal; /* "User:alice", "User:*" */
+    const char *host;      /* "*" or an address */
+    int operation;      /* OD_ACL_OP_* */
+    int permission;     /* OD_PERM_* */
+} od_acl_t;
+
+/* One thing a request wants to do (Kafka's Action). The cluster resource is
+ * named "kafka-cluster". */
+typedef struct od_action {
+    size_t struct_size;
+    int operation;     /* OD_ACL_OP_* (never ANY or ALL) */
+    int resource_type; /* OD_RES_* */
+    const char *resource_name;
+    size_t resource_name_len;
+    int16_t api_key;   /* the request asking */
+    int audit_allowed; /* log an allow to the audit log (Kafka's logIfAllowed) */
+    int audit_denied;  /* log a deny (logIfDenied); 0 for filtering, e.g. Metadata
+                          hiding topics */
+} od_action_t;
+
+typedef struct od_ev_authorize {
+    size_t struct_size;
+    const od_client_t *client;
+    const od_action_t *action;
+    char *reason;
+    size_t reason_size;
+} od_ev_authorize_t;
+
+typedef struct od_ev_request {
+    size_t struct_size;
+    const od_client_t *client;
+    int16_t api_key, api_version;
+    int32_t correlation_id;
+    size_t size; /* bytes of the request frame */
+    char *reason;
+    size_t reason_size;
+} od_ev_request_t;
+
+/* Batches bound for one partition, validated and about to be appended;
+ * offsets are not assigned yet (baseOffset 0), the bytes are decompressed
+ * batches of magic 2. */
+typedef struct od_ev_append {
+    size_t struct_size;
+    const od_client_t *client;
+    const char *topic;
+    int32_t partition;
+    const uint8_t *batches;
+    size_t len;
+    int32_t record_count;
+    char *reason;
+    size_t reason_size;
+} od_ev_append_t;
+
+/* An administrative change about to be proposed, one resource at a time. */
+#define OD_ADMIN_CREATE_TOPICS     1
+#define OD_ADMIN_CREATE_PARTITIONS 2
+#define OD_ADMIN_DELETE_TOPICS     3
+#define OD_ADMIN_ALTER_CONFIGS     4 /* AlterConfigs and IncrementalAlterConfigs */
+#define OD_ADMIN_DELETE_RECORDS    5
+#define OD_ADMIN_CREATE_ACLS       6
+#define OD_ADMIN_DELETE_ACLS       7
+#define OD_ADMIN_DELETE_GROUPS     8
+
+typedef struct od_config_entry {
+    const char *name;
+    const char *value; /* NULL: delete (incremental DELETE) or null value */
+} od_config_entry_t;
+
+typedef struct od_ev_admin {
+    size_t struct_size;
+    const od_client_t *client;
+    int op;                 /* OD_ADMIN_* */
+    int resource_type;      /* OD_RES_* of what is changed */
+    const char *resource;   /* topic, group, broker id ("" for the cluster default) */
+    int32_t partitions;     /* CREATE_TOPICS: count; CREATE_PARTITIONS: new total; else -1 */
+    int16_t replication_factor; /* CREATE_TOPICS, else -1 */
+    const od_config_entry_t *configs; /* CREATE_TOPICS, ALTER_CONFIGS */
+    size_t nconfigs;
+    const od_acl_t *acl;    /* CREATE_ACLS: the binding; DELETE_ACLS: the filter */
+    char *reason;
+    size_t reason_size;
+} od_ev_admin_t;
+
+typedef struct od_ev_tick {
+    size_t struct_size;
+    int64_t now_ms;
+} od_ev_tick_t;
+
+/* ---- SASL mechanisms --------------------------------------------------- */
+
+/* The core runs SaslHandshake/SaslAuthenticate and hands each client
+ * message of an exchange to the mechanism the client chose. */
+typedef struct od_sasl_session od_sasl_session_t; /* one exchange (core-owned) */
+
+#define OD_SASL_CONTINUE 1 /* more client messages expected */
+#define OD_SASL_DONE     2 /* authenticated: the principal was set */
+
+typedef struct od_sasl_mech_ops {
+    size_t struct_size;
+    const char *name; /* "PLAIN", "SCRAM-SHA-256", "GSSAPI", "OAUTHBEARER" */
+    /* A new exchange; *state is the mechanism's, freed by end(). */
+    int (*begin)(void *self, od_sasl_session_t *s, void **state, char *err, size_t errsz);
+    /* One client message. Reply with od_sasl_reply (at most once per step),
+     * then return OD_SASL_CONTINUE, OD_SASL_DONE (after od_sasl_set_principal),
+     * OD_ERR_DENIED with err (the client gets SASL_AUTHENTICATION_FAILED and
+     * err; the core closes the connection after the answer), or
+     * OD_ERR_PENDING: the step finishes later by od_sasl_resume. */
+    int (*step)(void *self, void *state, od_sasl_session_t *s, const uint8_t *in, size_t len,
+                char *err, size_t errsz);
+    void (*end)(void *self, void *state); /* also when the connection closes mid-exchange */
+} od_sasl_mech_ops_t;
+
+int od_register_sasl_mechanism(od_module_ctx_t *ctx, const od_sasl_mech_ops_t *ops, void *self);
+/* Services for a mechanism during an exchange (loop thread only). */
+const od_client_t *od_sasl_client(od_sasl_session_t *s);
+/* The credential backend configured for this listener and mechanism, or
+ * NULL (see sasl.credential.backend in doc/security.md). */
+const struct od_credential_ops *od_sasl_credentials(od_sasl_session_t *s, void **self);
+int od_sasl_reply(od_sasl_session_t *s, const uint8_t *data, size_t len);
+/* lifetime_ms > 0: the session must re-authenticate or close by then
+ * (KIP-368; also capped by connections.max.reauth.ms). */
+int od_sasl_set_principal(od_sasl_session_t *s, const char *principal, int64_t lifetime_ms);
+/* Finish a step that returned OD_ERR_PENDING, with what step() would have
+ * returned (and err for OD_ERR_DENIED). A session whose connection closed
+ * meanwhile is ended by the core; resume is then a no-op. */
+void od_sasl_resume(od_sasl_session_t *s, int status, const char *err);
+
+/* ---- credential backends ----------------------------------------------- */
+
+#define OD_SCRAM_SHA_256 1 /* Kafka's ScramMechanism ids */
+#define OD_SCRAM_SHA_512 2
+
+/* A SCRAM credential as Kafka keeps it (UserScramCredentialRecord). */
+typedef struct od_scram_cred {
+    size_t struct_size;
+    int mechanism; /* OD_SCRAM_* */
+    uint8_t salt[64];
+    size_t salt_len;
+    uint8_t stored_key[64];
+    uint8_t server_key[64];
+    size_t key_len; /* 32 for SHA-256, 64 for SHA-512 */
+    int32_t iterations;
+} od_scram_cred_t;
+
+/* Called on the loop thread with OD_OK, OD_ERR_DENIED or another status. */
+typedef void (*od_cred_done_cb)(void *arg, int status, const char *err);
+
+typedef struct od_credential_ops {
+    size_t struct_size;
+    const char *name; /* chosen by sasl.credential.backend: "scram", "argon2", "cyrus" */
+    /* PLAIN: check user/password. Calls done exactly once, possibly before it
+     * returns; returns OD_OK when done was or will be called. */
+    int (*verify_password)(void *self, const od_client_t *c, const char *user,
+                           const char *password, od_cred_done_cb done, void *arg);
+    /* SCRAM: the stored credential. OD_OK, OD_ERR_NOT_FOUND, or an error. */
+    int (*scram_lookup)(void *self, const char *user, int mechanism, od_scram_cred_t *out);
+} od_credential_ops_t;
+
+int od_register_credentials(od_module_ctx_t *ctx, const od_credential_ops_t *ops, void *self);
+
+/* ---- authorizers ------------------------------------------------------- */
+
+typedef struct od_authorizer_ops {
+    size_t struct_size;
+    const char *name;
+    /* authorizer.class.name values that select it (Kafka's class names
+     * too, so a Kafka server.properties works), NULL-terminated. */
+    const char *const *class_names;
+    int (*start)(void *self, od_core_t *core, char *err, size_t errsz);
+    void (*stop)(void *self);
+    /* OD_ALLOW or OD_DENY (with reason). Fast: called for every action. */
+    int (*authorize)(void *self, const od_client_t *c, const od_action_t *a, char *reason,
+                     size_t reason_size);
+    /* ACL bindings as the metadata log commits them (replay included), in
+     * log order; id is the binding's 16-byte id. May be NULL. */
+    void (*acl_added)(void *self, const uint8_t id[16], const od_acl_t *acl);
+    void (*acl_removed)(void *self, const uint8_t id[16]);
+} od_authorizer_ops_t;
+
+int od_register_authorizer(od_module_ctx_t *ctx, const od_authorizer_ops_t *ops, void *self);
+
+/* ---- partitioners and serializers (the records issue builds on them) --- */
+
+typedef struct od_partitioner_ops {
+    size_t struct_size;
+    const char *name; /* "murmur2", "crc32", ... */
+    /* The partition in [0, npartitions) for a record; key == NULL is a null
+     * key. Negative: no opinion (e.g. a sticky partitioner for null keys). */
+    int32_t (*partition)(void *self, const uint8_t *key, size_t key_len, const uint8_t *value,
+                         size_t value_len, int32_t npartitions);
+} od_partitioner_ops_t;
+
+typedef struct od_serializer_ops {
+    size_t struct_size;
+    const char *name; /* "string", "json", "avro", "protobuf", ... */
+    /* Compile a schema (NULL for schemaless formats) into *compiled. */
+    int (*compile)(void *self, const char *schema, size_t len, void **compiled, char *err,
+                   size_t errsz);
+    void (*free_compiled)(void *self, void *compiled);
+    /* OD_OK when data parses against compiled, else OD_ERR_INVALID with err. */
+    int (*validate)(void *self, void *compiled, const uint8_t *data, size_t len, char *err,
+                    size_t errsz);
+} od_serializer_ops_t;
+
+int od_register_partitioner(od_module_ctx_t *ctx, const od_partitioner_ops_t *ops, void *self);
+int od_register_serializer(od_module_ctx_t *ctx, const od_serializer_ops_t *ops, void *self);
 
 #ifdef __cplusplus
 }
