@@ -266,6 +266,8 @@ void od_mlogf(od_module_ctx_t *ctx, int level, const char *fmt, ...)
     od_logf(level, "%s: %s", ctx && ctx->mod && ctx->mod->name ? ctx->mod->name : "?", line);
 }
 
+od_core_t *od_module_core(od_module_ctx_t *ctx) { return ctx ? ctx->core : NULL; }
+
 void od_module_set_data(od_module_ctx_t *ctx, void *data) { ctx->data = data; }
 void *od_module_get_data(od_module_ctx_t *ctx) { return ctx->data; }
 

@@ -407,6 +407,12 @@ typedef enum od_status {
 
 /* ---- logging and threads ----------------------------------------------- */
 
+/* The broker a module belongs to, for the services that take an
+ * od_core_t (od_loop_post, timers, config lookups) in modules whose ops get
+ * none (SASL mechanisms, credential backends, events). Valid from init to
+ * fini. */
+od_core_t *od_module_core(od_module_ctx_t *ctx);
+
 /* Like od_logf, prefixed with the module's name. */
 void od_mlogf(od_module_ctx_t *ctx, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
