@@ -26,12 +26,14 @@
 #endif
 
 static char *deny_host;
-static int64_t deny_api, max_parts;
+static int64_t deny_api, max_parts, per_listener;
 static const od_conf_def_t defs[] = {
     {EVMOD_NAME ".deny.host", OD_CONF_STRING, "", 0, 0, NULL, "test: host to refuse", &deny_host, 0},
     {EVMOD_NAME ".deny.api", OD_CONF_INT, "-1", -1, 1000, NULL, "test: api key to refuse", &deny_api, 0},
     {EVMOD_NAME ".max.partitions", OD_CONF_INT, "1000", 1, 100000, NULL, "test: partition cap",
      &max_parts, 0},
+    {EVMOD_NAME ".limit", OD_CONF_INT, "5", 1, 100, NULL, "test: a per-listener key",
+     &per_listener, OD_CONF_F_LISTENER},
 };
 
 static od_module_ctx_t *self_ctx;
@@ -158,6 +160,9 @@ static int m_init(od_module_ctx_t *ctx, char *err, size_t errsz)
 static int m_start(od_module_ctx_t *ctx, char *err, size_t errsz)
 {
     loop_thread = pthread_self();
+    const char *pl = od_config_listener_get(od_module_core(ctx), "PLAINTEXT", EVMOD_NAME ".limit");
+    od_mlogf(ctx, OD_LOG_INFO, "limit %lld, on PLAINTEXT %s", (long long)per_listener,
+             pl ? pl : "(null)");
     if (pthread_create(&poster, NULL, post_thread, od_module_core(ctx)) != 0) {
         snprintf(err, errsz, "pthread_create failed");
         return -1;
