@@ -27,6 +27,7 @@
 
 #include "od_conn.h"
 #include "od_core.h"
+#include "od_ext.h"
 #include "od_loop.h"
 #include "od_net.h"
 #include "od_tls_principal.h"
@@ -95,8 +96,10 @@ static void handshake_timeout(void *arg)
     od_conn_close(c, "TLS handshake timeout");
 }
 
-/* The principal for the verified client certificate, or User:ANONYMOUS
- * when none was sent. -1: no mapping rule matched (Kafka refuses). */
+/* The principal for the verified client certificate (through the mapping
+ * rules, then OD_EVENT_AUTHENTICATE with mechanism "SSL", which may rewrite
+ * or refuse it), or User:ANONYMOUS when none was sent. -1: refused (no
+ * rule matched, as Kafka; or a module denied). */
 static int set_principal(od_conn_t *c, od_tls_conn_t *t)
 {
     X509 *peer = SSL_get1_peer_certificate(t->ssl);
@@ -116,6 +119,23 @@ static int set_principal(od_conn_t *c, od_tls_conn_t *t)
         return -1;
     }
     snprintf(t->principal, sizeof(t->principal), "User:%s", name);
+    if (od_event_wanted(c->core, OD_EVENT_AUTHENTICATE)) {
+        char reason[256] = "";
+        od_ev_auth_t ev = {sizeof(ev), &c->client, "SSL", t->principal, sizeof(t->principal),
+                           reason, sizeof(reason)};
+        const char *who = NULL;
+        int d = od_event_fire(c->core, OD_EVENT_AUTHENTICATE, &ev, &who);
+        t->principal[sizeof(t->principal) - 1] = 0;
+        reason[sizeof(reason) - 1] = 0;
+        if (d == OD_DENY) {
+            od_logf(OD_LOG_INFO, "connection %llu from %s: client certificate %s refused by "
+                    "module %s: %s", (unsigned long long)c->id, c->peer, dn, who ? who : "?",
+                    reason[0] ? reason : "no reason given");
+            return -1;
+        }
+    }
+    if (od_conn_set_principal(c, t->principal, NULL, 0) != OD_OK)
+        return -1;
     od_logf(OD_LOG_DEBUG, "connection %llu from %s: client certificate %s -> principal %s",
             (unsigned long long)c->id, c->peer, dn, t->principal);
     return 0;
@@ -364,11 +384,6 @@ int od_tls_conn_start(od_conn_t *c, od_tls_ctx_t *ctx)
     c->tls = t;
     c->xport = &od_transport_tls;
     return 0;
-}
-
-const char *od_tls_principal(const od_conn_t *c)
-{
-    return c->tls && c->tls->handshake_done ? c->tls->principal : NULL;
 }
 
 void od_tls_log_support(void)

@@ -42,9 +42,6 @@ void od_tls_log_support(void);
 /* Make c a TLS connection of ctx: SSL object, handshake timer, transport.
  * Returns 0 or -1 (c is then unchanged and the caller closes the socket). */
 int od_tls_conn_start(struct od_conn *c, od_tls_ctx_t *ctx);
-/* The principal the handshake gave ("User:ANONYMOUS" without a client
- * certificate), NULL before the handshake is done or for plaintext. */
-const char *od_tls_principal(const struct od_conn *c);
 
 /* Bytes of file ranges sent over TLS, by path (od_metrics). */
 typedef struct od_tls_stats {

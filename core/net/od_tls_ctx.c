@@ -26,51 +26,51 @@
 static const od_conf_def_t tls_defs[] = {
     {"ssl.keystore.type", OD_CONF_STRING, "PEM", 0, 0, NULL,
      "format of the keystore: PEM or PKCS12 (JKS is refused: convert it with keytool "
-     "-importkeystore -deststoretype PKCS12)", NULL, 0},
+     "-importkeystore -deststoretype PKCS12)", NULL, OD_CONF_F_LISTENER},
     {"ssl.keystore.location", OD_CONF_STRING, NULL, 0, 0, NULL,
      "keystore file: PEM with the private key and the certificate chain (leaf first), or PKCS12",
-     NULL, 0},
+     NULL, OD_CONF_F_LISTENER},
     {"ssl.keystore.password", OD_CONF_STRING, NULL, 0, 0, NULL,
-     "password of a PKCS12 keystore", NULL, OD_CONF_F_SECRET},
+     "password of a PKCS12 keystore", NULL, OD_CONF_F_SECRET | OD_CONF_F_LISTENER},
     {"ssl.keystore.certificate.chain", OD_CONF_STRING, NULL, 0, 0, NULL,
      "the certificate chain as PEM text in the config (instead of ssl.keystore.location)", NULL,
-     0},
+     OD_CONF_F_LISTENER},
     {"ssl.keystore.key", OD_CONF_STRING, NULL, 0, 0, NULL,
      "the private key as PEM text (PKCS#8, may be encrypted with ssl.key.password)", NULL,
-     OD_CONF_F_SECRET},
+     OD_CONF_F_SECRET | OD_CONF_F_LISTENER},
     {"ssl.key.password", OD_CONF_STRING, NULL, 0, 0, NULL,
      "password of an encrypted private key (PEM keystore or ssl.keystore.key)", NULL,
-     OD_CONF_F_SECRET},
+     OD_CONF_F_SECRET | OD_CONF_F_LISTENER},
     {"ssl.truststore.type", OD_CONF_STRING, "PEM", 0, 0, NULL,
-     "format of the truststore: PEM or PKCS12 (JKS is refused)", NULL, 0},
+     "format of the truststore: PEM or PKCS12 (JKS is refused)", NULL, OD_CONF_F_LISTENER},
     {"ssl.truststore.location", OD_CONF_STRING, NULL, 0, 0, NULL,
      "file of CA certificates client certificates are verified against (default: the system's)",
-     NULL, 0},
+     NULL, OD_CONF_F_LISTENER},
     {"ssl.truststore.password", OD_CONF_STRING, NULL, 0, 0, NULL,
-     "password of a PKCS12 truststore", NULL, OD_CONF_F_SECRET},
+     "password of a PKCS12 truststore", NULL, OD_CONF_F_SECRET | OD_CONF_F_LISTENER},
     {"ssl.truststore.certificates", OD_CONF_STRING, NULL, 0, 0, NULL,
-     "CA certificates as PEM text in the config (instead of ssl.truststore.location)", NULL, 0},
+     "CA certificates as PEM text in the config (instead of ssl.truststore.location)", NULL, OD_CONF_F_LISTENER},
     {"ssl.client.auth", OD_CONF_ENUM, "none", 0, 0, "required,requested,none",
      "client certificates: required (no certificate, no connection), requested (verified when "
-     "sent), none", NULL, 0},
+     "sent), none", NULL, OD_CONF_F_LISTENER},
     {"ssl.enabled.protocols", OD_CONF_LIST, "TLSv1.2,TLSv1.3", 0, 0, NULL,
-     "TLS versions accepted (TLSv1.2, TLSv1.3)", NULL, 0},
+     "TLS versions accepted (TLSv1.2, TLSv1.3)", NULL, OD_CONF_F_LISTENER},
     {"ssl.protocol", OD_CONF_STRING, "TLSv1.3", 0, 0, NULL,
      "TLS (or TLSv1.3): up to 1.3; TLSv1.2: no 1.3 even if enabled (as Java's SSLContext)", NULL,
-     0},
+     OD_CONF_F_LISTENER},
     {"ssl.cipher.suites", OD_CONF_LIST, "", 0, 0, NULL,
      "cipher suites by IANA name (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_AES_128_GCM_SHA256) "
-     "or OpenSSL name (empty: OpenSSL's defaults)", NULL, 0},
+     "or OpenSSL name (empty: OpenSSL's defaults)", NULL, OD_CONF_F_LISTENER},
     {"ssl.endpoint.identification.algorithm", OD_CONF_STRING, "https", 0, 0, NULL,
-     "client side (a broker does not check client host names): accepted and ignored", NULL, 0},
+     "client side (a broker does not check client host names): accepted and ignored", NULL, OD_CONF_F_LISTENER},
     {"ssl.principal.mapping.rules", OD_CONF_STRING, "DEFAULT", 0, 0, NULL,
      "client certificate subject to principal: RULE:pattern/replacement/[LU],...,DEFAULT", NULL,
-     0},
+     OD_CONF_F_LISTENER},
     {"ssl.handshake.timeout.ms", OD_CONF_INT, "10000", 1, INT32_MAX, NULL,
-     "Odradek's: a TLS handshake not done in this time closes the connection", NULL, 0},
+     "Odradek's: a TLS handshake not done in this time closes the connection", NULL, OD_CONF_F_LISTENER},
     {"ssl.ktls.enable", OD_CONF_BOOL, "true", 0, 0, NULL,
      "Odradek's: let OpenSSL hand records to kernel TLS when the kernel offers it (zero-copy "
-     "fetches with SSL_sendfile)", NULL, 0},
+     "fetches with SSL_sendfile)", NULL, OD_CONF_F_LISTENER},
 };
 
 int od_tls_register_config(od_core_t *core, char *err, size_t errsz)
@@ -89,18 +89,17 @@ typedef struct lconf {
 } lconf_t;
 
 /* The value of key for this listener: listener.name.<l>.<key> when that
- * is set, else the broker-wide key. *used gets the name that gave it. */
+ * is set, else the broker-wide key (od_config_listener_value). *used gets
+ * the name that gave it, for error messages. */
 static const char *get(lconf_t *lc, const char *key, char *used, size_t usedsz)
 {
-    char over[256];
+    char over[256], where[64];
     snprintf(over, sizeof(over), "listener.name.%s.%s", lc->lower, key);
-    const od_conf_key_t *k = od_config_find(&lc->core->config, over);
-    if (k && k->source != OD_CONF_SRC_DEFAULT) {
+    if (strcmp(od_config_where(&lc->core->config, over, where, sizeof(where)), "default") != 0)
         snprintf(used, usedsz, "%s", over);
-        return k->value;
-    }
-    snprintf(used, usedsz, "%s", key);
-    const char *v = od_config_get(&lc->core->config, key);
+    else
+        snprintf(used, usedsz, "%s", key);
+    const char *v = od_config_listener_value(&lc->core->config, lc->lower, key);
     return v && *v ? v : NULL;
 }
 
