@@ -582,10 +582,12 @@ static int build(lconf_t *lc, od_tls_ctx_t *t)
     SSL_CTX_set_min_proto_version(ctx, minv);
     SSL_CTX_set_max_proto_version(ctx, maxv);
     /* Renegotiation off (a client could make the broker redo handshakes at
-     * will); partial and moving writes: od_conn.c hands the same bytes
+     * will); a peer closing without close_notify is a close, not an error
+     * (clients rarely send it; Kafka's framing detects truncation); partial
+     * and moving writes: od_conn.c hands the same bytes
      * again after EAGAIN, possibly from another address. */
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                                 SSL_OP_NO_COMPRESSION);
+                                 SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

@@ -139,3 +139,32 @@ def context(pki, client=None):
 def connect(port, ctx, server_hostname="localhost", timeout=10):
     s = socket.create_connection((odtest.HOST, port), timeout=timeout)
     return ctx.wrap_socket(s, server_hostname=server_hostname)
+
+
+class TlsConn(odtest.Conn):
+    """odtest.Conn over TLS: every odtest request helper works on it."""
+
+    def __init__(self, port, ctx, timeout=10, server_hostname="localhost"):
+        super().__init__(port, timeout=timeout)
+        self.raw = self.sock
+        self.sock = ctx.wrap_socket(self.raw, server_hostname=server_hostname)
+
+
+def start_fails(args, tmp, timeout=20):
+    """Run odradekd with a PLAINTEXT and an SSL listener plus args; it must
+    exit by itself. Returns (rc, output text); rc None if it kept running."""
+    build = odtest.find_build()
+    p1, p2 = odtest.free_port(), odtest.free_port()
+    argv = [os.path.join(build, "odradekd"),
+            "--set", "module.dir=" + os.path.join(build, ".libs"),
+            "--set", "listeners=PLAINTEXT://127.0.0.1:%d,SSL://127.0.0.1:%d" % (p1, p2),
+            "--set", "log.dirs=" + os.path.join(tmp, "bad-%d" % p1)] + list(args)
+    rc, out, err = odtest.run(argv, timeout=timeout)
+    return rc, (out + err).decode("utf-8", "replace")
+
+
+def sets_args(pairs):
+    a = []
+    for k, v in pairs:
+        a += ["--set", "%s=%s" % (k, v)]
+    return a
