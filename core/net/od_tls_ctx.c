@@ -83,7 +83,8 @@ int od_tls_register_config(od_core_t *core, char *err, size_t errsz)
 
 typedef struct lconf {
     od_core_t *core;
-    char lower[64]; /* listener name, lower case */
+    const char *name; /* listener name */
+    char lower[64];   /* ... in lower case */
     char *err;
     size_t errsz;
 } lconf_t;
@@ -313,9 +314,9 @@ static int load_keystore(lconf_t *lc, SSL_CTX *ctx)
         return fail(lc, used, "set either ssl.keystore.location or ssl.keystore.certificate.chain "
                     "with ssl.keystore.key, not both");
     if (!loc && !(chain && keytxt))
-        return fail(lc, chain ? used_key : used_chain,
+        return fail(lc, "listeners",
                     "listener %s is TLS but has no keystore: set ssl.keystore.location, or "
-                    "ssl.keystore.certificate.chain and ssl.keystore.key", lc->lower);
+                    "ssl.keystore.certificate.chain and ssl.keystore.key", lc->name);
     if (loc) {
         size_t len;
         char *data = read_file(loc, &len, why, sizeof(why));
@@ -625,7 +626,7 @@ od_tls_ctx_t *od_tls_ctx_new(od_core_t *core, const char *listener, char *err, s
     }
     t->refs = 1;
     snprintf(t->listener, sizeof(t->listener), "%s", listener);
-    lconf_t lc = {.core = core, .err = err, .errsz = errsz};
+    lconf_t lc = {.core = core, .name = listener, .err = err, .errsz = errsz};
     size_t i = 0;
     for (; listener[i] && i < sizeof(lc.lower) - 1; i++)
         lc.lower[i] = (char)tolower((unsigned char)listener[i]);
