@@ -173,9 +173,12 @@ static int handshake(od_conn_t *c, od_tls_conn_t *t)
     }
     char buf[256];
     const char *why = ssl_reason(buf, sizeof(buf));
-    if (e == SSL_ERROR_SYSCALL && !why)
-        why = errno ? strerror(errno) : "closed by peer";
-    log_limited(c, "TLS handshake failed", why ? why : "protocol error");
+    if (!why && (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0)))
+        log_limited(c, "closed by the peer during the TLS handshake", NULL);
+    else if (e == SSL_ERROR_SYSCALL && !why)
+        log_limited(c, "TLS handshake failed", strerror(errno));
+    else
+        log_limited(c, "TLS handshake failed", why ? why : "protocol error");
     od_tls_stats.handshake_failures++;
     errno = EPROTO;
     return -1;
