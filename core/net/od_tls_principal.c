@@ -313,6 +313,32 @@ static void put_hex_der(dnbuf_t *b, const ASN1_STRING *v)
     }
 }
 
+/* One attribute: keyword=escaped UTF-8, or OID=#hex. */
+static int put_ava(dnbuf_t *b, const X509_NAME_ENTRY *e)
+{
+    const ASN1_OBJECT *obj = X509_NAME_ENTRY_get_object(e);
+    const ASN1_STRING *v = X509_NAME_ENTRY_get_data(e);
+    const char *kw = java_keyword(OBJ_obj2nid(obj));
+    if (kw) {
+        put(b, kw, strlen(kw));
+        putc1(b, '=');
+        unsigned char *utf8 = NULL;
+        int ul = ASN1_STRING_to_UTF8(&utf8, v);
+        if (ul < 0)
+            return -1;
+        put_escaped(b, utf8, (size_t)ul);
+        OPENSSL_free(utf8);
+        return 0;
+    }
+    char oid[128];
+    if (OBJ_obj2txt(oid, sizeof(oid), obj, 1) <= 0)
+        return -1;
+    put(b, oid, strlen(oid));
+    putc1(b, '=');
+    put_hex_der(b, v);
+    return 0;
+}
+
 int od_tls_subject_dn(const X509_NAME *name, char *out, size_t outsz)
 {
     if (outsz == 0)
@@ -320,35 +346,25 @@ int od_tls_subject_dn(const X509_NAME *name, char *out, size_t outsz)
     dnbuf_t b = {out, 0, outsz, 0};
     out[0] = 0;
     int n = X509_NAME_entry_count(name);
-    int prev_set = -1;
-    /* Most specific RDN first: entries in reverse; entries sharing a set
-     * number are one multi-valued RDN, joined by '+'. */
-    for (int i = n - 1; i >= 0; i--) {
-        const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
-        int set = X509_NAME_ENTRY_set(e);
-        if (i != n - 1)
-            putc1(&b, set == prev_set ? '+' : ',');
-        prev_set = set;
-        const ASN1_OBJECT *obj = X509_NAME_ENTRY_get_object(e);
-        const ASN1_STRING *v = X509_NAME_ENTRY_get_data(e);
-        const char *kw = java_keyword(OBJ_obj2nid(obj));
-        if (kw) {
-            put(&b, kw, strlen(kw));
-            putc1(&b, '=');
-            unsigned char *utf8 = NULL;
-            int ul = ASN1_STRING_to_UTF8(&utf8, v);
-            if (ul < 0)
+    /* Most specific RDN first: RDNs (runs of entries sharing a set
+     * number) in reverse; the values of a multi-valued RDN in their
+     * encoded order, joined by '+' (Java sorts them only for its canonical
+     * form). */
+    int end = n;
+    while (end > 0) {
+        int set = X509_NAME_ENTRY_set(X509_NAME_get_entry(name, end - 1));
+        int start = end - 1;
+        while (start > 0 && X509_NAME_ENTRY_set(X509_NAME_get_entry(name, start - 1)) == set)
+            start--;
+        if (end != n)
+            putc1(&b, ',');
+        for (int i = start; i < end; i++) {
+            if (i != start)
+                putc1(&b, '+');
+            if (put_ava(&b, X509_NAME_get_entry(name, i)) < 0)
                 return -1;
-            put_escaped(&b, utf8, (size_t)ul);
-            OPENSSL_free(utf8);
-        } else {
-            char oid[128];
-            if (OBJ_obj2txt(oid, sizeof(oid), obj, 1) <= 0)
-                return -1;
-            put(&b, oid, strlen(oid));
-            putc1(&b, '=');
-            put_hex_der(&b, v);
         }
+        end = start;
     }
     return b.overflow ? -1 : 0;
 }
