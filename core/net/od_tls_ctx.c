@@ -577,7 +577,7 @@ static int build(lconf_t *lc, od_tls_ctx_t *t)
     if (!ctx)
         return fail(lc, "listeners", "OpenSSL: %s", ssl_why());
     t->ssl_ctx = ctx;
-    int minv, maxv;
+    int minv = 0, maxv = 0;
     if (set_protocols(lc, ctx, &minv, &maxv) < 0 || set_ciphers(lc, ctx, &minv, &maxv) < 0)
         return -1;
     SSL_CTX_set_min_proto_version(ctx, minv);
