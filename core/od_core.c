@@ -360,13 +360,15 @@ static int check_settings(od_core_t *core, char *err, size_t errsz)
 {
     char where[4200], why[512];
     od_listen_spec_t specs[8];
-    if (od_listeners_parse(core->conf.listeners, specs, 8, why, sizeof(why)) < 0) {
+    if (od_listeners_parse(core->conf.listeners, od_net_protocol_map(core), specs, 8, why,
+                           sizeof(why)) < 0) {
         snprintf(err, errsz, "%s: listeners: %s",
                  od_config_where(&core->config, "listeners", where, sizeof(where)), why);
         return -1;
     }
     if (core->conf.advertised_listeners && *core->conf.advertised_listeners) {
-        int n = od_listeners_parse(core->conf.advertised_listeners, specs, 8, why, sizeof(why));
+        int n = od_listeners_parse(core->conf.advertised_listeners, od_net_protocol_map(core), specs,
+                                   8, why, sizeof(why));
         for (int i = 0; i < n && n > 0; i++)
             if (specs[i].port == 0) {
                 snprintf(why, sizeof(why), "advertised port of %s must not be 0", specs[i].name);
@@ -379,7 +381,8 @@ static int check_settings(od_core_t *core, char *err, size_t errsz)
         }
     }
     /* listener.name.<listener>.* must name a listener of `listeners`. */
-    int nspecs = od_listeners_parse(core->conf.listeners, specs, 8, why, sizeof(why));
+    int nspecs = od_listeners_parse(core->conf.listeners, od_net_protocol_map(core), specs, 8, why,
+                                    sizeof(why));
     for (size_t i = 0; i < core->config.noverrides; i++) {
         const od_conf_override_t *o = &core->config.overrides[i];
         int known = 0;

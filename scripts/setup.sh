@@ -21,7 +21,7 @@ case $build in /*) ;; *) build=$top/$build ;; esac
 # compression libraries and kafka-python's codec packages (clients may
 # compress batches). Node.js (kafkajs test) is checked by command below.
 packages="build-essential autoconf automake libtool pkg-config python3
-  liblua5.4-dev libsodium-dev libssl-dev libsasl2-dev
+  liblua5.4-dev libsodium-dev libssl-dev libpcre2-dev libsasl2-dev
   librdkafka-dev kcat python3-confluent-kafka python3-kafka
   python3-snappy python3-lz4 python3-zstandard
   clang libclang-rt-14-dev

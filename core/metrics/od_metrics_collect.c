@@ -21,6 +21,7 @@
 #include "od_metadata.h"
 #include "od_metrics_int.h"
 #include "od_net.h"
+#include "od_tls.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -56,6 +57,24 @@ static void render_requests(od_core_t *core, od_mtext_t *t)
     od_expo_int(t, "odradek_kafka_requests_in_flight", NULL, 0, (int64_t)inflight);
 }
 
+/* TLS listeners (od_tls.c counts): handshakes, and the path file ranges
+ * (fetched log data) took: kernel TLS (SSL_sendfile) or user-space copies. */
+static void render_tls(od_mtext_t *t)
+{
+    od_expo_family(t, "odradek_tls_handshakes_total", "counter",
+                   "TLS handshakes completed on SSL and SASL_SSL listeners.");
+    od_expo_int(t, "odradek_tls_handshakes_total", NULL, 0, (int64_t)od_tls_stats.handshakes);
+    od_expo_family(t, "odradek_tls_handshake_failures_total", "counter",
+                   "TLS handshakes that failed, timed out or were refused.");
+    od_expo_int(t, "odradek_tls_handshake_failures_total", NULL, 0,
+                (int64_t)od_tls_stats.handshake_failures);
+    od_expo_family(t, "odradek_tls_file_bytes_total", "counter",
+                   "Log bytes sent over TLS, by path: ktls (SSL_sendfile) or copy (read + SSL_write).");
+    od_mlabel_t k = {"path", "ktls"}, cp = {"path", "copy"};
+    od_expo_int(t, "odradek_tls_file_bytes_total", &k, 1, (int64_t)od_tls_stats.ktls_file_bytes);
+    od_expo_int(t, "odradek_tls_file_bytes_total", &cp, 1, (int64_t)od_tls_stats.copy_file_bytes);
+}
+
 static void render_connections(od_core_t *core, od_mtext_t *t)
 {
     od_expo_family(t, "odradek_kafka_connections", "gauge", "Open client connections, by listener.");
@@ -76,6 +95,7 @@ static void render_connections(od_core_t *core, od_mtext_t *t)
     od_expo_family(t, "odradek_network_sent_bytes_total", "counter",
                    "Bytes written to client connections (writev and sendfile).");
     od_expo_int(t, "odradek_network_sent_bytes_total", NULL, 0, (int64_t)od_mstate.net_out);
+    render_tls(t);
 }
 
 typedef enum { T_BYTES_IN, T_BYTES_OUT, T_MESSAGES_IN, T_PARTITIONS } topic_fig_t;

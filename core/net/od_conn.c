@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include "od_ext.h"
 #include "od_metrics.h"
 #include "od_net.h"
+#include "od_tls.h"
 
 #define OD_RBUF_MIN (64 * 1024)
 #define OD_IOV_MAX 64
@@ -118,6 +118,7 @@ static void update_watch(od_conn_t *c)
         ev |= OD_LOOP_READ;
     if (c->write_blocked)
         ev |= OD_LOOP_WRITE;
+    ev |= c->xport->wants(c);
     od_loop_watch(c->core->loop, c->fd, ev, on_event, c);
 }
 
@@ -130,6 +131,7 @@ od_conn_t *od_conn_new(od_core_t *core, int fd, const char *peer, const char *ho
     c->core = core;
     c->listener = l;
     c->fd = fd;
+    c->xport = &od_transport_plain;
     c->id = ++core->next_conn_id;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     snprintf(c->host, sizeof(c->host), "%s", host);
@@ -141,7 +143,12 @@ od_conn_t *od_conn_new(od_core_t *core, int fd, const char *peer, const char *ho
     c->client.peer = c->peer;
     c->client.host = c->host;
     c->client.principal = "User:ANONYMOUS";
+    if (l && l->tls && od_tls_conn_start(c, l->tls) < 0) {
+        free(c);
+        return NULL;
+    }
     if (od_loop_watch(core->loop, fd, OD_LOOP_READ, on_event, c) < 0) {
+        c->xport->close(c);
         free(c);
         return NULL;
     }
@@ -263,6 +270,7 @@ void od_conn_close(od_conn_t *c, const char *why)
         od_event_fire(core, OD_EVENT_CONN_CLOSED, &ev, NULL);
     }
     od_loop_unwatch(core->loop, c->fd);
+    c->xport->close(c);
     close(c->fd);
     c->fd = -1;
     mem_unwait(c);
@@ -426,7 +434,7 @@ void od_conn_flush(od_conn_t *c)
         }
         ssize_t w;
         if (niov > 0) {
-            w = writev(c->fd, iov, niov);
+            w = c->xport->writev(c, iov, niov);
         } else {
             /* The next unsent segment is a file range (or the head is done). */
             od_seg_t *s = NULL;
@@ -444,7 +452,7 @@ void od_conn_flush(od_conn_t *c)
                 continue;
             }
             off_t off = s->ref.file_off + (off_t)s->sent;
-            w = sendfile(c->fd, s->ref.fd, &off, s->ref.len - s->sent);
+            w = c->xport->sendfile(c, s->ref.fd, &off, s->ref.len - s->sent);
             if (w == 0) {
                 od_conn_close(c, "log file shorter than expected (truncated?)");
                 return;
@@ -601,14 +609,16 @@ static void handle_reads(od_conn_t *c)
         size_t want = c->rcap - c->rlen;
         if (mem_over(ns) && want > c->rneed - c->rlen)
             want = c->rneed - c->rlen;
-        ssize_t n = read(c->fd, c->rbuf + c->rlen, want);
+        ssize_t n = c->xport->read(c, c->rbuf + c->rlen, want);
         if (n == 0) {
             od_conn_close(c, "closed by peer");
             return;
         }
         if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                update_watch(c); /* the transport may want another event now */
                 return;
+            }
             if (errno == EINTR)
                 continue;
             od_conn_close(c, strerror(errno));
@@ -622,9 +632,13 @@ static void handle_reads(od_conn_t *c)
         od_conn_flush(c);
         if (c->closing)
             return;
-        if ((size_t)n < 4096)
+        if ((size_t)n < 4096 && !c->xport->pending(c))
             return;
     }
+    /* Out of rounds with decrypted bytes buffered in the transport: no
+     * socket event will announce them, so come back from a timer. */
+    if (!c->closing && c->xport->pending(c) && !c->resume_timer)
+        c->resume_timer = od_loop_timer(c->core->loop, 0, resume_reading, c);
 }
 
 /* Resume a connection whose reading was paused: first the frames already
@@ -651,7 +665,9 @@ static void on_event(void *arg, int fd, uint32_t ev)
         od_conn_flush(c);
     if (c->closing)
         return;
-    if (ev & (OD_LOOP_READ | OD_LOOP_HUP | OD_LOOP_ERROR))
+    /* A TLS handshake or read may wait for the socket to be writable. */
+    if ((ev & (OD_LOOP_READ | OD_LOOP_HUP | OD_LOOP_ERROR)) ||
+        ((ev & OD_LOOP_WRITE) && (c->xport->wants(c) & OD_LOOP_WRITE)))
         handle_reads(c);
 }
 

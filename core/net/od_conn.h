@@ -9,10 +9,12 @@
 #include "od_arena.h"
 #include "od_buf.h"
 #include "od_proto_gen.h"
+#include "od_transport.h"
 #include "odradek-module.h"
 
 struct od_core;
 struct od_listener;
+struct od_tls_conn;
 typedef struct od_conn od_conn_t;
 typedef struct od_req od_req_t;
 
@@ -45,6 +47,8 @@ struct od_conn {
     struct od_core *core;
     struct od_listener *listener;
     int fd;
+    const od_transport_t *xport; /* all socket I/O: plaintext or TLS */
+    struct od_tls_conn *tls;     /* the TLS transport's state (od_tls.c), NULL for plaintext */
     uint64_t id;
     char peer[64];
     char host[64]; /* peer address without the port, for per-IP limits */

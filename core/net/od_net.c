@@ -14,18 +14,56 @@
 
 #include "od_conn.h"
 #include "od_core.h"
+#include "od_tls.h"
 
-static int16_t protocol_of(const char *name)
+/* Kafka's SecurityProtocol names, by id (OD_SECPROTO_*). */
+static const char *const secproto_names[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"};
+
+/* Which protocols this build serves. SASL_PLAINTEXT and SASL_SSL need the
+ * SASL layer (SaslHandshake/SaslAuthenticate): until it is in the core a
+ * SASL listener would let clients in unauthenticated, so they are refused. */
+static int secproto_served(int p) { return p == OD_SECPROTO_PLAINTEXT || p == OD_SECPROTO_SSL; }
+
+/* The protocol of listener `name` in listener.security.protocol.map
+ * ("NAME:PROTOCOL,..."), as Kafka: a name missing from the map is an error.
+ * Returns OD_SECPROTO_* or -1 with a reason. */
+static int protocol_of(const char *name, const char *map, char *why, size_t whysz)
 {
-    /* listener.security.protocol.map arrives with TLS/SASL; until then a
-     * listener's name is its protocol and only PLAINTEXT exists. */
-    if (strcmp(name, "PLAINTEXT") == 0)
-        return 0;
+    const char *p = map ? map : "";
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ",");
+        if (!len)
+            break;
+        const char *colon = memchr(p, ':', len);
+        if (!colon || colon == p) {
+            snprintf(why, whysz, "listener.security.protocol.map: '%.*s' is not NAME:PROTOCOL",
+                     (int)len, p);
+            return -1;
+        }
+        size_t nl = (size_t)(colon - p), pl = len - nl - 1;
+        while (pl && colon[pl] == ' ')
+            pl--;
+        if (nl == strlen(name) && strncmp(p, name, nl) == 0) {
+            for (int i = 0; i < 4; i++)
+                if (strlen(secproto_names[i]) == pl && strncmp(colon + 1, secproto_names[i], pl) == 0)
+                    return i;
+            snprintf(why, whysz, "listener.security.protocol.map: '%.*s' is not a security "
+                     "protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)", (int)pl, colon + 1);
+            return -1;
+        }
+        p += len;
+    }
+    snprintf(why, whysz, "no security protocol for listener %s in listener.security.protocol.map",
+             name);
     return -1;
 }
 
-int od_listeners_parse(const char *text, od_listen_spec_t *out, size_t max, char *err,
-                       size_t errsz)
+const char *od_secproto_name(int p) { return p >= 0 && p < 4 ? secproto_names[p] : "?"; }
+
+int od_listeners_parse(const char *text, const char *protocol_map, od_listen_spec_t *out,
+                       size_t max, char *err, size_t errsz)
 {
     size_t n = 0;
     const char *p = text;
@@ -85,13 +123,18 @@ int od_listeners_parse(const char *text, od_listen_spec_t *out, size_t max, char
             return -1;
         }
         s->port = (int)port;
-        s->security_protocol = protocol_of(s->name);
-        if (s->security_protocol < 0) {
-            snprintf(err, errsz,
-                     "listener '%s': security protocol %s is not supported yet (only PLAINTEXT)",
-                     item, s->name);
+        char why[300];
+        int proto = protocol_of(s->name, protocol_map, why, sizeof(why));
+        if (proto < 0) {
+            snprintf(err, errsz, "listener '%s': %s", item, why);
             return -1;
         }
+        if (!secproto_served(proto)) {
+            snprintf(err, errsz, "listener '%s': security protocol %s is not supported yet "
+                     "(PLAINTEXT, SSL)", item, secproto_names[proto]);
+            return -1;
+        }
+        s->security_protocol = (int16_t)proto;
         for (size_t i = 0; i < n; i++)
             if (strcmp(out[i].name, s->name) == 0) {
                 snprintf(err, errsz, "listener name %s is used twice", s->name);
@@ -120,6 +163,10 @@ static const od_conf_def_t net_defs[] = {
     {"max.connections.per.ip.overrides", OD_CONF_STRING, "", 0, 0, NULL,
      "per-IP exceptions to max.connections.per.ip: ip:count,ip:count (addresses, not names)",
      NULL, 0},
+    {"listener.security.protocol.map", OD_CONF_STRING,
+     "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL", 0, 0, NULL,
+     "security protocol of each listener name: NAME:PROTOCOL,... (PLAINTEXT, SSL, "
+     "SASL_PLAINTEXT, SASL_SSL)", NULL, 0},
     {"queued.max.request.bytes", OD_CONF_INT, "-1", -1, INT64_MAX, NULL,
      "bytes of requests in flight (frames being read or queued, decoded data, unsent responses) "
      "beyond which the broker stops reading new requests from sockets (-1: no bound)",
@@ -128,12 +175,20 @@ static const od_conf_def_t net_defs[] = {
 #define NET_DEF_MAX_CONNECTIONS 0
 #define NET_DEF_MAX_PER_IP 1
 #define NET_DEF_OVERRIDES 2
-#define NET_DEF_QUEUED_BYTES 3
+#define NET_DEF_PROTOCOL_MAP 3
+#define NET_DEF_QUEUED_BYTES 4
 
 int od_net_register_config(od_core_t *core, char *err, size_t errsz)
 {
-    return od_config_register(&core->config, net_defs, sizeof(net_defs) / sizeof(net_defs[0]),
-                              "core", err, errsz);
+    if (od_config_register(&core->config, net_defs, sizeof(net_defs) / sizeof(net_defs[0]), "core",
+                           err, errsz) < 0)
+        return -1;
+    return od_tls_register_config(core, err, errsz);
+}
+
+const char *od_net_protocol_map(const od_core_t *core)
+{
+    return od_config_get(&core->config, net_defs[NET_DEF_PROTOCOL_MAP].name);
 }
 
 /* The effective (already validated) value of an integer key. */
@@ -395,6 +450,7 @@ int od_listeners_open(od_core_t *core, char *err, size_t errsz)
 {
     od_listen_spec_t specs[8];
     char why[256], where[4200];
+    int tls_logged = 0;
     od_net_state_t *ns = calloc(1, sizeof(*ns));
     if (!ns) {
         snprintf(err, errsz, "out of memory");
@@ -414,7 +470,8 @@ int od_listeners_open(od_core_t *core, char *err, size_t errsz)
                  why);
         return -1;
     }
-    int n = od_listeners_parse(core->conf.listeners, specs, 8, err, errsz);
+    int n = od_listeners_parse(core->conf.listeners, od_net_protocol_map(core), specs, 8, err,
+                               errsz);
     if (n < 0)
         return -1;
     core->listeners = calloc((size_t)n, sizeof(od_listener_t));
@@ -458,6 +515,14 @@ int od_listeners_open(od_core_t *core, char *err, size_t errsz)
         l->fd = fd;
         l->core = core;
         core->nlisteners++;
+        if (l->spec.security_protocol == OD_SECPROTO_SSL ||
+            l->spec.security_protocol == OD_SECPROTO_SASL_SSL) {
+            l->tls = od_tls_ctx_new(core, l->spec.name, err, errsz);
+            if (!l->tls)
+                return -1;
+            if (!tls_logged++)
+                od_tls_log_support();
+        }
         listener_watch(core, l);
         if (!l->watching) {
             snprintf(err, errsz, "listener %s: cannot watch socket", specs[i].name);
@@ -498,6 +563,8 @@ void od_listeners_close(od_core_t *core)
             close(l->fd);
             l->fd = -1;
         }
+        od_tls_ctx_unref(l->tls); /* connections made from it hold their own reference */
+        l->tls = NULL;
     }
     if (core->net)
         clear_tables(core->net);
@@ -522,7 +589,8 @@ int od_listeners_advertised(od_core_t *core, od_endpoint_t *out, size_t max, siz
     const char *text = core->conf.advertised_listeners && *core->conf.advertised_listeners
                            ? core->conf.advertised_listeners
                            : core->conf.listeners;
-    int k = od_listeners_parse(text, specs, max < 8 ? max : 8, err, errsz);
+    int k = od_listeners_parse(text, od_net_protocol_map(core), specs, max < 8 ? max : 8, err,
+                               errsz);
     if (k < 0)
         return -1;
     *n = 0;

@@ -14,7 +14,7 @@ typedef struct od_listen_spec {
     char name[64];    /* listener name, e.g. PLAINTEXT */
     char host[256];   /* empty = all interfaces */
     int port;
-    int16_t security_protocol;
+    int16_t security_protocol; /* OD_SECPROTO_* (listener.security.protocol.map) */
 } od_listen_spec_t;
 
 struct od_listener {
@@ -24,6 +24,7 @@ struct od_listener {
     struct od_core *core; /* the broker accepting on it */
     int watching;         /* accepting; off while backing off or at max.connections */
     int64_t backoff_timer; /* accept failed for lack of descriptors; 0 if none */
+    struct od_tls_ctx *tls; /* SSL and SASL_SSL listeners: TLS first (od_tls.h) */
 };
 
 struct od_conn;
@@ -65,9 +66,15 @@ void od_net_free(struct od_core *core);
  * max.connections. */
 void od_net_conn_gone(struct od_core *core, struct od_conn *c);
 
-/* Parse "NAME://host:port,..." into specs. Returns count or -1 with err. */
-int od_listeners_parse(const char *text, od_listen_spec_t *out, size_t max, char *err,
-                       size_t errsz);
+/* Parse "NAME://host:port,..." into specs, each listener's security
+ * protocol from protocol_map (listener.security.protocol.map). Returns
+ * count or -1 with err. */
+int od_listeners_parse(const char *text, const char *protocol_map, od_listen_spec_t *out,
+                       size_t max, char *err, size_t errsz);
+/* The effective listener.security.protocol.map. */
+const char *od_net_protocol_map(const struct od_core *core);
+/* Kafka's name of an OD_SECPROTO_* id. */
+const char *od_secproto_name(int protocol);
 int od_listeners_open(struct od_core *core, char *err, size_t errsz);
 void od_listeners_close(struct od_core *core);
 /* Endpoints to register and advertise (strings malloc'd; free with
