@@ -64,6 +64,8 @@ struct od_conn {
     int mem_waiting;  /* not read: requests in flight exceed queued.max.request.bytes */
     od_conn_t *mem_prev, *mem_next; /* connections waiting for memory */
     od_conn_t *prev, *next;
+    struct od_sasl_conn *sasl;     /* SASL listeners: the login state (core/sec/od_sasl.c) */
+    const char *close_after_flush; /* close once every response is written (why) */
 };
 
 od_conn_t *od_conn_new(struct od_core *core, int fd, const char *peer, const char *host,
