@@ -13,6 +13,7 @@
 
 #include "od_core.h"
 #include "od_dispatch.h"
+#include "od_ext.h"
 #include "od_handlers.h"
 #include "od_module.h"
 
@@ -64,10 +65,21 @@ void od_h_delete_records(od_req_t *r, void *body)
         ot->partitions_count = np;
         const od_topic_t *t =
             it->name.len > 0 ? od_image_topic(&core->image, it->name.p, (size_t)it->name.len) : NULL;
+        /* Policies decide per topic; a refusal answers each of its
+         * partitions (the response has no message field). */
+        int16_t refused = OD_ERR_NONE;
+        od_ev_admin_t pev = {.op = OD_ADMIN_DELETE_RECORDS, .resource_type = OD_RES_TOPIC,
+                             .resource = t ? t->name : NULL, .partitions = -1,
+                             .replication_factor = -1};
+        if (t && np > 0)
+            od_admin_refuse(r, &pev, &refused, NULL);
         for (int32_t j = 0; j < np; j++) {
             ot->partitions[j].partition_index = it->partitions[j].partition_index;
+            ot->partitions[j].low_watermark = -1;
             ot->partitions[j].error_code =
-                delete_one(core, r, t, &it->partitions[j], &ot->partitions[j].low_watermark);
+                refused != OD_ERR_NONE
+                    ? refused
+                    : delete_one(core, r, t, &it->partitions[j], &ot->partitions[j].low_watermark);
         }
     }
     od_DeleteRecordsResponse_encode(&r->resp, r->hdr.api_version, &resp);

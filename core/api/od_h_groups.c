@@ -7,6 +7,7 @@
 
 #include "od_core.h"
 #include "od_dispatch.h"
+#include "od_ext.h"
 #include "od_group.h"
 #include "od_handlers.h"
 #include "od_net.h"
@@ -408,8 +409,14 @@ void od_h_delete_groups(od_req_t *r, void *body)
     }
     resp.results_count = n;
     for (int32_t i = 0; i < n; i++) {
-        resp.results[i].group_id = req->groups_names[i];
-        resp.results[i].error_code = od_group_delete(r->conn->core->coord, req->groups_names[i]);
+        od_str_t g = req->groups_names[i];
+        resp.results[i].group_id = g;
+        char *name = g.len >= 0 ? od_arena_strndup(&r->arena, g.p, (size_t)g.len) : NULL;
+        od_ev_admin_t pev = {.op = OD_ADMIN_DELETE_GROUPS, .resource_type = OD_RES_GROUP,
+                             .resource = name, .partitions = -1, .replication_factor = -1};
+        if (name && od_admin_refuse(r, &pev, &resp.results[i].error_code, NULL))
+            continue;
+        resp.results[i].error_code = od_group_delete(r->conn->core->coord, g);
     }
     od_DeleteGroupsResponse_encode(&r->resp, r->hdr.api_version, &resp);
     od_req_done(r);
