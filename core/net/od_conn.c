@@ -16,6 +16,7 @@
 #include "od_ext.h"
 #include "od_metrics.h"
 #include "od_net.h"
+#include "od_sasl.h"
 
 #define OD_RBUF_MIN (64 * 1024)
 #define OD_IOV_MAX 64

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "od_core.h"
+#include "od_dispatch.h"
 #include "od_net.h"
 #include "od_sasl_int.h"
 
@@ -97,15 +98,8 @@ static int served_before_auth(int16_t key)
 
 int od_sasl_gate(od_conn_t *c, const od_request_header_t *h)
 {
-    if (!od_sasl_listener_wants(c)) {
-        if (h->api_key == OD_API_SASL_HANDSHAKE || h->api_key == OD_API_SASL_AUTHENTICATE) {
-            /* Kafka does not serve SASL on a listener without it: the
-             * handshake is an unexpected request there. */
-            close_now(c, "SASL request on a listener without SASL");
-            return -1;
-        }
-        return 0;
-    }
+    if (!od_sasl_listener_wants(c))
+        return 0; /* the handlers answer SASL requests there with ILLEGAL_SASL_STATE */
     od_sasl_conn_t *sc = od_sasl_conn_get(c);
     if (!sc) {
         od_conn_close(c, "out of memory");
@@ -119,7 +113,7 @@ int od_sasl_gate(od_conn_t *c, const od_request_header_t *h)
             /* KIP-368: past its lifetime only re-authentication is served;
              * anything else closes the connection. */
             char why[160];
-            snprintf(why, sizeof(why), "SASL session of %s expired %lld ms ago", sc->principal,
+            snprintf(why, sizeof(why), "SASL session of %.80s expired %lld ms ago", sc->principal,
                      (long long)(od_now_ms() - sc->expiry_ms));
             close_now(c, why);
             return -1;
@@ -207,6 +201,14 @@ static void list_enabled(od_req_t *r, od_conn_t *c, od_SaslHandshakeResponse_t *
 static void handshake_answer(od_req_t *r, int16_t code, int close_after)
 {
     od_conn_t *c = r->conn;
+    if (!c->sasl) { /* a listener without SASL (Kafka's KafkaApis answer) */
+        od_SaslHandshakeResponse_t resp;
+        od_SaslHandshakeResponse_init(&resp);
+        resp.error_code = code;
+        od_SaslHandshakeResponse_encode(&r->resp, r->hdr.api_version, &resp);
+        od_req_done(r);
+        return;
+    }
     od_SaslHandshakeResponse_t resp;
     od_SaslHandshakeResponse_init(&resp);
     resp.error_code = code;
@@ -223,14 +225,23 @@ void od_h_sasl_handshake(od_req_t *r, void *body)
 {
     od_SaslHandshakeRequest_t *req = body;
     od_conn_t *c = r->conn;
-    od_sasl_conn_t *sc = c->sasl; /* the gate made it */
+    od_sasl_conn_t *sc = c->sasl; /* the gate made it on SASL listeners */
+    if (!sc) {
+        handshake_answer(r, OD_ERR_ILLEGAL_SASL_STATE, 0);
+        return;
+    }
     char mech[OD_SASL_MAX_MECH];
     snprintf(mech, sizeof(mech), "%.*s", req->mechanism.len > 0 ? (int)req->mechanism.len : 0,
              req->mechanism.p ? req->mechanism.p : "");
-    int expired = sc->state == OD_SASLST_DONE;
-    if (sc->state == OD_SASLST_AUTHENTICATE || (expired && r->hdr.api_version < 1)) {
-        /* A second handshake inside an exchange; re-authentication needs
-         * v1 (SaslAuthenticate framing). */
+    if (sc->state == OD_SASLST_DONE && (sc->expiry_ms == 0 || r->hdr.api_version < 1)) {
+        /* Re-authentication is for sessions with a lifetime (KIP-368), in
+         * SaslAuthenticate framing; otherwise Kafka's KafkaApis answers
+         * the handshake of an authenticated connection like this. */
+        handshake_answer(r, OD_ERR_ILLEGAL_SASL_STATE, 0);
+        return;
+    }
+    if (sc->state == OD_SASLST_AUTHENTICATE) {
+        /* A second handshake inside an exchange. */
         od_logf(OD_LOG_INFO, "client %s: SaslHandshake v%d in SASL state %d", c->peer,
                 r->hdr.api_version, (int)sc->state);
         handshake_answer(r, OD_ERR_ILLEGAL_SASL_STATE, 1);
@@ -258,6 +269,19 @@ void od_h_sasl_authenticate(od_req_t *r, void *body)
     od_SaslAuthenticateRequest_t *req = body;
     od_conn_t *c = r->conn;
     od_sasl_conn_t *sc = c->sasl;
+    if (!sc || sc->state == OD_SASLST_DONE) {
+        /* No SASL on the listener, or already authenticated: Kafka's
+         * KafkaApis answers and the connection stays. */
+        od_SaslAuthenticateResponse_t resp;
+        od_SaslAuthenticateResponse_init(&resp);
+        resp.error_code = OD_ERR_ILLEGAL_SASL_STATE;
+        resp.error_message = od_str_c("SaslAuthenticate request received after successful "
+                                      "authentication");
+        resp.auth_bytes.p = (const uint8_t *)"";
+        od_SaslAuthenticateResponse_encode(&r->resp, r->hdr.api_version, &resp);
+        od_req_done(r);
+        return;
+    }
     if (sc->state != OD_SASLST_AUTHENTICATE || sc->handshake_version < 1) {
         /* Before the handshake, after a v0 handshake (raw tokens were
          * expected), or on an authenticated session without a new

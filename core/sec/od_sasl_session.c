@@ -86,7 +86,7 @@ static int finish_login(od_sasl_session_t *s, char *err, size_t errsz)
     principal[sizeof(principal) - 1] = '\0';
     if (sc->authenticated && strcmp(principal, sc->principal) != 0) {
         /* KIP-368: a re-authentication proves the same identity. */
-        snprintf(err, errsz, "Cannot change principals during re-authentication from %s: %s",
+        snprintf(err, errsz, "Cannot change principals during re-authentication from %.200s: %.200s",
                  sc->principal, principal);
         return -1;
     }

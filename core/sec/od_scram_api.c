@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "od_core.h"
+#include "od_dispatch.h"
 #include "od_handlers.h"
 #include "od_sasl.h"
 #include "od_scram_store.h"
