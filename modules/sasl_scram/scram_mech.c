@@ -190,7 +190,10 @@ static int client_final(scram_state_t *st, od_sasl_session_t *s, const char *msg
     if (cbl < 0 || (size_t)cbl != strlen(st->gs2) || memcmp(cb, st->gs2, (size_t)cbl) != 0)
         return invalid(err, errsz, "Invalid SCRAM client final message: channel binding "
                                    "does not match");
-    if (rlen != strlen(st->nonce) || memcmp(r, st->nonce, rlen) != 0)
+    /* As Kafka, the nonce must end with the one of server-first: librdkafka
+     * sends its client nonce before the whole combined nonce. */
+    size_t nl = strlen(st->nonce);
+    if (rlen < nl || memcmp(r + rlen - nl, st->nonce, nl) != 0)
         return invalid(err, errsz, "Invalid SCRAM client final message: nonce does not match");
     size_t kl = st->cred.key_len;
     uint8_t proof[OD_SCRAM_MAX_KEY + 3];
