@@ -19,10 +19,6 @@
 /* Kafka's SecurityProtocol names, by id (OD_SECPROTO_*). */
 static const char *const secproto_names[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"};
 
-/* Which protocols this build serves. SASL_PLAINTEXT and SASL_SSL need the
- * SASL layer (SaslHandshake/SaslAuthenticate): until it is in the core a
- * SASL listener would let clients in unauthenticated, so they are refused. */
-static int secproto_served(int p) { return p == OD_SECPROTO_PLAINTEXT || p == OD_SECPROTO_SSL; }
 
 /* The protocol of listener `name` in listener.security.protocol.map
  * ("NAME:PROTOCOL,..."), as Kafka: a name missing from the map is an error.
@@ -127,11 +123,6 @@ int od_listeners_parse(const char *text, const char *protocol_map, od_listen_spe
         int proto = protocol_of(s->name, protocol_map, why, sizeof(why));
         if (proto < 0) {
             snprintf(err, errsz, "listener '%s': %s", item, why);
-            return -1;
-        }
-        if (!secproto_served(proto)) {
-            snprintf(err, errsz, "listener '%s': security protocol %s is not supported yet "
-                     "(PLAINTEXT, SSL)", item, secproto_names[proto]);
             return -1;
         }
         s->security_protocol = (int16_t)proto;
