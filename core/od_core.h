@@ -46,6 +46,8 @@ typedef struct od_pid_registry od_pid_registry_t;
 typedef struct od_fetch_waits od_fetch_waits_t;
 struct od_net_state;
 struct od_coord;
+struct od_authz;
+struct od_audit;
 
 struct od_core {
     od_loop_t *loop;
@@ -72,6 +74,8 @@ struct od_core {
     size_t nconns;
     od_conn_t *closed_conns; /* closed, freed on the next loop turn */
     struct od_net_state *net; /* connection limits, per-IP counts, memory in flight (od_net.h) */
+    struct od_authz *authz;   /* the authorizer and super.users (od_authz.c: start to stop) */
+    struct od_audit *audit;   /* where audit lines go (od_authz_audit.c) */
 
     char data_dir[4096];
     int ready;       /* control plane replayed, listeners open */
