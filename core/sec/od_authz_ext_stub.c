@@ -2,6 +2,7 @@
  * and od_client_t (see od_authz_ext_stub.h); deleted at the merge. */
 #include "od_authz_ext_stub.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -73,4 +74,14 @@ int od_admin_check(od_req_t *r, od_ev_admin_t *ev)
     (void)r;
     (void)ev;
     return OD_ALLOW;
+}
+
+void od_mlogf(od_module_ctx_t *ctx, int level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    od_logf(level, "%s: %s", ctx && ctx->mod ? ctx->mod->name : "module", msg);
 }
