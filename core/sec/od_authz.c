@@ -214,7 +214,8 @@ void od_authorize_many(od_req_t *r, const od_action_t *a, size_t n, int *out)
 
 static int check(od_req_t *r, int op, int type, const char *name, size_t len, int audit)
 {
-    od_action_t a = {sizeof(a), op, type, name, len, r->hdr.api_key, 0, audit};
+    od_action_t a = {sizeof(a), op, type, name ? name : "", name ? len : 0, r->hdr.api_key, 0,
+                     audit};
     return od_authorize(r, &a) == OD_ALLOW;
 }
 

@@ -13,6 +13,9 @@
 
 struct od_core;
 
+/* The length of a wire string for the helpers (a null one is empty). */
+#define OD_STR_LEN(s) ((s).len > 0 ? (size_t)(s).len : 0)
+
 /* The resource name of the cluster (Kafka's "kafka-cluster"). */
 #define OD_CLUSTER_RESOURCE "kafka-cluster"
 
