@@ -11,6 +11,7 @@
 #include "od_authz_ext_stub.h"
 #include "od_core.h"
 #include "od_module.h"
+#include "od_proto_gen.h"
 
 /* The authorizer's state: what authorizer.class.name chose, the parsed
  * super.users, whether start() ran. */
@@ -270,6 +271,43 @@ int32_t od_authz_ops_bitmask(od_req_t *r, int type, const char *name, size_t len
         if (out[i] == OD_ALLOW)
             mask |= (int32_t)(1u << ops[i]);
     return mask;
+}
+
+int od_authz_idempotent(od_req_t *r)
+{
+    if (od_authz_quiet(r, OD_ACL_OP_IDEMPOTENT_WRITE, OD_RES_CLUSTER, OD_CLUSTER_RESOURCE,
+                       strlen(OD_CLUSTER_RESOURCE)))
+        return 1;
+    od_image_t *img = &r->core->image;
+    for (od_topic_t *t = od_image_next_topic(img, NULL); t; t = od_image_next_topic(img, t))
+        if (od_authz_quiet(r, OD_ACL_OP_WRITE, OD_RES_TOPIC, t->name, strlen(t->name)))
+            return 1;
+    /* The denial an operator sees: the cluster permission asked for. */
+    return od_authz_cluster(r, OD_ACL_OP_IDEMPOTENT_WRITE);
+}
+
+int16_t od_authz_config(od_req_t *r, int op, int8_t config_type, od_str_t name)
+{
+    if (config_type == 2)
+        return od_authz_topic(r, op, name.p, OD_STR_LEN(name)) ? OD_ERR_NONE
+                                                               : OD_ERR_TOPIC_AUTHORIZATION_FAILED;
+    if (config_type == 4 || config_type == 8)
+        return od_authz_cluster(r, op) ? OD_ERR_NONE : OD_ERR_CLUSTER_AUTHORIZATION_FAILED;
+    return OD_ERR_NONE;
+}
+
+int od_authz_config_res(int8_t config_type)
+{
+    return config_type == 2 ? OD_RES_TOPIC : config_type == 4 || config_type == 8 ? OD_RES_CLUSTER
+                                                                                  : 0;
+}
+
+int32_t od_authz_cluster_ops(od_req_t *r)
+{
+    size_t n = strlen(OD_CLUSTER_RESOURCE);
+    return od_authz_quiet(r, OD_ACL_OP_DESCRIBE, OD_RES_CLUSTER, OD_CLUSTER_RESOURCE, n)
+               ? od_authz_ops_bitmask(r, OD_RES_CLUSTER, OD_CLUSTER_RESOURCE, n)
+               : 0;
 }
 
 const char *od_acl_op_name(int op)

@@ -43,9 +43,26 @@ int od_authz_cluster(od_req_t *r, int op);
 int od_authz_txn(od_req_t *r, int op, const char *name, size_t len);
 int od_authz_quiet(od_req_t *r, int op, int resource_type, const char *name, size_t len);
 
+/* InitProducerId without a transactional id: IDEMPOTENT_WRITE on the
+ * cluster, or WRITE on some topic (Kafka's authorizeByResourceType, here
+ * over the topics that exist). */
+int od_authz_idempotent(od_req_t *r);
+
+/* Config resources (DescribeConfigs, AlterConfigs, IncrementalAlterConfigs;
+ * ConfigResource types 2 topic, 4 broker, 8 broker logger): op on the
+ * topic (TOPIC_AUTHORIZATION_FAILED) or on the cluster
+ * (CLUSTER_AUTHORIZATION_FAILED); 0 when allowed or another type. */
+int16_t od_authz_config(od_req_t *r, int op, int8_t config_type, od_str_t name);
+/* The OD_RES_* a config resource type is audited as. */
+int od_authz_config_res(int8_t config_type);
+
 /* Kafka's authorized-operations bitmask (bit 1 << AclOperation code) for a
  * resource: every operation the resource type has that r may do. */
 int32_t od_authz_ops_bitmask(od_req_t *r, int resource_type, const char *name, size_t len);
+
+/* The cluster's bitmask as Metadata and DescribeCluster report it: 0
+ * unless r may DESCRIBE the cluster (Kafka's rule). */
+int32_t od_authz_cluster_ops(od_req_t *r);
 
 /* Names of the codes, as Kafka prints them ("WRITE", "TOPIC", ...);
  * "UNKNOWN" outside the range. */
