@@ -24,6 +24,11 @@ void od_config_free(od_config_t *c)
     }
     for (size_t i = 0; i < c->nowned; i++)
         free(c->owned[i]);
+    for (size_t i = 0; i < c->noverrides; i++) {
+        free(c->overrides[i].listener);
+        free(c->overrides[i].key);
+    }
+    free(c->overrides);
     free(c->settings);
     free(c->modules);
     free(c->keys);
@@ -316,6 +321,158 @@ int od_conf_parse(const od_conf_def_t *d, const char *v, void *out, char *err, s
     return -1;
 }
 
+/* ---- per-listener overrides: listener.name.<listener>.<key> ---- */
+
+#define LISTENER_PREFIX "listener.name."
+
+/* The listener key def names, or NULL. rest is "<key>" or
+ * "<mechanism>.<key>" (Kafka's SASL form). */
+static const od_conf_def_t *listener_def(const od_config_t *c, const char *rest)
+{
+    const od_conf_key_t *k = od_config_find(c, rest);
+    if (k && (k->def->flags & OD_CONF_F_LISTENER))
+        return k->def;
+    const char *dot = strchr(rest, '.');
+    if (!dot || dot == rest)
+        return NULL;
+    for (const char *p = rest; p < dot; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+            return NULL;
+    k = od_config_find(c, dot + 1);
+    return k && (k->def->flags & OD_CONF_F_LISTENER) ? k->def : NULL;
+}
+
+/* A setting named listener.name.*: 1 stored, 0 not such a name, -1 error. */
+static int apply_override(od_config_t *c, od_conf_setting_t *s, char *err, size_t errsz)
+{
+    size_t pl = strlen(LISTENER_PREFIX);
+    if (strncmp(s->key, LISTENER_PREFIX, pl) != 0)
+        return 0;
+    const char *name = s->key + pl, *dot = strchr(name, '.');
+    char why[512];
+    if (!dot || dot == name || !dot[1]) {
+        snprintf(why, sizeof(why), "'%s' is not listener.name.<listener>.<key>", s->key);
+        goto fail;
+    }
+    const od_conf_def_t *d = listener_def(c, dot + 1);
+    if (!d) {
+        const od_conf_key_t *k = od_config_find(c, dot + 1);
+        snprintf(why, sizeof(why),
+                 k ? "configuration key '%s' cannot be set per listener (in '%s')"
+                   : "unknown configuration key '%s' (in '%s')",
+                 dot + 1, s->key);
+        goto fail;
+    }
+    if (od_conf_parse(d, s->value, NULL, why, sizeof(why)) < 0)
+        goto fail;
+    char *listener = strndup(name, (size_t)(dot - name)), *key = strdup(dot + 1);
+    if (!listener || !key) {
+        free(listener);
+        free(key);
+        snprintf(why, sizeof(why), "out of memory");
+        goto fail;
+    }
+    for (char *p = listener; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    od_conf_override_t *o = NULL;
+    for (size_t i = 0; i < c->noverrides && !o; i++)
+        if (strcmp(c->overrides[i].listener, listener) == 0 && strcmp(c->overrides[i].key, key) == 0)
+            o = &c->overrides[i];
+    if (o) { /* set again (the command line over the file) */
+        free(listener);
+        free(key);
+    } else {
+        o = realloc(c->overrides, (c->noverrides + 1) * sizeof(*o));
+        if (!o) {
+            free(listener);
+            free(key);
+            snprintf(why, sizeof(why), "out of memory");
+            goto fail;
+        }
+        c->overrides = o;
+        o = &c->overrides[c->noverrides++];
+        o->listener = listener;
+        o->key = key;
+    }
+    o->def = d;
+    o->value = s->value;
+    o->from = s;
+    s->used = 1;
+    return 1;
+fail:
+    if (strcmp(s->file, "--set") == 0)
+        snprintf(err, errsz, "--set %s: %s", s->key, why);
+    else
+        snprintf(err, errsz, "%s:%d: %s", s->file, s->line, why);
+    return -1;
+}
+
+static const od_conf_override_t *find_override(const od_config_t *c, const char *listener,
+                                               const char *key)
+{
+    for (size_t i = 0; i < c->noverrides; i++)
+        if (strcasecmp(c->overrides[i].listener, listener) == 0 &&
+            strcmp(c->overrides[i].key, key) == 0)
+            return &c->overrides[i];
+    return NULL;
+}
+
+const char *od_config_listener_value(const od_config_t *c, const char *listener, const char *key)
+{
+    if (!key)
+        return NULL;
+    const od_conf_override_t *o = listener ? find_override(c, listener, key) : NULL;
+    if (o)
+        return o->value;
+    const od_conf_key_t *k = od_config_find(c, key);
+    if (k)
+        return k->value;
+    /* "<mechanism>.<key>": the listener's plain key, then the base key. */
+    const char *dot = strchr(key, '.');
+    if (!dot || !od_config_find(c, dot + 1))
+        return NULL;
+    return od_config_listener_value(c, listener, dot + 1);
+}
+
+static const od_conf_def_t *def_of(const od_config_t *c, const char *key)
+{
+    const od_conf_key_t *k = key ? od_config_find(c, key) : NULL;
+    if (k)
+        return k->def;
+    const char *dot = key ? strchr(key, '.') : NULL;
+    return dot ? def_of(c, dot + 1) : NULL;
+}
+
+int od_config_listener_int(const od_config_t *c, const char *listener, const char *key,
+                           int64_t *out)
+{
+    const od_conf_def_t *d = def_of(c, key);
+    char why[256];
+    if (!d || (d->type != OD_CONF_INT && d->type != OD_CONF_BOOL))
+        return -1;
+    const char *v = od_config_listener_value(c, listener, key);
+    if (!v) {
+        *out = 0;
+        return 0;
+    }
+    return od_conf_parse(d, v, out, why, sizeof(why));
+}
+
+int od_config_listener_double(const od_config_t *c, const char *listener, const char *key,
+                              double *out)
+{
+    const od_conf_def_t *d = def_of(c, key);
+    char why[256];
+    if (!d || d->type != OD_CONF_DOUBLE)
+        return -1;
+    const char *v = od_config_listener_value(c, listener, key);
+    if (!v) {
+        *out = 0;
+        return 0;
+    }
+    return od_conf_parse(d, v, out, why, sizeof(why));
+}
+
 static int store(od_config_t *c, od_conf_key_t *k, char *err, size_t errsz)
 {
     const od_conf_def_t *d = k->def;
@@ -355,6 +512,11 @@ int od_config_apply(od_config_t *c, char *err, size_t errsz)
                 continue;
             od_conf_key_t *k = (od_conf_key_t *)od_config_find(c, s->key);
             if (!k) {
+                int o = apply_override(c, s, err, errsz);
+                if (o < 0)
+                    return -1;
+                if (o > 0)
+                    continue;
                 if (is_cli)
                     snprintf(err, errsz, "--set %s: unknown configuration key '%s'", s->key, s->key);
                 else

@@ -38,6 +38,15 @@ typedef struct od_conf_key {
     od_conf_source_t source;
 } od_conf_key_t;
 
+/* A listener.name.<listener>.<key> setting (OD_CONF_F_LISTENER keys). */
+typedef struct od_conf_override {
+    char *listener; /* lowercase */
+    char *key;      /* the key after the listener (may have a mechanism prefix) */
+    const od_conf_def_t *def;
+    const char *value;             /* the setting's text */
+    const od_conf_setting_t *from; /* where it was set */
+} od_conf_override_t;
+
 typedef struct od_config {
     od_conf_setting_t *settings;
     size_t nsettings;
@@ -47,6 +56,8 @@ typedef struct od_config {
     size_t nkeys;
     char **owned; /* strings handed out to targets, freed at the end */
     size_t nowned;
+    od_conf_override_t *overrides; /* per-listener settings, by od_config_apply */
+    size_t noverrides;
 } od_config_t;
 
 void od_config_init(od_config_t *c);
@@ -66,6 +77,15 @@ const char *od_config_get(const od_config_t *c, const char *name);
 /* Where the effective value of `name` was set: "file:line", "--set", or
  * "default". For errors found after od_config_apply (cross-key checks). */
 const char *od_config_where(const od_config_t *c, const char *name, char *buf, size_t bufsz);
+
+/* The per-listener value of key (see od_config_listener_get in
+ * odradek-module.h); the typed variants parse it with the key's
+ * definition (0, or -1 when the key is unknown or not of that type). */
+const char *od_config_listener_value(const od_config_t *c, const char *listener, const char *key);
+int od_config_listener_int(const od_config_t *c, const char *listener, const char *key,
+                           int64_t *out);
+int od_config_listener_double(const od_config_t *c, const char *listener, const char *key,
+                              double *out);
 
 /* Parse one value for a definition (also used for topic configs). `out`
  * points to int64_t (BOOL/INT), double (DOUBLE) or may be NULL to only

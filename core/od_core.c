@@ -15,6 +15,7 @@
 
 #include "od_authz.h"
 #include "od_conn.h"
+#include "od_ext.h"
 #include "od_group.h"
 #include "od_handlers.h"
 #include "od_lifecycle.h"
@@ -114,7 +115,11 @@ od_core_t *od_core_new(void)
     od_config_init(&core->config);
     od_image_init(&core->image);
     core->loop = od_loop_new();
-    if (!core->loop || !core->image.buckets) {
+    if (core->loop)
+        core->ext = od_ext_new(core);
+    if (!core->loop || !core->image.buckets || !core->ext) {
+        if (core->loop)
+            od_loop_free(core->loop);
         free(core);
         return NULL;
     }
@@ -329,9 +334,11 @@ int od_core_config_doc(od_core_t *core, const char *config_file, char **sets, si
             snprintf(valid, sizeof(valid), "[%lld, %lld]", (long long)d->min, (long long)d->max);
         else if (d->type == OD_CONF_ENUM)
             snprintf(valid, sizeof(valid), "%s", d->choices);
-        fprintf(out, "| `%s` | %s | %s%s%s | %s | %s | %s |\n", d->name, type_name(d->type),
+        fprintf(out, "| `%s` | %s | %s%s%s | %s | %s | %s%s |\n", d->name, type_name(d->type),
                 d->dflt ? "`" : "", d->dflt ? (*d->dflt ? d->dflt : "(empty)") : "(unset)",
-                d->dflt ? "`" : "", valid, core->config.keys[i].owner, d->doc ? d->doc : "");
+                d->dflt ? "`" : "", valid, core->config.keys[i].owner, d->doc ? d->doc : "",
+                d->flags & OD_CONF_F_LISTENER ? " (per listener: `listener.name.<listener>.<key>`)"
+                                              : "");
     }
     size_t nt = od_topic_keys_count();
     fprintf(out, "\n| topic key | type | default | broker key |\n| --- | --- | --- | --- |\n");
@@ -364,6 +371,24 @@ static int check_settings(od_core_t *core, char *err, size_t errsz)
         if (n < 0) {
             snprintf(err, errsz, "%s: advertised.listeners: %s",
                      od_config_where(&core->config, "advertised.listeners", where, sizeof(where)), why);
+            return -1;
+        }
+    }
+    /* listener.name.<listener>.* must name a listener of `listeners`. */
+    int nspecs = od_listeners_parse(core->conf.listeners, specs, 8, why, sizeof(why));
+    for (size_t i = 0; i < core->config.noverrides; i++) {
+        const od_conf_override_t *o = &core->config.overrides[i];
+        int known = 0;
+        for (int j = 0; j < nspecs; j++)
+            known |= strcasecmp(specs[j].name, o->listener) == 0;
+        if (!known) {
+            if (strcmp(o->from->file, "--set") == 0)
+                snprintf(err, errsz, "--set %s: ", o->from->key);
+            else
+                snprintf(err, errsz, "%s:%d: ", o->from->file, o->from->line);
+            size_t l = strlen(err);
+            snprintf(err + l, errsz - l, "%s names listener '%s', which is not in listeners (%s)",
+                     o->from->key, o->listener, core->conf.listeners);
             return -1;
         }
     }
@@ -465,6 +490,8 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
     }
     if (start_subsystems(core, err, errsz) < 0)
         return -1;
+    if (od_ext_start(core, err, errsz) < 0)
+        return -1;
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sfd < 0 || od_loop_watch(core->loop, sfd, OD_LOOP_READ, on_signal, core) < 0) {
         snprintf(err, errsz, "signalfd: %s", strerror(errno));
@@ -483,6 +510,9 @@ int od_core_run(od_core_t *core) { return od_loop_run(core->loop); }
 void od_core_shutdown(od_core_t *core)
 {
     core->stopping = 1;
+    /* Module threads may no longer post; what they posted runs now, while
+     * everything it may touch still exists. */
+    od_ext_stop(core);
     od_listeners_close(core);
     od_fetch_answer_all(core);
     /* Give queued responses a last chance to go out, then close. */
@@ -509,6 +539,7 @@ void od_core_free(od_core_t *core)
     if (!core)
         return;
     /* Run pending zero-delay cleanups (closed connections). */
+    od_ext_free(core->ext);
     od_loop_free(core->loop);
     od_net_free(core);
     od_config_free(&core->config);
@@ -523,6 +554,10 @@ const char *od_core_data_dir(od_core_t *core) { return core->data_dir; }
 const char *od_core_config_get(od_core_t *core, const char *key)
 {
     return od_config_get(&core->config, key);
+}
+const char *od_config_listener_get(od_core_t *core, const char *listener, const char *key)
+{
+    return od_config_listener_value(&core->config, listener, key);
 }
 int64_t od_timer_add(od_core_t *core, int64_t after_ms, od_timer_cb cb, void *arg)
 {

@@ -46,6 +46,8 @@ typedef struct od_pid_registry od_pid_registry_t;
 typedef struct od_fetch_waits od_fetch_waits_t;
 struct od_net_state;
 struct od_coord;
+struct od_ext;
+struct od_lua;
 struct od_authz;
 struct od_audit;
 
@@ -83,6 +85,8 @@ struct od_core {
     int64_t tick_timer;
     uint64_t next_conn_id;
     size_t nstarted; /* subsystems started, in table order (od_core.c) */
+    struct od_ext *ext; /* ABI 1.3 registries, events, od_loop_post (core/ext/) */
+    struct od_lua *lua; /* the Lua host, when lua.scripts is set (core/lua/) */
 };
 
 /* A part of the core with work at start-up, every second and at shutdown

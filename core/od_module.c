@@ -2,12 +2,14 @@
 #include "od_module.h"
 
 #include <dlfcn.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "od_core.h"
+#include "od_ext.h"
 
 #define MAX_BACKENDS 16
 
@@ -111,6 +113,15 @@ static int load_one(od_core_t *core, const char *name, const char *module_dir, c
     char why[512] = "";
     int rc = m->init(rec->ctx, why, sizeof(why));
     rec->ctx->in_init = 0;
+    char rule[512];
+    if (rc == 0 && od_ext_take_error(core, rule, sizeof(rule)) < 0) {
+        /* A registration broke a rule (a name taken twice, a bad ops
+         * struct): stop even when init ignored the return value. */
+        snprintf(why, sizeof(why), "%s", rule);
+        rc = -1;
+    } else if (rc != 0) {
+        od_ext_take_error(core, rule, sizeof(rule)); /* its own reason is the one to show */
+    }
     if (rc != 0) {
         nstorages = st0;
         ncplanes = cp0;
@@ -244,6 +255,18 @@ int od_register_config(od_module_ctx_t *ctx, const od_conf_def_t *defs, size_t n
     }
     return 0;
 }
+
+void od_mlogf(od_module_ctx_t *ctx, int level, const char *fmt, ...)
+{
+    char line[1800];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    od_logf(level, "%s: %s", ctx && ctx->mod && ctx->mod->name ? ctx->mod->name : "?", line);
+}
+
+od_core_t *od_module_core(od_module_ctx_t *ctx) { return ctx ? ctx->core : NULL; }
 
 void od_module_set_data(od_module_ctx_t *ctx, void *data) { ctx->data = data; }
 void *od_module_get_data(od_module_ctx_t *ctx) { return ctx->data; }

@@ -111,6 +111,11 @@ typedef struct od_conf_def {
 #define OD_CONF_F_TOPIC  1u /* also a per-topic config key */
 #define OD_CONF_F_SIZE   2u /* INT that is a byte size (doc only) */
 #define OD_CONF_F_SECRET 4u /* never printed */
+/* ABI 1.3: the key may be set per listener as Kafka's
+ * listener.name.<listener name, lowercase>.<key> (and, for SASL keys,
+ * listener.name.<listener>.<mechanism, lowercase>.<key>); the value is
+ * validated like the key's own. Read with od_config_listener_get. */
+#define OD_CONF_F_LISTENER 8u
 
 /* ---- the append-log interface (storage backends) ----------------------- */
 
@@ -402,6 +407,12 @@ typedef enum od_status {
 
 /* ---- logging and threads ----------------------------------------------- */
 
+/* The broker a module belongs to, for the services that take an
+ * od_core_t (od_loop_post, timers, config lookups) in modules whose ops get
+ * none (SASL mechanisms, credential backends, events). Valid from init to
+ * fini. */
+od_core_t *od_module_core(od_module_ctx_t *ctx);
+
 /* Like od_logf, prefixed with the module's name. */
 void od_mlogf(od_module_ctx_t *ctx, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -413,6 +424,14 @@ void od_mlogf(od_module_ctx_t *ctx, int level, const char *fmt, ...)
  * began (fn will not run; arg stays the caller's), or OD_ERR_NOMEM. */
 typedef void (*od_loop_fn)(void *arg);
 int od_loop_post(od_core_t *core, od_loop_fn fn, void *arg);
+
+/* The value of a key flagged OD_CONF_F_LISTENER for one listener: the
+ * listener.name.<listener>.<key> setting when there is one, else the key's
+ * own value. key may carry a SASL mechanism prefix ("plain.sasl.x"), which
+ * falls back to the listener's unprefixed key, then to the base key.
+ * listener is matched without regard to case. NULL when the key is unset
+ * and has no default. The string stays valid until shutdown. */
+const char *od_config_listener_get(od_core_t *core, const char *listener, const char *key);
 
 /* ---- the client behind a connection ------------------------------------ */
 

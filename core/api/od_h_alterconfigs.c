@@ -24,6 +24,7 @@
 #include "od_authz.h"
 #include "od_core.h"
 #include "od_dispatch.h"
+#include "od_ext.h"
 #include "od_handlers.h"
 #include "od_lifecycle.h"
 #include "od_metadata_configs.h"
@@ -438,6 +439,20 @@ oom:
     return -1;
 }
 
+/* Policies (modules, Lua) see the changes the resource would get (value
+ * NULL: the override goes), validate_only too. 1: refused, o is set. */
+static int policy_refuses(od_req_t *r, ac_res_t *o, int resource_type, const char *name,
+                          const od_kv_t *kv, size_t nkv)
+{
+    od_config_entry_t *ce = od_arena_calloc(&r->arena, nkv ? nkv : 1, sizeof(*ce));
+    for (size_t j = 0; ce && j < nkv; j++)
+        ce[j] = (od_config_entry_t){kv[j].key, kv[j].value};
+    od_ev_admin_t ev = {.op = OD_ADMIN_ALTER_CONFIGS, .resource_type = resource_type,
+                        .resource = name, .partitions = -1, .replication_factor = -1,
+                        .configs = ce, .nconfigs = ce ? nkv : 0};
+    return od_admin_refuse(r, &ev, &o->code, &o->msg);
+}
+
 static void alter_broker(od_core_t *core, ac_pending_t *pd, ac_slot_t *slots, int32_t i,
                          const ac_change_t *ch, int32_t nch, int validate_only)
 {
@@ -458,6 +473,8 @@ static void alter_broker(od_core_t *core, ac_pending_t *pd, ac_slot_t *slots, in
     if (plan_broker(core, r, dflt ? "" : id, dflt ? img->broker_default_configs : img->broker_configs,
                     dflt ? img->nbroker_default_configs : img->nbroker_configs, ch, nch,
                     pd->incremental, o, &kv, &nkv) < 0)
+        return;
+    if (policy_refuses(r, o, OD_RES_CLUSTER, dflt ? "" : id, kv, nkv))
         return;
     o->code = OD_ERR_NONE;
     if (validate_only || nkv == 0)
@@ -515,6 +532,8 @@ static void alter_resource(od_core_t *core, ac_pending_t *pd, ac_slot_t *slots, 
     od_kv_t *kv;
     size_t nkv;
     if (plan(core, r, t, ch, nch, pd->incremental, o, &kv, &nkv) < 0)
+        return;
+    if (policy_refuses(r, o, OD_RES_TOPIC, t->name, kv, nkv))
         return;
     o->code = OD_ERR_NONE;
     if (validate_only || nkv == 0)

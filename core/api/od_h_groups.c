@@ -8,6 +8,7 @@
 #include "od_authz.h"
 #include "od_core.h"
 #include "od_dispatch.h"
+#include "od_ext.h"
 #include "od_group.h"
 #include "od_handlers.h"
 #include "od_net.h"
@@ -440,13 +441,18 @@ void od_h_delete_groups(od_req_t *r, void *body)
     }
     resp.results_count = n;
     for (int32_t i = 0; i < n; i++) {
-        resp.results[i].group_id = req->groups_names[i];
-        od_str_t gid = req->groups_names[i];
-        resp.results[i].error_code =
-            !od_authz_group(r, OD_ACL_OP_DELETE, gid.p, OD_STR_LEN(gid))
-                ? OD_ERR_GROUP_AUTHORIZATION_FAILED
-                : od_group_delete(r->conn->core->coord, gid);
-        od_audit_admin(r, "DELETE_GROUPS", OD_RES_GROUP, gid.p, OD_STR_LEN(gid),
+        od_str_t g = req->groups_names[i];
+        resp.results[i].group_id = g;
+        if (!od_authz_group(r, OD_ACL_OP_DELETE, g.p, OD_STR_LEN(g))) {
+            resp.results[i].error_code = OD_ERR_GROUP_AUTHORIZATION_FAILED;
+            continue;
+        }
+        char *name = g.len >= 0 ? od_arena_strndup(&r->arena, g.p, (size_t)g.len) : NULL;
+        od_ev_admin_t pev = {.op = OD_ADMIN_DELETE_GROUPS, .resource_type = OD_RES_GROUP,
+                             .resource = name, .partitions = -1, .replication_factor = -1};
+        if (!name || !od_admin_refuse(r, &pev, &resp.results[i].error_code, NULL))
+            resp.results[i].error_code = od_group_delete(r->conn->core->coord, g);
+        od_audit_admin(r, "DELETE_GROUPS", OD_RES_GROUP, g.p, OD_STR_LEN(g),
                        resp.results[i].error_code, NULL);
     }
     od_DeleteGroupsResponse_encode(&r->resp, r->hdr.api_version, &resp);

@@ -10,6 +10,7 @@
 #include "od_compact_check.h"
 #include "od_core.h"
 #include "od_dispatch.h"
+#include "od_ext.h"
 #include "od_handlers.h"
 #include "od_metrics.h"
 #include "od_producer.h"
@@ -75,6 +76,51 @@ static void record_errors_out(od_req_t *r, const od_rec_result_t *res, const cha
         n++;
     }
     out->record_errors_count = n;
+}
+
+/* OD_EVENT_APPEND (ABI 1.3): modules see the partition's validated
+ * batches, decompressed, before anything is appended; a deny refuses them
+ * all with INVALID_RECORD and the module's reason. Returns 1 when denied
+ * (msg set). A failure to decompress for the event refuses too: a module
+ * that asked to see every append is never skipped. */
+static int append_denied(od_req_t *r, const char *topic, int32_t partition, const uint8_t *data,
+                         size_t len, int32_t nrecords, char *msg, size_t msgsz)
+{
+    od_core_t *core = r->core;
+    if (!od_event_wanted(core, OD_EVENT_APPEND))
+        return 0;
+    od_batch_iter_t it;
+    od_batch_hdr_t h;
+    size_t off, sz;
+    int compressed = 0;
+    od_batch_iter_init(&it, data, len);
+    while (!compressed && od_batch_iter_next(&it, &h, &off, &sz) == 1)
+        compressed = OD_BATCH_COMPRESSION(h.attributes) != OD_CODEC_NONE;
+    uint8_t *plain = NULL;
+    size_t plain_len = len;
+    if (compressed && od_batch_recompress(data, len, OD_CODEC_NONE, &plain, &plain_len, msg,
+                                          msgsz) != 0) {
+        od_logf(OD_LOG_WARN, "produce to %s-%d: cannot decompress for the append event: %s",
+                topic, partition, msg);
+        return 1;
+    }
+    char reason[256] = "";
+    od_ev_append_t ev = {sizeof(ev), r->conn ? &r->conn->client : od_ext_nobody(), topic,
+                         partition, plain ? plain : data, plain_len, nrecords, reason,
+                         sizeof(reason)};
+    const char *who;
+    int d = od_event_fire(core, OD_EVENT_APPEND, &ev, &who);
+    free(plain);
+    if (d != OD_DENY)
+        return 0;
+    reason[sizeof(reason) - 1] = 0;
+    if (reason[0])
+        snprintf(msg, msgsz, "%s", reason);
+    else
+        snprintf(msg, msgsz, "append refused by module %s", who);
+    od_logf(OD_LOG_DEBUG, "client %s: produce to %s-%d denied by module %s: %s", ev.client->peer,
+            topic, partition, who, msg);
+    return 1;
 }
 
 static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
@@ -193,6 +239,10 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
             out->log_append_time_ms = log_append ? pc.dup_timestamp : -1;
             return;
         }
+    }
+    if (append_denied(r, topic_name, pd->index, data, len, (int32_t)sum.record_count, msg, msgsz)) {
+        out->error_code = OD_ERR_INVALID_RECORD;
+        return;
     }
     /* The topic's compression.type (od_produce_codec.c); recoded is owned. */
     uint8_t *recoded = NULL;

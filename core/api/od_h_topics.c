@@ -7,6 +7,7 @@
 #include "od_authz.h"
 #include "od_core.h"
 #include "od_dispatch.h"
+#include "od_ext.h"
 #include "od_handlers.h"
 #include "od_nameset.h"
 #include "od_topic_config.h"
@@ -291,6 +292,16 @@ void od_h_create_topics(od_req_t *r, void *body)
         }
         if (bad)
             continue;
+        /* Policies (modules, Lua) see the topic as it would be created,
+         * validate_only too, as Kafka's CreateTopicPolicy does. */
+        od_config_entry_t *ce = od_arena_calloc(&r->arena, nc ? (size_t)nc : 1, sizeof(*ce));
+        for (int32_t j = 0; ce && j < nc; j++)
+            ce[j] = (od_config_entry_t){kv[j].key, kv[j].value};
+        od_ev_admin_t pev = {.op = OD_ADMIN_CREATE_TOPICS, .resource_type = OD_RES_TOPIC,
+                             .resource = cname, .partitions = parts, .replication_factor = rf,
+                             .configs = ce, .nconfigs = ce ? (size_t)nc : 0};
+        if (od_admin_refuse(r, &pev, &o->error_code, &o->error_message))
+            continue;
         if (over_user_op(&records, 1 + (int64_t)nc + parts, msg, sizeof(msg))) {
             set_error(r, &o->error_code, &o->error_message, OD_ERR_POLICY_VIOLATION, msg);
             continue;
@@ -402,6 +413,11 @@ void od_h_delete_topics(od_req_t *r, void *body)
                       "Topic deletion is disabled.");
             continue;
         }
+        od_ev_admin_t pev = {.op = OD_ADMIN_DELETE_TOPICS, .resource_type = OD_RES_TOPIC,
+                             .resource = t->name, .partitions = t->npartitions,
+                             .replication_factor = -1};
+        if (od_admin_refuse(r, &pev, &o->error_code, &o->error_message))
+            continue;
         slots[i].pd = pd;
         slots[i].error_code = &o->error_code;
         slots[i].error_message = &o->error_message;
@@ -531,6 +547,11 @@ void od_h_create_partitions(od_req_t *r, void *body)
                 continue;
             }
         }
+        od_ev_admin_t pev = {.op = OD_ADMIN_CREATE_PARTITIONS, .resource_type = OD_RES_TOPIC,
+                             .resource = t->name, .partitions = ct->count,
+                             .replication_factor = -1};
+        if (od_admin_refuse(r, &pev, &o->error_code, &o->error_message))
+            continue;
         if (over_user_op(&records, (int64_t)ct->count - t->npartitions, msg, sizeof(msg))) {
             set_error(r, &o->error_code, &o->error_message, OD_ERR_POLICY_VIOLATION, msg);
             continue;

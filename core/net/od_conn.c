@@ -13,6 +13,7 @@
 
 #include "od_core.h"
 #include "od_dispatch.h"
+#include "od_ext.h"
 #include "od_metrics.h"
 #include "od_net.h"
 
@@ -133,6 +134,13 @@ od_conn_t *od_conn_new(od_core_t *core, int fd, const char *peer, const char *ho
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     snprintf(c->host, sizeof(c->host), "%s", host);
     c->last_active_ms = od_mono_ms();
+    c->client.struct_size = sizeof(c->client);
+    c->client.conn_id = c->id;
+    c->client.listener = l ? l->spec.name : "";
+    c->client.security_protocol = l ? l->spec.security_protocol : OD_SECPROTO_PLAINTEXT;
+    c->client.peer = c->peer;
+    c->client.host = c->host;
+    c->client.principal = "User:ANONYMOUS";
     if (od_loop_watch(core->loop, fd, OD_LOOP_READ, on_event, c) < 0) {
         free(c);
         return NULL;
@@ -143,7 +151,64 @@ od_conn_t *od_conn_new(od_core_t *core, int fd, const char *peer, const char *ho
     core->conns = c;
     core->nconns++;
     od_logf(OD_LOG_DEBUG, "connection %llu from %s", (unsigned long long)c->id, c->peer);
+    if (od_event_wanted(core, OD_EVENT_CONN_OPENED)) {
+        char reason[256] = "";
+        od_ev_conn_t ev = {sizeof(ev), &c->client, NULL, reason, sizeof(reason)};
+        const char *who;
+        if (od_event_fire(core, OD_EVENT_CONN_OPENED, &ev, &who) == OD_DENY) {
+            reason[sizeof(reason) - 1] = 0;
+            od_logf(OD_LOG_INFO, "connection %llu from %s on %s denied by module %s: %s",
+                    (unsigned long long)c->id, c->peer, c->client.listener, who,
+                    reason[0] ? reason : "no reason given");
+            /* Still a connection to the caller: closed, freed on the next turn. */
+            od_conn_close(c, "denied when opened");
+        }
+    }
     return c;
+}
+
+int od_conn_set_principal(od_conn_t *c, const char *principal, const char *mechanism,
+                          int64_t expiry_ms)
+{
+    char *p = strdup(principal ? principal : "User:ANONYMOUS");
+    char *m = mechanism ? strdup(mechanism) : NULL;
+    if (!p || (mechanism && !m)) {
+        free(p);
+        free(m);
+        return OD_ERR_NOMEM;
+    }
+    free(c->principal);
+    free(c->sasl_mechanism);
+    c->principal = p;
+    c->sasl_mechanism = m;
+    c->client.principal = p;
+    c->client.sasl_mechanism = m;
+    c->client.session_expiry_ms = expiry_ms > 0 ? expiry_ms : 0;
+    return OD_OK;
+}
+
+void od_conn_set_client_id(od_conn_t *c, const char *id, int len)
+{
+    if (len < 0 || !id) {
+        c->client.client_id = NULL;
+        return;
+    }
+    /* Clients send the same id on every request: copy only a change. */
+    if (c->client_id && c->client_id_len == (size_t)len && memcmp(c->client_id, id, (size_t)len) == 0) {
+        c->client.client_id = c->client_id;
+        return;
+    }
+    char *n = malloc((size_t)len + 1);
+    if (!n) {
+        c->client.client_id = NULL; /* stale would be worse than none */
+        return;
+    }
+    memcpy(n, id, (size_t)len);
+    n[len] = 0;
+    free(c->client_id);
+    c->client_id = n;
+    c->client_id_len = (size_t)len;
+    c->client.client_id = n;
 }
 
 void od_req_free(od_req_t *r)
@@ -168,6 +233,9 @@ static void conn_free_later(void *arg)
     if (c->next)
         c->next->prev = c->prev;
     free(c->rbuf);
+    free(c->principal);
+    free(c->sasl_mechanism);
+    free(c->client_id);
     free(c);
 }
 
@@ -189,6 +257,11 @@ void od_conn_close(od_conn_t *c, const char *why)
         od_logf(OD_LOG_DEBUG, "connection %llu from %s closed: %s", (unsigned long long)c->id,
                 c->peer, why);
     od_core_t *core = c->core;
+    if (od_event_wanted(core, OD_EVENT_CONN_CLOSED)) {
+        char reason[8];
+        od_ev_conn_t ev = {sizeof(ev), &c->client, why ? why : "closed", reason, sizeof(reason)};
+        od_event_fire(core, OD_EVENT_CONN_CLOSED, &ev, NULL);
+    }
     od_loop_unwatch(core->loop, c->fd);
     close(c->fd);
     c->fd = -1;

@@ -9,6 +9,7 @@
 #include "od_arena.h"
 #include "od_buf.h"
 #include "od_proto_gen.h"
+#include "odradek-module.h"
 
 struct od_core;
 struct od_listener;
@@ -64,10 +65,25 @@ struct od_conn {
     int mem_waiting;  /* not read: requests in flight exceed queued.max.request.bytes */
     od_conn_t *mem_prev, *mem_next; /* connections waiting for memory */
     od_conn_t *prev, *next;
+    /* Who the connection stands for (ABI 1.3), what every hook sees;
+     * its strings point into the fields below or the listener. */
+    od_client_t client;
+    char *principal;      /* malloc'd; NULL: "User:ANONYMOUS" */
+    char *sasl_mechanism; /* malloc'd; NULL until SASL authenticated */
+    char *client_id;      /* malloc'd copy of the latest request's (at most 32767 bytes) */
+    size_t client_id_len;
 };
 
 od_conn_t *od_conn_new(struct od_core *core, int fd, const char *peer, const char *host,
                        struct od_listener *l);
+/* The principal a TLS client certificate or a SASL login proved, with
+ * the mechanism ("SSL" or the SASL mechanism; NULL keeps none) and when
+ * the session expires (wall clock ms, 0: never). Copies the strings.
+ * Returns OD_OK or OD_ERR_NOMEM (the old principal stays). */
+int od_conn_set_principal(od_conn_t *c, const char *principal, const char *mechanism,
+                          int64_t expiry_ms);
+/* The client id of the latest request (len < 0: null). */
+void od_conn_set_client_id(od_conn_t *c, const char *id, int len);
 /* Close now: pending requests are orphaned, the socket closed. */
 void od_conn_close(od_conn_t *c, const char *why);
 /* Write out ready responses at the head of the queue. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "od_core.h"
+#include "od_ext.h"
 #include "od_handlers.h"
 #include "od_metrics.h"
 
@@ -124,6 +125,26 @@ static void begin_response(od_req_t *r)
                               r->hdr.correlation_id);
 }
 
+/* OD_EVENT_REQUEST (ABI 1.3): a module may refuse a request; the
+ * connection closes, as Kafka does for a request it will not serve. */
+static int request_denied(od_conn_t *c, const od_request_header_t *h, size_t len)
+{
+    if (!od_event_wanted(c->core, OD_EVENT_REQUEST))
+        return 0;
+    char reason[256] = "";
+    od_ev_request_t ev = {sizeof(ev), &c->client, h->api_key, h->api_version, h->correlation_id,
+                          len, reason, sizeof(reason)};
+    const char *who;
+    if (od_event_fire(c->core, OD_EVENT_REQUEST, &ev, &who) != OD_DENY)
+        return 0;
+    reason[sizeof(reason) - 1] = 0;
+    od_logf(OD_LOG_INFO, "client %s (%s) correlation %d: %s v%d denied by module %s: %s; closing",
+            c->peer, c->client.principal, h->correlation_id, od_proto_api(h->api_key)->name,
+            h->api_version, who, reason[0] ? reason : "no reason given");
+    od_conn_close(c, "request denied");
+    return 1;
+}
+
 void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
 {
     od_slice_t s;
@@ -135,6 +156,7 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
         od_conn_close(c, "bad request header");
         return;
     }
+    od_conn_set_client_id(c, h.client_id.p, h.client_id.len);
     const od_api_entry_t *api = od_dispatch_api(h.api_key);
     if (!api || !od_proto_api(h.api_key)) {
         od_logf(OD_LOG_WARN, "client %s (%.*s) correlation %d: unknown api key %d; closing",
@@ -165,6 +187,8 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
         od_conn_close(c, "unsupported version");
         return;
     }
+    if (request_denied(c, &h, len))
+        return;
     od_req_t *r = od_req_new(c);
     if (!r) {
         od_conn_close(c, "out of memory");

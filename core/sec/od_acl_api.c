@@ -9,9 +9,9 @@
 #include "od_acl.h"
 #include "od_acls.h"
 #include "od_authz.h"
-#include "od_authz_ext_stub.h"
 #include "od_core.h"
 #include "od_dispatch.h"
+#include "od_ext.h"
 #include "od_handlers.h"
 
 #define MSG_NO_AUTHORIZER "No Authorizer is configured."
@@ -134,8 +134,7 @@ void od_h_create_acls(od_req_t *r, void *body)
             continue;
         }
         char reason[256] = "";
-        od_client_t cl;
-        od_ev_admin_t ev = {sizeof(ev), od_authz_client(r, &cl) ? &cl : NULL, OD_ADMIN_CREATE_ACLS,
+        od_ev_admin_t ev = {sizeof(ev), NULL /* od_admin_check fills it */, OD_ADMIN_CREATE_ACLS,
                             a.resource_type, a.resource_name, -1, -1, NULL, 0, &acls[st->n],
                             reason, sizeof(reason)};
         acls[st->n] = a;
@@ -359,8 +358,7 @@ void od_h_delete_acls(od_req_t *r, void *body)
             continue;
         }
         char reason[256] = "";
-        od_client_t cl;
-        od_ev_admin_t ev = {sizeof(ev), od_authz_client(r, &cl) ? &cl : NULL, OD_ADMIN_DELETE_ACLS,
+        od_ev_admin_t ev = {sizeof(ev), NULL /* od_admin_check fills it */, OD_ADMIN_DELETE_ACLS,
                             f.resource_type, f.resource_name, -1, -1, NULL, 0, &f, reason,
                             sizeof(reason)};
         if (od_admin_check(r, &ev) == OD_DENY) {

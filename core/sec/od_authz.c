@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "od_acls.h"
-#include "od_authz_ext_stub.h"
 #include "od_core.h"
+#include "od_ext.h"
 #include "od_module.h"
 #include "od_proto_gen.h"
 
@@ -86,6 +86,20 @@ static int parse_super_users(od_authz_t *z, const char *text, char *err, size_t 
     return 0;
 }
 
+/* Every class name the loaded authorizers answer to, for the error. */
+static void authorizer_names(od_core_t *core, char *out, size_t n)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < od_ext_count(core, OD_EXT_AUTHORIZER); i++) {
+        const od_authorizer_ops_t *ops = od_ext_at(core, OD_EXT_AUTHORIZER, i)->ops;
+        for (const char *const *c = ops->class_names; c && *c && used + 1 < n; c++) {
+            int k = snprintf(out + used, n - used, "%s%s", used ? ", " : "", *c);
+            used = k > 0 && (size_t)k < n - used ? used + (size_t)k : n - 1;
+        }
+    }
+}
+
 int od_authz_start(od_core_t *core, char *err, size_t errsz)
 {
     od_authz_t *z = calloc(1, sizeof(*z));
@@ -99,10 +113,12 @@ int od_authz_start(od_core_t *core, char *err, size_t errsz)
         return -1;
     }
     if (cls && *cls) {
-        z->ops = od_ext_authorizer(cls, &z->self);
+        const od_ext_reg_t *reg = od_ext_authorizer(core, cls);
+        z->ops = reg ? reg->ops : NULL;
+        z->self = reg ? reg->self : NULL;
         if (!z->ops) {
             char names[512];
-            od_ext_authorizer_names(names, sizeof(names));
+            authorizer_names(core, names, sizeof(names));
             snprintf(err, errsz, "authorizer.class.name=%s: no loaded module is that authorizer "
                      "(known: %s)", cls, *names ? names : "none");
             free_authz(z);
@@ -165,7 +181,7 @@ int od_authz_client(od_req_t *r, od_client_t *out)
 {
     if (!r->conn)
         return 0;
-    od_ext_client(r->conn, &r->hdr, out);
+    *out = r->conn->client;
     return 1;
 }
 
@@ -182,7 +198,7 @@ static int decide(od_req_t *r, const od_client_t *c, const od_action_t *a)
     od_authz_t *z = r->core->authz;
     char reason[256] = "";
     od_ev_authorize_t ev = {sizeof(ev), c, a, reason, sizeof(reason)};
-    int d = od_event_fire(r->core, OD_EVENT_AUTHORIZE, &ev);
+    int d = od_event_fire(r->core, OD_EVENT_AUTHORIZE, &ev, NULL);
     if (d == OD_DEFER) {
         if (!z->ops || is_super(z, c->principal))
             d = OD_ALLOW;
