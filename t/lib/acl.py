@@ -136,3 +136,34 @@ def audit_lines(path):
 def kp_admin(bootstrap):
     from kafka.admin import KafkaAdminClient
     return KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+
+
+def fetch_as(conn, topic, partition, offset, replica_id):
+    """Fetch v4 of one partition as replica_id (-1: a consumer). Returns
+    the partition's error code."""
+    body = (i32(replica_id) + i32(0) + i32(1) + i32(1 << 20) + i8(0) +
+            array([topic], lambda t: string(t) + array(
+                [partition], lambda p: i32(p) + odtest.i64(offset) + i32(1 << 20))))
+    r = conn.request(odtest.FETCH, 4, body)
+    r.i32()
+    errs = []
+
+    def t(rr):
+        rr.string()
+
+        def part(x):
+            x.i32()
+            errs.append(x.i16())
+            x.i64(), x.i64()
+            x.array(lambda y: (y.i64(), y.i64()))
+            x.bytes_()
+        rr.array(part)
+    r.array(t)
+    return errs[0]
+
+
+def init_producer_id(conn):
+    """InitProducerId v0 without a transactional id: the error code."""
+    r = conn.request(22, 0, string(None) + i32(60000))
+    r.i32()
+    return r.i16()
