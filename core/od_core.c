@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "od_authz.h"
 #include "od_conn.h"
 #include "od_ext.h"
 #include "od_group.h"
@@ -202,10 +203,12 @@ static void tick_conns(od_core_t *core, int64_t now)
 }
 
 /* Every subsystem's start/tick/stop, in start order (see od_subsystem_t):
- * the storage backend's per-log tick (time-based flush), idle connections,
+ * the storage backend's per-log tick (time-based flush), the authorizer
+ * (first, so it is stopped last), idle connections,
  * retention and compaction, idempotent producer state, consumer groups. */
 static const od_subsystem_t subsystems[] = {
     {"logs", NULL, NULL, tick_logs, NULL},
+    {"authorizer", od_authz_register_config, od_authz_start, NULL, od_authz_stop},
     {"connections", od_net_register_config, NULL, tick_conns, NULL},
     {"sasl", od_sasl_register_config, od_sasl_start, NULL, od_sasl_stop},
     {"fetch", od_fetch_register_config, od_fetch_start, NULL, od_fetch_stop},

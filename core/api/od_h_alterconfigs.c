@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "od_authz.h"
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_ext.h"
@@ -49,6 +50,7 @@ typedef struct ac_pending {
     ac_res_t *res;
     int outstanding;
     int started;
+    int validate_only; /* nothing changes: nothing to audit */
 } ac_pending_t;
 
 typedef struct ac_slot {
@@ -77,6 +79,18 @@ static void finish(ac_pending_t *pd)
 {
     od_req_t *r = pd->r;
     int16_t ver = r->hdr.api_version;
+    for (int32_t i = 0; i < pd->n && !pd->validate_only; i++) {
+        ac_res_t *o = &pd->res[i];
+        if (o->code == OD_ERR_TOPIC_AUTHORIZATION_FAILED ||
+            o->code == OD_ERR_CLUSTER_AUTHORIZATION_FAILED)
+            continue; /* the denial is in the audit log already */
+        char detail[300];
+        snprintf(detail, sizeof(detail), "%.*s", o->msg.len > 0 ? (int)o->msg.len : 0,
+                 o->msg.p ? o->msg.p : "");
+        od_audit_admin(r, pd->incremental ? "INCREMENTAL_ALTER_CONFIGS" : "ALTER_CONFIGS",
+                       od_authz_config_res(o->type), o->name.p, OD_STR_LEN(o->name), o->code,
+                       detail);
+    }
     if (r->conn && pd->incremental) {
         od_IncrementalAlterConfigsResponse_t resp;
         od_IncrementalAlterConfigsResponse_init(&resp);
@@ -492,6 +506,11 @@ static void alter_resource(od_core_t *core, ac_pending_t *pd, ac_slot_t *slots, 
             set_res(r, o, OD_ERR_INVALID_REQUEST, "Error due to duplicate resources");
             return;
         }
+    int16_t denied = od_authz_config(r, OD_ACL_OP_ALTER_CONFIGS, o->type, o->name);
+    if (denied != OD_ERR_NONE) {
+        set_res(r, o, denied, NULL);
+        return;
+    }
     if (o->type == RES_BROKER) {
         alter_broker(core, pd, slots, i, ch, nch, validate_only);
         return;
@@ -576,6 +595,7 @@ void od_h_alter_configs(od_req_t *r, void *body)
         }
         alter_resource(core, pd, slots, i, ch, nch, req->validate_only);
     }
+    pd->validate_only = req->validate_only;
     pd->started = 1;
     maybe_finish(pd);
 }
@@ -611,6 +631,7 @@ void od_h_incremental_alter_configs(od_req_t *r, void *body)
         }
         alter_resource(core, pd, slots, i, ch, nch, req->validate_only);
     }
+    pd->validate_only = req->validate_only;
     pd->started = 1;
     maybe_finish(pd);
 }

@@ -1,6 +1,7 @@
 /* od_h_cluster.c - DescribeCluster. */
 #include <string.h>
 
+#include "od_authz.h"
 #include "od_core.h"
 #include "od_handlers.h"
 
@@ -20,7 +21,8 @@ void od_h_describe_cluster(od_req_t *r, void *body)
     const char *cid = core->cp->cluster_id(core->cp_self);
     resp.cluster_id = od_str_c(cid ? cid : "");
     resp.controller_id = core->cp->controller_id(core->cp_self);
-    resp.cluster_authorized_operations = INT32_MIN;
+    resp.cluster_authorized_operations =
+        req->include_cluster_authorized_operations ? od_authz_cluster_ops(r) : INT32_MIN;
     od_image_t *img = &core->image;
     resp.brokers = od_arena_calloc(&r->arena, img->nbrokers ? img->nbrokers : 1, sizeof(*resp.brokers));
     resp.brokers_count = 0;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "od_authz.h"
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
@@ -232,6 +233,10 @@ void od_h_describe_configs(od_req_t *r, void *body)
         o->resource_name = res->resource_name;
         o->error_message.len = -1;
         o->configs_count = 0;
+        o->error_code = od_authz_config(r, OD_ACL_OP_DESCRIBE_CONFIGS, res->resource_type,
+                                        res->resource_name);
+        if (o->error_code != OD_ERR_NONE)
+            continue;
         if (res->resource_type == RES_TOPIC) {
             od_topic_t *t = res->resource_name.len > 0
                                 ? od_image_topic(&core->image, res->resource_name.p,

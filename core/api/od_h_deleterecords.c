@@ -11,6 +11,7 @@
  * nothing to wait for. */
 #include <stdio.h>
 
+#include "od_authz.h"
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_ext.h"
@@ -65,13 +66,14 @@ void od_h_delete_records(od_req_t *r, void *body)
         ot->partitions_count = np;
         const od_topic_t *t =
             it->name.len > 0 ? od_image_topic(&core->image, it->name.p, (size_t)it->name.len) : NULL;
+        int denied = !od_authz_topic(r, OD_ACL_OP_DELETE, it->name.p, OD_STR_LEN(it->name));
         /* Policies decide per topic; a refusal answers each of its
          * partitions (the response has no message field). */
-        int16_t refused = OD_ERR_NONE;
+        int16_t refused = denied ? OD_ERR_TOPIC_AUTHORIZATION_FAILED : OD_ERR_NONE;
         od_ev_admin_t pev = {.op = OD_ADMIN_DELETE_RECORDS, .resource_type = OD_RES_TOPIC,
                              .resource = t ? t->name : NULL, .partitions = -1,
                              .replication_factor = -1};
-        if (t && np > 0)
+        if (!denied && t && np > 0)
             od_admin_refuse(r, &pev, &refused, NULL);
         for (int32_t j = 0; j < np; j++) {
             ot->partitions[j].partition_index = it->partitions[j].partition_index;
@@ -80,6 +82,13 @@ void od_h_delete_records(od_req_t *r, void *body)
                 refused != OD_ERR_NONE
                     ? refused
                     : delete_one(core, r, t, &it->partitions[j], &ot->partitions[j].low_watermark);
+            if (!denied) {
+                char detail[64];
+                snprintf(detail, sizeof(detail), "partition %d before offset %lld",
+                         it->partitions[j].partition_index, (long long)it->partitions[j].offset);
+                od_audit_admin(r, "DELETE_RECORDS", OD_RES_TOPIC, it->name.p, OD_STR_LEN(it->name),
+                               ot->partitions[j].error_code, detail);
+            }
         }
     }
     od_DeleteRecordsResponse_encode(&r->resp, r->hdr.api_version, &resp);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "od_authz.h"
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
@@ -126,6 +127,7 @@ static void release_response(od_FetchResponse_t *resp, int32_t nt)
  * limit or memory): the caller closes the connection, never sends a
  * response without a body. */
 #define FETCH_FAILED ((size_t)-1)
+#define FETCH_DENIED INT32_MIN /* partition_max_bytes of a partition it may not read */
 static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, int encode,
                          int *any_error)
 {
@@ -172,6 +174,12 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
                 /* Clients expect empty record sets, never null ones. */
                 pd->records.p = (const uint8_t *)"";
                 pd->records.len = 0;
+            }
+            if (fp->partition_max_bytes == FETCH_DENIED) {
+                if (pd)
+                    pd->error_code = OD_ERR_TOPIC_AUTHORIZATION_FAILED;
+                *any_error = 1;
+                continue;
             }
             int16_t err;
             od_partition_t *p = lookup(core, ft->topic, fp->partition, &err);
@@ -405,6 +413,26 @@ static uint32_t name_hash(od_str_t t, int32_t part)
  * entry per partition) gets no records after its first entry, so a
  * request repeating one partition a million times costs no million log
  * reads. Entries keep their place in the response. */
+/* Authorization happens once, before the first look at the logs: a
+ * partition of a topic the client may not read (a follower: without
+ * CLUSTER_ACTION, every partition) keeps that in its max bytes, which a
+ * waiting fetch re-reads on every wake. A negative max bytes from the
+ * client reads nothing, as 0 does. */
+static void mark_denied(od_req_t *r, od_FetchRequest_t *req)
+{
+    int follower_denied = req->replica_id >= 0 && !od_authz_cluster(r, OD_ACL_OP_CLUSTER_ACTION);
+    for (int32_t i = 0; i < req->topics_count; i++) {
+        od_FetchRequest_FetchTopic_t *ft = &req->topics[i];
+        int denied = follower_denied ||
+                     (req->replica_id < 0 &&
+                      !od_authz_topic(r, OD_ACL_OP_READ, ft->topic.p, OD_STR_LEN(ft->topic)));
+        for (int32_t j = 0; j < ft->partitions_count; j++) {
+            int32_t *mb = &ft->partitions[j].partition_max_bytes;
+            *mb = denied ? FETCH_DENIED : *mb < 0 ? 0 : *mb;
+        }
+    }
+}
+
 static void mark_duplicates(od_FetchRequest_t *req)
 {
     size_t n = 0;
@@ -482,6 +510,7 @@ void od_h_fetch(od_req_t *r, void *body)
         return;
     }
     mark_duplicates(req);
+    mark_denied(r, req);
     if (req->max_wait_ms <= 0 || req->min_bytes <= 0 || core->stopping || !w ||
         w->wait_max_ms <= 0) {
         answer(core, r, req); /* will not wait: no need to probe first */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "od_authz.h"
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_ext.h"
@@ -47,7 +48,11 @@ static void find_one(od_core_t *core, od_req_t *r, od_str_t key, int8_t type, in
     *host = od_str_c("");
     *port = -1;
     *msg = od_str_c(NULL);
-    if (type == 1) { /* transactions are not coordinated here yet */
+    if (type == 0 && !od_authz_group(r, OD_ACL_OP_DESCRIBE, key.p, OD_STR_LEN(key))) {
+        *ec = OD_ERR_GROUP_AUTHORIZATION_FAILED;
+    } else if (type == 1 && !od_authz_txn(r, OD_ACL_OP_DESCRIBE, key.p, OD_STR_LEN(key))) {
+        *ec = OD_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    } else if (type == 1) { /* transactions are not coordinated here yet */
         *ec = OD_ERR_COORDINATOR_NOT_AVAILABLE;
     } else if (type != 0) {
         *ec = OD_ERR_INVALID_REQUEST;
@@ -148,6 +153,11 @@ static void join_done(void *ctx, const od_join_result_t *res)
 void od_h_join_group(od_req_t *r, void *body)
 {
     od_JoinGroupRequest_t *req = body;
+    if (!od_authz_group(r, OD_ACL_OP_READ, req->group_id.p, OD_STR_LEN(req->group_id))) {
+        od_join_result_t denied = {.error = OD_ERR_GROUP_AUTHORIZATION_FAILED, .generation = -1};
+        join_done(r, &denied);
+        return;
+    }
     int32_t n = req->protocols_count > 0 ? req->protocols_count : 0;
     od_gproto_in_t *protos = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*protos));
     if (!protos) {
@@ -202,6 +212,10 @@ static void sync_done(void *ctx, int16_t error, const od_group_t *g, const uint8
 void od_h_sync_group(od_req_t *r, void *body)
 {
     od_SyncGroupRequest_t *req = body;
+    if (!od_authz_group(r, OD_ACL_OP_READ, req->group_id.p, OD_STR_LEN(req->group_id))) {
+        sync_done(r, OD_ERR_GROUP_AUTHORIZATION_FAILED, NULL, NULL, 0);
+        return;
+    }
     int32_t n = req->assignments_count > 0 ? req->assignments_count : 0;
     od_sync_assign_t *asg = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*asg));
     if (!asg) {
@@ -226,7 +240,10 @@ void od_h_heartbeat(od_req_t *r, void *body)
     od_HeartbeatRequest_t *req = body;
     od_HeartbeatResponse_t resp;
     od_HeartbeatResponse_init(&resp);
-    resp.error_code = od_group_heartbeat(r->conn->core->coord, req->group_id, req->generation_id,
+    resp.error_code =
+        !od_authz_group(r, OD_ACL_OP_READ, req->group_id.p, OD_STR_LEN(req->group_id))
+            ? OD_ERR_GROUP_AUTHORIZATION_FAILED
+            : od_group_heartbeat(r->conn->core->coord, req->group_id, req->generation_id,
                                          req->member_id,
                                          r->hdr.api_version >= 3 ? req->group_instance_id
                                                                  : od_str_c(NULL));
@@ -261,8 +278,10 @@ void od_h_leave_group(od_req_t *r, void *body)
     int32_t part;
     od_str_t gid = req->group_id;
     od_coord_t *c = r->conn->core->coord;
-    int16_t ec = gid.len <= 0 ? OD_ERR_INVALID_GROUP_ID
-                              : od_coord_check(c, gid.p, (size_t)gid.len, &part);
+    int16_t ec = !od_authz_group(r, OD_ACL_OP_READ, gid.p, OD_STR_LEN(gid))
+                     ? OD_ERR_GROUP_AUTHORIZATION_FAILED
+                 : gid.len <= 0 ? OD_ERR_INVALID_GROUP_ID
+                                : od_coord_check(c, gid.p, (size_t)gid.len, &part);
     od_group_t *g = ec == OD_ERR_NONE ? od_group_find(c, gid.p, (size_t)gid.len) : NULL;
     if (g && g->state == OD_GS_DEAD)
         ec = OD_ERR_COORDINATOR_NOT_AVAILABLE;
@@ -288,13 +307,20 @@ void od_h_leave_group(od_req_t *r, void *body)
 
 /* ---- DescribeGroups ---- */
 
-static void describe_one(od_req_t *r, od_str_t gid, od_DescribeGroupsResponse_DescribedGroup_t *o)
+static void describe_one(od_req_t *r, od_str_t gid, int include_ops,
+                         od_DescribeGroupsResponse_DescribedGroup_t *o)
 {
     od_DescribeGroupsResponse_DescribedGroup_init(o);
     o->group_id = gid;
     o->group_state = od_str_c("");
     o->protocol_type = od_str_c("");
     o->protocol_data = od_str_c("");
+    if (!od_authz_group(r, OD_ACL_OP_DESCRIBE, gid.p, OD_STR_LEN(gid))) {
+        o->error_code = OD_ERR_GROUP_AUTHORIZATION_FAILED;
+        return;
+    }
+    if (include_ops)
+        o->authorized_operations = od_authz_ops_bitmask(r, OD_RES_GROUP, gid.p, OD_STR_LEN(gid));
     int32_t part;
     od_coord_t *c = r->conn->core->coord;
     o->error_code = gid.len < 0 ? OD_ERR_INVALID_GROUP_ID
@@ -348,7 +374,8 @@ void od_h_describe_groups(od_req_t *r, void *body)
     }
     resp.groups_count = n;
     for (int32_t i = 0; i < n; i++)
-        describe_one(r, req->groups[i], &resp.groups[i]);
+        describe_one(r, req->groups[i], r->hdr.api_version >= 3 && req->include_authorized_operations,
+                     &resp.groups[i]);
     od_DescribeGroupsResponse_encode(&r->resp, r->hdr.api_version, &resp);
     od_req_done(r);
 }
@@ -379,10 +406,15 @@ void od_h_list_groups(od_req_t *r, void *body)
         od_req_drop(r);
         return;
     }
+    /* DESCRIBE on the cluster lists every group; else those it may describe. */
+    int every = od_authz_quiet(r, OD_ACL_OP_DESCRIBE, OD_RES_CLUSTER, OD_CLUSTER_RESOURCE,
+                               strlen(OD_CLUSTER_RESOURCE));
     for (od_group_t *g = od_group_next(c, NULL); g && (size_t)resp.groups_count < n;
          g = od_group_next(c, g)) {
         const char *st = od_gstate_name(g->state);
         if (r->hdr.api_version >= 4 && !state_wanted(req, st))
+            continue;
+        if (!every && !od_authz_quiet(r, OD_ACL_OP_DESCRIBE, OD_RES_GROUP, g->id, strlen(g->id)))
             continue;
         od_ListGroupsResponse_ListedGroup_t *o = &resp.groups[resp.groups_count++];
         od_ListGroupsResponse_ListedGroup_init(o);
@@ -411,12 +443,17 @@ void od_h_delete_groups(od_req_t *r, void *body)
     for (int32_t i = 0; i < n; i++) {
         od_str_t g = req->groups_names[i];
         resp.results[i].group_id = g;
+        if (!od_authz_group(r, OD_ACL_OP_DELETE, g.p, OD_STR_LEN(g))) {
+            resp.results[i].error_code = OD_ERR_GROUP_AUTHORIZATION_FAILED;
+            continue;
+        }
         char *name = g.len >= 0 ? od_arena_strndup(&r->arena, g.p, (size_t)g.len) : NULL;
         od_ev_admin_t pev = {.op = OD_ADMIN_DELETE_GROUPS, .resource_type = OD_RES_GROUP,
                              .resource = name, .partitions = -1, .replication_factor = -1};
-        if (name && od_admin_refuse(r, &pev, &resp.results[i].error_code, NULL))
-            continue;
-        resp.results[i].error_code = od_group_delete(r->conn->core->coord, g);
+        if (!name || !od_admin_refuse(r, &pev, &resp.results[i].error_code, NULL))
+            resp.results[i].error_code = od_group_delete(r->conn->core->coord, g);
+        od_audit_admin(r, "DELETE_GROUPS", OD_RES_GROUP, g.p, OD_STR_LEN(g),
+                       resp.results[i].error_code, NULL);
     }
     od_DeleteGroupsResponse_encode(&r->resp, r->hdr.api_version, &resp);
     od_req_done(r);

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "od_authz.h"
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
@@ -282,6 +283,10 @@ void od_h_init_producer_id(od_req_t *r, void *body)
                 "transactions are not supported yet", r->conn->peer,
                 (int)req->transactional_id.len, req->transactional_id.p);
         respond(r, OD_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1, -1);
+        return;
+    }
+    if (!od_authz_idempotent(r)) {
+        respond(r, OD_ERR_CLUSTER_AUTHORIZATION_FAILED, -1, -1);
         return;
     }
     if (r->hdr.api_version >= 3 && (req->producer_id >= 0) != (req->producer_epoch >= 0)) {

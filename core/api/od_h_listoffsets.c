@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "od_authz.h"
 #include "od_batch.h"
 #include "od_core.h"
 #include "od_dispatch.h"
@@ -133,6 +134,7 @@ void od_h_list_offsets(od_req_t *r, void *body)
             goto oom;
         ot->partitions_count = np;
         od_topic_t *t = rt->name.len > 0 ? od_image_topic(&core->image, rt->name.p, (size_t)rt->name.len) : NULL;
+        int denied = !od_authz_topic(r, OD_ACL_OP_DESCRIBE, rt->name.p, OD_STR_LEN(rt->name));
         for (int32_t j = 0; j < np; j++) {
             od_ListOffsetsRequest_ListOffsetsPartition_t *rp = &rt->partitions[j];
             od_ListOffsetsResponse_ListOffsetsPartitionResponse_t *op = &ot->partitions[j];
@@ -141,6 +143,10 @@ void od_h_list_offsets(od_req_t *r, void *body)
             op->offset = -1;
             op->leader_epoch = -1;
             op->old_style_offsets_count = 0;
+            if (denied) {
+                op->error_code = OD_ERR_TOPIC_AUTHORIZATION_FAILED;
+                continue;
+            }
             od_partition_t *p = od_partition_led_here(core, t, rp->partition_index, &op->error_code);
             if (!p)
                 continue;

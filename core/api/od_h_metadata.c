@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "od_authz.h"
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
@@ -81,6 +82,14 @@ static int fill_topic(od_core_t *core, od_req_t *r, od_topic_t *t, mtopic_t *o)
     return 0;
 }
 
+/* The topic's authorized-operations bitmask when the client asks (v8+). */
+static void topic_ops(od_req_t *r, const od_MetadataRequest_t *req, mtopic_t *o)
+{
+    if (r->hdr.api_version >= 8 && req->include_topic_authorized_operations)
+        o->topic_authorized_operations =
+            od_authz_ops_bitmask(r, OD_RES_TOPIC, o->name.p, OD_STR_LEN(o->name));
+}
+
 /* A Metadata request waiting for the topics it auto-creates: all of them
  * go into the same control-plane turn (one fdatasync), and the answer is
  * built once every one is committed, so the client sees them at once. */
@@ -132,6 +141,18 @@ void od_h_metadata(od_req_t *r, void *body)
         od_MetadataRequest_MetadataRequestTopic_t *rt = &req->topics[i];
         if (rt->name.len < 0)
             continue; /* by id: never created */
+        /* Kafka's order: DESCRIBE, then CREATE (cluster or topic) for a
+         * topic that would be auto-created; either failing is
+         * TOPIC_AUTHORIZATION_FAILED, and nothing is created. */
+        if (!od_authz_topic(r, OD_ACL_OP_DESCRIBE, rt->name.p, (size_t)rt->name.len) ||
+            (allow_auto && core->conf.auto_create_topics_enable &&
+             !od_image_topic(&core->image, rt->name.p, (size_t)rt->name.len) &&
+             !od_authz_quiet(r, OD_ACL_OP_CREATE, OD_RES_CLUSTER, OD_CLUSTER_RESOURCE,
+                             strlen(OD_CLUSTER_RESOURCE)) &&
+             !od_authz_topic(r, OD_ACL_OP_CREATE, rt->name.p, (size_t)rt->name.len))) {
+            w->codes[i] = OD_ERR_TOPIC_AUTHORIZATION_FAILED;
+            continue;
+        }
         slots[i].w = w;
         slots[i].i = i;
         w->outstanding++;
@@ -166,7 +187,10 @@ static void md_answer(md_wait_t *w)
     const char *cid = core->cp->cluster_id(core->cp_self);
     resp.cluster_id = od_str_c(cid);
     resp.controller_id = core->cp->controller_id(core->cp_self);
-    resp.cluster_authorized_operations = INT32_MIN;
+    resp.cluster_authorized_operations =
+        ver >= 8 && ver <= 10 && req->include_cluster_authorized_operations
+            ? od_authz_cluster_ops(r)
+            : INT32_MIN;
 
     /* Brokers: each one's endpoint on the listener this client came in on. */
     od_image_t *img = &core->image;
@@ -195,9 +219,14 @@ static void md_answer(md_wait_t *w)
         resp.topics = od_arena_calloc(&r->arena, img->ntopics ? img->ntopics : 1, sizeof(*resp.topics));
         if (!resp.topics)
             goto oom;
-        for (od_topic_t *t = od_image_next_topic(img, NULL); t; t = od_image_next_topic(img, t))
-            if (fill_topic(core, r, t, &resp.topics[resp.topics_count++]) < 0)
+        for (od_topic_t *t = od_image_next_topic(img, NULL); t; t = od_image_next_topic(img, t)) {
+            /* All topics: those it may not describe are left out, unlogged. */
+            if (!od_authz_quiet(r, OD_ACL_OP_DESCRIBE, OD_RES_TOPIC, t->name, strlen(t->name)))
+                continue;
+            if (fill_topic(core, r, t, &resp.topics[resp.topics_count]) < 0)
                 goto oom;
+            topic_ops(r, req, &resp.topics[resp.topics_count++]);
+        }
     } else {
         int32_t n = req->topics_count;
         resp.topics = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*resp.topics));
@@ -214,10 +243,15 @@ static void md_answer(md_wait_t *w)
             od_topic_t *t = NULL;
             if (rt->name.len < 0) { /* by id (v10+) */
                 t = od_image_topic_by_id(img, &rt->topic_id);
-                if (!t) {
+                /* An id it may not describe is answered as unknown: its
+                 * name must not leak. */
+                if (!t || !od_authz_topic(r, OD_ACL_OP_DESCRIBE, t->name, strlen(t->name))) {
                     o->error_code = OD_ERR_UNKNOWN_TOPIC_ID;
                     continue;
                 }
+            } else if (w->codes[i] == OD_ERR_TOPIC_AUTHORIZATION_FAILED) {
+                o->error_code = OD_ERR_TOPIC_AUTHORIZATION_FAILED;
+                continue;
             } else {
                 int16_t ec = w->codes[i];
                 t = od_image_topic(img, rt->name.p, (size_t)rt->name.len);
@@ -229,6 +263,7 @@ static void md_answer(md_wait_t *w)
             }
             if (fill_topic(core, r, t, o) < 0)
                 goto oom;
+            topic_ops(r, req, o);
         }
     }
     od_MetadataResponse_encode(&r->resp, ver, &resp);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "od_authz.h"
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_group.h"
@@ -36,8 +37,13 @@ void od_h_offset_commit(od_req_t *r, void *body)
         return;
     }
     size_t k = 0;
+    int group_ok = od_authz_group(r, OD_ACL_OP_READ, req->group_id.p, OD_STR_LEN(req->group_id));
     for (int32_t i = 0; i < nt; i++) {
         od_OffsetCommitRequest_OffsetCommitRequestTopic_t *t = &req->topics[i];
+        int16_t denied = !group_ok ? OD_ERR_GROUP_AUTHORIZATION_FAILED
+                         : !od_authz_topic(r, OD_ACL_OP_READ, t->name.p, OD_STR_LEN(t->name))
+                             ? OD_ERR_TOPIC_AUTHORIZATION_FAILED
+                             : OD_ERR_NONE;
         for (int32_t j = 0; j < t->partitions_count; j++, k++) {
             od_OffsetCommitRequest_OffsetCommitRequestPartition_t *p = &t->partitions[j];
             od_gcommit_t *c = &parts[k];
@@ -47,13 +53,15 @@ void od_h_offset_commit(od_req_t *r, void *body)
             c->leader_epoch = v >= 6 ? p->committed_leader_epoch : -1;
             c->metadata = p->committed_metadata;
             c->commit_ts = v == 1 ? p->commit_timestamp : -1;
-            c->error = partition_known(core, t->name, p->partition_index)
+            c->error = denied ? denied
+                       : partition_known(core, t->name, p->partition_index)
                            ? OD_ERR_NONE
                            : OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
         }
     }
     od_str_t none = od_str_c(NULL);
-    od_group_commit(core->coord, req->group_id, v >= 1 ? req->generation_id_or_member_epoch : -1,
+    if (group_ok)
+        od_group_commit(core->coord, req->group_id, v >= 1 ? req->generation_id_or_member_epoch : -1,
                     v >= 1 ? req->member_id : none, v >= 7 ? req->group_instance_id : none,
                     v >= 2 && v <= 4 ? req->retention_time_ms : -1, parts, total);
     resp.topics_count = nt;
@@ -127,8 +135,13 @@ static int16_t build_wanted(od_req_t *r, const od_group_t *g, const freq_topic_t
         if (!ts[i].parts)
             return OD_ERR_UNKNOWN_SERVER_ERROR;
         ts[i].n = np;
-        for (int32_t j = 0; j < np; j++)
-            fill_part(g, want[i].name, want[i].parts[j], &ts[i].parts[j]);
+        int denied = !od_authz_topic(r, OD_ACL_OP_DESCRIBE, want[i].name.p,
+                                     OD_STR_LEN(want[i].name));
+        for (int32_t j = 0; j < np; j++) {
+            fill_part(denied ? NULL : g, want[i].name, want[i].parts[j], &ts[i].parts[j]);
+            if (denied)
+                ts[i].parts[j].error = OD_ERR_TOPIC_AUTHORIZATION_FAILED;
+        }
     }
     *out = ts;
     *nout = nwant;
@@ -144,6 +157,8 @@ static int16_t fetch_group(od_req_t *r, od_str_t gid, int all, const freq_topic_
     *nout = 0;
     int32_t part;
     struct od_coord *c = r->conn->core->coord;
+    if (!od_authz_group(r, OD_ACL_OP_DESCRIBE, gid.p, OD_STR_LEN(gid)))
+        return OD_ERR_GROUP_AUTHORIZATION_FAILED;
     int16_t ec = gid.len < 0 ? OD_ERR_INVALID_GROUP_ID
                              : od_coord_check(c, gid.p ? gid.p : "", (size_t)gid.len, &part);
     if (ec != OD_ERR_NONE)
@@ -157,6 +172,8 @@ static int16_t fetch_group(od_req_t *r, od_str_t gid, int all, const freq_topic_
         int32_t nt = 0;
         for (size_t i = 0; i < n; i++) {
             const od_goffset_t *o = &g->offsets[i];
+            if (!od_authz_quiet(r, OD_ACL_OP_DESCRIBE, OD_RES_TOPIC, o->topic, strlen(o->topic)))
+                continue; /* all topics: only those it may describe */
             int32_t t;
             for (t = 0; t < nt && !od_str_eq(ts[t].name, o->topic); t++)
                 ;
@@ -295,15 +312,20 @@ void od_h_offset_delete(od_req_t *r, void *body)
     size_t k = 0;
     for (int32_t i = 0; i < nt; i++) {
         od_OffsetDeleteRequest_OffsetDeleteRequestTopic_t *t = &req->topics[i];
+        int denied = !od_authz_topic(r, OD_ACL_OP_READ, t->name.p, OD_STR_LEN(t->name));
         for (int32_t j = 0; j < t->partitions_count; j++, k++) {
             parts[k].topic = t->name;
             parts[k].partition = t->partitions[j].partition_index;
-            parts[k].error = partition_known(core, t->name, parts[k].partition)
+            parts[k].error = denied ? OD_ERR_TOPIC_AUTHORIZATION_FAILED
+                             : partition_known(core, t->name, parts[k].partition)
                                  ? OD_ERR_NONE
                                  : OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
         }
     }
-    resp.error_code = od_group_delete_offsets(core->coord, req->group_id, parts, total);
+    resp.error_code =
+        !od_authz_group(r, OD_ACL_OP_DELETE, req->group_id.p, OD_STR_LEN(req->group_id))
+            ? OD_ERR_GROUP_AUTHORIZATION_FAILED
+            : od_group_delete_offsets(core->coord, req->group_id, parts, total);
     if (resp.error_code == OD_ERR_NONE) {
         resp.topics_count = nt;
         k = 0;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "od_authz.h"
 #include "od_batch.h"
 #include "od_codec.h"
 #include "od_compact_check.h"
@@ -332,12 +333,17 @@ void od_h_produce(od_req_t *r, void *body)
         if (name_ok)
             snprintf(name, sizeof(name), "%.*s", (int)td->name.len, td->name.p);
         od_topic_t *t = name_ok ? od_image_topic(&core->image, td->name.p, (size_t)td->name.len) : NULL;
+        int16_t topic_err = global_err != OD_ERR_NONE ? global_err
+                            : !name_ok ? OD_ERR_INVALID_TOPIC_EXCEPTION
+                            : !od_authz_topic(r, OD_ACL_OP_WRITE, td->name.p, (size_t)td->name.len)
+                                ? OD_ERR_TOPIC_AUTHORIZATION_FAILED
+                                : OD_ERR_NONE;
         for (int32_t j = 0; j < np; j++) {
             part_resp_t *out = &tr->partition_responses[j];
             char msg[256] = "";
-            if (global_err != OD_ERR_NONE || !name_ok) {
+            if (topic_err != OD_ERR_NONE) {
                 out->index = td->partition_data[j].index;
-                out->error_code = global_err != OD_ERR_NONE ? global_err : OD_ERR_INVALID_TOPIC_EXCEPTION;
+                out->error_code = topic_err;
                 out->base_offset = -1;
                 out->log_append_time_ms = -1;
                 out->log_start_offset = -1;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "od_authz.h"
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_ext.h"
@@ -20,6 +21,7 @@ typedef struct pending {
     int started; /* all proposals issued */
     void (*finish)(struct pending *pd);
     void *resp;
+    int validate_only; /* nothing changes: nothing to audit */
 } pending_t;
 
 typedef struct slot {
@@ -27,6 +29,16 @@ typedef struct slot {
     int16_t *error_code;
     od_str_t *error_message;
 } slot_t;
+
+/* One admin change to the audit log (a denial is logged as it happens). */
+static void audit(pending_t *pd, const char *change, od_str_t name, int16_t code, od_str_t msg)
+{
+    if (pd->validate_only || code == OD_ERR_TOPIC_AUTHORIZATION_FAILED)
+        return;
+    char detail[300];
+    snprintf(detail, sizeof(detail), "%.*s", msg.len > 0 ? (int)msg.len : 0, msg.p ? msg.p : "");
+    od_audit_admin(pd->r, change, OD_RES_TOPIC, name.p, OD_STR_LEN(name), code, detail);
+}
 
 static void maybe_finish(pending_t *pd)
 {
@@ -116,6 +128,7 @@ static void create_finish(pending_t *pd)
     od_core_t *core = pd->core;
     for (int32_t i = 0; i < resp->topics_count; i++) {
         ct_result_t *o = &resp->topics[i];
+        audit(pd, "CREATE_TOPICS", o->name, o->error_code, o->error_message);
         if (o->error_code == OD_ERR_NONE)
             fill_created(core, r, o);
         else
@@ -161,6 +174,10 @@ void od_h_create_topics(od_req_t *r, void *body)
     /* Kafka's controller bounds the records of one user operation
      * (MAX_RECORDS_PER_USER_OP); the whole request counts as one. */
     int64_t records = 0;
+    /* CREATE on the cluster covers every topic; else each needs its own. */
+    int cluster_create = od_authz_quiet(r, OD_ACL_OP_CREATE, OD_RES_CLUSTER, OD_CLUSTER_RESOURCE,
+                                        strlen(OD_CLUSTER_RESOURCE));
+    pd->validate_only = req->validate_only;
     for (int32_t i = 0; i < n; i++) {
         od_CreateTopicsRequest_CreatableTopic_t *ct = &req->topics[i];
         ct_result_t *o = &resp->topics[i];
@@ -173,6 +190,11 @@ void od_h_create_topics(od_req_t *r, void *body)
         if (dup_name(&seen, ct->name)) {
             set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REQUEST,
                       "Duplicate topic name.");
+            continue;
+        }
+        if (!cluster_create && !od_authz_topic(r, OD_ACL_OP_CREATE, ct->name.p, OD_STR_LEN(ct->name))) {
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_TOPIC_AUTHORIZATION_FAILED,
+                      "Authorization failed.");
             continue;
         }
         const od_internal_topic_t *it =
@@ -312,6 +334,10 @@ void od_h_create_topics(od_req_t *r, void *body)
 static void delete_finish(pending_t *pd)
 {
     od_req_t *r = pd->r;
+    od_DeleteTopicsResponse_t *resp = pd->resp;
+    for (int32_t i = 0; i < resp->responses_count; i++)
+        audit(pd, "DELETE_TOPICS", resp->responses[i].name, resp->responses[i].error_code,
+              resp->responses[i].error_message);
     if (r->conn)
         od_DeleteTopicsResponse_encode(&r->resp, r->hdr.api_version, pd->resp);
     od_req_done(r);
@@ -350,6 +376,10 @@ void od_h_delete_topics(od_req_t *r, void *body)
         o->name = name;
         o->error_message.len = -1;
         od_topic_t *t = NULL;
+        if (name.len >= 0 && !od_authz_topic(r, OD_ACL_OP_DELETE, name.p, (size_t)name.len)) {
+            o->error_code = OD_ERR_TOPIC_AUTHORIZATION_FAILED;
+            continue;
+        }
         if (name.len >= 0)
             t = od_image_topic(&core->image, name.p, (size_t)name.len);
         else if (by_state)
@@ -360,8 +390,13 @@ void od_h_delete_topics(od_req_t *r, void *body)
                 o->topic_id = req->topics[i].topic_id;
             continue;
         }
-        o->name = od_str_c(od_arena_strndup(&r->arena, t->name, strlen(t->name)));
         o->topic_id = t->id;
+        if (name.len < 0 && (!od_authz_topic(r, OD_ACL_OP_DESCRIBE, t->name, strlen(t->name)) ||
+                             !od_authz_topic(r, OD_ACL_OP_DELETE, t->name, strlen(t->name)))) {
+            o->error_code = OD_ERR_TOPIC_AUTHORIZATION_FAILED; /* by id: the name stays hidden */
+            continue;
+        }
+        o->name = od_str_c(od_arena_strndup(&r->arena, t->name, strlen(t->name)));
         if (od_topic_is_internal(t->name)) {
             /* Its owner (group coordinator, control plane) keeps state there
              * that nothing would rebuild. */
@@ -405,6 +440,10 @@ void od_h_delete_topics(od_req_t *r, void *body)
 static void partitions_finish(pending_t *pd)
 {
     od_req_t *r = pd->r;
+    od_CreatePartitionsResponse_t *resp = pd->resp;
+    for (int32_t i = 0; i < resp->results_count; i++)
+        audit(pd, "CREATE_PARTITIONS", resp->results[i].name, resp->results[i].error_code,
+              resp->results[i].error_message);
     if (r->conn)
         od_CreatePartitionsResponse_encode(&r->resp, r->hdr.api_version, pd->resp);
     od_req_done(r);
@@ -434,6 +473,7 @@ void od_h_create_partitions(od_req_t *r, void *body)
     pd->r = r;
     pd->resp = resp;
     pd->finish = partitions_finish;
+    pd->validate_only = req->validate_only;
     int64_t added = 0;
     for (int32_t i = 0; i < n; i++)
         names[i] = req->topics[i].name;
@@ -453,6 +493,11 @@ void od_h_create_partitions(od_req_t *r, void *body)
         if (dup_name(&seen, ct->name)) {
             set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REQUEST,
                       "Duplicate topic name.");
+            continue;
+        }
+        if (!od_authz_topic(r, OD_ACL_OP_ALTER, ct->name.p, OD_STR_LEN(ct->name))) {
+            set_error(r, &o->error_code, &o->error_message, OD_ERR_TOPIC_AUTHORIZATION_FAILED,
+                      "The topic authorization is failed.");
             continue;
         }
         od_topic_t *t = ct->name.len > 0 ? od_image_topic(&core->image, ct->name.p, (size_t)ct->name.len) : NULL;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "od_acls.h"
 #include "od_core.h"
 #include "od_metadata_configs.h"
 #include "od_nameset.h"
@@ -298,6 +299,7 @@ void od_image_free(od_core_t *core, od_image_t *img)
             free(c);
         }
     free(img->creating);
+    od_acls_free(img);
     memset(img, 0, sizeof(*img));
 }
 
@@ -647,6 +649,12 @@ int od_metadata_apply(od_core_t *core, const uint8_t *rec, size_t len, int64_t o
         break;
     case OD_METAREC_REGISTER_BROKER:
         DECODE_APPLY(RegisterBrokerRecord, apply_register_broker);
+        break;
+    case OD_METAREC_ACCESS_CONTROL_ENTRY:
+        DECODE_APPLY(AccessControlEntryRecord, od_acls_apply_add);
+        break;
+    case OD_METAREC_REMOVE_ACCESS_CONTROL_ENTRY:
+        DECODE_APPLY(RemoveAccessControlEntryRecord, od_acls_apply_remove);
         break;
     case OD_METAREC_PRODUCER_IDS: {
         od_ProducerIdsRecord_t r;
@@ -1202,7 +1210,7 @@ static void snap_topic(od_recset_t *rs, const od_topic_t *t)
 
 /* Records that rebuild the current image from nothing, in an order that
  * od_metadata_apply accepts (brokers, then each topic with its configs and
- * partitions, then broker configs and the producer id block). */
+ * partitions, then broker configs, ACLs and the producer id block). */
 int od_metadata_snapshot(od_core_t *core, od_meta_record_t **recs, size_t *n)
 {
     od_image_t *img = &core->image;
@@ -1219,6 +1227,11 @@ int od_metadata_snapshot(od_core_t *core, od_meta_record_t **recs, size_t *n)
         snap_config(&rs, CONFIG_RESOURCE_BROKER, id, &img->broker_configs[i]);
     for (size_t i = 0; i < img->nbroker_default_configs; i++)
         snap_config(&rs, CONFIG_RESOURCE_BROKER, "", &img->broker_default_configs[i]);
+    for (const od_acl_entry_t *e = od_acls_next(img, NULL); e; e = od_acls_next(img, e)) {
+        od_wbuf_t *w = recset_add(&rs, OD_METAREC_ACCESS_CONTROL_ENTRY, 0);
+        if (w)
+            od_acls_encode(e, w);
+    }
     if (img->next_producer_id > 0) {
         od_ProducerIdsRecord_t pr;
         od_ProducerIdsRecord_init(&pr);

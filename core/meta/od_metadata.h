@@ -67,6 +67,7 @@ typedef struct od_image {
     struct od_creating **creating; /* topics proposed, not yet applied (OD_CREATING_BUCKETS) */
     int64_t last_offset; /* offset of the last applied record */
     int64_t next_producer_id;
+    struct od_acl_store *acls; /* ACL bindings (od_acls.c) */
 } od_image_t;
 
 #define OD_CREATING_BUCKETS 256
