@@ -1,0 +1,251 @@
+/* odr_produce.c - `odr produce TOPIC`: one record per line of stdin. */
+#include "odr.h"
+#include "odr_format.h"
+#include "odr_json.h"
+#include "partitioners_algo.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char produce_usage[] =
+    "usage: odr produce TOPIC [--key-delimiter D] [-H key=value]... [--partition N]\n"
+    "           [--partitioner NAME] [--compression none|gzip|snappy|lz4|zstd]\n"
+    "           [--acks 0|1|all] [--serializer string]\n"
+    "  one record per line of standard input; with --key-delimiter the text before the\n"
+    "  first D is the key; prints nothing unless -v; exit 1 when any record failed\n"
+    "  partitioners: murmur2 murmur2_random sticky consistent crc32 consistent_random\n"
+    "                fnv1a fnv1a_random random round_robin";
+
+#define MAX_HEADERS 64
+
+typedef struct produce_state {
+    odr_ctx_t *ctx;
+    int64_t sent, delivered, failed;
+    rd_kafka_resp_err_t first_err;
+    const char *topic;
+    odr_json_t json;
+} produce_state_t;
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    produce_state_t *st = opaque;
+    (void)rk;
+    if (m->err) {
+        /* the first few in full; the count says the rest */
+        if (st->failed++ == 0)
+            st->first_err = m->err;
+        if (st->failed <= 5)
+            odr_kafka_fail(m->err, NULL, "topic", st->topic);
+        return;
+    }
+    st->delivered++;
+    if (!st->ctx->verbose)
+        return;
+    if (st->ctx->json) {
+        odr_json_obj(&st->json);
+        ODR_JSON_KS(&st->json, "topic", st->topic);
+        ODR_JSON_KI(&st->json, "partition", m->partition);
+        ODR_JSON_KI(&st->json, "offset", m->offset);
+        odr_json_end(&st->json, '}');
+        odr_json_line(&st->json);
+    } else {
+        printf("%s %d %lld\n", st->topic, (int)m->partition, (long long)m->offset);
+    }
+}
+
+/* librdkafka calls this for records without an explicit partition. */
+static int32_t partition_by(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
+                            int32_t n, void *rkt_opaque, void *msg_opaque)
+{
+    (void)rkt;
+    (void)msg_opaque;
+    struct {
+        const partitioners_algo_t *algo;
+        partitioners_state_t state;
+    } *p = rkt_opaque;
+    /* librdkafka passes no value here: sticky counts records, not bytes */
+    return p->algo->fn(&p->state, key, keylen, 1024, n);
+}
+
+int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"key-delimiter", required_argument, NULL, 'K'},
+        {"header", required_argument, NULL, 'H'},
+        {"partition", required_argument, NULL, 'P'},
+        {"partitioner", required_argument, NULL, 'Q'},
+        {"compression", required_argument, NULL, 'z'},
+        {"acks", required_argument, NULL, 'a'},
+        {"serializer", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *delim = NULL, *compression = "none", *acks = "all";
+    char *headers[MAX_HEADERS];
+    size_t nheaders = 0;
+    int64_t partition = RD_KAFKA_PARTITION_UA;
+    const odr_serde_t *serde = odr_serde_find("string");
+    static struct {
+        const partitioners_algo_t *algo;
+        partitioners_state_t state;
+    } part;
+    int c;
+    odr_getopt_reset();
+    while ((c = odr_getopt(argc, argv, "K:H:P:Q:z:a:s:h", opts, produce_usage)) >= 0) {
+        switch (c) {
+        case 'K':
+            if (!*optarg)
+                return odr_usage("--key-delimiter must not be empty");
+            delim = optarg;
+            break;
+        case 'H':
+            if (!strchr(optarg, '=') || *optarg == '=')
+                return odr_usage("-H takes key=value, not '%s'", optarg);
+            if (nheaders == MAX_HEADERS)
+                return odr_usage("more than %d headers", MAX_HEADERS);
+            headers[nheaders++] = optarg;
+            break;
+        case 'P':
+            if (odr_parse_i64(optarg, 0, INT32_MAX, &partition) != 0)
+                return odr_usage("--partition takes a partition number, not '%s'", optarg);
+            break;
+        case 'Q':
+            if (!(part.algo = partitioners_find(optarg)))
+                return odr_usage("unknown partitioner '%s'\n%s", optarg, produce_usage);
+            break;
+        case 'z':
+            if (strcmp(optarg, "none") && strcmp(optarg, "gzip") && strcmp(optarg, "snappy") &&
+                strcmp(optarg, "lz4") && strcmp(optarg, "zstd"))
+                return odr_usage("--compression takes none, gzip, snappy, lz4 or zstd, not '%s'",
+                                 optarg);
+            compression = optarg;
+            break;
+        case 'a':
+            if (strcmp(optarg, "0") && strcmp(optarg, "1") && strcmp(optarg, "all") &&
+                strcmp(optarg, "-1"))
+                return odr_usage("--acks takes 0, 1 or all, not '%s'", optarg);
+            acks = optarg;
+            break;
+        case 's':
+            if (!(serde = odr_serde_find(optarg)))
+                return odr_usage("unknown serializer '%s' (known: %s)", optarg, odr_serde_names());
+            break;
+        }
+    }
+    if (c != -1)
+        return ODR_GETOPT_EXIT(c);
+    if (optind + 1 != argc)
+        return odr_usage("produce takes one TOPIC\n%s", produce_usage);
+    if (part.algo && partition != RD_KAFKA_PARTITION_UA)
+        return odr_usage("--partition and --partitioner exclude each other");
+    const char *topic = argv[optind];
+
+    char timeout[32];
+    snprintf(timeout, sizeof timeout, "%d", ctx->timeout_ms < 1000 ? 1000 : ctx->timeout_ms);
+    const char *defaults[] = {"compression.codec", compression, "acks", acks,
+                              "message.timeout.ms", timeout, NULL};
+    int code = 0;
+    rd_kafka_conf_t *conf = odr_conf_defaults(ctx, defaults, &code);
+    if (!conf)
+        return code;
+    static produce_state_t st;
+    st.ctx = ctx;
+    st.topic = topic;
+    odr_json_init(&st.json, stdout);
+    rd_kafka_conf_set_opaque(conf, &st);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    if (part.algo) {
+        rd_kafka_topic_conf_t *tc = rd_kafka_topic_conf_new();
+        partitioners_state_init(&part.state, 0);
+        rd_kafka_topic_conf_set_partitioner_cb(tc, partition_by);
+        rd_kafka_topic_conf_set_opaque(tc, &part);
+        rd_kafka_conf_set_default_topic_conf(conf, tc);
+    }
+    rd_kafka_t *rk = odr_client(ctx, RD_KAFKA_PRODUCER, conf, &code);
+    if (!rk)
+        return code;
+    /* Say "no such topic" before reading any input. */
+    const rd_kafka_metadata_t *md = odr_metadata(ctx, rk, topic, &code);
+    if (!md) {
+        rd_kafka_destroy(rk);
+        return code;
+    }
+    if (partition != RD_KAFKA_PARTITION_UA && partition >= md->topics[0].partition_cnt) {
+        code = odr_fail(ODR_EXIT_KAFKA, "UNKNOWN_TOPIC_OR_PARTITION: topic '%s' has %d partitions; "
+                        "there is no partition %lld", topic, md->topics[0].partition_cnt,
+                        (long long)partition);
+        rd_kafka_metadata_destroy(md);
+        rd_kafka_destroy(rk);
+        return code;
+    }
+    rd_kafka_metadata_destroy(md);
+
+    odr_catch_signals();
+    rd_kafka_headers_t *hdrs = NULL;
+    if (nheaders) {
+        hdrs = rd_kafka_headers_new(nheaders);
+        for (size_t i = 0; i < nheaders; i++) {
+            const char *eq = strchr(headers[i], '=');
+            rd_kafka_header_add(hdrs, headers[i], eq - headers[i], eq + 1, -1);
+        }
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    odr_buf_t kb = {0}, vb = {0};
+    char err[256];
+    while (!odr_stop && (len = getline(&line, &cap, stdin)) >= 0) {
+        if (len > 0 && line[len - 1] == '\n')
+            line[--len] = '\0';
+        const char *val = line, *key = NULL;
+        size_t vlen = (size_t)len, klen = 0;
+        char *d = delim ? strstr(line, delim) : NULL;
+        if (d) {
+            key = line;
+            klen = (size_t)(d - line);
+            val = d + strlen(delim);
+            vlen = (size_t)len - klen - strlen(delim);
+        }
+        if ((key && serde->encode(key, klen, &kb, err, sizeof err) != 0) ||
+            serde->encode(val, vlen, &vb, err, sizeof err) != 0) {
+            code = odr_fail(ODR_EXIT_USAGE, "line %lld: %s", (long long)st.sent + 1, err);
+            break;
+        }
+        rd_kafka_resp_err_t e;
+        do {
+            e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                                  RD_KAFKA_V_PARTITION((int32_t)partition),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_KEY(key ? kb.p : NULL, key ? kb.len : 0),
+                                  RD_KAFKA_V_VALUE(vb.p, vb.len),
+                                  RD_KAFKA_V_HEADERS(hdrs ? rd_kafka_headers_copy(hdrs) : NULL),
+                                  RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(rk, 100);
+        } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !odr_stop);
+        if (e) {
+            code = odr_kafka_fail(e, NULL, "topic", topic);
+            break;
+        }
+        st.sent++;
+        rd_kafka_poll(rk, 0);
+    }
+    free(line);
+    odr_buf_free(&kb);
+    odr_buf_free(&vb);
+    if (hdrs)
+        rd_kafka_headers_destroy(hdrs);
+    /* Every record is delivered or failed within message.timeout.ms. */
+    while (rd_kafka_outq_len(rk) > 0 && !(odr_stop && code))
+        rd_kafka_flush(rk, 500);
+    if (st.failed > 5)
+        fprintf(stderr, "odr: %lld records failed in all\n", (long long)st.failed);
+    if (st.failed && code == 0)
+        code = odr_exit_for(st.first_err);
+    if (ctx->verbose)
+        fprintf(stderr, "odr: %lld records sent, %lld delivered, %lld failed\n",
+                (long long)st.sent, (long long)st.delivered, (long long)st.failed);
+    rd_kafka_destroy(rk);
+    return code;
+}
