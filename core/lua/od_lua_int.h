@@ -21,6 +21,7 @@ struct od_lua_vm {
     int in_call;         /* a budgeted call is running */
     const char *loading; /* the script being loaded (for registrations) */
     char hook_where[300]; /* "file:line" of the hook being called (for the log) */
+    char error[700];      /* the last failed call's message (see od_lua_vm_pcall) */
 };
 
 /* The hook kinds: a kind is a registration function odradek.<kind>(NAME,
@@ -33,9 +34,12 @@ typedef struct od_lua_kind {
 /* The VM behind L (kept in the state's extra space, shared by coroutines). */
 od_lua_vm_t *od_lua_vm_of(lua_State *L);
 
-/* Run the function on the stack top with nargs arguments under the budget;
- * leaves nres results or, on failure, returns the status with the error
- * message on the stack (budget and memory errors are worded for the log). */
+/* Run the function below its nargs arguments under the budget; leaves nres
+ * results, or on failure pops the error and returns the status with the
+ * message in vm->error (budget and memory errors worded for the log). The
+ * message is kept in C so that no allocation happens outside a protected
+ * call: an unprotected allocation failure would be a Lua panic. Everything
+ * that may allocate in the VM therefore runs inside this call. */
 int od_lua_vm_pcall(od_lua_vm_t *vm, int nargs, int nres);
 
 /* od_lua_sandbox.c: open the allowed libraries, trim the base library,

@@ -120,12 +120,16 @@ static void push_req(lua_State *L, const od_ev_admin_t *ev)
     lua_setfield(L, -2, "cluster");
 }
 
-/* Upvalue-free C function run under the budget: (ev, list) -> true, or
- * false, reason, where. Errors propagate (with the hook's location). */
+/* Run under the budget: (ev) -> nil when the event has no policies; true;
+ * or false, reason, where. Errors propagate (with the hook's location). */
 static int run_policies(lua_State *L)
 {
     const od_ev_admin_t *ev = lua_touserdata(L, 1);
-    lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+    lua_Integer n = (lua_Integer)od_lua_hooks_push(L, "policy", event_name(ev->op)); /* 2 */
+    if (n == 0) {
+        lua_pushnil(L);
+        return 1;
+    }
     push_req(L, ev); /* index 3 */
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, 2, i);
@@ -160,30 +164,32 @@ int od_lua_vm_admin(od_lua_vm_t *vm, const od_ev_admin_t *ev, char *reason, size
     if (!event)
         return OD_DEFER;
     int base = lua_gettop(L);
-    size_t n = od_lua_hooks_push(L, "policy", event);
-    if (n == 0) {
-        lua_settop(L, base);
-        return OD_DEFER;
-    }
     lua_pushcfunction(L, run_policies);
-    lua_insert(L, -2);
     lua_pushlightuserdata(L, (void *)(uintptr_t)ev);
-    lua_insert(L, -2);
     vm->hook_where[0] = 0;
-    int rc = od_lua_vm_pcall(vm, 2, 3);
+    int rc = od_lua_vm_pcall(vm, 1, 3);
     int d;
     if (rc != LUA_OK) {
-        const char *m = lua_tostring(L, -1);
         od_logf(OD_LOG_ERROR, "lua policy %s (%s) of '%s' failed: %s; rejected (policy script "
                 "failed)", event, vm->hook_where[0] ? vm->hook_where : "building the request",
-                ev->resource ? ev->resource : "", m ? m : "error");
+                ev->resource ? ev->resource : "", vm->error);
         snprintf(reason, reason_size, "policy script failed");
         d = OD_DENY;
+    } else if (lua_isnil(L, -3)) {
+        d = OD_DEFER; /* no policy for this event */
     } else if (lua_toboolean(L, -3)) {
         d = OD_ALLOW;
     } else {
-        const char *why = lua_tostring(L, -2), *where = lua_tostring(L, -1);
-        snprintf(reason, reason_size, "%s", why ? why : "rejected by a policy script");
+        /* run_policies made both strings (reason may be a number: take it
+         * as Lua prints it without converting in place). */
+        const char *why = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        const char *where = lua_tostring(L, -1);
+        if (why)
+            snprintf(reason, reason_size, "%s", why);
+        else if (lua_type(L, -2) == LUA_TNUMBER)
+            snprintf(reason, reason_size, "%g", (double)lua_tonumber(L, -2));
+        else
+            snprintf(reason, reason_size, "rejected by a policy script");
         od_logf(OD_LOG_INFO, "lua policy %s (%s) rejected '%s': %s", event, where ? where : "?",
                 ev->resource ? ev->resource : "", reason);
         d = OD_DENY;

@@ -92,26 +92,35 @@ int od_lua_vm_pcall(od_lua_vm_t *vm, int nargs, int nres)
     end_call(vm);
     if (rc == LUA_OK)
         return rc;
-    /* The message is what the script or Lua said; make limits obvious even
-     * when the script caught the first error and failed otherwise. */
-    const char *msg = lua_tostring(L, -1);
-    char buf[600];
-    if (blown && (!msg || !strstr(msg, "instruction budget")))
-        snprintf(buf, sizeof(buf), "%s (after the instruction budget of %lld was exceeded)",
-                 msg ? msg : "error", (long long)vm->lim.instructions);
-    else if (rc == LUA_ERRMEM || (refused && msg && strstr(msg, "not enough memory")))
-        snprintf(buf, sizeof(buf), "%s: the VM would hold more than %lld bytes "
-                 "(lua.memory.max.bytes)", msg ? msg : "not enough memory",
-                 (long long)vm->lim.memory);
-    else if (!msg)
-        snprintf(buf, sizeof(buf), "error object is a %s value", luaL_typename(L, -1));
+    /* lua_tostring would convert a number in place (an allocation): take
+     * strings only, describe anything else. */
+    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    char what[64];
+    if (!msg) {
+        snprintf(what, sizeof(what), "error object is a %s value", luaL_typename(L, -1));
+        msg = what;
+    }
+    if (blown && !strstr(msg, "instruction budget"))
+        snprintf(vm->error, sizeof(vm->error), "%s (after the instruction budget of %lld was "
+                 "exceeded)", msg, (long long)vm->lim.instructions);
+    else if (rc == LUA_ERRMEM || (refused && strstr(msg, "not enough memory")))
+        snprintf(vm->error, sizeof(vm->error), "%s: the VM would hold more than %lld bytes "
+                 "(lua.memory.max.bytes)", msg, (long long)vm->lim.memory);
     else
-        return rc;
+        snprintf(vm->error, sizeof(vm->error), "%s", msg);
     lua_pop(L, 1);
-    lua_pushstring(L, buf); /* may itself fail for memory: then the plain message stays */
     /* Give back what the failed call left behind. */
     lua_gc(L, LUA_GCCOLLECT);
     return rc;
+}
+
+/* Everything that may allocate runs in protected calls, so this is a bug
+ * of the host: say so before Lua aborts. */
+static int on_panic(lua_State *L)
+{
+    od_logf(OD_LOG_ERROR, "lua: error outside a protected call (a bug of the Lua host): %s",
+            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
+    return 0;
 }
 
 static int open_all(lua_State *L)
@@ -141,42 +150,65 @@ od_lua_vm_t *od_lua_vm_new(struct od_core *core, const od_lua_limits_t *lim, cha
         return NULL;
     }
     *(od_lua_vm_t **)lua_getextraspace(vm->L) = vm;
+    lua_atpanic(vm->L, on_panic);
     lua_sethook(vm->L, count_hook, LUA_MASKCOUNT, OD_LUA_HOOK_STEP);
     /* Opening the libraries allocates: run it protected, under the cap. */
     lua_pushcfunction(vm->L, open_all);
     if (od_lua_vm_pcall(vm, 0, 0) != LUA_OK) {
-        snprintf(err, errsz, "cannot open the Lua libraries: %s", lua_tostring(vm->L, -1));
+        snprintf(err, errsz, "cannot open the Lua libraries: %s", vm->error);
         od_lua_vm_free(vm);
         return NULL;
     }
     return vm;
 }
 
+/* Protected part of od_lua_vm_load: (path) -> compile and run. */
+static int load_entry(lua_State *L)
+{
+    const char *path = lua_touserdata(L, 1);
+    /* Text only: Lua does not check bytecode, and a crafted chunk can
+     * crash the VM. */
+    if (luaL_loadfilex(L, path, "t") != LUA_OK)
+        return lua_error(L);
+    lua_call(L, 0, 0);
+    return 0;
+}
+
 int od_lua_vm_load(od_lua_vm_t *vm, const char *path, char *err, size_t errsz)
 {
     lua_State *L = vm->L;
-    /* Text only: Lua does not check bytecode, and a crafted chunk can
-     * crash the VM. */
-    int rc = luaL_loadfilex(L, path, "t");
-    if (rc == LUA_OK) {
-        vm->loading = path;
-        rc = od_lua_vm_pcall(vm, 0, 0);
-        vm->loading = NULL;
-    }
+    lua_pushcfunction(L, load_entry);
+    lua_pushlightuserdata(L, (void *)(uintptr_t)path);
+    vm->loading = path;
+    int rc = od_lua_vm_pcall(vm, 1, 0);
+    vm->loading = NULL;
     if (rc != LUA_OK) {
-        const char *m = lua_tostring(L, -1);
-        snprintf(err, errsz, "%s", m ? m : "error");
-        if (m && !strstr(m, path) && strstr(m, "cannot open") == NULL)
-            snprintf(err, errsz, "%s: %s", path, m);
-        lua_pop(L, 1);
+        /* Lua's messages name the file (syntax and runtime errors, "cannot
+         * open"); memory and budget failures at the top level may not. */
+        if (strstr(vm->error, path))
+            snprintf(err, errsz, "%s", vm->error);
+        else
+            snprintf(err, errsz, "%s: %s", path, vm->error);
         return -1;
     }
     return 0;
 }
 
+static int hooks_entry(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)od_lua_hooks_push(L, lua_touserdata(L, 1),
+                                                      lua_touserdata(L, 2)));
+    return 1;
+}
+
 size_t od_lua_vm_hooks(od_lua_vm_t *vm, const char *kind, const char *name)
 {
-    size_t n = od_lua_hooks_push(vm->L, kind, name);
+    lua_pushcfunction(vm->L, hooks_entry);
+    lua_pushlightuserdata(vm->L, (void *)(uintptr_t)kind);
+    lua_pushlightuserdata(vm->L, (void *)(uintptr_t)name);
+    if (od_lua_vm_pcall(vm, 2, 1) != LUA_OK)
+        return 0;
+    size_t n = (size_t)lua_tointeger(vm->L, -1);
     lua_pop(vm->L, 1);
     return n;
 }
