@@ -230,9 +230,12 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
     } else if (!body) {
         bad = "malformed";
     } else if (od_slice_left(&r->body) > 0) {
-        /* As Kafka: bytes after a complete body fail the request. */
-        snprintf(why, sizeof(why), "%zu bytes after the request body", od_slice_left(&r->body));
-        bad = why;
+        /* As Kafka: the fields of the version are read and what follows
+         * them is ignored. Real clients send such bytes (librdkafka 2.0's
+         * ListGroups v4 and OffsetFetch v7 add a stray tag buffer). */
+        od_logf(OD_LOG_DEBUG, "client %s correlation %d: %zu bytes after the %s v%d body ignored",
+                c->peer, h.correlation_id, od_slice_left(&r->body), od_proto_api(h.api_key)->name,
+                h.api_version);
     }
     if (bad) {
         od_logf(OD_LOG_WARN, "client %s (%.*s) correlation %d: %s v%d request: %s; closing",
