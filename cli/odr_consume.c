@@ -156,7 +156,9 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
         "enable.auto.offset.store", "false",
         "enable.partition.eof", o.exit_at_end ? "true" : "false",
         "auto.offset.reset", o.offset == RD_KAFKA_OFFSET_END ? "latest" : "earliest",
-        o.group ? "group.id" : NULL, o.group,
+        /* librdkafka's assign() needs a group id even when nothing joins
+         * or commits; this one is never used for either */
+        "group.id", o.group ? o.group : "odr-consume-assign",
         NULL,
     };
     int code = 0;

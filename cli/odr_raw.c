@@ -173,7 +173,8 @@ int odr_raw_call(odr_raw_t *c, int16_t api, int16_t version, int flexible, const
     memcpy(buf + 14, client_id, sizeof client_id - 1);
     if (flexible)
         buf[hdr - 1] = 0; /* no tagged fields */
-    memcpy(buf + hdr, body, len);
+    if (len)
+        memcpy(buf + hdr, body, len);
     int rc = write_all(c->fd, buf, hdr + len, c->timeout_ms);
     free(buf);
     uint8_t sz[4];
