@@ -143,8 +143,11 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
 
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%d", ctx->timeout_ms < 1000 ? 1000 : ctx->timeout_ms);
+    /* With a --partitioner, null keys go through it too: librdkafka's own
+     * sticky placement of keyless records is off. */
     const char *defaults[] = {"compression.codec", compression, "acks", acks,
-                              "message.timeout.ms", timeout, NULL};
+                              "message.timeout.ms", timeout,
+                              part.algo ? "sticky.partitioning.linger.ms" : NULL, "0", NULL};
     int code = 0;
     rd_kafka_conf_t *conf = odr_conf_defaults(ctx, defaults, &code);
     if (!conf)
