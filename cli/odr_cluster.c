@@ -195,8 +195,15 @@ static int cluster_config(odr_ctx_t *ctx, int argc, char **argv)
         if (code == 0 && !ctx->json)
             printf("%s %d config%s on %d broker%s\n", set ? "set" : "deleted", n,
                    n == 1 ? "" : "s", nids, nids == 1 ? "" : "s");
-        if (code == 0 && ctx->json)
-            printf("{\"changed\": %d, \"brokers\": %d}\n", n, nids);
+        if (code == 0 && ctx->json) {
+            odr_json_t j;
+            odr_json_init(&j, stdout);
+            odr_json_obj(&j);
+            ODR_JSON_KI(&j, "changed", n);
+            ODR_JSON_KI(&j, "brokers", nids);
+            odr_json_end(&j, '}');
+            odr_json_line(&j);
+        }
     }
     rd_kafka_destroy(rk);
     return code;

@@ -235,10 +235,16 @@ static int alter(odr_ctx_t *ctx, const char *user, int mech, int32_t iterations,
     if (!r.ok)
         return odr_fail(ODR_EXIT_KAFKA, "the broker's AlterUserScramCredentials answer is not readable");
     if (code == 0) {
-        if (ctx->json)
-            printf("{\"user\": \"%s\", \"mechanism\": \"%s\", \"%s\": true}\n", user,
-                   mech_name(mech), password ? "created" : "deleted");
-        else
+        if (ctx->json) {
+            odr_json_t j;
+            odr_json_init(&j, stdout);
+            odr_json_obj(&j);
+            ODR_JSON_KS(&j, "user", user);
+            ODR_JSON_KS(&j, "mechanism", mech_name(mech));
+            ODR_JSON_KS(&j, "change", password ? "created" : "deleted");
+            odr_json_end(&j, '}');
+            odr_json_line(&j);
+        } else
             printf("%s %s user %s\n", password ? "created" : "deleted", mech_name(mech), user);
     }
     return code;
