@@ -191,8 +191,11 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
     rd_kafka_topic_partition_list_t *done = o.group ? rd_kafka_topic_partition_list_new(16) : NULL;
     while (code == 0 && !odr_stop && (o.num < 0 || printed < o.num)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m)
+        if (!m) {
+            /* idle: what was printed reaches a pipe now, not at exit */
+            fflush(stdout);
             continue;
+        }
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             if (o.exit_at_end && ++eofs >= eofs_wanted)
                 odr_stop = 1;

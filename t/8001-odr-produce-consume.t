@@ -130,6 +130,34 @@ r = odr_json(b, "group", "reset-offsets", G, "--topic", T, "--to-latest", "--exe
 d = odr_json(b, "group", "describe", G)
 tap.ok(d and all(p["lag"] == 0 for p in d["partitions"]), "--to-latest: lag 0")
 
+# Ctrl-C: a consumer without --num stops, commits what it printed, exits 0
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+G2 = "odr-g-int"
+env = dict(os.environ, HOME=odtest.scratch("odr-home"))
+p = subprocess.Popen([odrcli.binary(), "--brokers", b.bootstrap, "consume", T, "--group", G2,
+                      "-f", "%p %o\\n"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+seen_lines = []
+while len(seen_lines) < 31:
+    ln = p.stdout.readline()
+    if not ln:
+        break
+    seen_lines.append(ln)
+p.send_signal(signal.SIGINT)
+try:
+    rc = p.wait(30)
+except subprocess.TimeoutExpired:
+    p.kill()
+    rc = None
+errtext = p.stderr.read().decode()
+tap.ok(rc == 0 and len(seen_lines) == 31, "consume --group until Ctrl-C: 31 lines, exit 0") \
+    or tap.diag((rc, len(seen_lines), errtext[-500:]))
+tap.ok(not odtest.SANITIZER_RE.search(errtext), "no sanitizer report after the interrupt")
+d = odr_json(b, "group", "describe", G2)
+tap.ok(d and sum(p_["committed"] or 0 for p_ in d["partitions"]) == 31 and
+       all(p_["lag"] == 0 for p_ in d["partitions"]),
+       "after the interrupt everything printed is committed") or tap.diag(d)
+
 lst = odr_json(b, "group", "list")
 tap.ok(lst is not None and any(g["group"] == G for g in lst), "group list --output json has the group")
 rc, out, err = odr(b, "group", "describe", "never-seen")
