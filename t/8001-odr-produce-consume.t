@@ -191,6 +191,27 @@ tap.ok(rc == 0 and re.search(r"3000 records \(0 failed\)", out) and "records/s" 
        "MB/s" in out and re.search(r"p50 [\d.]+ +p99 [\d.]+ +p999 [\d.]+", out),
        "bench produce: records, rates, p50/p99/p999") or tap.diag((err, out))
 tap.ok("[" not in err, "no progress bar when stderr is not a terminal")
+# on a terminal (a pty as stderr) the progress bar is drawn
+import pty  # noqa: E402
+master, slave = pty.openpty()
+odr(b, "topic", "create", "bench-tty", "-p", "1")
+bp = subprocess.Popen([odrcli.binary(), "--brokers", b.bootstrap, "bench", "produce", "bench-tty",
+                       "-n", "2000"], stdout=subprocess.PIPE, stderr=slave,
+                      env=dict(os.environ, HOME=odtest.scratch("odr-home")))
+os.close(slave)
+tty_err = b""
+while True:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    tty_err += chunk
+bout = bp.communicate(timeout=60)[0].decode()
+os.close(master)
+tap.ok(bp.returncode == 0 and re.search(rb"\r\[#+\.*\] \d+/2000", tty_err) and "records/s" in bout,
+       "on a terminal: a progress bar on stderr, the summary on stdout") or tap.diag((tty_err[-300:], bout))
 s = odr_json(b, "bench", "consume", "bench", "-n", "3000")
 tap.ok(s and s["records"] == 3000 and s["bytes"] == 3000 * 64 and s["records_per_sec"] > 0 and
        all(s["latency_ms"][k] is not None for k in ("p50", "p99", "p999")),
