@@ -88,6 +88,21 @@ static int assign_partitions(odr_ctx_t *ctx, rd_kafka_t *rk, consume_opts_t *o, 
     return code;
 }
 
+/* How many partitions must be at their end for -e: all assigned ones (a
+ * group member holds only its share). */
+static int wanted_ends(rd_kafka_t *rk, const char *group, int assigned)
+{
+    if (!group)
+        return assigned;
+    rd_kafka_topic_partition_list_t *a = NULL;
+    int n = assigned;
+    if (rd_kafka_assignment(rk, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a) {
+        n = a->cnt;
+        rd_kafka_topic_partition_list_destroy(a);
+    }
+    return n;
+}
+
 int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -169,7 +184,8 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
     if (!rk)
         return code;
     rd_kafka_poll_set_consumer(rk);
-    int eofs_wanted = -1, eofs = 0;
+    int eofs_wanted = -1;
+    rd_kafka_topic_partition_list_t *at_end = rd_kafka_topic_partition_list_new(16);
     if (o.group) {
         const rd_kafka_metadata_t *md = odr_metadata(ctx, rk, o.topic, &code);
         if (md) {
@@ -197,7 +213,11 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
             continue;
         }
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (o.exit_at_end && ++eofs >= eofs_wanted)
+            /* -e: stop once every partition consumed from is at its end at
+             * the same time (a partition may report its end again later) */
+            if (!rd_kafka_topic_partition_list_find(at_end, o.topic, m->partition))
+                rd_kafka_topic_partition_list_add(at_end, o.topic, m->partition);
+            if (o.exit_at_end && at_end->cnt >= wanted_ends(rk, o.group, eofs_wanted))
                 odr_stop = 1;
         } else if (m->err) {
             /* a fatal error ends the run; the rest are retried by librdkafka */
@@ -210,6 +230,7 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
             else if (ctx->verbose)
                 fprintf(stderr, "odr: %s\n", rd_kafka_message_errstr(m));
         } else {
+            rd_kafka_topic_partition_list_del(at_end, o.topic, m->partition);
             int bad = (m->key && o.serde->decode(m->key, m->key_len, &kb, err, sizeof err) != 0) ||
                       (m->payload &&
                        o.serde->decode(m->payload, m->len, &vb, err, sizeof err) != 0);
@@ -247,6 +268,7 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
     }
     if (done)
         rd_kafka_topic_partition_list_destroy(done);
+    rd_kafka_topic_partition_list_destroy(at_end);
     odr_buf_free(&kb);
     odr_buf_free(&vb);
     rd_kafka_consumer_close(rk);
