@@ -167,8 +167,7 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
         return odr_usage("--partition and --group exclude each other");
 
     const char *defaults[] = {
-        "enable.auto.commit", "false",
-        "enable.auto.offset.store", "false",
+        "enable.auto.commit", "false", /* the commit is ours: of what was printed */
         "enable.partition.eof", o.exit_at_end ? "true" : "false",
         "auto.offset.reset", o.offset == RD_KAFKA_OFFSET_END ? "latest" : "earliest",
         /* librdkafka's assign() needs a group id even when nothing joins

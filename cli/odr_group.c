@@ -21,6 +21,8 @@ static rd_kafka_t *admin(odr_ctx_t *ctx, int *code)
     return conf ? odr_client(ctx, RD_KAFKA_PRODUCER, conf, code) : NULL;
 }
 
+/* For subcommands without options: -1 to go on (optind at the operands),
+ * else the exit code (0 after --help, 2 after a usage error). */
 static int no_options(int argc, char **argv)
 {
     static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
