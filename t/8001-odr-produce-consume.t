@@ -158,6 +158,28 @@ tap.ok(d and sum(p_["committed"] or 0 for p_ in d["partitions"]) == 31 and
        all(p_["lag"] == 0 for p_ in d["partitions"]),
        "after the interrupt everything printed is committed") or tap.diag(d)
 
+# a live member shows in describe, with its assignment
+live = subprocess.Popen([odrcli.binary(), "--brokers", b.bootstrap, "consume", T, "--group",
+                         "odr-live", "-f", ""], stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL, env=env)
+
+
+def stable():
+    rc_, out_, _ = odr(b, "group", "describe", "odr-live", "--output", "json")
+    d_ = json_lines(out_)[0] if rc_ == 0 else None
+    return d_ if d_ and d_["state"] == "Stable" and d_["members"] else None
+
+
+d = odtest.wait_until(stable, 30, 0.5)
+m = d["members"][0] if d else {}
+tap.ok(d and len(d["members"]) == 1 and m["client_id"] == "odr" and
+       sorted(a["partition"] for a in m["assignment"]) == [0, 1, 2] and
+       {(p_["topic"], p_["partition"]) for p_ in d["partitions"]} == {(T, 0), (T, 1), (T, 2)},
+       "a live member: Stable, client id odr, all three partitions assigned and listed") \
+    or tap.diag(d)
+live.send_signal(signal.SIGINT)
+live.wait(30)
+
 lst = odr_json(b, "group", "list")
 tap.ok(lst is not None and any(g["group"] == G for g in lst), "group list --output json has the group")
 rc, out, err = odr(b, "group", "describe", "never-seen")
