@@ -11,11 +11,13 @@
 static const char cluster_usage[] =
     "usage: odr cluster info\n"
     "       odr cluster config get [--broker ID] [KEY...]\n"
-    "       odr cluster config set [--broker ID] key=value...\n"
-    "       odr cluster config delete [--broker ID] KEY...\n"
+    "       odr cluster config set [--broker ID] [--no-incremental] key=value...\n"
+    "       odr cluster config delete [--broker ID] [--no-incremental] KEY...\n"
     "       odr cluster quorum\n"
     "  get reads the controller's configs unless --broker names one; set and delete\n"
-    "  change every broker (or the one --broker names)";
+    "  change the cluster-wide default (or the one broker --broker names);\n"
+    "  --no-incremental: AlterConfigs read-modify-write per broker instead of\n"
+    "  IncrementalAlterConfigs";
 
 #define MAX_ITEMS 256
 
@@ -89,6 +91,7 @@ static int cluster_config(odr_ctx_t *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"broker", required_argument, NULL, 'B'},
+        {"no-incremental", no_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -103,7 +106,9 @@ static int cluster_config(odr_ctx_t *ctx, int argc, char **argv)
     int c;
     odr_getopt_reset();
     while ((c = odr_getopt(argc - 1, argv + 1, "h", opts, cluster_usage)) >= 0)
-        if (c == 'B') {
+        if (c == 'N') {
+            ctx->no_incremental = 1;
+        } else if (c == 'B') {
             if (odr_parse_i64(optarg, 0, INT32_MAX, &id) != 0)
                 return odr_usage("--broker takes a broker id, not '%s'", optarg);
             broker = optarg;
@@ -186,13 +191,26 @@ static int cluster_config(odr_ctx_t *ctx, int argc, char **argv)
         odr_configs_free(&cfg);
     } else if (code == 0) {
         int set = strcmp(op, "set") == 0;
-        for (int b = 0; b < nids && code == 0; b++) {
+        /* the cluster-wide default where IncrementalAlterConfigs can reach it */
+        int dflt = *broker ? -1
+                           : odr_configs_incremental(ctx, RD_KAFKA_RESOURCE_BROKER, "",
+                                                     "the cluster default", set ? items : NULL,
+                                                     set ? (size_t)n : 0, set ? NULL : items,
+                                                     set ? 0 : (size_t)n);
+        if (dflt >= 0) {
+            code = dflt;
+            nids = 0;
+        }
+        for (int b = 0; dflt < 0 && b < nids && code == 0; b++) {
             snprintf(name, sizeof name, "%d", (int)ids[b]);
             code = odr_configs_alter(ctx, rk, RD_KAFKA_RESOURCE_BROKER, name, "broker",
                                      set ? items : NULL, set ? (size_t)n : 0, set ? NULL : items,
                                      set ? 0 : (size_t)n);
         }
-        if (code == 0 && !ctx->json)
+        if (code == 0 && !ctx->json && nids == 0)
+            printf("%s %d config%s on the cluster default\n", set ? "set" : "deleted", n,
+                   n == 1 ? "" : "s");
+        else if (code == 0 && !ctx->json)
             printf("%s %d config%s on %d broker%s\n", set ? "set" : "deleted", n,
                    n == 1 ? "" : "s", nids, nids == 1 ? "" : "s");
         if (code == 0 && ctx->json) {
@@ -200,7 +218,10 @@ static int cluster_config(odr_ctx_t *ctx, int argc, char **argv)
             odr_json_init(&j, stdout);
             odr_json_obj(&j);
             ODR_JSON_KI(&j, "changed", n);
-            ODR_JSON_KI(&j, "brokers", nids);
+            if (nids == 0)
+                ODR_JSON_KS(&j, "resource", "cluster default");
+            else
+                ODR_JSON_KI(&j, "brokers", nids);
             odr_json_end(&j, '}');
             odr_json_line(&j);
         }

@@ -12,7 +12,7 @@ static const char topic_usage[] =
     "       odr topic list [-i|--internal]\n"
     "       odr topic describe NAME\n"
     "       odr topic delete NAME...\n"
-    "       odr topic alter-config NAME [--set key=value]... [--delete key]...\n"
+    "       odr topic alter-config NAME [--set key=value]... [--delete key]... [--no-incremental]\n"
     "       odr topic add-partitions NAME -n TOTAL";
 
 #define MAX_ITEMS 256
@@ -364,6 +364,7 @@ static int topic_alter_config(odr_ctx_t *ctx, int argc, char **argv)
     static const struct option opts[] = {
         {"set", required_argument, NULL, 's'},
         {"delete", required_argument, NULL, 'd'},
+        {"no-incremental", no_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -381,6 +382,8 @@ static int topic_alter_config(odr_ctx_t *ctx, int argc, char **argv)
         }
         if (c == 'd')
             dels[ndels++] = optarg;
+        if (c == 'N')
+            ctx->no_incremental = 1;
     }
     if (c != -1)
         return ODR_GETOPT_EXIT(c);

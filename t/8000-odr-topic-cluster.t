@@ -56,21 +56,29 @@ rc, out, err = odr(b, "topic", "describe", "nope")
 tap.is_(rc, 1, "describing an unknown topic: exit 1")
 tap.like(err, r"UNKNOWN_TOPIC_OR_PART.*topic 'nope' does not exist", "UNKNOWN_TOPIC_OR_PART, in words")
 
-# ---- alter-config / add-partitions / delete ---------------------------------
-rc, out, err = odr(b, "topic", "alter-config", "orders", "--set", "cleanup.policy=compact",
-                   "--set", "segment.ms=600000")
-tap.is_(rc, 0, "alter-config --set: exit 0") or tap.diag(err)
-c = (odr_json(b, "topic", "describe", "orders") or {}).get("configs", {})
-tap.ok(c.get("cleanup.policy") == "compact" and c.get("segment.ms") == "600000" and
-       c.get("retention.ms") == "3600000",
-       "both values set, the earlier override kept (read-modify-write)") or tap.diag(c)
-rc, out, err = odr(b, "topic", "alter-config", "orders", "--delete", "retention.ms")
-c = (odr_json(b, "topic", "describe", "orders") or {}).get("configs", {})
-tap.ok(rc == 0 and c.get("retention.ms") == "604800000" and c.get("cleanup.policy") == "compact",
-       "alter-config --delete: back to the default, the others stay") or tap.diag((err, c))
-rc, out, err = odr(b, "topic", "alter-config", "orders", "--set", "retention.ms=banana")
-tap.is_(rc, 1, "a bad config value: exit 1")
-tap.like(err, r"INVALID_CONFIG|INVALID_REQUEST", "the error names the Kafka error")
+# ---- alter-config (IncrementalAlterConfigs, and AlterConfigs read-modify-write)
+with odtest.Conn(b.port) as cn:
+    apis = odtest.api_versions(cn, 0)["apis"]
+for mode in ([], ["--no-incremental"]):
+    how = "AlterConfigs" if mode or 44 not in apis else "IncrementalAlterConfigs"
+    odr(b, "topic", "alter-config", "orders", "--set", "retention.ms=3600000", *mode)
+    rc, out, err = odr(b, "topic", "alter-config", "orders", "--set", "cleanup.policy=compact",
+                       "--set", "segment.ms=600000", *mode)
+    tap.is_(rc, 0, "alter-config --set (%s): exit 0" % how) or tap.diag(err)
+    c = (odr_json(b, "topic", "describe", "orders") or {}).get("configs", {})
+    tap.ok(c.get("cleanup.policy") == "compact" and c.get("segment.ms") == "600000" and
+           c.get("retention.ms") == "3600000",
+           "both values set, the earlier override kept (%s)" % how) or tap.diag(c)
+    rc, out, err = odr(b, "topic", "alter-config", "orders", "--delete", "retention.ms", *mode)
+    c = (odr_json(b, "topic", "describe", "orders") or {}).get("configs", {})
+    tap.ok(rc == 0 and c.get("retention.ms") == "604800000" and c.get("cleanup.policy") == "compact",
+           "alter-config --delete: back to the default, the others stay (%s)" % how) \
+        or tap.diag((err, c))
+    rc, out, err = odr(b, "topic", "alter-config", "orders", "--set", "retention.ms=banana", *mode)
+    tap.is_(rc, 1, "a bad config value: exit 1 (%s)" % how)
+    tap.like(err, r"INVALID_CONFIG|INVALID_REQUEST", "the error names the Kafka error")
+    odr(b, "topic", "alter-config", "orders", "--delete", "cleanup.policy", "--delete",
+        "segment.ms", *mode)
 
 rc, out, err = odr(b, "topic", "add-partitions", "orders", "-n", "5")
 d = odr_json(b, "topic", "describe", "orders")
@@ -89,20 +97,23 @@ ci = odr_json(b, "cluster", "info")
 tap.ok(ci is not None and ci["controller"] == 1 and ci["cluster_id"] and
        ci["brokers"] == [{"id": 1, "host": "127.0.0.1", "port": b.port}],
        "cluster info --output json: cluster id, controller, brokers") or tap.diag(ci)
-rc, out, err = odr(b, "cluster", "config", "set", "log.retention.ms=7200000")
-tap.is_(rc, 0, "cluster config set (a dynamic broker config)") or tap.diag(err)
-g = odr_json(b, "cluster", "config", "get", "log.retention.ms")
-tap.ok(g and g["log.retention.ms"]["value"] == "7200000" and g["log.retention.ms"]["source"] == "broker",
-       "cluster config get shows the value and its source") or tap.diag(g)
-rc, out, err = odr(b, "cluster", "config", "delete", "log.retention.ms")
-g = odr_json(b, "cluster", "config", "get", "log.retention.ms")
-tap.ok(rc == 0 and g and g["log.retention.ms"]["source"] != "broker",
-       "cluster config delete: the broker override is gone") or tap.diag((err, g))
+for mode in ([], ["--no-incremental"]):
+    incremental = not mode and 44 in apis
+    where = "cluster" if incremental else "broker"
+    rc, out, err = odr(b, "cluster", "config", "set", "log.retention.ms=7200000", *mode)
+    tap.ok(rc == 0 and ("cluster default" if incremental else "1 broker") in out,
+           "cluster config set %s: on the %s" % (" ".join(mode), where)) or tap.diag((err, out))
+    g = odr_json(b, "cluster", "config", "get", "log.retention.ms")
+    tap.ok(g and g["log.retention.ms"]["value"] == "7200000" and
+           g["log.retention.ms"]["source"] == where,
+           "cluster config get shows the value and its source (%s)" % where) or tap.diag(g)
+    rc, out, err = odr(b, "cluster", "config", "delete", "log.retention.ms", *mode)
+    g = odr_json(b, "cluster", "config", "get", "log.retention.ms")
+    tap.ok(rc == 0 and g and g["log.retention.ms"]["source"] == "default",
+           "cluster config delete: the override is gone (%s)" % where) or tap.diag((err, g))
 rc, out, err = odr(b, "cluster", "config", "get", "no.such.key")
 tap.ok(rc == 1 and "no.such.key" in err, "an unknown broker key: exit 1, named")
 
-with odtest.Conn(b.port) as cn:
-    apis = odtest.api_versions(cn, 0)["apis"]
 rc, out, err = odr(b, "cluster", "quorum", "--output", "json")
 if 55 in apis:
     q = odrcli.json_lines(out) if rc == 0 else []
