@@ -159,7 +159,11 @@ int odr_configs_alter(odr_ctx_t *ctx, rd_kafka_t *rk, rd_kafka_ResourceType_t ty
                       const char *name, const char *kind, char **sets, size_t nsets,
                       char **dels, size_t ndels)
 {
-    int code = odr_configs_incremental(ctx, type, name, kind, sets, nsets, dels, ndels);
+    /* One broker's own configs go to that broker (librdkafka routes the
+     * AlterConfigs there); the raw client only knows the first bootstrap. */
+    int code = type == RD_KAFKA_RESOURCE_BROKER && *name
+                   ? -1
+                   : odr_configs_incremental(ctx, type, name, kind, sets, nsets, dels, ndels);
     if (code >= 0)
         return code;
     odr_configs_t cur;
