@@ -15,8 +15,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-_build}
 case $build in /*) ;; *) build=$top/$build ;; esac
 
-# Everything needed to build, test and benchmark. Test-only entries:
-# librdkafka-dev (benchmark), kcat and the Python clients (client tests),
+# Everything needed to build, test and benchmark. librdkafka-dev builds the
+# odr command line (cli/; libssl-dev's libcrypto hashes its SCRAM
+# credentials) and the benchmark. Test-only entries: kcat and the Python clients (client tests),
 # clang (second compiler; libclang-rt for its sanitizers), perl (prove), the
 # compression libraries and kafka-python's codec packages (clients may
 # compress batches). Node.js (kafkajs test) is checked by command below.
