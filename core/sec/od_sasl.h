@@ -40,6 +40,10 @@ int64_t od_sasl_max_frame(const od_conn_t *c);
 /* The connection closes: end any exchange, free the state. */
 void od_sasl_conn_closed(od_conn_t *c);
 
+/* `odradekd hash-password USER` (argv[0] is "hash-password"): prints a
+ * sasl.argon2.file line for the password on standard input. Exit code. */
+int od_sasl_hash_password_main(int argc, char **argv);
+
 /* Handlers (the API table). */
 void od_h_sasl_handshake(od_req_t *r, void *body);
 void od_h_sasl_authenticate(od_req_t *r, void *body);
