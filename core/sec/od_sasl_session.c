@@ -132,7 +132,10 @@ static void conclude(od_sasl_session_t *s, int status, const char *err_in)
         return;
     }
     if (r->hdr.api_version < 0) { /* raw token framing (v0 handshake) */
-        if (s->replied || status == OD_SASL_DONE)
+        /* A token goes back only when the mechanism gave one (even an
+         * empty one, as PLAIN's); Kafka sends nothing for a null answer
+         * (GSSAPI's last step) and clients read exactly what is sent. */
+        if (s->replied)
             od_write_raw(&r->resp, s->reply ? s->reply : (const uint8_t *)"", s->reply_len);
         else
             od_req_no_response(r), r = NULL;
