@@ -120,6 +120,12 @@ static void conclude(od_sasl_session_t *s, int status, const char *err_in)
     s->req = NULL;
     char err[512];
     snprintf(err, sizeof(err), "%s", err_in ? err_in : "");
+    if (status == OD_SASL_DONE && sc->state == OD_SASLST_FAILED) {
+        /* The connection failed meanwhile (a request while this step was
+         * pending): it closes; this login does not count. */
+        status = OD_ERR_DENIED;
+        snprintf(err, sizeof(err), "Authentication failed: the connection is closing");
+    }
     if (status == OD_SASL_DONE && finish_login(s, err, sizeof(err)) < 0)
         status = OD_ERR_DENIED;
     if (status != OD_SASL_CONTINUE && status != OD_SASL_DONE) {
