@@ -106,6 +106,25 @@ tap.is_(plain_login(b.sasl_port, "alice", "argon-pw")[0], 0,
         "listener.name.sasl_plaintext.sasl.credential.backend=argon2 is used")
 b.stop()
 
+# ---- per listener: the enabled mechanisms ----
+b.sets.append(("listener.name.sasl_plaintext.sasl.enabled.mechanisms", "PLAIN"))
+b.start()
+with Conn(b.sasl_port) as c:
+    err, mechs = sasl.handshake(c, "SCRAM-SHA-256")
+    tap.is_((err, mechs), (sasl.UNSUPPORTED_SASL_MECHANISM, ["PLAIN"]),
+            "listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN narrows the list")
+b.stop()
+
+# ---- a mechanism no module provides stops the start ----
+bad = sasl.SaslBroker(mechanisms="PLAIN,DIGEST-MD5", name="bad-mech")
+try:
+    bad.start(timeout=10)
+    started = True
+except odtest.BrokerError:
+    started = False
+tap.ok(not started and "DIGEST-MD5, which no loaded module provides" in bad.log_text(),
+       "sasl.enabled.mechanisms with an unknown mechanism stops the start with a reason")
+
 # ---- cyrus (sasldb via saslpasswd2) ----
 if shutil.which("saslpasswd2"):
     db = os.path.join(tmp, "sasldb2")
