@@ -60,6 +60,16 @@ with Conn(b.port) as c:
             "refused users were not stored, the good one was")
 
 
+    # Big requests: linear work; beyond Kafka's 10000 records per user
+    # operation, POLICY_VIOLATION for all.
+    res = sasl.alter_scram(c, deletions=[("u%d" % i, S256) for i in range(5000)])
+    tap.ok(len(res) == 5000 and all(e == sasl.RESOURCE_NOT_FOUND for _, e, _ in res),
+           "5000 deletions of missing users: 5000 RESOURCE_NOT_FOUND results")
+    res = sasl.alter_scram(c, deletions=[("v%d" % i, S256) for i in range(10001)])
+    tap.ok(len(res) == 10001 and all(e == 44 for _, e, _ in res),
+           "10001 alterations: POLICY_VIOLATION (Kafka's per-operation record limit)")
+    tap.ok(b.running(), "broker alive")
+
 # confluent-kafka's AdminClient has alter_user_scram_credentials from 2.2 on.
 try:
     import confluent_kafka as ck
