@@ -86,11 +86,12 @@ static void verify_done(sasl_job_t *j)
     verify_job_t *v = (verify_job_t *)j;
     if (v->status == OD_ERR_IO)
         od_mlogf(module_ctx, OD_LOG_WARN, "%s", v->why);
-    v->done(v->arg, v->status == OD_OK ? OD_OK : OD_ERR_DENIED, NULL);
+    v->done(v->arg, v->status == OD_OK && !j->refused ? OD_OK : OD_ERR_DENIED, NULL);
+    sodium_memzero(v, sizeof(*v));
     free(v);
 }
 
-static void verify_discard(sasl_job_t *j)
+static void verify_free(sasl_job_t *j)
 {
     verify_job_t *v = (verify_job_t *)j;
     sodium_memzero(v, sizeof(*v));
@@ -114,7 +115,6 @@ static int verify_password(void *self, const od_client_t *c, const char *user,
         return OD_ERR_NOMEM;
     v->job.work = verify_work;
     v->job.done = verify_done;
-    v->job.discard = verify_discard;
     v->done = done;
     v->arg = arg;
     snprintf(v->path, sizeof(v->path), "%s", path);
@@ -122,7 +122,7 @@ static int verify_password(void *self, const od_client_t *c, const char *user,
     snprintf(v->password, sizeof(v->password), "%s", password);
     int rc = sasl_worker_submit(&worker, &v->job);
     if (rc != OD_OK) {
-        verify_discard(&v->job);
+        verify_free(&v->job);
         return rc;
     }
     return OD_OK;

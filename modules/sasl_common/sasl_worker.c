@@ -25,9 +25,11 @@ static void *loop(void *arg)
         w->queued--;
         pthread_mutex_unlock(&w->mu);
         j->work(j);
-        if (od_loop_post(w->core, run_done, j) != OD_OK)
-            j->discard(j);
         pthread_mutex_lock(&w->mu);
+        if (od_loop_post(w->core, run_done, j) != OD_OK) {
+            j->next = w->unposted; /* sasl_worker_stop finishes it */
+            w->unposted = j;
+        }
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -37,6 +39,7 @@ int sasl_worker_start(sasl_worker_t *w, od_core_t *core)
 {
     w->core = core;
     w->head = w->tail = NULL;
+    w->unposted = NULL;
     w->queued = 0;
     w->stopping = 0;
     if (pthread_mutex_init(&w->mu, NULL) != 0)
@@ -87,10 +90,16 @@ void sasl_worker_stop(sasl_worker_t *w)
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
+    while (w->unposted) {
+        sasl_job_t *j = w->unposted;
+        w->unposted = j->next;
+        j->done(j);
+    }
     while (w->head) {
         sasl_job_t *j = w->head;
         w->head = j->next;
-        j->discard(j);
+        j->refused = 1;
+        j->done(j);
     }
     w->tail = NULL;
     pthread_cond_destroy(&w->cv);

@@ -12,8 +12,10 @@
 typedef struct sasl_job sasl_job_t;
 struct sasl_job {
     void (*work)(sasl_job_t *j); /* on the worker thread */
-    void (*done)(sasl_job_t *j); /* on the loop thread; frees the job */
-    void (*discard)(sasl_job_t *j); /* the broker stops before done could run; frees it */
+    /* On the loop thread; frees the job. refused is set when the broker
+     * stopped first (work may not have run): done must then refuse. */
+    void (*done)(sasl_job_t *j);
+    int refused;
     sasl_job_t *next;
 };
 
@@ -26,6 +28,7 @@ typedef struct sasl_worker {
     pthread_cond_t cv;
     sasl_job_t *head, *tail;
     size_t queued;
+    sasl_job_t *unposted; /* worked, but od_loop_post refused (shutdown) */
     int started, stopping;
 } sasl_worker_t;
 
@@ -34,7 +37,9 @@ int sasl_worker_start(sasl_worker_t *w, od_core_t *core);
 /* Queue a job: OD_OK, OD_ERR_LIMIT (SASL_WORKER_MAX_QUEUED jobs wait
  * already: the caller refuses the login), OD_ERR_STOPPING. */
 int sasl_worker_submit(sasl_worker_t *w, sasl_job_t *j);
-/* Finish the running job, discard the queued ones, join the thread. */
+/* On the loop thread, at the module's fini: finish the running job, join
+ * the thread, then run done for every job left (refused set for the ones
+ * that never ran), so that no login stays waiting and nothing leaks. */
 void sasl_worker_stop(sasl_worker_t *w);
 
 #endif

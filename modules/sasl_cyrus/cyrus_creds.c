@@ -99,11 +99,12 @@ static void check_done(sasl_job_t *job)
     check_job_t *j = (check_job_t *)job;
     if (j->status == OD_ERR_IO)
         od_mlogf(module_ctx, OD_LOG_WARN, "%s", j->why);
-    j->done(j->arg, j->status == OD_OK ? OD_OK : OD_ERR_DENIED, NULL);
+    j->done(j->arg, j->status == OD_OK && !job->refused ? OD_OK : OD_ERR_DENIED, NULL);
+    memset(j, 0, sizeof(*j));
     free(j);
 }
 
-static void check_discard(sasl_job_t *job)
+static void check_free(sasl_job_t *job)
 {
     memset(job, 0, sizeof(check_job_t));
     free(job);
@@ -127,7 +128,6 @@ static int verify_password(void *self, const od_client_t *c, const char *user,
         return OD_ERR_NOMEM;
     j->job.work = check_work;
     j->job.done = check_done;
-    j->job.discard = check_discard;
     j->done = done;
     j->arg = arg;
     snprintf(j->pwcheck, sizeof(j->pwcheck), "%s", lv(c, "sasl.cyrus.pwcheck.method"));
@@ -139,7 +139,7 @@ static int verify_password(void *self, const od_client_t *c, const char *user,
     snprintf(j->password, sizeof(j->password), "%s", password);
     int rc = sasl_worker_submit(&worker, &j->job);
     if (rc != OD_OK) {
-        check_discard(&j->job);
+        check_free(&j->job);
         return rc;
     }
     return OD_OK;

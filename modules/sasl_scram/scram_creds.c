@@ -45,7 +45,7 @@ static void plain_work(sasl_job_t *j)
     OPENSSL_cleanse(p->password, sizeof(p->password));
 }
 
-static void plain_discard(sasl_job_t *j)
+static void plain_free(sasl_job_t *j)
 {
     OPENSSL_cleanse(j, sizeof(plain_job_t));
     free(j);
@@ -54,8 +54,8 @@ static void plain_discard(sasl_job_t *j)
 static void plain_done(sasl_job_t *j)
 {
     plain_job_t *p = (plain_job_t *)j;
-    p->done(p->arg, p->ok ? OD_OK : OD_ERR_DENIED, NULL);
-    plain_discard(j);
+    p->done(p->arg, p->ok && !j->refused ? OD_OK : OD_ERR_DENIED, NULL);
+    plain_free(j);
 }
 
 static int verify_password(void *self, const od_client_t *c, const char *user,
@@ -70,7 +70,6 @@ static int verify_password(void *self, const od_client_t *c, const char *user,
         return OD_ERR_NOMEM;
     p->job.work = plain_work;
     p->job.done = plain_done;
-    p->job.discard = plain_discard;
     p->done = done;
     p->arg = arg;
     p->known = od_scram_credential_get(self, user, OD_SCRAM_SHA_256, &p->stored) == OD_OK ||
@@ -86,7 +85,7 @@ static int verify_password(void *self, const od_client_t *c, const char *user,
     snprintf(p->password, sizeof(p->password), "%s", password);
     int rc = sasl_worker_submit(&worker, &p->job);
     if (rc != OD_OK) {
-        plain_discard(&p->job);
+        plain_free(&p->job);
         return rc;
     }
     return OD_OK;
