@@ -91,7 +91,16 @@ static int finish_login(od_sasl_session_t *s, char *err, size_t errsz)
         return -1;
     }
     int64_t lifetime = s->lifetime_ms > 0 ? s->lifetime_ms : 0;
-    const char *mr = od_sasl_listener_value(c, "connections.max.reauth.ms");
+    /* Kafka's listener.name.<l>.<mechanism>.connections.max.reauth.ms
+     * first, then the listener's and the broker's key. */
+    char key[OD_SASL_MAX_MECH + 32];
+    size_t ml = strlen(sc->mechanism);
+    for (size_t i = 0; i < ml; i++)
+        key[i] = (char)(sc->mechanism[i] >= 'A' && sc->mechanism[i] <= 'Z'
+                            ? sc->mechanism[i] - 'A' + 'a'
+                            : sc->mechanism[i]);
+    snprintf(key + ml, sizeof(key) - ml, ".connections.max.reauth.ms");
+    const char *mr = od_sasl_listener_value(c, key);
     int64_t max_reauth = mr ? strtoll(mr, NULL, 10) : 0;
     if (max_reauth > 0 && (lifetime == 0 || max_reauth < lifetime))
         lifetime = max_reauth;
