@@ -118,6 +118,17 @@ tap.is_(plain_login(b.sasl_port, "alice", "argon-pw")[0], 0,
         "listener.name.sasl_plaintext.sasl.credential.backend=argon2 is used")
 b.stop()
 
+# ---- per mechanism: PLAIN from the argon2 file, SCRAM from the metadata log ----
+b.sets = [kv for kv in b.sets if kv[0] != "listener.name.sasl_plaintext.sasl.credential.backend"]
+b.sets.append(("listener.name.sasl_plaintext.plain.sasl.credential.backend", "argon2"))
+b.start()
+tap.is_(plain_login(b.sasl_port, "alice", "argon-pw")[0], 0,
+        "listener.name.sasl_plaintext.plain.sasl.credential.backend=argon2: PLAIN uses argon2")
+with Conn(b.sasl_port) as c:
+    tap.is_(sasl.scram_login(c, "SCRAM-SHA-256", "alice", "scram-pw")[0], 0,
+            "and SCRAM on the same listener still the scram backend")
+b.stop()
+
 # ---- per listener: the enabled mechanisms ----
 b.sets.append(("listener.name.sasl_plaintext.sasl.enabled.mechanisms", "PLAIN"))
 b.start()

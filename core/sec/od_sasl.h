@@ -53,6 +53,9 @@ void od_h_sasl_authenticate(od_req_t *r, void *body);
 /* A configuration value for the connection's listener (Kafka's
  * listener.name.<listener>.<key> before <key>). */
 const char *od_sasl_listener_value(od_conn_t *c, const char *key);
+/* "<mechanism, lowercase>.<key>" in buf, Kafka's per-mechanism form of a
+ * listener key (the lookup falls back to the plain key). Returns buf. */
+const char *od_sasl_mech_key(const char *mechanism, const char *key, char *buf, size_t bufsz);
 /* Is name in the listener's sasl.enabled.mechanisms? */
 int od_sasl_mech_enabled(od_conn_t *c, const char *name);
 

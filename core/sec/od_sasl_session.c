@@ -86,7 +86,8 @@ static int finish_login(od_sasl_session_t *s, char *err, size_t errsz)
     principal[sizeof(principal) - 1] = '\0';
     if (sc->authenticated && strcmp(principal, sc->principal) != 0) {
         /* KIP-368: a re-authentication proves the same identity. */
-        snprintf(err, errsz, "Cannot change principals during re-authentication from %.200s: %.200s",
+        snprintf(err, errsz,
+                 "Cannot change principals during re-authentication from %.200s: %.200s",
                  sc->principal, principal);
         return -1;
     }
@@ -94,12 +95,7 @@ static int finish_login(od_sasl_session_t *s, char *err, size_t errsz)
     /* Kafka's listener.name.<l>.<mechanism>.connections.max.reauth.ms
      * first, then the listener's and the broker's key. */
     char key[OD_SASL_MAX_MECH + 32];
-    size_t ml = strlen(sc->mechanism);
-    for (size_t i = 0; i < ml; i++)
-        key[i] = (char)(sc->mechanism[i] >= 'A' && sc->mechanism[i] <= 'Z'
-                            ? sc->mechanism[i] - 'A' + 'a'
-                            : sc->mechanism[i]);
-    snprintf(key + ml, sizeof(key) - ml, ".connections.max.reauth.ms");
+    od_sasl_mech_key(sc->mechanism, "connections.max.reauth.ms", key, sizeof(key));
     const char *mr = od_sasl_listener_value(c, key);
     int64_t max_reauth = mr ? strtoll(mr, NULL, 10) : 0;
     if (max_reauth > 0 && (lifetime == 0 || max_reauth < lifetime))
@@ -201,7 +197,10 @@ const od_credential_ops_t *od_sasl_credentials(od_sasl_session_t *s, void **self
 {
     if (!s || !s->sc)
         return NULL;
-    const char *name = od_sasl_listener_value(s->sc->conn, "sasl.credential.backend");
+    char key[OD_SASL_MAX_MECH + 32];
+    const char *name = od_sasl_listener_value(
+        s->sc->conn,
+        od_sasl_mech_key(s->sc->mechanism, "sasl.credential.backend", key, sizeof(key)));
     const od_ext_reg_t *reg = name ? od_ext_find(s->sc->conn->core, OD_EXT_CREDENTIALS, name)
                                    : NULL;
     if (!reg)

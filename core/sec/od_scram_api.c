@@ -184,8 +184,9 @@ static void alter_committed(void *arg, int status, const char *msg)
 }
 
 /* Checks of one upsertion (Kafka's ScramControlManager); NULL when fine. */
-static const char *upsertion_problem(const od_AlterUserScramCredentialsRequest_ScramCredentialUpsertion_t *u,
-                                     int16_t *code)
+typedef od_AlterUserScramCredentialsRequest_ScramCredentialUpsertion_t upsertion_t;
+
+static const char *upsertion_problem(const upsertion_t *u, int16_t *code)
 {
     *code = OD_ERR_UNACCEPTABLE_CREDENTIAL;
     if (u->name.len <= 0)
@@ -361,8 +362,7 @@ void od_h_alter_user_scram_credentials(od_req_t *r, void *body)
             od_metarec_frame(&wb, OD_METAREC_REMOVE_USER_SCRAM_CREDENTIAL, 0);
             od_RemoveUserScramCredentialRecord_encode(&wb, 0, &rr);
         } else {
-            const od_AlterUserScramCredentialsRequest_ScramCredentialUpsertion_t *u =
-                &req->upsertions[k];
+            const upsertion_t *u = &req->upsertions[k];
             uint8_t stored[OD_SCRAM_MAX_KEY], server[OD_SCRAM_MAX_KEY];
             if (od_scram_keys(u->mechanism, u->salted_password.p, stored, server) < 0) {
                 od_wbuf_free(&wb);

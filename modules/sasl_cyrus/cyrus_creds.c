@@ -63,7 +63,8 @@ static void check_work(sasl_job_t *job)
     if (!sasl_ready) {
         int rc = sasl_server_init(NULL, "odradek");
         if (rc != SASL_OK) {
-            snprintf(j->why, sizeof(j->why), "sasl_server_init: %s", sasl_errstring(rc, NULL, NULL));
+            snprintf(j->why, sizeof(j->why), "sasl_server_init: %s",
+                     sasl_errstring(rc, NULL, NULL));
             j->status = OD_ERR_IO;
             return;
         }

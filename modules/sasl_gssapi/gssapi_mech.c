@@ -117,9 +117,9 @@ static int gss_step(void *self, void *state, od_sasl_session_t *s, const uint8_t
         snprintf(err, errsz, "Authentication failed: GSSAPI token too large");
         return OD_ERR_DENIED;
     }
-    int rc = st->started ? sasl_server_step(st->conn, (const char *)in, (unsigned)len, &out, &outlen)
-                         : sasl_server_start(st->conn, "GSSAPI", (const char *)in, (unsigned)len,
-                                             &out, &outlen);
+    const char *tok = (const char *)in;
+    int rc = st->started ? sasl_server_step(st->conn, tok, (unsigned)len, &out, &outlen)
+                         : sasl_server_start(st->conn, "GSSAPI", tok, (unsigned)len, &out, &outlen);
     st->started = 1;
     if (rc != SASL_OK && rc != SASL_CONTINUE) {
         od_mlogf(module_ctx, OD_LOG_INFO, "GSSAPI: %s", sasl_errdetail(st->conn));

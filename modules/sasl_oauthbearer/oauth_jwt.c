@@ -263,7 +263,8 @@ static int check_claims(const oauth_policy_t *p, json_t *c, int64_t now_ms, char
     }
     const char *s = json_string_value(json_object_get(c, p->sub_claim ? p->sub_claim : "sub"));
     if (!s || !*s || strlen(s) >= subsz) {
-        snprintf(err, errsz, "the token has no usable %.40s claim", p->sub_claim ? p->sub_claim : "sub");
+        snprintf(err, errsz, "the token has no usable %.40s claim",
+                 p->sub_claim ? p->sub_claim : "sub");
         return -1;
     }
     snprintf(sub, subsz, "%s", s);

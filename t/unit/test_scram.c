@@ -47,7 +47,8 @@ static void rfc7677(void)
     h[31] ^= 1;
     tap_ok(!od_scram_equal(h, cred.stored_key, 32), "a one-bit difference is seen");
     tap_ok(od_scram_cred_from_password(OD_SCRAM_SHA_512, "pencil", salt, (size_t)sl, 4096,
-                                       &cred) == 0 && cred.key_len == 64, "SHA-512 keys are 64 bytes");
+                                       &cred) == 0 && cred.key_len == 64,
+           "SHA-512 keys are 64 bytes");
     tap_ok(od_scram_key_len(3) == 0 && od_scram_hash(3, ck, 1, h) < 0, "mechanism 3 is refused");
 }
 
