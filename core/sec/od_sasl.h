@@ -17,10 +17,11 @@ struct od_core;
 typedef struct od_sasl_conn od_sasl_conn_t;
 
 /* Subsystem hooks (od_core.c's table): keys; start checks that every
- * enabled mechanism and backend of every SASL listener is loaded. */
+ * enabled mechanism and backend of every SASL listener is loaded (nothing
+ * to stop: connection state goes with each connection, the SCRAM store
+ * with the core). */
 int od_sasl_register_config(struct od_core *core, char *err, size_t errsz);
 int od_sasl_start(struct od_core *core, char *err, size_t errsz);
-void od_sasl_stop(struct od_core *core);
 
 /* Is the listener's protocol one with SASL? */
 int od_sasl_listener_wants(const od_conn_t *c);

@@ -155,8 +155,3 @@ int od_sasl_start(od_core_t *core, char *err, size_t errsz)
     }
     return 0;
 }
-
-void od_sasl_stop(od_core_t *core)
-{
-    (void)core;
-}

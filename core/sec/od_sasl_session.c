@@ -175,9 +175,7 @@ static void conclude(od_sasl_session_t *s, int status, const char *err_in)
 void od_sasl_session_step(od_sasl_session_t *s, const uint8_t *in, size_t len)
 {
     char err[512] = "";
-    s->in_step = 1;
     int rc = s->ops->step(s->self, s->state, s, in, len, err, sizeof(err));
-    s->in_step = 0;
     if (rc == OD_ERR_PENDING) {
         s->pending = 1;
         s->req->cancel = cancel_pending;
