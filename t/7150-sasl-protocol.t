@@ -152,6 +152,29 @@ with Conn(SP) as c:
     c.send_request(3, 1, odtest.array([], odtest.string))
     tap.is_(c.wait_closed(5), "closed", "Metadata between handshake and authenticate closes")
 
+# ---- a client pipelining behind its login: the login is checked on a
+# worker thread (PLAIN against SCRAM keys); what follows waits, then is served
+with Conn(SP) as c:
+    hs = odtest.frame(odtest.request_header(sasl.SASL_HANDSHAKE, 1, 1) + odtest.string("PLAIN"))
+    au = odtest.frame(odtest.request_header(sasl.SASL_AUTHENTICATE, 1, 2)
+                      + odtest.bytes_(sasl.plain_token("alice", "alice-secret")))
+    md = odtest.frame(odtest.request_header(3, 1, 3) + odtest.array([], odtest.string))
+    c.send_raw(hs + au + md)
+    corrs = []
+    for _ in range(3):
+        f = c.recv_frame()
+        corrs.append(odtest.Reader(f).i32() if f else None)
+    tap.is_(corrs, [1, 2, 3], "handshake, authenticate and a pipelined Metadata are all answered")
+with Conn(SP) as c:
+    au = odtest.frame(odtest.request_header(sasl.SASL_AUTHENTICATE, 1, 2)
+                      + odtest.bytes_(sasl.plain_token("alice", "wrong")))
+    c.send_raw(hs + au + md)
+    f1, f2 = c.recv_frame(), c.recv_frame()
+    r = odtest.Reader(f2)
+    tap.ok(f1 and r.i32() == 2 and r.i16() == sasl.SASL_AUTHENTICATION_FAILED,
+           "pipelined behind a wrong password: the failure is answered")
+    tap.is_(c.wait_closed(5), "closed", "and the Metadata behind it is not served")
+
 # ---- oversized tokens (sasl.server.max.receive.size=4096 here) ----
 with Conn(SP) as c:
     sasl.handshake(c, "PLAIN")

@@ -30,6 +30,11 @@ od_sasl_conn_t *od_sasl_conn_get(od_conn_t *c)
     return c->sasl;
 }
 
+int od_sasl_holds_reading(const od_conn_t *c)
+{
+    return c->sasl && c->sasl->sess && c->sasl->sess->pending;
+}
+
 void od_sasl_conn_closed(od_conn_t *c)
 {
     od_sasl_conn_t *sc = c->sasl;

@@ -38,6 +38,11 @@ int od_sasl_gate(od_conn_t *c, const od_request_header_t *h);
 /* The largest frame the connection may send now: sasl.server.max.receive.size
  * before authentication on a SASL listener, else socket.request.max.bytes. */
 int64_t od_sasl_max_frame(const od_conn_t *c);
+/* A login step is being checked (a backend's worker thread): the
+ * connection reads no further frame until it is answered, as Kafka's
+ * authenticator handles one at a time (a request pipelined after the last
+ * SaslAuthenticate is then served, not refused). */
+int od_sasl_holds_reading(const od_conn_t *c);
 /* The connection closes: end any exchange, free the state. */
 void od_sasl_conn_closed(od_conn_t *c);
 

@@ -247,5 +247,10 @@ void od_sasl_resume(od_sasl_session_t *s, int status, const char *err)
         s->req->cancel = NULL;
     if (status == OD_ERR_PENDING)
         status = OD_ERR; /* a resume must conclude the step */
+    od_conn_t *c = s->sc->conn;
     conclude(s, status, err);
+    /* Reading was held for this step: the flush resumes it (frames the
+     * client pipelined behind the login are buffered). */
+    if (!c->closing && !c->in_read)
+        od_conn_flush(c);
 }
