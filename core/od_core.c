@@ -210,7 +210,7 @@ static const od_subsystem_t subsystems[] = {
     {"logs", NULL, NULL, tick_logs, NULL},
     {"authorizer", od_authz_register_config, od_authz_start, NULL, od_authz_stop},
     {"connections", od_net_register_config, NULL, tick_conns, NULL},
-    {"sasl", od_sasl_register_config, od_sasl_start, NULL, od_sasl_stop},
+    {"sasl", od_sasl_register_config, od_sasl_start, NULL, NULL},
     {"fetch", od_fetch_register_config, od_fetch_start, NULL, od_fetch_stop},
     {"lifecycle", od_lifecycle_register_config, NULL, od_lifecycle_tick, od_lifecycle_stop},
     {"producer state", od_producer_register_config, od_producer_start, od_producer_tick,
