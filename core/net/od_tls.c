@@ -334,7 +334,8 @@ static uint32_t tls_wants(const od_conn_t *c)
 static int tls_pending(const od_conn_t *c)
 {
     const od_tls_conn_t *t = c->tls;
-    return t->handshake_done && SSL_pending(t->ssl) > 0;
+    /* Decrypted bytes, or records read ahead and not yet decrypted. */
+    return t->handshake_done && SSL_has_pending(t->ssl);
 }
 
 static void tls_close(od_conn_t *c)

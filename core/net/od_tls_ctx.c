@@ -591,6 +591,10 @@ static int build(lconf_t *lc, od_tls_ctx_t *t)
                                  SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
+    /* Read ahead: one read(2) takes what the socket has, several records
+     * at a time, instead of a header and a body per record (od_tls.c asks
+     * SSL_has_pending, not SSL_pending, for what is buffered). */
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_max_cert_list(ctx, 100 * 1024); /* a client's chain, bounded */
