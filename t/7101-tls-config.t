@@ -80,6 +80,8 @@ with open(mismatch, "w") as f:
     f.write(open(other["key"]).read() + open(srv["chain"]).read())
 fails("key of another certificate", [("ssl.keystore.location", mismatch)],
       r"private key does not belong to the certificate")
+tap.ok(not os.path.exists(os.path.join(tls.last_data_dir, "meta.properties")),
+       "a bad keystore stops the start before the data directory is written")
 fails("encrypted key without ssl.key.password", [("ssl.keystore.location", enc_ks)],
       r"cannot read a private key .*set ssl\.key\.password")
 fails("encrypted key with a wrong password",
