@@ -18,6 +18,7 @@
 #include "od_group.h"
 #include "od_handlers.h"
 #include "od_lifecycle.h"
+#include "od_lua.h"
 #include "od_metrics.h"
 #include "od_module.h"
 #include "od_net.h"
@@ -170,6 +171,11 @@ static void on_signal(void *arg, int fd, uint32_t ev)
     struct signalfd_siginfo si;
     (void)ev;
     while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) { /* reload what can be reloaded; connections stay */
+            od_logf(OD_LOG_INFO, "signal SIGHUP received; reloading lua.scripts");
+            od_lua_reload(core);
+            continue;
+        }
         od_logf(OD_LOG_INFO, "signal %s received; shutting down", strsignal((int)si.ssi_signo));
         core->stopping = 1;
         od_loop_stop(core->loop);
@@ -205,6 +211,7 @@ static const od_subsystem_t subsystems[] = {
      od_producer_stop},
     {"groups", od_groups_register_config, od_groups_start, od_groups_tick, od_groups_stop},
     {"metrics", od_metrics_register_config, od_metrics_start, NULL, od_metrics_stop},
+    {"lua", od_lua_register_config, od_lua_start, NULL, od_lua_stop},
 };
 #define NSUBSYSTEMS (sizeof(subsystems) / sizeof(subsystems[0]))
 
@@ -428,13 +435,15 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
         return -1;
     }
     signal(SIGPIPE, SIG_IGN);
-    /* SIGTERM and SIGINT are taken by a signalfd on the loop (below). Block
-     * them before any module or subsystem can start a thread, which would
-     * inherit the mask: a thread with them unblocked would die of them. */
+    /* SIGTERM, SIGINT (shutdown) and SIGHUP (reload) are taken by a
+     * signalfd on the loop (below). Block them before any module or
+     * subsystem can start a thread, which would inherit the mask: a thread
+     * with them unblocked would die of them. */
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     if (load_config(core, config_file, sets, nsets, err, errsz) < 0)
         return -1;
