@@ -2,15 +2,17 @@
 # Bad input on a TLS listener: garbage bytes, a plaintext Kafka request, a
 # truncated ClientHello, a handshake that stalls (closed after
 # ssl.handshake.timeout.ms), a corrupt record and an oversized record
-# after the handshake, a bad Kafka frame inside TLS, a renegotiation-free
-# TLS 1.2 session, a client that reads a large fetch slowly (the broker's
+# after the handshake, a bad Kafka frame inside TLS, a TLS 1.2
+# renegotiation request, a client that reads a large fetch slowly (the broker's
 # writes wait and resume). Each one is closed (with a log line where the
 # TLS layer refused it); the broker keeps serving TLS and plaintext
 # clients and exits cleanly.
 import os
+import re
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import time
 
@@ -47,7 +49,6 @@ def expect_closed(conn, what, timeout=5):
 
 
 def log_count(pattern):
-    import re
     return len(re.findall(pattern, b.log_text()))
 
 
@@ -143,6 +144,31 @@ c = Raw.__new__(Raw)
 c.sock, c.corr, c.timeout = s, 0, 10
 expect_closed(c, "a Kafka frame of size -1 inside TLS")
 survives("bad records and frames inside TLS")
+
+# ---- renegotiation is off -------------------------------------------------------
+# s_client's interactive "R" asks for a TLS 1.2 renegotiation; the broker
+# answers no_renegotiation, which OpenSSL's client takes as a failed
+# handshake: the session ends, and nothing was renegotiated.
+n0 = log_count(r"TLS error reading")
+p = subprocess.Popen(["openssl", "s_client", "-connect", "%s:%d" % (odtest.HOST, b.tls_port),
+                      "-CAfile", pki.ca, "-tls1_2"], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+head = b""
+for ln in p.stdout:  # the session is up once s_client has printed its summary
+    head += ln
+    if b"Verify return code" in ln:
+        break
+p.stdin.write(b"R\n")
+p.stdin.flush()
+odtest.wait_until(lambda: log_count(r"TLS error reading") > n0, 10)
+if p.poll() is None:
+    p.kill()
+text = (head + p.communicate(timeout=10)[0]).decode(errors="replace")
+tap.ok(log_count(r"TLS error reading") > n0, "a renegotiation request ends the session (broker log)")
+tap.ok("RENEGOTIATING" in text and not any(re.search(r"^verify return|New, TLS", ln) for ln in
+                                           text.split("RENEGOTIATING", 1)[1].splitlines()),
+       "s_client asked to renegotiate and got no new handshake")
+survives("a renegotiation attempt")
 
 # ---- a slow reader of a large fetch ------------------------------------------
 def slow_reader(br, what):
