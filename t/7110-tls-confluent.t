@@ -79,7 +79,7 @@ def refused(b, client=None, ca=None):
 import confluent_kafka.admin  # noqa: E402,F401
 
 # ---- server authentication only ------------------------------------------------
-b = tls.broker(pki, srv, sets=[("log.level", "debug")]).start()
+b = tls.broker(pki, srv, sets=[("log.level", "debug"), ("ssl.key.password", "hunter2")]).start()
 delivered, same = round_trip(b, "ssl-server-auth")
 tap.ok(delivered, "librdkafka: %d messages produced over SSL" % N)
 tap.ok(same, "librdkafka: all %d read back over SSL, in order, byte-exact" % N)
@@ -87,6 +87,15 @@ tap.ok(refused(b, ca=rogue_pki.ca), "a client that does not trust the broker's C
 tap.like(b.log_text(), r"TLS handshake failed", "the failed handshake is in the broker log")
 tap.like(b.log_text(), r"principal User:ANONYMOUS",
          "without a client certificate the principal is User:ANONYMOUS")
+res = ck.admin.ConfigResource(ck.admin.ConfigResource.Type.BROKER, "1")
+adm = odtest.ck_admin(b.bootstrap)
+cfg = adm.describe_configs([res])[res].result(20)
+pw = cfg.get("ssl.key.password")
+tap.ok(pw is not None and pw.is_sensitive and pw.value is None,
+       "DescribeConfigs: ssl.key.password is sensitive and its value is not shown")
+tap.ok(cfg.get("ssl.keystore.location") is not None and
+       cfg["ssl.keystore.location"].value == srv["keystore"],
+       "DescribeConfigs: ssl.keystore.location is shown")
 b.stop()
 
 # ---- mutual authentication: required -------------------------------------------
