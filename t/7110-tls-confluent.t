@@ -4,7 +4,8 @@
 # not trusting the broker's CA refused, then mutual authentication with
 # ssl.client.auth=required (no certificate or an untrusted one: refused;
 # a good one: accepted, principal from ssl.principal.mapping.rules in the
-# connection log) and ssl.client.auth=requested (no certificate: ANONYMOUS).
+# connection log, and in a Lua admin policy's req.principal) and
+# ssl.client.auth=requested (no certificate: ANONYMOUS).
 import os
 import re
 import sys
@@ -99,9 +100,17 @@ tap.ok(cfg.get("ssl.keystore.location") is not None and
 b.stop()
 
 # ---- mutual authentication: required -------------------------------------------
+# A Lua admin policy sees the principal every hook sees (od_client_t).
+policy = os.path.join(odtest.scratch("lua"), "policy.lua")
+with open(policy, "w") as f:
+    f.write('odradek.policy("create_topics", function(req)\n'
+            '  if req.principal == "User:alice-engineer" then return true end\n'
+            '  return false, "topics are created by alice, not " .. req.principal\n'
+            'end)\n')
 rules = r"RULE:^CN=([a-z]+),OU=eng,O=Odradek Test$/$1-engineer/,RULE:^CN=(.*?),O=.*$/$1/U,DEFAULT"
 bm = tls.broker(pki, srv, name="mtls", sets=[("log.level", "debug"), ("ssl.client.auth", "required"),
-                                              ("ssl.principal.mapping.rules", rules)]).start()
+                                              ("ssl.principal.mapping.rules", rules),
+                                              ("lua.scripts", policy)]).start()
 tap.ok(refused(bm), "ssl.client.auth=required: a client without a certificate is refused")
 tap.ok(refused(bm, mallory), "ssl.client.auth=required: a certificate from another CA is refused")
 text = bm.log_text()
@@ -117,6 +126,19 @@ tap.like(text, r"client certificate CN=alice,OU=eng,O=Odradek Test -> principal 
 tap.ok(refused(bm, bob) is False, "bob's certificate is accepted")
 tap.like(bm.log_text(), r"client certificate CN=bob,O=Odradek Test -> principal User:BOB",
          "second rule with /U maps bob to BOB")
+def create(client, name):
+    a = ck.admin.AdminClient(dict(ssl_conf(bm, client), logger=odtest.RdLog()))
+    try:
+        a.create_topics([ck.admin.NewTopic(name, 1, 1)], operation_timeout=20)[name].result(30)
+        return "created"
+    except ck.KafkaException as e:
+        return str(e.args[0])
+
+
+tap.is_(create(alice, "by-alice"), "created",
+        "a Lua admin policy sees alice's mapped principal (User:alice-engineer)")
+tap.like(create(bob, "by-bob"), r"POLICY_VIOLATION.*not User:BOB",
+         "... and bob's (User:BOB): refused with the policy's reason")
 tap.ok(not re.search(r"principal User:ANONYMOUS", bm.log_text()),
        "no connection got through unauthenticated")
 bm.stop()
