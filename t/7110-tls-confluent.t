@@ -9,7 +9,6 @@
 import os
 import re
 import sys
-import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -19,6 +18,7 @@ import tls  # noqa: E402
 
 try:
     import confluent_kafka as ck
+    import confluent_kafka.admin  # noqa: F401 (ck.admin)
 except ImportError as e:
     tap.skip_all("confluent_kafka not available: %s" % e)
 
@@ -76,8 +76,6 @@ def refused(b, client=None, ca=None):
     except ck.KafkaException:
         return True
 
-
-import confluent_kafka.admin  # noqa: E402,F401
 
 # ---- server authentication only ------------------------------------------------
 b = tls.broker(pki, srv, sets=[("log.level", "debug"), ("ssl.key.password", "hunter2")]).start()
