@@ -59,6 +59,39 @@ starts("PKCS12 keystore with ssl.keystore.password",
        [("ssl.keystore.type", "PKCS12"), ("ssl.keystore.location", p12),
         ("ssl.keystore.password", "p12pass")])
 
+# ---- truststores (ssl.client.auth=required proves they are the ones used) ----------
+cli = pki.client("dave")
+
+
+def mtls_starts(what, pairs):
+    b = tls.TlsBroker(sets=[("ssl.keystore.location", ks), ("ssl.client.auth", "required")] + pairs,
+                      name="mtls%d" % len(odtest._brokers))
+    b.start()
+    rc, out, err = tls.s_client(b.tls_port, ["-CAfile", pki.ca, "-cert", cli["cert"], "-key",
+                                             cli["key"], "-verify_return_error"],
+                                input=b"Q\n")
+    tap.is_(rc, 0, "%s: a client certificate from the CA is accepted" % what)
+    with tls.TlsConn(b.tls_port, tls.context(pki, cli)) as c:
+        tap.is_(odtest.api_versions(c, 3)["error"], 0, "%s: Kafka requests with it" % what)
+    try:
+        with tls.TlsConn(b.tls_port, tls.context(pki)) as c:
+            odtest.api_versions(c, 3)
+        tap.ok(False, "%s: no certificate is refused" % what)
+    except (OSError, odtest.ConnectionClosed, odtest.ProtoError):
+        tap.ok(True, "%s: no certificate is refused" % what)
+    b.stop()
+
+
+mtls_starts("PEM truststore file", [("ssl.truststore.location", pki.ca)])
+mtls_starts("CA certificates as PEM text (ssl.truststore.certificates)",
+            [("ssl.truststore.certificates", one_line(pki.ca))])
+ca_p12 = os.path.join(TMP, "ca.p12")
+odtest.run(["openssl", "pkcs12", "-export", "-nokeys", "-in", pki.ca, "-out", ca_p12,
+            "-passout", "pass:trust"])
+mtls_starts("PKCS12 truststore", [("ssl.truststore.type", "PKCS12"),
+                                  ("ssl.truststore.location", ca_p12),
+                                  ("ssl.truststore.password", "trust")])
+
 # ---- keystores that do not ------------------------------------------------------
 fails("no keystore for an SSL listener", [], r"ssl\.keystore\.location.*no keystore|no keystore")
 fails("JKS keystore type", [("ssl.keystore.type", "JKS"), ("ssl.keystore.location", ks)],
