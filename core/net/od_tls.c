@@ -269,7 +269,7 @@ static ssize_t tls_writev(od_conn_t *c, const struct iovec *iov, int niov)
         errno = EAGAIN; /* responses exist only after requests, so after the handshake */
         return -1;
     }
-    if (t->retry_len)
+    if (t->retry_len) /* the same bytes again (see the top of the file) */
         return write_bytes(c, t, t->retry_staged ? t->stage : iov[0].iov_base, t->retry_len,
                            t->retry_staged);
     /* A large segment goes as it is; small ones are gathered into records
@@ -297,7 +297,15 @@ static ssize_t tls_sendfile(od_conn_t *c, int fd, off_t *off, size_t len)
         return -1;
     }
     ssize_t w;
-    if (t->ktls_send && !t->retry_len) {
+    if (t->retry_len) {
+        /* od_conn.c calls again with the same queue head after EAGAIN, so
+         * a retry left here is met here, and its bytes are in the stage. */
+        w = write_bytes(c, t, t->stage, t->retry_len, 1);
+        if (w < 0)
+            return -1;
+        od_tls_stats.copy_file_bytes += (uint64_t)w;
+    } else if (t->ktls_send) {
+        /* Kernel TLS: the kernel encrypts straight from the page cache. */
         ERR_clear_error();
         errno = 0;
         w = SSL_sendfile(t->ssl, fd, *off, len, 0);
@@ -306,17 +314,13 @@ static ssize_t tls_sendfile(od_conn_t *c, int fd, off_t *off, size_t len)
         od_tls_stats.ktls_file_bytes += (uint64_t)w;
     } else {
         /* No kernel TLS: copy through the stage, one record at a time. */
-        if (!t->retry_len) {
-            if (ensure_stage(t) < 0)
-                return -1;
-            size_t want = len < STAGE_BYTES ? len : STAGE_BYTES;
-            ssize_t r = pread(fd, t->stage, want, *off);
-            if (r <= 0)
-                return r; /* 0: the file is shorter than the range, as sendfile says */
-            w = write_bytes(c, t, t->stage, (size_t)r, 1);
-        } else {
-            w = write_bytes(c, t, t->stage, t->retry_len, 1);
-        }
+        if (ensure_stage(t) < 0)
+            return -1;
+        size_t want = len < STAGE_BYTES ? len : STAGE_BYTES;
+        ssize_t r = pread(fd, t->stage, want, *off);
+        if (r <= 0)
+            return r; /* 0: the file is shorter than the range, as sendfile says */
+        w = write_bytes(c, t, t->stage, (size_t)r, 1);
         if (w < 0)
             return -1;
         od_tls_stats.copy_file_bytes += (uint64_t)w;
