@@ -96,14 +96,17 @@ static void handshake_timeout(void *arg)
     od_conn_close(c, "TLS handshake timeout");
 }
 
-/* The principal for the verified client certificate (through the mapping
- * rules, then OD_EVENT_AUTHENTICATE with mechanism "SSL", which may rewrite
- * or refuse it), or User:ANONYMOUS when none was sent. -1: refused (no
- * rule matched, as Kafka; or a module denied). */
+/* On SSL listeners: the principal for the verified client certificate
+ * (through the mapping rules, then OD_EVENT_AUTHENTICATE with mechanism
+ * "SSL", which may rewrite or refuse it), or User:ANONYMOUS when none was
+ * sent. -1: refused (no rule matched, as Kafka; or a module denied). */
 static int set_principal(od_conn_t *c, od_tls_conn_t *t)
 {
     X509 *peer = SSL_get1_peer_certificate(t->ssl);
-    if (!peer) {
+    /* On SASL_SSL the principal is SASL's, as Kafka's principal builder
+     * does it (a certificate, when asked for, is still verified). */
+    if (!peer || c->client.security_protocol == OD_SECPROTO_SASL_SSL) {
+        X509_free(peer);
         snprintf(t->principal, sizeof(t->principal), "User:ANONYMOUS");
         return 0;
     }
