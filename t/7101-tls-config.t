@@ -4,7 +4,7 @@
 # text in the config (one line, as Kafka takes it), an encrypted key with
 # ssl.key.password, PKCS12 with its password; JKS refused; missing,
 # unreadable and mismatched files; bad protocols, suites and mapping rules;
-# listener.security.protocol.map; SASL listeners refused until SASL exists.
+# listener.security.protocol.map (SASL_SSL: t/7130).
 import os
 import sys
 
@@ -176,11 +176,4 @@ fails("an unknown protocol in the map",
       [("ssl.keystore.location", ks), ("listener.security.protocol.map",
                                          "PLAINTEXT:PLAINTEXT,SSL:QUIC")],
       r"'QUIC' is not a security protocol")
-rc, text = tls.start_fails(tls.sets_args([("ssl.keystore.location", ks),
-                                          ("listeners", "PLAINTEXT://127.0.0.1:%d,SASL_SSL://"
-                                           "127.0.0.1:%d" % (odtest.free_port(), odtest.free_port()))]),
-                           TMP)
-tap.ok(rc not in (0, None), "SASL_SSL listener: the start stops until SASL is there (exit %s)" % rc)
-tap.like(text, r"security protocol SASL_SSL is not supported yet", "SASL_SSL: the reason is given")
-
 sys.exit(odtest.finish())
