@@ -71,6 +71,12 @@ def mtls_starts(what, pairs):
                                              cli["key"], "-verify_return_error"],
                                 input=b"Q\n")
     tap.is_(rc, 0, "%s: a client certificate from the CA is accepted" % what)
+    rc, out, err = odtest.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % b.tls_port,
+                               "-CAfile", pki.ca, "-cert", cli["cert"], "-key", cli["key"]],
+                              input=b"Q\n")
+    tap.like(out.decode(errors="replace"),
+             r"Acceptable client certificate CA names\n.*CN = Odradek Test CA",
+             "%s: the CertificateRequest names the trusted CA" % what)
     with tls.TlsConn(b.tls_port, tls.context(pki, cli)) as c:
         tap.is_(odtest.api_versions(c, 3)["error"], 0, "%s: Kafka requests with it" % what)
     try:
