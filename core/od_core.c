@@ -372,6 +372,8 @@ static int check_settings(od_core_t *core, char *err, size_t errsz)
                  od_config_where(&core->config, "listeners", where, sizeof(where)), why);
         return -1;
     }
+    if (od_listeners_check_tls(core, err, errsz) < 0)
+        return -1;
     if (core->conf.advertised_listeners && *core->conf.advertised_listeners) {
         int n = od_listeners_parse(core->conf.advertised_listeners, od_net_protocol_map(core), specs,
                                    8, why, sizeof(why));
