@@ -23,6 +23,8 @@
 #include "od_module.h"
 #include "od_net.h"
 #include "od_producer.h"
+#include "od_sasl.h"
+#include "od_scram_store.h"
 #include "od_topic_config.h"
 
 /* Set by Makefile.am from configure's moduledir and localstatedir: with no
@@ -202,6 +204,7 @@ static const od_subsystem_t subsystems[] = {
     {"logs", NULL, NULL, tick_logs, NULL},
     {"authorizer", od_authz_register_config, od_authz_start, NULL, od_authz_stop},
     {"connections", od_net_register_config, NULL, tick_conns, NULL},
+    {"sasl", od_sasl_register_config, od_sasl_start, NULL, od_sasl_stop},
     {"fetch", od_fetch_register_config, od_fetch_start, NULL, od_fetch_stop},
     {"lifecycle", od_lifecycle_register_config, NULL, od_lifecycle_tick, od_lifecycle_stop},
     {"producer state", od_producer_register_config, od_producer_start, od_producer_tick,
@@ -526,6 +529,7 @@ void od_core_shutdown(od_core_t *core)
     stop_subsystems(core);
     /* Closing partition logs flushes them: the log is consistent on disk. */
     od_image_free(core, &core->image);
+    od_scram_store_free(core);
     if (core->cp && core->cp->stop)
         core->cp->stop(core->cp_self);
     if (core->storage && core->storage->stop)

@@ -21,7 +21,8 @@ void od_modules_reset_registry(void)
     nstorages = ncplanes = 0;
 }
 
-static const char *const default_modules[] = {"storage_segment", "storage_memory", "kraft", "acl"};
+static const char *const default_modules[] = {"storage_segment", "storage_memory", "kraft",
+                                              "sasl_plain", "sasl_scram", "acl"};
 
 /* Modules linked into the program (the fuzzer), found by name before dlopen. */
 static const od_module_t *const *static_mods;

@@ -701,6 +701,11 @@ typedef struct od_credential_ops {
 } od_credential_ops_t;
 
 int od_register_credentials(od_module_ctx_t *ctx, const od_credential_ops_t *ops, void *self);
+/* The SCRAM credentials the metadata log holds (UserScramCredentialRecord,
+ * managed with AlterUserScramCredentials), for the `scram` backend: OD_OK
+ * with *out filled, or OD_ERR_NOT_FOUND. */
+int od_scram_credential_get(od_core_t *core, const char *user, int mechanism,
+                            od_scram_cred_t *out);
 
 /* ---- authorizers ------------------------------------------------------- */
 

@@ -15,6 +15,7 @@
 #include "od_handlers.h"
 #include "od_net.h"
 #include "od_proto_gen.h"
+#include "od_scram_store.h"
 #include "od_topic_config.h"
 #include "od_topic_config.h"
 #include "od_topicname.h"
@@ -664,6 +665,10 @@ int od_metadata_apply(od_core_t *core, const uint8_t *rec, size_t len, int64_t o
             core->image.next_producer_id = r.next_producer_id;
         break;
     }
+    case OD_METAREC_USER_SCRAM_CREDENTIAL:
+    case OD_METAREC_REMOVE_USER_SCRAM_CREDENTIAL:
+        rc = od_scram_store_apply(core, key, ver, &s, why, sizeof(why));
+        break;
     default:
         /* Records this broker does not act on (features, no-ops, ...) are
          * skipped: a newer controller may write them. */
@@ -1238,19 +1243,22 @@ int od_metadata_snapshot(od_core_t *core, od_meta_record_t **recs, size_t *n)
     }
     od_meta_record_t *out = calloc(rs.n ? rs.n : 1, sizeof(*out));
     int rc = out ? 0 : -1;
+    size_t nout = rs.n;
     for (size_t i = 0; rc == 0 && i < rs.n; i++) {
         uint8_t *flat = rs.bufs[i].err ? NULL : od_wbuf_flatten(&rs.bufs[i], &out[i].len);
         if (!flat)
             rc = -1;
         out[i].data = flat;
     }
+    if (rc == 0 && od_scram_store_snapshot(core, &out, &nout) < 0)
+        rc = -1; /* SCRAM credentials (UserScramCredentialRecord) last */
     if (rc < 0) {
-        for (size_t i = 0; out && i < rs.n; i++)
+        for (size_t i = 0; out && i < nout; i++)
             free((void *)out[i].data);
         free(out);
     } else {
         *recs = out;
-        *n = rs.n;
+        *n = nout;
     }
     recset_free(&rs);
     return rc;

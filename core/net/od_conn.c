@@ -16,6 +16,7 @@
 #include "od_ext.h"
 #include "od_metrics.h"
 #include "od_net.h"
+#include "od_sasl.h"
 
 #define OD_RBUF_MIN (64 * 1024)
 #define OD_IOV_MAX 64
@@ -267,6 +268,7 @@ void od_conn_close(od_conn_t *c, const char *why)
     c->fd = -1;
     mem_unwait(c);
     charge(core, c, &c->rcharged, 0, 0);
+    od_sasl_conn_closed(c);
     od_req_t *r = c->q_head;
     while (r) {
         od_req_t *n = r->next;
@@ -493,6 +495,10 @@ void od_conn_flush(od_conn_t *c)
         while (c->q_head && c->q_head->ready && c->seg_idx >= c->q_head->resp.nsegs)
             pop_head(c);
     }
+    if (c->close_after_flush && !c->q_head) {
+        od_conn_close(c, c->close_after_flush);
+        return;
+    }
     if (c->write_blocked) {
         c->write_blocked = 0;
         update_watch(c);
@@ -517,11 +523,14 @@ static int process_buffer(od_conn_t *c)
         const uint8_t *p = c->rbuf + pos;
         int32_t size = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
                                  (uint32_t)p[2] << 8 | p[3]);
-        if (size < 0 || (int64_t)size > core->conf.socket_request_max_bytes) {
+        int64_t max_frame = od_sasl_max_frame(c);
+        if (size < 0 || (int64_t)size > max_frame) {
             od_logf(OD_LOG_WARN,
-                    "client %s: request size %d is outside [0, socket.request.max.bytes=%lld]; "
-                    "closing",
-                    c->peer, size, (long long)core->conf.socket_request_max_bytes);
+                    "client %s: request size %d is outside [0, %s=%lld]; closing", c->peer, size,
+                    max_frame < core->conf.socket_request_max_bytes
+                        ? "sasl.server.max.receive.size before authentication"
+                        : "socket.request.max.bytes",
+                    (long long)max_frame);
             od_conn_close(c, "bad frame size");
             break;
         }

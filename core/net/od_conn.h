@@ -72,6 +72,8 @@ struct od_conn {
     char *sasl_mechanism; /* malloc'd; NULL until SASL authenticated */
     char *client_id;      /* malloc'd copy of the latest request's (at most 32767 bytes) */
     size_t client_id_len;
+    struct od_sasl_conn *sasl;     /* SASL listeners: the login state (core/sec/od_sasl.c) */
+    const char *close_after_flush; /* close once every response is written (why) */
 };
 
 od_conn_t *od_conn_new(struct od_core *core, int fd, const char *peer, const char *host,

@@ -21,6 +21,8 @@ static int16_t protocol_of(const char *name)
      * listener's name is its protocol and only PLAINTEXT exists. */
     if (strcmp(name, "PLAINTEXT") == 0)
         return 0;
+    if (strcmp(name, "SASL_PLAINTEXT") == 0)
+        return 2;
     return -1;
 }
 
@@ -88,7 +90,7 @@ int od_listeners_parse(const char *text, od_listen_spec_t *out, size_t max, char
         s->security_protocol = protocol_of(s->name);
         if (s->security_protocol < 0) {
             snprintf(err, errsz,
-                     "listener '%s': security protocol %s is not supported yet (only PLAINTEXT)",
+                     "listener '%s': security protocol %s is not supported yet (only PLAINTEXT and SASL_PLAINTEXT)",
                      item, s->name);
             return -1;
         }

@@ -8,6 +8,7 @@
 #include "od_ext.h"
 #include "od_handlers.h"
 #include "od_metrics.h"
+#include "od_sasl.h"
 
 /* The APIs this broker serves. Their version ranges are not written here:
  * they come from the .ods schemas in core/proto/schema through the generated
@@ -46,6 +47,10 @@ static od_api_entry_t api_table[] = {
     API(OD_API_DESCRIBE_ACLS, od_h_describe_acls, 0, NOCAP),
     API(OD_API_CREATE_ACLS, od_h_create_acls, 1, NOCAP),
     API(OD_API_DELETE_ACLS, od_h_delete_acls, 1, NOCAP),
+    API(OD_API_SASL_HANDSHAKE, od_h_sasl_handshake, 0, NOCAP),
+    API(OD_API_SASL_AUTHENTICATE, od_h_sasl_authenticate, 0, NOCAP),
+    API(OD_API_DESCRIBE_USER_SCRAM_CREDENTIALS, od_h_describe_user_scram_credentials, 0, NOCAP),
+    API(OD_API_ALTER_USER_SCRAM_CREDENTIALS, od_h_alter_user_scram_credentials, 1, NOCAP),
 };
 #define NAPIS (sizeof(api_table) / sizeof(api_table[0]))
 
@@ -147,6 +152,8 @@ static int request_denied(od_conn_t *c, const od_request_header_t *h, size_t len
 
 void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
 {
+    if (c->sasl && od_sasl_raw_frame(c, frame, len))
+        return; /* a SASL token without a request header (after a v0 handshake) */
     od_slice_t s;
     od_slice_init(&s, frame, len);
     od_request_header_t h;
@@ -165,6 +172,8 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
         od_conn_close(c, "unknown api key");
         return;
     }
+    if (od_sasl_gate(c, &h) < 0)
+        return; /* not served before authentication, or the session expired */
     if (h.api_version < api->min_ver || h.api_version > api->max_ver) {
         if (h.api_key == OD_API_API_VERSIONS) {
             /* Answer in the v0 layout so the client can pick a version. */

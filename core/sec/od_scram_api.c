@@ -1,0 +1,327 @@
+/* od_scram_api.c - DescribeUserScramCredentials (50) and
+ * AlterUserScramCredentials (51) with Kafka's per-user errors; changes go
+ * through the control plane as UserScramCredentialRecord /
+ * RemoveUserScramCredentialRecord and are answered once committed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "od_core.h"
+#include "od_dispatch.h"
+#include "od_handlers.h"
+#include "od_sasl.h"
+#include "od_scram_store.h"
+
+static int str_eq(od_str_t a, od_str_t b)
+{
+    return a.len == b.len && (a.len <= 0 || memcmp(a.p, b.p, (size_t)a.len) == 0);
+}
+
+/* The control plane failed a proposal outside Kafka's codes. */
+#define PROPOSE_FAILED (-100000)
+
+static const char *arena_printf(od_arena_t *a, const char *fmt, const char *arg)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), fmt, arg);
+    return od_arena_strndup(a, buf, strlen(buf));
+}
+
+static char *cstr(od_arena_t *a, od_str_t s)
+{
+    return od_arena_strndup(a, s.p ? s.p : "", s.len > 0 ? (size_t)s.len : 0);
+}
+
+/* ---- DescribeUserScramCredentials ---- */
+
+typedef od_DescribeUserScramCredentialsResponse_DescribeUserScramCredentialsResult_t dresult_t;
+
+static void describe_user(od_req_t *r, dresult_t *o, const char *user)
+{
+    int32_t it256 = 0, it512 = 0;
+    unsigned m = od_scram_store_mechs(r->core, user, &it256, &it512);
+    o->user = od_str_c(user);
+    o->error_message.len = -1;
+    if (!m) {
+        o->error_code = OD_ERR_RESOURCE_NOT_FOUND;
+        o->error_message = od_str_c(arena_printf(
+            &r->arena, "Attempt to describe a user credential that does not exist: %s", user));
+        return;
+    }
+    o->credential_infos = od_arena_calloc(&r->arena, 2, sizeof(*o->credential_infos));
+    if (!o->credential_infos)
+        return;
+    if (m & (1u << OD_SCRAM_SHA_256)) {
+        o->credential_infos[o->credential_infos_count].mechanism = OD_SCRAM_SHA_256;
+        o->credential_infos[o->credential_infos_count++].iterations = it256;
+    }
+    if (m & (1u << OD_SCRAM_SHA_512)) {
+        o->credential_infos[o->credential_infos_count].mechanism = OD_SCRAM_SHA_512;
+        o->credential_infos[o->credential_infos_count++].iterations = it512;
+    }
+}
+
+void od_h_describe_user_scram_credentials(od_req_t *r, void *body)
+{
+    od_DescribeUserScramCredentialsRequest_t *req = body;
+    od_DescribeUserScramCredentialsResponse_t resp;
+    od_DescribeUserScramCredentialsResponse_init(&resp);
+    resp.error_message.len = -1;
+    size_t n = 0;
+    if (req->users_count <= 0) { /* null or empty: every user with a credential */
+        while (od_scram_store_user_at(r->core, n))
+            n++;
+    } else {
+        n = (size_t)req->users_count;
+    }
+    resp.results = od_arena_calloc(&r->arena, n ? n : 1, sizeof(*resp.results));
+    if (!resp.results) {
+        od_req_drop(r);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        dresult_t *o = &resp.results[resp.results_count++];
+        if (req->users_count <= 0) {
+            describe_user(r, o, od_scram_store_user_at(r->core, i));
+            continue;
+        }
+        od_str_t name = req->users[i].name;
+        char *user = cstr(&r->arena, name);
+        int dup = 0;
+        for (size_t j = 0; j < n; j++)
+            dup |= j != i && str_eq(req->users[j].name, name);
+        if (!user) {
+            od_req_drop(r);
+            return;
+        }
+        if (dup) {
+            o->user = od_str_c(user);
+            o->error_code = OD_ERR_DUPLICATE_RESOURCE;
+            o->error_message = od_str_c(arena_printf(
+                &r->arena,
+                "Cannot describe SCRAM credentials for the same user twice in a single request: %s",
+                user));
+            continue;
+        }
+        describe_user(r, o, user);
+    }
+    od_DescribeUserScramCredentialsResponse_encode(&r->resp, r->hdr.api_version, &resp);
+    od_req_done(r);
+}
+
+/* ---- AlterUserScramCredentials ---- */
+
+typedef od_AlterUserScramCredentialsResponse_AlterUserScramCredentialsResult_t aresult_t;
+
+typedef struct alter_wait {
+    od_req_t *r;
+    od_AlterUserScramCredentialsResponse_t resp;
+    int *proposed; /* per result: its records are in the proposal */
+} alter_wait_t;
+
+static aresult_t *result_for(od_req_t *r, od_AlterUserScramCredentialsResponse_t *resp,
+                             od_str_t user)
+{
+    for (int32_t i = 0; i < resp->results_count; i++)
+        if (str_eq(resp->results[i].user, user))
+            return &resp->results[i];
+    aresult_t *o = &resp->results[resp->results_count++];
+    o->user = od_str_c(cstr(&r->arena, user));
+    o->error_message.len = -1;
+    return o;
+}
+
+static void set_error(od_req_t *r, aresult_t *o, int16_t code, const char *msg)
+{
+    if (o->error_code != OD_ERR_NONE)
+        return; /* the first problem of a user is the one reported */
+    o->error_code = code;
+    o->error_message = od_str_c(od_arena_strndup(&r->arena, msg, strlen(msg)));
+}
+
+static void alter_answer(alter_wait_t *w)
+{
+    od_req_t *r = w->r;
+    od_AlterUserScramCredentialsResponse_encode(&r->resp, r->hdr.api_version, &w->resp);
+    od_req_done(r);
+    free(w->proposed);
+    free(w);
+}
+
+static void alter_committed(void *arg, int status, const char *msg)
+{
+    alter_wait_t *w = arg;
+    for (int32_t i = 0; status != 0 && i < w->resp.results_count; i++)
+        if (w->proposed[i])
+            set_error(w->r, &w->resp.results[i],
+                      status < 0 && status > -1000 ? (int16_t)-status
+                                                   : OD_ERR_UNKNOWN_SERVER_ERROR,
+                      msg ? msg : "the change was not committed");
+    alter_answer(w);
+}
+
+/* Checks of one upsertion (Kafka's ScramControlManager); NULL when fine. */
+static const char *upsertion_problem(const od_AlterUserScramCredentialsRequest_ScramCredentialUpsertion_t *u,
+                                     int16_t *code)
+{
+    *code = OD_ERR_UNACCEPTABLE_CREDENTIAL;
+    if (u->name.len <= 0)
+        return "Username must not be empty";
+    if (!od_scram_key_len(u->mechanism)) {
+        *code = OD_ERR_UNSUPPORTED_SASL_MECHANISM;
+        return "Unknown SCRAM mechanism";
+    }
+    if (u->iterations < OD_SCRAM_MIN_ITERATIONS)
+        return "Too few iterations";
+    if (u->iterations > OD_SCRAM_MAX_ITERATIONS)
+        return "Too many iterations";
+    if (u->salt.len <= 0 || (size_t)u->salt.len > sizeof(((od_scram_cred_t *)0)->salt))
+        return "The salt must be 1 to 64 bytes";
+    if (u->salted_password.len != (int32_t)od_scram_key_len(u->mechanism))
+        return "The salted password does not have the mechanism's hash length";
+    return NULL;
+}
+
+static int add_record(od_meta_record_t **recs, size_t *n, od_wbuf_t *w)
+{
+    size_t len = 0;
+    uint8_t *flat = w->err ? NULL : od_wbuf_flatten(w, &len);
+    od_wbuf_free(w);
+    od_meta_record_t *g = flat ? realloc(*recs, (*n + 1) * sizeof(**recs)) : NULL;
+    if (!g) {
+        free(flat);
+        return -1;
+    }
+    *recs = g;
+    g[*n].data = flat;
+    g[*n].len = len;
+    (*n)++;
+    return 0;
+}
+
+void od_h_alter_user_scram_credentials(od_req_t *r, void *body)
+{
+    od_AlterUserScramCredentialsRequest_t *req = body;
+    od_core_t *core = r->core;
+    size_t total = (size_t)(req->deletions_count > 0 ? req->deletions_count : 0) +
+                   (size_t)(req->upsertions_count > 0 ? req->upsertions_count : 0);
+    alter_wait_t *w = calloc(1, sizeof(*w));
+    if (w)
+        w->proposed = calloc(total ? total : 1, sizeof(int));
+    if (!w || !w->proposed) {
+        if (w)
+            free(w->proposed);
+        free(w);
+        od_req_drop(r);
+        return;
+    }
+    w->r = r;
+    od_AlterUserScramCredentialsResponse_init(&w->resp);
+    w->resp.results = od_arena_calloc(&r->arena, total ? total : 1, sizeof(aresult_t));
+    if (!w->resp.results) {
+        free(w->proposed);
+        free(w);
+        od_req_drop(r);
+        return;
+    }
+    /* Every (user, mechanism) at most once in the whole request. */
+    for (size_t i = 0; i < total; i++) {
+        int di = i < (size_t)(req->deletions_count > 0 ? req->deletions_count : 0);
+        size_t k = di ? i : i - (size_t)(req->deletions_count > 0 ? req->deletions_count : 0);
+        od_str_t name = di ? req->deletions[k].name : req->upsertions[k].name;
+        int8_t mech = di ? req->deletions[k].mechanism : req->upsertions[k].mechanism;
+        aresult_t *o = result_for(r, &w->resp, name);
+        for (size_t j = 0; j < total; j++) {
+            int dj = j < (size_t)(req->deletions_count > 0 ? req->deletions_count : 0);
+            size_t kj = dj ? j : j - (size_t)(req->deletions_count > 0 ? req->deletions_count : 0);
+            od_str_t nj = dj ? req->deletions[kj].name : req->upsertions[kj].name;
+            int8_t mj = dj ? req->deletions[kj].mechanism : req->upsertions[kj].mechanism;
+            if (j != i && mj == mech && str_eq(nj, name))
+                set_error(r, o, OD_ERR_DUPLICATE_RESOURCE,
+                          "A user credential cannot be altered twice in the same request");
+        }
+        if (di) {
+            char *user = cstr(&r->arena, name);
+            od_scram_cred_t c;
+            if (name.len <= 0)
+                set_error(r, o, OD_ERR_UNACCEPTABLE_CREDENTIAL, "Username must not be empty");
+            else if (!od_scram_key_len(mech))
+                set_error(r, o, OD_ERR_UNSUPPORTED_SASL_MECHANISM, "Unknown SCRAM mechanism");
+            else if (!user || od_scram_credential_get(core, user, mech, &c) != OD_OK)
+                set_error(r, o, OD_ERR_RESOURCE_NOT_FOUND,
+                          "Attempt to delete a user credential that does not exist");
+            OPENSSL_cleanse(&c, sizeof(c));
+        } else {
+            int16_t code;
+            const char *why = upsertion_problem(&req->upsertions[k], &code);
+            if (why)
+                set_error(r, o, code, why);
+        }
+    }
+    /* Users without an error go into one proposal; the rest are answered as
+     * they are (Kafka applies each user's changes or none of them). */
+    od_meta_record_t *recs = NULL;
+    size_t nrecs = 0;
+    int oom = 0;
+    for (size_t i = 0; i < total && !oom; i++) {
+        int di = i < (size_t)(req->deletions_count > 0 ? req->deletions_count : 0);
+        size_t k = di ? i : i - (size_t)(req->deletions_count > 0 ? req->deletions_count : 0);
+        od_str_t name = di ? req->deletions[k].name : req->upsertions[k].name;
+        aresult_t *o = result_for(r, &w->resp, name);
+        if (o->error_code != OD_ERR_NONE)
+            continue;
+        w->proposed[o - w->resp.results] = 1;
+        od_wbuf_t wb;
+        od_wbuf_init(&wb);
+        if (di) {
+            od_RemoveUserScramCredentialRecord_t rr;
+            od_RemoveUserScramCredentialRecord_init(&rr);
+            rr.name = name;
+            rr.mechanism = req->deletions[k].mechanism;
+            od_metarec_frame(&wb, OD_METAREC_REMOVE_USER_SCRAM_CREDENTIAL, 0);
+            od_RemoveUserScramCredentialRecord_encode(&wb, 0, &rr);
+        } else {
+            const od_AlterUserScramCredentialsRequest_ScramCredentialUpsertion_t *u =
+                &req->upsertions[k];
+            uint8_t stored[OD_SCRAM_MAX_KEY], server[OD_SCRAM_MAX_KEY];
+            if (od_scram_keys(u->mechanism, u->salted_password.p, stored, server) < 0) {
+                od_wbuf_free(&wb);
+                oom = 1;
+                break;
+            }
+            size_t kl = od_scram_key_len(u->mechanism);
+            od_UserScramCredentialRecord_t ur;
+            od_UserScramCredentialRecord_init(&ur);
+            ur.name = name;
+            ur.mechanism = u->mechanism;
+            ur.salt = u->salt;
+            ur.stored_key.p = stored;
+            ur.stored_key.len = (int32_t)kl;
+            ur.server_key.p = server;
+            ur.server_key.len = (int32_t)kl;
+            ur.iterations = u->iterations;
+            od_metarec_frame(&wb, OD_METAREC_USER_SCRAM_CREDENTIAL, 0);
+            od_UserScramCredentialRecord_encode(&wb, 0, &ur);
+            OPENSSL_cleanse(stored, sizeof(stored));
+            OPENSSL_cleanse(server, sizeof(server));
+        }
+        if (add_record(&recs, &nrecs, &wb) < 0)
+            oom = 1;
+    }
+    char err[256] = "";
+    int rc = -1;
+    if (!oom && nrecs > 0 && core->cp)
+        rc = core->cp->propose(core->cp_self, recs, nrecs, alter_committed, w, err, sizeof(err));
+    for (size_t i = 0; i < nrecs; i++)
+        free((void *)recs[i].data);
+    free(recs);
+    if (rc == 0)
+        return; /* answered by alter_committed */
+    if (nrecs > 0 || oom)
+        alter_committed(w, PROPOSE_FAILED,
+                        oom ? "out of memory" : err[0] ? err : "no control plane");
+    else
+        alter_answer(w);
+}
