@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "od_authz.h"
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
@@ -70,6 +71,13 @@ void od_h_describe_user_scram_credentials(od_req_t *r, void *body)
     od_DescribeUserScramCredentialsResponse_init(&resp);
     resp.error_message.len = -1;
     size_t n = 0;
+    if (!od_authz_cluster(r, OD_ACL_OP_DESCRIBE)) { /* Kafka: DESCRIBE on the cluster */
+        resp.error_code = OD_ERR_CLUSTER_AUTHORIZATION_FAILED;
+        resp.results_count = 0;
+        od_DescribeUserScramCredentialsResponse_encode(&r->resp, r->hdr.api_version, &resp);
+        od_req_done(r);
+        return;
+    }
     if (req->users_count <= 0) { /* null or empty: every user with a credential */
         while (od_scram_store_user_at(r->core, n))
             n++;
@@ -144,6 +152,14 @@ static void set_error(od_req_t *r, aresult_t *o, int16_t code, const char *msg)
 static void alter_answer(alter_wait_t *w)
 {
     od_req_t *r = w->r;
+    for (int32_t i = 0; i < w->resp.results_count; i++) {
+        aresult_t *o = &w->resp.results[i];
+        if (o->error_code == OD_ERR_CLUSTER_AUTHORIZATION_FAILED)
+            continue; /* the denial is in the audit log already */
+        od_audit_admin(r, "ALTER_USER_SCRAM_CREDENTIALS", OD_RES_USER, o->user.p,
+                       o->user.len > 0 ? (size_t)o->user.len : 0, o->error_code,
+                       o->error_message.len > 0 ? o->error_message.p : NULL);
+    }
     od_AlterUserScramCredentialsResponse_encode(&r->resp, r->hdr.api_version, &w->resp);
     od_req_done(r);
     free(w->proposed);
@@ -226,6 +242,7 @@ void od_h_alter_user_scram_credentials(od_req_t *r, void *body)
         od_req_drop(r);
         return;
     }
+    int allowed = od_authz_cluster(r, OD_ACL_OP_ALTER); /* Kafka: ALTER on the cluster */
     /* Every (user, mechanism) at most once in the whole request. */
     for (size_t i = 0; i < total; i++) {
         int di = i < (size_t)(req->deletions_count > 0 ? req->deletions_count : 0);
@@ -233,6 +250,8 @@ void od_h_alter_user_scram_credentials(od_req_t *r, void *body)
         od_str_t name = di ? req->deletions[k].name : req->upsertions[k].name;
         int8_t mech = di ? req->deletions[k].mechanism : req->upsertions[k].mechanism;
         aresult_t *o = result_for(r, &w->resp, name);
+        if (!allowed)
+            set_error(r, o, OD_ERR_CLUSTER_AUTHORIZATION_FAILED, "Cluster authorization failed.");
         for (size_t j = 0; j < total; j++) {
             int dj = j < (size_t)(req->deletions_count > 0 ? req->deletions_count : 0);
             size_t kj = dj ? j : j - (size_t)(req->deletions_count > 0 ? req->deletions_count : 0);
