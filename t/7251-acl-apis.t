@@ -165,6 +165,12 @@ tap.is_(admin_error(admin.create_topics([NewTopic("sec-new", 1, 1)])), None,
         "CreateTopics: CREATE on the cluster (no ACL) covers a denied name")
 tap.is_(admin_error(admin.create_partitions([NewPartitions("open", 2)])), None,
         "CreatePartitions of an open topic")
+with odtest.Conn(b.port) as c:
+    ec, tce, ncfg = acl.create_topic_v5(c, "plain-v5")
+    tap.ok(ec == 0 and tce == 0 and ncfg, "CreateTopics v5: the new topic's configs (%s)" % ncfg)
+    ec, tce, ncfg = acl.create_topic_v5(c, "sec-v5")
+    tap.is_((ec, tce, ncfg), (0, acl.TOPIC_AUTHORIZATION_FAILED, None),
+            "... created under DENY ALL: no configs, topic_config_error_code 29 (KIP-525)")
 
 # ---- groups --------------------------------------------------------------------------------
 cons = ck.Consumer(odtest.ck_conf(BS, **{"group.id": "g-denied", "session.timeout.ms": 6000}),
