@@ -3,8 +3,10 @@
 # tree with pkg-config against a staged `make install`, loads through
 # load_module, is selected by its class name and decides: what its file
 # lists is allowed (produce, create), the rest denied with Kafka's errors,
-# Metadata hides what it may not describe; a bad rule stops the start with
-# the file and line.
+# Metadata hides what it may not describe; a module listening to
+# OD_EVENT_AUTHORIZE decides before the authorizer (both ways, with its
+# reason in the audit log); a bad rule stops the start with the file and
+# line.
 import os
 import subprocess
 import sys
@@ -67,6 +69,67 @@ with odtest.Conn(b.port) as c:
     tap.is_(res[0][0], acl.CLUSTER_AUTHORIZATION_FAILED,
             "CreateAcls needs ALTER on the cluster, which the file does not give")
 b.stop()
+
+# A module listening to OD_EVENT_AUTHORIZE decides before the authorizer:
+# it allows WRITE on "other" (which the file does not) and denies DESCRIBE
+# of "allowed" (which the file allows); everything else it defers.
+hdr_dir = [d for d, _, fs in os.walk(stage) for f in fs if f == "odradek-module.h"][0]
+evsrc = os.path.join(tmp, "authz_event.c")
+with open(evsrc, "w") as f:
+    f.write(r'''
+#include <stdio.h>
+#include <string.h>
+#include <odradek-module.h>
+static int on_authorize(void *arg, int event, const void *ev)
+{
+    const od_ev_authorize_t *e = ev;
+    const od_action_t *a = e->action;
+    (void)arg;
+    (void)event;
+    if (a->resource_type != OD_RES_TOPIC)
+        return OD_DEFER;
+    if (a->operation == OD_ACL_OP_WRITE && a->resource_name_len == 5 &&
+        memcmp(a->resource_name, "other", 5) == 0)
+        return OD_ALLOW;
+    if (a->operation == OD_ACL_OP_DESCRIBE && a->resource_name_len == 7 &&
+        memcmp(a->resource_name, "allowed", 7) == 0) {
+        snprintf(e->reason, e->reason_size, "hidden by authz_event");
+        return OD_DENY;
+    }
+    return OD_DEFER;
+}
+static int ev_init(od_module_ctx_t *ctx, char *err, size_t errsz)
+{
+    (void)err;
+    (void)errsz;
+    return od_register_event(ctx, OD_EVENT_AUTHORIZE, on_authorize, NULL);
+}
+od_module_t od_module = {.abi_major = OD_ABI_MAJOR, .abi_minor = OD_ABI_MINOR,
+                         .name = "authz_event", .version = "1", .kinds = OD_KIND_OTHER,
+                         .init = ev_init};
+''')
+evso = os.path.join(tmp, "authz_event.so")
+p = subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I" + hdr_dir,
+                    "-fPIC", "-shared", "-o", evso, evsrc], capture_output=True, text=True)
+tap.is_(p.returncode, 0, "a module listening to OD_EVENT_AUTHORIZE builds")
+if p.returncode:
+    tap.diag(p.stderr)
+cfg2 = os.path.join(tmp, "broker-ev.properties")
+with open(cfg2, "w") as f:
+    f.write(open(cfg).read() + "load_module %s\n" % evso)
+audit = os.path.join(tmp, "audit.jsonl")
+be = odtest.Broker(config=cfg2, name="events", tmp=b.tmp,
+                   sets={"authorizer.audit.log": audit}).start()
+with odtest.Conn(be.port) as c:
+    out = odtest.produce(c, {("other", 0): batch})
+    tap.is_(out[("other", 0)][0], 0, "the event's ALLOW wins over the file's silence")
+    md = odtest.metadata(c, ["allowed"])
+    tap.is_(md["topics"]["allowed"]["error"], acl.TOPIC_AUTHORIZATION_FAILED,
+            "the event's DENY wins over the file's ALLOW")
+lines = [ln for ln in acl.audit_lines(audit) if ln.get("resource") == "allowed"]
+tap.ok(lines and lines[0]["reason"] == "hidden by authz_event",
+       "the audit log has the event's reason")
+be.stop()
 
 with open(rules, "a") as f:
     f.write("User:x BOGUS TOPIC t\n")
