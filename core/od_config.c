@@ -376,7 +376,8 @@ static int apply_override(od_config_t *c, od_conf_setting_t *s, char *err, size_
         *p = (char)tolower((unsigned char)*p);
     od_conf_override_t *o = NULL;
     for (size_t i = 0; i < c->noverrides && !o; i++)
-        if (strcmp(c->overrides[i].listener, listener) == 0 && strcmp(c->overrides[i].key, key) == 0)
+        if (strcmp(c->overrides[i].listener, listener) == 0 &&
+            strcmp(c->overrides[i].key, key) == 0)
             o = &c->overrides[i];
     if (o) { /* set again (the command line over the file) */
         free(listener);

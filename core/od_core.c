@@ -19,6 +19,7 @@
 #include "od_group.h"
 #include "od_handlers.h"
 #include "od_lifecycle.h"
+#include "od_lua.h"
 #include "od_metrics.h"
 #include "od_module.h"
 #include "od_net.h"
@@ -173,6 +174,11 @@ static void on_signal(void *arg, int fd, uint32_t ev)
     struct signalfd_siginfo si;
     (void)ev;
     while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) { /* reload what can be reloaded; connections stay */
+            od_logf(OD_LOG_INFO, "signal SIGHUP received; reloading lua.scripts");
+            od_lua_reload(core);
+            continue;
+        }
         od_logf(OD_LOG_INFO, "signal %s received; shutting down", strsignal((int)si.ssi_signo));
         core->stopping = 1;
         od_loop_stop(core->loop);
@@ -204,13 +210,14 @@ static const od_subsystem_t subsystems[] = {
     {"logs", NULL, NULL, tick_logs, NULL},
     {"authorizer", od_authz_register_config, od_authz_start, NULL, od_authz_stop},
     {"connections", od_net_register_config, NULL, tick_conns, NULL},
-    {"sasl", od_sasl_register_config, od_sasl_start, NULL, od_sasl_stop},
+    {"sasl", od_sasl_register_config, od_sasl_start, NULL, NULL},
     {"fetch", od_fetch_register_config, od_fetch_start, NULL, od_fetch_stop},
     {"lifecycle", od_lifecycle_register_config, NULL, od_lifecycle_tick, od_lifecycle_stop},
     {"producer state", od_producer_register_config, od_producer_start, od_producer_tick,
      od_producer_stop},
     {"groups", od_groups_register_config, od_groups_start, od_groups_tick, od_groups_stop},
     {"metrics", od_metrics_register_config, od_metrics_start, NULL, od_metrics_stop},
+    {"lua", od_lua_register_config, od_lua_start, NULL, od_lua_stop},
 };
 #define NSUBSYSTEMS (sizeof(subsystems) / sizeof(subsystems[0]))
 
@@ -429,13 +436,15 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
         return -1;
     }
     signal(SIGPIPE, SIG_IGN);
-    /* SIGTERM and SIGINT are taken by a signalfd on the loop (below). Block
-     * them before any module or subsystem can start a thread, which would
-     * inherit the mask: a thread with them unblocked would die of them. */
+    /* SIGTERM, SIGINT (shutdown) and SIGHUP (reload) are taken by a
+     * signalfd on the loop (below). Block them before any module or
+     * subsystem can start a thread, which would inherit the mask: a thread
+     * with them unblocked would die of them. */
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     if (load_config(core, config_file, sets, nsets, err, errsz) < 0)
         return -1;
@@ -542,8 +551,8 @@ void od_core_free(od_core_t *core)
 {
     if (!core)
         return;
-    /* Run pending zero-delay cleanups (closed connections). */
     od_ext_free(core->ext);
+    /* Run pending zero-delay cleanups (closed connections). */
     od_loop_free(core->loop);
     od_net_free(core);
     od_config_free(&core->config);

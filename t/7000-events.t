@@ -149,6 +149,14 @@ tap.ok(len(errs) == 2 and errs[0] is None, "librdkafka: the clean gzip batch is 
 tap.ok(len(errs) == 2 and errs[1] is not None and errs[1].code() == ck.KafkaError.INVALID_RECORD,
        "librdkafka: the gzip batch holding FORBIDDEN is INVALID_RECORD (seen decompressed)") or \
     tap.diag(repr(errs))
+if shutil.which("kcat"):
+    r = subprocess.run(["kcat", "-b", boot, "-X", "broker.address.family=v4", "-P", "-t",
+                        "ev-append", "-p", "0", "-z", "lz4"], input=b"kcat says FORBIDDEN\n",
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    err = r.stderr.decode(errors="replace")
+    tap.ok("Broker: Broker failed to validate record" in err and r.returncode != 0,
+           "kcat (lz4) reports INVALID_RECORD (\"Broker failed to validate record\")") or \
+        tap.diag("rc %s: %s" % (r.returncode, err[-500:]))
 out, hw = odtest.ck_read(boot, "ev-append", [0])
 tap.ok(all(b"FORBIDDEN" not in m.value() for m in out[0]), "no forbidden value was stored")
 

@@ -100,7 +100,18 @@ scram_bad("bad saslname escape", first=b"n,,n=al=ZZice,r=abc")
 msg = scram_bad("tokenauth extension", extensions=",tokenauth=true")
 tap.like(msg or "", r"tokenauth", "tokenauth refusal says so")
 scram_bad("tampered proof", final=lambda sc, d: sc.final(d, tamper_proof=True))
-scram_bad("other nonce", final=lambda sc, d: sc.final(d, nonce="x" + d.decode().split(",")[0][2:]))
+scram_bad("other nonce", final=lambda sc, d: sc.final(d, nonce=d.decode().split(",")[0][2:-1] + "#"))
+scram_bad("client nonce only", final=lambda sc, d: sc.final(d, nonce=sc.nonce))
+
+
+# librdkafka's final nonce is its client nonce and then the combined one;
+# Kafka accepts a nonce that ends with the combined one, and so does Odradek.
+with Conn(SP) as c:
+    sasl.handshake(c, "SCRAM-SHA-256")
+    sc = sasl.ScramClient("SCRAM-SHA-256", "alice", "alice-secret")
+    err, msg, data, _ = sasl.authenticate(c, sc.first())
+    err, msg, data, _ = sasl.authenticate(c, sc.final(data, nonce=sc.nonce + data.decode().split(",")[0][2:]))
+    tap.is_(err, 0, "a final nonce of client nonce + combined nonce (librdkafka's) logs in")
 scram_bad("truncated client-final", final=lambda sc, d: sc.final(d)[:20])
 scram_bad("client-first twice", final=lambda sc, d: sc.first())
 

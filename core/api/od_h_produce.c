@@ -98,8 +98,14 @@ static int append_denied(od_req_t *r, const char *topic, int32_t partition, cons
         compressed = OD_BATCH_COMPRESSION(h.attributes) != OD_CODEC_NONE;
     uint8_t *plain = NULL;
     size_t plain_len = len;
-    if (compressed && od_batch_recompress(data, len, OD_CODEC_NONE, &plain, &plain_len, msg,
-                                          msgsz) != 0) {
+    /* Validation already charged these bytes to the request's
+     * decompression budget; the event's copy lives only for the call, so it
+     * is not charged again. */
+    size_t budget = od_batch_budget_left();
+    int bad = compressed && od_batch_recompress(data, len, OD_CODEC_NONE, &plain, &plain_len, msg,
+                                                msgsz) != 0;
+    od_batch_budget_begin(budget);
+    if (bad) {
         od_logf(OD_LOG_WARN, "produce to %s-%d: cannot decompress for the append event: %s",
                 topic, partition, msg);
         return 1;

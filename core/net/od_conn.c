@@ -195,7 +195,8 @@ void od_conn_set_client_id(od_conn_t *c, const char *id, int len)
         return;
     }
     /* Clients send the same id on every request: copy only a change. */
-    if (c->client_id && c->client_id_len == (size_t)len && memcmp(c->client_id, id, (size_t)len) == 0) {
+    if (c->client_id && c->client_id_len == (size_t)len &&
+        memcmp(c->client_id, id, (size_t)len) == 0) {
         c->client.client_id = c->client_id;
         return;
     }

@@ -28,8 +28,10 @@
 static char *deny_host;
 static int64_t deny_api, max_parts, per_listener;
 static const od_conf_def_t defs[] = {
-    {EVMOD_NAME ".deny.host", OD_CONF_STRING, "", 0, 0, NULL, "test: host to refuse", &deny_host, 0},
-    {EVMOD_NAME ".deny.api", OD_CONF_INT, "-1", -1, 1000, NULL, "test: api key to refuse", &deny_api, 0},
+    {EVMOD_NAME ".deny.host", OD_CONF_STRING, "", 0, 0, NULL, "test: host to refuse", &deny_host,
+     0},
+    {EVMOD_NAME ".deny.api", OD_CONF_INT, "-1", -1, 1000, NULL, "test: api key to refuse",
+     &deny_api, 0},
     {EVMOD_NAME ".max.partitions", OD_CONF_INT, "1000", 1, 100000, NULL, "test: partition cap",
      &max_parts, 0},
     {EVMOD_NAME ".limit", OD_CONF_INT, "5", 1, 100, NULL, "test: a per-listener key",

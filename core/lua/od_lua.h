@@ -1,0 +1,71 @@
+/* od_lua.h - the Lua 5.4 host (doc/lua.md).
+ *
+ * The operator names scripts in lua.scripts; they run once at start in one
+ * sandboxed Lua state (a "VM") and register named hooks through the
+ * `odradek` table (odradek.policy(EVENT, fn) today). Hooks are kept per
+ * kind in a generic table (kind -> name -> functions, in registration
+ * order), so later kinds (partitioners, routes) are another row of the
+ * kind table. Every call into Lua - a script's top level, a hook, a
+ * finalizer - runs under an instruction budget (lua.instructions.max) and
+ * the VM under a memory cap (lua.memory.max.bytes). SIGHUP loads the
+ * scripts again into a new VM that replaces the old one only when every
+ * script loaded. */
+#ifndef OD_LUA_H
+#define OD_LUA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "odradek-module.h"
+
+struct od_core;
+
+/* ---- one VM (used by the host; on its own in unit tests) ---- */
+
+#define OD_LUA_LIB_IO      1u
+#define OD_LUA_LIB_OS      2u
+#define OD_LUA_LIB_PACKAGE 4u
+#define OD_LUA_LIB_DEBUG   8u
+
+typedef struct od_lua_limits {
+    int64_t instructions; /* per call */
+    int64_t memory;       /* bytes the VM may hold */
+    unsigned libs;        /* OD_LUA_LIB_* the operator opened */
+} od_lua_limits_t;
+
+typedef struct od_lua_vm od_lua_vm_t;
+
+/* A new VM with the sandboxed libraries and the odradek table; core (may be
+ * NULL: no cluster metadata) serves odradek.topics(). NULL with err. */
+od_lua_vm_t *od_lua_vm_new(struct od_core *core, const od_lua_limits_t *lim, char *err,
+                           size_t errsz);
+/* Run one script file's top level (it registers its hooks). -1 with err
+ * ("file:line: reason") when it does not compile, fails or blows a limit. */
+int od_lua_vm_load(od_lua_vm_t *vm, const char *path, char *err, size_t errsz);
+/* Close the VM; finalizers run under the budget too. */
+void od_lua_vm_free(od_lua_vm_t *vm);
+/* Functions registered for kind/name (0 when none). */
+size_t od_lua_vm_hooks(od_lua_vm_t *vm, const char *kind, const char *name);
+/* Bytes the VM holds now (tests, metrics). */
+size_t od_lua_vm_memory(const od_lua_vm_t *vm);
+
+/* The admin policies of ev->op: OD_ALLOW when every policy function of
+ * the event returned true (or there is none: OD_DEFER), OD_DENY with the
+ * script's reason when one returned false, OD_DENY with "policy script
+ * failed" when one failed (error, budget, memory, a result of another
+ * shape; logged with the script's file and line). */
+int od_lua_vm_admin(od_lua_vm_t *vm, const od_ev_admin_t *ev, char *reason, size_t reason_size);
+
+/* ---- the host (core->lua) ---- */
+
+/* Declare lua.scripts, lua.libraries.allow, lua.instructions.max,
+ * lua.memory.max.bytes (a subsystem's declare). */
+int od_lua_register_config(struct od_core *core, char *err, size_t errsz);
+/* Load the scripts; a script that fails stops the start (file, line, reason). */
+int od_lua_start(struct od_core *core, char *err, size_t errsz);
+void od_lua_stop(struct od_core *core);
+/* SIGHUP: load the scripts into a new VM; on success it replaces the old
+ * one, on failure the old one stays (logged). Returns 0 or -1. */
+int od_lua_reload(struct od_core *core);
+
+#endif
