@@ -44,13 +44,13 @@ static od_api_entry_t api_table[] = {
     API(OD_API_ALTER_CONFIGS, od_h_alter_configs, 1, NOCAP),
     API(OD_API_INCREMENTAL_ALTER_CONFIGS, od_h_incremental_alter_configs, 1, NOCAP),
     API(OD_API_INIT_PRODUCER_ID, od_h_init_producer_id, 1, NOCAP),
+    API(OD_API_DESCRIBE_ACLS, od_h_describe_acls, 0, NOCAP),
+    API(OD_API_CREATE_ACLS, od_h_create_acls, 1, NOCAP),
+    API(OD_API_DELETE_ACLS, od_h_delete_acls, 1, NOCAP),
     API(OD_API_SASL_HANDSHAKE, od_h_sasl_handshake, 0, NOCAP),
     API(OD_API_SASL_AUTHENTICATE, od_h_sasl_authenticate, 0, NOCAP),
     API(OD_API_DESCRIBE_USER_SCRAM_CREDENTIALS, od_h_describe_user_scram_credentials, 0, NOCAP),
     API(OD_API_ALTER_USER_SCRAM_CREDENTIALS, od_h_alter_user_scram_credentials, 1, NOCAP),
-    API(OD_API_DESCRIBE_ACLS, od_h_describe_acls, 0, NOCAP),
-    API(OD_API_CREATE_ACLS, od_h_create_acls, 1, NOCAP),
-    API(OD_API_DELETE_ACLS, od_h_delete_acls, 1, NOCAP),
 };
 #define NAPIS (sizeof(api_table) / sizeof(api_table[0]))
 

@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "od_authz.h"
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
@@ -72,6 +73,13 @@ void od_h_describe_user_scram_credentials(od_req_t *r, void *body)
     od_DescribeUserScramCredentialsResponse_init(&resp);
     resp.error_message.len = -1;
     size_t n = 0;
+    if (!od_authz_cluster(r, OD_ACL_OP_DESCRIBE)) { /* Kafka: DESCRIBE on the cluster */
+        resp.error_code = OD_ERR_CLUSTER_AUTHORIZATION_FAILED;
+        resp.results_count = 0;
+        od_DescribeUserScramCredentialsResponse_encode(&r->resp, r->hdr.api_version, &resp);
+        od_req_done(r);
+        return;
+    }
     if (req->users_count <= 0) { /* null or empty: every user with a credential */
         while (od_scram_store_user_at(r->core, n))
             n++;
@@ -165,6 +173,14 @@ static void set_error(od_req_t *r, aresult_t *o, int16_t code, const char *msg)
 static void alter_answer(alter_wait_t *w)
 {
     od_req_t *r = w->r;
+    for (int32_t i = 0; i < w->resp.results_count; i++) {
+        aresult_t *o = &w->resp.results[i];
+        if (o->error_code == OD_ERR_CLUSTER_AUTHORIZATION_FAILED)
+            continue; /* the denial is in the audit log already */
+        od_audit_admin(r, "ALTER_USER_SCRAM_CREDENTIALS", OD_RES_USER, o->user.p,
+                       o->user.len > 0 ? (size_t)o->user.len : 0, o->error_code,
+                       o->error_message.len > 0 ? o->error_message.p : NULL);
+    }
     od_AlterUserScramCredentialsResponse_encode(&r->resp, r->hdr.api_version, &w->resp);
     od_req_done(r);
     free(w->proposed);
@@ -258,6 +274,7 @@ void od_h_alter_user_scram_credentials(od_req_t *r, void *body)
         od_req_drop(r);
         return;
     }
+    int allowed = od_authz_cluster(r, OD_ACL_OP_ALTER); /* Kafka: ALTER on the cluster */
     if (total > OD_MAX_RECORDS_PER_USER_OP) {
         /* Kafka's controller refuses such a user operation as a whole. */
         for (size_t i = 0; i < total; i++) {
@@ -315,6 +332,8 @@ void od_h_alter_user_scram_credentials(od_req_t *r, void *body)
         item_at(req, ndel, i, &di, &k, &name, &mech);
         aresult_t *o = result_for(r, &w->resp, &ix, name);
         size_t nl = name.len > 0 ? (size_t)name.len : 0;
+        if (!allowed)
+            set_error(r, o, OD_ERR_CLUSTER_AUTHORIZATION_FAILED, "Cluster authorization failed.");
         if (!keys[i] || od_nameset_count(&pairs, keys[i], nl + 1) > 1)
             set_error(r, o, OD_ERR_DUPLICATE_RESOURCE,
                       "A user credential cannot be altered twice in the same request");
