@@ -5,7 +5,6 @@
 # it loaded. Skipped while odradekd does not export the registry (it comes
 # with the extension points of issue 9).
 import os
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True
