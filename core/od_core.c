@@ -549,8 +549,8 @@ void od_core_free(od_core_t *core)
 {
     if (!core)
         return;
-    /* Run pending zero-delay cleanups (closed connections). */
     od_ext_free(core->ext);
+    /* Run pending zero-delay cleanups (closed connections). */
     od_loop_free(core->loop);
     od_net_free(core);
     od_config_free(&core->config);

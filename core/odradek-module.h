@@ -581,8 +581,9 @@ typedef struct od_ev_request {
 } od_ev_request_t;
 
 /* Batches bound for one partition, validated and about to be appended;
- * offsets are not assigned yet (baseOffset 0), the bytes are decompressed
- * batches of magic 2. */
+ * offsets are not assigned yet (baseOffset as the client sent it, normally
+ * 0), the bytes are decompressed batches of magic 2 as the client sent
+ * them (before the topic's compression.type re-encodes them). */
 typedef struct od_ev_append {
     size_t struct_size;
     const od_client_t *client;

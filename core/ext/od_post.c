@@ -47,9 +47,23 @@ void od_ext_post_fini(od_ext_t *x)
 {
     if (x->efd < 0)
         return;
-    /* Whatever is still queued was accepted: it runs, so its arg is not
-     * leaked (od_ext_stop normally drained it already). */
-    od_ext_post_drain(x);
+    /* od_ext_stop ran the queue and closed it; anything still here was
+     * posted by a core that never shut down, whose modules may be unloaded
+     * already: running it could jump into unmapped code, so it is dropped. */
+    pthread_mutex_lock(&x->mu);
+    x->post_stopping = 1;
+    od_ext_post_t *head = x->post_head;
+    x->post_head = x->post_tail = NULL;
+    pthread_mutex_unlock(&x->mu);
+    size_t dropped = 0;
+    for (od_ext_post_t *p = head, *n; p; p = n) {
+        n = p->next;
+        free(p);
+        dropped++;
+    }
+    if (dropped)
+        od_logf(OD_LOG_WARN, "%zu od_loop_post callback(s) dropped: the broker never shut down",
+                dropped);
     od_loop_unwatch(x->core->loop, x->efd);
     close(x->efd);
     x->efd = -1;

@@ -2,7 +2,10 @@
  * registries (a name taken twice is an error naming both modules), events
  * (load order, first decision wins, defer falls through), od_loop_post
  * from several threads (every post runs once, each thread's in its order,
- * refused once shutdown began), and per-listener config overrides. */
+ * refused once shutdown began), and per-listener config overrides.
+ * The post test is also clean under ThreadSanitizer: built by hand with
+ * clang -fsanitize=thread from every core source and this file (as
+ * scripts/fuzz.sh builds the core), it reports nothing. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -224,6 +224,42 @@ static void test_policy(void)
     od_lua_vm_free(vm);
 }
 
+static void test_acl_req(void)
+{
+    char err[600], reason[256];
+    od_lua_vm_t *vm = vm_with(
+        "odradek.policy('create_acls', function(req)\n"
+        "  local a = req.acl\n"
+        "  assert(a.resource_type == 'topic' and a.resource_name == 'pay-' and\n"
+        "         a.pattern_type == 'prefixed' and a.principal == 'User:bob' and a.host == '*' and\n"
+        "         a.operation == 'describe_configs' and a.permission == 'allow', 'acl fields')\n"
+        "  if a.principal == 'User:bob' then return false, 'no grants to bob' end\n"
+        "  return true\n"
+        "end)\n"
+        "odradek.policy('delete_acls', function(req) return req.name == nil end)\n",
+        err, sizeof(err));
+    if (!tap_ok(vm != NULL, "an ACL policy loads"))
+        tap_diag("%s", err);
+    od_acl_t acl = {sizeof(acl), OD_RES_TOPIC, "pay-", OD_PATTERN_PREFIXED, "User:bob", "*",
+                    OD_ACL_OP_DESCRIBE_CONFIGS, OD_PERM_ALLOW};
+    od_ev_admin_t ev = {.struct_size = sizeof(ev), .client = od_ext_nobody(),
+                        .op = OD_ADMIN_CREATE_ACLS, .resource_type = OD_RES_TOPIC,
+                        .resource = "pay-", .partitions = -1, .replication_factor = -1,
+                        .acl = &acl};
+    tap_is_int(od_lua_vm_admin(vm, &ev, reason, sizeof(reason)), OD_DENY,
+               "create_acls sees req.acl with lowercase names and rejects");
+    tap_ok(strcmp(reason, "no grants to bob") == 0, "with its reason");
+    od_acl_t filter = {sizeof(filter), OD_RES_ANY, NULL, OD_PATTERN_ANY, NULL, NULL,
+                       OD_ACL_OP_ANY, OD_PERM_ANY};
+    od_ev_admin_t del = ev;
+    del.op = OD_ADMIN_DELETE_ACLS;
+    del.resource = NULL;
+    del.acl = &filter;
+    tap_is_int(od_lua_vm_admin(vm, &del, reason, sizeof(reason)), OD_ALLOW,
+               "delete_acls with a filter for any name: req.name is nil");
+    od_lua_vm_free(vm);
+}
+
 int main(void)
 {
     tap_no_plan();
@@ -235,6 +271,7 @@ int main(void)
     test_budget();
     test_memory();
     test_policy();
+    test_acl_req();
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "od_core.h"
+#include "od_ext.h"
 #include "od_topic_config.h"
 #include "od_proto_gen.h"
 #include "tap.h"
@@ -277,6 +278,7 @@ int main(void)
            "opening its log is refused: %s", why);
     od_image_free(a, &a->image);
     a->cp = NULL;
+    od_ext_free(a->ext);
     od_loop_free(a->loop);
     od_config_free(&a->config);
     free(a);
