@@ -1,0 +1,175 @@
+/* test_serializers.c - each format of modules/serializers on good,
+ * bad and hostile input: string (UTF-8), int/long/double (sizes), json
+ * (documents, the JSON Schema subset, compatibility), avro (schemas,
+ * binary datums, schema resolution). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../modules/serializers/serializers.h"
+#include "tap.h"
+
+static char err[512];
+
+static int val(const od_serializer_ops_t *o, void *c, const void *d, size_t n)
+{
+    err[0] = 0;
+    return o->validate(NULL, c, d, n, err, sizeof err);
+}
+
+static void *comp(const od_serializer_ops_t *o, const char *schema)
+{
+    void *c = NULL;
+    err[0] = 0;
+    if (o->compile(NULL, schema, schema ? strlen(schema) : 0, &c, err, sizeof err) != OD_OK)
+        return NULL;
+    return c;
+}
+
+static void test_prim(void)
+{
+    const od_serializer_ops_t *s = &serializers_string_ops;
+    tap_ok(val(s, NULL, "h\xc3\xa9llo", 6) == OD_OK, "string: UTF-8 accepted");
+    tap_ok(val(s, NULL, "", 0) == OD_OK, "string: empty accepted");
+    tap_ok(val(s, NULL, "a\xff", 2) != OD_OK && strstr(err, "offset 1"), "string: bad byte: %s",
+           err);
+    tap_ok(val(s, NULL, "\xc0\xaf", 2) != OD_OK, "string: overlong refused");
+    tap_ok(val(s, NULL, "\xed\xa0\x80", 3) != OD_OK, "string: surrogate refused");
+    tap_ok(val(s, NULL, "\xe2\x82", 2) != OD_OK, "string: truncated sequence refused");
+    tap_ok(val(s, NULL, "\xf0\x9f\x98\x80", 4) == OD_OK, "string: 4-byte sequence accepted");
+    void *c = (void *)1;
+    tap_ok(s->compile(NULL, "x", 1, &c, err, sizeof err) != OD_OK, "string: a schema is refused");
+    tap_ok(val(&serializers_int_ops, NULL, "\0\0\0\1", 4) == OD_OK, "int: 4 bytes");
+    tap_ok(val(&serializers_int_ops, NULL, "\0\0\0\1\0", 5) != OD_OK && strstr(err, "4 bytes"),
+           "int: 5 bytes refused: %s", err);
+    tap_ok(val(&serializers_long_ops, NULL, "12345678", 8) == OD_OK, "long: 8 bytes");
+    tap_ok(val(&serializers_long_ops, NULL, "1234", 4) != OD_OK, "long: 4 bytes refused");
+    tap_ok(val(&serializers_double_ops, NULL, "\x7f\xf8\0\0\0\0\0\0", 8) == OD_OK, "double: NaN");
+    tap_ok(val(&serializers_double_ops, NULL, "", 0) != OD_OK, "double: empty refused");
+}
+
+static void test_json(void)
+{
+    const od_serializer_ops_t *j = &serializers_json_ops;
+    tap_ok(val(j, NULL, "{\"a\":1}", 7) == OD_OK, "json: schemaless document");
+    tap_ok(val(j, NULL, "{\"a\":", 5) != OD_OK && strstr(err, "not JSON"), "json: broken: %s", err);
+    tap_ok(val(j, NULL, "{\"a\":1,\"a\":2}", 13) != OD_OK, "json: duplicate keys refused");
+    char deep[4000];
+    size_t n = 0;
+    for (int i = 0; i < 1000; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < 1000; i++)
+        deep[n++] = ']';
+    tap_ok(val(j, NULL, deep, n) != OD_OK && strstr(err, "deeper"), "json: deep nesting: %s", err);
+    const char *schema = "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\","
+                         "\"maxLength\":5},\"age\":{\"type\":\"integer\",\"minimum\":0}},"
+                         "\"required\":[\"name\"],\"additionalProperties\":false}";
+    void *c = comp(j, schema);
+    tap_ok(c != NULL, "json: schema compiles %s", err);
+    const char *good = "{\"name\":\"ann\",\"age\":3}";
+    tap_ok(val(j, c, good, strlen(good)) == OD_OK, "json: valid document %s", err);
+    const char *miss = "{\"age\":3}";
+    tap_ok(val(j, c, miss, strlen(miss)) != OD_OK && strstr(err, "'name'"), "json: required: %s",
+           err);
+    const char *type = "{\"name\":7}";
+    tap_ok(val(j, c, type, strlen(type)) != OD_OK && strstr(err, "$.name"), "json: type: %s", err);
+    const char *extra = "{\"name\":\"a\",\"x\":1}";
+    tap_ok(val(j, c, extra, strlen(extra)) != OD_OK, "json: additionalProperties false: %s", err);
+    const char *neg = "{\"name\":\"a\",\"age\":-1}";
+    tap_ok(val(j, c, neg, strlen(neg)) != OD_OK, "json: minimum: %s", err);
+    const char *longn = "{\"name\":\"abcdef\"}";
+    tap_ok(val(j, c, longn, strlen(longn)) != OD_OK, "json: maxLength: %s", err);
+    tap_ok(comp(j, "{\"$ref\":\"#/x\"}") == NULL && strstr(err, "$ref"), "json: $ref refused: %s",
+           err);
+    tap_ok(comp(j, "{\"type\":\"bogus\"}") == NULL, "json: bad type refused: %s", err);
+    tap_ok(comp(j, "{\"type\":") == NULL, "json: broken schema refused: %s", err);
+    /* compatibility: reader = new, writer = old */
+    void *opt = comp(j, "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}}}");
+    void *req = comp(j, "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},"
+                        "\"required\":[\"name\"]}");
+    void *num = comp(j, "{\"type\":\"number\"}"), *integer = comp(j, "{\"type\":\"integer\"}");
+    tap_ok(j->compatible(NULL, opt, req, err, sizeof err) == OD_OK, "json: dropping required ok");
+    tap_ok(j->compatible(NULL, req, opt, err, sizeof err) != OD_OK && strstr(err, "required"),
+           "json: new required refused: %s", err);
+    tap_ok(j->compatible(NULL, num, integer, err, sizeof err) == OD_OK, "json: integer -> number");
+    tap_ok(j->compatible(NULL, integer, num, err, sizeof err) != OD_OK, "json: number -> integer "
+           "refused: %s", err);
+    j->free_compiled(NULL, c);
+    j->free_compiled(NULL, opt);
+    j->free_compiled(NULL, req);
+    j->free_compiled(NULL, num);
+    j->free_compiled(NULL, integer);
+}
+
+static const char *user_v1 = "{\"type\":\"record\",\"name\":\"User\",\"fields\":["
+                             "{\"name\":\"name\",\"type\":\"string\"},"
+                             "{\"name\":\"age\",\"type\":\"int\"}]}";
+
+static void test_avro(void)
+{
+    const od_serializer_ops_t *a = &serializers_avro_ops;
+    void *c = comp(a, user_v1);
+    tap_ok(c != NULL, "avro: schema compiles %s", err);
+    /* "ann" (len 3 -> zigzag 6), age 21 (zigzag 42) */
+    const uint8_t good[] = {6, 'a', 'n', 'n', 42};
+    tap_ok(val(a, c, good, sizeof good) == OD_OK, "avro: valid datum %s", err);
+    tap_ok(val(a, c, good, 4) != OD_OK, "avro: truncated refused: %s", err);
+    const uint8_t trail[] = {6, 'a', 'n', 'n', 42, 0};
+    tap_ok(val(a, c, trail, sizeof trail) != OD_OK && strstr(err, "left"), "avro: trailing: %s",
+           err);
+    const uint8_t huge[] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    tap_ok(val(a, c, huge, sizeof huge) != OD_OK, "avro: huge string length: %s", err);
+    const uint8_t neg[] = {1};
+    tap_ok(val(a, c, neg, sizeof neg) != OD_OK, "avro: negative length: %s", err);
+    const uint8_t badutf[] = {2, 0xff, 42};
+    tap_ok(val(a, c, badutf, sizeof badutf) != OD_OK, "avro: non-UTF-8 string: %s", err);
+    tap_ok(comp(a, "{\"type\":\"record\",\"name\":\"X\",\"fields\":[{\"name\":\"a\","
+                   "\"type\":\"nosuch\"}]}") == NULL && err[0], "avro: unknown type: %s", err);
+    tap_ok(comp(a, "not json") == NULL, "avro: not JSON: %s", err);
+    tap_ok(comp(a, NULL) == NULL, "avro: a schema is needed");
+    /* an array of nulls: the count cannot make the reader loop for long */
+    void *arr = comp(a, "{\"type\":\"array\",\"items\":\"null\"}");
+    const uint8_t many[] = {0xfe, 0xff, 0xff, 0xff, 0x0f, 0};
+    tap_ok(arr && val(a, arr, many, sizeof many) != OD_OK, "avro: billions of nulls: %s", err);
+    const uint8_t three[] = {6, 0};
+    tap_ok(val(a, arr, three, sizeof three) == OD_OK, "avro: three nulls %s", err);
+    /* a recursive type nested past the limit */
+    void *list = comp(a, "{\"type\":\"record\",\"name\":\"L\",\"fields\":[{\"name\":\"next\","
+                         "\"type\":[\"null\",\"L\"]}]}");
+    uint8_t chain[400];
+    for (int i = 0; i < 399; i++)
+        chain[i] = 2; /* branch 1: another L */
+    chain[399] = 0;
+    tap_ok(list && val(a, list, chain, sizeof chain) != OD_OK && strstr(err, "deeper"),
+           "avro: deep recursion: %s", err);
+    /* resolution: reader = new, writer = old */
+    void *v2 = comp(a, "{\"type\":\"record\",\"name\":\"User\",\"fields\":["
+                       "{\"name\":\"name\",\"type\":\"string\"},{\"name\":\"age\",\"type\":\"long\"},"
+                       "{\"name\":\"email\",\"type\":[\"null\",\"string\"],\"default\":null}]}");
+    void *v3 = comp(a, "{\"type\":\"record\",\"name\":\"User\",\"fields\":["
+                       "{\"name\":\"name\",\"type\":\"string\"},{\"name\":\"zip\",\"type\":\"int\"}]}");
+    tap_ok(v2 && a->compatible(NULL, v2, c, err, sizeof err) == OD_OK,
+           "avro: added field with default, int->long %s", err);
+    tap_ok(a->compatible(NULL, c, v2, err, sizeof err) != OD_OK && strstr(err, "age"),
+           "avro: long->int refused: %s", err);
+    tap_ok(v3 && a->compatible(NULL, v3, c, err, sizeof err) != OD_OK && strstr(err, "zip"),
+           "avro: new field without default refused: %s", err);
+    void *e1 = comp(a, "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"B\"]}");
+    void *e2 = comp(a, "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"B\",\"C\"]}");
+    tap_ok(a->compatible(NULL, e2, e1, err, sizeof err) == OD_OK, "avro: enum symbol added");
+    tap_ok(a->compatible(NULL, e1, e2, err, sizeof err) != OD_OK, "avro: enum symbol removed: %s",
+           err);
+    tap_ok(a->compatible(NULL, list, list, err, sizeof err) == OD_OK, "avro: recursive vs itself");
+    const uint8_t e_bad[] = {6};
+    tap_ok(val(a, e1, e_bad, 1) != OD_OK, "avro: enum index out of range: %s", err);
+    void *objs[] = {c, arr, list, v2, v3, e1, e2};
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
+        a->free_compiled(NULL, objs[i]);
+}
+
+int main(void)
+{
+    test_prim();
+    test_json();
+    test_avro();
+    return tap_done();
+}
