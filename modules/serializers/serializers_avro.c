@@ -139,13 +139,13 @@ static int read_value(rd_t *r, avro_schema_t s, int depth);
 static int read_blocks(rd_t *r, avro_schema_t items, int is_map, int depth)
 {
     for (;;) {
-        int64_t count;
+        int64_t count = 0;
         if (read_long(r, &count, 10) != OD_OK)
             return OD_ERR_INVALID;
         if (count == 0)
             return OD_OK;
         if (count < 0) {
-            int64_t block_bytes;
+            int64_t block_bytes = 0;
             if (count == INT64_MIN || read_long(r, &block_bytes, 10) != OD_OK)
                 return serializers_errf(r->err, r->errsz, "bad block at byte %zu", r->pos);
             if (block_bytes < 0 || (uint64_t)block_bytes > r->len - r->pos)
@@ -156,7 +156,7 @@ static int read_blocks(rd_t *r, avro_schema_t items, int is_map, int depth)
             if (++r->steps > r->max_steps)
                 return serializers_errf(r->err, r->errsz, "more items than the datum can hold");
             if (is_map) {
-                int64_t kl;
+                int64_t kl = 0;
                 if (read_long(r, &kl, 10) != OD_OK)
                     return OD_ERR_INVALID;
                 size_t at = r->pos, bad;
@@ -179,7 +179,7 @@ static int read_value(rd_t *r, avro_schema_t s, int depth)
                                 SERIALIZERS_MAX_DEPTH);
     if (++r->steps > r->max_steps)
         return serializers_errf(r->err, r->errsz, "more values than the datum can hold");
-    int64_t v;
+    int64_t v = 0;
     switch (avro_typeof(s)) {
     case AVRO_NULL:
         return OD_OK;
