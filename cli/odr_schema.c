@@ -263,7 +263,7 @@ static int schema_get(odr_ctx_t *ctx, int argc, char **argv)
     int64_t v;
     if (strcmp(version, "latest") != 0 && odr_parse_i64(version, 1, INT32_MAX, &v) < 0)
         return odr_usage("--version takes a number or latest, not '%s'", version);
-    if ((id > 0) == (optind != argc - 1))
+    if ((id > 0) == (optind == argc - 1))
         return odr_usage("schema get takes a SUBJECT or --id ID\n%s", schema_usage);
     char path[1024], seg[800];
     if (id > 0) {

@@ -524,7 +524,11 @@ int od_schema_compiled(od_core_t *core, od_schema_t *s, const void **ops, void *
             const od_serializer_ops_t *o = reg->ops;
             char why[256] = "";
             if (o->compile(reg->self, s->text, s->len, &s->compiled, why, sizeof(why)) != OD_OK) {
-                snprintf(s->why, sizeof(s->why), "schema %d does not compile: %.200s", s->id, why);
+                if (s->id > 0)
+                    snprintf(s->why, sizeof(s->why), "schema %d does not compile: %.200s", s->id,
+                             why);
+                else /* a candidate, not registered yet */
+                    snprintf(s->why, sizeof(s->why), "%s", why);
                 s->compiled_state = -1;
             } else {
                 s->ops = o;
