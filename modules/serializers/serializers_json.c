@@ -11,6 +11,7 @@
  * compatible(reader, writer): every document the writer schema allows
  * satisfies the reader schema, judged on the same keywords (below). */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,12 +189,48 @@ static int depth_ok(const json_t *v, int depth)
     return 1;
 }
 
-static int check_doc(const json_t *s, const json_t *v, const char *path, char *err, size_t errsz)
+/* Where in the document a check is: built into text only for an error, so
+ * a valid document costs no formatting. */
+typedef struct jpath {
+    const struct jpath *up;
+    const char *key; /* NULL: an array index */
+    size_t idx;
+} jpath_t;
+
+static void path_text(const jpath_t *p, char *out, size_t outsz)
+{
+    const jpath_t *chain[SERIALIZERS_MAX_DEPTH + 2];
+    int n = 0;
+    for (; p && n < SERIALIZERS_MAX_DEPTH + 2; p = p->up)
+        chain[n++] = p;
+    size_t o = (size_t)snprintf(out, outsz, "$");
+    while (n-- > 0 && o < outsz) {
+        if (chain[n]->key)
+            o += (size_t)snprintf(out + o, outsz - o, ".%s", chain[n]->key);
+        else
+            o += (size_t)snprintf(out + o, outsz - o, "[%zu]", chain[n]->idx);
+    }
+}
+
+static int doc_err(char *err, size_t errsz, const jpath_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int doc_err(char *err, size_t errsz, const jpath_t *at, const char *fmt, ...)
+{
+    char where[200], what[200];
+    path_text(at, where, sizeof(where));
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return serializers_errf(err, errsz, "%s: %s", where, what);
+}
+
+static int check_doc(const json_t *s, const json_t *v, const jpath_t *at, char *err, size_t errsz)
 {
     if (json_is_true(s))
         return OD_OK;
     if (json_is_false(s))
-        return serializers_errf(err, errsz, "%s: not allowed by the schema", path);
+        return doc_err(err, errsz, at, "not allowed by the schema");
     json_t *t = json_object_get(s, "type");
     if (t) {
         int ok = 0;
@@ -201,9 +238,8 @@ static int check_doc(const json_t *s, const json_t *v, const char *path, char *e
         for (size_t i = 0; i < n && !ok; i++)
             ok = type_matches(json_string_value(json_is_array(t) ? json_array_get(t, i) : t), v);
         if (!ok)
-            return serializers_errf(err, errsz, "%s: %s where the schema wants %s", path,
-                                    type_of(v), json_is_string(t) ? json_string_value(t)
-                                                                  : "another type");
+            return doc_err(err, errsz, at, "%s where the schema wants %s", type_of(v),
+                           json_is_string(t) ? json_string_value(t) : "another type");
     }
     json_t *e = json_object_get(s, "enum");
     if (e) {
@@ -211,51 +247,46 @@ static int check_doc(const json_t *s, const json_t *v, const char *path, char *e
         for (size_t i = 0; i < json_array_size(e) && !ok; i++)
             ok = json_equal(json_array_get(e, i), (json_t *)v);
         if (!ok)
-            return serializers_errf(err, errsz, "%s: value not in the schema's enum", path);
+            return doc_err(err, errsz, at, "value not in the schema's enum");
     }
     json_t *c = json_object_get(s, "const");
     if (c && !json_equal(c, (json_t *)v))
-        return serializers_errf(err, errsz, "%s: value is not the schema's const", path);
+        return doc_err(err, errsz, at, "value is not the schema's const");
     if (json_is_number(v)) {
         double d = json_number_value(v);
         json_t *mn = json_object_get(s, "minimum"), *mx = json_object_get(s, "maximum");
         if (mn && d < json_number_value(mn))
-            return serializers_errf(err, errsz, "%s: %g below minimum %g", path, d,
-                                    json_number_value(mn));
+            return doc_err(err, errsz, at, "%g below minimum %g", d, json_number_value(mn));
         if (mx && d > json_number_value(mx))
-            return serializers_errf(err, errsz, "%s: %g above maximum %g", path, d,
-                                    json_number_value(mx));
-    }
-    if (json_is_string(v)) {
-        size_t n = utf8_chars(json_string_value(v), json_string_length(v));
+            return doc_err(err, errsz, at, "%g above maximum %g", d, json_number_value(mx));
+    } else if (json_is_string(v)) {
         json_t *mn = json_object_get(s, "minLength"), *mx = json_object_get(s, "maxLength");
-        if (mn && (json_int_t)n < json_integer_value(mn))
-            return serializers_errf(err, errsz, "%s: string shorter than minLength", path);
-        if (mx && (json_int_t)n > json_integer_value(mx))
-            return serializers_errf(err, errsz, "%s: string longer than maxLength", path);
-    }
-    if (json_is_array(v)) {
+        if (mn || mx) {
+            size_t n = utf8_chars(json_string_value(v), json_string_length(v));
+            if (mn && (json_int_t)n < json_integer_value(mn))
+                return doc_err(err, errsz, at, "string shorter than minLength");
+            if (mx && (json_int_t)n > json_integer_value(mx))
+                return doc_err(err, errsz, at, "string longer than maxLength");
+        }
+    } else if (json_is_array(v)) {
         size_t n = json_array_size(v);
         json_t *mn = json_object_get(s, "minItems"), *mx = json_object_get(s, "maxItems");
         if (mn && (json_int_t)n < json_integer_value(mn))
-            return serializers_errf(err, errsz, "%s: fewer items than minItems", path);
+            return doc_err(err, errsz, at, "fewer items than minItems");
         if (mx && (json_int_t)n > json_integer_value(mx))
-            return serializers_errf(err, errsz, "%s: more items than maxItems", path);
+            return doc_err(err, errsz, at, "more items than maxItems");
         json_t *items = json_object_get(s, "items");
         for (size_t i = 0; items && i < n; i++) {
-            char sub[256];
-            snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-            if (check_doc(items, json_array_get(v, i), sub, err, errsz) != OD_OK)
+            jpath_t sub = {at, NULL, i};
+            if (check_doc(items, json_array_get(v, i), &sub, err, errsz) != OD_OK)
                 return OD_ERR_INVALID;
         }
-    }
-    if (json_is_object(v)) {
+    } else if (json_is_object(v)) {
         json_t *req = json_object_get(s, "required");
         for (size_t i = 0; req && i < json_array_size(req); i++) {
             const char *name = json_string_value(json_array_get(req, i));
             if (!json_object_get(v, name))
-                return serializers_errf(err, errsz, "%s: required property '%s' is missing",
-                                        path, name);
+                return doc_err(err, errsz, at, "required property '%s' is missing", name);
         }
         json_t *props = json_object_get(s, "properties");
         json_t *addl = json_object_get(s, "additionalProperties");
@@ -263,15 +294,14 @@ static int check_doc(const json_t *s, const json_t *v, const char *path, char *e
         json_t *x;
         json_object_foreach((json_t *)v, k, x)
         {
-            char sub[256];
-            snprintf(sub, sizeof(sub), "%s.%s", path, k);
+            jpath_t sub = {at, k, 0};
             json_t *ps = props ? json_object_get(props, k) : NULL;
             if (!ps && addl && json_is_false(addl))
-                return serializers_errf(err, errsz, "%s: property not allowed "
-                                        "(additionalProperties is false)", sub);
+                return doc_err(err, errsz, &sub, "property not allowed (additionalProperties "
+                               "is false)");
             if (!ps)
                 ps = addl;
-            if (ps && check_doc(ps, x, sub, err, errsz) != OD_OK)
+            if (ps && check_doc(ps, x, &sub, err, errsz) != OD_OK)
                 return OD_ERR_INVALID;
         }
     }
@@ -290,7 +320,7 @@ static int json_validate(void *self, void *compiled, const uint8_t *data, size_t
     if (!depth_ok(v, 0))
         rc = serializers_errf(err, errsz, "JSON nested deeper than %d", SERIALIZERS_MAX_DEPTH);
     else if (compiled)
-        rc = check_doc(compiled, v, "$", err, errsz);
+        rc = check_doc(compiled, v, NULL, err, errsz);
     json_decref(v);
     return rc;
 }
