@@ -29,6 +29,8 @@ extern const od_serializer_ops_t serializers_double_ops;
 extern const od_serializer_ops_t serializers_json_ops;
 /* Avro binary datum against an Avro schema (libavro parses the schema). */
 extern const od_serializer_ops_t serializers_avro_ops;
+/* Protobuf wire format against a message type of a FileDescriptorSet. */
+extern const od_serializer_ops_t serializers_proto_ops;
 
 /* Whether p[0..len) is well-formed UTF-8 (no overlongs, no surrogates,
  * nothing past U+10FFFF); on failure *bad gets the offending offset. */

@@ -1,5 +1,5 @@
 /* serializers_module.c - the `serializers` module: the formats records are
- * validated in (string, int, long, double, json, avro), each registered
+ * validated in (string, int, long, double, json, avro, protobuf), each registered
  * as a serializer (ABI 1.3) under its name. The core's schema registry and
  * the produce-path validation (core/schema/) find them by name. */
 #include <stdio.h>
@@ -9,6 +9,7 @@
 static const od_serializer_ops_t *const serializers_all[] = {
     &serializers_string_ops, &serializers_int_ops,  &serializers_long_ops,
     &serializers_double_ops, &serializers_json_ops, &serializers_avro_ops,
+    &serializers_proto_ops,
 };
 
 static int serializers_init(od_module_ctx_t *ctx, char *err, size_t errsz)

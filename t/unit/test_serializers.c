@@ -166,10 +166,119 @@ static void test_avro(void)
         a->free_compiled(NULL, objs[i]);
 }
 
+/* shop.proto (proto2): message Order { required int64 id = 1; optional
+ * string name = 2; repeated int32 qty = 3 [packed = true]; optional Item
+ * item = 4; repeated Order children = 5; message Item { optional double
+ * price = 1; optional bytes tag = 2; } }, as
+ * `protoc-c --include_imports --descriptor_set_out=shop.desc shop.proto`
+ * writes it. */
+static const uint8_t shop_desc[] = {
+    0x0a, 0xd5, 0x01, 0x0a, 0x0a, 0x73, 0x68, 0x6f, 0x70, 0x2e, 0x70, 0x72,
+    0x6f, 0x74, 0x6f, 0x12, 0x04, 0x73, 0x68, 0x6f, 0x70, 0x22, 0xc0, 0x01,
+    0x0a, 0x05, 0x4f, 0x72, 0x64, 0x65, 0x72, 0x12, 0x0e, 0x0a, 0x02, 0x69,
+    0x64, 0x18, 0x01, 0x20, 0x02, 0x28, 0x03, 0x52, 0x02, 0x69, 0x64, 0x12,
+    0x12, 0x0a, 0x04, 0x6e, 0x61, 0x6d, 0x65, 0x18, 0x02, 0x20, 0x01, 0x28,
+    0x09, 0x52, 0x04, 0x6e, 0x61, 0x6d, 0x65, 0x12, 0x14, 0x0a, 0x03, 0x71,
+    0x74, 0x79, 0x18, 0x03, 0x20, 0x03, 0x28, 0x05, 0x42, 0x02, 0x10, 0x01,
+    0x52, 0x03, 0x71, 0x74, 0x79, 0x12, 0x24, 0x0a, 0x04, 0x69, 0x74, 0x65,
+    0x6d, 0x18, 0x04, 0x20, 0x01, 0x28, 0x0b, 0x32, 0x10, 0x2e, 0x73, 0x68,
+    0x6f, 0x70, 0x2e, 0x4f, 0x72, 0x64, 0x65, 0x72, 0x2e, 0x49, 0x74, 0x65,
+    0x6d, 0x52, 0x04, 0x69, 0x74, 0x65, 0x6d, 0x12, 0x27, 0x0a, 0x08, 0x63,
+    0x68, 0x69, 0x6c, 0x64, 0x72, 0x65, 0x6e, 0x18, 0x05, 0x20, 0x03, 0x28,
+    0x0b, 0x32, 0x0b, 0x2e, 0x73, 0x68, 0x6f, 0x70, 0x2e, 0x4f, 0x72, 0x64,
+    0x65, 0x72, 0x52, 0x08, 0x63, 0x68, 0x69, 0x6c, 0x64, 0x72, 0x65, 0x6e,
+    0x1a, 0x2e, 0x0a, 0x04, 0x49, 0x74, 0x65, 0x6d, 0x12, 0x14, 0x0a, 0x05,
+    0x70, 0x72, 0x69, 0x63, 0x65, 0x18, 0x01, 0x20, 0x01, 0x28, 0x01, 0x52,
+    0x05, 0x70, 0x72, 0x69, 0x63, 0x65, 0x12, 0x10, 0x0a, 0x03, 0x74, 0x61,
+    0x67, 0x18, 0x02, 0x20, 0x01, 0x28, 0x0c, 0x52, 0x03, 0x74, 0x61, 0x67,
+};
+
+static void *proto_schema(const char *msg)
+{
+    size_t n = strlen(msg);
+    char *buf = malloc(n + 1 + sizeof shop_desc);
+    memcpy(buf, msg, n);
+    buf[n] = '\n';
+    memcpy(buf + n + 1, shop_desc, sizeof shop_desc);
+    void *c = NULL;
+    err[0] = 0;
+    int rc = serializers_proto_ops.compile(NULL, buf, n + 1 + sizeof shop_desc, &c, err, sizeof err);
+    free(buf);
+    return rc == OD_OK ? c : NULL;
+}
+
+static void test_proto(void)
+{
+    const od_serializer_ops_t *p = &serializers_proto_ops;
+    void *c = proto_schema("shop.Order");
+    tap_ok(c != NULL, "protobuf: descriptor set compiles %s", err);
+    const uint8_t good[] = {0x08, 0x01, 0x12, 0x02, 'a', 'b', 0x1a, 0x02, 0x01, 0x02,
+                            0x22, 0x09, 0x09, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f,
+                            0x2a, 0x02, 0x08, 0x02, 0x48, 0x05};
+    tap_ok(val(p, c, good, sizeof good) == OD_OK, "protobuf: valid message (packed, nested, "
+           "unknown field) %s", err);
+    const uint8_t noid[] = {0x12, 0x00};
+    tap_ok(val(p, c, noid, sizeof noid) != OD_OK && strstr(err, "required field id"),
+           "protobuf: missing required field: %s", err);
+    const uint8_t wt[] = {0x0d, 0, 0, 0, 0};
+    tap_ok(val(p, c, wt, sizeof wt) != OD_OK && strstr(err, "wire type"),
+           "protobuf: wrong wire type: %s", err);
+    const uint8_t utf[] = {0x08, 0x01, 0x12, 0x01, 0xff};
+    tap_ok(val(p, c, utf, sizeof utf) != OD_OK && strstr(err, "UTF-8"), "protobuf: bad string: %s",
+           err);
+    const uint8_t trunc[] = {0x08, 0x01, 0x12, 0x05, 'a'};
+    tap_ok(val(p, c, trunc, sizeof trunc) != OD_OK, "protobuf: length past the end: %s", err);
+    const uint8_t grp[] = {0x08, 0x01, 0x4b, 0x4c};
+    tap_ok(val(p, c, grp, sizeof grp) != OD_OK, "protobuf: groups refused: %s", err);
+    /* children nested 100 deep: each level is 08 01 2a <len> <inner> */
+    uint8_t deep[600];
+    size_t n = 2;
+    deep[0] = 0x08, deep[1] = 0x01;
+    for (int i = 0; i < 100 && n + 4 < sizeof deep; i++) {
+        memmove(deep + 4, deep, n);
+        deep[0] = 0x08, deep[1] = 0x01, deep[2] = 0x2a, deep[3] = (uint8_t)n;
+        n += 4;
+        if (n > 127)
+            break; /* one-byte lengths only */
+    }
+    tap_ok(val(p, c, deep, n) == OD_OK, "protobuf: %zu bytes of nesting within the limit", n);
+    uint8_t *chain = malloc(200000);
+    size_t cl = 0;
+    for (int i = 0; i < 70; i++) { /* 70 levels, lengths as varints, built inside out */
+        uint8_t *next = malloc(cl + 16);
+        size_t k = 0;
+        next[k++] = 0x2a;
+        size_t l = cl;
+        do {
+            next[k++] = (uint8_t)((l & 0x7f) | (l > 0x7f ? 0x80 : 0));
+            l >>= 7;
+        } while (l);
+        memcpy(next + k, chain, cl);
+        memcpy(chain, next, cl + k);
+        cl += k;
+        free(next);
+    }
+    tap_ok(val(p, c, chain, cl) != OD_OK && strstr(err, "deeper"), "protobuf: 70 levels: %s", err);
+    free(chain);
+    tap_ok(proto_schema("shop.Nope") == NULL && strstr(err, "shop.Nope"),
+           "protobuf: unknown message name: %s", err);
+    void *bad = NULL;
+    tap_ok(p->compile(NULL, "shop.Order\n\xff\xff", 13, &bad, err, sizeof err) != OD_OK,
+           "protobuf: garbage descriptor set: %s", err);
+    tap_ok(p->compile(NULL, "shop.Order", 10, &bad, err, sizeof err) != OD_OK,
+           "protobuf: no newline: %s", err);
+    void *item = proto_schema("shop.Order.Item");
+    const uint8_t it[] = {0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x00};
+    tap_ok(item && val(p, item, it, sizeof it) == OD_OK, "protobuf: a nested type as the root");
+    p->free_compiled(NULL, item);
+    p->free_compiled(NULL, c);
+}
+
 int main(void)
 {
     test_prim();
     test_json();
     test_avro();
+    test_proto();
     return tap_done();
 }
