@@ -93,6 +93,36 @@ tap.is_(sr.set_compatibility("js-value", "NONE"), {"compatibility": "NONE"},
         "PUT /config/js-value")
 tap.is_(sr.get_compatibility("js-value"), "NONE", "GET /config/js-value")
 tap.is_(sr.get_compatibility(), "BACKWARD", "GET /config: the default level")
+# lookups by schema (auto.register.schemas=false clients), transitive and forward levels
+tap.is_(sr.lookup_schema("js-value", Schema(json.dumps(JS), "JSON")).schema_id, js_id,
+        "POST /subjects/js-value finds the registered schema")
+tap.is_(sr_error(lambda: sr.lookup_schema("js-value", Schema('{"type":"string"}', "JSON"))),
+        40403, "and an unregistered one is 40403")
+
+
+def rec(fields):
+    return Schema(json.dumps({"type": "record", "name": "T", "fields": fields}), "AVRO")
+
+
+A = {"name": "a", "type": "int"}
+B_DEF = {"name": "b", "type": "string", "default": "x"}
+B = {"name": "b", "type": "string"}
+for level, ok in (("BACKWARD", True), ("BACKWARD_TRANSITIVE", False)):
+    subj = "tr-%s-value" % level.lower()
+    sr.set_compatibility(subj, level)
+    sr.register_schema(subj, rec([A]))
+    sr.register_schema(subj, rec([A, B_DEF]))
+    tap.is_(sr.test_compatibility(subj, rec([A, B])), ok,
+            "%s: dropping b's default is %s (version 1 has no b)" % (level, "fine" if ok else
+                                                                      "refused"))
+sr.set_compatibility("fw-value", "FORWARD")
+sr.register_schema("fw-value", rec([A]))
+tap.ok(sr.register_schema("fw-value", rec([A, B])) > 0,
+       "FORWARD: adding a field without a default registers (old readers skip it)")
+tap.is_(sr_error(lambda: sr.register_schema("fw-value", rec([B]))), 40901,
+        "FORWARD: removing a field old readers need is refused")
+for s_ in ("tr-backward-value", "tr-backward_transitive-value", "fw-value"):
+    sr.delete_subject(s_)
 sr.register_schema("tmp-value", Schema('"string"', "AVRO"))
 tap.is_(sr.delete_subject("tmp-value"), [1], "DELETE /subjects/tmp-value lists its versions")
 tap.ok("tmp-value" not in sr.get_subjects(), "and the subject is gone")

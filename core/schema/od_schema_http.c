@@ -186,7 +186,9 @@ static void subjects_get(od_core_t *core, od_http_conn_t *c)
         const char *s = od_schema_subject_at(core, i);
         if (!s)
             break;
-        json_array_append_new(a, json_string(s));
+        int32_t v;
+        if (od_schema_versions(core, s, &v, 1) > 0) /* not subjects with only a level */
+            json_array_append_new(a, json_string(s));
     }
     reply_json(c, 200, a);
 }
