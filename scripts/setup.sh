@@ -22,7 +22,7 @@ case $build in /*) ;; *) build=$top/$build ;; esac
 # compress batches). Node.js (kafkajs test) is checked by command below.
 packages="build-essential autoconf automake libtool pkg-config python3
   liblua5.4-dev libsodium-dev libssl-dev libpcre2-dev libsasl2-dev
-  libjansson-dev libavro-dev python3-jsonschema python3-requests python3-avro
+  libjansson-dev libavro-dev python3-jsonschema python3-requests python3-avro python3-protobuf
   librdkafka-dev kcat python3-confluent-kafka python3-kafka
   python3-snappy python3-lz4 python3-zstandard
   clang libclang-rt-14-dev

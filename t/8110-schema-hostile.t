@@ -95,7 +95,7 @@ st, j = req("POST", "/subjects/x-value/versions", json.dumps({"schema": jdeep,
 tap.is_(j.get("error_code"), 42201, "a JSON schema nested 500 deep: 42201")
 st, j = req("POST", "/subjects/x-value/versions", json.dumps({"schema": "syntax = 'proto3';",
                                                               "schemaType": "PROTOBUF"}))
-tap.is_(j.get("error_code"), 42201, "PROTOBUF: 42201 (not supported)")
+tap.is_(j.get("error_code"), 42201, "PROTOBUF as .proto text: 42201 (only base64 descriptors are read)")
 st, j = req("POST", "/subjects/x-value/versions", json.dumps(
     {"schema": '{"type":"object","$ref":"#/x"}', "schemaType": "JSON"}))
 tap.like(j.get("message", ""), r"\$ref", "a JSON schema with $ref is refused naming the keyword")

@@ -22,7 +22,7 @@ struct od_ProduceResponse_PartitionProduceResponse;
 /* One schema, by global id. */
 typedef struct od_schema {
     int32_t id;
-    char type[16]; /* Confluent's schemaType: AVRO or JSON */
+    char type[16]; /* Confluent's schemaType: AVRO, JSON or PROTOBUF */
     char *text;    /* as registered, NUL terminated */
     size_t len;
     /* compiled on first use by the serializer for type */

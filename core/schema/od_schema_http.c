@@ -414,7 +414,7 @@ static void handle(void *arg, od_http_conn_t *c, const od_http_req_t *rq, const 
     } else if ((n == 1 || n == 2) && strcmp(seg[0], "config") == 0) {
         config(core, c, rq, n == 2 ? seg[1] : "", body, blen);
     } else if (n == 2 && strcmp(seg[0], "schemas") == 0 && strcmp(seg[1], "types") == 0 && get) {
-        reply_json(c, 200, json_pack("[s,s]", "AVRO", "JSON"));
+        reply_json(c, 200, json_pack("[s,s,s]", "AVRO", "JSON", "PROTOBUF"));
     } else if (n == 0 && get) {
         reply_json(c, 200, json_object());
     } else {

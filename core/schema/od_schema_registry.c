@@ -38,13 +38,30 @@ int od_schema_register_config(od_core_t *core, char *err, size_t errsz)
 int od_schema_normalize(const char *type, const char *text, size_t len, char **out, size_t *outlen,
                         char *err, size_t errsz)
 {
-    if (strcmp(type, "AVRO") != 0 && strcmp(type, "JSON") != 0) {
-        snprintf(err, errsz, "schema type %s is not supported (AVRO, JSON)", type);
+    if (strcmp(type, "AVRO") != 0 && strcmp(type, "JSON") != 0 && strcmp(type, "PROTOBUF") != 0) {
+        snprintf(err, errsz, "schema type %s is not supported (AVRO, JSON, PROTOBUF)", type);
         return -1;
     }
     if (len > OD_SCHEMA_MAX_TEXT) {
         snprintf(err, errsz, "schema larger than %d bytes", OD_SCHEMA_MAX_TEXT);
         return -1;
+    }
+    if (strcmp(type, "PROTOBUF") == 0) {
+        /* base64 text (a FileDescriptorProto): only surrounding space goes */
+        while (len > 0 && (text[0] == ' ' || text[0] == '\n' || text[0] == '\r'))
+            text++, len--;
+        while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\n' || text[len - 1] == '\r'))
+            len--;
+        char *s = malloc(len + 1);
+        if (!s) {
+            snprintf(err, errsz, "out of memory");
+            return -1;
+        }
+        memcpy(s, text, len);
+        s[len] = 0;
+        *out = s;
+        *outlen = len;
+        return 0;
     }
     json_error_t je;
     json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);

@@ -506,6 +506,8 @@ static const char *serializer_of(const char *type)
         return "avro";
     if (strcmp(type, "JSON") == 0)
         return "json";
+    if (strcmp(type, "PROTOBUF") == 0)
+        return "protobuf";
     return NULL;
 }
 

@@ -39,12 +39,16 @@ typedef struct pmsg {
     char *full; /* "pkg.Outer.Inner" */
     pfield_t *fields;
     size_t nfields, cap;
+    int *nested; /* indexes of the nested message types, in declaration order */
+    size_t nnested;
 } pmsg_t;
 
 typedef struct pschema {
     pmsg_t *msgs;
     size_t nmsgs, cap;
-    int root;
+    int *top; /* the file's top-level message types, in order */
+    size_t ntop;
+    int root; /* -1: chosen per record by Confluent's message indexes */
 } pschema_t;
 
 typedef struct wr {
@@ -125,9 +129,12 @@ static void schema_free(pschema_t *s)
         }
         free(s->msgs[i].fields);
         free(s->msgs[i].full);
+        free(s->msgs[i].nested);
     }
-    if (s)
+    if (s) {
         free(s->msgs);
+        free(s->top);
+    }
     free(s);
 }
 
@@ -170,9 +177,20 @@ static int add_field(pmsg_t *m, wr_t f, char *err, size_t errsz)
     return 0;
 }
 
-/* One DescriptorProto (and its nested types) under prefix. */
-static int add_message(pschema_t *s, const char *prefix, wr_t d, int depth, char *err,
-                       size_t errsz)
+static int push_index(int **list, size_t *n, int idx)
+{
+    int *g = realloc(*list, (*n + 1) * sizeof(*g));
+    if (!g)
+        return -1;
+    g[(*n)++] = idx;
+    *list = g;
+    return 0;
+}
+
+/* One DescriptorProto (and its nested types) under prefix; its index goes
+ * to *parent_list. */
+static int add_message(pschema_t *s, const char *prefix, wr_t d, int depth, int **parent_list,
+                       size_t *parent_n, char *err, size_t errsz)
 {
     if (depth > SERIALIZERS_MAX_DEPTH)
         return serializers_errf(err, errsz, "message types nested deeper than %d",
@@ -201,13 +219,22 @@ static int add_message(pschema_t *s, const char *prefix, wr_t d, int depth, char
     size_t idx = s->nmsgs++;
     memset(&s->msgs[idx], 0, sizeof(pmsg_t));
     s->msgs[idx].full = strdup(name);
-    if (!s->msgs[idx].full)
+    if (!s->msgs[idx].full || push_index(parent_list, parent_n, (int)idx) < 0)
         return serializers_errf(err, errsz, "out of memory");
     while ((rc = rd_field(&d, &num, &wt, &sub, &val)) == 1) {
         if (num == 2 && wt == 2 && add_field(&s->msgs[idx], sub, err, errsz) < 0)
             return -1;
-        if (num == 3 && wt == 2 && add_message(s, name, sub, depth + 1, err, errsz) < 0)
-            return -1;
+        /* s->msgs may move while nested types are added: index, not pointer */
+        if (num == 3 && wt == 2) {
+            int *nested = s->msgs[idx].nested;
+            size_t nn = s->msgs[idx].nnested;
+            s->msgs[idx].nested = NULL;
+            int r = add_message(s, name, sub, depth + 1, &nested, &nn, err, errsz);
+            s->msgs[idx].nested = nested;
+            s->msgs[idx].nnested = nn;
+            if (r < 0)
+                return -1;
+        }
     }
     return rc < 0 ? serializers_errf(err, errsz, "malformed message type %s", name) : 0;
 }
@@ -222,6 +249,54 @@ static int find_msg(const pschema_t *s, const char *full)
     return -1;
 }
 
+static int b64_val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Standard base64 with padding (whitespace skipped); NULL when it is not. */
+static uint8_t *b64_decode(const char *in, size_t len, size_t *out_len)
+{
+    uint8_t *out = malloc(len / 4 * 3 + 3);
+    if (!out)
+        return NULL;
+    size_t o = 0, n = 0, pad = 0;
+    uint32_t acc = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+            continue;
+        int v = c == '=' ? 0 : b64_val(c);
+        if (v < 0 || (pad && c != '=')) {
+            free(out);
+            return NULL;
+        }
+        pad += c == '=';
+        acc = acc << 6 | (uint32_t)v;
+        if (++n == 4) {
+            out[o++] = (uint8_t)(acc >> 16);
+            if (pad < 2)
+                out[o++] = (uint8_t)(acc >> 8);
+            if (pad < 1)
+                out[o++] = (uint8_t)acc;
+            n = 0;
+            acc = 0;
+        }
+    }
+    if (n != 0 || o == 0 || pad > 2) {
+        free(out);
+        return NULL;
+    }
+    *out_len = o;
+    return out;
+}
+
 static int proto_compile(void *self, const char *schema, size_t len, void **compiled, char *err,
                          size_t errsz)
 {
@@ -233,19 +308,39 @@ static int proto_compile(void *self, const char *schema, size_t len, void **comp
     if (len > SERIALIZERS_MAX_SCHEMA)
         return serializers_errf(err, errsz, "schema larger than %d bytes", SERIALIZERS_MAX_SCHEMA);
     const char *nl = memchr(schema, '\n', len < 512 ? len : 512);
-    if (!nl || nl == schema)
-        return serializers_errf(err, errsz, "the schema must start with the message name and "
-                                "a newline");
-    char root[512];
-    snprintf(root, sizeof(root), "%.*s", (int)(nl - schema), schema);
+    char root[512] = "";
+    uint8_t *decoded = NULL;
+    wr_t set, file, sub;
+    int one_file = 0;
+    if (nl && nl != schema) {
+        snprintf(root, sizeof(root), "%.*s", (int)(nl - schema), schema);
+        set = (wr_t){(const uint8_t *)nl + 1, len - (size_t)(nl + 1 - schema), 0};
+    } else {
+        /* the registry's form: a base64 FileDescriptorProto, as Confluent's
+         * clients register it; records name their type by message indexes */
+        size_t dl = 0;
+        decoded = b64_decode(schema, len, &dl);
+        if (!decoded)
+            return serializers_errf(err, errsz, "the schema is neither \"Message.Name\\n\" and a "
+                                    "FileDescriptorSet nor a base64 FileDescriptorProto (.proto "
+                                    "text is not supported)");
+        set = (wr_t){decoded, dl, 0};
+        one_file = 1;
+    }
     pschema_t *s = calloc(1, sizeof(*s));
-    if (!s)
+    if (!s) {
+        free(decoded);
         return serializers_errf(err, errsz, "out of memory");
-    wr_t set = {(const uint8_t *)nl + 1, len - (size_t)(nl + 1 - schema), 0}, file, sub;
+    }
     uint32_t num;
-    int wt, rc;
+    int wt, rc = 1;
     uint64_t val;
-    while ((rc = rd_field(&set, &num, &wt, &file, &val)) == 1) {
+    for (int first = 1; one_file ? first : (rc = rd_field(&set, &num, &wt, &file, &val)) == 1;
+         first = 0) {
+        if (one_file) {
+            file = set;
+            num = 1, wt = 2;
+        }
         if (num != 1 || wt != 2)
             continue;
         char pkg[256] = "";
@@ -256,13 +351,16 @@ static int proto_compile(void *self, const char *schema, size_t len, void **comp
         if (rc < 0)
             break;
         while ((rc = rd_field(&file, &num, &wt, &sub, &val)) == 1)
-            if (num == 4 && wt == 2 && add_message(s, pkg, sub, 0, err, errsz) < 0) {
+            if (num == 4 && wt == 2 && add_message(s, pkg, sub, 0, &s->top, &s->ntop, err,
+                                                   errsz) < 0) {
                 schema_free(s);
+                free(decoded);
                 return OD_ERR_INVALID;
             }
         if (rc < 0)
             break;
     }
+    free(decoded);
     if (rc < 0) {
         schema_free(s);
         return serializers_errf(err, errsz, "not a FileDescriptorSet (malformed wire format)");
@@ -286,8 +384,12 @@ static int proto_compile(void *self, const char *schema, size_t len, void **comp
                 return OD_ERR_INVALID;
             }
         }
-    s->root = find_msg(s, root);
-    if (s->root < 0) {
+    s->root = root[0] ? find_msg(s, root) : -1;
+    if (!root[0] && s->ntop == 0) {
+        schema_free(s);
+        return serializers_errf(err, errsz, "the descriptor has no message type");
+    }
+    if (root[0] && s->root < 0) {
         schema_free(s);
         return serializers_errf(err, errsz, "message type %s is not in the descriptor set", root);
     }
@@ -384,7 +486,37 @@ static int proto_validate(void *self, void *compiled, const uint8_t *data, size_
     if (!s)
         return serializers_errf(err, errsz, "protobuf needs a schema");
     wr_t r = {data, len, 0};
-    return walk(s, s->root, r, 0, err, errsz);
+    int mi = s->root;
+    if (mi < 0) {
+        /* Confluent's message indexes: zigzag varints, a count and then the
+         * path (top-level index, nested indexes); a lone 0 is [0], the
+         * file's first message type */
+        uint64_t v;
+        if (rd_varint(&r, &v) < 0)
+            return serializers_errf(err, errsz, "no message indexes before the message");
+        int64_t count = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+        if (count < 0 || count > SERIALIZERS_MAX_DEPTH)
+            return serializers_errf(err, errsz, "bad message index count %lld",
+                                    (long long)count);
+        const int *list = s->top;
+        size_t n = s->ntop;
+        mi = count == 0 ? (s->ntop ? s->top[0] : -1) : -1;
+        for (int64_t i = 0; i < count; i++) {
+            if (rd_varint(&r, &v) < 0)
+                return serializers_errf(err, errsz, "message indexes end early");
+            int64_t ix = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            if (ix < 0 || (uint64_t)ix >= n)
+                return serializers_errf(err, errsz, "message index %lld names no message type",
+                                        (long long)ix);
+            mi = list[ix];
+            list = s->msgs[mi].nested;
+            n = s->msgs[mi].nnested;
+        }
+        if (mi < 0)
+            return serializers_errf(err, errsz, "the descriptor has no message type");
+        r = (wr_t){r.p + r.pos, r.len - r.pos, 0};
+    }
+    return walk(s, mi, r, 0, err, errsz);
 }
 
 const od_serializer_ops_t serializers_proto_ops = {

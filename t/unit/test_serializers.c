@@ -272,6 +272,40 @@ static void test_proto(void)
     tap_ok(item && val(p, item, it, sizeof it) == OD_OK, "protobuf: a nested type as the root");
     p->free_compiled(NULL, item);
     p->free_compiled(NULL, c);
+    /* the registry's form: base64 of the FileDescriptorProto (the set's
+     * first file: field 1, a 2-byte length, at offset 3), message indexes
+     * before each message */
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const uint8_t *fd = shop_desc + 3;
+    size_t fl = (size_t)(shop_desc[1] & 0x7f) | (size_t)shop_desc[2] << 7;
+    char enc[400];
+    size_t e = 0;
+    for (size_t i = 0; i < fl; i += 3) {
+        uint32_t v = (uint32_t)fd[i] << 16 | (i + 1 < fl ? (uint32_t)fd[i + 1] << 8 : 0) |
+                     (i + 2 < fl ? fd[i + 2] : 0);
+        enc[e++] = b64[v >> 18 & 63];
+        enc[e++] = b64[v >> 12 & 63];
+        enc[e++] = i + 1 < fl ? b64[v >> 6 & 63] : '=';
+        enc[e++] = i + 2 < fl ? b64[v & 63] : '=';
+    }
+    void *reg = NULL;
+    tap_ok(p->compile(NULL, enc, e, &reg, err, sizeof err) == OD_OK,
+           "protobuf: a base64 FileDescriptorProto compiles %s", err);
+    uint8_t msg[sizeof good + 3];
+    msg[0] = 0x00; /* [0]: the first message type */
+    memcpy(msg + 1, good, sizeof good);
+    tap_ok(val(p, reg, msg, 1 + sizeof good) == OD_OK, "protobuf: index [0] + Order %s", err);
+    const uint8_t nested[] = {0x04, 0x00, 0x00, 0x09, 0, 0, 0, 0, 0, 0, 0, 0};
+    tap_ok(val(p, reg, nested, sizeof nested) == OD_OK, "protobuf: index [0, 0] + Order.Item %s",
+           err);
+    const uint8_t badix[] = {0x02, 0x08, 0x08, 0x01};
+    tap_ok(val(p, reg, badix, sizeof badix) != OD_OK && strstr(err, "index"),
+           "protobuf: an index naming no type: %s", err);
+    tap_ok(val(p, reg, good, sizeof good) != OD_OK, "protobuf: without indexes: %s", err);
+    p->free_compiled(NULL, reg);
+    tap_ok(p->compile(NULL, "syntax = \"proto3\";", 18, &reg, err, sizeof err) != OD_OK &&
+               strstr(err, ".proto"),
+           "protobuf: .proto text is refused: %s", err);
 }
 
 int main(void)
