@@ -137,7 +137,7 @@ static int check_bytes(od_core_t *core, side_t *s, const uint8_t *p, int32_t len
 /* Walk every record; fills the refused list. Returns the number refused,
  * or -1 with err when the records cannot be read. */
 static int32_t walk(od_core_t *core, side_t *key, side_t *val, const uint8_t *batches, size_t len,
-                    refused_t *list, int32_t *nlisted, char *err, size_t errsz)
+                    refused_t **listp, int32_t *nlisted, char *err, size_t errsz)
 {
     od_batch_iter_t it;
     od_batch_hdr_t h;
@@ -174,8 +174,13 @@ static int32_t walk(od_core_t *core, side_t *key, side_t *val, const uint8_t *ba
                 if (!sides[k]->on || check_bytes(core, sides[k], bytes[k], lens[k], why,
                                                  sizeof(why)))
                     continue;
+                if (!*listp && !(*listp = malloc(OD_SCHEMA_ERRORS_MAX * sizeof(**listp)))) {
+                    snprintf(err, errsz, "out of memory");
+                    free(plain);
+                    return -1;
+                }
                 if (*nlisted < OD_SCHEMA_ERRORS_MAX) {
-                    refused_t *r = &list[(*nlisted)++];
+                    refused_t *r = &(*listp)[(*nlisted)++];
                     r->index = base_index + i;
                     r->what = sides[k]->what;
                     snprintf(r->reason, sizeof(r->reason), "%s", why);
@@ -237,11 +242,7 @@ int od_schema_produce_check(od_req_t *r, const od_topic_t *t, const char *topic,
                   NULL, NULL, NULL, ""};
     side_setup(core, &key, topic);
     side_setup(core, &val, topic);
-    refused_t *list = malloc(OD_SCHEMA_ERRORS_MAX * sizeof(*list));
-    if (!list) {
-        out->error_code = OD_ERR_UNKNOWN_SERVER_ERROR;
-        return 1;
-    }
+    refused_t *list = NULL; /* made at the first refused record */
     int32_t nlisted = 0;
     char err[256] = "";
     /* The batches were validated (and their decompression charged to the
@@ -249,7 +250,7 @@ int od_schema_produce_check(od_req_t *r, const od_topic_t *t, const char *topic,
      * bytes, so it is not charged again. */
     size_t budget = od_batch_budget_left();
     od_batch_budget_end();
-    int32_t nrefused = walk(core, &key, &val, batches, len, list, &nlisted, err, sizeof(err));
+    int32_t nrefused = walk(core, &key, &val, batches, len, &list, &nlisted, err, sizeof(err));
     if (budget != SIZE_MAX)
         od_batch_budget_begin(budget);
     int refused = 1;
