@@ -8,6 +8,9 @@
 #define OD_SCHEMA_MAX_TEXT    (1024 * 1024) /* one schema's text, bytes */
 #define OD_SCHEMA_MAX_SUBJECT 256           /* a subject name, bytes with the NUL */
 #define OD_SCHEMA_MAX_LISTED  10000         /* versions compared or listed */
+/* All schema texts together: what registering clients can make the
+ * broker hold (checked when a new schema is proposed). */
+#define OD_SCHEMA_MAX_TOTAL   (64 * 1024 * 1024)
 
 struct od_core;
 
@@ -18,5 +21,6 @@ int od_schema_normalize(const char *type, const char *text, size_t len, char **o
 /* An id for a new schema: above every applied one and every one handed out
  * for a proposal still on its way. */
 int32_t od_schema_reserve_id(struct od_core *core);
+size_t od_schema_text_bytes(struct od_core *core);
 
 #endif

@@ -37,6 +37,7 @@ typedef struct od_schema_store {
     od_compat_t compat; /* the global level set through the API, else UNSET */
     int32_t max_id;
     int32_t reserved_id; /* handed out for proposals (od_schema_reserve_id) */
+    size_t text_bytes;   /* of every schema text held */
 } od_schema_store_t;
 
 static const char *const compat_names[] = {"NONE",         "BACKWARD",
@@ -184,6 +185,12 @@ int32_t od_schema_next_id(od_core_t *core)
     return st ? st->max_id + 1 : 1;
 }
 
+size_t od_schema_text_bytes(od_core_t *core)
+{
+    od_schema_store_t *st = store(core, 0);
+    return st ? st->text_bytes : 0;
+}
+
 int32_t od_schema_reserve_id(od_core_t *core)
 {
     od_schema_store_t *st = store(core, 1);
@@ -235,6 +242,7 @@ static int add_schema(od_schema_store_t *st, int32_t id, od_str_t type, od_str_t
     memcpy(s->type, type.p, (size_t)type.len);
     s->text = t;
     s->len = (size_t)text.len;
+    st->text_bytes += s->len;
     memmove(st->byid + i + 1, st->byid + i, (st->nschemas - i) * sizeof(*st->byid));
     st->byid[i] = s;
     st->nschemas++;
