@@ -262,6 +262,8 @@ static subject_t *get_subject(od_schema_store_t *st, od_str_t name)
     size_t i = subj_pos(st, buf, &found);
     if (found)
         return &st->subjects[i];
+    if (st->nsubjects >= OD_SCHEMA_MAX_SCHEMAS)
+        return NULL; /* subjects with only a level would otherwise grow without end */
     subject_t *g = realloc(st->subjects, (st->nsubjects + 1) * sizeof(*g));
     if (!g)
         return NULL;
