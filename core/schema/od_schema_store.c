@@ -368,8 +368,11 @@ static int apply_config(od_schema_store_t *st, const od_SchemaConfigRecord_t *r,
     }
     subject_t *s = get_subject(st, r->subject);
     if (!s) {
-        snprintf(err, errsz, "bad subject or out of memory");
-        return -1;
+        /* skipped, not fatal: a replay must not stop the broker for a level */
+        od_logf(OD_LOG_WARN, "schema registry: level of subject %.*s not kept (bad name, "
+                "%d subjects or out of memory)", (int)r->subject.len, r->subject.p,
+                OD_SCHEMA_MAX_SCHEMAS);
+        return 0;
     }
     s->compat = c;
     return 0;
