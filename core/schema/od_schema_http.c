@@ -327,6 +327,10 @@ static void config(od_core_t *core, od_http_conn_t *c, const od_http_req_t *rq,
             return;
         }
         json_decref(root);
+        if (subject[0] && od_schema_full(core, subject, 0)) {
+            reply_error(c, 50001, "the registry holds its limit of subjects");
+            return;
+        }
         change_reply_t *r = change(c, json_pack("{s:s}", "compatibility", od_compat_name(cv)));
         if (r)
             od_schema_set_compat(core, subject, cv, change_done, r);

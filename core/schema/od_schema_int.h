@@ -22,5 +22,8 @@ int od_schema_normalize(const char *type, const char *text, size_t len, char **o
  * for a proposal still on its way. */
 int32_t od_schema_reserve_id(struct od_core *core);
 size_t od_schema_text_bytes(struct od_core *core);
+/* Whether registering under subject (a new schema text or not) would pass
+ * the store's count limits. */
+int od_schema_full(struct od_core *core, const char *subject, int new_schema);
 
 #endif

@@ -217,6 +217,11 @@ void od_schema_register(od_core_t *core, const char *subject, const char *type, 
         done(arg, 0, existing, NULL);
         return;
     }
+    if (od_schema_full(core, subject, existing <= 0)) {
+        free(norm);
+        done(arg, 50001, -1, "the registry holds its limit of schemas, subjects or versions");
+        return;
+    }
     if (existing <= 0 && od_schema_text_bytes(core) + nlen > OD_SCHEMA_MAX_TOTAL) {
         free(norm);
         done(arg, 50001, -1, "the registry holds its limit of schema text (64 MiB)");

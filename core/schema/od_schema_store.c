@@ -185,6 +185,17 @@ int32_t od_schema_next_id(od_core_t *core)
     return st ? st->max_id + 1 : 1;
 }
 
+int od_schema_full(od_core_t *core, const char *subject, int new_schema)
+{
+    od_schema_store_t *st = store(core, 0);
+    if (!st)
+        return 0;
+    subject_t *s = find_subject(core, subject);
+    return (new_schema && st->nschemas >= OD_SCHEMA_MAX_SCHEMAS) ||
+           (!s && st->nsubjects >= OD_SCHEMA_MAX_SCHEMAS) ||
+           (s && s->n >= OD_SCHEMA_MAX_VERSIONS);
+}
+
 size_t od_schema_text_bytes(od_core_t *core)
 {
     od_schema_store_t *st = store(core, 0);
@@ -286,14 +297,20 @@ static int apply_schema(od_schema_store_t *st, const od_SchemaRecord_t *r, char 
         snprintf(err, errsz, "schema id %d", r->id);
         return -1;
     }
-    if (add_schema(st, r->id, r->schema_type, r->schema, err, errsz) < 0)
-        return -1;
+    /* Limits are checked before proposing (od_schema_register); a record
+     * past them all the same (another broker's, a log written with other
+     * limits) is logged and skipped: a replay must not stop the broker. */
+    if (add_schema(st, r->id, r->schema_type, r->schema, err, errsz) < 0) {
+        od_logf(OD_LOG_WARN, "schema registry: schema id %d not kept: %s", r->id, err);
+        return 0;
+    }
     if (r->subject.len <= 0)
         return 0; /* a schema whose subjects were deleted (ids stay resolvable) */
     subject_t *s = get_subject(st, r->subject);
     if (!s) {
-        snprintf(err, errsz, "bad subject or out of memory");
-        return -1;
+        od_logf(OD_LOG_WARN, "schema registry: subject %.*s not kept (bad name, %d subjects or "
+                "out of memory)", (int)r->subject.len, r->subject.p, OD_SCHEMA_MAX_SCHEMAS);
+        return 0;
     }
     int32_t version = r->version;
     for (size_t i = 0; i < s->n; i++) {
@@ -303,8 +320,9 @@ static int apply_schema(od_schema_store_t *st, const od_SchemaRecord_t *r, char 
             version = s->vers[s->n - 1] + 1; /* two proposals raced: the later one follows */
     }
     if (s->n >= OD_SCHEMA_MAX_VERSIONS) {
-        snprintf(err, errsz, "subject has %d versions", OD_SCHEMA_MAX_VERSIONS);
-        return -1;
+        od_logf(OD_LOG_WARN, "schema registry: %s has %d versions; id %d not added", s->name,
+                OD_SCHEMA_MAX_VERSIONS, r->id);
+        return 0;
     }
     int32_t *ids = realloc(s->ids, (s->n + 1) * sizeof(*ids));
     if (ids)
