@@ -327,7 +327,10 @@ static void config(od_core_t *core, od_http_conn_t *c, const od_http_req_t *rq,
             return;
         }
         json_decref(root);
-        if (subject[0] && od_schema_full(core, subject, 0)) {
+        int32_t any;
+        int known = od_schema_versions(core, subject, &any, 1) > 0 ||
+                    od_schema_compat(core, subject, 1) != OD_COMPAT_UNSET;
+        if (subject[0] && !known && od_schema_full(core, subject, 0)) {
             reply_error(c, 50001, "the registry holds its limit of subjects");
             return;
         }
