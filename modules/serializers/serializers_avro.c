@@ -329,8 +329,13 @@ static int field_has_default(json_t *root, avro_schema_t rec, const char *field)
     return 0;
 }
 
+/* Comparisons one compatibility check may make: unions of unions can
+ * multiply the work, and the check runs on the broker's loop. */
+#define AVRO_CMP_MAX_STEPS 1000000
+
 typedef struct cmp {
     json_t *rjson;
+    size_t steps;
     avro_schema_t seen_r[SERIALIZERS_MAX_DEPTH + 2], seen_w[SERIALIZERS_MAX_DEPTH + 2];
     char *err;
     size_t errsz;
@@ -362,6 +367,8 @@ static int resolves(cmp_t *c, avro_schema_t r, avro_schema_t w, const char *path
 {
     r = resolve(r);
     w = resolve(w);
+    if (++c->steps > AVRO_CMP_MAX_STEPS)
+        return serializers_errf(c->err, c->errsz, "%s: schemas too complex to compare", path);
     if (depth > SERIALIZERS_MAX_DEPTH)
         return quiet ? OD_ERR_INVALID
                      : serializers_errf(c->err, c->errsz, "%s: schemas too deep to compare", path);
