@@ -136,8 +136,10 @@ with odtest.Conn(b.port) as c:
                            "odradek.value.serializer": "json"}),
         ("ints", 1, 1, {"confluent.key.schema.validation": "true",
                         "odradek.key.serializer": "int"}),
+        ("keyed", 1, 1, {"confluent.key.schema.validation": "true"}),
         ("free", 1, 1)])
-tap.is_(res, {"js": 0, "av": 0, "rawjson": 0, "ints": 0, "free": 0}, "topics created")
+tap.is_(res, {"js": 0, "av": 0, "rawjson": 0, "ints": 0, "keyed": 0, "free": 0},
+        "topics created")
 
 
 def end_offset(topic):
@@ -201,6 +203,12 @@ tap.is_(produce("rawjson", [b'{"any": [1, 2]}', b"[1,", b"\xff"]),
 tap.is_(produce("ints", [b"v", b"v"], keys=[b"\x00\x00\x00\x07", b"abc"]),
         [0, ck.KafkaError.INVALID_RECORD], "odradek.key.serializer=int: 4-byte keys only")
 tap.is_(produce("free", [b"anything"]), [0], "a topic without validation takes anything")
+key_id = sr.register_schema("keyed-key", Schema('"string"', "AVRO"))
+kwire = bytes([0]) + key_id.to_bytes(4, "big") + b"\x06abc"
+tap.is_(produce("keyed", [b"v", b"v", b"v", b"v"], keys=[kwire, b"abc", None, v1]),
+        [0, ck.KafkaError.INVALID_RECORD, 0, ck.KafkaError.INVALID_RECORD],
+        "key validation (subject keyed-key): a wire-format key passes, a raw one and a "
+        "value subject's id do not, a null key is not checked")
 
 # kcat: text lines are not in the wire format
 r = subprocess.run(["kcat", "-P", "-b", b.bootstrap, "-t", "av", "-p", "0", "-X",
@@ -241,7 +249,7 @@ tap.is_(p["error"], 0, "a tombstone (null value) is not checked")
 # ---- restart: the schemas are part of the metadata image ----
 b.restart()
 sr2 = SchemaRegistryClient({"url": URL})
-tap.is_(sorted(sr2.get_subjects()), ["av-value", "js-value"], "subjects survive a restart")
+tap.is_(sorted(sr2.get_subjects()), ["av-value", "js-value", "keyed-key"], "subjects survive a restart")
 tap.is_(sr2.get_versions("av-value"), [1, 2], "and their versions")
 tap.is_(sr2.get_compatibility("js-value"), "NONE", "and their compatibility levels")
 tap.is_(sr2.get_schema(js_id).schema_type, "JSON", "ids resolve after the restart")
