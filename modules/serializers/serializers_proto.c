@@ -369,9 +369,10 @@ static int proto_compile(void *self, const char *schema, size_t len, void **comp
         for (size_t k = 0; k < s->msgs[i].nfields; k++) {
             pfield_t *f = &s->msgs[i].fields[k];
             if (f->type == T_GROUP) {
+                serializers_errf(err, errsz, "%s.%s: groups are not supported", s->msgs[i].full,
+                                 f->name ? f->name : "?");
                 schema_free(s);
-                return serializers_errf(err, errsz, "%s.%s: groups are not supported",
-                                        s->msgs[i].full, f->name ? f->name : "?");
+                return OD_ERR_INVALID;
             }
             if (f->type != T_MESSAGE)
                 continue;

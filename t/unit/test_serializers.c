@@ -303,6 +303,19 @@ static void test_proto(void)
            "protobuf: an index naming no type: %s", err);
     tap_ok(val(p, reg, good, sizeof good) != OD_OK, "protobuf: without indexes: %s", err);
     p->free_compiled(NULL, reg);
+    /* a group field (type 10) in the descriptor: the id field's type
+     * (tag 0x28, INT64 = 3) rewritten; found by fuzzing as a use after free */
+    uint8_t grpdesc[sizeof shop_desc + 11];
+    memcpy(grpdesc, "shop.Order\n", 11);
+    memcpy(grpdesc + 11, shop_desc, sizeof shop_desc);
+    for (size_t i = 11; i + 1 < sizeof grpdesc; i++)
+        if (grpdesc[i] == 0x28 && grpdesc[i + 1] == 0x03) {
+            grpdesc[i + 1] = 10;
+            break;
+        }
+    tap_ok(p->compile(NULL, (const char *)grpdesc, sizeof grpdesc, &reg, err, sizeof err) !=
+                   OD_OK && strstr(err, "groups"),
+           "protobuf: a group field in the schema is refused: %s", err);
     tap_ok(p->compile(NULL, "syntax = \"proto3\";", 18, &reg, err, sizeof err) != OD_OK &&
                strstr(err, ".proto"),
            "protobuf: .proto text is refused: %s", err);
