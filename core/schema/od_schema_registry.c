@@ -203,8 +203,10 @@ void od_schema_register(od_core_t *core, const char *subject, const char *type, 
     char why[512] = "";
     char *norm = NULL;
     size_t nlen = 0;
-    if (!subject[0] || strlen(subject) >= OD_SCHEMA_MAX_SUBJECT) {
-        done(arg, 42201, -1, "bad subject name");
+    json_t *name = json_string(subject); /* NULL when not UTF-8 */
+    json_decref(name);
+    if (!subject[0] || strlen(subject) >= OD_SCHEMA_MAX_SUBJECT || !name) {
+        done(arg, 42201, -1, "bad subject name (empty, too long or not UTF-8)");
         return;
     }
     if (od_schema_normalize(type, text, len, &norm, &nlen, why, sizeof(why)) < 0) {
