@@ -113,6 +113,9 @@ st, j = req("POST", "/subjects/a%2Fb-value/versions", json.dumps({"schema": '"st
 tap.ok(st == 200 and j.get("id", 0) > 0, "a subject with an escaped '/' registers")
 st, j = req("GET", "/subjects")
 tap.ok(st == 200 and "a/b-value" in j, "and is listed decoded")
+st, j = req("POST", "/subjects/%ff-value/versions", json.dumps({"schema": '"string"'}))
+tap.is_(j.get("error_code") if isinstance(j, dict) else None, 42201,
+        "a subject that is not UTF-8: 42201")
 # many idle connections do not stop the registry from answering
 idle = [socket.create_connection(("127.0.0.1", reg_port)) for _ in range(40)]
 for s in idle:
