@@ -137,8 +137,14 @@ with odtest.Conn(b.port) as c:
         ("ints", 1, 1, {"confluent.key.schema.validation": "true",
                         "odradek.key.serializer": "int"}),
         ("keyed", 1, 1, {"confluent.key.schema.validation": "true"}),
+        ("rn", 1, 1, {"confluent.value.schema.validation": "true",
+                      "confluent.value.subject.name.strategy":
+                      "io.confluent.kafka.serializers.subject.RecordNameStrategy"}),
+        ("trn", 1, 1, {"confluent.value.schema.validation": "true",
+                       "confluent.value.subject.name.strategy": "TopicRecordNameStrategy"}),
         ("free", 1, 1)])
-tap.is_(res, {"js": 0, "av": 0, "rawjson": 0, "ints": 0, "keyed": 0, "free": 0},
+tap.is_(res, {"js": 0, "av": 0, "rawjson": 0, "ints": 0, "keyed": 0, "rn": 0, "trn": 0,
+              "free": 0},
         "topics created")
 
 
@@ -209,6 +215,13 @@ tap.is_(produce("keyed", [b"v", b"v", b"v", b"v"], keys=[kwire, b"abc", None, v1
         [0, ck.KafkaError.INVALID_RECORD, 0, ck.KafkaError.INVALID_RECORD],
         "key validation (subject keyed-key): a wire-format key passes, a raw one and a "
         "value subject's id do not, a null key is not checked")
+# subject name strategies: the record name (Avro User, JSON title Thing)
+sr.register_schema("User", Schema(json.dumps(AVSC), "AVRO"))
+sr.register_schema("trn-User", Schema(json.dumps(AVSC), "AVRO"))
+tap.is_(produce("rn", [v1, good[0]]), [0, ck.KafkaError.INVALID_RECORD],
+        "RecordNameStrategy: an id of subject User passes, one of Thing (not registered) not")
+tap.is_(produce("trn", [v1, good[0]]), [0, ck.KafkaError.INVALID_RECORD],
+        "TopicRecordNameStrategy: an id of subject trn-User passes, trn-Thing not")
 
 # kcat: text lines are not in the wire format
 r = subprocess.run(["kcat", "-P", "-b", b.bootstrap, "-t", "av", "-p", "0", "-X",
@@ -249,7 +262,8 @@ tap.is_(p["error"], 0, "a tombstone (null value) is not checked")
 # ---- restart: the schemas are part of the metadata image ----
 b.restart()
 sr2 = SchemaRegistryClient({"url": URL})
-tap.is_(sorted(sr2.get_subjects()), ["av-value", "js-value", "keyed-key"], "subjects survive a restart")
+tap.is_(sorted(sr2.get_subjects()), ["User", "av-value", "js-value", "keyed-key", "trn-User"],
+        "subjects survive a restart")
 tap.is_(sr2.get_versions("av-value"), [1, 2], "and their versions")
 tap.is_(sr2.get_compatibility("js-value"), "NONE", "and their compatibility levels")
 tap.is_(sr2.get_schema(js_id).schema_type, "JSON", "ids resolve after the restart")

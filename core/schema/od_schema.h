@@ -31,6 +31,9 @@ typedef struct od_schema {
     void *ops_self;
     int compiled_state; /* 0 not yet, 1 compiled, -1 failed (why holds the reason) */
     char why[256];
+    /* the record name for RecordNameStrategy: computed on first use */
+    int recname_state; /* 0 not yet, 1 known, -1 none */
+    char recname[256];
 } od_schema_t;
 
 /* Compatibility levels (Confluent's names). */
@@ -77,6 +80,11 @@ int32_t od_schema_find_text(struct od_core *core, const char *type, const char *
  * use. 0 with *ops, *self and *compiled set, or -1 with err. */
 int od_schema_compiled(struct od_core *core, od_schema_t *s, const void **ops, void **self,
                        void **compiled, char *err, size_t errsz);
+
+/* The fully qualified record name of a schema (RecordNameStrategy): Avro
+ * the top-level named type's namespace.name, JSON the "title". NULL when
+ * it has none (why set). */
+const char *od_schema_record_name(od_schema_t *s, char *why, size_t whysz);
 
 /* ---- registering (od_schema_registry.c) ---- */
 

@@ -5,7 +5,9 @@
  *  - odradek.*.serializer=registry (the default): in Confluent's wire format
  *    (magic byte 0, a 4-byte big-endian schema id, the payload); the id must
  *    be a version of the subject <topic>-key / <topic>-value
- *    (TopicNameStrategy) and the payload validate against that schema;
+ *    (TopicNameStrategy; confluent.*.subject.name.strategy may choose
+ *    RecordNameStrategy, <record name>, or TopicRecordNameStrategy,
+ *    <topic>-<record name>) and the payload validate against that schema;
  *  - any other value names a serializer that takes the raw bytes: string,
  *    int, long, double, json (with the subject's latest JSON schema when the
  *    subject has one, else any JSON), avro (the subject's latest Avro schema).
@@ -39,6 +41,8 @@ typedef struct side {
     const char *what; /* "key" or "value" */
     int on;
     int64_t fmt;           /* index in OD_SERFMT_CHOICES */
+    int64_t strategy;      /* OD_SUBJECT_* */
+    const char *topic;
     char subject[OD_SCHEMA_MAX_SUBJECT];
     /* raw formats: resolved once per request */
     const od_serializer_ops_t *ops;
@@ -116,9 +120,21 @@ static int check_bytes(od_core_t *core, side_t *s, const uint8_t *p, int32_t len
         snprintf(why, whysz, "schema id %" PRId32 " does not exist", id);
         return 0;
     }
-    if (!od_schema_subject_has(core, s->subject, id, NULL)) {
+    const char *subject = s->subject;
+    char byrec[OD_SCHEMA_MAX_SUBJECT * 2];
+    if (s->strategy != OD_SUBJECT_TOPIC) {
+        const char *rn = od_schema_record_name(sc, why, whysz);
+        if (!rn)
+            return 0;
+        if (s->strategy == OD_SUBJECT_RECORD)
+            snprintf(byrec, sizeof(byrec), "%s", rn);
+        else
+            snprintf(byrec, sizeof(byrec), "%s-%s", s->topic, rn);
+        subject = byrec;
+    }
+    if (!od_schema_subject_has(core, subject, id, NULL)) {
         snprintf(why, whysz, "schema id %" PRId32 " is not a version of subject %.180s", id,
-                 s->subject);
+                 subject);
         return 0;
     }
     const void *ops;
@@ -236,10 +252,10 @@ int od_schema_produce_check(od_req_t *r, const od_topic_t *t, const char *topic,
     if (!t->cfg.key_schema_validation && !t->cfg.value_schema_validation)
         return 0;
     od_core_t *core = r->core;
-    side_t key = {"key", t->cfg.key_schema_validation != 0, t->cfg.key_serializer, "", NULL,
-                  NULL, NULL, ""};
-    side_t val = {"value", t->cfg.value_schema_validation != 0, t->cfg.value_serializer, "",
-                  NULL, NULL, NULL, ""};
+    side_t key = {"key", t->cfg.key_schema_validation != 0, t->cfg.key_serializer,
+                  t->cfg.key_subject_strategy % 3, topic, "", NULL, NULL, NULL, ""};
+    side_t val = {"value", t->cfg.value_schema_validation != 0, t->cfg.value_serializer,
+                  t->cfg.value_subject_strategy % 3, topic, "", NULL, NULL, NULL, ""};
     side_setup(core, &key, topic);
     side_setup(core, &val, topic);
     refused_t *list = NULL; /* made at the first refused record */

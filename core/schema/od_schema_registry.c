@@ -80,6 +80,31 @@ int od_schema_normalize(const char *type, const char *text, size_t len, char **o
     return 0;
 }
 
+const char *od_schema_record_name(od_schema_t *s, char *why, size_t whysz)
+{
+    if (s->recname_state == 0) {
+        s->recname_state = -1;
+        json_t *j = strcmp(s->type, "PROTOBUF") != 0 ? json_loadb(s->text, s->len, 0, NULL) : NULL;
+        json_t *n = json_object_get(j, strcmp(s->type, "AVRO") == 0 ? "name" : "title");
+        json_t *ns = strcmp(s->type, "AVRO") == 0 ? json_object_get(j, "namespace") : NULL;
+        if (json_is_string(n)) {
+            const char *nv = json_string_value(n);
+            if (json_is_string(ns) && !strchr(nv, '.') && json_string_length(ns) > 0)
+                snprintf(s->recname, sizeof(s->recname), "%s.%s", json_string_value(ns), nv);
+            else
+                snprintf(s->recname, sizeof(s->recname), "%s", nv);
+            s->recname_state = 1;
+        }
+        json_decref(j);
+    }
+    if (s->recname_state < 0) {
+        snprintf(why, whysz, "schema id %d has no record name for the subject name strategy "
+                 "(Avro: a named type; JSON: a title; Protobuf: not supported)", s->id);
+        return NULL;
+    }
+    return s->recname;
+}
+
 /* ---- compatibility ---- */
 
 static int one_way(od_core_t *core, od_schema_t *reader, od_schema_t *writer, char *why,
