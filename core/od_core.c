@@ -21,11 +21,11 @@
 #include "od_lifecycle.h"
 #include "od_lua.h"
 #include "od_metrics.h"
-#include "od_schema.h"
 #include "od_module.h"
 #include "od_net.h"
 #include "od_producer.h"
 #include "od_sasl.h"
+#include "od_schema.h"
 #include "od_scram_store.h"
 #include "od_topic_config.h"
 
