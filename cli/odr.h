@@ -100,5 +100,6 @@ int odr_cmd_cluster(odr_ctx_t *ctx, int argc, char **argv);
 int odr_cmd_acl(odr_ctx_t *ctx, int argc, char **argv);
 int odr_cmd_user(odr_ctx_t *ctx, int argc, char **argv);
 int odr_cmd_bench(odr_ctx_t *ctx, int argc, char **argv);
+int odr_cmd_schema(odr_ctx_t *ctx, int argc, char **argv);
 
 #endif

@@ -27,6 +27,7 @@ static const char usage_text[] =
     "  acl create|list|delete\n"
     "  user list|create|delete  SCRAM users\n"
     "  bench produce|consume    load and a summary of rates and latencies\n"
+    "  schema register|get|list the schema registry (--registry URL)\n"
     "\n"
     "global options:\n"
     "  -b, --brokers H:P[,H:P]  bootstrap brokers (default: profile, else 127.0.0.1:9092)\n"
@@ -134,7 +135,7 @@ static const struct {
 } commands[] = {
     {"topic", odr_cmd_topic},     {"produce", odr_cmd_produce}, {"consume", odr_cmd_consume},
     {"group", odr_cmd_group},     {"cluster", odr_cmd_cluster}, {"acl", odr_cmd_acl},
-    {"user", odr_cmd_user},       {"bench", odr_cmd_bench},
+    {"user", odr_cmd_user},       {"bench", odr_cmd_bench},     {"schema", odr_cmd_schema},
 };
 
 /* The value of a global option: "--opt=v" or the next argument. */

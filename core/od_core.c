@@ -25,6 +25,7 @@
 #include "od_net.h"
 #include "od_producer.h"
 #include "od_sasl.h"
+#include "od_schema.h"
 #include "od_scram_store.h"
 #include "od_topic_config.h"
 
@@ -218,6 +219,7 @@ static const od_subsystem_t subsystems[] = {
     {"groups", od_groups_register_config, od_groups_start, od_groups_tick, od_groups_stop},
     {"metrics", od_metrics_register_config, od_metrics_start, NULL, od_metrics_stop},
     {"lua", od_lua_register_config, od_lua_start, NULL, od_lua_stop},
+    {"schemas", od_schema_register_config, od_schema_start, NULL, od_schema_stop},
 };
 #define NSUBSYSTEMS (sizeof(subsystems) / sizeof(subsystems[0]))
 
@@ -544,6 +546,7 @@ void od_core_shutdown(od_core_t *core)
     /* Closing partition logs flushes them: the log is consistent on disk. */
     od_image_free(core, &core->image);
     od_scram_store_free(core);
+    od_schema_store_free(core);
     if (core->cp && core->cp->stop)
         core->cp->stop(core->cp_self);
     if (core->storage && core->storage->stop)

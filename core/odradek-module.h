@@ -750,6 +750,12 @@ typedef struct od_serializer_ops {
     /* OD_OK when data parses against compiled, else OD_ERR_INVALID with err. */
     int (*validate)(void *self, void *compiled, const uint8_t *data, size_t len, char *err,
                     size_t errsz);
+    /* ---- ABI 1.3, added with the schema registry (read only when
+     * struct_size covers it; NULL: the format has no evolution rules) ----
+     * OD_OK when data written with the writer schema can be read with the
+     * reader schema (both compiled by this serializer), else
+     * OD_ERR_INVALID with err naming the first difference. */
+    int (*compatible)(void *self, void *reader, void *writer, char *err, size_t errsz);
 } od_serializer_ops_t;
 
 int od_register_partitioner(od_module_ctx_t *ctx, const od_partitioner_ops_t *ops, void *self);

@@ -27,6 +27,7 @@ case $build in /*) ;; *) build=$top/$build ;; esac
 # and python3-gssapi (the GSSAPI test's own KDC and kafka-python's GSSAPI).
 packages="build-essential autoconf automake libtool pkg-config python3
   liblua5.4-dev libsodium-dev libssl-dev libpcre2-dev libsasl2-dev
+  libjansson-dev libavro-dev python3-jsonschema python3-requests python3-avro python3-protobuf
   librdkafka-dev kcat python3-confluent-kafka python3-kafka
   python3-snappy python3-lz4 python3-zstandard
   clang libclang-rt-14-dev

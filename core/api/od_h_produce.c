@@ -14,6 +14,7 @@
 #include "od_handlers.h"
 #include "od_metrics.h"
 #include "od_producer.h"
+#include "od_schema.h"
 #include "od_topic_config.h"
 #include "od_topicname.h"
 
@@ -211,6 +212,9 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
         return;
     }
     od_rec_result_free(&rres);
+    /* Broker-side schema validation (core/schema/od_schema_check.c). */
+    if (od_schema_produce_check(r, t, topic_name, pd->index, data, len, out))
+        return;
     /* Idempotent producers (KIP-98): one batch per partition (v3+) whose
      * header names the producer; check it against the partition's state. */
     od_batch_hdr_t ph;

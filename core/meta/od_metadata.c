@@ -15,6 +15,7 @@
 #include "od_handlers.h"
 #include "od_net.h"
 #include "od_proto_gen.h"
+#include "od_schema.h"
 #include "od_scram_store.h"
 #include "od_topic_config.h"
 #include "od_topic_config.h"
@@ -669,6 +670,11 @@ int od_metadata_apply(od_core_t *core, const uint8_t *rec, size_t len, int64_t o
     case OD_METAREC_REMOVE_USER_SCRAM_CREDENTIAL:
         rc = od_scram_store_apply(core, key, ver, &s, why, sizeof(why));
         break;
+    case OD_METAREC_SCHEMA: /* the schema registry (core/schema/) */
+    case OD_METAREC_REMOVE_SCHEMA_SUBJECT:
+    case OD_METAREC_SCHEMA_CONFIG:
+        rc = od_schema_store_apply(core, key, ver, &s, why, sizeof(why));
+        break;
     default:
         /* Records this broker does not act on (features, no-ops, ...) are
          * skipped: a newer controller may write them. */
@@ -1252,6 +1258,8 @@ int od_metadata_snapshot(od_core_t *core, od_meta_record_t **recs, size_t *n)
     }
     if (rc == 0 && od_scram_store_snapshot(core, &out, &nout) < 0)
         rc = -1; /* SCRAM credentials (UserScramCredentialRecord) last */
+    if (rc == 0 && od_schema_store_snapshot(core, &out, &nout) < 0)
+        rc = -1; /* then the schema registry's records */
     if (rc < 0) {
         for (size_t i = 0; out && i < nout; i++)
             free((void *)out[i].data);

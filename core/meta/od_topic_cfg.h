@@ -10,6 +10,21 @@
 
 #include <stdint.h>
 
+/* odradek.key.serializer / odradek.value.serializer: the choices in order
+ * (the field holds the index); OD_SERFMT_REGISTRY is Confluent's wire
+ * format, the others name a serializer of the serializers module. */
+#define OD_SERFMT_CHOICES "registry,string,int,long,double,json,avro"
+enum { OD_SERFMT_REGISTRY = 0 };
+/* confluent.*.subject.name.strategy: Confluent's class names and the short
+ * ones; the field holds the index, and index % 3 is the strategy. */
+#define OD_SUBJECT_STRATEGY_DEFAULT "io.confluent.kafka.serializers.subject.TopicNameStrategy"
+#define OD_SUBJECT_STRATEGY_CHOICES                                                              \
+    "io.confluent.kafka.serializers.subject.TopicNameStrategy,"                                  \
+    "io.confluent.kafka.serializers.subject.RecordNameStrategy,"                                 \
+    "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy,"                            \
+    "TopicNameStrategy,RecordNameStrategy,TopicRecordNameStrategy"
+enum { OD_SUBJECT_TOPIC = 0, OD_SUBJECT_RECORD = 1, OD_SUBJECT_TOPIC_RECORD = 2 };
+
 typedef struct od_topic_cfg {
     int64_t cleanup_policy;        /* cleanup.policy: OD_CLEANUP_DELETE | OD_CLEANUP_COMPACT */
     int64_t compression_type;      /* compression.type: an OD_CODEC_*, -1 for "producer" */
@@ -35,6 +50,12 @@ typedef struct od_topic_cfg {
     int64_t segment_jitter_ms;     /* segment.jitter.ms */
     int64_t segment_ms;            /* segment.ms */
     int64_t unclean_leader_election_enable; /* unclean.leader.election.enable */
+    int64_t key_schema_validation;   /* confluent.key.schema.validation */
+    int64_t value_schema_validation; /* confluent.value.schema.validation */
+    int64_t key_serializer;          /* odradek.key.serializer: index in OD_SERFMT_CHOICES */
+    int64_t value_serializer;        /* odradek.value.serializer */
+    int64_t key_subject_strategy;    /* confluent.key.subject.name.strategy: index, % 3 */
+    int64_t value_subject_strategy;  /* confluent.value.subject.name.strategy */
 } od_topic_cfg_t;
 
 #endif

@@ -15,7 +15,7 @@
 #define IMAX INT32_MAX
 
 /* How a key's text becomes its od_topic_cfg_t field. */
-enum { AS_INT, AS_DOUBLE, AS_POLICY, AS_CODEC, AS_TSTYPE, AS_NONE };
+enum { AS_INT, AS_DOUBLE, AS_POLICY, AS_CODEC, AS_TSTYPE, AS_ENUMIDX, AS_NONE };
 #define NOFIELD ((size_t)-1)
 
 #define KEY(name, type, dflt, min, max, choices, doc, bkey, as, field)                        \
@@ -36,6 +36,19 @@ static const od_topic_key_t topic_keys[] = {
         "uncompressed,zstd,lz4,snappy,gzip,producer",
         "codec of stored batches; producer keeps the client's", "compression.type", AS_CODEC,
         compression_type),
+    /* Broker-side schema validation (Confluent Server's names; core/schema/). */
+    KEY("confluent.key.schema.validation", OD_CONF_BOOL, "false", 0, 0, NULL,
+        "record keys must parse against the topic's schema (doc/serializers.md)",
+        "confluent.key.schema.validation", AS_INT, key_schema_validation),
+    KEY("confluent.key.subject.name.strategy", OD_CONF_ENUM, OD_SUBJECT_STRATEGY_DEFAULT, 0, 0,
+        OD_SUBJECT_STRATEGY_CHOICES, "the subject a validated key's schema id must belong to",
+        "confluent.key.subject.name.strategy", AS_ENUMIDX, key_subject_strategy),
+    KEY("confluent.value.schema.validation", OD_CONF_BOOL, "false", 0, 0, NULL,
+        "record values must parse against the topic's schema (doc/serializers.md)",
+        "confluent.value.schema.validation", AS_INT, value_schema_validation),
+    KEY("confluent.value.subject.name.strategy", OD_CONF_ENUM, OD_SUBJECT_STRATEGY_DEFAULT, 0, 0,
+        OD_SUBJECT_STRATEGY_CHOICES, "the subject a validated value's schema id must belong to",
+        "confluent.value.subject.name.strategy", AS_ENUMIDX, value_subject_strategy),
     KEY("delete.retention.ms", OD_CONF_INT, "86400000", 0, LMAX, NULL,
         "how long tombstones are kept on compacted topics", "log.cleaner.delete.retention.ms",
         AS_INT, delete_retention_ms),
@@ -83,6 +96,14 @@ static const od_topic_key_t topic_keys[] = {
     KEY("min.insync.replicas", OD_CONF_INT, "1", 1, IMAX, NULL,
         "replicas that must acknowledge an acks=all write", "min.insync.replicas", AS_INT,
         min_insync_replicas),
+    KEY("odradek.key.serializer", OD_CONF_ENUM, "registry", 0, 0, OD_SERFMT_CHOICES,
+        "format validated keys are in: registry (Confluent wire format, schema by id) or a "
+        "serializer applied to the raw bytes", "odradek.key.serializer", AS_ENUMIDX,
+        key_serializer),
+    KEY("odradek.value.serializer", OD_CONF_ENUM, "registry", 0, 0, OD_SERFMT_CHOICES,
+        "format validated values are in: registry (Confluent wire format, schema by id) or a "
+        "serializer applied to the raw bytes", "odradek.value.serializer", AS_ENUMIDX,
+        value_serializer),
     KEY("preallocate", OD_CONF_BOOL, "false", 0, 0, NULL, "preallocate segment files",
         "log.preallocate", AS_INT, preallocate),
     KEY("retention.bytes", OD_CONF_INT, "-1", -1, LMAX, NULL,
@@ -217,6 +238,19 @@ static int parse_value(const od_topic_key_t *k, const char *v, od_topic_cfg_t *c
     case AS_TSTYPE:
         iv = strcmp(v, "LogAppendTime") == 0;
         break;
+    case AS_ENUMIDX: { /* the value's position in the choices (validated above) */
+        size_t vl = strlen(v);
+        iv = 0;
+        for (const char *c = k->def.choices; *c; iv++) {
+            size_t n = strcspn(c, ",");
+            if (n == vl && memcmp(c, v, n) == 0)
+                break;
+            c += n;
+            if (*c == ',')
+                c++;
+        }
+        break;
+    }
     case AS_NONE:
         if (strcmp(k->def.name, "message.format.version") == 0 && !version_ok(v)) {
             snprintf(err, errsz, "value '%s' for message.format.version is not a Kafka version "

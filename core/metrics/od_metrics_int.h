@@ -60,18 +60,7 @@ void od_metrics_render(struct od_core *core, od_mtext_t *t);
 int od_metrics_url_parse(const char *text, char *host, size_t hostsz, int *port, char *err,
                          size_t errsz);
 
-typedef struct od_http_req {
-    char method[16];
-    char path[256]; /* without the query string */
-    int keep_alive;
-    size_t consumed; /* bytes of the request (line and headers) */
-} od_http_req_t;
-#define OD_HTTP_INCOMPLETE 0
-#define OD_HTTP_OK         1
-#define OD_HTTP_BAD        -1
-/* Parse one request head from buf. INCOMPLETE when the blank line has not
- * arrived yet; BAD for anything malformed or carrying a body. */
-int od_http_parse(const char *buf, size_t len, od_http_req_t *out);
+#include "od_http.h" /* od_http_req_t, od_http_parse: the shared server */
 
 int od_metrics_http_open(struct od_core *core, const char *host, int port, int64_t idle_ms,
                          char *err, size_t errsz);

@@ -118,8 +118,11 @@ static void test_http(void)
     tap_is_int(parse("HEAD / HTTP/1.1\r\n\r\n", &rq), OD_HTTP_OK, "HEAD /");
     tap_is_int(parse("GET /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n", &rq), OD_HTTP_OK,
                "Content-Length 0 is fine");
+    tap_is_int(parse("POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\n", &rq), OD_HTTP_OK,
+               "a body's length parses");
+    tap_is_int(rq.content_length, 5, "Content-Length read");
     const char *bad[] = {
-        "GET /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\n",
+        "GET /metrics HTTP/1.1\r\nContent-Length: 5x\r\n\r\n",
         "POST /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
         "GET metrics HTTP/1.1\r\n\r\n",
         "GET /metrics HTTP/2.0\r\n\r\n",

@@ -1,0 +1,39 @@
+/* serializers.h - what the files of the `serializers` module share: each
+ * format is a table of od_serializer_ops_t functions (compile, validate,
+ * compatible) registered by serializers_module.c. */
+#ifndef SERIALIZERS_H
+#define SERIALIZERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <odradek-module.h>
+
+/* Deepest nesting a schema or a datum may have (JSON objects and arrays,
+ * Avro records, arrays, maps and unions): hostile input ends in a clear
+ * error, never in a deep recursion. */
+#define SERIALIZERS_MAX_DEPTH 64
+
+/* Largest schema text accepted (bytes). */
+#define SERIALIZERS_MAX_SCHEMA (1024 * 1024)
+
+int serializers_errf(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Schemaless formats (serializers_prim.c). */
+extern const od_serializer_ops_t serializers_string_ops;
+extern const od_serializer_ops_t serializers_int_ops;
+extern const od_serializer_ops_t serializers_long_ops;
+extern const od_serializer_ops_t serializers_double_ops;
+/* A JSON document, and with a schema the JSON Schema subset of doc/serializers.md. */
+extern const od_serializer_ops_t serializers_json_ops;
+/* Avro binary datum against an Avro schema (libavro parses the schema). */
+extern const od_serializer_ops_t serializers_avro_ops;
+/* Protobuf wire format against a message type of a FileDescriptorSet. */
+extern const od_serializer_ops_t serializers_proto_ops;
+
+/* Whether p[0..len) is well-formed UTF-8 (no overlongs, no surrogates,
+ * nothing past U+10FFFF); on failure *bad gets the offending offset. */
+int serializers_utf8_ok(const uint8_t *p, size_t len, size_t *bad);
+
+#endif

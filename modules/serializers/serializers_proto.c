@@ -1,0 +1,529 @@
+/* serializers_proto.c - the `protobuf` serializer. The schema is the name
+ * of the record's message type on the first line, then a
+ * FileDescriptorSet in its binary form (what `protoc --include_imports
+ * --descriptor_set_out` writes): "shop.Order\n<bytes>". protobuf-c has no
+ * dynamic message API, so both the descriptor set and the records are read
+ * by the small wire-format walker below rather than by generated code:
+ * the descriptor needs only a handful of fields of descriptor.proto
+ * (messages, their fields and nested types), and keeping the walker in one
+ * place keeps every length and count bound-checked the same way.
+ *
+ * A record must be a well-formed message of that type: every tag valid,
+ * each known field in the wire type its declared type uses (packed
+ * repeated scalars accepted), strings UTF-8, nested messages valid to the
+ * depth limit, proto2 required fields present. Unknown fields are allowed
+ * (protobuf keeps them) but must be well-formed; groups are refused. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serializers.h"
+
+#define PROTO_MAX_MESSAGES 10000
+#define PROTO_MAX_FIELDS 1024 /* per message */
+
+enum { T_DOUBLE = 1, T_FLOAT, T_INT64, T_UINT64, T_INT32, T_FIXED64, T_FIXED32, T_BOOL,
+       T_STRING, T_GROUP, T_MESSAGE, T_BYTES, T_UINT32, T_ENUM, T_SFIXED32, T_SFIXED64,
+       T_SINT32, T_SINT64 };
+
+typedef struct pfield {
+    uint32_t number;
+    int label; /* 1 optional, 2 required, 3 repeated */
+    int type;
+    char *type_name; /* ".pkg.Msg" for messages, until resolved */
+    int msg;         /* index of the message type, -1 */
+    char *name;
+} pfield_t;
+
+typedef struct pmsg {
+    char *full; /* "pkg.Outer.Inner" */
+    pfield_t *fields;
+    size_t nfields, cap;
+    int *nested; /* indexes of the nested message types, in declaration order */
+    size_t nnested;
+} pmsg_t;
+
+typedef struct pschema {
+    pmsg_t *msgs;
+    size_t nmsgs, cap;
+    int *top; /* the file's top-level message types, in order */
+    size_t ntop;
+    int root; /* -1: chosen per record by Confluent's message indexes */
+} pschema_t;
+
+typedef struct wr {
+    const uint8_t *p;
+    size_t len, pos;
+} wr_t;
+
+static int rd_varint(wr_t *r, uint64_t *v)
+{
+    *v = 0;
+    for (int i = 0; i < 10; i++) {
+        if (r->pos >= r->len)
+            return -1;
+        uint8_t b = r->p[r->pos++];
+        *v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* The next field: 1 with number, wire type, the value of a varint (wire
+ * type 0) and the payload of wire type 2; 0 at the end; -1 malformed. */
+static int rd_field(wr_t *r, uint32_t *num, int *wt, wr_t *sub, uint64_t *val)
+{
+    if (r->pos == r->len)
+        return 0;
+    uint64_t key, v;
+    if (rd_varint(r, &key) < 0 || (key >> 3) == 0 || (key >> 3) > 0x1fffffff)
+        return -1;
+    *num = (uint32_t)(key >> 3);
+    *wt = (int)(key & 7);
+    switch (*wt) {
+    case 0:
+        if (rd_varint(r, &v) < 0)
+            return -1;
+        *val = v;
+        return 1;
+    case 1:
+        if (r->len - r->pos < 8)
+            return -1;
+        r->pos += 8;
+        return 1;
+    case 5:
+        if (r->len - r->pos < 4)
+            return -1;
+        r->pos += 4;
+        return 1;
+    case 2:
+        if (rd_varint(r, &v) < 0 || v > r->len - r->pos)
+            return -1;
+        sub->p = r->p + r->pos;
+        sub->len = (size_t)v;
+        sub->pos = 0;
+        r->pos += (size_t)v;
+        return 1;
+    default:
+        return -1; /* groups (3, 4) and the unused 6, 7 */
+    }
+}
+
+static char *dup_n(const uint8_t *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, p, n);
+        s[n] = 0;
+    }
+    return s;
+}
+
+static void schema_free(pschema_t *s)
+{
+    for (size_t i = 0; s && i < s->nmsgs; i++) {
+        for (size_t k = 0; k < s->msgs[i].nfields; k++) {
+            free(s->msgs[i].fields[k].type_name);
+            free(s->msgs[i].fields[k].name);
+        }
+        free(s->msgs[i].fields);
+        free(s->msgs[i].full);
+        free(s->msgs[i].nested);
+    }
+    if (s) {
+        free(s->msgs);
+        free(s->top);
+    }
+    free(s);
+}
+
+static int add_field(pmsg_t *m, wr_t f, char *err, size_t errsz)
+{
+    if (m->nfields == PROTO_MAX_FIELDS)
+        return serializers_errf(err, errsz, "message %s has more than %d fields", m->full,
+                                PROTO_MAX_FIELDS);
+    if (m->nfields == m->cap) {
+        size_t c = m->cap ? m->cap * 2 : 8;
+        pfield_t *g = realloc(m->fields, c * sizeof(*g));
+        if (!g)
+            return serializers_errf(err, errsz, "out of memory");
+        m->fields = g;
+        m->cap = c;
+    }
+    pfield_t *fd = &m->fields[m->nfields];
+    memset(fd, 0, sizeof(*fd));
+    fd->msg = -1;
+    fd->label = 1;
+    uint32_t num;
+    int wt, rc;
+    wr_t sub;
+    uint64_t v = 0;
+    while ((rc = rd_field(&f, &num, &wt, &sub, &v)) == 1) {
+        if (num == 1 && wt == 2 && !fd->name)
+            fd->name = dup_n(sub.p, sub.len);
+        else if (num == 3 && wt == 0)
+            fd->number = (uint32_t)v;
+        else if (num == 4 && wt == 0)
+            fd->label = (int)v;
+        else if (num == 5 && wt == 0)
+            fd->type = (int)v;
+        else if (num == 6 && wt == 2 && !fd->type_name)
+            fd->type_name = dup_n(sub.p, sub.len);
+    }
+    m->nfields++;
+    if (rc < 0 || fd->number == 0 || fd->type < T_DOUBLE || fd->type > T_SINT64)
+        return serializers_errf(err, errsz, "bad field in message %s", m->full);
+    return 0;
+}
+
+static int push_index(int **list, size_t *n, int idx)
+{
+    int *g = realloc(*list, (*n + 1) * sizeof(*g));
+    if (!g)
+        return -1;
+    g[(*n)++] = idx;
+    *list = g;
+    return 0;
+}
+
+/* One DescriptorProto (and its nested types) under prefix; its index goes
+ * to *parent_list. */
+static int add_message(pschema_t *s, const char *prefix, wr_t d, int depth, int **parent_list,
+                       size_t *parent_n, char *err, size_t errsz)
+{
+    if (depth > SERIALIZERS_MAX_DEPTH)
+        return serializers_errf(err, errsz, "message types nested deeper than %d",
+                                SERIALIZERS_MAX_DEPTH);
+    if (s->nmsgs == PROTO_MAX_MESSAGES)
+        return serializers_errf(err, errsz, "more than %d message types", PROTO_MAX_MESSAGES);
+    uint32_t num;
+    int wt, rc;
+    uint64_t val;
+    wr_t sub, scan = d;
+    char name[512] = "";
+    while ((rc = rd_field(&scan, &num, &wt, &sub, &val)) == 1)
+        if (num == 1 && wt == 2 && sub.len < 256)
+            snprintf(name, sizeof(name), "%s%s%.*s", prefix, prefix[0] ? "." : "", (int)sub.len,
+                     (const char *)sub.p);
+    if (rc < 0 || !name[0])
+        return serializers_errf(err, errsz, "a message type without a name");
+    if (s->nmsgs == s->cap) {
+        size_t c = s->cap ? s->cap * 2 : 16;
+        pmsg_t *g = realloc(s->msgs, c * sizeof(*g));
+        if (!g)
+            return serializers_errf(err, errsz, "out of memory");
+        s->msgs = g;
+        s->cap = c;
+    }
+    size_t idx = s->nmsgs++;
+    memset(&s->msgs[idx], 0, sizeof(pmsg_t));
+    s->msgs[idx].full = strdup(name);
+    if (!s->msgs[idx].full || push_index(parent_list, parent_n, (int)idx) < 0)
+        return serializers_errf(err, errsz, "out of memory");
+    while ((rc = rd_field(&d, &num, &wt, &sub, &val)) == 1) {
+        if (num == 2 && wt == 2 && add_field(&s->msgs[idx], sub, err, errsz) < 0)
+            return -1;
+        /* s->msgs may move while nested types are added: index, not pointer */
+        if (num == 3 && wt == 2) {
+            int *nested = s->msgs[idx].nested;
+            size_t nn = s->msgs[idx].nnested;
+            s->msgs[idx].nested = NULL;
+            int r = add_message(s, name, sub, depth + 1, &nested, &nn, err, errsz);
+            s->msgs[idx].nested = nested;
+            s->msgs[idx].nnested = nn;
+            if (r < 0)
+                return -1;
+        }
+    }
+    return rc < 0 ? serializers_errf(err, errsz, "malformed message type %s", name) : 0;
+}
+
+static int find_msg(const pschema_t *s, const char *full)
+{
+    if (full[0] == '.')
+        full++;
+    for (size_t i = 0; i < s->nmsgs; i++)
+        if (strcmp(s->msgs[i].full, full) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int b64_val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Standard base64 with padding (whitespace skipped); NULL when it is not. */
+static uint8_t *b64_decode(const char *in, size_t len, size_t *out_len)
+{
+    uint8_t *out = malloc(len / 4 * 3 + 3);
+    if (!out)
+        return NULL;
+    size_t o = 0, n = 0, pad = 0;
+    uint32_t acc = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+            continue;
+        int v = c == '=' ? 0 : b64_val(c);
+        if (v < 0 || (pad && c != '=')) {
+            free(out);
+            return NULL;
+        }
+        pad += c == '=';
+        acc = acc << 6 | (uint32_t)v;
+        if (++n == 4) {
+            out[o++] = (uint8_t)(acc >> 16);
+            if (pad < 2)
+                out[o++] = (uint8_t)(acc >> 8);
+            if (pad < 1)
+                out[o++] = (uint8_t)acc;
+            n = 0;
+            acc = 0;
+        }
+    }
+    if (n != 0 || o == 0 || pad > 2) {
+        free(out);
+        return NULL;
+    }
+    *out_len = o;
+    return out;
+}
+
+static int proto_compile(void *self, const char *schema, size_t len, void **compiled, char *err,
+                         size_t errsz)
+{
+    (void)self;
+    *compiled = NULL;
+    if (!schema || len == 0)
+        return serializers_errf(err, errsz, "protobuf needs a schema: the message name, a "
+                                "newline, a FileDescriptorSet");
+    if (len > SERIALIZERS_MAX_SCHEMA)
+        return serializers_errf(err, errsz, "schema larger than %d bytes", SERIALIZERS_MAX_SCHEMA);
+    const char *nl = memchr(schema, '\n', len < 512 ? len : 512);
+    char root[512] = "";
+    uint8_t *decoded = NULL;
+    wr_t set, file, sub;
+    int one_file = 0;
+    if (nl && nl != schema) {
+        snprintf(root, sizeof(root), "%.*s", (int)(nl - schema), schema);
+        set = (wr_t){(const uint8_t *)nl + 1, len - (size_t)(nl + 1 - schema), 0};
+    } else {
+        /* the registry's form: a base64 FileDescriptorProto, as Confluent's
+         * clients register it; records name their type by message indexes */
+        size_t dl = 0;
+        decoded = b64_decode(schema, len, &dl);
+        if (!decoded)
+            return serializers_errf(err, errsz, "the schema is neither \"Message.Name\\n\" and a "
+                                    "FileDescriptorSet nor a base64 FileDescriptorProto (.proto "
+                                    "text is not supported)");
+        set = (wr_t){decoded, dl, 0};
+        one_file = 1;
+    }
+    pschema_t *s = calloc(1, sizeof(*s));
+    if (!s) {
+        free(decoded);
+        return serializers_errf(err, errsz, "out of memory");
+    }
+    uint32_t num;
+    int wt, rc = 1;
+    uint64_t val;
+    for (int first = 1; one_file ? first : (rc = rd_field(&set, &num, &wt, &file, &val)) == 1;
+         first = 0) {
+        if (one_file) {
+            file = set;
+            num = 1, wt = 2;
+        }
+        if (num != 1 || wt != 2)
+            continue;
+        char pkg[256] = "";
+        wr_t scan = file;
+        while ((rc = rd_field(&scan, &num, &wt, &sub, &val)) == 1)
+            if (num == 2 && wt == 2 && sub.len < sizeof(pkg))
+                snprintf(pkg, sizeof(pkg), "%.*s", (int)sub.len, (const char *)sub.p);
+        if (rc < 0)
+            break;
+        while ((rc = rd_field(&file, &num, &wt, &sub, &val)) == 1)
+            if (num == 4 && wt == 2 && add_message(s, pkg, sub, 0, &s->top, &s->ntop, err,
+                                                   errsz) < 0) {
+                schema_free(s);
+                free(decoded);
+                return OD_ERR_INVALID;
+            }
+        if (rc < 0)
+            break;
+    }
+    free(decoded);
+    if (rc < 0) {
+        schema_free(s);
+        return serializers_errf(err, errsz, "not a FileDescriptorSet (malformed wire format)");
+    }
+    for (size_t i = 0; i < s->nmsgs; i++)
+        for (size_t k = 0; k < s->msgs[i].nfields; k++) {
+            pfield_t *f = &s->msgs[i].fields[k];
+            if (f->type == T_GROUP) {
+                serializers_errf(err, errsz, "%s.%s: groups are not supported", s->msgs[i].full,
+                                 f->name ? f->name : "?");
+                schema_free(s);
+                return OD_ERR_INVALID;
+            }
+            if (f->type != T_MESSAGE)
+                continue;
+            f->msg = f->type_name ? find_msg(s, f->type_name) : -1;
+            if (f->msg < 0) {
+                serializers_errf(err, errsz, "%s.%s: message type %s is not in the set",
+                                 s->msgs[i].full, f->name ? f->name : "?",
+                                 f->type_name ? f->type_name : "(none)");
+                schema_free(s);
+                return OD_ERR_INVALID;
+            }
+        }
+    s->root = root[0] ? find_msg(s, root) : -1;
+    if (!root[0] && s->ntop == 0) {
+        schema_free(s);
+        return serializers_errf(err, errsz, "the descriptor has no message type");
+    }
+    if (root[0] && s->root < 0) {
+        schema_free(s);
+        return serializers_errf(err, errsz, "message type %s is not in the descriptor set", root);
+    }
+    *compiled = s;
+    return OD_OK;
+}
+
+static void proto_free(void *self, void *compiled)
+{
+    (void)self;
+    schema_free(compiled);
+}
+
+static int scalar_wt(int type)
+{
+    switch (type) {
+    case T_DOUBLE: case T_FIXED64: case T_SFIXED64: return 1;
+    case T_FLOAT: case T_FIXED32: case T_SFIXED32: return 5;
+    case T_STRING: case T_BYTES: case T_MESSAGE: return 2;
+    default: return 0;
+    }
+}
+
+static int packed_ok(int type, wr_t sub)
+{
+    int wt = scalar_wt(type);
+    if (wt == 1)
+        return sub.len % 8 == 0;
+    if (wt == 5)
+        return sub.len % 4 == 0;
+    uint64_t v;
+    while (sub.pos < sub.len)
+        if (rd_varint(&sub, &v) < 0)
+            return 0;
+    return 1;
+}
+
+static int walk(const pschema_t *s, int mi, wr_t r, int depth, char *err, size_t errsz)
+{
+    const pmsg_t *m = &s->msgs[mi];
+    if (depth > SERIALIZERS_MAX_DEPTH)
+        return serializers_errf(err, errsz, "messages nested deeper than %d",
+                                SERIALIZERS_MAX_DEPTH);
+    uint8_t seen[PROTO_MAX_FIELDS];
+    memset(seen, 0, m->nfields);
+    uint32_t num;
+    int wt, rc;
+    uint64_t val;
+    wr_t sub;
+    while ((rc = rd_field(&r, &num, &wt, &sub, &val)) == 1) {
+        const pfield_t *f = NULL;
+        size_t k;
+        for (k = 0; k < m->nfields; k++)
+            if (m->fields[k].number == num) {
+                f = &m->fields[k];
+                break;
+            }
+        if (!f)
+            continue; /* an unknown field, well-formed */
+        seen[k] = 1;
+        int want = scalar_wt(f->type);
+        if (wt != want) {
+            if (!(wt == 2 && f->label == 3 && want != 2 && packed_ok(f->type, sub)))
+                return serializers_errf(err, errsz, "%s.%s (field %u): wire type %d, the "
+                                        "declared type needs %d", m->full, f->name, num, wt,
+                                        want);
+            continue;
+        }
+        if (f->type == T_STRING) {
+            size_t bad;
+            if (!serializers_utf8_ok(sub.p, sub.len, &bad))
+                return serializers_errf(err, errsz, "%s.%s: string is not UTF-8", m->full,
+                                        f->name);
+        } else if (f->type == T_MESSAGE) {
+            if (walk(s, f->msg, sub, depth + 1, err, errsz) != OD_OK)
+                return OD_ERR_INVALID;
+        }
+    }
+    if (rc < 0)
+        return serializers_errf(err, errsz, "%s: malformed wire format at byte %zu", m->full,
+                                r.pos);
+    for (size_t k = 0; k < m->nfields; k++)
+        if (m->fields[k].label == 2 && !seen[k])
+            return serializers_errf(err, errsz, "%s: required field %s is missing", m->full,
+                                    m->fields[k].name);
+    return OD_OK;
+}
+
+static int proto_validate(void *self, void *compiled, const uint8_t *data, size_t len, char *err,
+                          size_t errsz)
+{
+    (void)self;
+    const pschema_t *s = compiled;
+    if (!s)
+        return serializers_errf(err, errsz, "protobuf needs a schema");
+    wr_t r = {data, len, 0};
+    int mi = s->root;
+    if (mi < 0) {
+        /* Confluent's message indexes: zigzag varints, a count and then the
+         * path (top-level index, nested indexes); a lone 0 is [0], the
+         * file's first message type */
+        uint64_t v;
+        if (rd_varint(&r, &v) < 0)
+            return serializers_errf(err, errsz, "no message indexes before the message");
+        int64_t count = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+        if (count < 0 || count > SERIALIZERS_MAX_DEPTH)
+            return serializers_errf(err, errsz, "bad message index count %lld",
+                                    (long long)count);
+        const int *list = s->top;
+        size_t n = s->ntop;
+        mi = count == 0 ? (s->ntop ? s->top[0] : -1) : -1;
+        for (int64_t i = 0; i < count; i++) {
+            if (rd_varint(&r, &v) < 0)
+                return serializers_errf(err, errsz, "message indexes end early");
+            int64_t ix = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            if (ix < 0 || (uint64_t)ix >= n)
+                return serializers_errf(err, errsz, "message index %lld names no message type",
+                                        (long long)ix);
+            mi = list[ix];
+            list = s->msgs[mi].nested;
+            n = s->msgs[mi].nnested;
+        }
+        if (mi < 0)
+            return serializers_errf(err, errsz, "the descriptor has no message type");
+        r = (wr_t){r.p + r.pos, r.len - r.pos, 0};
+    }
+    return walk(s, mi, r, 0, err, errsz);
+}
+
+const od_serializer_ops_t serializers_proto_ops = {
+    .struct_size = sizeof(od_serializer_ops_t),
+    .name = "protobuf",
+    .compile = proto_compile,
+    .free_compiled = proto_free,
+    .validate = proto_validate,
+};
