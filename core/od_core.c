@@ -82,6 +82,16 @@ static od_conf_def_t core_defs[] = {
     {"max.broker.partitions", OD_CONF_INT, "2147483647", 1, IMAX, NULL,
      "partition replicas one broker may hold; creating topics or partitions beyond it fails "
      "with POLICY_VIOLATION", NULL, 0},
+    /* Cluster keys (h-quorum). */
+    {"controller.listener.names", OD_CONF_LIST, NULL, 0, 0, NULL,
+     "listeners that serve the control plane's APIs (KRaft: Vote, Fetch of the metadata log, "
+     "...); never advertised to clients", NULL, 0},
+    {"inter.broker.listener.name", OD_CONF_STRING, NULL, 0, 0, NULL,
+     "listener other brokers reach this one on (default: the one named PLAINTEXT)", NULL, 0},
+    {"listener.security.protocol.map", OD_CONF_LIST,
+     "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL", 0, 0, NULL,
+     "NAME:PROTOCOL of each listener name (controller listeners missing here are PLAINTEXT); "
+     "only PLAINTEXT is implemented", NULL, 0},
 };
 
 static void bind_targets(od_broker_conf_t *c)
@@ -94,7 +104,8 @@ static void bind_targets(od_broker_conf_t *c)
                  &c->connections_max_idle_ms, &c->queued_max_requests, &c->fetch_max_bytes,
                  &c->log_flush_scheduler_interval_ms, &c->broker_rack, &c->module_dir,
                  &c->storage_backend, &c->control_plane, &c->log_level,
-                 &c->max_broker_partitions};
+                 &c->max_broker_partitions, &c->controller_listener_names,
+                 &c->inter_broker_listener_name, &c->listener_security_protocol_map};
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
         core_defs[i].target = t[i];
 }
@@ -256,11 +267,6 @@ static int pick_roles(od_core_t *core, char *err, size_t errsz)
         snprintf(err, errsz, "process.roles is empty (use broker,controller)");
         return -1;
     }
-    if (!strstr(r, "broker")) {
-        snprintf(err, errsz, "process.roles=%s: a controller-only node serves no clients; "
-                             "dedicated controllers arrive with the multi-node quorum", r);
-        return -1;
-    }
     return 0;
 }
 
@@ -346,7 +352,13 @@ static int check_settings(od_core_t *core, char *err, size_t errsz)
 {
     char where[4200], why[512];
     od_listen_spec_t specs[8];
-    if (od_listeners_parse(core->conf.listeners, specs, 8, why, sizeof(why)) < 0) {
+    if (od_net_set_names(core->conf.listener_security_protocol_map,
+                         core->conf.controller_listener_names, why, sizeof(why)) < 0) {
+        snprintf(err, errsz, "%s", why);
+        return -1;
+    }
+    int nspecs = od_listeners_parse(core->conf.listeners, specs, 8, why, sizeof(why));
+    if (nspecs < 0) {
         snprintf(err, errsz, "%s: listeners: %s",
                  od_config_where(&core->config, "listeners", where, sizeof(where)), why);
         return -1;
@@ -363,6 +375,17 @@ static int check_settings(od_core_t *core, char *err, size_t errsz)
                      od_config_where(&core->config, "advertised.listeners", where, sizeof(where)), why);
             return -1;
         }
+    }
+    const char *ibl = core->conf.inter_broker_listener_name;
+    int found = !ibl || !*ibl;
+    for (int i = 0; !found && i < nspecs; i++)
+        found = strcmp(specs[i].name, ibl) == 0 && !specs[i].controller;
+    if (!found) {
+        snprintf(err, errsz, "%s: inter.broker.listener.name=%s is not a broker listener of "
+                 "listeners",
+                 od_config_where(&core->config, "inter.broker.listener.name", where,
+                                 sizeof(where)), ibl);
+        return -1;
     }
     if (pick_roles(core, why, sizeof(why)) < 0) {
         snprintf(err, errsz, "%s: %s",

@@ -37,6 +37,9 @@ typedef struct od_broker_conf {
     char *control_plane;
     char *log_level;
     int64_t max_broker_partitions;
+    char *controller_listener_names;    /* h-quorum */
+    char *inter_broker_listener_name;
+    char *listener_security_protocol_map;
 } od_broker_conf_t;
 
 typedef struct od_listener od_listener_t;

@@ -15,11 +15,67 @@
 #include "od_conn.h"
 #include "od_core.h"
 
+/* listener.security.protocol.map and controller.listener.names, set once
+ * from the settings before any listener is parsed (od_net_set_names). */
+static char protocol_map[1024] = "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,"
+                                 "SASL_SSL:SASL_SSL";
+static char controller_names[512];
+
+/* Is `name` one of the comma separated names of `list`? */
+static int in_list(const char *list, const char *name, size_t len, const char **value)
+{
+    for (const char *p = list; *p;) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ':' && *e != ' ')
+            e++;
+        const char *v = NULL;
+        if (*e == ':')
+            v = e + 1;
+        if ((size_t)(e - p) == len && len && memcmp(p, name, len) == 0) {
+            if (value)
+                *value = v;
+            return 1;
+        }
+        p = e;
+        while (*p && *p != ',')
+            p++;
+    }
+    return 0;
+}
+
+int od_net_set_names(const char *map, const char *controllers, char *err, size_t errsz)
+{
+    if (map && *map) {
+        if (strlen(map) >= sizeof(protocol_map)) {
+            snprintf(err, errsz, "listener.security.protocol.map is too long");
+            return -1;
+        }
+        snprintf(protocol_map, sizeof(protocol_map), "%s", map);
+    }
+    if (controllers && strlen(controllers) >= sizeof(controller_names)) {
+        snprintf(err, errsz, "controller.listener.names is too long");
+        return -1;
+    }
+    snprintf(controller_names, sizeof(controller_names), "%s", controllers ? controllers : "");
+    return 0;
+}
+
+int od_net_is_controller_listener(const char *name)
+{
+    return in_list(controller_names, name, strlen(name), NULL);
+}
+
+/* A listener's security protocol from listener.security.protocol.map; a
+ * controller listener missing from the map is PLAINTEXT, as in Kafka. Only
+ * PLAINTEXT is implemented. */
 static int16_t protocol_of(const char *name)
 {
-    /* listener.security.protocol.map arrives with TLS/SASL; until then a
-     * listener's name is its protocol and only PLAINTEXT exists. */
-    if (strcmp(name, "PLAINTEXT") == 0)
+    const char *v = NULL;
+    if (!in_list(protocol_map, name, strlen(name), &v))
+        return od_net_is_controller_listener(name) ? 0 : -1;
+    if (v && strncmp(v, "PLAINTEXT", 9) == 0 && (v[9] == 0 || v[9] == ',' || v[9] == ' '))
         return 0;
     return -1;
 }
@@ -88,10 +144,12 @@ int od_listeners_parse(const char *text, od_listen_spec_t *out, size_t max, char
         s->security_protocol = protocol_of(s->name);
         if (s->security_protocol < 0) {
             snprintf(err, errsz,
-                     "listener '%s': security protocol %s is not supported yet (only PLAINTEXT)",
+                     "listener '%s': listener.security.protocol.map gives %s no supported "
+                     "security protocol (only PLAINTEXT is implemented)",
                      item, s->name);
             return -1;
         }
+        s->controller = od_net_is_controller_listener(s->name);
         for (size_t i = 0; i < n; i++)
             if (strcmp(out[i].name, s->name) == 0) {
                 snprintf(err, errsz, "listener name %s is used twice", s->name);
@@ -528,6 +586,8 @@ int od_listeners_advertised(od_core_t *core, od_endpoint_t *out, size_t max, siz
     *n = 0;
     for (int i = 0; i < k; i++) {
         char host[256];
+        if (specs[i].controller)
+            continue; /* as Kafka: controller listeners are not broker endpoints */
         snprintf(host, sizeof(host), "%s", specs[i].host);
         if (host[0] == 0 || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
             /* Kafka advertises the machine's name for a wildcard listener. */
@@ -539,10 +599,10 @@ int od_listeners_advertised(od_core_t *core, od_endpoint_t *out, size_t max, siz
         for (size_t j = 0; port == 0 && j < core->nlisteners; j++)
             if (strcmp(core->listeners[j].spec.name, specs[i].name) == 0)
                 port = core->listeners[j].bound_port;
-        out[i].name = strdup(specs[i].name);
-        out[i].host = strdup(host);
-        out[i].port = port;
-        out[i].security_protocol = specs[i].security_protocol;
+        out[*n].name = strdup(specs[i].name);
+        out[*n].host = strdup(host);
+        out[*n].port = port;
+        out[*n].security_protocol = specs[i].security_protocol;
         (*n)++;
     }
     return 0;

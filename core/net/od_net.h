@@ -15,7 +15,13 @@ typedef struct od_listen_spec {
     char host[256];   /* empty = all interfaces */
     int port;
     int16_t security_protocol;
+    int controller; /* named in controller.listener.names */
 } od_listen_spec_t;
+
+/* listener.security.protocol.map and controller.listener.names (h-quorum),
+ * set before listeners are parsed. */
+int od_net_set_names(const char *map, const char *controllers, char *err, size_t errsz);
+int od_net_is_controller_listener(const char *name);
 
 struct od_listener {
     od_listen_spec_t spec;

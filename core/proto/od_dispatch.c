@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "od_core.h"
+#include "od_cp_route.h"
 #include "od_handlers.h"
 #include "od_metrics.h"
 
@@ -123,6 +124,8 @@ static void begin_response(od_req_t *r)
 
 void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
 {
+    if (od_cp_route(c, frame, len))
+        return; /* the control plane's own API (ABI 1.3) */
     od_slice_t s;
     od_slice_init(&s, frame, len);
     od_request_header_t h;
@@ -162,6 +165,8 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
         od_conn_close(c, "unsupported version");
         return;
     }
+    if (od_cp_forward_maybe(c, &h, frame, len, &s))
+        return; /* validated by the active controller */
     od_req_t *r = od_req_new(c);
     if (!r) {
         od_conn_close(c, "out of memory");
