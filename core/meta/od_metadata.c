@@ -14,6 +14,7 @@
 #include "od_handlers.h"
 #include "od_net.h"
 #include "od_placement.h"
+#include "od_repl.h"
 #include "od_proto_gen.h"
 #include "od_topic_config.h"
 #include "od_topic_config.h"
@@ -235,6 +236,7 @@ static void free_partition(od_core_t *core, od_partition_t *p)
     if (!p)
         return;
     od_fetch_partition_removed(core, p);
+    od_repl_partition_removed(core, p);
     od_partition_close_log(core, p);
     free(p->replicas);
     free(p->isr);
@@ -453,6 +455,7 @@ static int apply_partition(od_core_t *core, const od_PartitionRecord_t *r, char 
     if (od_partition_open_log(core, p, why, sizeof(why)) < 0)
         od_logf(OD_LOG_ERROR, "topic %s partition %d is offline (KAFKA_STORAGE_ERROR): %s",
                 t->name, p->index, why);
+    od_repl_partition_changed(core, p);
     return 0;
 oom:
     snprintf(err, errsz, "out of memory");
@@ -487,6 +490,7 @@ static int apply_partition_change(od_core_t *core, const od_PartitionChangeRecor
         p->leader_epoch++;
     }
     p->partition_epoch++;
+    od_repl_partition_changed(core, p);
     return 0;
 }
 
