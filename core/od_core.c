@@ -492,8 +492,9 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
     }
     core->tick_timer = od_loop_timer(core->loop, 1000, on_tick, core);
     core->ready = 1;
+    const char *cid = core->cp->cluster_id(core->cp_self);
     od_logf(OD_LOG_INFO, "odradekd ready: node %lld, cluster %s, %zu topic(s), data in %s",
-            (long long)core->conf.node_id, core->cp->cluster_id(core->cp_self),
+            (long long)core->conf.node_id, cid ? cid : "(not agreed yet)",
             core->image.ntopics, core->data_dir);
     return 0;
 }
