@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "od_broker_life.h"
 #include "od_conn.h"
 #include "od_group.h"
 #include "od_handlers.h"
@@ -213,6 +214,7 @@ static const od_subsystem_t subsystems[] = {
      od_producer_stop},
     {"groups", od_groups_register_config, od_groups_start, od_groups_tick, od_groups_stop},
     {"metrics", od_metrics_register_config, od_metrics_start, NULL, od_metrics_stop},
+    {"brokers", NULL, od_broker_life_start, od_broker_life_tick, od_broker_life_stop},
 };
 #define NSUBSYSTEMS (sizeof(subsystems) / sizeof(subsystems[0]))
 
@@ -494,8 +496,9 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
     }
     core->tick_timer = od_loop_timer(core->loop, 1000, on_tick, core);
     core->ready = 1;
+    const char *cid = core->cp->cluster_id(core->cp_self);
     od_logf(OD_LOG_INFO, "odradekd ready: node %lld, cluster %s, %zu topic(s), data in %s",
-            (long long)core->conf.node_id, core->cp->cluster_id(core->cp_self),
+            (long long)core->conf.node_id, cid ? cid : "(not agreed yet)",
             core->image.ntopics, core->data_dir);
     return 0;
 }

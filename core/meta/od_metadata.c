@@ -1076,6 +1076,29 @@ int od_metadata_add_partitions(od_core_t *core, od_topic_t *t, int32_t new_total
     return recset_propose_held(core, &rs, placed, nplaced, &held, cb, arg, err, errsz);
 }
 
+int od_metadata_propose_broker(od_core_t *core, od_RegisterBrokerRecord_t *r, od_meta_done_cb cb,
+                               void *arg, char *err, size_t errsz)
+{
+    od_recset_t rs = {0};
+    r->broker_epoch = core->image.last_offset + 1;
+    od_wbuf_t *w = recset_add(&rs, OD_METAREC_REGISTER_BROKER, 1);
+    if (w)
+        od_RegisterBrokerRecord_encode(w, 1, r);
+    return recset_propose(core, &rs, NULL, 0, cb, arg, err, errsz);
+}
+
+int od_metadata_self_registered(od_core_t *core, const od_endpoint_t *eps, size_t neps)
+{
+    const od_broker_reg_t *cur = od_image_broker(&core->image, (int32_t)core->conf.node_id);
+    int same = cur && cur->nendpoints == neps;
+    for (size_t i = 0; same && i < neps; i++)
+        same = strcmp(cur->endpoints[i].host, eps[i].host) == 0 &&
+               cur->endpoints[i].port == eps[i].port &&
+               strcmp(cur->endpoints[i].name, eps[i].name) == 0;
+    const char *rack = core->conf.broker_rack && *core->conf.broker_rack ? core->conf.broker_rack : NULL;
+    return same && ((cur->rack == NULL) == (rack == NULL)) && (!rack || strcmp(rack, cur->rack) == 0);
+}
+
 int od_metadata_register_self(od_core_t *core, char *err, size_t errsz)
 {
     int32_t id = (int32_t)core->conf.node_id;
@@ -1083,23 +1106,15 @@ int od_metadata_register_self(od_core_t *core, char *err, size_t errsz)
     size_t neps = 0;
     if (od_listeners_advertised(core, eps, 8, &neps, err, errsz) < 0)
         return -1;
-    const od_broker_reg_t *cur = od_image_broker(&core->image, id);
-    int same = cur && cur->nendpoints == neps;
-    for (size_t i = 0; same && i < neps; i++)
-        same = strcmp(cur->endpoints[i].host, eps[i].host) == 0 &&
-               cur->endpoints[i].port == eps[i].port &&
-               strcmp(cur->endpoints[i].name, eps[i].name) == 0;
-    const char *rack = core->conf.broker_rack && *core->conf.broker_rack ? core->conf.broker_rack : NULL;
-    if (same && ((cur->rack == NULL) == (rack == NULL)) && (!rack || strcmp(rack, cur->rack) == 0)) {
+    if (od_metadata_self_registered(core, eps, neps)) {
         od_listeners_advertised_free(eps, neps);
         return 0;
     }
-    od_recset_t rs = {0};
+    const char *rack = core->conf.broker_rack && *core->conf.broker_rack ? core->conf.broker_rack : NULL;
     od_RegisterBrokerRecord_t r;
     od_RegisterBrokerRecord_init(&r);
     r.broker_id = id;
     randombytes_buf(r.incarnation_id.b, 16);
-    r.broker_epoch = core->image.last_offset + 1;
     od_RegisterBrokerRecord_BrokerEndpoint_t rep[8];
     for (size_t i = 0; i < neps; i++) {
         memset(&rep[i], 0, sizeof(rep[i]));
@@ -1113,10 +1128,7 @@ int od_metadata_register_self(od_core_t *core, char *err, size_t errsz)
     r.features_count = 0;
     r.rack = od_str_c(rack);
     r.fenced = 0;
-    od_wbuf_t *w = recset_add(&rs, OD_METAREC_REGISTER_BROKER, 1);
-    if (w)
-        od_RegisterBrokerRecord_encode(w, 1, &r);
-    int rc = recset_propose(core, &rs, NULL, 0, NULL, NULL, err, errsz);
+    int rc = od_metadata_propose_broker(core, &r, NULL, NULL, err, errsz);
     od_listeners_advertised_free(eps, neps);
     return rc;
 }

@@ -130,5 +130,12 @@ int od_metadata_add_partitions(struct od_core *core, od_topic_t *t, int32_t new_
 /* Register this broker (endpoints from advertised.listeners) if the image
  * does not already hold the same registration. */
 int od_metadata_register_self(struct od_core *core, char *err, size_t errsz);
+/* Does the image hold this broker with these endpoints (and broker.rack)? */
+int od_metadata_self_registered(struct od_core *core, const od_endpoint_t *eps, size_t neps);
+/* Commit a RegisterBrokerRecord (its broker_epoch is set here), for
+ * BrokerRegistration on the active controller (h-quorum). */
+struct od_RegisterBrokerRecord;
+int od_metadata_propose_broker(struct od_core *core, struct od_RegisterBrokerRecord *r,
+                               od_meta_done_cb cb, void *arg, char *err, size_t errsz);
 
 #endif
