@@ -224,7 +224,11 @@ void od_isr_check(od_core_t *core, od_partition_t *p, int64_t now)
         const od_follower_t *f = &rs->followers[k];
         if (in_list(isr, n, f->id) || in_list(p->isr, p->nisr, f->id))
             continue;
-        if (f->leo >= 0 && f->leo >= p->high_watermark && epoch_start >= 0 && f->leo >= epoch_start) {
+        /* Kafka's isFollowerInSync: it has everything committed, from
+         * this epoch on, and was caught up within replica.lag.time.max.ms
+         * (a stopped follower's last fetch does not bring it back). */
+        if (f->leo >= 0 && f->leo >= p->high_watermark && epoch_start >= 0 && f->leo >= epoch_start &&
+            now - f->caught_up_ms <= core->repl->lag_max_ms && f->prev_fetch_ms > rs->role_since_ms) {
             const od_broker_reg_t *b = od_image_broker(&core->image, f->id);
             if (b && b->fenced)
                 continue; /* the controller would refuse it (INELIGIBLE_REPLICA) */

@@ -34,6 +34,7 @@ struct od_replica {
     od_partition_t *p;
     int role;
     int32_t role_epoch; /* the leader epoch the role was taken in */
+    int64_t role_since_ms; /* monotonic time the leadership began */
     od_epoch_entry_t *epochs;
     size_t nepochs, epochs_cap;
     od_follower_t *followers;

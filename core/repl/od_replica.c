@@ -204,6 +204,7 @@ static void apply_role(od_core_t *core, od_partition_t *p)
         if (rs->role != OD_ROLE_LEADER || rs->role_epoch != p->leader_epoch) {
             /* A new epoch starts at our log end (Kafka's makeLeader). */
             od_epochs_assign(core, p, p->leader_epoch, core->storage->end_offset(p->log));
+            rs->role_since_ms = now;
             od_logf(p->nreplicas > 1 ? OD_LOG_INFO : OD_LOG_DEBUG, "%s-%d: leader in epoch %d (log end %" PRId64 ", high watermark %"
                     PRId64 ")", p->topic->name, p->index, p->leader_epoch,
                     core->storage->end_offset(p->log), p->high_watermark);
