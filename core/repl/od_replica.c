@@ -8,6 +8,7 @@
 
 #include "od_batch.h"
 #include "od_core.h"
+#include "od_group.h"
 #include "od_handlers.h"
 #include "od_repl_int.h"
 
@@ -197,14 +198,20 @@ static void apply_role(od_core_t *core, od_partition_t *p)
                : p->leader == self_id(core) ? OD_ROLE_LEADER
                : OD_ROLE_FOLLOWER;
     int64_t now = od_mono_ms();
-    if (role != OD_ROLE_LEADER && rs->role == OD_ROLE_LEADER)
+    int offsets = strcmp(p->topic->name, OD_GROUP_OFFSETS_TOPIC) == 0;
+    if (role != OD_ROLE_LEADER && rs->role == OD_ROLE_LEADER) {
         od_acks_fail_partition(core, p, OD_ERR_NOT_LEADER_OR_FOLLOWER);
+        if (offsets)
+            od_groups_partition_lost(core, p);
+    }
     if (role == OD_ROLE_LEADER) {
         od_fetcher_remove(core, rs);
         if (rs->role != OD_ROLE_LEADER || rs->role_epoch != p->leader_epoch) {
             /* A new epoch starts at our log end (Kafka's makeLeader). */
             od_epochs_assign(core, p, p->leader_epoch, core->storage->end_offset(p->log));
             rs->role_since_ms = now;
+            if (offsets) /* before the groups subsystem starts, its start loads them */
+                od_groups_partition_led(core, p);
             od_logf(p->nreplicas > 1 ? OD_LOG_INFO : OD_LOG_DEBUG, "%s-%d: leader in epoch %d (log end %" PRId64 ", high watermark %"
                     PRId64 ")", p->topic->name, p->index, p->leader_epoch,
                     core->storage->end_offset(p->log), p->high_watermark);
