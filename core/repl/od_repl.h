@@ -85,6 +85,16 @@ int od_isr_propose(struct od_core *core, od_partition_t *p, const int32_t *isr, 
                    void (*cb)(void *arg, int status, const char *msg), void *arg, char *err,
                    size_t errsz);
 
+/* Elect a new leader for p on the controller (od_elect.c): preferred (the
+ * first assigned replica, in the ISR and not fenced) or unclean (a
+ * leaderless partition takes any live replica). 0 when proposed (cb runs
+ * at the commit), else a negated Kafka error (ELECTION_NOT_NEEDED,
+ * PREFERRED_LEADER_NOT_AVAILABLE, ELIGIBLE_LEADERS_NOT_AVAILABLE,
+ * NOT_CONTROLLER) with Kafka's message in err. */
+int od_elect_leader(struct od_core *core, od_partition_t *p, int unclean,
+                    void (*cb)(void *arg, int status, const char *msg), void *arg, char *err,
+                    size_t errsz);
+
 /* ---- acks=all (od_acks.c) ---- */
 /* The high watermark of p moved: wake produce requests waiting on it. */
 void od_acks_hw_moved(struct od_core *core, od_partition_t *p);

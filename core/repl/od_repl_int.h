@@ -71,6 +71,10 @@ struct od_repl {
     int64_t fetch_min_bytes;        /* replica.fetch.min.bytes */
     int64_t fetch_backoff_ms;       /* replica.fetch.backoff.ms */
     int64_t socket_timeout_ms;      /* replica.socket.timeout.ms */
+    int64_t auto_rebalance;         /* auto.leader.rebalance.enable */
+    int64_t imbalance_interval_ms;  /* leader.imbalance.check.interval.seconds, in ms */
+    int64_t imbalance_pct;          /* leader.imbalance.per.broker.percentage */
+    int64_t last_rebalance_ms;      /* monotonic */
     od_fetcher_t *fetchers;
 };
 
@@ -93,6 +97,9 @@ void od_epochs_end_offset(struct od_core *core, od_partition_t *p, int32_t epoch
 void od_fetcher_add(struct od_core *core, od_replica_t *rs, int32_t leader);
 void od_fetcher_remove(struct od_core *core, od_replica_t *rs);
 void od_fetchers_free(struct od_core *core);
+
+/* od_elect.c */
+void od_elect_tick(struct od_core *core, int64_t now_mono);
 
 /* od_isr.c */
 void od_isr_check(struct od_core *core, od_partition_t *p, int64_t now_mono);

@@ -28,6 +28,14 @@ static const od_conf_def_t repl_defs[] = {
      "pause of a follower after a fetch from its leader failed", NULL, 0},
     {"replica.socket.timeout.ms", OD_CONF_INT, "30000", 1, INT32_MAX, NULL,
      "timeout of a follower's fetch request (at least replica.fetch.wait.max.ms)", NULL, 0},
+    {"auto.leader.rebalance.enable", OD_CONF_BOOL, "true", 0, 0, NULL,
+     "the active controller moves leadership back to preferred replicas (see "
+     "leader.imbalance.*)", NULL, 0},
+    {"leader.imbalance.check.interval.seconds", OD_CONF_INT, "300", 1, INT32_MAX, NULL,
+     "how often the active controller checks the leader imbalance", NULL, 0},
+    {"leader.imbalance.per.broker.percentage", OD_CONF_INT, "10", 0, 100, NULL,
+     "share of a broker's preferred partitions led elsewhere that triggers a preferred "
+     "leader election", NULL, 0},
 };
 #define NDEFS (sizeof(repl_defs) / sizeof(repl_defs[0]))
 
@@ -285,6 +293,11 @@ int od_repl_start(od_core_t *core, char *err, size_t errsz)
     r->fetch_min_bytes = conf(core, "replica.fetch.min.bytes", err, errsz, &bad);
     r->fetch_backoff_ms = conf(core, "replica.fetch.backoff.ms", err, errsz, &bad);
     r->socket_timeout_ms = conf(core, "replica.socket.timeout.ms", err, errsz, &bad);
+    r->auto_rebalance = conf(core, "auto.leader.rebalance.enable", err, errsz, &bad);
+    r->imbalance_interval_ms =
+        conf(core, "leader.imbalance.check.interval.seconds", err, errsz, &bad) * 1000;
+    r->imbalance_pct = conf(core, "leader.imbalance.per.broker.percentage", err, errsz, &bad);
+    r->last_rebalance_ms = od_mono_ms();
     if (bad) {
         free(r);
         return -1;
@@ -315,6 +328,7 @@ void od_repl_tick(od_core_t *core, int64_t now_ms)
             if (p->repl && p->repl->role == OD_ROLE_LEADER)
                 od_isr_check(core, p, now);
         }
+    od_elect_tick(core, now);
 }
 
 void od_repl_stop(od_core_t *core)
