@@ -424,6 +424,9 @@ typedef struct kraft {
     size_t nobservers;
     kraft_parked_t *parked;
     int backing_off;        /* prospective/candidate: waiting before the next round */
+    /* The leader of this epoch we stopped hearing from: a pre-vote answer
+     * naming it (a voter that still hears it) must not send us back. */
+    int32_t lost_leader;
 } kraft_t;
 
 /* kraft_raft.c */

@@ -131,6 +131,8 @@ void kraft_become_unattached(kraft_t *k, int32_t epoch, int32_t voted)
 {
     leave_leadership(k);
     int changed = epoch != k->st.epoch || k->st.leader_id != -1 || voted != k->st.voted_id;
+    if (epoch != k->st.epoch)
+        k->lost_leader = -1;
     k->st.role = KRAFT_UNATTACHED;
     k->st.epoch = epoch;
     k->st.leader_id = -1;
@@ -154,6 +156,8 @@ void kraft_become_follower(kraft_t *k, int32_t epoch, int32_t leader)
     if (epoch != k->st.epoch)
         k->st.voted_id = -1;
     int changed = epoch != k->st.epoch || leader != k->st.leader_id;
+    if (epoch != k->st.epoch)
+        k->lost_leader = -1;
     k->st.role = KRAFT_FOLLOWER;
     k->st.epoch = epoch;
     k->st.leader_id = leader;
@@ -257,6 +261,8 @@ static void become_candidate(kraft_t *k)
 static void become_prospective(kraft_t *k)
 {
     leave_leadership(k);
+    if (k->st.leader_id >= 0)
+        k->lost_leader = k->st.leader_id;
     k->st.role = KRAFT_PROSPECTIVE;
     k->st.leader_id = -1;
     k->generation++;
@@ -442,6 +448,7 @@ int kraft_raft_start(kraft_t *k, const kraft_qstate_t *qs, char *err, size_t err
     k->st.epoch = qs->leader_epoch;
     k->st.voted_id = qs->voted_id;
     k->st.leader_id = -1;
+    k->lost_leader = -1;
     if (qs->leader_id == k->st.node_id)
         k->st.voted_id = k->st.node_id; /* we led that epoch: our vote went to us */
     k->started = 1;

@@ -75,7 +75,7 @@ static int learn_leader(kraft_t *k, int32_t leader, int32_t epoch)
         return 1;
     }
     if (epoch == k->st.epoch && leader >= 0 && leader != k->st.node_id &&
-        k->st.role != KRAFT_FOLLOWER && k->st.role != KRAFT_LEADER &&
+        leader != k->lost_leader && k->st.role != KRAFT_FOLLOWER && k->st.role != KRAFT_LEADER &&
         kraft_voter_index(k, leader) >= 0) {
         kraft_become_follower(k, epoch, leader);
         return 1;

@@ -77,6 +77,9 @@ class Cluster:
     def stop(self):
         for b in self.nodes:
             b.stop()
+        self.stop_proxies()
+
+    def stop_proxies(self):
         for p in self.proxies.values():
             p.stop()
 
@@ -122,7 +125,9 @@ class Cluster:
                 return False
             got["v"] = (leader, epoch)
             return True
-        odtest.wait_until(agreed, timeout, interval=0.1)
+        if not odtest.wait_until(agreed, timeout, interval=0.1):
+            raise odtest.BrokerError("no agreed leader within %ss: %s"
+                                     % (timeout, self.quorum_views()))
         return got["v"]
 
     def wait_brokers(self, count, timeout=30, nodes=None):
@@ -136,7 +141,8 @@ class Cluster:
                 except (OSError, odtest.ProtoError, odtest.ConnectionClosed):
                     return False
             return True
-        odtest.wait_until(ok, timeout, interval=0.1)
+        if not odtest.wait_until(ok, timeout, interval=0.1):
+            raise odtest.BrokerError("not %d brokers on every node within %ss" % (count, timeout))
 
     # ---- faults --------------------------------------------------------------
 
