@@ -189,6 +189,24 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
              * watermark; an offset between the two is no error (Kafka's
              * range is the log end), it just has nothing to read yet. */
             int64_t upto = follower ? leo : hwm;
+            /* A follower whose log parted from ours learns where first (its
+             * fetch offset may lie past our log end then). */
+            int32_t div_epoch;
+            int64_t div_end;
+            if (p && err == OD_ERR_NONE && follower && ver >= 12 &&
+                od_repl_diverging(core, p, fp->last_fetched_epoch, fp->fetch_offset, &div_epoch,
+                                  &div_end)) {
+                if (pd) { /* no records: the follower cuts its log first */
+                    pd->error_code = OD_ERR_NONE;
+                    pd->high_watermark = hwm;
+                    pd->last_stable_offset = hwm;
+                    pd->log_start_offset = start;
+                    pd->diverging_epoch.epoch = div_epoch;
+                    pd->diverging_epoch.end_offset = div_end;
+                }
+                *any_error = 1; /* answer at once */
+                continue;
+            }
             if (p && err == OD_ERR_NONE && (fp->fetch_offset < start || fp->fetch_offset > leo))
                 err = OD_ERR_OFFSET_OUT_OF_RANGE;
             if (pd) {
@@ -199,18 +217,6 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
             }
             if (err != OD_ERR_NONE) {
                 *any_error = 1;
-                continue;
-            }
-            int32_t div_epoch;
-            int64_t div_end;
-            if (follower && ver >= 12 &&
-                od_repl_diverging(core, p, fp->last_fetched_epoch, fp->fetch_offset, &div_epoch,
-                                  &div_end)) {
-                if (pd) { /* no records: the follower cuts its log first */
-                    pd->diverging_epoch.epoch = div_epoch;
-                    pd->diverging_epoch.end_offset = div_end;
-                }
-                *any_error = 1; /* answer at once */
                 continue;
             }
             if (fp->fetch_offset >= upto || (int64_t)total >= limit)

@@ -28,6 +28,9 @@ static const od_conf_def_t repl_defs[] = {
      "pause of a follower after a fetch from its leader failed", NULL, 0},
     {"replica.socket.timeout.ms", OD_CONF_INT, "30000", 1, INT32_MAX, NULL,
      "timeout of a follower's fetch request (at least replica.fetch.wait.max.ms)", NULL, 0},
+    {"offsets.commit.timeout.ms", OD_CONF_INT, "5000", 1, INT32_MAX, NULL,
+     "longest an offset commit waits for the in-sync replicas of its __consumer_offsets "
+     "partition (then COORDINATOR_NOT_AVAILABLE)", NULL, 0},
     {"auto.leader.rebalance.enable", OD_CONF_BOOL, "true", 0, 0, NULL,
      "the active controller moves leadership back to preferred replicas (see "
      "leader.imbalance.*)", NULL, 0},
@@ -79,6 +82,11 @@ od_replica_t *od_replica_of(od_core_t *core, od_partition_t *p)
 }
 
 int32_t od_repl_isr_size(const od_partition_t *p) { return p->nisr; }
+
+int64_t od_repl_commit_timeout_ms(const od_core_t *core)
+{
+    return core->repl ? core->repl->commit_timeout_ms : 5000;
+}
 
 /* Keep one entry per replica other than us, holding on to what is known. */
 static void sync_followers(od_core_t *core, od_replica_t *rs, int64_t now)
@@ -293,6 +301,7 @@ int od_repl_start(od_core_t *core, char *err, size_t errsz)
     r->fetch_min_bytes = conf(core, "replica.fetch.min.bytes", err, errsz, &bad);
     r->fetch_backoff_ms = conf(core, "replica.fetch.backoff.ms", err, errsz, &bad);
     r->socket_timeout_ms = conf(core, "replica.socket.timeout.ms", err, errsz, &bad);
+    r->commit_timeout_ms = conf(core, "offsets.commit.timeout.ms", err, errsz, &bad);
     r->auto_rebalance = conf(core, "auto.leader.rebalance.enable", err, errsz, &bad);
     r->imbalance_interval_ms =
         conf(core, "leader.imbalance.check.interval.seconds", err, errsz, &bad) * 1000;
