@@ -21,6 +21,7 @@
 #include "od_metrics.h"
 #include "od_module.h"
 #include "od_net.h"
+#include "od_repl.h"
 #include "od_producer.h"
 #include "od_topic_config.h"
 
@@ -207,6 +208,7 @@ static const od_subsystem_t subsystems[] = {
     {"logs", NULL, NULL, tick_logs, NULL},
     {"connections", od_net_register_config, NULL, tick_conns, NULL},
     {"fetch", od_fetch_register_config, od_fetch_start, NULL, od_fetch_stop},
+    {"replication", od_repl_register_config, od_repl_start, od_repl_tick, od_repl_stop},
     {"lifecycle", od_lifecycle_register_config, NULL, od_lifecycle_tick, od_lifecycle_stop},
     {"producer state", od_producer_register_config, od_producer_start, od_producer_tick,
      od_producer_stop},

@@ -68,6 +68,7 @@ struct od_core {
     od_pid_registry_t *pids; /* InitProducerId's ids and block (od_h_initproducerid.c) */
     struct od_coord *coord;  /* the group coordinator (od_group.c: start to stop) */
     od_fetch_waits_t *fetch_waits; /* long-polling fetches (od_h_fetch.c: start to stop) */
+    struct od_repl *repl; /* replication: fetchers, settings (core/repl: start to stop) */
     struct od_broker_life *blife;  /* registration with the controller (od_broker_life.c) */
 
     od_listener_t *listeners;

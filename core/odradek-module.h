@@ -40,7 +40,9 @@ extern "C" {
  * 1.2 (2026-12): module metrics (od_register_metrics, od_metrics_add); the
  *      control plane's owned_dirs (directories no partition log may use).
  * ABI 1.3 (h-quorum): APIs served by the control plane (od_cp_api_t, the
- *      apis/napis/handle/forward ops, od_cp_reply services). */
+ *      apis/napis/handle/forward ops, od_cp_reply services).
+ *      (h-repl): the storage backend's truncate_to (followers cut a
+ *      divergent tail). */
 #define OD_ABI_MINOR 2
 
 /* Module kinds (bit flags). */
@@ -237,6 +239,17 @@ typedef struct od_storage_ops {
      * -1 = error (logged; the log is unchanged). */
     int (*compact_step)(od_log_t *log, int64_t now_ms, int64_t budget_bytes, char *err,
                         size_t errsz);
+
+    /* ---- ABI 1.3: replication (h-repl; NULL in older backends) ---- */
+
+    /* Remove every batch at or above `offset` (a follower dropping the
+     * divergent tail that a new leader never had): afterwards end_offset is
+     * `offset` when it fell on a batch boundary (replicas truncate at
+     * batch boundaries: the leader's epoch ends are batch ends), or the
+     * start of the batch that held it. `offset` >= end is a no-op; an
+     * offset below the log start empties the log and moves its start and
+     * end there. Survives a crash: what is cut never reappears. */
+    int (*truncate_to)(od_log_t *log, int64_t offset, char *err, size_t errsz);
 } od_storage_ops_t;
 
 /* ---- the control plane ------------------------------------------------- */

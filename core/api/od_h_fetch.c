@@ -14,6 +14,7 @@
 #include "od_dispatch.h"
 #include "od_handlers.h"
 #include "od_metrics.h"
+#include "od_repl.h"
 
 typedef struct fetch_wait fetch_wait_t;
 
@@ -136,6 +137,7 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
     resp.error_code = OD_ERR_NONE;
     resp.session_id = 0;
     int64_t limit = req->max_bytes > 0 ? req->max_bytes : INT32_MAX;
+    int follower = req->replica_id >= 0; /* another broker replicating (KIP-903 by version) */
     if (limit > core->conf.fetch_max_bytes)
         limit = core->conf.fetch_max_bytes;
     size_t total = 0;
@@ -163,6 +165,9 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
             od_FetchRequest_FetchPartition_t *fp = &ft->partitions[j];
             od_FetchResponse_PartitionData_t *pd = tr ? &tr->partitions[j] : NULL;
             if (pd) {
+                /* Tagged fields (DivergingEpoch, CurrentLeader, SnapshotId)
+                 * at their defaults go out absent, as they must. */
+                od_FetchResponse_PartitionData_init(pd);
                 pd->partition_index = fp->partition;
                 pd->high_watermark = -1;
                 pd->last_stable_offset = -1;
@@ -179,7 +184,12 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
                 err = od_partition_check_epoch(p, fp->current_leader_epoch);
             int64_t start = p ? od_partition_log_start(core, p) : -1;
             int64_t hwm = p ? p->high_watermark : -1;
-            if (p && err == OD_ERR_NONE && (fp->fetch_offset < start || fp->fetch_offset > hwm))
+            int64_t leo = p ? od_partition_log_end(core, p) : -1;
+            /* Followers read up to the log end, consumers up to the high
+             * watermark; an offset between the two is no error (Kafka's
+             * range is the log end), it just has nothing to read yet. */
+            int64_t upto = follower ? leo : hwm;
+            if (p && err == OD_ERR_NONE && (fp->fetch_offset < start || fp->fetch_offset > leo))
                 err = OD_ERR_OFFSET_OUT_OF_RANGE;
             if (pd) {
                 pd->error_code = err;
@@ -191,7 +201,19 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
                 *any_error = 1;
                 continue;
             }
-            if (fp->fetch_offset == hwm || (int64_t)total >= limit)
+            int32_t div_epoch;
+            int64_t div_end;
+            if (follower && ver >= 12 &&
+                od_repl_diverging(core, p, fp->last_fetched_epoch, fp->fetch_offset, &div_epoch,
+                                  &div_end)) {
+                if (pd) { /* no records: the follower cuts its log first */
+                    pd->diverging_epoch.epoch = div_epoch;
+                    pd->diverging_epoch.end_offset = div_end;
+                }
+                *any_error = 1; /* answer at once */
+                continue;
+            }
+            if (fp->fetch_offset >= upto || (int64_t)total >= limit)
                 continue;
             int64_t want = limit - (int64_t)total;
             if (fp->partition_max_bytes < want)
@@ -212,6 +234,8 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
                 *any_error = 1;
                 continue;
             }
+            if (upto < leo)
+                od_repl_cut_read(rd, upto);
             /* Only the first partition with data may exceed the limits (a
              * batch larger than max_bytes must still get through, or the
              * consumer stalls); later ones wait for the next fetch. */
@@ -466,6 +490,20 @@ static int detach_from_frame(od_req_t *r, od_FetchRequest_t *req)
     return 0;
 }
 
+/* A follower's fetch tells the leader how far its log goes (once, when
+ * the request arrives, not at every re-evaluation while it waits). */
+static void note_follower(od_core_t *core, od_FetchRequest_t *req)
+{
+    for (int32_t i = 0; i < req->topics_count; i++)
+        for (int32_t j = 0; j < req->topics[i].partitions_count; j++) {
+            od_FetchRequest_FetchPartition_t *fp = &req->topics[i].partitions[j];
+            int16_t err;
+            od_partition_t *p = lookup(core, req->topics[i].topic, fp->partition, &err);
+            if (p && od_partition_check_epoch(p, fp->current_leader_epoch) == OD_ERR_NONE)
+                (void)od_repl_follower_fetch(core, p, req->replica_id, fp->fetch_offset);
+        }
+}
+
 void od_h_fetch(od_req_t *r, void *body)
 {
     od_core_t *core = r->conn->core;
@@ -482,6 +520,8 @@ void od_h_fetch(od_req_t *r, void *body)
         return;
     }
     mark_duplicates(req);
+    if (req->replica_id >= 0)
+        note_follower(core, req);
     if (req->max_wait_ms <= 0 || req->min_bytes <= 0 || core->stopping || !w ||
         w->wait_max_ms <= 0) {
         answer(core, r, req); /* will not wait: no need to probe first */

@@ -24,6 +24,10 @@ void od_h_delete_records(od_req_t *r, void *body);
 void od_h_alter_configs(od_req_t *r, void *body);
 void od_h_incremental_alter_configs(od_req_t *r, void *body);
 void od_h_init_producer_id(od_req_t *r, void *body);
+/* Replication (doc/cluster.md). */
+void od_h_offset_for_leader_epoch(od_req_t *r, void *body);
+void od_h_alter_partition(od_req_t *r, void *body);
+void od_h_elect_leaders(od_req_t *r, void *body);
 /* Consumer groups (od_h_groups.c, od_h_offsets.c). */
 void od_h_find_coordinator(od_req_t *r, void *body);
 void od_h_join_group(od_req_t *r, void *body);

@@ -13,6 +13,7 @@
 #include "od_metadata.h"
 #include "od_proto_gen.h"
 #include "od_producer.h"
+#include "od_repl.h"
 #include "od_topic_config.h"
 
 static int is_local_replica(od_core_t *core, const od_partition_t *p)
@@ -89,8 +90,13 @@ int od_partition_open_log(od_core_t *core, od_partition_t *p, char *err, size_t 
         return -1;
     }
     p->offline = 0;
-    /* A lone replica is the whole ISR: everything in its log is committed. */
-    p->high_watermark = core->storage->end_offset(p->log);
+    /* A lone replica is the whole ISR: everything in its log is committed.
+     * A replicated one learns its high watermark again (a leader from its
+     * followers' fetches, a follower from its leader); until then only
+     * its log start is known to be committed. */
+    p->high_watermark = p->nreplicas <= 1 ? core->storage->end_offset(p->log)
+                                          : core->storage->start_offset(p->log);
+    od_repl_log_opened(core, p);
     return 0;
 }
 
@@ -122,8 +128,13 @@ int od_partition_append(od_core_t *core, od_partition_t *p, const uint8_t *data,
     }
     if (core->storage->append(p->log, data, len, info, err, errsz) < 0)
         return -1;
-    if (p->nisr <= 1)
+    od_repl_appended(core, p, data, len);
+    if (p->nisr <= 1) {
         p->high_watermark = info->last_offset + 1;
+        od_acks_hw_moved(core, p);
+    } else {
+        od_replica_hw_after_append(core, p);
+    }
     od_fetch_wake(core, p);
     return 0;
 }

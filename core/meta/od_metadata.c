@@ -13,6 +13,8 @@
 #include "od_nameset.h"
 #include "od_handlers.h"
 #include "od_net.h"
+#include "od_placement.h"
+#include "od_repl.h"
 #include "od_proto_gen.h"
 #include "od_topic_config.h"
 #include "od_topic_config.h"
@@ -234,6 +236,7 @@ static void free_partition(od_core_t *core, od_partition_t *p)
     if (!p)
         return;
     od_fetch_partition_removed(core, p);
+    od_repl_partition_removed(core, p);
     od_partition_close_log(core, p);
     free(p->replicas);
     free(p->isr);
@@ -452,6 +455,7 @@ static int apply_partition(od_core_t *core, const od_PartitionRecord_t *r, char 
     if (od_partition_open_log(core, p, why, sizeof(why)) < 0)
         od_logf(OD_LOG_ERROR, "topic %s partition %d is offline (KAFKA_STORAGE_ERROR): %s",
                 t->name, p->index, why);
+    od_repl_partition_changed(core, p);
     return 0;
 oom:
     snprintf(err, errsz, "out of memory");
@@ -486,6 +490,7 @@ static int apply_partition_change(od_core_t *core, const od_PartitionChangeRecor
         p->leader_epoch++;
     }
     p->partition_epoch++;
+    od_repl_partition_changed(core, p);
     return 0;
 }
 
@@ -872,18 +877,6 @@ static void add_partition_record(od_recset_t *rs, const od_uuid_t *topic_id, int
         od_PartitionRecord_encode(w, 0, &pr);
 }
 
-/* Replica placement: round-robin over registered brokers, starting at a
- * different broker for each partition, as Kafka's placer does without racks. */
-static int place_replicas(od_core_t *core, int32_t index, int16_t rf, int32_t *out)
-{
-    od_image_t *img = &core->image;
-    if (rf < 1 || (size_t)rf > img->nbrokers)
-        return -1;
-    for (int16_t r = 0; r < rf; r++)
-        out[r] = img->brokers[((size_t)index + (size_t)r) % img->nbrokers].id;
-    return 0;
-}
-
 int od_metadata_check_assignment(od_core_t *core, const od_assignment_t *a, int32_t count,
                                  char *err, size_t errsz)
 {
@@ -971,12 +964,13 @@ int od_metadata_create_topic(od_core_t *core, const od_new_topic_t *nt, od_meta_
         if (nt->assignments) {
             reps = nt->assignments[i].brokers;
             nreps = nt->assignments[i].n > 64 ? 64 : nt->assignments[i].n;
-        } else if (place_replicas(core, i, nt->replication_factor, replicas) < 0) {
-            snprintf(err, errsz, "replication factor %d is larger than the %zu available brokers",
-                     nt->replication_factor, core->image.nbrokers);
+        } else if ((nreps = od_place_partition(&core->image, &tr.topic_id, i,
+                                               nt->replication_factor, replicas, err, errsz)) < 0) {
             recset_free(&rs);
             free(placed);
-            return -OD_ERR_INVALID_REPLICATION_FACTOR;
+            return nreps;
+        } else {
+            nreps = nt->replication_factor;
         }
         add_partition_record(&rs, &tr.topic_id, i, (int32_t *)reps, nreps);
         memcpy(placed + nplaced, reps, (size_t)nreps * sizeof(*reps));
@@ -1057,11 +1051,13 @@ int od_metadata_add_partitions(od_core_t *core, od_topic_t *t, int32_t new_total
             const od_assignment_t *a = &assignments[i - t->npartitions];
             reps = a->brokers;
             nreps = a->n > 64 ? 64 : a->n;
-        } else if (place_replicas(core, i, (int16_t)rf, replicas) < 0) {
-            snprintf(err, errsz, "not enough brokers for replication factor %d", rf);
+        } else if ((nreps = od_place_partition(&core->image, &t->id, i, rf, replicas, err,
+                                               errsz)) < 0) {
             recset_free(&rs);
             free(placed);
-            return -OD_ERR_INVALID_REPLICATION_FACTOR;
+            return nreps;
+        } else {
+            nreps = rf;
         }
         add_partition_record(&rs, &t->id, i, (int32_t *)reps, nreps);
         memcpy(placed + nplaced, reps, (size_t)nreps * sizeof(*reps));

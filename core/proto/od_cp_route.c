@@ -171,6 +171,7 @@ static int is_forwarded_api(int16_t key)
     case OD_API_CREATE_PARTITIONS:
     case OD_API_ALTER_CONFIGS:
     case OD_API_INCREMENTAL_ALTER_CONFIGS:
+    case OD_API_ELECT_LEADERS: /* h-repl: elections are the controller's */
         return 1;
     default:
         return 0;

@@ -43,6 +43,9 @@ static od_api_entry_t api_table[] = {
     API(OD_API_ALTER_CONFIGS, od_h_alter_configs, 1, NOCAP),
     API(OD_API_INCREMENTAL_ALTER_CONFIGS, od_h_incremental_alter_configs, 1, NOCAP),
     API(OD_API_INIT_PRODUCER_ID, od_h_init_producer_id, 1, NOCAP),
+    API(OD_API_OFFSET_FOR_LEADER_EPOCH, od_h_offset_for_leader_epoch, 0, NOCAP),
+    API(OD_API_ALTER_PARTITION, od_h_alter_partition, 1, NOCAP), /* waits for the commit */
+    API(OD_API_ELECT_LEADERS, od_h_elect_leaders, 1, NOCAP),
     API(OD_API_BROKER_REGISTRATION, od_h_broker_registration, 1, NOCAP), /* controllers */
 };
 #define NAPIS (sizeof(api_table) / sizeof(api_table[0]))
