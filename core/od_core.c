@@ -214,7 +214,8 @@ static const od_subsystem_t subsystems[] = {
      od_producer_stop},
     {"groups", od_groups_register_config, od_groups_start, od_groups_tick, od_groups_stop},
     {"metrics", od_metrics_register_config, od_metrics_start, NULL, od_metrics_stop},
-    {"brokers", NULL, od_broker_life_start, od_broker_life_tick, od_broker_life_stop},
+    {"brokers", od_broker_life_register_config, od_broker_life_start, od_broker_life_tick,
+     od_broker_life_stop},
 };
 #define NSUBSYSTEMS (sizeof(subsystems) / sizeof(subsystems[0]))
 

@@ -19,7 +19,8 @@ void od_h_delete_topics(od_req_t *r, void *body);
 void od_h_create_partitions(od_req_t *r, void *body);
 void od_h_describe_configs(od_req_t *r, void *body);
 void od_h_describe_cluster(od_req_t *r, void *body);
-void od_h_broker_registration(od_req_t *r, void *body); /* od_broker_life.c */
+void od_h_broker_registration(od_req_t *r, void *body); /* od_broker_ctl.c */
+void od_h_broker_heartbeat(od_req_t *r, void *body);
 void od_h_delete_records(od_req_t *r, void *body);
 void od_h_alter_configs(od_req_t *r, void *body);
 void od_h_incremental_alter_configs(od_req_t *r, void *body);

@@ -1,5 +1,6 @@
-/* od_broker_life.h - registering this broker with the active controller
- * (the "brokers" subsystem, h-quorum). */
+/* od_broker_life.h - brokers and the active controller (KIP-631, h-quorum):
+ * registration and heartbeats (od_broker_life.c, the broker's side) and
+ * registration, fencing and unfencing (od_broker_ctl.c, the controller's). */
 #ifndef OD_BROKER_LIFE_H
 #define OD_BROKER_LIFE_H
 
@@ -7,10 +8,40 @@
 #include <stdint.h>
 
 struct od_core;
-typedef struct od_broker_life od_broker_life_t;
 
+/* When the active controller last heard from a broker. */
+typedef struct od_broker_seen {
+    int32_t id;
+    int64_t epoch;       /* the registration heard from */
+    int64_t last_ms;     /* monotonic */
+    int pending;         /* a fence or unfence of it is being committed */
+} od_broker_seen_t;
+
+typedef struct od_broker_life {
+    int is_broker;
+    int inflight;
+    uint8_t incarnation[16];
+    int64_t last_log_ms;
+    int64_t hb_interval_ms; /* broker.heartbeat.interval.ms */
+    int64_t session_ms;     /* broker.session.timeout.ms */
+    int64_t last_hb_ms;
+    /* controller side */
+    int was_controller;
+    od_broker_seen_t *seen;
+    size_t nseen, seen_cap;
+} od_broker_life_t;
+
+int od_broker_life_register_config(struct od_core *core, char *err, size_t errsz);
 int od_broker_life_start(struct od_core *core, char *err, size_t errsz);
 void od_broker_life_tick(struct od_core *core, int64_t now_ms);
 void od_broker_life_stop(struct od_core *core);
+
+/* od_broker_ctl.c: the controller's periodic check (fences brokers whose
+ * session expired), and a heartbeat heard (unfences a caught-up broker).
+ * heard returns a Kafka error code; *fenced and *caught_up may be NULL. */
+void od_broker_ctl_tick(struct od_core *core, od_broker_life_t *bl, int is_controller,
+                        int64_t now);
+int16_t od_broker_ctl_heard(struct od_core *core, od_broker_life_t *bl, int32_t id, int64_t epoch,
+                            int64_t offset, int64_t now);
 
 #endif

@@ -585,7 +585,9 @@ static int apply_register_broker(od_core_t *core, const od_RegisterBrokerRecord_
     b->id = r->broker_id;
     b->incarnation = r->incarnation_id;
     b->epoch = r->broker_epoch;
-    b->fenced = 0; /* a single-node quorum unfences at once */
+    /* Fenced until the active controller unfences it (its own broker and a
+     * single node register unfenced; BrokerRegistration fenced). */
+    b->fenced = r->fenced != 0;
     b->nreplicas = nreplicas;
     b->npending = npending;
     if (r->rack.len >= 0)
@@ -608,6 +610,29 @@ static int apply_register_broker(od_core_t *core, const od_RegisterBrokerRecord_
 oom:
     snprintf(err, errsz, "out of memory");
     return -1;
+}
+
+/* FenceBrokerRecord / UnfenceBrokerRecord (h-quorum): for the registration
+ * they name (its broker epoch); a stale one changes nothing. */
+static int apply_fencing(od_core_t *core, int32_t id, int64_t epoch, int fenced)
+{
+    for (size_t i = 0; i < core->image.nbrokers; i++)
+        if (core->image.brokers[i].id == id && core->image.brokers[i].epoch == epoch)
+            core->image.brokers[i].fenced = fenced;
+    return 0;
+}
+
+static int apply_fence(od_core_t *core, const od_FenceBrokerRecord_t *r, char *err, size_t errsz)
+{
+    (void)err, (void)errsz;
+    return apply_fencing(core, r->id, r->epoch, 1);
+}
+
+static int apply_unfence(od_core_t *core, const od_UnfenceBrokerRecord_t *r, char *err,
+                         size_t errsz)
+{
+    (void)err, (void)errsz;
+    return apply_fencing(core, r->id, r->epoch, 0);
 }
 
 int od_metadata_apply(od_core_t *core, const uint8_t *rec, size_t len, int64_t offset, char *err,
@@ -651,6 +676,12 @@ int od_metadata_apply(od_core_t *core, const uint8_t *rec, size_t len, int64_t o
         break;
     case OD_METAREC_REGISTER_BROKER:
         DECODE_APPLY(RegisterBrokerRecord, apply_register_broker);
+        break;
+    case OD_METAREC_FENCE_BROKER:
+        DECODE_APPLY(FenceBrokerRecord, apply_fence);
+        break;
+    case OD_METAREC_UNFENCE_BROKER:
+        DECODE_APPLY(UnfenceBrokerRecord, apply_unfence);
         break;
     case OD_METAREC_PRODUCER_IDS: {
         od_ProducerIdsRecord_t r;

@@ -49,6 +49,7 @@ static od_api_entry_t api_table[] = {
     API(OD_API_ALTER_PARTITION_REASSIGNMENTS, od_h_alter_partition_reassignments, 1, NOCAP),
     API(OD_API_LIST_PARTITION_REASSIGNMENTS, od_h_list_partition_reassignments, 0, NOCAP),
     API(OD_API_BROKER_REGISTRATION, od_h_broker_registration, 1, NOCAP), /* controllers */
+    API(OD_API_BROKER_HEARTBEAT, od_h_broker_heartbeat, 1, NOCAP),
 };
 #define NAPIS (sizeof(api_table) / sizeof(api_table[0]))
 

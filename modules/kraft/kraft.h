@@ -424,9 +424,6 @@ typedef struct kraft {
     size_t nobservers;
     kraft_parked_t *parked;
     int backing_off;        /* prospective/candidate: waiting before the next round */
-    /* The leader of this epoch we stopped hearing from: a pre-vote answer
-     * naming it (a voter that still hears it) must not send us back. */
-    int32_t lost_leader;
 } kraft_t;
 
 /* kraft_raft.c */
@@ -439,6 +436,8 @@ void kraft_end_quorum_epoch(kraft_t *k);  /* a leader resigning at shutdown */
 void kraft_leader_fetched(kraft_t *k, int32_t replica, int64_t offset); /* HW, parked */
 void kraft_leader_appended(kraft_t *k); /* new data: answer parked fetches */
 int kraft_voter_index(const kraft_t *k, int32_t id);
+/* We heard from our leader (a Fetch answer, BeginQuorumEpoch): the fetch
+ * timeout starts again, and pre-votes are refused for that long. */
 void kraft_reset_fetch_timeout(kraft_t *k);
 int kraft_log_up_to_date(const kraft_t *k, int32_t last_epoch, int64_t last_offset);
 void kraft_on_committed(kraft_t *k); /* high watermark moved: apply and complete */

@@ -131,8 +131,6 @@ void kraft_become_unattached(kraft_t *k, int32_t epoch, int32_t voted)
 {
     leave_leadership(k);
     int changed = epoch != k->st.epoch || k->st.leader_id != -1 || voted != k->st.voted_id;
-    if (epoch != k->st.epoch)
-        k->lost_leader = -1;
     k->st.role = KRAFT_UNATTACHED;
     k->st.epoch = epoch;
     k->st.leader_id = -1;
@@ -156,8 +154,6 @@ void kraft_become_follower(kraft_t *k, int32_t epoch, int32_t leader)
     if (epoch != k->st.epoch)
         k->st.voted_id = -1;
     int changed = epoch != k->st.epoch || leader != k->st.leader_id;
-    if (epoch != k->st.epoch)
-        k->lost_leader = -1;
     k->st.role = KRAFT_FOLLOWER;
     k->st.epoch = epoch;
     k->st.leader_id = leader;
@@ -169,7 +165,10 @@ void kraft_become_follower(kraft_t *k, int32_t epoch, int32_t leader)
                 k->st.node_id, leader, epoch);
     }
     cancel(k, &k->fetch_timer);
-    kraft_reset_fetch_timeout(k);
+    /* Not leader_contact_ms: we have not heard from this leader yet, and
+     * until we do we grant pre-votes (a dead leader is not kept alive by
+     * voters that only heard of it). */
+    arm_election(k, k->cfg_fetch_timeout_ms);
     k->fetching = 0; /* an answer to an older Fetch is dropped by its generation */
     kraft_send_fetch(k);
 }
@@ -261,8 +260,6 @@ static void become_candidate(kraft_t *k)
 static void become_prospective(kraft_t *k)
 {
     leave_leadership(k);
-    if (k->st.leader_id >= 0)
-        k->lost_leader = k->st.leader_id;
     k->st.role = KRAFT_PROSPECTIVE;
     k->st.leader_id = -1;
     k->generation++;
@@ -448,7 +445,6 @@ int kraft_raft_start(kraft_t *k, const kraft_qstate_t *qs, char *err, size_t err
     k->st.epoch = qs->leader_epoch;
     k->st.voted_id = qs->voted_id;
     k->st.leader_id = -1;
-    k->lost_leader = -1;
     if (qs->leader_id == k->st.node_id)
         k->st.voted_id = k->st.node_id; /* we led that epoch: our vote went to us */
     k->started = 1;

@@ -75,7 +75,7 @@ static int learn_leader(kraft_t *k, int32_t leader, int32_t epoch)
         return 1;
     }
     if (epoch == k->st.epoch && leader >= 0 && leader != k->st.node_id &&
-        leader != k->lost_leader && k->st.role != KRAFT_FOLLOWER && k->st.role != KRAFT_LEADER &&
+        k->st.role != KRAFT_FOLLOWER && k->st.role != KRAFT_LEADER &&
         kraft_voter_index(k, leader) >= 0) {
         kraft_become_follower(k, epoch, leader);
         return 1;
@@ -98,9 +98,15 @@ static void vote_answer(void *arg, int status, const uint8_t *body, size_t len)
         if (od_VoteResponse_decode(&s, 2, &a, &out) == 0 && out.error_code == 0 &&
             out.topics_count == 1 && out.topics[0].partitions_count == 1) {
             const od_VoteResponse_PartitionData_t *p = &out.topics[0].partitions[0];
-            if (!learn_leader(k, p->leader_id, p->leader_epoch) && p->error_code == 0 &&
-                p->vote_granted)
+            /* A grant counts first: a voter that grants still names the
+             * leader it stopped hearing from. A refusal naming a leader
+             * means that voter hears it: follow it too. */
+            if (p->leader_epoch > k->st.epoch)
+                learn_leader(k, p->leader_id, p->leader_epoch);
+            else if (p->error_code == 0 && p->vote_granted)
                 kraft_vote_granted(k, c->peer_id, c->pre_vote);
+            else
+                learn_leader(k, p->leader_id, p->leader_epoch);
         }
         od_arena_free(&a);
     }
