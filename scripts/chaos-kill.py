@@ -45,7 +45,9 @@ class Quiet:
     def __init__(self):
         self.lines = []
 
-    def log(self, level, fac, msg):
+    def log(self, level, fmt, *args):
+        msg = fmt % args if args else fmt
+        fac = ""
         if len(self.lines) < 20000:
             self.lines.append("%s %s" % (fac, msg))
 
