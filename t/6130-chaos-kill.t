@@ -14,13 +14,13 @@ import odtest  # noqa: E402
 import tap  # noqa: E402
 
 odtest.watchdog(int(os.environ.get("ODTEST_TIMEOUT", "600")))
-kills = int(os.environ.get("ODTEST_CHAOS_KILLS", "6"))
+kills = int(os.environ.get("ODTEST_CHAOS_KILLS", "12"))
 script = os.path.join(odtest.TOP, "scripts", "chaos-kill.py")
 env = dict(os.environ, ODRADEK_BUILD=odtest.find_build())
 p = subprocess.run([sys.executable, script, "--kills", str(kills), "--json"], env=env,
                    capture_output=True, text=True, timeout=580)
 try:
-    r = json.loads(p.stdout[p.stdout.index("{"):])
+    r = json.loads(p.stdout[p.stdout.index("{"):p.stdout.rindex("}") + 1])
 except ValueError:
     tap.ok(False, "chaos-kill.py printed its summary")
     for ln in (p.stdout + p.stderr).splitlines()[-60:]:
