@@ -117,6 +117,7 @@ def main():
     ap.add_argument("--records", type=int, default=300000)
     ap.add_argument("--size", type=int, default=100)
     ap.add_argument("--kills", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved throughput rounds")
     ap.add_argument("--md", action="store_true")
     a = ap.parse_args()
     out = {}
@@ -127,8 +128,14 @@ def main():
         admin = odtest.ck_admin(c.bootstrap, logger=Quiet())
         create(admin, "rf1", 1, 1)
         create(admin, "rf3", 1, 3, {"min.insync.replicas": "2"})
-        out["rf1"] = throughput(c.bootstrap, "rf1", "1", a.records, a.size)
-        out["rf3"] = throughput(c.bootstrap, "rf3", "all", a.records, a.size)
+        # Interleaved rounds, the best of each: the first run of anything on a
+        # fresh cluster pays for warming up, and the machine is shared.
+        r1, r3 = [], []
+        for _ in range(a.rounds):
+            r1.append(throughput(c.bootstrap, "rf1", "1", a.records, a.size))
+            r3.append(throughput(c.bootstrap, "rf3", "all", a.records, a.size))
+        out["rf1"], out["rf3"] = max(r1), max(r3)
+        out["rounds"] = (r1, r3)
         create(admin, "fo", 1, 3, {"min.insync.replicas": "2"})
         out["fo_tuned"] = failover(c, admin, "fo", a.kills)
     finally:
@@ -147,6 +154,9 @@ def main():
         "| RF 1, acks=1 (records/s) | %.0f |" % out["rf1"],
         "| RF 3, acks=all, min.insync.replicas=2 (records/s) | %.0f |" % out["rf3"],
         "| ratio RF 3 acks=all / RF 1 acks=1 | **%.2f** (Kafka 2014: 0.51) |" % ratio,
+        "| rounds (records/s), RF 1 / RF 3 | %s / %s |"
+        % (", ".join("%.0f" % x for x in out["rounds"][0]),
+           ", ".join("%.0f" % x for x in out["rounds"][1])),
         "| failover, tuned (session 2 s, heartbeat 0.25 s): median of %d | %.2f s (%s) |"
         % (a.kills, out["fo_tuned"][0], ", ".join("%.2f" % t for t in out["fo_tuned"][1])),
         "| failover, Kafka's defaults (session 9 s, heartbeat 2 s): median of %d | %.2f s (%s) |"
@@ -155,9 +165,10 @@ def main():
     if a.md:
         print("## Replication, %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
         print()
-        print("`scripts/bench-replication.py --records %d --size %d --kills %d`: one librdkafka "
-              "producer (linger.ms=5), 3 nodes on one machine (each broker+controller)."
-              % (a.records, a.size, a.kills))
+        print("`scripts/bench-replication.py --records %d --size %d --kills %d --rounds %d`: one "
+              "librdkafka producer (linger.ms=5), 3 nodes on one machine (each "
+              "broker+controller), build in %s; best of the interleaved rounds."
+              % (a.records, a.size, a.kills, a.rounds, odtest.find_build()))
         print()
     print("\n".join(lines))
     return 0

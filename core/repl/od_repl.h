@@ -75,6 +75,13 @@ void od_repl_end_offset_for_epoch(struct od_core *core, od_partition_t *p, int32
 void od_replica_hw_after_append(struct od_core *core, od_partition_t *p);
 /* Drop the batches of a read that start at or after `upto` (od_readcut.c). */
 void od_repl_cut_read(od_log_read_t *rd, int64_t upto);
+/* KIP-392: 1 when p is followed here and may serve consumers' reads. */
+int od_repl_serves_reads(struct od_core *core, const od_partition_t *p);
+/* With replica.selector.class = RackAwareReplicaSelector: the in-sync
+ * replica in the client's rack a consumer should read from, or -1 (read
+ * from the leader: same rack, no rack, none in sync there). */
+int32_t od_repl_preferred_read_replica(struct od_core *core, const od_partition_t *p,
+                                       const char *rack, size_t len);
 /* offsets.commit.timeout.ms */
 int64_t od_repl_commit_timeout_ms(const struct od_core *core);
 /* Replicas in p's ISR (the image's view, as min.insync.replicas counts). */

@@ -73,6 +73,7 @@ struct od_repl {
     int64_t fetch_backoff_ms;       /* replica.fetch.backoff.ms */
     int64_t socket_timeout_ms;      /* replica.socket.timeout.ms */
     int64_t commit_timeout_ms;      /* offsets.commit.timeout.ms */
+    int rack_aware_reads;           /* replica.selector.class is RackAwareReplicaSelector */
     int64_t auto_rebalance;         /* auto.leader.rebalance.enable */
     int64_t imbalance_interval_ms;  /* leader.imbalance.check.interval.seconds, in ms */
     int64_t imbalance_pct;          /* leader.imbalance.per.broker.percentage */
