@@ -8416,6 +8416,412 @@ void od_AlterConfigsResponse_encode(od_wbuf_t *w, int16_t version, const od_Alte
     AlterConfigsResponse_enc(w, version, in);
 }
 
+/* ---- DescribeLogDirsRequest ---- */
+
+void od_DescribeLogDirsRequest_DescribableLogDirTopic_init(od_DescribeLogDirsRequest_DescribableLogDirTopic_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->topic.p = "";
+    m->topic.len = 0;
+}
+
+static void DescribeLogDirsRequest_DescribableLogDirTopic_dec(od_slice_t *s, int16_t v, od_arena_t *a, od_DescribeLogDirsRequest_DescribableLogDirTopic_t *o)
+{
+    const int flex = v >= 2;
+    int32_t i;
+    (void)v;
+    (void)a;
+    od_DescribeLogDirsRequest_DescribableLogDirTopic_init(o);
+    o->topic = flex ? od_read_compact_str(s, 0) : od_read_str(s, 0);
+    {
+        int32_t n = flex ? od_read_compact_array_len(s, 4) : od_read_array_len(s, 4);
+        if (n < 0)
+            s->err = 1;
+        if (!s->err) {
+            o->partitions_count = n;
+            if (n > 0) {
+                o->partitions = od_arena_calloc(a, (size_t)n, sizeof *o->partitions);
+                if (!o->partitions) {
+                    s->err = 1;
+                    o->partitions_count = 0;
+                }
+                for (i = 0; o->partitions && i < n && !s->err; i++)
+                    o->partitions[i] = od_read_i32(s);
+            }
+        }
+    }
+    if (flex) {
+        skip_tags(s);
+    }
+}
+
+static void DescribeLogDirsRequest_DescribableLogDirTopic_enc(od_wbuf_t *w, int16_t v, const od_DescribeLogDirsRequest_DescribableLogDirTopic_t *o)
+{
+    const int flex = v >= 2;
+    int32_t i;
+    (void)v;
+    if (flex)
+        od_write_compact_str(w, nn_str(o->topic));
+    else
+        od_write_str(w, nn_str(o->topic));
+    {
+        int32_t n = o->partitions_count;
+        if (n > 0 && !o->partitions)
+            n = 0; /* count without elements: send none */
+        if (n < 0)
+            n = 0; /* null where the version has no null: empty */
+        if (flex)
+            od_write_compact_array_len(w, n);
+        else
+            od_write_array_len(w, n);
+        for (i = 0; i < n; i++) {
+            od_write_i32(w, o->partitions[i]);
+        }
+    }
+    if (flex) {
+        od_write_uvarint(w, 0); /* no tagged fields */
+    }
+}
+
+void od_DescribeLogDirsRequest_init(od_DescribeLogDirsRequest_t *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+static void DescribeLogDirsRequest_dec(od_slice_t *s, int16_t v, od_arena_t *a, od_DescribeLogDirsRequest_t *o)
+{
+    const int flex = v >= 2;
+    int32_t i;
+    (void)v;
+    (void)a;
+    od_DescribeLogDirsRequest_init(o);
+    {
+        int32_t n = flex ? od_read_compact_array_len(s, 3) : od_read_array_len(s, 3);
+        if (!s->err) {
+            o->topics_count = n;
+            if (n > 0) {
+                o->topics = od_arena_calloc(a, (size_t)n, sizeof *o->topics);
+                if (!o->topics) {
+                    s->err = 1;
+                    o->topics_count = 0;
+                }
+                for (i = 0; o->topics && i < n && !s->err; i++)
+                    DescribeLogDirsRequest_DescribableLogDirTopic_dec(s, v, a, &o->topics[i]);
+            }
+        }
+    }
+    if (flex) {
+        skip_tags(s);
+    }
+}
+
+static void DescribeLogDirsRequest_enc(od_wbuf_t *w, int16_t v, const od_DescribeLogDirsRequest_t *o)
+{
+    const int flex = v >= 2;
+    int32_t i;
+    (void)v;
+    {
+        int32_t n = o->topics_count;
+        if (n > 0 && !o->topics)
+            n = 0; /* count without elements: send none */
+        if (flex)
+            od_write_compact_array_len(w, n);
+        else
+            od_write_array_len(w, n);
+        for (i = 0; i < n; i++) {
+            DescribeLogDirsRequest_DescribableLogDirTopic_enc(w, v, &o->topics[i]);
+        }
+    }
+    if (flex) {
+        od_write_uvarint(w, 0); /* no tagged fields */
+    }
+}
+
+int od_DescribeLogDirsRequest_decode(od_slice_t *s, int16_t version, od_arena_t *a, od_DescribeLogDirsRequest_t *out)
+{
+    if (version < 1 || version > 4) {
+        od_DescribeLogDirsRequest_init(out);
+        return -1;
+    }
+    DescribeLogDirsRequest_dec(s, version, a, out);
+    return s->err ? -1 : 0;
+}
+
+void od_DescribeLogDirsRequest_encode(od_wbuf_t *w, int16_t version, const od_DescribeLogDirsRequest_t *in)
+{
+    if (version < 1 || version > 4) {
+        w->err = 1; /* a version we have no schema for */
+        return;
+    }
+    DescribeLogDirsRequest_enc(w, version, in);
+}
+
+/* ---- DescribeLogDirsResponse ---- */
+
+void od_DescribeLogDirsResponse_DescribeLogDirsPartition_init(od_DescribeLogDirsResponse_DescribeLogDirsPartition_t *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+static void DescribeLogDirsResponse_DescribeLogDirsPartition_dec(od_slice_t *s, int16_t v, od_arena_t *a, od_DescribeLogDirsResponse_DescribeLogDirsPartition_t *o)
+{
+    const int flex = v >= 2;
+    (void)v;
+    (void)a;
+    od_DescribeLogDirsResponse_DescribeLogDirsPartition_init(o);
+    o->partition_index = od_read_i32(s);
+    o->partition_size = od_read_i64(s);
+    o->offset_lag = od_read_i64(s);
+    o->is_future_key = (int8_t)od_read_bool(s);
+    if (flex) {
+        skip_tags(s);
+    }
+}
+
+static void DescribeLogDirsResponse_DescribeLogDirsPartition_enc(od_wbuf_t *w, int16_t v, const od_DescribeLogDirsResponse_DescribeLogDirsPartition_t *o)
+{
+    const int flex = v >= 2;
+    (void)v;
+    od_write_i32(w, o->partition_index);
+    od_write_i64(w, o->partition_size);
+    od_write_i64(w, o->offset_lag);
+    od_write_bool(w, o->is_future_key);
+    if (flex) {
+        od_write_uvarint(w, 0); /* no tagged fields */
+    }
+}
+
+void od_DescribeLogDirsResponse_DescribeLogDirsTopic_init(od_DescribeLogDirsResponse_DescribeLogDirsTopic_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->name.p = "";
+    m->name.len = 0;
+}
+
+static void DescribeLogDirsResponse_DescribeLogDirsTopic_dec(od_slice_t *s, int16_t v, od_arena_t *a, od_DescribeLogDirsResponse_DescribeLogDirsTopic_t *o)
+{
+    const int flex = v >= 2;
+    int32_t i;
+    (void)v;
+    (void)a;
+    od_DescribeLogDirsResponse_DescribeLogDirsTopic_init(o);
+    o->name = flex ? od_read_compact_str(s, 0) : od_read_str(s, 0);
+    {
+        int32_t n = flex ? od_read_compact_array_len(s, 21) : od_read_array_len(s, 21);
+        if (n < 0)
+            s->err = 1;
+        if (!s->err) {
+            o->partitions_count = n;
+            if (n > 0) {
+                o->partitions = od_arena_calloc(a, (size_t)n, sizeof *o->partitions);
+                if (!o->partitions) {
+                    s->err = 1;
+                    o->partitions_count = 0;
+                }
+                for (i = 0; o->partitions && i < n && !s->err; i++)
+                    DescribeLogDirsResponse_DescribeLogDirsPartition_dec(s, v, a, &o->partitions[i]);
+            }
+        }
+    }
+    if (flex) {
+        skip_tags(s);
+    }
+}
+
+static void DescribeLogDirsResponse_DescribeLogDirsTopic_enc(od_wbuf_t *w, int16_t v, const od_DescribeLogDirsResponse_DescribeLogDirsTopic_t *o)
+{
+    const int flex = v >= 2;
+    int32_t i;
+    (void)v;
+    if (flex)
+        od_write_compact_str(w, nn_str(o->name));
+    else
+        od_write_str(w, nn_str(o->name));
+    {
+        int32_t n = o->partitions_count;
+        if (n > 0 && !o->partitions)
+            n = 0; /* count without elements: send none */
+        if (n < 0)
+            n = 0; /* null where the version has no null: empty */
+        if (flex)
+            od_write_compact_array_len(w, n);
+        else
+            od_write_array_len(w, n);
+        for (i = 0; i < n; i++) {
+            DescribeLogDirsResponse_DescribeLogDirsPartition_enc(w, v, &o->partitions[i]);
+        }
+    }
+    if (flex) {
+        od_write_uvarint(w, 0); /* no tagged fields */
+    }
+}
+
+void od_DescribeLogDirsResponse_DescribeLogDirsResult_init(od_DescribeLogDirsResponse_DescribeLogDirsResult_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->log_dir.p = "";
+    m->log_dir.len = 0;
+    m->total_bytes = INT64_C(-1);
+    m->usable_bytes = INT64_C(-1);
+}
+
+static void DescribeLogDirsResponse_DescribeLogDirsResult_dec(od_slice_t *s, int16_t v, od_arena_t *a, od_DescribeLogDirsResponse_DescribeLogDirsResult_t *o)
+{
+    const int flex = v >= 2;
+    int32_t i;
+    (void)v;
+    (void)a;
+    od_DescribeLogDirsResponse_DescribeLogDirsResult_init(o);
+    o->error_code = od_read_i16(s);
+    o->log_dir = flex ? od_read_compact_str(s, 0) : od_read_str(s, 0);
+    {
+        int32_t n = flex ? od_read_compact_array_len(s, 3) : od_read_array_len(s, 3);
+        if (n < 0)
+            s->err = 1;
+        if (!s->err) {
+            o->topics_count = n;
+            if (n > 0) {
+                o->topics = od_arena_calloc(a, (size_t)n, sizeof *o->topics);
+                if (!o->topics) {
+                    s->err = 1;
+                    o->topics_count = 0;
+                }
+                for (i = 0; o->topics && i < n && !s->err; i++)
+                    DescribeLogDirsResponse_DescribeLogDirsTopic_dec(s, v, a, &o->topics[i]);
+            }
+        }
+    }
+    if (v >= 4) {
+        o->total_bytes = od_read_i64(s);
+    }
+    if (v >= 4) {
+        o->usable_bytes = od_read_i64(s);
+    }
+    if (flex) {
+        skip_tags(s);
+    }
+}
+
+static void DescribeLogDirsResponse_DescribeLogDirsResult_enc(od_wbuf_t *w, int16_t v, const od_DescribeLogDirsResponse_DescribeLogDirsResult_t *o)
+{
+    const int flex = v >= 2;
+    int32_t i;
+    (void)v;
+    od_write_i16(w, o->error_code);
+    if (flex)
+        od_write_compact_str(w, nn_str(o->log_dir));
+    else
+        od_write_str(w, nn_str(o->log_dir));
+    {
+        int32_t n = o->topics_count;
+        if (n > 0 && !o->topics)
+            n = 0; /* count without elements: send none */
+        if (n < 0)
+            n = 0; /* null where the version has no null: empty */
+        if (flex)
+            od_write_compact_array_len(w, n);
+        else
+            od_write_array_len(w, n);
+        for (i = 0; i < n; i++) {
+            DescribeLogDirsResponse_DescribeLogDirsTopic_enc(w, v, &o->topics[i]);
+        }
+    }
+    if (v >= 4) {
+        od_write_i64(w, o->total_bytes);
+    }
+    if (v >= 4) {
+        od_write_i64(w, o->usable_bytes);
+    }
+    if (flex) {
+        od_write_uvarint(w, 0); /* no tagged fields */
+    }
+}
+
+void od_DescribeLogDirsResponse_init(od_DescribeLogDirsResponse_t *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+static void DescribeLogDirsResponse_dec(od_slice_t *s, int16_t v, od_arena_t *a, od_DescribeLogDirsResponse_t *o)
+{
+    const int flex = v >= 2;
+    int32_t i;
+    (void)v;
+    (void)a;
+    od_DescribeLogDirsResponse_init(o);
+    o->throttle_time_ms = od_read_i32(s);
+    if (v >= 3) {
+        o->error_code = od_read_i16(s);
+    }
+    {
+        int32_t n = flex ? od_read_compact_array_len(s, 5) : od_read_array_len(s, 5);
+        if (n < 0)
+            s->err = 1;
+        if (!s->err) {
+            o->results_count = n;
+            if (n > 0) {
+                o->results = od_arena_calloc(a, (size_t)n, sizeof *o->results);
+                if (!o->results) {
+                    s->err = 1;
+                    o->results_count = 0;
+                }
+                for (i = 0; o->results && i < n && !s->err; i++)
+                    DescribeLogDirsResponse_DescribeLogDirsResult_dec(s, v, a, &o->results[i]);
+            }
+        }
+    }
+    if (flex) {
+        skip_tags(s);
+    }
+}
+
+static void DescribeLogDirsResponse_enc(od_wbuf_t *w, int16_t v, const od_DescribeLogDirsResponse_t *o)
+{
+    const int flex = v >= 2;
+    int32_t i;
+    (void)v;
+    od_write_i32(w, o->throttle_time_ms);
+    if (v >= 3) {
+        od_write_i16(w, o->error_code);
+    }
+    {
+        int32_t n = o->results_count;
+        if (n > 0 && !o->results)
+            n = 0; /* count without elements: send none */
+        if (n < 0)
+            n = 0; /* null where the version has no null: empty */
+        if (flex)
+            od_write_compact_array_len(w, n);
+        else
+            od_write_array_len(w, n);
+        for (i = 0; i < n; i++) {
+            DescribeLogDirsResponse_DescribeLogDirsResult_enc(w, v, &o->results[i]);
+        }
+    }
+    if (flex) {
+        od_write_uvarint(w, 0); /* no tagged fields */
+    }
+}
+
+int od_DescribeLogDirsResponse_decode(od_slice_t *s, int16_t version, od_arena_t *a, od_DescribeLogDirsResponse_t *out)
+{
+    if (version < 1 || version > 4) {
+        od_DescribeLogDirsResponse_init(out);
+        return -1;
+    }
+    DescribeLogDirsResponse_dec(s, version, a, out);
+    return s->err ? -1 : 0;
+}
+
+void od_DescribeLogDirsResponse_encode(od_wbuf_t *w, int16_t version, const od_DescribeLogDirsResponse_t *in)
+{
+    if (version < 1 || version > 4) {
+        w->err = 1; /* a version we have no schema for */
+        return;
+    }
+    DescribeLogDirsResponse_enc(w, version, in);
+}
+
 /* ---- CreatePartitionsRequest ---- */
 
 void od_CreatePartitionsRequest_CreatePartitionsAssignment_init(od_CreatePartitionsRequest_CreatePartitionsAssignment_t *m)
@@ -13237,6 +13643,7 @@ static const od_proto_api_t apis[] = {
     {23, "OffsetForLeaderEpoch", 0, 4, 4},
     {32, "DescribeConfigs", 0, 4, 4},
     {33, "AlterConfigs", 0, 2, 2},
+    {35, "DescribeLogDirs", 1, 4, 2},
     {37, "CreatePartitions", 0, 3, 2},
     {42, "DeleteGroups", 0, 2, 2},
     {43, "ElectLeaders", 0, 2, 2},
@@ -13294,6 +13701,8 @@ static int16_t response_flex_from(int16_t key)
     case 32:
         return 4;
     case 33:
+        return 2;
+    case 35:
         return 2;
     case 37:
         return 2;
@@ -13581,6 +13990,15 @@ void *od_proto_decode_request(int16_t key, int16_t version, od_slice_t *s, od_ar
             return NULL;
         m = od_arena_alloc(a, sizeof *m);
         if (!m || od_AlterConfigsRequest_decode(s, version, a, m) < 0)
+            return NULL;
+        return m;
+    }
+    case 35: {
+        od_DescribeLogDirsRequest_t *m;
+        if (version < 1 || version > 4)
+            return NULL;
+        m = od_arena_alloc(a, sizeof *m);
+        if (!m || od_DescribeLogDirsRequest_decode(s, version, a, m) < 0)
             return NULL;
         return m;
     }
@@ -13877,6 +14295,15 @@ void *od_proto_decode_response(int16_t key, int16_t version, od_slice_t *s, od_a
             return NULL;
         m = od_arena_alloc(a, sizeof *m);
         if (!m || od_AlterConfigsResponse_decode(s, version, a, m) < 0)
+            return NULL;
+        return m;
+    }
+    case 35: {
+        od_DescribeLogDirsResponse_t *m;
+        if (version < 1 || version > 4)
+            return NULL;
+        m = od_arena_alloc(a, sizeof *m);
+        if (!m || od_DescribeLogDirsResponse_decode(s, version, a, m) < 0)
             return NULL;
         return m;
     }

@@ -88,6 +88,7 @@ const char *od_err_message(int16_t code); /* "UNKNOWN" for unknown codes */
 #define OD_API_OFFSET_FOR_LEADER_EPOCH 23
 #define OD_API_DESCRIBE_CONFIGS 32
 #define OD_API_ALTER_CONFIGS 33
+#define OD_API_DESCRIBE_LOG_DIRS 35
 #define OD_API_CREATE_PARTITIONS 37
 #define OD_API_DELETE_GROUPS 42
 #define OD_API_ELECT_LEADERS 43
@@ -1209,6 +1210,54 @@ void od_AlterConfigsResponse_AlterConfigsResourceResponse_init(od_AlterConfigsRe
 void od_AlterConfigsResponse_init(od_AlterConfigsResponse_t *m);
 int od_AlterConfigsResponse_decode(od_slice_t *s, int16_t version, od_arena_t *a, od_AlterConfigsResponse_t *out);
 void od_AlterConfigsResponse_encode(od_wbuf_t *w, int16_t version, const od_AlterConfigsResponse_t *in);
+
+/* ---- DescribeLogDirsRequest (request 35, versions 1-4) ---- */
+typedef struct od_DescribeLogDirsRequest_DescribableLogDirTopic {
+    od_str_t topic;
+    int32_t partitions_count;
+    int32_t *partitions;
+} od_DescribeLogDirsRequest_DescribableLogDirTopic_t;
+typedef struct od_DescribeLogDirsRequest {
+    int32_t topics_count;
+    od_DescribeLogDirsRequest_DescribableLogDirTopic_t *topics;
+} od_DescribeLogDirsRequest_t;
+void od_DescribeLogDirsRequest_DescribableLogDirTopic_init(od_DescribeLogDirsRequest_DescribableLogDirTopic_t *m);
+void od_DescribeLogDirsRequest_init(od_DescribeLogDirsRequest_t *m);
+int od_DescribeLogDirsRequest_decode(od_slice_t *s, int16_t version, od_arena_t *a, od_DescribeLogDirsRequest_t *out);
+void od_DescribeLogDirsRequest_encode(od_wbuf_t *w, int16_t version, const od_DescribeLogDirsRequest_t *in);
+
+/* ---- DescribeLogDirsResponse (response 35, versions 1-4) ---- */
+typedef struct od_DescribeLogDirsResponse_DescribeLogDirsPartition {
+    int32_t partition_index;
+    int64_t partition_size;
+    int64_t offset_lag;
+    int8_t is_future_key;
+} od_DescribeLogDirsResponse_DescribeLogDirsPartition_t;
+typedef struct od_DescribeLogDirsResponse_DescribeLogDirsTopic {
+    od_str_t name;
+    int32_t partitions_count;
+    od_DescribeLogDirsResponse_DescribeLogDirsPartition_t *partitions;
+} od_DescribeLogDirsResponse_DescribeLogDirsTopic_t;
+typedef struct od_DescribeLogDirsResponse_DescribeLogDirsResult {
+    int16_t error_code;
+    od_str_t log_dir;
+    int32_t topics_count;
+    od_DescribeLogDirsResponse_DescribeLogDirsTopic_t *topics;
+    int64_t total_bytes;
+    int64_t usable_bytes;
+} od_DescribeLogDirsResponse_DescribeLogDirsResult_t;
+typedef struct od_DescribeLogDirsResponse {
+    int32_t throttle_time_ms;
+    int16_t error_code;
+    int32_t results_count;
+    od_DescribeLogDirsResponse_DescribeLogDirsResult_t *results;
+} od_DescribeLogDirsResponse_t;
+void od_DescribeLogDirsResponse_DescribeLogDirsPartition_init(od_DescribeLogDirsResponse_DescribeLogDirsPartition_t *m);
+void od_DescribeLogDirsResponse_DescribeLogDirsTopic_init(od_DescribeLogDirsResponse_DescribeLogDirsTopic_t *m);
+void od_DescribeLogDirsResponse_DescribeLogDirsResult_init(od_DescribeLogDirsResponse_DescribeLogDirsResult_t *m);
+void od_DescribeLogDirsResponse_init(od_DescribeLogDirsResponse_t *m);
+int od_DescribeLogDirsResponse_decode(od_slice_t *s, int16_t version, od_arena_t *a, od_DescribeLogDirsResponse_t *out);
+void od_DescribeLogDirsResponse_encode(od_wbuf_t *w, int16_t version, const od_DescribeLogDirsResponse_t *in);
 
 /* ---- CreatePartitionsRequest (request 37, versions 0-3) ---- */
 typedef struct od_CreatePartitionsRequest_CreatePartitionsAssignment {
@@ -5256,6 +5305,178 @@ static void odt_fill_AlterConfigsResponse_(void *m, int16_t v, od_arena_t *a, ui
     odt_fill_AlterConfigsResponse((od_AlterConfigsResponse_t *)m, v, a, sd);
 }
 
+static void odt_fill_DescribeLogDirsRequest_DescribableLogDirTopic(od_DescribeLogDirsRequest_DescribableLogDirTopic_t *o, int16_t v, od_arena_t *a, uint32_t *sd)
+{
+    int32_t i;
+    (void)v;
+    (void)a;
+    (void)sd;
+    od_DescribeLogDirsRequest_DescribableLogDirTopic_init(o);
+    if (odt_rand(sd) % 8 != 0) {
+        o->topic = odt_str(a, sd, 0);
+    }
+    if (odt_rand(sd) % 8 != 0) {
+        if (0 && odt_rand(sd) % 4 == 0) {
+            o->partitions_count = -1;
+        } else {
+            o->partitions_count = (int32_t)(odt_rand(sd) % 4);
+            o->partitions = od_arena_calloc(a, (size_t)o->partitions_count + 1, sizeof *o->partitions);
+            for (i = 0; o->partitions && i < o->partitions_count; i++) {
+                o->partitions[i] = (int32_t)odt_rand(sd);
+            }
+        }
+    }
+}
+
+static void odt_fill_DescribeLogDirsRequest(od_DescribeLogDirsRequest_t *o, int16_t v, od_arena_t *a, uint32_t *sd)
+{
+    int32_t i;
+    (void)v;
+    (void)a;
+    (void)sd;
+    od_DescribeLogDirsRequest_init(o);
+    if (odt_rand(sd) % 8 != 0) {
+        if (1 && odt_rand(sd) % 4 == 0) {
+            o->topics_count = -1;
+        } else {
+            o->topics_count = (int32_t)(odt_rand(sd) % 4);
+            o->topics = od_arena_calloc(a, (size_t)o->topics_count + 1, sizeof *o->topics);
+            for (i = 0; o->topics && i < o->topics_count; i++) {
+                odt_fill_DescribeLogDirsRequest_DescribableLogDirTopic(&o->topics[i], v, a, sd);
+            }
+        }
+    }
+}
+
+static void odt_init_DescribeLogDirsRequest(void *m) { od_DescribeLogDirsRequest_init((od_DescribeLogDirsRequest_t *)m); }
+static int odt_decode_DescribeLogDirsRequest(od_slice_t *s, int16_t v, od_arena_t *a, void *m)
+{
+    return od_DescribeLogDirsRequest_decode(s, v, a, (od_DescribeLogDirsRequest_t *)m);
+}
+static void odt_encode_DescribeLogDirsRequest(od_wbuf_t *w, int16_t v, const void *m)
+{
+    od_DescribeLogDirsRequest_encode(w, v, (const od_DescribeLogDirsRequest_t *)m);
+}
+static void odt_fill_DescribeLogDirsRequest_(void *m, int16_t v, od_arena_t *a, uint32_t *sd)
+{
+    odt_fill_DescribeLogDirsRequest((od_DescribeLogDirsRequest_t *)m, v, a, sd);
+}
+
+static void odt_fill_DescribeLogDirsResponse_DescribeLogDirsPartition(od_DescribeLogDirsResponse_DescribeLogDirsPartition_t *o, int16_t v, od_arena_t *a, uint32_t *sd)
+{
+    (void)v;
+    (void)a;
+    (void)sd;
+    od_DescribeLogDirsResponse_DescribeLogDirsPartition_init(o);
+    if (odt_rand(sd) % 8 != 0) {
+        o->partition_index = (int32_t)odt_rand(sd);
+    }
+    if (odt_rand(sd) % 8 != 0) {
+        o->partition_size = (int64_t)(((uint64_t)odt_rand(sd) << 32) | odt_rand(sd));
+    }
+    if (odt_rand(sd) % 8 != 0) {
+        o->offset_lag = (int64_t)(((uint64_t)odt_rand(sd) << 32) | odt_rand(sd));
+    }
+    if (odt_rand(sd) % 8 != 0) {
+        o->is_future_key = (int8_t)(odt_rand(sd) & 1);
+    }
+}
+
+static void odt_fill_DescribeLogDirsResponse_DescribeLogDirsTopic(od_DescribeLogDirsResponse_DescribeLogDirsTopic_t *o, int16_t v, od_arena_t *a, uint32_t *sd)
+{
+    int32_t i;
+    (void)v;
+    (void)a;
+    (void)sd;
+    od_DescribeLogDirsResponse_DescribeLogDirsTopic_init(o);
+    if (odt_rand(sd) % 8 != 0) {
+        o->name = odt_str(a, sd, 0);
+    }
+    if (odt_rand(sd) % 8 != 0) {
+        if (0 && odt_rand(sd) % 4 == 0) {
+            o->partitions_count = -1;
+        } else {
+            o->partitions_count = (int32_t)(odt_rand(sd) % 4);
+            o->partitions = od_arena_calloc(a, (size_t)o->partitions_count + 1, sizeof *o->partitions);
+            for (i = 0; o->partitions && i < o->partitions_count; i++) {
+                odt_fill_DescribeLogDirsResponse_DescribeLogDirsPartition(&o->partitions[i], v, a, sd);
+            }
+        }
+    }
+}
+
+static void odt_fill_DescribeLogDirsResponse_DescribeLogDirsResult(od_DescribeLogDirsResponse_DescribeLogDirsResult_t *o, int16_t v, od_arena_t *a, uint32_t *sd)
+{
+    int32_t i;
+    (void)v;
+    (void)a;
+    (void)sd;
+    od_DescribeLogDirsResponse_DescribeLogDirsResult_init(o);
+    if (odt_rand(sd) % 8 != 0) {
+        o->error_code = (int16_t)odt_rand(sd);
+    }
+    if (odt_rand(sd) % 8 != 0) {
+        o->log_dir = odt_str(a, sd, 0);
+    }
+    if (odt_rand(sd) % 8 != 0) {
+        if (0 && odt_rand(sd) % 4 == 0) {
+            o->topics_count = -1;
+        } else {
+            o->topics_count = (int32_t)(odt_rand(sd) % 4);
+            o->topics = od_arena_calloc(a, (size_t)o->topics_count + 1, sizeof *o->topics);
+            for (i = 0; o->topics && i < o->topics_count; i++) {
+                odt_fill_DescribeLogDirsResponse_DescribeLogDirsTopic(&o->topics[i], v, a, sd);
+            }
+        }
+    }
+    if ((v >= 4) && odt_rand(sd) % 8 != 0) {
+        o->total_bytes = (int64_t)(((uint64_t)odt_rand(sd) << 32) | odt_rand(sd));
+    }
+    if ((v >= 4) && odt_rand(sd) % 8 != 0) {
+        o->usable_bytes = (int64_t)(((uint64_t)odt_rand(sd) << 32) | odt_rand(sd));
+    }
+}
+
+static void odt_fill_DescribeLogDirsResponse(od_DescribeLogDirsResponse_t *o, int16_t v, od_arena_t *a, uint32_t *sd)
+{
+    int32_t i;
+    (void)v;
+    (void)a;
+    (void)sd;
+    od_DescribeLogDirsResponse_init(o);
+    if (odt_rand(sd) % 8 != 0) {
+        o->throttle_time_ms = (int32_t)odt_rand(sd);
+    }
+    if ((v >= 3) && odt_rand(sd) % 8 != 0) {
+        o->error_code = (int16_t)odt_rand(sd);
+    }
+    if (odt_rand(sd) % 8 != 0) {
+        if (0 && odt_rand(sd) % 4 == 0) {
+            o->results_count = -1;
+        } else {
+            o->results_count = (int32_t)(odt_rand(sd) % 4);
+            o->results = od_arena_calloc(a, (size_t)o->results_count + 1, sizeof *o->results);
+            for (i = 0; o->results && i < o->results_count; i++) {
+                odt_fill_DescribeLogDirsResponse_DescribeLogDirsResult(&o->results[i], v, a, sd);
+            }
+        }
+    }
+}
+
+static void odt_init_DescribeLogDirsResponse(void *m) { od_DescribeLogDirsResponse_init((od_DescribeLogDirsResponse_t *)m); }
+static int odt_decode_DescribeLogDirsResponse(od_slice_t *s, int16_t v, od_arena_t *a, void *m)
+{
+    return od_DescribeLogDirsResponse_decode(s, v, a, (od_DescribeLogDirsResponse_t *)m);
+}
+static void odt_encode_DescribeLogDirsResponse(od_wbuf_t *w, int16_t v, const void *m)
+{
+    od_DescribeLogDirsResponse_encode(w, v, (const od_DescribeLogDirsResponse_t *)m);
+}
+static void odt_fill_DescribeLogDirsResponse_(void *m, int16_t v, od_arena_t *a, uint32_t *sd)
+{
+    odt_fill_DescribeLogDirsResponse((od_DescribeLogDirsResponse_t *)m, v, a, sd);
+}
+
 static void odt_fill_CreatePartitionsRequest_CreatePartitionsAssignment(od_CreatePartitionsRequest_CreatePartitionsAssignment_t *o, int16_t v, od_arena_t *a, uint32_t *sd)
 {
     int32_t i;
@@ -7631,6 +7852,10 @@ static ODT_UNUSED const odt_msg_t odt_msgs[] = {
      odt_fill_AlterConfigsRequest_},
     {"AlterConfigsResponse", "response", 33, 0, 2, sizeof(od_AlterConfigsResponse_t), odt_init_AlterConfigsResponse, odt_decode_AlterConfigsResponse, odt_encode_AlterConfigsResponse,
      odt_fill_AlterConfigsResponse_},
+    {"DescribeLogDirsRequest", "request", 35, 1, 4, sizeof(od_DescribeLogDirsRequest_t), odt_init_DescribeLogDirsRequest, odt_decode_DescribeLogDirsRequest, odt_encode_DescribeLogDirsRequest,
+     odt_fill_DescribeLogDirsRequest_},
+    {"DescribeLogDirsResponse", "response", 35, 1, 4, sizeof(od_DescribeLogDirsResponse_t), odt_init_DescribeLogDirsResponse, odt_decode_DescribeLogDirsResponse, odt_encode_DescribeLogDirsResponse,
+     odt_fill_DescribeLogDirsResponse_},
     {"CreatePartitionsRequest", "request", 37, 0, 3, sizeof(od_CreatePartitionsRequest_t), odt_init_CreatePartitionsRequest, odt_decode_CreatePartitionsRequest, odt_encode_CreatePartitionsRequest,
      odt_fill_CreatePartitionsRequest_},
     {"CreatePartitionsResponse", "response", 37, 0, 3, sizeof(od_CreatePartitionsResponse_t), odt_init_CreatePartitionsResponse, odt_decode_CreatePartitionsResponse, odt_encode_CreatePartitionsResponse,
