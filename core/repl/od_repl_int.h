@@ -43,6 +43,7 @@ struct od_replica {
     int64_t alter_sent_ms;    /* monotonic */
     od_fetcher_t *fetcher;    /* follower: the fetcher of its leader */
     int64_t retry_at_ms;      /* follower: no fetch before this (monotonic) after an error */
+    int warned_no_endpoint;   /* follower: its leader's endpoint was missing (logged once) */
     struct od_ack_node *acks; /* acks=all produce requests waiting on it */
     struct od_hw_wait *hw_waits; /* other waits for its high watermark (offset commits) */
 };

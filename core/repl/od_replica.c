@@ -373,6 +373,10 @@ void od_repl_tick(od_core_t *core, int64_t now_ms)
             od_partition_t *p = t->partitions[i];
             if (p->repl && p->repl->role == OD_ROLE_LEADER)
                 od_isr_check(core, p, now);
+            /* A follower whose leader had no usable registration yet. */
+            else if (p->repl && p->repl->role == OD_ROLE_FOLLOWER && !p->repl->fetcher &&
+                     p->leader >= 0 && p->log)
+                od_fetcher_add(core, p->repl, p->leader);
         }
     od_elect_tick(core, now);
 }
