@@ -49,8 +49,9 @@ class Cluster:
             else:
                 addrs = ["%d@127.0.0.1:%d" % (j, self.cports[j - 1]) for j in voter_ids]
             role = (roles or {}).get(i, "broker,controller")
-            listeners = "PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d" % (
-                self.bports[i - 1], self.cports[i - 1])
+            listeners = "PLAINTEXT://127.0.0.1:%d" % self.bports[i - 1]
+            if "controller" in role:
+                listeners += ",CONTROLLER://127.0.0.1:%d" % self.cports[i - 1]
             s = [("listeners", listeners), ("controller.listener.names", "CONTROLLER"),
                  ("controller.quorum.voters", ",".join(addrs)), ("process.roles", role)]
             s += list(sets or [])
