@@ -3,7 +3,9 @@
 # active controller too: a producer talking only to a broker that is not
 # the controller writes to a topic that does not exist yet (Metadata's
 # auto-creation, forwarded as CreateTopics), and a consumer group
-# coordinated through that broker creates __consumer_offsets and commits.
+# coordinated through that broker creates __consumer_offsets and commits;
+# idempotent producers on both non-controllers get their producer ids from
+# blocks the controller allocates (AllocateProducerIds).
 import os
 import sys
 
@@ -63,4 +65,17 @@ except ck.KafkaException as e:
 cons.close()
 tap.ok(committed and committed[0].offset > 0,
        "it commits offsets (__consumer_offsets created through the controller)")
+others = [i for i in (1, 2, 3) if i != leader]
+for i in others:
+    ip = ck.Producer({"bootstrap.servers": c.bootstrap_of([i]), "logger": odtest.RdLog(),
+                      "enable.idempotence": True, "message.timeout.ms": 30000})
+    errs = []
+    for k in range(10):
+        ip.produce("auto-created", value=b"i%d" % k,
+                   on_delivery=lambda e, m: errs.append(e) if e else None)
+    left = ip.flush(40)
+    tap.ok(left == 0 and not errs, "an idempotent producer through broker %d delivers (%s)"
+           % (i, errs[:1]))
+blocks = [ln for ln in c.node(leader).log_text().splitlines() if "producer id block" in ln]
+tap.ok(not blocks, "the controller allocated its blocks without failures %s" % blocks[:2])
 sys.exit(odtest.finish())
