@@ -47,6 +47,7 @@ typedef struct od_conn od_conn_t;
 typedef struct od_module_rec od_module_rec_t;
 typedef struct od_pid_registry od_pid_registry_t;
 typedef struct od_fetch_waits od_fetch_waits_t;
+typedef struct od_pid_alloc od_pid_alloc_t;
 struct od_net_state;
 struct od_coord;
 
@@ -70,6 +71,7 @@ struct od_core {
     od_fetch_waits_t *fetch_waits; /* long-polling fetches (od_h_fetch.c: start to stop) */
     struct od_repl *repl; /* replication: fetchers, settings (core/repl: start to stop) */
     struct od_broker_life *blife;  /* registration with the controller (od_broker_life.c) */
+    struct od_pid_alloc *pid_alloc; /* controller: producer id blocks (od_h_allocpids.c) */
 
     od_listener_t *listeners;
     size_t nlisteners;

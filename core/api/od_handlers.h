@@ -21,6 +21,13 @@ void od_h_describe_configs(od_req_t *r, void *body);
 void od_h_describe_cluster(od_req_t *r, void *body);
 void od_h_broker_registration(od_req_t *r, void *body); /* od_broker_ctl.c */
 void od_h_broker_heartbeat(od_req_t *r, void *body);
+void od_h_allocate_producer_ids(od_req_t *r, void *body); /* od_h_allocpids.c */
+/* A block of producer ids from the active controller: committed here when
+ * this node is it, else asked for with AllocateProducerIds. cb runs once
+ * (error, start, length); -1 when it cannot even be asked. */
+typedef void (*od_pids_cb)(void *arg, int16_t err, int64_t start, int32_t len);
+int od_pids_allocate(struct od_core *core, od_pids_cb cb, void *arg);
+void od_pids_alloc_free(struct od_core *core); /* at shutdown: pending ones fail */
 void od_h_delete_records(od_req_t *r, void *body);
 void od_h_alter_configs(od_req_t *r, void *body);
 void od_h_incremental_alter_configs(od_req_t *r, void *body);

@@ -939,6 +939,9 @@ int od_metadata_create_topic(od_core_t *core, const od_new_topic_t *nt, od_meta_
         snprintf(err, errsz, "Topic '%.*s' already exists.", (int)nt->name_len, nt->name);
         return -OD_ERR_TOPIC_ALREADY_EXISTS;
     }
+    /* Not the active controller: it decides (od_forward_create.c). */
+    if (cb && od_forward_create_topic(core, nt, cb, arg) == 0)
+        return 0;
     struct od_creating *busy = creating_find(&core->image, nt->name, nt->name_len);
     if (busy) {
         if (busy->len == nt->name_len && memcmp(busy->name, nt->name, nt->name_len) == 0) {

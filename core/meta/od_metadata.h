@@ -120,6 +120,12 @@ int od_metadata_check_assignment(struct od_core *core, const od_assignment_t *a,
  * Refused (-POLICY_VIOLATION, with a reason) beyond
  * OD_MAX_RECORDS_PER_USER_OP records or when a broker would hold more than
  * max.broker.partitions replicas, counting proposals not committed yet. */
+/* On a node that is not the active controller the topic is created by a
+ * CreateTopics sent to it (od_forward_create.c): cb runs once the topic is
+ * in this node's image. Returns -1 when it cannot be sent (the caller then
+ * proposes locally). */
+int od_forward_create_topic(struct od_core *core, const od_new_topic_t *nt, od_meta_done_cb cb,
+                            void *arg);
 int od_metadata_create_topic(struct od_core *core, const od_new_topic_t *nt, od_meta_done_cb cb,
                              void *arg, char *err, size_t errsz);
 int od_metadata_delete_topic(struct od_core *core, od_topic_t *t, od_meta_done_cb cb, void *arg,

@@ -173,9 +173,6 @@ static int is_forwarded_api(int16_t key)
     case OD_API_INCREMENTAL_ALTER_CONFIGS:
     case OD_API_ELECT_LEADERS: /* h-repl: elections and reassignments are the controller's */
     case OD_API_ALTER_PARTITION_REASSIGNMENTS:
-    /* h-repl: producer ids come from blocks only the controller can
-     * commit (until brokers ask it for blocks with AllocateProducerIds). */
-    case OD_API_INIT_PRODUCER_ID:
         return 1;
     default:
         return 0;

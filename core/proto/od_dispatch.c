@@ -51,6 +51,7 @@ static od_api_entry_t api_table[] = {
     API(OD_API_DESCRIBE_LOG_DIRS, od_h_describe_log_dirs, 0, NOCAP),
     API(OD_API_BROKER_REGISTRATION, od_h_broker_registration, 1, NOCAP), /* controllers */
     API(OD_API_BROKER_HEARTBEAT, od_h_broker_heartbeat, 1, NOCAP),
+    API(OD_API_ALLOCATE_PRODUCER_IDS, od_h_allocate_producer_ids, 1, NOCAP),
 };
 #define NAPIS (sizeof(api_table) / sizeof(api_table[0]))
 

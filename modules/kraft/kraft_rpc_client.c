@@ -281,6 +281,14 @@ static void truncate_to(kraft_t *k, int32_t epoch, int64_t leader_end)
     if (kraft_log_truncate(&k->log, at, err, sizeof err) < 0) {
         snprintf(k->fatal, sizeof k->fatal, "truncating the metadata log: %s", err);
         od_logf(OD_LOG_ERROR, "kraft: %s", k->fatal);
+        return;
+    }
+    /* The apply cursor may have pointed at the start of a segment that is
+     * gone now; it was at the cut (never past it): put it at the end. */
+    if (k->applied.seg >= k->log.nsegs || k->applied.offset >= k->log.end_offset) {
+        k->applied.seg = k->log.nsegs - 1;
+        k->applied.pos = k->log.segs[k->log.nsegs - 1].size;
+        k->applied.offset = k->log.end_offset;
     }
 }
 

@@ -36,6 +36,7 @@ class Cluster:
         if isinstance(sets, dict):
             sets = list(sets.items())
         self.nodes = []
+        self.roles = {}
         for i in range(1, n + 1):
             if proxies:
                 addrs = []
@@ -49,8 +50,10 @@ class Cluster:
             else:
                 addrs = ["%d@127.0.0.1:%d" % (j, self.cports[j - 1]) for j in voter_ids]
             role = (roles or {}).get(i, "broker,controller")
-            listeners = "PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d" % (
-                self.bports[i - 1], self.cports[i - 1])
+            self.roles[i] = role
+            listeners = "PLAINTEXT://127.0.0.1:%d" % self.bports[i - 1]
+            if "controller" in role:
+                listeners += ",CONTROLLER://127.0.0.1:%d" % self.cports[i - 1]
             s = [("listeners", listeners), ("controller.listener.names", "CONTROLLER"),
                  ("controller.quorum.voters", ",".join(addrs)), ("process.roles", role)]
             s += list(sets or [])
@@ -91,6 +94,8 @@ class Cluster:
     def describe_quorum(self, node_id, version=1, controller=True):
         """DescribeQuorum on a node's controller (or broker) listener.
         Returns {error, leader, epoch, hw, voters: [(id, leo)], observers}."""
+        if "controller" not in self.roles[node_id]:
+            controller = False
         port = self.cports[node_id - 1] if controller else self.bports[node_id - 1]
         with odtest.Conn(port, timeout=5) as c:
             return describe_quorum(c, version)
