@@ -12035,6 +12035,99 @@ void od_BrokerHeartbeatResponse_encode(od_wbuf_t *w, int16_t version, const od_B
     BrokerHeartbeatResponse_enc(w, version, in);
 }
 
+/* ---- AllocateProducerIdsRequest ---- */
+
+void od_AllocateProducerIdsRequest_init(od_AllocateProducerIdsRequest_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->broker_epoch = INT64_C(-1);
+}
+
+static void AllocateProducerIdsRequest_dec(od_slice_t *s, int16_t v, od_arena_t *a, od_AllocateProducerIdsRequest_t *o)
+{
+    (void)v;
+    (void)a;
+    od_AllocateProducerIdsRequest_init(o);
+    o->broker_id = od_read_i32(s);
+    o->broker_epoch = od_read_i64(s);
+    skip_tags(s);
+}
+
+static void AllocateProducerIdsRequest_enc(od_wbuf_t *w, int16_t v, const od_AllocateProducerIdsRequest_t *o)
+{
+    (void)v;
+    od_write_i32(w, o->broker_id);
+    od_write_i64(w, o->broker_epoch);
+    od_write_uvarint(w, 0); /* no tagged fields */
+}
+
+int od_AllocateProducerIdsRequest_decode(od_slice_t *s, int16_t version, od_arena_t *a, od_AllocateProducerIdsRequest_t *out)
+{
+    if (version < 0 || version > 0) {
+        od_AllocateProducerIdsRequest_init(out);
+        return -1;
+    }
+    AllocateProducerIdsRequest_dec(s, version, a, out);
+    return s->err ? -1 : 0;
+}
+
+void od_AllocateProducerIdsRequest_encode(od_wbuf_t *w, int16_t version, const od_AllocateProducerIdsRequest_t *in)
+{
+    if (version < 0 || version > 0) {
+        w->err = 1; /* a version we have no schema for */
+        return;
+    }
+    AllocateProducerIdsRequest_enc(w, version, in);
+}
+
+/* ---- AllocateProducerIdsResponse ---- */
+
+void od_AllocateProducerIdsResponse_init(od_AllocateProducerIdsResponse_t *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+static void AllocateProducerIdsResponse_dec(od_slice_t *s, int16_t v, od_arena_t *a, od_AllocateProducerIdsResponse_t *o)
+{
+    (void)v;
+    (void)a;
+    od_AllocateProducerIdsResponse_init(o);
+    o->throttle_time_ms = od_read_i32(s);
+    o->error_code = od_read_i16(s);
+    o->producer_id_start = od_read_i64(s);
+    o->producer_id_len = od_read_i32(s);
+    skip_tags(s);
+}
+
+static void AllocateProducerIdsResponse_enc(od_wbuf_t *w, int16_t v, const od_AllocateProducerIdsResponse_t *o)
+{
+    (void)v;
+    od_write_i32(w, o->throttle_time_ms);
+    od_write_i16(w, o->error_code);
+    od_write_i64(w, o->producer_id_start);
+    od_write_i32(w, o->producer_id_len);
+    od_write_uvarint(w, 0); /* no tagged fields */
+}
+
+int od_AllocateProducerIdsResponse_decode(od_slice_t *s, int16_t version, od_arena_t *a, od_AllocateProducerIdsResponse_t *out)
+{
+    if (version < 0 || version > 0) {
+        od_AllocateProducerIdsResponse_init(out);
+        return -1;
+    }
+    AllocateProducerIdsResponse_dec(s, version, a, out);
+    return s->err ? -1 : 0;
+}
+
+void od_AllocateProducerIdsResponse_encode(od_wbuf_t *w, int16_t version, const od_AllocateProducerIdsResponse_t *in)
+{
+    if (version < 0 || version > 0) {
+        w->err = 1; /* a version we have no schema for */
+        return;
+    }
+    AllocateProducerIdsResponse_enc(w, version, in);
+}
+
 /* ---- RegisterBrokerRecord ---- */
 
 void od_RegisterBrokerRecord_BrokerEndpoint_init(od_RegisterBrokerRecord_BrokerEndpoint_t *m)
@@ -13655,6 +13748,7 @@ static const od_proto_api_t apis[] = {
     {60, "DescribeCluster", 0, 1, 0},
     {62, "BrokerRegistration", 0, 4, 0},
     {63, "BrokerHeartbeat", 0, 1, 0},
+    {67, "AllocateProducerIds", 0, 0, 0},
 };
 
 static int16_t response_flex_from(int16_t key)
@@ -13725,6 +13819,8 @@ static int16_t response_flex_from(int16_t key)
     case 62:
         return 0;
     case 63:
+        return 0;
+    case 67:
         return 0;
     default:
         return -1;
@@ -14101,6 +14197,15 @@ void *od_proto_decode_request(int16_t key, int16_t version, od_slice_t *s, od_ar
             return NULL;
         return m;
     }
+    case 67: {
+        od_AllocateProducerIdsRequest_t *m;
+        if (version < 0 || version > 0)
+            return NULL;
+        m = od_arena_alloc(a, sizeof *m);
+        if (!m || od_AllocateProducerIdsRequest_decode(s, version, a, m) < 0)
+            return NULL;
+        return m;
+    }
     default:
         return NULL;
     }
@@ -14403,6 +14508,15 @@ void *od_proto_decode_response(int16_t key, int16_t version, od_slice_t *s, od_a
             return NULL;
         m = od_arena_alloc(a, sizeof *m);
         if (!m || od_BrokerHeartbeatResponse_decode(s, version, a, m) < 0)
+            return NULL;
+        return m;
+    }
+    case 67: {
+        od_AllocateProducerIdsResponse_t *m;
+        if (version < 0 || version > 0)
+            return NULL;
+        m = od_arena_alloc(a, sizeof *m);
+        if (!m || od_AllocateProducerIdsResponse_decode(s, version, a, m) < 0)
             return NULL;
         return m;
     }

@@ -100,6 +100,7 @@ const char *od_err_message(int16_t code); /* "UNKNOWN" for unknown codes */
 #define OD_API_DESCRIBE_CLUSTER 60
 #define OD_API_BROKER_REGISTRATION 62
 #define OD_API_BROKER_HEARTBEAT 63
+#define OD_API_ALLOCATE_PRODUCER_IDS 67
 
 /* KRaft metadata record types. */
 #define OD_METAREC_REGISTER_BROKER 0
@@ -1696,6 +1697,26 @@ typedef struct od_BrokerHeartbeatResponse {
 void od_BrokerHeartbeatResponse_init(od_BrokerHeartbeatResponse_t *m);
 int od_BrokerHeartbeatResponse_decode(od_slice_t *s, int16_t version, od_arena_t *a, od_BrokerHeartbeatResponse_t *out);
 void od_BrokerHeartbeatResponse_encode(od_wbuf_t *w, int16_t version, const od_BrokerHeartbeatResponse_t *in);
+
+/* ---- AllocateProducerIdsRequest (request 67, versions 0-0) ---- */
+typedef struct od_AllocateProducerIdsRequest {
+    int32_t broker_id;
+    int64_t broker_epoch;
+} od_AllocateProducerIdsRequest_t;
+void od_AllocateProducerIdsRequest_init(od_AllocateProducerIdsRequest_t *m);
+int od_AllocateProducerIdsRequest_decode(od_slice_t *s, int16_t version, od_arena_t *a, od_AllocateProducerIdsRequest_t *out);
+void od_AllocateProducerIdsRequest_encode(od_wbuf_t *w, int16_t version, const od_AllocateProducerIdsRequest_t *in);
+
+/* ---- AllocateProducerIdsResponse (response 67, versions 0-0) ---- */
+typedef struct od_AllocateProducerIdsResponse {
+    int32_t throttle_time_ms;
+    int16_t error_code;
+    int64_t producer_id_start;
+    int32_t producer_id_len;
+} od_AllocateProducerIdsResponse_t;
+void od_AllocateProducerIdsResponse_init(od_AllocateProducerIdsResponse_t *m);
+int od_AllocateProducerIdsResponse_decode(od_slice_t *s, int16_t version, od_arena_t *a, od_AllocateProducerIdsResponse_t *out);
+void od_AllocateProducerIdsResponse_encode(od_wbuf_t *w, int16_t version, const od_AllocateProducerIdsResponse_t *in);
 
 /* ---- RegisterBrokerRecord (metadata 0, versions 0-3) ---- */
 typedef struct od_RegisterBrokerRecord_BrokerEndpoint {
@@ -7025,6 +7046,68 @@ static void odt_fill_BrokerHeartbeatResponse_(void *m, int16_t v, od_arena_t *a,
     odt_fill_BrokerHeartbeatResponse((od_BrokerHeartbeatResponse_t *)m, v, a, sd);
 }
 
+static void odt_fill_AllocateProducerIdsRequest(od_AllocateProducerIdsRequest_t *o, int16_t v, od_arena_t *a, uint32_t *sd)
+{
+    (void)v;
+    (void)a;
+    (void)sd;
+    od_AllocateProducerIdsRequest_init(o);
+    if (odt_rand(sd) % 8 != 0) {
+        o->broker_id = (int32_t)odt_rand(sd);
+    }
+    if (odt_rand(sd) % 8 != 0) {
+        o->broker_epoch = (int64_t)(((uint64_t)odt_rand(sd) << 32) | odt_rand(sd));
+    }
+}
+
+static void odt_init_AllocateProducerIdsRequest(void *m) { od_AllocateProducerIdsRequest_init((od_AllocateProducerIdsRequest_t *)m); }
+static int odt_decode_AllocateProducerIdsRequest(od_slice_t *s, int16_t v, od_arena_t *a, void *m)
+{
+    return od_AllocateProducerIdsRequest_decode(s, v, a, (od_AllocateProducerIdsRequest_t *)m);
+}
+static void odt_encode_AllocateProducerIdsRequest(od_wbuf_t *w, int16_t v, const void *m)
+{
+    od_AllocateProducerIdsRequest_encode(w, v, (const od_AllocateProducerIdsRequest_t *)m);
+}
+static void odt_fill_AllocateProducerIdsRequest_(void *m, int16_t v, od_arena_t *a, uint32_t *sd)
+{
+    odt_fill_AllocateProducerIdsRequest((od_AllocateProducerIdsRequest_t *)m, v, a, sd);
+}
+
+static void odt_fill_AllocateProducerIdsResponse(od_AllocateProducerIdsResponse_t *o, int16_t v, od_arena_t *a, uint32_t *sd)
+{
+    (void)v;
+    (void)a;
+    (void)sd;
+    od_AllocateProducerIdsResponse_init(o);
+    if (odt_rand(sd) % 8 != 0) {
+        o->throttle_time_ms = (int32_t)odt_rand(sd);
+    }
+    if (odt_rand(sd) % 8 != 0) {
+        o->error_code = (int16_t)odt_rand(sd);
+    }
+    if (odt_rand(sd) % 8 != 0) {
+        o->producer_id_start = (int64_t)(((uint64_t)odt_rand(sd) << 32) | odt_rand(sd));
+    }
+    if (odt_rand(sd) % 8 != 0) {
+        o->producer_id_len = (int32_t)odt_rand(sd);
+    }
+}
+
+static void odt_init_AllocateProducerIdsResponse(void *m) { od_AllocateProducerIdsResponse_init((od_AllocateProducerIdsResponse_t *)m); }
+static int odt_decode_AllocateProducerIdsResponse(od_slice_t *s, int16_t v, od_arena_t *a, void *m)
+{
+    return od_AllocateProducerIdsResponse_decode(s, v, a, (od_AllocateProducerIdsResponse_t *)m);
+}
+static void odt_encode_AllocateProducerIdsResponse(od_wbuf_t *w, int16_t v, const void *m)
+{
+    od_AllocateProducerIdsResponse_encode(w, v, (const od_AllocateProducerIdsResponse_t *)m);
+}
+static void odt_fill_AllocateProducerIdsResponse_(void *m, int16_t v, od_arena_t *a, uint32_t *sd)
+{
+    odt_fill_AllocateProducerIdsResponse((od_AllocateProducerIdsResponse_t *)m, v, a, sd);
+}
+
 static void odt_fill_RegisterBrokerRecord_BrokerEndpoint(od_RegisterBrokerRecord_BrokerEndpoint_t *o, int16_t v, od_arena_t *a, uint32_t *sd)
 {
     (void)v;
@@ -7900,6 +7983,10 @@ static ODT_UNUSED const odt_msg_t odt_msgs[] = {
      odt_fill_BrokerHeartbeatRequest_},
     {"BrokerHeartbeatResponse", "response", 63, 0, 1, sizeof(od_BrokerHeartbeatResponse_t), odt_init_BrokerHeartbeatResponse, odt_decode_BrokerHeartbeatResponse, odt_encode_BrokerHeartbeatResponse,
      odt_fill_BrokerHeartbeatResponse_},
+    {"AllocateProducerIdsRequest", "request", 67, 0, 0, sizeof(od_AllocateProducerIdsRequest_t), odt_init_AllocateProducerIdsRequest, odt_decode_AllocateProducerIdsRequest, odt_encode_AllocateProducerIdsRequest,
+     odt_fill_AllocateProducerIdsRequest_},
+    {"AllocateProducerIdsResponse", "response", 67, 0, 0, sizeof(od_AllocateProducerIdsResponse_t), odt_init_AllocateProducerIdsResponse, odt_decode_AllocateProducerIdsResponse, odt_encode_AllocateProducerIdsResponse,
+     odt_fill_AllocateProducerIdsResponse_},
     {"RegisterBrokerRecord", "metadata", 0, 0, 3, sizeof(od_RegisterBrokerRecord_t), odt_init_RegisterBrokerRecord, odt_decode_RegisterBrokerRecord, odt_encode_RegisterBrokerRecord,
      odt_fill_RegisterBrokerRecord_},
     {"TopicRecord", "metadata", 2, 0, 0, sizeof(od_TopicRecord_t), odt_init_TopicRecord, odt_decode_TopicRecord, odt_encode_TopicRecord,
