@@ -10,7 +10,8 @@
 #      restart and a kill -9;
 #  (d) AlterPartition (api 56) on the controller: stale leader epoch, partition epoch, a
 #      non-replica in the ISR, an unknown topic are refused; a good one commits;
-#  (e) every batch carries the partition's leader epoch (partitionLeaderEpoch).
+#  (e) every batch carries the partition's leader epoch (partitionLeaderEpoch);
+#  (f) DescribeLogDirs (v1, v4): the log dir, sizes, offset lag, total/usable bytes.
 import os
 import sys
 
@@ -197,6 +198,55 @@ tap.is_(res[0][:2], (0, 0), "a good change commits")
 tap.is_(res[0][2:], (1, 0, [1], 0, 1), "answered with leader 1, epoch 0, ISR [1], partition epoch 1")
 top, res = alter_partition("acks", 0, 0, [1], 0)
 tap.is_(res[0][1], INVALID_UPDATE_VERSION, "the same again: the partition epoch moved on")
+
+# ---- DescribeLogDirs -------------------------------------------------------------------
+def describe_log_dirs(topics, version):
+    flex = version >= 2
+    if flex:
+        body = (compact_array(topics, lambda t: compact_string(t[0]) + compact_array(t[1], i32) + NO_TAGS)
+                + NO_TAGS) if topics is not None else odtest.uvarint(0) + NO_TAGS
+    else:
+        body = array(topics, lambda t: string(t[0]) + array(t[1], i32))
+    r = conn.request(35, version, body, flexible=flex)
+    r.i32()
+    if version >= 3:
+        r.i16()
+    out = []
+
+    def part(x):
+        return (x.i32(), x.i64(), x.i64(), x.boolean()) + ((x.tags(),) if flex else ())
+
+    def topic(x):
+        name = x.compact_string() if flex else x.string()
+        ps = (x.compact_array if flex else x.array)(part)
+        if flex:
+            x.tags()
+        return name, [q[:4] for q in ps]
+
+    def result(x):
+        err = x.i16()
+        d = x.compact_string() if flex else x.string()
+        ts = (x.compact_array if flex else x.array)(topic)
+        tot = use = -1
+        if version >= 4:
+            tot, use = x.i64(), x.i64()
+        if flex:
+            x.tags()
+        out.append((err, d, dict(ts), tot, use))
+    (r.compact_array if flex else r.array)(result)
+    return out
+
+
+res = describe_log_dirs(None, 4)
+tap.is_(len(res), 1, "DescribeLogDirs v4: one log dir")
+err, d, topics, tot, use = res[0]
+tap.ok(err == 0 and d == os.path.join(b.tmp, "data") and tot > 0 and 0 < use <= tot,
+       "its path, total and usable bytes")
+acks0 = topics.get("acks", [None])[0]
+tap.ok(acks0 is not None and acks0[0] == 0 and acks0[1] > 0 and acks0[2] == 0 and acks0[3] is False,
+       "acks-0: its size, offset lag 0, not a future replica")
+res = describe_log_dirs([("acks", [0, 9]), ("nosuch", [0])], 1)
+tap.is_(res[0][2], {"acks": [acks0]}, "v1 with names: unknown partitions and topics left out")
 
 # ---- the epoch cache across restarts -------------------------------------------------
 conn.close()

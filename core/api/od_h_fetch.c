@@ -102,6 +102,24 @@ static od_partition_t *lookup(od_core_t *core, od_str_t topic, int32_t part, int
     return od_partition_led_here(core, t, part, err);
 }
 
+/* A partition to read for this request: the leader's, or (KIP-392) a
+ * follower's for a consumer of Fetch v11+, which only asks a follower it
+ * was sent to as its preferred read replica. */
+static od_partition_t *lookup_read(od_core_t *core, const od_FetchRequest_t *req, int16_t ver,
+                                   od_str_t topic, int32_t part, int16_t *err)
+{
+    od_partition_t *p = lookup(core, topic, part, err);
+    if (p || *err != OD_ERR_NOT_LEADER_OR_FOLLOWER || req->replica_id >= 0 || ver < 11)
+        return p;
+    od_topic_t *t = od_image_topic(&core->image, topic.p, (size_t)topic.len);
+    od_partition_t *q = t && part >= 0 && part < t->npartitions ? t->partitions[part] : NULL;
+    if (q && od_repl_serves_reads(core, q)) {
+        *err = OD_ERR_NONE;
+        return q;
+    }
+    return NULL;
+}
+
 static void release_read(od_log_read_t *rd)
 {
     for (size_t i = 0; i < rd->nranges; i++)
@@ -179,7 +197,7 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
                 pd->records.len = 0;
             }
             int16_t err;
-            od_partition_t *p = lookup(core, ft->topic, fp->partition, &err);
+            od_partition_t *p = lookup_read(core, req, ver, ft->topic, fp->partition, &err);
             if (p)
                 err = od_partition_check_epoch(p, fp->current_leader_epoch);
             int64_t start = p ? od_partition_log_start(core, p) : -1;
@@ -189,6 +207,24 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
              * watermark; an offset between the two is no error (Kafka's
              * range is the log end), it just has nothing to read yet. */
             int64_t upto = follower ? leo : hwm;
+            /* A follower whose log parted from ours learns where first (its
+             * fetch offset may lie past our log end then). */
+            int32_t div_epoch;
+            int64_t div_end;
+            if (p && err == OD_ERR_NONE && follower && ver >= 12 &&
+                od_repl_diverging(core, p, fp->last_fetched_epoch, fp->fetch_offset, &div_epoch,
+                                  &div_end)) {
+                if (pd) { /* no records: the follower cuts its log first */
+                    pd->error_code = OD_ERR_NONE;
+                    pd->high_watermark = hwm;
+                    pd->last_stable_offset = hwm;
+                    pd->log_start_offset = start;
+                    pd->diverging_epoch.epoch = div_epoch;
+                    pd->diverging_epoch.end_offset = div_end;
+                }
+                *any_error = 1; /* answer at once */
+                continue;
+            }
             if (p && err == OD_ERR_NONE && (fp->fetch_offset < start || fp->fetch_offset > leo))
                 err = OD_ERR_OFFSET_OUT_OF_RANGE;
             if (pd) {
@@ -201,16 +237,16 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
                 *any_error = 1;
                 continue;
             }
-            int32_t div_epoch;
-            int64_t div_end;
-            if (follower && ver >= 12 &&
-                od_repl_diverging(core, p, fp->last_fetched_epoch, fp->fetch_offset, &div_epoch,
-                                  &div_end)) {
-                if (pd) { /* no records: the follower cuts its log first */
-                    pd->diverging_epoch.epoch = div_epoch;
-                    pd->diverging_epoch.end_offset = div_end;
-                }
-                *any_error = 1; /* answer at once */
+            /* KIP-392: a consumer in another rack is sent to a replica in its own. */
+            int32_t prr = !follower && ver >= 11 && req->rack_id.len > 0 &&
+                                  p->leader == (int32_t)core->conf.node_id
+                              ? od_repl_preferred_read_replica(core, p, req->rack_id.p,
+                                                               (size_t)req->rack_id.len)
+                              : -1;
+            if (prr >= 0) {
+                if (pd)
+                    pd->preferred_read_replica = prr;
+                *any_error = 1; /* answer at once: the client moves there */
                 continue;
             }
             if (fp->fetch_offset >= upto || (int64_t)total >= limit)
@@ -563,7 +599,8 @@ void od_h_fetch(od_req_t *r, void *body)
         od_FetchRequest_FetchTopic_t *ft = &req->topics[i];
         for (int32_t j = 0; j < ft->partitions_count; j++) {
             int16_t err;
-            od_partition_t *p = lookup(core, ft->topic, ft->partitions[j].partition, &err);
+            od_partition_t *p = lookup_read(core, req, r->hdr.api_version, ft->topic,
+                                            ft->partitions[j].partition, &err);
             if (!p)
                 continue;
             od_fetch_waiter_t *node = &fw->nodes[fw->nnodes++];

@@ -36,6 +36,9 @@ void od_h_init_producer_id(od_req_t *r, void *body);
 void od_h_offset_for_leader_epoch(od_req_t *r, void *body);
 void od_h_alter_partition(od_req_t *r, void *body);
 void od_h_elect_leaders(od_req_t *r, void *body);
+void od_h_alter_partition_reassignments(od_req_t *r, void *body);
+void od_h_list_partition_reassignments(od_req_t *r, void *body);
+void od_h_describe_log_dirs(od_req_t *r, void *body);
 /* Consumer groups (od_h_groups.c, od_h_offsets.c). */
 void od_h_find_coordinator(od_req_t *r, void *body);
 void od_h_join_group(od_req_t *r, void *body);

@@ -171,7 +171,8 @@ static int is_forwarded_api(int16_t key)
     case OD_API_CREATE_PARTITIONS:
     case OD_API_ALTER_CONFIGS:
     case OD_API_INCREMENTAL_ALTER_CONFIGS:
-    case OD_API_ELECT_LEADERS: /* h-repl: elections are the controller's */
+    case OD_API_ELECT_LEADERS: /* h-repl: elections and reassignments are the controller's */
+    case OD_API_ALTER_PARTITION_REASSIGNMENTS:
         return 1;
     default:
         return 0;

@@ -46,6 +46,9 @@ static od_api_entry_t api_table[] = {
     API(OD_API_OFFSET_FOR_LEADER_EPOCH, od_h_offset_for_leader_epoch, 0, NOCAP),
     API(OD_API_ALTER_PARTITION, od_h_alter_partition, 1, NOCAP), /* waits for the commit */
     API(OD_API_ELECT_LEADERS, od_h_elect_leaders, 1, NOCAP),
+    API(OD_API_ALTER_PARTITION_REASSIGNMENTS, od_h_alter_partition_reassignments, 1, NOCAP),
+    API(OD_API_LIST_PARTITION_REASSIGNMENTS, od_h_list_partition_reassignments, 0, NOCAP),
+    API(OD_API_DESCRIBE_LOG_DIRS, od_h_describe_log_dirs, 0, NOCAP),
     API(OD_API_BROKER_REGISTRATION, od_h_broker_registration, 1, NOCAP), /* controllers */
     API(OD_API_BROKER_HEARTBEAT, od_h_broker_heartbeat, 1, NOCAP),
     API(OD_API_ALLOCATE_PRODUCER_IDS, od_h_allocate_producer_ids, 1, NOCAP),

@@ -160,11 +160,18 @@ again:
     }
 }
 
-void od_acks_hw_moved(od_core_t *core, od_partition_t *p) { sweep(core, p, OD_ERR_NONE); }
+void od_hw_sweep(od_core_t *core, od_partition_t *p, int16_t force_error);
+
+void od_acks_hw_moved(od_core_t *core, od_partition_t *p)
+{
+    sweep(core, p, OD_ERR_NONE);
+    od_hw_sweep(core, p, OD_ERR_NONE);
+}
 
 void od_acks_fail_partition(od_core_t *core, od_partition_t *p, int16_t error)
 {
     sweep(core, p, error);
+    od_hw_sweep(core, p, error);
 }
 
 int od_acks_wait(od_core_t *core, od_req_t *r, const od_ProduceResponse_t *resp,
@@ -228,4 +235,88 @@ fail:
         free(w);
     }
     return -1;
+}
+
+/* ---- plain high-watermark waits (offset commits of the coordinator) ---- */
+
+struct od_hw_wait {
+    od_core_t *core;
+    od_partition_t *p; /* NULL once answered */
+    int64_t required;
+    int64_t timer;
+    od_hw_cb cb;
+    void *arg;
+    struct od_hw_wait *prev, *next; /* in p->repl->hw_waits */
+};
+
+static void hw_unlink(struct od_hw_wait *w)
+{
+    od_replica_t *rs = w->p ? w->p->repl : NULL;
+    if (w->prev)
+        w->prev->next = w->next;
+    else if (rs)
+        rs->hw_waits = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->p = NULL;
+}
+
+static void hw_finish(struct od_hw_wait *w, int16_t err)
+{
+    hw_unlink(w);
+    if (w->timer > 0)
+        od_loop_cancel(w->core->loop, w->timer);
+    od_hw_cb cb = w->cb;
+    void *arg = w->arg;
+    free(w);
+    cb(arg, err);
+}
+
+static void hw_timeout(void *arg)
+{
+    struct od_hw_wait *w = arg;
+    w->timer = 0;
+    hw_finish(w, OD_ERR_REQUEST_TIMED_OUT);
+}
+
+void od_hw_sweep(od_core_t *core, od_partition_t *p, int16_t force_error)
+{
+    od_replica_t *rs = p->repl;
+again:
+    for (struct od_hw_wait *w = rs ? rs->hw_waits : NULL; w; w = w->next) {
+        int16_t err = force_error;
+        if (err == OD_ERR_NONE && (p->leader != (int32_t)core->conf.node_id || !p->log))
+            err = OD_ERR_NOT_LEADER_OR_FOLLOWER;
+        if (err == OD_ERR_NONE && p->high_watermark < w->required)
+            continue;
+        hw_finish(w, err);
+        goto again;
+    }
+}
+
+int od_hw_wait(od_core_t *core, od_partition_t *p, int64_t required, int64_t timeout_ms,
+               od_hw_cb cb, void *arg)
+{
+    if (p->high_watermark >= required)
+        return 1;
+    od_replica_t *rs = od_replica_of(core, p);
+    struct od_hw_wait *w = rs ? calloc(1, sizeof(*w)) : NULL;
+    if (!w)
+        return -1;
+    w->timer = od_loop_timer(core->loop, timeout_ms > 0 ? timeout_ms : 1, hw_timeout, w);
+    if (w->timer < 0) {
+        free(w);
+        return -1;
+    }
+    w->core = core;
+    w->p = p;
+    w->required = required;
+    w->cb = cb;
+    w->arg = arg;
+    w->next = rs->hw_waits;
+    if (rs->hw_waits)
+        rs->hw_waits->prev = w;
+    rs->hw_waits = w;
+    return 0;
 }

@@ -100,10 +100,13 @@ void od_fetcher_add(od_core_t *core, od_replica_t *rs, int32_t leader)
 {
     od_fetcher_t *f = fetcher_for(core, leader);
     if (!f) {
-        od_logf(OD_LOG_WARN, "%s-%d: leader %d has no reachable endpoint; not replicating yet",
-                rs->p->topic->name, rs->p->index, leader);
+        if (!rs->warned_no_endpoint)
+            od_logf(OD_LOG_WARN, "%s-%d: leader %d has no reachable endpoint; not replicating "
+                    "yet", rs->p->topic->name, rs->p->index, leader);
+        rs->warned_no_endpoint = 1; /* retried every second (od_repl_tick) */
         return;
     }
+    rs->warned_no_endpoint = 0;
     if (f->nparts == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 8;
         od_replica_t **np = realloc(f->parts, cap * sizeof(*np));

@@ -75,6 +75,15 @@ void od_repl_end_offset_for_epoch(struct od_core *core, od_partition_t *p, int32
 void od_replica_hw_after_append(struct od_core *core, od_partition_t *p);
 /* Drop the batches of a read that start at or after `upto` (od_readcut.c). */
 void od_repl_cut_read(od_log_read_t *rd, int64_t upto);
+/* KIP-392: 1 when p is followed here and may serve consumers' reads. */
+int od_repl_serves_reads(struct od_core *core, const od_partition_t *p);
+/* With replica.selector.class = RackAwareReplicaSelector: the in-sync
+ * replica in the client's rack a consumer should read from, or -1 (read
+ * from the leader: same rack, no rack, none in sync there). */
+int32_t od_repl_preferred_read_replica(struct od_core *core, const od_partition_t *p,
+                                       const char *rack, size_t len);
+/* offsets.commit.timeout.ms */
+int64_t od_repl_commit_timeout_ms(const struct od_core *core);
 /* Replicas in p's ISR (the image's view, as min.insync.replicas counts). */
 int32_t od_repl_isr_size(const od_partition_t *p);
 
@@ -101,5 +110,13 @@ void od_acks_hw_moved(struct od_core *core, od_partition_t *p);
 /* p is no longer led here (or is going away): its waiters finish with
  * `error` (NOT_LEADER_OR_FOLLOWER). */
 void od_acks_fail_partition(struct od_core *core, od_partition_t *p, int16_t error);
+
+/* Call cb(arg, NONE) once p's high watermark reaches `required`, or with
+ * NOT_LEADER_OR_FOLLOWER / REQUEST_TIMED_OUT (timeout_ms). Returns 1 when
+ * it already has (cb not called), 0 when waiting, -1 out of memory. */
+typedef void (*od_hw_cb)(void *arg, int16_t error);
+typedef struct od_hw_wait od_hw_wait_t;
+int od_hw_wait(struct od_core *core, od_partition_t *p, int64_t required, int64_t timeout_ms,
+               od_hw_cb cb, void *arg);
 
 #endif

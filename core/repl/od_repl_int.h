@@ -43,7 +43,9 @@ struct od_replica {
     int64_t alter_sent_ms;    /* monotonic */
     od_fetcher_t *fetcher;    /* follower: the fetcher of its leader */
     int64_t retry_at_ms;      /* follower: no fetch before this (monotonic) after an error */
+    int warned_no_endpoint;   /* follower: its leader's endpoint was missing (logged once) */
     struct od_ack_node *acks; /* acks=all produce requests waiting on it */
+    struct od_hw_wait *hw_waits; /* other waits for its high watermark (offset commits) */
 };
 
 /* One connection to a leader broker, fetching every partition this node
@@ -71,6 +73,8 @@ struct od_repl {
     int64_t fetch_min_bytes;        /* replica.fetch.min.bytes */
     int64_t fetch_backoff_ms;       /* replica.fetch.backoff.ms */
     int64_t socket_timeout_ms;      /* replica.socket.timeout.ms */
+    int64_t commit_timeout_ms;      /* offsets.commit.timeout.ms */
+    int rack_aware_reads;           /* replica.selector.class is RackAwareReplicaSelector */
     int64_t auto_rebalance;         /* auto.leader.rebalance.enable */
     int64_t imbalance_interval_ms;  /* leader.imbalance.check.interval.seconds, in ms */
     int64_t imbalance_pct;          /* leader.imbalance.per.broker.percentage */

@@ -28,6 +28,14 @@ static const od_conf_def_t repl_defs[] = {
      "pause of a follower after a fetch from its leader failed", NULL, 0},
     {"replica.socket.timeout.ms", OD_CONF_INT, "30000", 1, INT32_MAX, NULL,
      "timeout of a follower's fetch request (at least replica.fetch.wait.max.ms)", NULL, 0},
+    {"replica.selector.class", OD_CONF_ENUM, "org.apache.kafka.common.replica.LeaderSelector", 0,
+     0, "org.apache.kafka.common.replica.LeaderSelector,"
+        "org.apache.kafka.common.replica.RackAwareReplicaSelector",
+     "where consumers read (KIP-392): the leader, or with RackAwareReplicaSelector an in-sync "
+     "replica in the consumer's client.rack", NULL, 0},
+    {"offsets.commit.timeout.ms", OD_CONF_INT, "5000", 1, INT32_MAX, NULL,
+     "longest an offset commit waits for the in-sync replicas of its __consumer_offsets "
+     "partition (then COORDINATOR_NOT_AVAILABLE)", NULL, 0},
     {"auto.leader.rebalance.enable", OD_CONF_BOOL, "true", 0, 0, NULL,
      "the active controller moves leadership back to preferred replicas (see "
      "leader.imbalance.*)", NULL, 0},
@@ -79,6 +87,41 @@ od_replica_t *od_replica_of(od_core_t *core, od_partition_t *p)
 }
 
 int32_t od_repl_isr_size(const od_partition_t *p) { return p->nisr; }
+
+int od_repl_serves_reads(od_core_t *core, const od_partition_t *p)
+{
+    (void)core;
+    return p->log && p->repl && p->repl->role == OD_ROLE_FOLLOWER;
+}
+
+int32_t od_repl_preferred_read_replica(od_core_t *core, const od_partition_t *p, const char *rack,
+                                       size_t len)
+{
+    if (!core->repl || !core->repl->rack_aware_reads || !p->repl || len == 0)
+        return -1;
+    const od_broker_reg_t *me = od_image_broker(&core->image, self_id(core));
+    if (me && me->rack && strlen(me->rack) == len && memcmp(me->rack, rack, len) == 0)
+        return -1; /* the leader is in the client's rack */
+    int32_t best = -1;
+    int64_t best_leo = -1;
+    for (size_t k = 0; k < p->repl->nfollowers; k++) {
+        const od_follower_t *f = &p->repl->followers[k];
+        const od_broker_reg_t *b = od_image_broker(&core->image, f->id);
+        if (!b || b->fenced || !b->rack || strlen(b->rack) != len || memcmp(b->rack, rack, len) ||
+            !in_list(p->isr, p->nisr, f->id))
+            continue;
+        if (f->leo > best_leo) { /* the most caught-up one, as Kafka's selector */
+            best = f->id;
+            best_leo = f->leo;
+        }
+    }
+    return best;
+}
+
+int64_t od_repl_commit_timeout_ms(const od_core_t *core)
+{
+    return core->repl ? core->repl->commit_timeout_ms : 5000;
+}
 
 /* Keep one entry per replica other than us, holding on to what is known. */
 static void sync_followers(od_core_t *core, od_replica_t *rs, int64_t now)
@@ -293,6 +336,9 @@ int od_repl_start(od_core_t *core, char *err, size_t errsz)
     r->fetch_min_bytes = conf(core, "replica.fetch.min.bytes", err, errsz, &bad);
     r->fetch_backoff_ms = conf(core, "replica.fetch.backoff.ms", err, errsz, &bad);
     r->socket_timeout_ms = conf(core, "replica.socket.timeout.ms", err, errsz, &bad);
+    r->commit_timeout_ms = conf(core, "offsets.commit.timeout.ms", err, errsz, &bad);
+    const char *sel = od_config_get(&core->config, "replica.selector.class");
+    r->rack_aware_reads = sel && strstr(sel, "RackAwareReplicaSelector") != NULL;
     r->auto_rebalance = conf(core, "auto.leader.rebalance.enable", err, errsz, &bad);
     r->imbalance_interval_ms =
         conf(core, "leader.imbalance.check.interval.seconds", err, errsz, &bad) * 1000;
@@ -327,6 +373,10 @@ void od_repl_tick(od_core_t *core, int64_t now_ms)
             od_partition_t *p = t->partitions[i];
             if (p->repl && p->repl->role == OD_ROLE_LEADER)
                 od_isr_check(core, p, now);
+            /* A follower whose leader had no usable registration yet. */
+            else if (p->repl && p->repl->role == OD_ROLE_FOLLOWER && !p->repl->fetcher &&
+                     p->leader >= 0 && p->log)
+                od_fetcher_add(core, p->repl, p->leader);
         }
     od_elect_tick(core, now);
 }
