@@ -179,8 +179,12 @@ static void on_signal(void *arg, int fd, uint32_t ev)
     (void)ev;
     while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         od_logf(OD_LOG_INFO, "signal %s received; shutting down", strsignal((int)si.ssi_signo));
-        core->stopping = 1;
-        od_loop_stop(core->loop);
+        /* In a cluster the partitions this broker leads move first; a
+         * second signal does not wait. */
+        if (core->stopping || od_broker_life_shutdown(core) < 0) {
+            core->stopping = 1;
+            od_loop_stop(core->loop);
+        }
     }
 }
 

@@ -124,7 +124,8 @@ static size_t move_leaders(od_core_t *core, int32_t id, od_meta_record_t *recs, 
     return n;
 }
 
-/* Commits a Fence (with the leadership moves) or Unfence record. */
+/* Commits a Fence (with the leadership moves) or Unfence record, or with
+ * fence == 2 only the moves (controlled shutdown). */
 static void propose_fencing(od_core_t *core, od_broker_seen_t *s, const od_broker_reg_t *b,
                             int fence)
 {
@@ -136,7 +137,11 @@ static void propose_fencing(od_core_t *core, od_broker_seen_t *s, const od_broke
         goto out;
     od_wbuf_t w;
     od_wbuf_init(&w);
-    if (fence) {
+    if (fence == 2) {
+        n = move_leaders(core, b->id, recs, 0, MAX_RECS);
+        if (n == 0)
+            goto out;
+    } else if (fence) {
         od_FenceBrokerRecord_t r;
         od_FenceBrokerRecord_init(&r);
         r.id = b->id;
@@ -151,16 +156,20 @@ static void propose_fencing(od_core_t *core, od_broker_seen_t *s, const od_broke
         od_metarec_frame(&w, OD_METAREC_UNFENCE_BROKER, 0);
         od_UnfenceBrokerRecord_encode(&w, 0, &r);
     }
-    if (add_record(recs, &n, &w) < 0)
+    if (fence != 2 && add_record(recs, &n, &w) < 0)
         goto out;
-    if (fence)
+    if (fence == 1)
         n = move_leaders(core, b->id, recs, n, MAX_RECS);
+    od_wbuf_free(&w);
     fc->core = core;
     fc->id = b->id;
     s->pending = 1;
     char err[256];
-    od_logf(OD_LOG_INFO, "%s broker %d (epoch %lld)%s", fence ? "fencing" : "unfencing", b->id,
-            (long long)b->epoch, fence ? ": no heartbeat within broker.session.timeout.ms" : "");
+    od_logf(OD_LOG_INFO, "%s broker %d (epoch %lld)%s",
+            fence == 2 ? "controlled shutdown of" : fence ? "fencing" : "unfencing", b->id,
+            (long long)b->epoch,
+            fence == 2 ? ": its partitions move to other ISR members"
+            : fence ? ": no heartbeat within broker.session.timeout.ms" : "");
     if (core->cp->propose(core->cp_self, recs, n, fencing_done, fc, err, sizeof(err)) < 0)
         fencing_done(fc, -OD_ERR_NOT_CONTROLLER, err);
     fc = NULL;
@@ -194,8 +203,23 @@ void od_broker_ctl_tick(od_core_t *core, od_broker_life_t *bl, int is_controller
     }
 }
 
+int od_broker_ctl_movable(od_core_t *core, int32_t id)
+{
+    for (od_topic_t *t = od_image_next_topic(&core->image, NULL); t;
+         t = od_image_next_topic(&core->image, t))
+        for (int32_t i = 0; i < t->npartitions; i++) {
+            od_partition_t *p = t->partitions[i];
+            if (p->leader != id)
+                continue;
+            for (int32_t j = 0; j < p->nisr; j++)
+                if (live(core, p->isr[j], id))
+                    return 1;
+        }
+    return 0;
+}
+
 int16_t od_broker_ctl_heard(od_core_t *core, od_broker_life_t *bl, int32_t id, int64_t epoch,
-                            int64_t offset, int64_t now)
+                            int64_t offset, int want_shutdown, int64_t now)
 {
     const od_broker_reg_t *b = od_image_broker(&core->image, id);
     if (!b)
@@ -208,6 +232,12 @@ int16_t od_broker_ctl_heard(od_core_t *core, od_broker_life_t *bl, int32_t id, i
     s->last_ms = now;
     s->epoch = epoch;
     /* Caught up: it has applied the log at least to its own registration. */
+    if (want_shutdown) {
+        /* Controlled shutdown: leadership moves away first (KIP-631). */
+        if (!s->pending && od_broker_ctl_movable(core, id))
+            propose_fencing(core, s, b, 2);
+        return OD_ERR_NONE;
+    }
     if (b->fenced && offset >= b->epoch && !s->pending)
         propose_fencing(core, s, b, 0);
     return OD_ERR_NONE;
@@ -224,11 +254,12 @@ void od_h_broker_heartbeat(od_req_t *r, void *body)
     } else {
         resp.error_code = od_broker_ctl_heard(core, core->blife, req->broker_id,
                                               req->broker_epoch, req->current_metadata_offset,
-                                              od_mono_ms());
+                                              req->want_shut_down, od_mono_ms());
         const od_broker_reg_t *b = od_image_broker(&core->image, req->broker_id);
         resp.is_fenced = b ? b->fenced : 1;
         resp.is_caught_up = b && req->current_metadata_offset >= b->epoch;
-        resp.should_shut_down = 0;
+        resp.should_shut_down = req->want_shut_down && resp.error_code == OD_ERR_NONE &&
+                                !od_broker_ctl_movable(core, req->broker_id);
     }
     od_BrokerHeartbeatResponse_encode(&r->resp, r->hdr.api_version, &resp);
     od_req_done(r);

@@ -156,6 +156,7 @@ static void send_heartbeat(od_core_t *core, od_broker_life_t *bl, const od_broke
     req.broker_id = me->id;
     req.broker_epoch = me->epoch;
     req.current_metadata_offset = core->image.last_offset;
+    req.want_shut_down = (int8_t)bl->shutting_down;
     od_wbuf_t w;
     od_wbuf_init(&w);
     od_BrokerHeartbeatRequest_encode(&w, 0, &req);
@@ -218,9 +219,64 @@ void od_broker_life_tick(od_core_t *core, int64_t now_ms)
         const od_broker_reg_t *reg = od_image_broker(&core->image, me);
         bl->last_hb_ms = now;
         if (ctl == me)
-            od_broker_ctl_heard(core, bl, reg->id, reg->epoch, core->image.last_offset, now);
+            od_broker_ctl_heard(core, bl, reg->id, reg->epoch, core->image.last_offset, 0, now);
         else if (ctl >= 0 && can_forward)
             send_heartbeat(core, bl, reg);
     }
     od_listeners_advertised_free(eps, neps);
+}
+
+/* ---- controlled shutdown --------------------------------------------------- */
+
+#define CONTROLLED_SHUTDOWN_MAX_MS 5000
+
+static void shutdown_step(void *arg)
+{
+    od_core_t *core = arg;
+    od_broker_life_t *bl = core->blife;
+    int32_t me = (int32_t)core->conf.node_id;
+    int64_t now = od_mono_ms();
+    const od_controlplane_ops_t *cp = core->cp;
+    if (!bl || core->stopping)
+        return;
+    int32_t ctl = cp->controller_id(core->cp_self);
+    if (!od_broker_ctl_movable(core, me) || now >= bl->shutdown_deadline || ctl < 0) {
+        od_logf(OD_LOG_INFO, "controlled shutdown: %s; stopping",
+                ctl < 0 ? "no active controller"
+                : od_broker_ctl_movable(core, me) ? "leadership did not move in time"
+                                                  : "this broker leads no partition another "
+                                                    "replica could lead");
+        core->stopping = 1;
+        od_loop_stop(core->loop);
+        return;
+    }
+    const od_broker_reg_t *reg = od_image_broker(&core->image, me);
+    if (reg && ctl == me)
+        od_broker_ctl_heard(core, bl, me, reg->epoch, core->image.last_offset, 1, now);
+    else if (reg && ctl >= 0 && !bl->inflight)
+        send_heartbeat(core, bl, reg);
+    if (od_loop_timer(core->loop, 100, shutdown_step, core) <= 0) {
+        core->stopping = 1;
+        od_loop_stop(core->loop);
+    }
+}
+
+int od_broker_life_shutdown(od_core_t *core)
+{
+    od_broker_life_t *bl = core->blife;
+    const od_controlplane_ops_t *cp = core->cp;
+    int32_t me = (int32_t)core->conf.node_id;
+    if (!bl || !bl->is_broker || bl->shutting_down || !cp ||
+        cp->struct_size < sizeof(od_controlplane_ops_t) || !cp->forward ||
+        !od_image_broker(&core->image, me) || !od_broker_ctl_movable(core, me))
+        return -1;
+    bl->shutting_down = 1;
+    /* Bounded: a stop must not hang on a controller that cannot commit. */
+    bl->shutdown_deadline = od_mono_ms() + (bl->session_ms < CONTROLLED_SHUTDOWN_MAX_MS
+                                                ? bl->session_ms
+                                                : CONTROLLED_SHUTDOWN_MAX_MS);
+    od_logf(OD_LOG_INFO, "controlled shutdown: asking the active controller to move this "
+            "broker's partitions first");
+    shutdown_step(core);
+    return 0;
 }

@@ -25,6 +25,8 @@ typedef struct od_broker_life {
     int64_t hb_interval_ms; /* broker.heartbeat.interval.ms */
     int64_t session_ms;     /* broker.session.timeout.ms */
     int64_t last_hb_ms;
+    int shutting_down;      /* controlled shutdown in progress */
+    int64_t shutdown_deadline;
     /* controller side */
     int was_controller;
     od_broker_seen_t *seen;
@@ -42,6 +44,14 @@ void od_broker_life_stop(struct od_core *core);
 void od_broker_ctl_tick(struct od_core *core, od_broker_life_t *bl, int is_controller,
                         int64_t now);
 int16_t od_broker_ctl_heard(struct od_core *core, od_broker_life_t *bl, int32_t id, int64_t epoch,
-                            int64_t offset, int64_t now);
+                            int64_t offset, int want_shutdown, int64_t now);
+/* Does broker id lead a partition another live ISR member could lead? */
+int od_broker_ctl_movable(struct od_core *core, int32_t id);
+/* SIGTERM: a broker that leads partitions first asks the controller to move
+ * them (BrokerHeartbeat with WantShutDown) and stops once they moved, when
+ * no controller is known, or after broker.session.timeout.ms (at most 5 s).
+ * Returns 0 when that started (the loop
+ * stops later), -1 when there is nothing to wait for. */
+int od_broker_life_shutdown(struct od_core *core);
 
 #endif

@@ -24,6 +24,7 @@ const od_cp_api_t kraft_apis[KRAFT_NAPIS] = {
 };
 
 #define FETCH_WAIT_MAX_MS 500 /* Kafka's controller.quorum.fetch... max wait (RaftConfig) */
+#define FETCH_MAX_BYTES (8 * 1024 * 1024) /* beyond one batch, per answer */
 
 int kraft_is_meta(od_str_t topic, int32_t partition)
 {
@@ -353,6 +354,8 @@ static void handle_fetch(kraft_t *k, const od_cp_request_t *req, const od_FetchR
     pk->current_epoch = fp->current_leader_epoch;
     pk->max_bytes = in->max_bytes < fp->partition_max_bytes ? in->max_bytes
                                                             : fp->partition_max_bytes;
+    if (pk->max_bytes > FETCH_MAX_BYTES) /* what one answer may hold in memory */
+        pk->max_bytes = FETCH_MAX_BYTES;
     int32_t de;
     int64_t dend;
     if (!k->started || k->st.role != KRAFT_LEADER || pk->current_epoch != k->st.epoch ||
