@@ -246,9 +246,11 @@ typedef struct od_storage_ops {
      * divergent tail that a new leader never had): afterwards end_offset is
      * `offset` when it fell on a batch boundary (replicas truncate at
      * batch boundaries: the leader's epoch ends are batch ends), or the
-     * start of the batch that held it. `offset` >= end is a no-op; an
-     * offset below the log start empties the log and moves its start and
-     * end there. Survives a crash: what is cut never reappears. */
+     * start of the batch that held it. `offset` == end is a no-op. An
+     * offset below the log start, or past the end, empties the log, which
+     * then starts (and ends) at `offset` (Kafka's truncateFullyAndStartAt:
+     * a follower whose log ends before the leader's log start). Survives a
+     * crash: what is cut never reappears. */
     int (*truncate_to)(od_log_t *log, int64_t offset, char *err, size_t errsz);
 } od_storage_ops_t;
 

@@ -7,7 +7,9 @@
 #      the active controller, wherever it is); with min.insync.replicas=3 acks=all is then
 #      refused with NOT_ENOUGH_REPLICAS and nothing is appended; acks=1 still works;
 #  (d) the follower restarts, catches up (what was written meanwhile included) and
-#      rejoins the ISR; acks=all works again; its log equals the leader's.
+#      rejoins the ISR; acks=all works again; its log equals the leader's;
+#  (e) a follower that comes back to a leader whose log start moved past its log end
+#      (DeleteRecords) restarts its log at the leader's start and rejoins the ISR.
 import os
 import sys
 
@@ -130,5 +132,44 @@ tap.ok(same_logs("strict", 0), "the returned follower's log equals the leader's"
 got, hw = odtest.ck_read(c.bootstrap, "strict", [0])
 tap.is_([m.value() for m in got[0]], [b"while-down-%d" % i for i in range(100)] + [b"accepted"],
         "nothing of the refused write, everything else in order")
+
+# ---- (e) a follower that comes back behind the leader's log start ------------------------
+fs = admin.create_topics([NewTopic("trimmed", 1, 3)], operation_timeout=20, request_timeout=20)
+fs["trimmed"].result(30)
+odtest.wait_topic(admin, "trimmed", 1)
+lead = layout("trimmed")[0][0]
+away = [n for n in (1, 2, 3) if n != lead][0]
+c.node(away).stop()
+c.wait_leader()
+tap.ok(odtest.wait_until(lambda: away not in layout("trimmed")[0][2], 30), "node %d out of the ISR" % away)
+p4 = ck.Producer(odtest.ck_conf(c.bootstrap_of([lead]), acks=1), logger=odtest.RdLog())
+for i in range(300):
+    p4.produce("trimmed", value=b"t-%d" % i)
+    if i % 100 == 99:
+        p4.flush(20)  # a batch at a time: DeleteRecords below cuts at a batch boundary
+
+
+def hw_of(node_id):
+    with odtest.Conn(c.bports[node_id - 1]) as cn:
+        return odtest.list_offsets(cn, {("trimmed", 0): -1})[("trimmed", 0)][2]
+
+
+tap.ok(odtest.wait_until(lambda: hw_of(lead) == 300, 30), "the remaining ISR has all 300")
+with odtest.Conn(c.bports[lead - 1]) as cn:
+    body = (odtest.array([("trimmed", [(0, 200)])], lambda tp: odtest.string(tp[0]) + odtest.array(
+        tp[1], lambda po: odtest.i32(po[0]) + odtest.i64(po[1]))) + odtest.i32(5000))
+    r = cn.request(21, 0, body)
+    r.i32()
+    res = r.array(lambda x: (x.string(), x.array(lambda y: (y.i32(), y.i64(), y.i16()))))
+tap.is_(res[0][1][0][1:], (200, 0), "DeleteRecords on the leader: log start 200")
+c.node(away).start()
+c.wait_brokers(3)
+tap.ok(odtest.wait_until(lambda: sorted(layout("trimmed")[0][2]) == [1, 2, 3], 30),
+       "the follower, whose log ended at 0, restarts it at the leader's start and rejoins")
+tap.ok(b"log ended at 0, before the leader's start 200" in
+       c.node(away).log_text().encode(), "it says so")
+data = log_bytes(away, "trimmed", 0)
+tap.ok(len(data) > 12 and int.from_bytes(data[:8], "big") == 200,
+       "its log begins with offset 200, as the leader's readable log does")
 c.stop()
 sys.exit(odtest.finish())

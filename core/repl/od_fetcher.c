@@ -275,6 +275,26 @@ static void on_partition(od_core_t *core, od_fetcher_t *f, od_replica_t *rs,
     od_repl_t *r = f->repl;
     if (rs->role != OD_ROLE_FOLLOWER || p->leader != f->leader_id || !p->log)
         return; /* the image moved on while the fetch was out */
+    if (pd->error_code == OD_ERR_OFFSET_OUT_OF_RANGE && pd->log_start_offset >= 0 &&
+        pd->log_start_offset > core->storage->end_offset(p->log) &&
+        OD_OPS_HAS(core->storage, truncate_to)) {
+        /* Our log ends before the leader's starts (retention or
+         * DeleteRecords there while we were away): start over at its start. */
+        char why[256];
+        int64_t leo = core->storage->end_offset(p->log);
+        if (core->storage->truncate_to(p->log, pd->log_start_offset, why, sizeof(why)) < 0) {
+            od_logf(OD_LOG_ERROR, "%s-%d: cannot restart the log at %" PRId64 ": %s",
+                    p->topic->name, p->index, pd->log_start_offset, why);
+        } else {
+            od_epochs_truncated(core, p, 0);
+            od_producer_truncated(core, p);
+            p->high_watermark = pd->log_start_offset;
+            od_logf(OD_LOG_INFO, "%s-%d: log ended at %" PRId64 ", before the leader's start %"
+                    PRId64 ": restarted there", p->topic->name, p->index, leo,
+                    pd->log_start_offset);
+            return;
+        }
+    }
     if (pd->error_code != OD_ERR_NONE) {
         /* Stale metadata on either side: wait for the image to agree. */
         rs->retry_at_ms = now + r->fetch_backoff_ms;

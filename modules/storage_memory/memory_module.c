@@ -414,9 +414,9 @@ static int mem_truncate_to(od_log_t *log, int64_t offset, char *err, size_t errs
     size_t i, keep_chunks = 0;
     (void)err;
     (void)errsz;
-    if (offset >= log->end)
+    if (offset == log->end)
         return 0;
-    if (offset <= log->start) { /* nothing stays: start over at offset */
+    if (offset <= log->start || offset > log->end) { /* nothing stays: start over at offset */
         for (i = 0; i < log->nchunks; i++)
             chunk_release(log->chunks[i]);
         log->nchunks = 0;

@@ -300,10 +300,10 @@ int seg_log_truncate_to(struct od_log *log, int64_t offset, char *err, size_t er
     char why[256];
     int fd;
 
-    if (offset >= old_end)
+    if (offset == old_end)
         return 0;
     seg_clean_free(log); /* a compaction round over the old tail is moot */
-    if (offset <= log->log_start || offset <= log->segs[0]->base)
+    if (offset <= log->log_start || offset <= log->segs[0]->base || offset > old_end)
         return truncate_all(log, offset < 0 ? 0 : offset, err, errsz);
     while (i + 1 < log->nsegs && log->segs[i + 1]->base <= offset)
         i++;

@@ -1166,8 +1166,8 @@ static void test_truncate(void)
     while (m.n > k)
         free(m.b[--m.n].bytes);
     tap_ok(check_all_reads(log, &m, "after truncate"), "reads match the shorter log");
-    tap_ok(seg_log_truncate_to(log, seg_log_end_offset(log) + 5, err, sizeof err) == 0 &&
-           seg_log_end_offset(log) == model_end(&m), "truncate past the end: no-op");
+    tap_ok(seg_log_truncate_to(log, seg_log_end_offset(log), err, sizeof err) == 0 &&
+           seg_log_end_offset(log) == model_end(&m), "truncate at the end: no-op");
     /* Across segments: back to the middle of the log. */
     k = m.n / 2;
     tap_ok(seg_log_truncate_to(log, m.b[k].base, err, sizeof err) == 0 &&
@@ -1191,6 +1191,15 @@ static void test_truncate(void)
     log = open_log(dir, &c);
     tap_ok(log && seg_log_end_offset(log) == m.b[1].base && seg_log_start_offset(log) == m.b[1].base,
            "reopen: still empty at %lld", (long long)m.b[1].base);
+    /* Past the end (a follower behind the leader's log start): empty there. */
+    tap_ok(log && seg_log_truncate_to(log, m.b[1].base + 1000, err, sizeof err) == 0 &&
+           seg_log_start_offset(log) == m.b[1].base + 1000 &&
+           seg_log_end_offset(log) == m.b[1].base + 1000, "past the end: empty, starting there");
+    if (log)
+        seg_log_close(log);
+    log = open_log(dir, &c);
+    tap_ok(log && seg_log_start_offset(log) == m.b[1].base + 1000 &&
+           seg_log_end_offset(log) == m.b[1].base + 1000, "reopen: the same");
     if (log)
         seg_log_close(log);
     model_free(&m);
