@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "od_authz.h"
+#include "od_broker_life.h"
 #include "od_conn.h"
 #include "od_ext.h"
 #include "od_group.h"
@@ -23,6 +24,7 @@
 #include "od_metrics.h"
 #include "od_module.h"
 #include "od_net.h"
+#include "od_repl.h"
 #include "od_producer.h"
 #include "od_sasl.h"
 #include "od_schema.h"
@@ -88,6 +90,12 @@ static od_conf_def_t core_defs[] = {
     {"max.broker.partitions", OD_CONF_INT, "2147483647", 1, IMAX, NULL,
      "partition replicas one broker may hold; creating topics or partitions beyond it fails "
      "with POLICY_VIOLATION", NULL, 0},
+    /* Cluster keys. */
+    {"controller.listener.names", OD_CONF_LIST, NULL, 0, 0, NULL,
+     "listeners that serve the control plane's APIs (KRaft: Vote, Fetch of the metadata log, "
+     "...); never advertised to clients", NULL, 0},
+    {"inter.broker.listener.name", OD_CONF_STRING, NULL, 0, 0, NULL,
+     "listener other brokers reach this one on (default: the one named PLAINTEXT)", NULL, 0},
 };
 
 static void bind_targets(od_broker_conf_t *c)
@@ -100,7 +108,8 @@ static void bind_targets(od_broker_conf_t *c)
                  &c->connections_max_idle_ms, &c->queued_max_requests, &c->fetch_max_bytes,
                  &c->log_flush_scheduler_interval_ms, &c->broker_rack, &c->module_dir,
                  &c->storage_backend, &c->control_plane, &c->log_level,
-                 &c->max_broker_partitions};
+                 &c->max_broker_partitions, &c->controller_listener_names,
+                 &c->inter_broker_listener_name};
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
         core_defs[i].target = t[i];
 }
@@ -181,8 +190,12 @@ static void on_signal(void *arg, int fd, uint32_t ev)
             continue;
         }
         od_logf(OD_LOG_INFO, "signal %s received; shutting down", strsignal((int)si.ssi_signo));
-        core->stopping = 1;
-        od_loop_stop(core->loop);
+        /* In a cluster the partitions this broker leads move first; a
+         * second signal does not wait. */
+        if (core->stopping || od_broker_life_shutdown(core) < 0) {
+            core->stopping = 1;
+            od_loop_stop(core->loop);
+        }
     }
 }
 
@@ -213,6 +226,7 @@ static const od_subsystem_t subsystems[] = {
     {"connections", od_net_register_config, NULL, tick_conns, NULL},
     {"sasl", od_sasl_register_config, od_sasl_start, NULL, NULL},
     {"fetch", od_fetch_register_config, od_fetch_start, NULL, od_fetch_stop},
+    {"replication", od_repl_register_config, od_repl_start, od_repl_tick, od_repl_stop},
     {"lifecycle", od_lifecycle_register_config, NULL, od_lifecycle_tick, od_lifecycle_stop},
     {"producer state", od_producer_register_config, od_producer_start, od_producer_tick,
      od_producer_stop},
@@ -220,6 +234,8 @@ static const od_subsystem_t subsystems[] = {
     {"metrics", od_metrics_register_config, od_metrics_start, NULL, od_metrics_stop},
     {"lua", od_lua_register_config, od_lua_start, NULL, od_lua_stop},
     {"schemas", od_schema_register_config, od_schema_start, NULL, od_schema_stop},
+    {"brokers", od_broker_life_register_config, od_broker_life_start, od_broker_life_tick,
+     od_broker_life_stop},
 };
 #define NSUBSYSTEMS (sizeof(subsystems) / sizeof(subsystems[0]))
 
@@ -274,11 +290,6 @@ static int pick_roles(od_core_t *core, char *err, size_t errsz)
     }
     if (n == 0) {
         snprintf(err, errsz, "process.roles is empty (use broker,controller)");
-        return -1;
-    }
-    if (!strstr(r, "broker")) {
-        snprintf(err, errsz, "process.roles=%s: a controller-only node serves no clients; "
-                             "dedicated controllers arrive with the multi-node quorum", r);
         return -1;
     }
     return 0;
@@ -368,6 +379,10 @@ static int check_settings(od_core_t *core, char *err, size_t errsz)
 {
     char where[4200], why[512];
     od_listen_spec_t specs[8];
+    if (od_net_set_controller_names(core->conf.controller_listener_names, why, sizeof(why)) < 0) {
+        snprintf(err, errsz, "%s", why);
+        return -1;
+    }
     if (od_listeners_parse(core->conf.listeners, od_net_protocol_map(core), specs, 8, why,
                            sizeof(why)) < 0) {
         snprintf(err, errsz, "%s: listeners: %s",
@@ -408,6 +423,17 @@ static int check_settings(od_core_t *core, char *err, size_t errsz)
                      o->from->key, o->listener, core->conf.listeners);
             return -1;
         }
+    }
+    const char *ibl = core->conf.inter_broker_listener_name;
+    int found = !ibl || !*ibl;
+    for (int i = 0; !found && i < nspecs; i++)
+        found = strcmp(specs[i].name, ibl) == 0 && !specs[i].controller;
+    if (!found) {
+        snprintf(err, errsz, "%s: inter.broker.listener.name=%s is not a broker listener of "
+                 "listeners",
+                 od_config_where(&core->config, "inter.broker.listener.name", where,
+                                 sizeof(where)), ibl);
+        return -1;
     }
     if (pick_roles(core, why, sizeof(why)) < 0) {
         snprintf(err, errsz, "%s: %s",
@@ -518,8 +544,9 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
     }
     core->tick_timer = od_loop_timer(core->loop, 1000, on_tick, core);
     core->ready = 1;
+    const char *cid = core->cp->cluster_id(core->cp_self);
     od_logf(OD_LOG_INFO, "odradekd ready: node %lld, cluster %s, %zu topic(s), data in %s",
-            (long long)core->conf.node_id, core->cp->cluster_id(core->cp_self),
+            (long long)core->conf.node_id, cid ? cid : "(not agreed yet)",
             core->image.ntopics, core->data_dir);
     return 0;
 }

@@ -37,6 +37,8 @@ typedef struct od_broker_conf {
     char *control_plane;
     char *log_level;
     int64_t max_broker_partitions;
+    char *controller_listener_names;
+    char *inter_broker_listener_name;
 } od_broker_conf_t;
 
 typedef struct od_listener od_listener_t;
@@ -44,6 +46,7 @@ typedef struct od_conn od_conn_t;
 typedef struct od_module_rec od_module_rec_t;
 typedef struct od_pid_registry od_pid_registry_t;
 typedef struct od_fetch_waits od_fetch_waits_t;
+typedef struct od_pid_alloc od_pid_alloc_t;
 struct od_net_state;
 struct od_coord;
 struct od_ext;
@@ -69,6 +72,9 @@ struct od_core {
     od_pid_registry_t *pids; /* InitProducerId's ids and block (od_h_initproducerid.c) */
     struct od_coord *coord;  /* the group coordinator (od_group.c: start to stop) */
     od_fetch_waits_t *fetch_waits; /* long-polling fetches (od_h_fetch.c: start to stop) */
+    struct od_repl *repl; /* replication: fetchers, settings (core/repl: start to stop) */
+    struct od_broker_life *blife;  /* registration with the controller (od_broker_life.c) */
+    struct od_pid_alloc *pid_alloc; /* controller: producer id blocks (od_h_allocpids.c) */
 
     od_listener_t *listeners;
     size_t nlisteners;

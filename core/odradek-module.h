@@ -45,7 +45,10 @@ extern "C" {
  *      events (od_register_event: connection opened/closed, authenticate,
  *      authorize, request, append, admin, tick); module kinds SASL
  *      mechanism, credential backend, authorizer, partitioner and
- *      serializer, several of a kind at once, chosen by configuration. */
+ *      serializer, several of a kind at once, chosen by configuration;
+ *      APIs served by the control plane (od_cp_api_t, the apis/napis/
+ *      handle/forward ops, od_cp_reply services); the storage backend's
+ *      truncate_to (followers cut a divergent tail). */
 #define OD_ABI_MINOR 3
 
 /* Module kinds (bit flags). */
@@ -247,6 +250,19 @@ typedef struct od_storage_ops {
      * -1 = error (logged; the log is unchanged). */
     int (*compact_step)(od_log_t *log, int64_t now_ms, int64_t budget_bytes, char *err,
                         size_t errsz);
+
+    /* ---- ABI 1.3: replication (NULL in older backends) ---- */
+
+    /* Remove every batch at or above `offset` (a follower dropping the
+     * divergent tail that a new leader never had): afterwards end_offset is
+     * `offset` when it fell on a batch boundary (replicas truncate at
+     * batch boundaries: the leader's epoch ends are batch ends), or the
+     * start of the batch that held it. `offset` == end is a no-op. An
+     * offset below the log start, or past the end, empties the log, which
+     * then starts (and ends) at `offset` (Kafka's truncateFullyAndStartAt:
+     * a follower whose log ends before the leader's log start). Survives a
+     * crash: what is cut never reappears. */
+    int (*truncate_to)(od_log_t *log, int64_t offset, char *err, size_t errsz);
 } od_storage_ops_t;
 
 /* ---- the control plane ------------------------------------------------- */
@@ -265,6 +281,10 @@ typedef struct od_meta_record {
  * Kafka-style error, e.g. -OD_ERR_NOT_CONTROLLER); the records were applied
  * to the image before the callback. */
 typedef void (*od_propose_cb)(void *arg, int status, const char *errmsg);
+
+struct od_cp_api;     /* ABI 1.3, below */
+struct od_cp_request;
+struct od_cp_reply;
 
 typedef struct od_controlplane_ops {
     size_t struct_size;
@@ -286,7 +306,54 @@ typedef struct od_controlplane_ops {
      * keeps under log.dirs (e.g. "__cluster_metadata-0"). The core never
      * opens a partition log in one of them, whatever the metadata says. */
     const char *const *owned_dirs;
+
+    /* ---- ABI 1.3: APIs served by the control plane ----------
+     * A quorum's own RPCs (Vote, BeginQuorumEpoch, Fetch of the metadata
+     * log, DescribeQuorum, ...) are served by the control plane, not the
+     * core: the core knows nothing of Raft. It hands every frame whose api
+     * key and version an entry of `apis` covers to `handle` (on the
+     * listeners of controller.listener.names, or on every listener with
+     * OD_CP_API_ALL_LISTENERS) and advertises these ranges in ApiVersions
+     * there. NULL/0 in older modules. */
+    const struct od_cp_api *apis;
+    size_t napis;
+    /* req and its bytes are borrowed for the call; the answer goes through
+     * od_cp_reply/od_cp_reply_close on `reply`, now or later, exactly once. */
+    void (*handle)(void *self, const struct od_cp_request *req, struct od_cp_reply *reply);
+    /* Send one request (header fields and body as in req) to the active
+     * controller and call cb once with its response body (after the
+     * response header), or with status < 0 (negated Kafka error, e.g.
+     * -NOT_CONTROLLER when none is known within the request timeout). The
+     * core forwards admin requests this way when controller_id() is not this
+     * node, so the active controller validates them against its image
+     * (KIP-590's idea, without the envelope). NULL: no forwarding. */
+    int (*forward)(void *self, const struct od_cp_request *req,
+                   void (*cb)(void *arg, int status, const uint8_t *body, size_t len),
+                   void *arg);
 } od_controlplane_ops_t;
+
+/* ABI 1.3: one API range the control plane claims. */
+#define OD_CP_API_ALL_LISTENERS 1u /* also on listeners not in controller.listener.names */
+typedef struct od_cp_api {
+    int16_t api_key;
+    int16_t min_version, max_version;
+    int16_t flex_from; /* first version with flexible headers, -1: none */
+    uint16_t flags;
+} od_cp_api_t;
+
+/* ABI 1.3: a request for the control plane (or to forward). */
+typedef struct od_cp_request {
+    int16_t api_key;
+    int16_t api_version;
+    int32_t correlation_id;
+    const char *client_id;    /* NUL-terminated, "" when null */
+    int flexible_header;      /* request header v2 / response header v1 */
+    const uint8_t *body;      /* after the request header */
+    size_t body_len;
+    const char *peer;         /* "ip:port" of the client, for logs */
+} od_cp_request_t;
+
+typedef struct od_cp_reply od_cp_reply_t; /* one pending answer (opaque) */
 
 /* ======================================================================
  * Part 2: what the core offers
@@ -357,6 +424,17 @@ int od_codec_decompress(int codec, const uint8_t *in, size_t len, size_t max_out
 /* Compress with the codec's default level. *out is malloc'd. */
 int od_codec_compress(int codec, const uint8_t *in, size_t len, uint8_t **out, size_t *out_len,
                       char *err, size_t errsz);
+
+/* ---- answers of control-plane APIs (ABI 1.3) ---- */
+/* Answer a request handed to handle(): the core writes the response header
+ * (the correlation id, and the empty tag buffer when the request header was
+ * flexible) and then body. The reply handle is gone afterwards; when the
+ * client has disconnected meanwhile the answer is dropped. Returns 0, -1 on
+ * out of memory (the connection is closed). */
+int od_cp_reply(od_cp_reply_t *reply, const uint8_t *body, size_t len);
+/* Refuse it without an answer: the connection closes, as for a malformed
+ * request, and `why` is logged. */
+void od_cp_reply_close(od_cp_reply_t *reply, const char *why);
 
 /* ---- metrics (ABI 1.2) ---- */
 /* A module may report counters and gauges; the core serves them on its

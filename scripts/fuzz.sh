@@ -36,6 +36,10 @@ if [ "${FUZZ_COVERAGE:-0}" = 1 ]; then
 fi
 
 "$py" "$root/scripts/odgen.py" --out-dir "$work/gen" "$root"/core/proto/schema/*.ods
+# The kraft module's own codecs (its KRaft RPCs), as the module build makes them.
+"$py" "$root/scripts/odgen.py" --out-dir "$work/gen" --name kraft_proto_gen \
+    "$root"/core/proto/schema/kraft/*.ods "$root"/core/proto/schema/api-versions.ods \
+    "$root"/core/proto/schema/fetch.ods "$root"/core/proto/schema/errors.ods
 inc="-I$root/core -I$work/gen"
 for d in "$root"/core/*/; do inc="$inc -I${d%/}"; done # every subsystem folder
 pkgs="lua5.4 libsodium openssl libpcre2-8 libsasl2 zlib libzstd liblz4"
@@ -69,8 +73,22 @@ build_broker() {
         *) def= ;;
         esac
         $CC $FLAGS $def -c "$1" -o "$OBJ/$(basename "$1" .c).o"' sh
-    objs=""
-    for f in $srcs; do objs="$objs $work/obj/$(basename "$f" .c).o"; done
+    # The kraft module carries its own generated codecs, whose names are the
+    # core's: one relocatable object with those symbols made local, as the
+    # module's shared object keeps them to itself.
+    $cc $flags $san -Dod_module=od_module_kraft -c "$work/gen/kraft_proto_gen.c" \
+        -o "$work/obj/kraft_proto_gen.o"
+    kobjs=""
+    for f in "$root"/modules/kraft/*.c; do kobjs="$kobjs $work/obj/$(basename "$f" .c).o"; done
+    # shellcheck disable=SC2086
+    ld -r -o "$work/obj/kraft_bundle.o" $kobjs "$work/obj/kraft_proto_gen.o"
+    nm --defined-only -g "$work/obj/kraft_proto_gen.o" | awk '{print $3}' >"$work/obj/kraft.syms"
+    objcopy --localize-symbols="$work/obj/kraft.syms" "$work/obj/kraft_bundle.o"
+    objs="$work/obj/kraft_bundle.o"
+    for f in $srcs; do
+        case $f in */modules/kraft/*) continue ;; esac
+        objs="$objs $work/obj/$(basename "$f" .c).o"
+    done
     # shellcheck disable=SC2086
     "$cc" $flags $san $link "$root/t/fuzz/fuzz_broker.c" $objs $libs -o "$work/fuzz_broker"
     mkdir -p "$work/corpus-broker"

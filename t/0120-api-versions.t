@@ -14,16 +14,23 @@ import tap  # noqa: E402
 # Handlers that implement less than their schema (od_dispatch.c's caps).
 CAPS = {}  # none today; od_dispatch.c lists them
 
+# The kraft module's own APIs (core/proto/schema/kraft/) that it serves on
+# every listener, not only the controller's: DescribeQuorum (KIP-836).
+CP_ALL_LISTENERS = {55}
+
 odtest.watchdog(120)
 schema = {}
 names = {}
 sdir = os.path.join(odtest.TOP, "core", "proto", "schema")
-for fn in sorted(os.listdir(sdir)):
-    if not fn.endswith(".ods"):
-        continue
+kdir = os.path.join(sdir, "kraft")
+files = [os.path.join(sdir, fn) for fn in sorted(os.listdir(sdir)) if fn.endswith(".ods")]
+files += [os.path.join(kdir, fn) for fn in sorted(os.listdir(kdir)) if fn.endswith(".ods")]
+for path in files:
     for m in re.finditer(r"^(request|response) (\w+) key (\d+) versions (\d+)(?:-(\d+))?",
-                         open(os.path.join(sdir, fn)).read(), re.M):
+                         open(path).read(), re.M):
         kind, name, key, lo = m.group(1), m.group(2), int(m.group(3)), int(m.group(4))
+        if os.path.dirname(path) == kdir and key not in CP_ALL_LISTENERS:
+            continue
         hi = int(m.group(5) or lo)
         schema.setdefault(key, {})[kind] = (lo, hi)
         if kind == "request":

@@ -15,6 +15,7 @@
 #include "od_dispatch.h"
 #include "od_handlers.h"
 #include "od_metrics.h"
+#include "od_repl.h"
 
 typedef struct fetch_wait fetch_wait_t;
 
@@ -102,6 +103,24 @@ static od_partition_t *lookup(od_core_t *core, od_str_t topic, int32_t part, int
     return od_partition_led_here(core, t, part, err);
 }
 
+/* A partition to read for this request: the leader's, or (KIP-392) a
+ * follower's for a consumer of Fetch v11+, which only asks a follower it
+ * was sent to as its preferred read replica. */
+static od_partition_t *lookup_read(od_core_t *core, const od_FetchRequest_t *req, int16_t ver,
+                                   od_str_t topic, int32_t part, int16_t *err)
+{
+    od_partition_t *p = lookup(core, topic, part, err);
+    if (p || *err != OD_ERR_NOT_LEADER_OR_FOLLOWER || req->replica_id >= 0 || ver < 11)
+        return p;
+    od_topic_t *t = od_image_topic(&core->image, topic.p, (size_t)topic.len);
+    od_partition_t *q = t && part >= 0 && part < t->npartitions ? t->partitions[part] : NULL;
+    if (q && od_repl_serves_reads(core, q)) {
+        *err = OD_ERR_NONE;
+        return q;
+    }
+    return NULL;
+}
+
 static void release_read(od_log_read_t *rd)
 {
     for (size_t i = 0; i < rd->nranges; i++)
@@ -138,6 +157,7 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
     resp.error_code = OD_ERR_NONE;
     resp.session_id = 0;
     int64_t limit = req->max_bytes > 0 ? req->max_bytes : INT32_MAX;
+    int follower = req->replica_id >= 0; /* another broker replicating (KIP-903 by version) */
     if (limit > core->conf.fetch_max_bytes)
         limit = core->conf.fetch_max_bytes;
     size_t total = 0;
@@ -165,6 +185,9 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
             od_FetchRequest_FetchPartition_t *fp = &ft->partitions[j];
             od_FetchResponse_PartitionData_t *pd = tr ? &tr->partitions[j] : NULL;
             if (pd) {
+                /* Tagged fields (DivergingEpoch, CurrentLeader, SnapshotId)
+                 * at their defaults go out absent, as they must. */
+                od_FetchResponse_PartitionData_init(pd);
                 pd->partition_index = fp->partition;
                 pd->high_watermark = -1;
                 pd->last_stable_offset = -1;
@@ -182,12 +205,35 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
                 continue;
             }
             int16_t err;
-            od_partition_t *p = lookup(core, ft->topic, fp->partition, &err);
+            od_partition_t *p = lookup_read(core, req, ver, ft->topic, fp->partition, &err);
             if (p)
                 err = od_partition_check_epoch(p, fp->current_leader_epoch);
             int64_t start = p ? od_partition_log_start(core, p) : -1;
             int64_t hwm = p ? p->high_watermark : -1;
-            if (p && err == OD_ERR_NONE && (fp->fetch_offset < start || fp->fetch_offset > hwm))
+            int64_t leo = p ? od_partition_log_end(core, p) : -1;
+            /* Followers read up to the log end, consumers up to the high
+             * watermark; an offset between the two is no error (Kafka's
+             * range is the log end), it just has nothing to read yet. */
+            int64_t upto = follower ? leo : hwm;
+            /* A follower whose log parted from ours learns where first (its
+             * fetch offset may lie past our log end then). */
+            int32_t div_epoch;
+            int64_t div_end;
+            if (p && err == OD_ERR_NONE && follower && ver >= 12 &&
+                od_repl_diverging(core, p, fp->last_fetched_epoch, fp->fetch_offset, &div_epoch,
+                                  &div_end)) {
+                if (pd) { /* no records: the follower cuts its log first */
+                    pd->error_code = OD_ERR_NONE;
+                    pd->high_watermark = hwm;
+                    pd->last_stable_offset = hwm;
+                    pd->log_start_offset = start;
+                    pd->diverging_epoch.epoch = div_epoch;
+                    pd->diverging_epoch.end_offset = div_end;
+                }
+                *any_error = 1; /* answer at once */
+                continue;
+            }
+            if (p && err == OD_ERR_NONE && (fp->fetch_offset < start || fp->fetch_offset > leo))
                 err = OD_ERR_OFFSET_OUT_OF_RANGE;
             if (pd) {
                 pd->error_code = err;
@@ -199,7 +245,19 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
                 *any_error = 1;
                 continue;
             }
-            if (fp->fetch_offset == hwm || (int64_t)total >= limit)
+            /* KIP-392: a consumer in another rack is sent to a replica in its own. */
+            int32_t prr = !follower && ver >= 11 && req->rack_id.len > 0 &&
+                                  p->leader == (int32_t)core->conf.node_id
+                              ? od_repl_preferred_read_replica(core, p, req->rack_id.p,
+                                                               (size_t)req->rack_id.len)
+                              : -1;
+            if (prr >= 0) {
+                if (pd)
+                    pd->preferred_read_replica = prr;
+                *any_error = 1; /* answer at once: the client moves there */
+                continue;
+            }
+            if (fp->fetch_offset >= upto || (int64_t)total >= limit)
                 continue;
             int64_t want = limit - (int64_t)total;
             if (fp->partition_max_bytes < want)
@@ -220,6 +278,8 @@ static size_t fetch_eval(od_core_t *core, od_req_t *r, od_FetchRequest_t *req, i
                 *any_error = 1;
                 continue;
             }
+            if (upto < leo)
+                od_repl_cut_read(rd, upto);
             /* Only the first partition with data may exceed the limits (a
              * batch larger than max_bytes must still get through, or the
              * consumer stalls); later ones wait for the next fetch. */
@@ -494,6 +554,22 @@ static int detach_from_frame(od_req_t *r, od_FetchRequest_t *req)
     return 0;
 }
 
+/* A follower's fetch tells the leader how far its log goes (once, when
+ * the request arrives, not at every re-evaluation while it waits). */
+static void note_follower(od_core_t *core, od_FetchRequest_t *req)
+{
+    for (int32_t i = 0; i < req->topics_count; i++)
+        for (int32_t j = 0; j < req->topics[i].partitions_count; j++) {
+            od_FetchRequest_FetchPartition_t *fp = &req->topics[i].partitions[j];
+            if (fp->partition_max_bytes == FETCH_DENIED)
+                continue; /* no CLUSTER_ACTION: not a follower's fetch */
+            int16_t err;
+            od_partition_t *p = lookup(core, req->topics[i].topic, fp->partition, &err);
+            if (p && od_partition_check_epoch(p, fp->current_leader_epoch) == OD_ERR_NONE)
+                (void)od_repl_follower_fetch(core, p, req->replica_id, fp->fetch_offset);
+        }
+}
+
 void od_h_fetch(od_req_t *r, void *body)
 {
     od_core_t *core = r->conn->core;
@@ -511,6 +587,8 @@ void od_h_fetch(od_req_t *r, void *body)
     }
     mark_duplicates(req);
     mark_denied(r, req);
+    if (req->replica_id >= 0)
+        note_follower(core, req);
     if (req->max_wait_ms <= 0 || req->min_bytes <= 0 || core->stopping || !w ||
         w->wait_max_ms <= 0) {
         answer(core, r, req); /* will not wait: no need to probe first */
@@ -552,7 +630,8 @@ void od_h_fetch(od_req_t *r, void *body)
         od_FetchRequest_FetchTopic_t *ft = &req->topics[i];
         for (int32_t j = 0; j < ft->partitions_count; j++) {
             int16_t err;
-            od_partition_t *p = lookup(core, ft->topic, ft->partitions[j].partition, &err);
+            od_partition_t *p = lookup_read(core, req, r->hdr.api_version, ft->topic,
+                                            ft->partitions[j].partition, &err);
             if (!p)
                 continue;
             od_fetch_waiter_t *node = &fw->nodes[fw->nnodes++];

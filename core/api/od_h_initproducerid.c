@@ -1,10 +1,10 @@
 /* od_h_initproducerid.c - InitProducerId (versions 0-4) for idempotent
  * producers.
  *
- * Producer ids come in blocks of PID_BLOCK allocated through the control
- * plane: the broker proposes a ProducerIdsRecord whose NextProducerId is
- * the end of its new block (the image's next_producer_id is the start), as
- * Kafka's controller does, and hands ids out of the block. Requests that
+ * Producer ids come in blocks allocated by the active controller
+ * (od_h_allocpids.c: a ProducerIdsRecord whose NextProducerId is the end of
+ * the block, as Kafka's controller commits; other brokers ask with
+ * AllocateProducerIds), and the broker hands ids out of its block. Requests that
  * arrive while a block is being allocated wait for it. A restart starts a
  * new block; the rest of the old one is never reused.
  *
@@ -30,7 +30,6 @@
 #include "od_handlers.h"
 #include "od_producer.h"
 
-#define PID_BLOCK 1000
 #define EPOCH_MAX 32766 /* Kafka bumps to a new id once the epoch would reach Short.MAX */
 
 /* ---- the broker's producer-id state, hung off the core ----
@@ -119,6 +118,7 @@ void od_initpid_expire(od_core_t *core, int64_t now_ms, int64_t max_idle_ms)
 
 void od_initpid_reset(od_core_t *core)
 {
+    od_pids_alloc_free(core);
     od_pid_registry_t *pr = core->pids;
     if (!pr)
         return;
@@ -182,19 +182,19 @@ static int try_answer(od_pid_registry_t *pr, od_req_t *r, const od_InitProducerI
 
 static int propose_block(od_core_t *core, char *err, size_t errsz);
 
-static void block_committed(void *arg, int status, const char *msg)
+static void block_allocated(void *arg, int16_t code, int64_t start, int32_t len)
 {
     od_core_t *core = arg;
     od_pid_registry_t *pr = core->pids;
     if (!pr)
         return; /* shut down meanwhile */
-    int16_t err = OD_ERR_NONE;
-    if (status == 0 && core->image.next_producer_id == pr->proposed_start + PID_BLOCK) {
-        pr->block_next = pr->proposed_start;
-        pr->block_end = pr->proposed_start + PID_BLOCK;
+    int16_t err = code;
+    if (err == OD_ERR_NONE) {
+        pr->block_next = start;
+        pr->block_end = start + len;
     } else {
-        od_logf(OD_LOG_WARN, "allocating a producer id block failed: %s",
-                status == 0 ? "another allocation came first" : (msg ? msg : "?"));
+        od_logf(OD_LOG_WARN, "no producer id block from the active controller: %s",
+                od_err_name(code));
         err = OD_ERR_COORDINATOR_NOT_AVAILABLE;
     }
     pr->proposed_start = -1;
@@ -215,8 +215,8 @@ static void block_committed(void *arg, int status, const char *msg)
     }
     char why[256];
     if (pr->proposed_start < 0 && propose_block(core, why, sizeof(why)) < 0) {
-        od_logf(OD_LOG_WARN, "cannot propose a producer id block: %s", why);
-        block_committed(core, -OD_ERR_COORDINATOR_NOT_AVAILABLE, why);
+        od_logf(OD_LOG_WARN, "cannot ask for a producer id block: %s", why);
+        block_allocated(core, OD_ERR_COORDINATOR_NOT_AVAILABLE, -1, 0);
     }
 }
 
@@ -234,44 +234,25 @@ static void wait_for_block(od_core_t *core, od_pid_registry_t *pr, od_req_t *r,
     pr->waiters_tail = &w->next;
     char why[256];
     if (pr->proposed_start < 0 && propose_block(core, why, sizeof(why)) < 0) {
-        od_logf(OD_LOG_WARN, "cannot propose a producer id block: %s", why);
-        block_committed(core, -OD_ERR_COORDINATOR_NOT_AVAILABLE, why);
+        od_logf(OD_LOG_WARN, "cannot ask for a producer id block: %s", why);
+        block_allocated(core, OD_ERR_COORDINATOR_NOT_AVAILABLE, -1, 0);
     }
 }
 
 /* Encode and propose one ProducerIdsRecord (the recset helpers of
  * od_metadata.c are private; this is the same framing). */
+/* A block from the active controller (od_h_allocpids.c): committed here
+ * when this node is the controller, else asked for with AllocateProducerIds. */
 static int propose_block(od_core_t *core, char *err, size_t errsz)
 {
-    if (!core->cp) {
-        snprintf(err, errsz, "no control plane");
+    core->pids->proposed_start = 0; /* in flight */
+    if (od_pids_allocate(core, block_allocated, core) < 0) {
+        snprintf(err, errsz, "no control plane to allocate from");
+        if (core->pids)
+            core->pids->proposed_start = -1;
         return -1;
     }
-    od_ProducerIdsRecord_t rec;
-    od_ProducerIdsRecord_init(&rec);
-    int64_t start = core->image.next_producer_id > 0 ? core->image.next_producer_id : 0;
-    const od_broker_reg_t *b = od_image_broker(&core->image, (int32_t)core->conf.node_id);
-    rec.broker_id = (int32_t)core->conf.node_id;
-    rec.broker_epoch = b ? b->epoch : -1;
-    rec.next_producer_id = start + PID_BLOCK;
-    od_wbuf_t w;
-    od_wbuf_init(&w);
-    od_metarec_frame(&w, OD_METAREC_PRODUCER_IDS, 0);
-    od_ProducerIdsRecord_encode(&w, 0, &rec);
-    size_t len = 0;
-    uint8_t *flat = w.err ? NULL : od_wbuf_flatten(&w, &len);
-    od_wbuf_free(&w);
-    if (!flat) {
-        snprintf(err, errsz, "out of memory");
-        return -1;
-    }
-    od_meta_record_t mr = {flat, len};
-    core->pids->proposed_start = start;
-    int rc = core->cp->propose(core->cp_self, &mr, 1, block_committed, core, err, errsz);
-    free(flat);
-    if (rc < 0 && core->pids)
-        core->pids->proposed_start = -1;
-    return rc;
+    return 0;
 }
 
 void od_h_init_producer_id(od_req_t *r, void *body)

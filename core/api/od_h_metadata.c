@@ -68,16 +68,23 @@ static int fill_topic(od_core_t *core, od_req_t *r, od_topic_t *t, mtopic_t *o)
         op->isr_nodes_count = p->nisr;
         op->isr_nodes = p->isr;
         op->offline_replicas_count = 0;
-        if (p->offline) {
-            /* Only this node's replica can be known offline here. */
-            int32_t *self = od_arena_calloc(&r->arena, 1, sizeof(*self));
-            if (!self)
-                return -1;
-            *self = (int32_t)core->conf.node_id;
-            op->error_code = OD_ERR_KAFKA_STORAGE_ERROR;
-            op->offline_replicas = self;
-            op->offline_replicas_count = 1;
+        /* Offline: replicas on brokers that are fenced or gone (as the
+         * image says), and this node's own when its log cannot be opened. */
+        int32_t *off = od_arena_calloc(&r->arena, p->nreplicas ? (size_t)p->nreplicas : 1,
+                                       sizeof(*off));
+        if (!off)
+            return -1;
+        op->offline_replicas = off;
+        for (int32_t k = 0; k < p->nreplicas; k++) {
+            const od_broker_reg_t *b = od_image_broker(&core->image, p->replicas[k]);
+            int mine = p->replicas[k] == (int32_t)core->conf.node_id;
+            if (!b || b->fenced || (mine && p->offline))
+                off[op->offline_replicas_count++] = p->replicas[k];
         }
+        if (p->offline && p->leader == (int32_t)core->conf.node_id)
+            op->error_code = OD_ERR_KAFKA_STORAGE_ERROR;
+        else if (p->offline && p->nreplicas <= 1)
+            op->error_code = OD_ERR_KAFKA_STORAGE_ERROR;
     }
     return 0;
 }

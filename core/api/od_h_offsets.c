@@ -8,6 +8,7 @@
 #include "od_dispatch.h"
 #include "od_group.h"
 #include "od_handlers.h"
+#include "od_repl.h"
 
 static int partition_known(od_core_t *core, od_str_t topic, int32_t part)
 {
@@ -19,6 +20,11 @@ static int partition_known(od_core_t *core, od_str_t topic, int32_t part)
 
 /* ---- OffsetCommit ---- */
 
+static void commit_answer(od_req_t *r, od_OffsetCommitRequest_t *req, od_gcommit_t *parts,
+                          size_t total);
+static void encode_commit(od_req_t *r, od_OffsetCommitRequest_t *req, od_gcommit_t *parts,
+                          size_t total);
+
 void od_h_offset_commit(od_req_t *r, void *body)
 {
     od_core_t *core = r->conn->core;
@@ -29,10 +35,7 @@ void od_h_offset_commit(od_req_t *r, void *body)
     for (int32_t i = 0; i < nt; i++)
         total += req->topics[i].partitions_count > 0 ? (size_t)req->topics[i].partitions_count : 0;
     od_gcommit_t *parts = od_arena_calloc(&r->arena, total ? total : 1, sizeof(*parts));
-    od_OffsetCommitResponse_t resp;
-    od_OffsetCommitResponse_init(&resp);
-    resp.topics = od_arena_calloc(&r->arena, nt ? (size_t)nt : 1, sizeof(*resp.topics));
-    if (!parts || !resp.topics) {
+    if (!parts) {
         od_req_drop(r);
         return;
     }
@@ -65,6 +68,105 @@ void od_h_offset_commit(od_req_t *r, void *body)
                         v >= 1 ? req->generation_id_or_member_epoch : -1,
                         v >= 1 ? req->member_id : none, v >= 7 ? req->group_instance_id : none,
                         v >= 2 && v <= 4 ? req->retention_time_ms : -1, parts, total);
+    commit_answer(r, req, parts, total);
+}
+
+/* Kafka's mapping of a failed replicated write of offsets. */
+static int16_t commit_error(int16_t e)
+{
+    switch (e) {
+    case OD_ERR_NONE:
+        return OD_ERR_NONE;
+    case OD_ERR_NOT_LEADER_OR_FOLLOWER:
+    case OD_ERR_KAFKA_STORAGE_ERROR:
+        return OD_ERR_NOT_COORDINATOR;
+    default: /* timed out, too few in-sync replicas */
+        return OD_ERR_COORDINATOR_NOT_AVAILABLE;
+    }
+}
+
+typedef struct commit_wait {
+    od_req_t *r;
+    od_OffsetCommitRequest_t *req;
+    od_gcommit_t *parts;
+    size_t total;
+} commit_wait_t;
+
+static void commit_replicated(void *arg, int16_t error)
+{
+    commit_wait_t *w = arg;
+    od_req_t *r = w->r;
+    for (size_t k = 0; k < w->total; k++)
+        if (w->parts[k].error == OD_ERR_NONE)
+            w->parts[k].error = commit_error(error);
+    if (!r->conn) {
+        od_req_free(r);
+        return;
+    }
+    encode_commit(r, w->req, w->parts, w->total);
+}
+
+/* The commit is answered once the followers in the ISR have it (the
+ * coordinator's writes are acks=all, as Kafka's), so a committed offset
+ * survives the coordinator's partition changing leader. */
+static void commit_answer(od_req_t *r, od_OffsetCommitRequest_t *req, od_gcommit_t *parts,
+                          size_t total)
+{
+    od_core_t *core = r->conn->core;
+    int any = 0;
+    for (size_t k = 0; k < total; k++)
+        any |= parts[k].error == OD_ERR_NONE;
+    od_topic_t *t = od_image_topic(&core->image, OD_GROUP_OFFSETS_TOPIC,
+                                   strlen(OD_GROUP_OFFSETS_TOPIC));
+    if (!any || !t || t->npartitions <= 0 || req->group_id.len < 0) {
+        encode_commit(r, req, parts, total);
+        return;
+    }
+    od_partition_t *p = t->partitions[od_group_partition_for(req->group_id.p,
+                                                             (size_t)req->group_id.len,
+                                                             t->npartitions)];
+    commit_wait_t *w = od_arena_calloc(&r->arena, 1, sizeof(*w));
+    int rc = -1;
+    if (w && p->log) {
+        w->r = r;
+        w->req = req;
+        w->parts = parts;
+        w->total = total;
+        /* Names borrow from the frame, which is gone once this returns. */
+        for (int32_t i = 0; i < req->topics_count; i++) {
+            od_str_t *n = &req->topics[i].name;
+            char *c = n->len > 0 ? od_arena_strndup(&r->arena, n->p, (size_t)n->len) : NULL;
+            if (c)
+                n->p = c;
+        }
+        rc = od_hw_wait(core, p, od_partition_log_end(core, p), od_repl_commit_timeout_ms(core),
+                        commit_replicated, w);
+    }
+    if (rc == 0) {
+        od_slice_init(&r->body, NULL, 0);
+        return;
+    }
+    if (rc < 0)
+        for (size_t k = 0; k < total; k++)
+            if (parts[k].error == OD_ERR_NONE)
+                parts[k].error = OD_ERR_COORDINATOR_NOT_AVAILABLE;
+    encode_commit(r, req, parts, total);
+}
+
+static void encode_commit(od_req_t *r, od_OffsetCommitRequest_t *req, od_gcommit_t *parts,
+                          size_t total)
+{
+    int16_t v = r->hdr.api_version;
+    int32_t nt = req->topics_count > 0 ? req->topics_count : 0;
+    od_OffsetCommitResponse_t resp;
+    od_OffsetCommitResponse_init(&resp);
+    resp.topics = od_arena_calloc(&r->arena, nt ? (size_t)nt : 1, sizeof(*resp.topics));
+    if (!resp.topics) {
+        od_req_drop(r);
+        return;
+    }
+    size_t k = 0;
+    (void)total;
     resp.topics_count = nt;
     k = 0;
     for (int32_t i = 0; i < nt; i++) {

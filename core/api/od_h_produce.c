@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "od_authz.h"
+#include "od_acks.h"
 #include "od_batch.h"
 #include "od_codec.h"
 #include "od_compact_check.h"
@@ -15,6 +16,7 @@
 #include "od_metrics.h"
 #include "od_producer.h"
 #include "od_schema.h"
+#include "od_repl.h"
 #include "od_topic_config.h"
 #include "od_topicname.h"
 
@@ -130,10 +132,26 @@ static int append_denied(od_req_t *r, const char *topic, int32_t partition, cons
     return 1;
 }
 
+/* Kafka's NotEnoughReplicasException text: the ISR as a Scala Set. */
+static void not_enough(const od_partition_t *p, char *msg, size_t msgsz)
+{
+    size_t n = (size_t)snprintf(msg, msgsz, "The size of the current ISR Set(");
+    for (int32_t i = 0; i < p->nisr && n < msgsz; i++)
+        n += (size_t)snprintf(msg + n, msgsz - n, "%s%d", i ? ", " : "", p->isr[i]);
+    if (n < msgsz)
+        snprintf(msg + n, msgsz - n, ") is insufficient to satisfy the min.isr requirement of %lld "
+                 "for partition %s-%d", (long long)p->topic->cfg.min_insync_replicas,
+                 p->topic->name, p->index);
+}
+
+/* *required: with acks=all, set to the offset the high watermark must
+ * reach before the partition is acknowledged (-1: answer now). */
 static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
                               const od_ProduceRequest_PartitionProduceData_t *pd, part_resp_t *out,
-                              const char *topic_name, char *msg, size_t msgsz)
+                              const char *topic_name, int acks, int64_t *required, char *msg,
+                              size_t msgsz)
 {
+    *required = -1;
     out->index = pd->index;
     out->base_offset = -1;
     out->log_append_time_ms = -1;
@@ -148,6 +166,11 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
     if (!p)
         return;
     out->log_start_offset = od_partition_log_start(core, p);
+    if (acks == -1 && od_repl_isr_size(p) < t->cfg.min_insync_replicas) {
+        out->error_code = OD_ERR_NOT_ENOUGH_REPLICAS;
+        not_enough(p, msg, msgsz);
+        return;
+    }
     if (pd->records.len <= 0) {
         out->error_code = OD_ERR_CORRUPT_MESSAGE;
         snprintf(msg, msgsz, "produce request without records");
@@ -299,6 +322,8 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
     out->error_code = OD_ERR_NONE;
     out->base_offset = base;
     out->log_append_time_ms = append_time;
+    if (acks == -1 && p->high_watermark < next)
+        *required = next;
 }
 
 void od_h_produce(od_req_t *r, void *body)
@@ -324,6 +349,13 @@ void od_h_produce(od_req_t *r, void *body)
     /* All compressed batches of the request may inflate to at most what
      * the request could have carried uncompressed (od_batch_codec.c). */
     od_batch_budget_begin((size_t)core->conf.socket_request_max_bytes);
+    size_t nparts = 0, npending = 0;
+    for (int32_t i = 0; i < nt; i++)
+        nparts += req->topic_data[i].partition_data_count > 0
+                      ? (size_t)req->topic_data[i].partition_data_count
+                      : 0;
+    od_ack_pending_t *pending =
+        req->acks == -1 ? od_arena_calloc(&r->arena, nparts + 1, sizeof(*pending)) : NULL;
     for (int32_t i = 0; i < nt; i++) {
         od_ProduceRequest_TopicProduceData_t *td = &req->topic_data[i];
         od_ProduceResponse_TopicProduceResponse_t *tr = &resp.responses[i];
@@ -359,7 +391,17 @@ void od_h_produce(od_req_t *r, void *body)
                 out->log_start_offset = -1;
                 out->error_message.len = -1;
             } else {
-                produce_partition(core, r, t, &td->partition_data[j], out, name, msg, sizeof(msg));
+                int64_t required = -1;
+                produce_partition(core, r, t, &td->partition_data[j], out, name, req->acks,
+                                  &required, msg, sizeof(msg));
+                if (required >= 0 && pending) {
+                    pending[npending].p = t->partitions[td->partition_data[j].index];
+                    pending[npending].required = required;
+                    pending[npending].out = out;
+                    npending++;
+                } else if (required >= 0) { /* no memory to wait: Kafka's answer to a timeout */
+                    out->error_code = OD_ERR_REQUEST_TIMED_OUT;
+                }
             }
             if (out->error_code != OD_ERR_NONE) {
                 any_error = 1;
@@ -380,6 +422,10 @@ void od_h_produce(od_req_t *r, void *body)
             od_conn_close(c, "error in an acks=0 produce");
         return;
     }
+    if (npending > 0 && od_acks_wait(core, r, &resp, pending, npending, req->timeout_ms) == 0)
+        return; /* answered once the in-sync replicas have the batches */
+    for (size_t k = 0; k < npending; k++) /* could not wait */
+        pending[k].out->error_code = OD_ERR_REQUEST_TIMED_OUT;
     od_ProduceResponse_encode(&r->resp, r->hdr.api_version, &resp);
     od_req_done(r);
 }

@@ -10,6 +10,7 @@
 #include "od_ext.h"
 #include "od_handlers.h"
 #include "od_nameset.h"
+#include "od_placement.h"
 #include "od_topic_config.h"
 #include "od_topicname.h"
 
@@ -273,11 +274,10 @@ void od_h_create_topics(od_req_t *r, void *body)
                       "Number of partitions must be larger than 0.");
             continue;
         }
-        if (rf <= 0 || (size_t)rf > core->image.nbrokers) {
-            snprintf(msg, sizeof(msg), "Replication factor: %d larger than available brokers: %zu.",
-                     rf, core->image.nbrokers);
+        if (rf <= 0 || (!asg && od_place_check(&core->image, rf, msg, sizeof(msg)) < 0)) {
             if (rf <= 0)
-                snprintf(msg, sizeof(msg), "Replication factor must be larger than 0.");
+                snprintf(msg, sizeof(msg), "Replication factor must be larger than 0, or -1 to use "
+                         "the default value.");
             set_error(r, &o->error_code, &o->error_message, OD_ERR_INVALID_REPLICATION_FACTOR, msg);
             continue;
         }

@@ -19,6 +19,15 @@ void od_h_delete_topics(od_req_t *r, void *body);
 void od_h_create_partitions(od_req_t *r, void *body);
 void od_h_describe_configs(od_req_t *r, void *body);
 void od_h_describe_cluster(od_req_t *r, void *body);
+void od_h_broker_registration(od_req_t *r, void *body); /* od_broker_ctl.c */
+void od_h_broker_heartbeat(od_req_t *r, void *body);
+void od_h_allocate_producer_ids(od_req_t *r, void *body); /* od_h_allocpids.c */
+/* A block of producer ids from the active controller: committed here when
+ * this node is it, else asked for with AllocateProducerIds. cb runs once
+ * (error, start, length); -1 when it cannot even be asked. */
+typedef void (*od_pids_cb)(void *arg, int16_t err, int64_t start, int32_t len);
+int od_pids_allocate(struct od_core *core, od_pids_cb cb, void *arg);
+void od_pids_alloc_free(struct od_core *core); /* at shutdown: pending ones fail */
 void od_h_delete_records(od_req_t *r, void *body);
 void od_h_alter_configs(od_req_t *r, void *body);
 void od_h_incremental_alter_configs(od_req_t *r, void *body);
@@ -30,6 +39,13 @@ void od_h_delete_acls(od_req_t *r, void *body);
 /* SCRAM credentials (core/sec/od_scram_api.c). */
 void od_h_describe_user_scram_credentials(od_req_t *r, void *body);
 void od_h_alter_user_scram_credentials(od_req_t *r, void *body);
+/* Replication (doc/cluster.md). */
+void od_h_offset_for_leader_epoch(od_req_t *r, void *body);
+void od_h_alter_partition(od_req_t *r, void *body);
+void od_h_elect_leaders(od_req_t *r, void *body);
+void od_h_alter_partition_reassignments(od_req_t *r, void *body);
+void od_h_list_partition_reassignments(od_req_t *r, void *body);
+void od_h_describe_log_dirs(od_req_t *r, void *body);
 /* Consumer groups (od_h_groups.c, od_h_offsets.c). */
 void od_h_find_coordinator(od_req_t *r, void *body);
 void od_h_join_group(od_req_t *r, void *body);

@@ -469,12 +469,17 @@ int16_t od_coord_ensure_topic(od_coord_t *c)
     if (c->creating_topic || core->image.nbrokers == 0)
         return OD_ERR_COORDINATOR_NOT_AVAILABLE;
     int64_t rf = c->conf.replication;
-    if ((size_t)rf > core->image.nbrokers) {
+    size_t live = 0; /* registered and not fenced: where replicas can go */
+    for (size_t i = 0; i < core->image.nbrokers; i++)
+        live += !core->image.brokers[i].fenced;
+    if (live == 0)
+        return OD_ERR_COORDINATOR_NOT_AVAILABLE;
+    if ((size_t)rf > live) {
         od_logf(OD_LOG_WARN,
-                "offsets.topic.replication.factor=%lld but only %zu broker(s) registered; "
+                "offsets.topic.replication.factor=%lld but only %zu live broker(s); "
                 "creating %s with replication factor %zu",
-                (long long)rf, core->image.nbrokers, OD_GROUP_OFFSETS_TOPIC, core->image.nbrokers);
-        rf = (int64_t)core->image.nbrokers;
+                (long long)rf, live, OD_GROUP_OFFSETS_TOPIC, live);
+        rf = (int64_t)live;
     }
     char seg[32];
     snprintf(seg, sizeof(seg), "%lld", (long long)c->conf.segment_bytes);

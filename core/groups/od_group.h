@@ -354,6 +354,12 @@ int od_gstore_apply_batches(od_coord_t *c, const uint8_t *buf, size_t len, int32
 void od_gstore_load_done(od_coord_t *c);
 /* Load every __consumer_offsets partition this broker leads. */
 int od_gstore_load(struct od_core *core, char *err, size_t errsz);
+struct od_partition;
+/* Leadership of one __consumer_offsets partition moved (core/repl): the
+ * new leader loads its groups from the log it replicated, the old one
+ * forgets them (members waiting on them are answered). */
+void od_groups_partition_led(struct od_core *core, struct od_partition *p);
+void od_groups_partition_lost(struct od_core *core, struct od_partition *p);
 /* The default od_gappend_fn (arg: the od_coord_t): the partition's log. */
 int16_t od_gstore_append_log(void *arg, int32_t partition, uint8_t *batch, size_t len);
 

@@ -540,3 +540,45 @@ int od_gstore_load(od_core_t *core, char *err, size_t errsz)
             core->coord->ngroups, OD_GROUP_OFFSETS_TOPIC, (long long)(od_mono_ms() - t0));
     return 0;
 }
+
+void od_groups_partition_led(od_core_t *core, od_partition_t *p)
+{
+    od_coord_t *c = core->coord;
+    if (!c || !c->buckets || !p->log)
+        return;
+    od_groups_partition_lost(core, p); /* whatever is left from an older leadership */
+    char why[256];
+    int64_t t0 = od_mono_ms();
+    if (load_partition(core, p, why, sizeof(why)) < 0)
+        od_logf(OD_LOG_ERROR, "loading %s-%d: %s", OD_GROUP_OFFSETS_TOPIC, p->index, why);
+    size_t n = 0;
+    od_group_t *g = od_group_next(c, NULL);
+    while (g) {
+        od_group_t *next = od_group_next(c, g);
+        if (g->partition == p->index) {
+            if (!g->has_metadata && g->noffsets == 0 && g->nmembers == 0) {
+                od_group_destroy(g);
+            } else {
+                od_group_start_sessions(g);
+                n++;
+            }
+        }
+        g = next;
+    }
+    od_logf(OD_LOG_INFO, "group coordinator: %s-%d led here; loaded %zu group(s) in %lld ms",
+            OD_GROUP_OFFSETS_TOPIC, p->index, n, (long long)(od_mono_ms() - t0));
+}
+
+void od_groups_partition_lost(od_core_t *core, od_partition_t *p)
+{
+    od_coord_t *c = core->coord;
+    if (!c || !c->buckets)
+        return;
+    od_group_t *g = od_group_next(c, NULL);
+    while (g) {
+        od_group_t *next = od_group_next(c, g);
+        if (g->partition == p->index)
+            od_group_destroy(g);
+        g = next;
+    }
+}

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -11,8 +12,10 @@
 #include "od_core.h"
 #include "od_handlers.h"
 #include "od_metadata.h"
+#include "od_module.h"
 #include "od_proto_gen.h"
 #include "od_producer.h"
+#include "od_repl.h"
 #include "od_topic_config.h"
 
 static int is_local_replica(od_core_t *core, const od_partition_t *p)
@@ -61,6 +64,41 @@ static int fd_headroom(char *err, size_t errsz)
     return -1;
 }
 
+/* A replicated partition's high watermark as of its last clean close
+ * (committed then, so still committed), else its log start; never past
+ * the log end. Without it a restarted leader would hide its committed
+ * records until its followers have fetched again. */
+#define HW_STATE "high-watermark"
+static int64_t load_high_watermark(od_core_t *core, od_partition_t *p)
+{
+    int64_t start = core->storage->start_offset(p->log), end = core->storage->end_offset(p->log);
+    void *data = NULL;
+    size_t len = 0;
+    char why[256];
+    if (!OD_OPS_HAS(core->storage, get_state) ||
+        core->storage->get_state(p->log, HW_STATE, &data, &len, why, sizeof(why)) != 1)
+        return start;
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%.*s", (int)(len < sizeof(buf) - 1 ? len : sizeof(buf) - 1),
+             (const char *)data);
+    free(data);
+    char *e;
+    long long v = strtoll(buf, &e, 10);
+    if (e == buf || v < start)
+        return start;
+    return v > end ? end : v;
+}
+
+static void save_high_watermark(od_core_t *core, od_partition_t *p)
+{
+    if (p->nreplicas <= 1 || !OD_OPS_HAS(core->storage, put_state))
+        return;
+    char buf[32], why[256];
+    int n = snprintf(buf, sizeof(buf), "%lld\n", (long long)p->high_watermark);
+    if (core->storage->put_state(p->log, HW_STATE, buf, (size_t)n, why, sizeof(why)) < 0)
+        od_logf(OD_LOG_WARN, "%s-%d: saving the high watermark: %s", p->topic->name, p->index, why);
+}
+
 int od_partition_open_log(od_core_t *core, od_partition_t *p, char *err, size_t errsz)
 {
     if (p->log || !is_local_replica(core, p))
@@ -89,8 +127,13 @@ int od_partition_open_log(od_core_t *core, od_partition_t *p, char *err, size_t 
         return -1;
     }
     p->offline = 0;
-    /* A lone replica is the whole ISR: everything in its log is committed. */
-    p->high_watermark = core->storage->end_offset(p->log);
+    /* A lone replica is the whole ISR: everything in its log is committed.
+     * A replicated one learns its high watermark again (a leader from its
+     * followers' fetches, a follower from its leader); until then only
+     * its log start is known to be committed. */
+    p->high_watermark = p->nreplicas <= 1 ? core->storage->end_offset(p->log)
+                                          : load_high_watermark(core, p);
+    od_repl_log_opened(core, p);
     return 0;
 }
 
@@ -99,6 +142,7 @@ void od_partition_close_log(od_core_t *core, od_partition_t *p)
     if (!p->log)
         return;
     od_producer_partition_closing(core, p, 0);
+    save_high_watermark(core, p);
     core->storage->close(p->log);
     p->log = NULL;
 }
@@ -122,8 +166,13 @@ int od_partition_append(od_core_t *core, od_partition_t *p, const uint8_t *data,
     }
     if (core->storage->append(p->log, data, len, info, err, errsz) < 0)
         return -1;
-    if (p->nisr <= 1)
+    od_repl_appended(core, p, data, len);
+    if (p->nisr <= 1) {
         p->high_watermark = info->last_offset + 1;
+        od_acks_hw_moved(core, p);
+    } else {
+        od_replica_hw_after_append(core, p);
+    }
     od_fetch_wake(core, p);
     return 0;
 }

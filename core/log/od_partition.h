@@ -25,6 +25,7 @@ typedef struct od_partition {
     int64_t high_watermark; /* offsets below it are committed */
     od_fetch_waiter_t *waiters; /* long-polling fetches interested in it */
     struct od_pstate *producer_state; /* idempotent producers (od_producer.c), lazy */
+    struct od_replica *repl; /* replication state (core/repl/od_replica.c), lazy */
 } od_partition_t;
 
 struct od_core;
@@ -37,9 +38,9 @@ int od_partition_open_log(struct od_core *core, od_partition_t *p, char *err, si
 /* Close (clean) or delete the local log. */
 void od_partition_close_log(struct od_core *core, od_partition_t *p);
 int od_partition_delete_log(struct od_core *core, od_partition_t *p, char *err, size_t errsz);
-/* Append validated, offset-assigned batches; advances the high watermark
- * (a single-replica ISR commits at once; replication will move it later)
- * and wakes waiting fetches. */
+/* Append validated, offset-assigned batches as the leader; advances the
+ * high watermark (a single-replica ISR commits at once, a larger one when
+ * its followers have the batches: core/repl) and wakes waiting fetches. */
 int od_partition_append(struct od_core *core, od_partition_t *p, const uint8_t *data, size_t len,
                         const od_append_info_t *info, char *err, size_t errsz);
 int64_t od_partition_log_start(struct od_core *core, od_partition_t *p);

@@ -214,6 +214,13 @@ void od_producer_appended(od_core_t *core, od_partition_t *p, int64_t pid, int16
         od_logf(OD_LOG_ERROR, "producer state: out of memory");
 }
 
+void od_producer_truncated(od_core_t *core, od_partition_t *p)
+{
+    (void)core;
+    od_pstate_free(p->producer_state); /* a snapshot past the new end is refused at load */
+    p->producer_state = NULL;
+}
+
 void od_producer_partition_closing(od_core_t *core, od_partition_t *p, int deleted)
 {
     if (!p->producer_state)

@@ -93,6 +93,9 @@ od_pstate_t *od_producer_state(struct od_core *core, od_partition_t *p);
 void od_producer_appended(struct od_core *core, od_partition_t *p, int64_t pid, int16_t epoch,
                           int32_t first_seq, int32_t last_seq, int64_t first_offset,
                           int64_t last_offset, int64_t timestamp);
+/* The log lost its tail (a follower cut a divergent one): the state is
+ * dropped and rebuilt from the snapshot and the log on next use. */
+void od_producer_truncated(struct od_core *core, od_partition_t *p);
 /* The partition's log is being closed (snapshot first) or deleted. */
 void od_producer_partition_closing(struct od_core *core, od_partition_t *p, int deleted);
 

@@ -14,6 +14,8 @@
 #include "od_nameset.h"
 #include "od_handlers.h"
 #include "od_net.h"
+#include "od_placement.h"
+#include "od_repl.h"
 #include "od_proto_gen.h"
 #include "od_schema.h"
 #include "od_scram_store.h"
@@ -237,6 +239,7 @@ static void free_partition(od_core_t *core, od_partition_t *p)
     if (!p)
         return;
     od_fetch_partition_removed(core, p);
+    od_repl_partition_removed(core, p);
     od_partition_close_log(core, p);
     free(p->replicas);
     free(p->isr);
@@ -456,6 +459,7 @@ static int apply_partition(od_core_t *core, const od_PartitionRecord_t *r, char 
     if (od_partition_open_log(core, p, why, sizeof(why)) < 0)
         od_logf(OD_LOG_ERROR, "topic %s partition %d is offline (KAFKA_STORAGE_ERROR): %s",
                 t->name, p->index, why);
+    od_repl_partition_changed(core, p);
     return 0;
 oom:
     snprintf(err, errsz, "out of memory");
@@ -490,6 +494,7 @@ static int apply_partition_change(od_core_t *core, const od_PartitionChangeRecor
         p->leader_epoch++;
     }
     p->partition_epoch++;
+    od_repl_partition_changed(core, p);
     return 0;
 }
 
@@ -584,7 +589,9 @@ static int apply_register_broker(od_core_t *core, const od_RegisterBrokerRecord_
     b->id = r->broker_id;
     b->incarnation = r->incarnation_id;
     b->epoch = r->broker_epoch;
-    b->fenced = 0; /* a single-node quorum unfences at once */
+    /* Fenced until the active controller unfences it (its own broker and a
+     * single node register unfenced; BrokerRegistration fenced). */
+    b->fenced = r->fenced != 0;
     b->nreplicas = nreplicas;
     b->npending = npending;
     if (r->rack.len >= 0)
@@ -607,6 +614,29 @@ static int apply_register_broker(od_core_t *core, const od_RegisterBrokerRecord_
 oom:
     snprintf(err, errsz, "out of memory");
     return -1;
+}
+
+/* FenceBrokerRecord / UnfenceBrokerRecord: for the registration
+ * they name (its broker epoch); a stale one changes nothing. */
+static int apply_fencing(od_core_t *core, int32_t id, int64_t epoch, int fenced)
+{
+    for (size_t i = 0; i < core->image.nbrokers; i++)
+        if (core->image.brokers[i].id == id && core->image.brokers[i].epoch == epoch)
+            core->image.brokers[i].fenced = fenced;
+    return 0;
+}
+
+static int apply_fence(od_core_t *core, const od_FenceBrokerRecord_t *r, char *err, size_t errsz)
+{
+    (void)err, (void)errsz;
+    return apply_fencing(core, r->id, r->epoch, 1);
+}
+
+static int apply_unfence(od_core_t *core, const od_UnfenceBrokerRecord_t *r, char *err,
+                         size_t errsz)
+{
+    (void)err, (void)errsz;
+    return apply_fencing(core, r->id, r->epoch, 0);
 }
 
 int od_metadata_apply(od_core_t *core, const uint8_t *rec, size_t len, int64_t offset, char *err,
@@ -656,6 +686,11 @@ int od_metadata_apply(od_core_t *core, const uint8_t *rec, size_t len, int64_t o
         break;
     case OD_METAREC_REMOVE_ACCESS_CONTROL_ENTRY:
         DECODE_APPLY(RemoveAccessControlEntryRecord, od_acls_apply_remove);
+    case OD_METAREC_FENCE_BROKER:
+        DECODE_APPLY(FenceBrokerRecord, apply_fence);
+        break;
+    case OD_METAREC_UNFENCE_BROKER:
+        DECODE_APPLY(UnfenceBrokerRecord, apply_unfence);
         break;
     case OD_METAREC_PRODUCER_IDS: {
         od_ProducerIdsRecord_t r;
@@ -891,18 +926,6 @@ static void add_partition_record(od_recset_t *rs, const od_uuid_t *topic_id, int
         od_PartitionRecord_encode(w, 0, &pr);
 }
 
-/* Replica placement: round-robin over registered brokers, starting at a
- * different broker for each partition, as Kafka's placer does without racks. */
-static int place_replicas(od_core_t *core, int32_t index, int16_t rf, int32_t *out)
-{
-    od_image_t *img = &core->image;
-    if (rf < 1 || (size_t)rf > img->nbrokers)
-        return -1;
-    for (int16_t r = 0; r < rf; r++)
-        out[r] = img->brokers[((size_t)index + (size_t)r) % img->nbrokers].id;
-    return 0;
-}
-
 int od_metadata_check_assignment(od_core_t *core, const od_assignment_t *a, int32_t count,
                                  char *err, size_t errsz)
 {
@@ -934,6 +957,9 @@ int od_metadata_create_topic(od_core_t *core, const od_new_topic_t *nt, od_meta_
         snprintf(err, errsz, "Topic '%.*s' already exists.", (int)nt->name_len, nt->name);
         return -OD_ERR_TOPIC_ALREADY_EXISTS;
     }
+    /* Not the active controller: it decides (od_forward_create.c). */
+    if (cb && od_forward_create_topic(core, nt, cb, arg) == 0)
+        return 0;
     struct od_creating *busy = creating_find(&core->image, nt->name, nt->name_len);
     if (busy) {
         if (busy->len == nt->name_len && memcmp(busy->name, nt->name, nt->name_len) == 0) {
@@ -990,12 +1016,13 @@ int od_metadata_create_topic(od_core_t *core, const od_new_topic_t *nt, od_meta_
         if (nt->assignments) {
             reps = nt->assignments[i].brokers;
             nreps = nt->assignments[i].n > 64 ? 64 : nt->assignments[i].n;
-        } else if (place_replicas(core, i, nt->replication_factor, replicas) < 0) {
-            snprintf(err, errsz, "replication factor %d is larger than the %zu available brokers",
-                     nt->replication_factor, core->image.nbrokers);
+        } else if ((nreps = od_place_partition(&core->image, &tr.topic_id, i,
+                                               nt->replication_factor, replicas, err, errsz)) < 0) {
             recset_free(&rs);
             free(placed);
-            return -OD_ERR_INVALID_REPLICATION_FACTOR;
+            return nreps;
+        } else {
+            nreps = nt->replication_factor;
         }
         add_partition_record(&rs, &tr.topic_id, i, (int32_t *)reps, nreps);
         memcpy(placed + nplaced, reps, (size_t)nreps * sizeof(*reps));
@@ -1076,11 +1103,13 @@ int od_metadata_add_partitions(od_core_t *core, od_topic_t *t, int32_t new_total
             const od_assignment_t *a = &assignments[i - t->npartitions];
             reps = a->brokers;
             nreps = a->n > 64 ? 64 : a->n;
-        } else if (place_replicas(core, i, (int16_t)rf, replicas) < 0) {
-            snprintf(err, errsz, "not enough brokers for replication factor %d", rf);
+        } else if ((nreps = od_place_partition(&core->image, &t->id, i, rf, replicas, err,
+                                               errsz)) < 0) {
             recset_free(&rs);
             free(placed);
-            return -OD_ERR_INVALID_REPLICATION_FACTOR;
+            return nreps;
+        } else {
+            nreps = rf;
         }
         add_partition_record(&rs, &t->id, i, (int32_t *)reps, nreps);
         memcpy(placed + nplaced, reps, (size_t)nreps * sizeof(*reps));
@@ -1099,6 +1128,29 @@ int od_metadata_add_partitions(od_core_t *core, od_topic_t *t, int32_t new_total
     return recset_propose_held(core, &rs, placed, nplaced, &held, cb, arg, err, errsz);
 }
 
+int od_metadata_propose_broker(od_core_t *core, od_RegisterBrokerRecord_t *r, od_meta_done_cb cb,
+                               void *arg, char *err, size_t errsz)
+{
+    od_recset_t rs = {0};
+    r->broker_epoch = core->image.last_offset + 1;
+    od_wbuf_t *w = recset_add(&rs, OD_METAREC_REGISTER_BROKER, 1);
+    if (w)
+        od_RegisterBrokerRecord_encode(w, 1, r);
+    return recset_propose(core, &rs, NULL, 0, cb, arg, err, errsz);
+}
+
+int od_metadata_self_registered(od_core_t *core, const od_endpoint_t *eps, size_t neps)
+{
+    const od_broker_reg_t *cur = od_image_broker(&core->image, (int32_t)core->conf.node_id);
+    int same = cur && cur->nendpoints == neps;
+    for (size_t i = 0; same && i < neps; i++)
+        same = strcmp(cur->endpoints[i].host, eps[i].host) == 0 &&
+               cur->endpoints[i].port == eps[i].port &&
+               strcmp(cur->endpoints[i].name, eps[i].name) == 0;
+    const char *rack = core->conf.broker_rack && *core->conf.broker_rack ? core->conf.broker_rack : NULL;
+    return same && ((cur->rack == NULL) == (rack == NULL)) && (!rack || strcmp(rack, cur->rack) == 0);
+}
+
 int od_metadata_register_self(od_core_t *core, char *err, size_t errsz)
 {
     int32_t id = (int32_t)core->conf.node_id;
@@ -1106,23 +1158,15 @@ int od_metadata_register_self(od_core_t *core, char *err, size_t errsz)
     size_t neps = 0;
     if (od_listeners_advertised(core, eps, 8, &neps, err, errsz) < 0)
         return -1;
-    const od_broker_reg_t *cur = od_image_broker(&core->image, id);
-    int same = cur && cur->nendpoints == neps;
-    for (size_t i = 0; same && i < neps; i++)
-        same = strcmp(cur->endpoints[i].host, eps[i].host) == 0 &&
-               cur->endpoints[i].port == eps[i].port &&
-               strcmp(cur->endpoints[i].name, eps[i].name) == 0;
-    const char *rack = core->conf.broker_rack && *core->conf.broker_rack ? core->conf.broker_rack : NULL;
-    if (same && ((cur->rack == NULL) == (rack == NULL)) && (!rack || strcmp(rack, cur->rack) == 0)) {
+    if (od_metadata_self_registered(core, eps, neps)) {
         od_listeners_advertised_free(eps, neps);
         return 0;
     }
-    od_recset_t rs = {0};
+    const char *rack = core->conf.broker_rack && *core->conf.broker_rack ? core->conf.broker_rack : NULL;
     od_RegisterBrokerRecord_t r;
     od_RegisterBrokerRecord_init(&r);
     r.broker_id = id;
     randombytes_buf(r.incarnation_id.b, 16);
-    r.broker_epoch = core->image.last_offset + 1;
     od_RegisterBrokerRecord_BrokerEndpoint_t rep[8];
     for (size_t i = 0; i < neps; i++) {
         memset(&rep[i], 0, sizeof(rep[i]));
@@ -1136,10 +1180,7 @@ int od_metadata_register_self(od_core_t *core, char *err, size_t errsz)
     r.features_count = 0;
     r.rack = od_str_c(rack);
     r.fenced = 0;
-    od_wbuf_t *w = recset_add(&rs, OD_METAREC_REGISTER_BROKER, 1);
-    if (w)
-        od_RegisterBrokerRecord_encode(w, 1, &r);
-    int rc = recset_propose(core, &rs, NULL, 0, NULL, NULL, err, errsz);
+    int rc = od_metadata_propose_broker(core, &r, NULL, NULL, err, errsz);
     od_listeners_advertised_free(eps, neps);
     return rc;
 }

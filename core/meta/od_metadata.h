@@ -121,6 +121,12 @@ int od_metadata_check_assignment(struct od_core *core, const od_assignment_t *a,
  * Refused (-POLICY_VIOLATION, with a reason) beyond
  * OD_MAX_RECORDS_PER_USER_OP records or when a broker would hold more than
  * max.broker.partitions replicas, counting proposals not committed yet. */
+/* On a node that is not the active controller the topic is created by a
+ * CreateTopics sent to it (od_forward_create.c): cb runs once the topic is
+ * in this node's image. Returns -1 when it cannot be sent (the caller then
+ * proposes locally). */
+int od_forward_create_topic(struct od_core *core, const od_new_topic_t *nt, od_meta_done_cb cb,
+                            void *arg);
 int od_metadata_create_topic(struct od_core *core, const od_new_topic_t *nt, od_meta_done_cb cb,
                              void *arg, char *err, size_t errsz);
 int od_metadata_delete_topic(struct od_core *core, od_topic_t *t, od_meta_done_cb cb, void *arg,
@@ -131,5 +137,12 @@ int od_metadata_add_partitions(struct od_core *core, od_topic_t *t, int32_t new_
 /* Register this broker (endpoints from advertised.listeners) if the image
  * does not already hold the same registration. */
 int od_metadata_register_self(struct od_core *core, char *err, size_t errsz);
+/* Does the image hold this broker with these endpoints (and broker.rack)? */
+int od_metadata_self_registered(struct od_core *core, const od_endpoint_t *eps, size_t neps);
+/* Commit a RegisterBrokerRecord (its broker_epoch is set here), for
+ * BrokerRegistration on the active controller. */
+struct od_RegisterBrokerRecord;
+int od_metadata_propose_broker(struct od_core *core, struct od_RegisterBrokerRecord *r,
+                               od_meta_done_cb cb, void *arg, char *err, size_t errsz);
 
 #endif

@@ -19,6 +19,48 @@
 /* Kafka's SecurityProtocol names, by id (OD_SECPROTO_*). */
 static const char *const secproto_names[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"};
 
+/* controller.listener.names, set once from the settings before any
+ * listener is parsed (od_net_set_controller_names). */
+static char controller_names[512];
+
+/* Is `name` one of the comma separated names of `list`? */
+static int in_list(const char *list, const char *name, size_t len, const char **value)
+{
+    for (const char *p = list; *p;) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ':' && *e != ' ')
+            e++;
+        const char *v = NULL;
+        if (*e == ':')
+            v = e + 1;
+        if ((size_t)(e - p) == len && len && memcmp(p, name, len) == 0) {
+            if (value)
+                *value = v;
+            return 1;
+        }
+        p = e;
+        while (*p && *p != ',')
+            p++;
+    }
+    return 0;
+}
+
+int od_net_set_controller_names(const char *controllers, char *err, size_t errsz)
+{
+    if (controllers && strlen(controllers) >= sizeof(controller_names)) {
+        snprintf(err, errsz, "controller.listener.names is too long");
+        return -1;
+    }
+    snprintf(controller_names, sizeof(controller_names), "%s", controllers ? controllers : "");
+    return 0;
+}
+
+int od_net_is_controller_listener(const char *name)
+{
+    return in_list(controller_names, name, strlen(name), NULL);
+}
 
 /* The protocol of listener `name` in listener.security.protocol.map
  * ("NAME:PROTOCOL,..."), as Kafka: a name missing from the map is an error.
@@ -51,6 +93,8 @@ static int protocol_of(const char *name, const char *map, char *why, size_t whys
         }
         p += len;
     }
+    if (od_net_is_controller_listener(name))
+        return OD_SECPROTO_PLAINTEXT; /* as Kafka: a controller listener missing from the map */
     snprintf(why, whysz, "no security protocol for listener %s in listener.security.protocol.map",
              name);
     return -1;
@@ -126,6 +170,7 @@ int od_listeners_parse(const char *text, const char *protocol_map, od_listen_spe
             return -1;
         }
         s->security_protocol = (int16_t)proto;
+        s->controller = od_net_is_controller_listener(s->name);
         for (size_t i = 0; i < n; i++)
             if (strcmp(out[i].name, s->name) == 0) {
                 snprintf(err, errsz, "listener name %s is used twice", s->name);
@@ -157,7 +202,7 @@ static const od_conf_def_t net_defs[] = {
     {"listener.security.protocol.map", OD_CONF_STRING,
      "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL", 0, 0, NULL,
      "security protocol of each listener name: NAME:PROTOCOL,... (PLAINTEXT, SSL, "
-     "SASL_PLAINTEXT, SASL_SSL)", NULL, 0},
+     "SASL_PLAINTEXT, SASL_SSL); a controller listener missing here is PLAINTEXT", NULL, 0},
     {"queued.max.request.bytes", OD_CONF_INT, "-1", -1, INT64_MAX, NULL,
      "bytes of requests in flight (frames being read or queued, decoded data, unsent responses) "
      "beyond which the broker stops reading new requests from sockets (-1: no bound)",
@@ -607,6 +652,8 @@ int od_listeners_advertised(od_core_t *core, od_endpoint_t *out, size_t max, siz
     *n = 0;
     for (int i = 0; i < k; i++) {
         char host[256];
+        if (specs[i].controller)
+            continue; /* as Kafka: controller listeners are not broker endpoints */
         snprintf(host, sizeof(host), "%s", specs[i].host);
         if (host[0] == 0 || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
             /* Kafka advertises the machine's name for a wildcard listener. */
@@ -618,10 +665,10 @@ int od_listeners_advertised(od_core_t *core, od_endpoint_t *out, size_t max, siz
         for (size_t j = 0; port == 0 && j < core->nlisteners; j++)
             if (strcmp(core->listeners[j].spec.name, specs[i].name) == 0)
                 port = core->listeners[j].bound_port;
-        out[i].name = strdup(specs[i].name);
-        out[i].host = strdup(host);
-        out[i].port = port;
-        out[i].security_protocol = specs[i].security_protocol;
+        out[*n].name = strdup(specs[i].name);
+        out[*n].host = strdup(host);
+        out[*n].port = port;
+        out[*n].security_protocol = specs[i].security_protocol;
         (*n)++;
     }
     return 0;

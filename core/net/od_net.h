@@ -15,7 +15,12 @@ typedef struct od_listen_spec {
     char host[256];   /* empty = all interfaces */
     int port;
     int16_t security_protocol; /* OD_SECPROTO_* (listener.security.protocol.map) */
+    int controller; /* named in controller.listener.names */
 } od_listen_spec_t;
+
+/* controller.listener.names, set before listeners are parsed. */
+int od_net_set_controller_names(const char *controllers, char *err, size_t errsz);
+int od_net_is_controller_listener(const char *name);
 
 struct od_listener {
     od_listen_spec_t spec;

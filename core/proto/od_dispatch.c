@@ -6,6 +6,7 @@
 
 #include "od_core.h"
 #include "od_ext.h"
+#include "od_cp_route.h"
 #include "od_handlers.h"
 #include "od_metrics.h"
 #include "od_sasl.h"
@@ -51,6 +52,15 @@ static od_api_entry_t api_table[] = {
     API(OD_API_SASL_AUTHENTICATE, od_h_sasl_authenticate, 0, NOCAP),
     API(OD_API_DESCRIBE_USER_SCRAM_CREDENTIALS, od_h_describe_user_scram_credentials, 0, NOCAP),
     API(OD_API_ALTER_USER_SCRAM_CREDENTIALS, od_h_alter_user_scram_credentials, 1, NOCAP),
+    API(OD_API_OFFSET_FOR_LEADER_EPOCH, od_h_offset_for_leader_epoch, 0, NOCAP),
+    API(OD_API_ALTER_PARTITION, od_h_alter_partition, 1, NOCAP), /* waits for the commit */
+    API(OD_API_ELECT_LEADERS, od_h_elect_leaders, 1, NOCAP),
+    API(OD_API_ALTER_PARTITION_REASSIGNMENTS, od_h_alter_partition_reassignments, 1, NOCAP),
+    API(OD_API_LIST_PARTITION_REASSIGNMENTS, od_h_list_partition_reassignments, 0, NOCAP),
+    API(OD_API_DESCRIBE_LOG_DIRS, od_h_describe_log_dirs, 0, NOCAP),
+    API(OD_API_BROKER_REGISTRATION, od_h_broker_registration, 1, NOCAP), /* controllers */
+    API(OD_API_BROKER_HEARTBEAT, od_h_broker_heartbeat, 1, NOCAP),
+    API(OD_API_ALLOCATE_PRODUCER_IDS, od_h_allocate_producer_ids, 1, NOCAP),
 };
 #define NAPIS (sizeof(api_table) / sizeof(api_table[0]))
 
@@ -154,6 +164,8 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
 {
     if (c->sasl && od_sasl_raw_frame(c, frame, len))
         return; /* a SASL token without a request header (after a v0 handshake) */
+    if (od_cp_route(c, frame, len))
+        return; /* the control plane's own API (ABI 1.3) */
     od_slice_t s;
     od_slice_init(&s, frame, len);
     od_request_header_t h;
@@ -198,6 +210,8 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
     }
     if (request_denied(c, &h, len))
         return;
+    if (od_cp_forward_maybe(c, &h, frame, len, &s))
+        return; /* validated by the active controller */
     od_req_t *r = od_req_new(c);
     if (!r) {
         od_conn_close(c, "out of memory");

@@ -174,6 +174,13 @@ int kraft_meta_props_load(const char *dir, int32_t node_id,
                           char cluster_id[KRAFT_CLUSTER_ID_LEN + 1], int *created, char *err,
                           size_t errsz);
 
+/* Writes <dir>/meta.properties (version 1) with the given cluster id. */
+int kraft_meta_props_write(const char *dir, int32_t node_id, const char *cluster_id, char *err,
+                           size_t errsz);
+/* A fresh random cluster id (22 base64url chars and a NUL). */
+int kraft_new_cluster_id(char out[KRAFT_CLUSTER_ID_LEN + 1], char *err, size_t errsz);
+int kraft_valid_cluster_id(const char *s, size_t len);
+
 /* mkdir -p. */
 int kraft_mkdirs(const char *path, char *err, size_t errsz);
 /* Replace `path` with data durably (tmp, fsync, rename, fsync dir). */
@@ -211,6 +218,11 @@ typedef struct kraft_log {
     int64_t nsyncs;        /* fdatasyncs of appended batches (group commits) */
     int64_t segment_bytes; /* roll threshold */
     int broken;            /* a failed append could not be undone */
+    /* Where the last raw read ended (kraft_log_repl.c): followers fetch
+     * sequentially, so the next read starts there without a scan. */
+    int64_t rc_offset; /* -1: nothing cached */
+    size_t rc_seg;
+    int64_t rc_pos;
 } kraft_log_t;
 
 /* One record handed out by kraft_log_read; pointers borrowed for the call. */
@@ -270,6 +282,25 @@ void kraft_log_cursor_init(const kraft_log_t *log, kraft_log_cursor_t *c);
 int kraft_log_read(kraft_log_t *log, kraft_log_cursor_t *c, int64_t end_offset,
                    kraft_record_fn fn, void *arg, char *err, size_t errsz);
 
+/* ---- replication (kraft_log_repl.c) ---- */
+
+/* Copies whole batches from the batch starting at `offset` on, up to
+ * max_bytes (always at least one batch when there is one), into a malloc'd
+ * buffer (*out, *len; both 0 at the log end). Returns 0, -1 with err on an
+ * I/O error, -2 when offset is not the start of a batch in the log. */
+int kraft_log_read_raw(kraft_log_t *log, int64_t offset, size_t max_bytes, uint8_t **out,
+                       size_t *len, char *err, size_t errsz);
+/* Appends a leader's batches (a Fetch response's records) at end_offset
+ * after checking each one (offsets contiguous, epochs not decreasing, CRC,
+ * record framing), and makes them durable. A partial batch at the end is
+ * ignored. Returns the number of batches appended, -1 on an I/O error,
+ * -2 with err when the bytes are not valid batches for this position. */
+int kraft_log_append_raw(kraft_log_t *log, const uint8_t *data, size_t len, char *err,
+                         size_t errsz);
+/* Removes every batch at or after `offset` (a batch boundary): what a
+ * follower does when its tail diverges from the leader's log. */
+int kraft_log_truncate(kraft_log_t *log, int64_t offset, char *err, size_t errsz);
+
 /* Epoch of the last batch, or -1 for an empty log. */
 int32_t kraft_log_last_epoch(const kraft_log_t *log);
 /* Raft's end-offset-for-epoch: finds the largest epoch <= `epoch` in the log
@@ -279,14 +310,19 @@ int32_t kraft_log_last_epoch(const kraft_log_t *log);
 int64_t kraft_log_end_offset_for_epoch(const kraft_log_t *log, int32_t epoch,
                                        int32_t *found_epoch);
 
-/* ---- Raft state (kraft_module.c) ---------------------------------------- */
+/* ---- Raft state (kraft_raft.c) ------------------------------------------ */
 
+/* Kafka's KRaft states (KIP-595, KIP-996). A node that is not a voter
+ * (process.roles=broker) is only ever UNATTACHED or FOLLOWER: an observer. */
 typedef enum kraft_role {
-    KRAFT_UNATTACHED = 0, /* not started, or no leader known */
+    KRAFT_UNATTACHED = 0, /* no leader known in `epoch` (voted_id may be set) */
+    KRAFT_PROSPECTIVE,    /* asking for pre-votes for epoch + 1; epoch unchanged */
     KRAFT_CANDIDATE,      /* voted for itself in `epoch`, counting votes */
-    KRAFT_LEADER
-    /* KRAFT_FOLLOWER and KRAFT_RESIGNED arrive with multi-node quorums. */
+    KRAFT_LEADER,
+    KRAFT_FOLLOWER        /* fetching from leader_id */
 } kraft_role_t;
+
+const char *kraft_role_name(kraft_role_t r);
 
 typedef struct kraft_state {
     kraft_role_t role;
@@ -297,9 +333,141 @@ typedef struct kraft_state {
     kraft_voter_t voters[KRAFT_MAX_VOTERS];
     size_t nvoters;
     int64_t epoch_start_offset; /* first offset the leader wrote in `epoch` */
-    /* First offset not known to be committed (on a majority of voters). For
-     * one voter it is the log end offset after each fsync. */
+    /* First offset not known to be committed (on a majority of voters). */
     int64_t high_watermark;
 } kraft_state_t;
+
+/* Control record types (the int16 `type` of a control record's key) beyond
+ * Kafka's: the agreed cluster id, written by the first leader of a cluster
+ * that was started without a format step. An Odradek extension. */
+#define KRAFT_CONTROL_CLUSTER_ID 200
+
+/* A replica's progress as the leader sees it (voters and observers). */
+typedef struct kraft_replica {
+    int32_t id;
+    int64_t end_offset;       /* its last Fetch offset, -1 unknown */
+    int64_t last_fetch_ms;    /* wall clock, -1 never */
+    int64_t caught_up_ms;     /* last time it had the leader's end offset */
+    int64_t hw_sent;          /* the high watermark of our last answer to it */
+} kraft_replica_t;
+
+typedef struct kraft_pending {
+    struct kraft_pending *next;
+    int64_t last_offset; /* committed once the high watermark passes it */
+    od_propose_cb cb;
+    void *arg;
+} kraft_pending_t;
+
+/* A follower's Fetch held by the leader until data or the wait runs out. */
+typedef struct kraft_parked {
+    struct kraft_parked *next;
+    struct kraft *k;
+    od_cp_reply_t *reply;
+    int16_t version;
+    int32_t replica_id;
+    int64_t fetch_offset;
+    int32_t last_fetched_epoch;
+    int32_t current_epoch;
+    int32_t max_bytes;
+    int64_t timer;
+} kraft_parked_t;
+
+struct kraft_peer;
+
+typedef struct kraft {
+    od_core_t *core;
+    /* configuration (filled by the core before start) */
+    char *cfg_voters;
+    char *cfg_bootstrap;
+    char *cfg_log_dir;
+    int64_t cfg_segment_bytes;
+    int64_t cfg_election_timeout_ms;
+    int64_t cfg_fetch_timeout_ms;
+    int64_t cfg_election_backoff_ms;
+    int64_t cfg_request_timeout_ms;
+    int64_t cfg_retry_backoff_ms;
+    od_conf_def_t conf[9];
+
+    char *meta_dir;     /* owned: metadata.log.dir, resolved */
+    char *part_dir;     /* owned: <meta_dir>/__cluster_metadata-0 */
+    char *qstate_path;  /* owned: <part_dir>/quorum-state */
+    char cluster_id[KRAFT_CLUSTER_ID_LEN + 1]; /* "" until known */
+    int cluster_id_adopted; /* from meta.properties or a committed record */
+    char controller_listener[64]; /* first of controller.listener.names */
+    kraft_state_t st;
+    int is_voter;
+    kraft_log_t log;
+    int log_open;
+    int started;
+    kraft_log_cursor_t applied; /* next batch to hand to od_metadata_apply */
+    int64_t records_applied;    /* since start, for the log */
+    kraft_pending_t *pending, **pending_tail;
+    int64_t flush_timer; /* > 0: a group commit is due at the end of this loop turn */
+    char fatal[512]; /* set when the image and the log may disagree */
+
+    /* Raft (kraft_raft.c) */
+    struct kraft_peer *peers[KRAFT_MAX_VOTERS]; /* by index of st.voters; NULL for us */
+    /* A second connection per voter for forwarded admin requests, which
+     * wait for their commit: Raft's own requests never queue behind them. */
+    struct kraft_peer *fwd_peers[KRAFT_MAX_VOTERS];
+    uint32_t generation;   /* bumped by every state change: stale answers are ignored */
+    int64_t election_timer;
+    int64_t fetch_timer;   /* follower: the next Fetch after a backoff */
+    int64_t leader_timer;  /* leader: BeginQuorumEpoch resends, quorum check */
+    int fetching;          /* a Fetch is in flight */
+    int64_t leader_contact_ms; /* mono: last answer from the leader */
+    int64_t leader_since_ms;
+    uint8_t granted[KRAFT_MAX_VOTERS];
+    size_t bootstrap_next;  /* observer: the voter asked next for the leader */
+    kraft_replica_t voter_state[KRAFT_MAX_VOTERS];
+    kraft_replica_t observers[KRAFT_MAX_VOTERS];
+    size_t nobservers;
+    kraft_parked_t *parked;
+    int backing_off;        /* prospective/candidate: waiting before the next round */
+} kraft_t;
+
+/* kraft_raft.c */
+int kraft_raft_start(kraft_t *k, const kraft_qstate_t *qs, char *err, size_t errsz);
+void kraft_raft_stop(kraft_t *k);
+int kraft_persist_state(kraft_t *k, char *err, size_t errsz);
+void kraft_become_follower(kraft_t *k, int32_t epoch, int32_t leader);
+void kraft_become_unattached(kraft_t *k, int32_t epoch, int32_t voted);
+void kraft_end_quorum_epoch(kraft_t *k);  /* a leader resigning at shutdown */
+void kraft_leader_fetched(kraft_t *k, int32_t replica, int64_t offset); /* HW, parked */
+void kraft_leader_appended(kraft_t *k); /* new data: answer parked fetches */
+int kraft_voter_index(const kraft_t *k, int32_t id);
+/* We heard from our leader (a Fetch answer, BeginQuorumEpoch): the fetch
+ * timeout starts again, and pre-votes are refused for that long. */
+void kraft_reset_fetch_timeout(kraft_t *k);
+int kraft_log_up_to_date(const kraft_t *k, int32_t last_epoch, int64_t last_offset);
+void kraft_on_committed(kraft_t *k); /* high watermark moved: apply and complete */
+/* A Vote answer of this generation granted us voter's (pre-)vote. */
+void kraft_vote_granted(kraft_t *k, int32_t voter, int pre_vote);
+/* The leader's record of a replica (voters, then a bounded observer table). */
+kraft_replica_t *kraft_replica(kraft_t *k, int32_t id);
+/* The leader resigned (EndQuorumEpoch); position among its preferred
+ * successors decides how soon we run. */
+void kraft_leader_resigned(kraft_t *k, int position);
+/* Follower: the next Fetch after controller.quorum.retry.backoff.ms. */
+void kraft_fetch_later(kraft_t *k);
+
+/* kraft_module.c */
+void kraft_update_high_watermark(kraft_t *k);
+void kraft_apply_committed(kraft_t *k);
+void kraft_fail_pending(kraft_t *k, int status, const char *msg);
+int kraft_append_leader_change(kraft_t *k, char *err, size_t errsz);
+
+/* kraft_rpc.c: the APIs served on the controller listener */
+#define KRAFT_NAPIS 5
+extern const od_cp_api_t kraft_apis[KRAFT_NAPIS];
+void kraft_handle(void *self, const od_cp_request_t *req, od_cp_reply_t *reply);
+int kraft_forward(void *self, const od_cp_request_t *req,
+                  void (*cb)(void *arg, int status, const uint8_t *body, size_t len), void *arg);
+void kraft_answer_parked(kraft_t *k, kraft_parked_t *pk);
+/* Builds and sends our Fetch to the leader (or a bootstrap voter). */
+void kraft_send_fetch(kraft_t *k);
+void kraft_send_vote_requests(kraft_t *k, int pre_vote);
+void kraft_send_begin_epoch(kraft_t *k, size_t voter);
+void kraft_send_end_epoch(kraft_t *k);
 
 #endif

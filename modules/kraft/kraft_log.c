@@ -18,6 +18,7 @@
  * start, then a cursor that follows the appends). Serving Raft Fetch
  * requests from followers will want a sparse index like storage_segment's. */
 #include "kraft.h"
+#include "kraft_log_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -32,7 +33,7 @@
 
 /* ---- file helpers -------------------------------------------------------- */
 
-static char *seg_path(const kraft_log_t *log, int64_t base)
+char *kraft_lg_seg_path(const kraft_log_t *log, int64_t base)
 {
     size_t n = strlen(log->dir) + 32;
     char *p = malloc(n);
@@ -42,7 +43,7 @@ static char *seg_path(const kraft_log_t *log, int64_t base)
 }
 
 /* Reads exactly len bytes at off; returns bytes read (< len at EOF) or -1. */
-static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
+ssize_t kraft_lg_pread(int fd, void *buf, size_t len, off_t off)
 {
     size_t done = 0;
     while (done < len) {
@@ -58,7 +59,7 @@ static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
     return (ssize_t)done;
 }
 
-static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
+int kraft_lg_pwrite(int fd, const void *buf, size_t len, off_t off)
 {
     size_t done = 0;
     while (done < len) {
@@ -74,18 +75,9 @@ static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
 
 /* ---- batch parsing --------------------------------------------------------- */
 
-typedef struct batch_hdr {
-    int64_t base_offset;
-    int32_t batch_length;
-    int32_t epoch;
-    int8_t magic;
-    uint32_t crc;
-    int16_t attributes;
-    int32_t last_offset_delta;
-    int32_t record_count;
-} batch_hdr_t;
+/* batch_hdr_t: kraft_log_int.h */
 
-static void parse_hdr(const uint8_t *p, batch_hdr_t *h)
+void kraft_lg_parse_hdr(const uint8_t *p, batch_hdr_t *h)
 {
     h->base_offset = (int64_t)kraft_get_be64(p);
     h->batch_length = (int32_t)kraft_get_be32(p + 8);
@@ -99,7 +91,7 @@ static void parse_hdr(const uint8_t *p, batch_hdr_t *h)
 
 /* Checks the header fields that can be checked before the body is read.
  * Returns NULL when fine, else why not. */
-static const char *check_hdr(const batch_hdr_t *h, int64_t expect_offset)
+const char *kraft_lg_check_hdr(const batch_hdr_t *h, int64_t expect_offset)
 {
     if (h->base_offset != expect_offset)
         return "unexpected base offset";
@@ -120,11 +112,11 @@ static const char *check_hdr(const batch_hdr_t *h, int64_t expect_offset)
 /* Checks the CRC and the framing of every record of a whole batch b (len
  * bytes, header already checked) and, if fn, hands each record to it.
  * Returns 0; -1 with *why for a malformed batch; -2 when fn failed (err). */
-static int walk_batch(const uint8_t *b, size_t len, kraft_record_fn fn, void *arg,
+int kraft_lg_walk_batch(const uint8_t *b, size_t len, kraft_record_fn fn, void *arg,
                       const char **why, char *err, size_t errsz)
 {
     batch_hdr_t h;
-    parse_hdr(b, &h);
+    kraft_lg_parse_hdr(b, &h);
     if (od_crc32c(0, b + KRAFT_BATCH_CRC_START, len - KRAFT_BATCH_CRC_START) != h.crc) {
         *why = "CRC mismatch";
         return -1;
@@ -183,7 +175,7 @@ bad:
 /* Reads and checks the batch at pos of fd. Returns the batch (caller frees)
  * with its length, NULL with *why when what is there is not a valid batch
  * (torn or corrupt), NULL with *why == NULL and err on an I/O error. */
-static uint8_t *read_batch(int fd, int64_t pos, int64_t file_size, int64_t expect_offset,
+uint8_t *kraft_lg_read_batch(int fd, int64_t pos, int64_t file_size, int64_t expect_offset,
                            int32_t min_epoch, size_t *len_out, const char **why, char *err,
                            size_t errsz)
 {
@@ -193,7 +185,7 @@ static uint8_t *read_batch(int fd, int64_t pos, int64_t file_size, int64_t expec
         *why = "partial batch header";
         return NULL;
     }
-    ssize_t r = pread_full(fd, hb, sizeof hb, pos);
+    ssize_t r = kraft_lg_pread(fd, hb, sizeof hb, pos);
     if (r < 0) {
         snprintf(err, errsz, "read: %s", strerror(errno));
         return NULL;
@@ -203,8 +195,8 @@ static uint8_t *read_batch(int fd, int64_t pos, int64_t file_size, int64_t expec
         return NULL;
     }
     batch_hdr_t h;
-    parse_hdr(hb, &h);
-    if ((*why = check_hdr(&h, expect_offset)) != NULL)
+    kraft_lg_parse_hdr(hb, &h);
+    if ((*why = kraft_lg_check_hdr(&h, expect_offset)) != NULL)
         return NULL;
     if (h.epoch < min_epoch) {
         *why = "leader epoch lower than the previous batch's";
@@ -220,7 +212,7 @@ static uint8_t *read_batch(int fd, int64_t pos, int64_t file_size, int64_t expec
         snprintf(err, errsz, "out of memory (batch of %zu bytes)", len);
         return NULL;
     }
-    r = pread_full(fd, b, len, pos);
+    r = kraft_lg_pread(fd, b, len, pos);
     if (r < 0 || (size_t)r < len) {
         if (r < 0)
             snprintf(err, errsz, "read: %s", strerror(errno));
@@ -229,7 +221,7 @@ static uint8_t *read_batch(int fd, int64_t pos, int64_t file_size, int64_t expec
         free(b);
         return NULL;
     }
-    if (walk_batch(b, len, NULL, NULL, why, err, errsz) < 0) {
+    if (kraft_lg_walk_batch(b, len, NULL, NULL, why, err, errsz) < 0) {
         free(b);
         return NULL;
     }
@@ -239,7 +231,7 @@ static uint8_t *read_batch(int fd, int64_t pos, int64_t file_size, int64_t expec
 
 /* ---- bookkeeping ------------------------------------------------------------ */
 
-static int note_epoch(kraft_log_t *log, int32_t epoch, int64_t offset)
+int kraft_lg_note_epoch(kraft_log_t *log, int32_t epoch, int64_t offset)
 {
     if (log->nepochs && log->epochs[log->nepochs - 1].epoch >= epoch)
         return 0;
@@ -316,10 +308,10 @@ static int list_segments(kraft_log_t *log, char *err, size_t errsz)
 }
 
 /* Truncates segment i at pos and removes every later segment. */
-static int cut_tail(kraft_log_t *log, size_t i, int fd, int64_t pos, int64_t file_size,
+int kraft_lg_cut_tail(kraft_log_t *log, size_t i, int fd, int64_t pos, int64_t file_size,
                     const char *why, char *err, size_t errsz)
 {
-    char *path = seg_path(log, log->segs[i].base_offset);
+    char *path = kraft_lg_seg_path(log, log->segs[i].base_offset);
     od_logf(OD_LOG_WARN,
             "kraft: %s: %s at byte %" PRId64 "; truncating the metadata log there (%" PRId64
             " bytes dropped)",
@@ -331,7 +323,7 @@ static int cut_tail(kraft_log_t *log, size_t i, int fd, int64_t pos, int64_t fil
         return -1;
     }
     for (size_t j = i + 1; j < log->nsegs; j++) {
-        char *p = seg_path(log, log->segs[j].base_offset);
+        char *p = kraft_lg_seg_path(log, log->segs[j].base_offset);
         od_logf(OD_LOG_WARN, "kraft: removing metadata log segment %s after the truncation",
                 p ? p : "?");
         if (!p || unlink(p) < 0) {
@@ -362,20 +354,20 @@ static int recover_segment(kraft_log_t *log, size_t i, int fd, int *cut, char *e
         const char *why;
         size_t len;
         int32_t min_epoch = log->nepochs ? log->epochs[log->nepochs - 1].epoch : 0;
-        uint8_t *b = read_batch(fd, pos, size, log->end_offset, min_epoch, &len, &why, err,
+        uint8_t *b = kraft_lg_read_batch(fd, pos, size, log->end_offset, min_epoch, &len, &why, err,
                                 errsz);
         if (!b && !why)
             return -1;
         if (!b) {
             *cut = 1;
-            if (cut_tail(log, i, fd, pos, size, why, err, errsz) < 0)
+            if (kraft_lg_cut_tail(log, i, fd, pos, size, why, err, errsz) < 0)
                 return -1;
             break;
         }
         batch_hdr_t h;
-        parse_hdr(b, &h);
+        kraft_lg_parse_hdr(b, &h);
         free(b);
-        if (note_epoch(log, h.epoch, h.base_offset) < 0) {
+        if (kraft_lg_note_epoch(log, h.epoch, h.base_offset) < 0) {
             snprintf(err, errsz, "out of memory");
             return -1;
         }
@@ -386,9 +378,9 @@ static int recover_segment(kraft_log_t *log, size_t i, int fd, int *cut, char *e
     return 0;
 }
 
-static int open_segment(kraft_log_t *log, int64_t base, int flags, char *err, size_t errsz)
+int kraft_lg_open_segment(kraft_log_t *log, int64_t base, int flags, char *err, size_t errsz)
 {
-    char *p = seg_path(log, base);
+    char *p = kraft_lg_seg_path(log, base);
     if (!p) {
         snprintf(err, errsz, "out of memory");
         return -1;
@@ -406,6 +398,7 @@ int kraft_log_open(kraft_log_t *log, const char *dir, int64_t segment_bytes, cha
                    size_t errsz)
 {
     memset(log, 0, sizeof *log);
+    log->rc_offset = -1;
     log->fd = log->dir_fd = -1;
     log->segment_bytes = segment_bytes;
     if (kraft_mkdirs(dir, err, errsz) < 0)
@@ -443,7 +436,7 @@ int kraft_log_open(kraft_log_t *log, const char *dir, int64_t segment_bytes, cha
                      log->segs[i].base_offset, dir, log->end_offset);
             goto fail;
         }
-        int fd = open_segment(log, log->segs[i].base_offset, O_RDWR, err, errsz);
+        int fd = kraft_lg_open_segment(log, log->segs[i].base_offset, O_RDWR, err, errsz);
         if (fd < 0)
             goto fail;
         int cut;
@@ -463,7 +456,7 @@ int kraft_log_open(kraft_log_t *log, const char *dir, int64_t segment_bytes, cha
             snprintf(err, errsz, "out of memory");
             goto fail;
         }
-        log->fd = open_segment(log, 0, O_RDWR | O_CREAT, err, errsz);
+        log->fd = kraft_lg_open_segment(log, 0, O_RDWR | O_CREAT, err, errsz);
         if (log->fd < 0 || kraft_fsync_dir(dir, err, errsz) < 0)
             goto fail;
     }
@@ -568,9 +561,9 @@ static uint8_t *encode_batch(int64_t base, int32_t epoch, int control,
 
 /* Starts a new segment at end_offset. The new file is created before the old
  * one is let go, so a failure leaves the log as it was. */
-static int roll(kraft_log_t *log, char *err, size_t errsz)
+int kraft_lg_roll(kraft_log_t *log, char *err, size_t errsz)
 {
-    int fd = open_segment(log, log->end_offset, O_RDWR | O_CREAT | O_EXCL, err, errsz);
+    int fd = kraft_lg_open_segment(log, log->end_offset, O_RDWR | O_CREAT | O_EXCL, err, errsz);
     if (fd < 0)
         return -1;
     if (kraft_fsync_dir(log->dir, err, errsz) < 0)
@@ -584,7 +577,7 @@ static int roll(kraft_log_t *log, char *err, size_t errsz)
     return 0;
 undo:
     close(fd);
-    char *p = seg_path(log, log->end_offset);
+    char *p = kraft_lg_seg_path(log, log->end_offset);
     if (p)
         unlink(p);
     free(p);
@@ -617,15 +610,15 @@ int kraft_log_write(kraft_log_t *log, int32_t epoch, int control, const od_meta_
     if (seg->size > 0 && seg->size + (int64_t)len > log->segment_bytes) {
         /* Unsynced batches stay in the active segment: sync them before it
          * is let go (a failure there fails them, and this batch). */
-        if (kraft_log_sync(log, err, errsz) < 0 || roll(log, err, errsz) < 0) {
+        if (kraft_log_sync(log, err, errsz) < 0 || kraft_lg_roll(log, err, errsz) < 0) {
             free(b);
             return -1;
         }
         seg = &log->segs[log->nsegs - 1];
     }
     int64_t at = seg->size;
-    if (pwrite_full(log->fd, b, len, at) < 0) {
-        char *p = seg_path(log, seg->base_offset);
+    if (kraft_lg_pwrite(log->fd, b, len, at) < 0) {
+        char *p = kraft_lg_seg_path(log, seg->base_offset);
         snprintf(err, errsz, "cannot write the metadata log %s at byte %" PRId64 ": %s",
                  p ? p : log->dir, at, strerror(errno));
         free(p);
@@ -647,7 +640,7 @@ int kraft_log_write(kraft_log_t *log, int32_t epoch, int control, const od_meta_
     seg->size += (int64_t)len;
     *base_out = log->end_offset;
     log->end_offset += (int64_t)n;
-    if (note_epoch(log, epoch, *base_out) < 0) {
+    if (kraft_lg_note_epoch(log, epoch, *base_out) < 0) {
         od_logf(OD_LOG_ERROR, "kraft: out of memory recording epoch %" PRId32, epoch);
         log->broken = 1;
     }
@@ -665,7 +658,7 @@ int kraft_log_sync(kraft_log_t *log, char *err, size_t errsz)
         return 0;
     }
     kraft_segment_t *seg = &log->segs[log->nsegs - 1];
-    char *p = seg_path(log, seg->base_offset);
+    char *p = kraft_lg_seg_path(log, seg->base_offset);
     snprintf(err, errsz, "cannot fdatasync the metadata log %s (%" PRId64 " records from offset %"
              PRId64 " lost): %s", p ? p : log->dir, log->end_offset - log->synced_end,
              log->synced_end, strerror(errno));
@@ -719,7 +712,7 @@ int kraft_log_read(kraft_log_t *log, kraft_log_cursor_t *c, int64_t end_offset,
             if (own_fd)
                 close(fd);
             own_fd = c->seg + 1 != log->nsegs;
-            fd = own_fd ? open_segment(log, seg->base_offset, O_RDONLY, err, errsz) : log->fd;
+            fd = own_fd ? kraft_lg_open_segment(log, seg->base_offset, O_RDONLY, err, errsz) : log->fd;
             if (fd < 0) {
                 own_fd = 0;
                 rc = -1;
@@ -729,7 +722,7 @@ int kraft_log_read(kraft_log_t *log, kraft_log_cursor_t *c, int64_t end_offset,
         }
         const char *why;
         size_t len;
-        uint8_t *b = read_batch(fd, c->pos, seg->size, c->offset, 0, &len, &why, err, errsz);
+        uint8_t *b = kraft_lg_read_batch(fd, c->pos, seg->size, c->offset, 0, &len, &why, err, errsz);
         if (!b) {
             if (why)
                 snprintf(err, errsz, "metadata log segment %020" PRId64 ".log, byte %" PRId64
@@ -738,12 +731,12 @@ int kraft_log_read(kraft_log_t *log, kraft_log_cursor_t *c, int64_t end_offset,
             break;
         }
         batch_hdr_t h;
-        parse_hdr(b, &h);
+        kraft_lg_parse_hdr(b, &h);
         if (h.base_offset + h.record_count > end_offset) {
             free(b); /* not committed yet */
             break;
         }
-        int w = walk_batch(b, len, fn, arg, &why, err, errsz);
+        int w = kraft_lg_walk_batch(b, len, fn, arg, &why, err, errsz);
         free(b);
         if (w < 0) {
             rc = -1;

@@ -1,21 +1,18 @@
 /* kraft_module.c - the `kraft` control plane: module export, configuration,
- * the Raft state machine of a voter and the od_controlplane_ops_t glue.
+ * committing and applying the metadata log, and the od_controlplane_ops_t
+ * glue. The Raft state machine is kraft_raft.c, its messages
+ * kraft_rpc.c/kraft_rpc_client.c, the connections kraft_net.c.
  *
- * Flow, with one voter (this node):
- *   start    recover the log -> candidate of epoch+1 (vote for itself,
- *            persisted) -> leader (persisted) -> append a LeaderChange
- *            control batch for the new epoch -> the high watermark moves to
- *            the log end -> every committed record is applied through
- *            od_metadata_apply, in offset order.
- *   propose  one batch written; the first of a loop turn is fdatasync'ed at
- *            once, the later ones of the turn share one fdatasync at its
- *            end (group commit) -> high watermark -> apply -> callbacks.
- *
- * The multi-node issue plugs in where the comments marked "Raft:" say:
- * Vote requests while candidate, BeginQuorumEpoch when elected, follower
- * Fetch handling that advances voters' match offsets, and election/fetch
- * timeouts on od_timer_add. Committing and applying already go through the
- * high watermark and a queue of pending proposals, as they will then. */
+ *   start    recover the log; a single voter elects itself at once and
+ *            replays its log; a quorum member (or observer) starts
+ *            unattached and applies records once the leader's high
+ *            watermark says they are committed.
+ *   propose  (leader) one batch written; the first of a loop turn is
+ *            fdatasync'ed at once, the later ones of the turn share one
+ *            fdatasync at its end (group commit); followers' fetches then
+ *            carry it, and the high watermark - the largest offset on a
+ *            majority of voters' disks - commits it -> apply -> callbacks.
+ */
 #include "kraft.h"
 
 #include <errno.h>
@@ -24,35 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-typedef struct kraft_pending {
-    struct kraft_pending *next;
-    int64_t last_offset; /* committed once the high watermark passes it */
-    od_propose_cb cb;
-    void *arg;
-} kraft_pending_t;
 
-typedef struct kraft {
-    od_core_t *core;
-    /* configuration (filled by the core before start) */
-    char *cfg_voters;
-    char *cfg_log_dir;
-    int64_t cfg_segment_bytes;
-    od_conf_def_t conf[3];
-
-    char *meta_dir;     /* owned: metadata.log.dir, resolved */
-    char *part_dir;     /* owned: <meta_dir>/__cluster_metadata-0 */
-    char *qstate_path;  /* owned: <part_dir>/quorum-state */
-    char cluster_id[KRAFT_CLUSTER_ID_LEN + 1];
-    kraft_state_t st;
-    kraft_log_t log;
-    int log_open;
-    kraft_log_cursor_t applied; /* next batch to hand to od_metadata_apply */
-    int64_t records_applied;    /* since start, for the log */
-    kraft_pending_t *pending, **pending_tail;
-    int64_t flush_timer; /* > 0: a group commit is due at the end of this loop turn */
-    char fatal[512]; /* set when the image and the log may disagree */
-} kraft_t;
 
 /* ---- helpers ----------------------------------------------------------------- */
 
@@ -99,26 +70,46 @@ static kraft_voter_t *self_voter(kraft_t *k)
     return NULL;
 }
 
-static int persist_state(kraft_t *k, char *err, size_t errsz)
-{
-    kraft_qstate_t qs;
-    kraft_qstate_init(&qs);
-    qs.leader_id = k->st.leader_id;
-    qs.leader_epoch = k->st.epoch;
-    qs.voted_id = k->st.voted_id;
-    for (size_t i = 0; i < k->st.nvoters; i++)
-        qs.voters[qs.nvoters++] = k->st.voters[i].id;
-    return kraft_qstate_write(k->qstate_path, &qs, err, errsz);
-}
-
 /* ---- committing and applying ---------------------------------------------------- */
+
+/* A committed cluster-id control record: the first one in the log is the
+ * cluster's id; every node adopts it and keeps it in meta.properties. */
+static void adopt_cluster_id(kraft_t *k, const kraft_record_t *r)
+{
+    if (!r->value || r->value_len != 4 + KRAFT_CLUSTER_ID_LEN ||
+        kraft_get_be16(r->value + 2) != KRAFT_CLUSTER_ID_LEN ||
+        !kraft_valid_cluster_id((const char *)r->value + 4, KRAFT_CLUSTER_ID_LEN)) {
+        od_logf(OD_LOG_WARN, "kraft: malformed cluster id record at offset %" PRId64 "; ignored",
+                r->offset);
+        return;
+    }
+    const char *id = (const char *)r->value + 4;
+    if (k->cluster_id_adopted) {
+        if (memcmp(id, k->cluster_id, KRAFT_CLUSTER_ID_LEN) != 0)
+            od_logf(OD_LOG_DEBUG, "kraft: later cluster id record at offset %" PRId64
+                    " ignored (the cluster is %s)", r->offset, k->cluster_id);
+        return;
+    }
+    char err[512];
+    memcpy(k->cluster_id, id, KRAFT_CLUSTER_ID_LEN);
+    k->cluster_id[KRAFT_CLUSTER_ID_LEN] = '\0';
+    k->cluster_id_adopted = 1;
+    if (kraft_meta_props_write(k->meta_dir, k->st.node_id, k->cluster_id, err, sizeof err) < 0)
+        od_logf(OD_LOG_ERROR, "kraft: cannot keep the cluster id in meta.properties: %s", err);
+    od_logf(OD_LOG_INFO, "kraft: node %" PRId32 " joins cluster %s", k->st.node_id,
+            k->cluster_id);
+}
 
 static int apply_record(void *arg, const kraft_record_t *r, char *err, size_t errsz)
 {
     kraft_t *k = arg;
     char why[384];
-    if (r->control)
-        return 0; /* Raft's own records (leader changes); nothing for the image */
+    if (r->control) {
+        /* Raft's own records (leader changes) mean nothing to the image. */
+        if (r->key && r->key_len >= 4 && kraft_get_be16(r->key + 2) == KRAFT_CONTROL_CLUSTER_ID)
+            adopt_cluster_id(k, r);
+        return 0;
+    }
     if (!r->value || r->value_len <= 0) {
         snprintf(err, errsz, "metadata record at offset %" PRId64 " has no value", r->offset);
         return -1;
@@ -138,7 +129,7 @@ static int apply_record(void *arg, const kraft_record_t *r, char *err, size_t er
  * disk, counted only once it covers a batch of the current epoch (Raft never
  * commits older epochs' entries by counting replicas). With one voter it is
  * the leader's log end. */
-static void update_high_watermark(kraft_t *k)
+void kraft_update_high_watermark(kraft_t *k)
 {
     int64_t m[KRAFT_MAX_VOTERS];
     size_t n = k->st.nvoters;
@@ -162,7 +153,7 @@ static void update_high_watermark(kraft_t *k)
 /* Applies every committed batch not applied yet, then completes the
  * proposals the high watermark now covers. On failure the image and the log
  * disagree: the module refuses further proposals. */
-static void apply_committed(kraft_t *k)
+void kraft_apply_committed(kraft_t *k)
 {
     char err[512];
     if (!k->fatal[0] &&
@@ -186,7 +177,7 @@ static void apply_committed(kraft_t *k)
     }
 }
 
-static void fail_pending(kraft_t *k, int status, const char *msg)
+void kraft_fail_pending(kraft_t *k, int status, const char *msg)
 {
     while (k->pending) {
         kraft_pending_t *p = k->pending;
@@ -229,8 +220,10 @@ static void flush(kraft_t *k)
         od_logf(OD_LOG_ERROR, "kraft: %s", why);
         fail_unsynced(k, why);
     }
-    update_high_watermark(k);
-    apply_committed(k);
+    kraft_update_high_watermark(k);
+    kraft_apply_committed(k);
+    if (k->st.role == KRAFT_LEADER)
+        kraft_leader_appended(k); /* followers waiting in Fetch get the new batches */
 }
 
 static void flush_timer_cb(void *arg)
@@ -245,114 +238,103 @@ static void flush_timer_cb(void *arg)
 /* LeaderChangeMessage v0 in a control record, as Kafka's leader writes at
  * the start of its epoch. Key: version 0, type LEADER_CHANGE. Value:
  * Version int16, LeaderId int32, Voters and GrantingVoters as compact
- * arrays of {VoterId int32, no tags}, no tags. */
-static int append_leader_change(kraft_t *k, char *err, size_t errsz)
+ * arrays of {VoterId int32, no tags}, no tags. A cluster that has no id
+ * yet gets one in the same batch (KRAFT_CONTROL_CLUSTER_ID: version int16,
+ * then the id as an int16-length string). */
+int kraft_append_leader_change(kraft_t *k, char *err, size_t errsz)
 {
-    uint8_t key[4], val[8 + 2 * (1 + KRAFT_MAX_VOTERS * 5) + 1];
+    uint8_t key[2][4], val[8 + 2 * (1 + KRAFT_MAX_VOTERS * 5) + 1];
+    uint8_t cid[4 + KRAFT_CLUSTER_ID_LEN];
     size_t n = 0;
-    kraft_put_be16(key, 0);
-    kraft_put_be16(key + 2, KRAFT_CONTROL_LEADER_CHANGE);
+    kraft_put_be16(key[0], 0);
+    kraft_put_be16(key[0] + 2, KRAFT_CONTROL_LEADER_CHANGE);
     kraft_put_be16(val, 0);
     kraft_put_be32(val + 2, (uint32_t)k->st.node_id);
     n = 6;
     for (int list = 0; list < 2; list++) {
-        /* Voters: all of them; GrantingVoters: those that voted for us,
-         * which with one voter is this node alone. */
-        size_t cnt = list == 0 ? k->st.nvoters : 1;
+        size_t cnt = 0;
+        for (size_t i = 0; i < k->st.nvoters; i++)
+            cnt += list == 0 || k->granted[i];
         val[n++] = (uint8_t)(cnt + 1); /* uvarint, < 128 as KRAFT_MAX_VOTERS is 64 */
-        for (size_t i = 0; i < cnt; i++) {
-            int32_t id = list == 0 ? k->st.voters[i].id : k->st.node_id;
-            kraft_put_be32(val + n, (uint32_t)id);
+        for (size_t i = 0; i < k->st.nvoters; i++) {
+            if (list == 1 && !k->granted[i])
+                continue;
+            kraft_put_be32(val + n, (uint32_t)k->st.voters[i].id);
             n += 4;
             val[n++] = 0;
         }
     }
     val[n++] = 0;
-    od_meta_record_t kr = {key, sizeof key}, vr = {val, n};
+    od_meta_record_t keys[2] = {{key[0], sizeof key[0]}, {key[1], sizeof key[1]}};
+    od_meta_record_t vals[2] = {{val, n}, {cid, sizeof cid}};
+    size_t nrec = 1;
+    if (!k->cluster_id_adopted) {
+        if (!k->cluster_id[0] && kraft_new_cluster_id(k->cluster_id, err, errsz) < 0)
+            return -1;
+        kraft_put_be16(key[1], 0);
+        kraft_put_be16(key[1] + 2, KRAFT_CONTROL_CLUSTER_ID);
+        kraft_put_be16(cid, 0);
+        kraft_put_be16(cid + 2, KRAFT_CLUSTER_ID_LEN);
+        memcpy(cid + 4, k->cluster_id, KRAFT_CLUSTER_ID_LEN);
+        nrec = 2;
+    }
     int64_t base;
-    if (kraft_log_append(&k->log, k->st.epoch, 1, &kr, &vr, 1, od_now_ms(), &base, err,
+    if (kraft_log_append(&k->log, k->st.epoch, 1, keys, vals, nrec, od_now_ms(), &base, err,
                          errsz) < 0)
         return -1;
     k->st.epoch_start_offset = base;
     return 0;
 }
 
-static int become_leader(kraft_t *k, char *err, size_t errsz)
-{
-    k->st.role = KRAFT_LEADER;
-    k->st.leader_id = k->st.node_id;
-    k->st.voted_id = -1; /* as Kafka records an elected leader */
-    if (persist_state(k, err, errsz) < 0)
-        return -1;
-    for (size_t i = 0; i < k->st.nvoters; i++)
-        k->st.voters[i].match_offset = -1;
-    /* Raft: send BeginQuorumEpoch to the other voters here. */
-    if (append_leader_change(k, err, errsz) < 0)
-        return -1;
-    od_logf(OD_LOG_INFO, "kraft: node %" PRId32 " is the leader of epoch %" PRId32
-            " (metadata log end offset %" PRId64 ")",
-            k->st.node_id, k->st.epoch, k->log.end_offset);
-    return 0;
-}
-
-/* Starts an election in a new epoch, above every epoch this node has seen in
- * quorum-state or in its log. */
-static int elect(kraft_t *k, int32_t seen_epoch, char *err, size_t errsz)
-{
-    int32_t last = kraft_log_last_epoch(&k->log);
-    int32_t e = seen_epoch > last ? seen_epoch : last;
-    if (e < 0)
-        e = 0;
-    if (e == INT32_MAX) {
-        snprintf(err, errsz, "leader epoch exhausted");
-        return -1;
-    }
-    k->st.role = KRAFT_CANDIDATE;
-    k->st.epoch = e + 1;
-    k->st.leader_id = -1;
-    k->st.voted_id = k->st.node_id;
-    /* The vote must be durable before it counts (or is sent anywhere). */
-    if (persist_state(k, err, errsz) < 0)
-        return -1;
-    size_t votes = 1; /* our own */
-    /* Raft: with more voters, send Vote requests here and wait for a majority
-     * (or a higher epoch) on an election timer. */
-    if (votes * 2 > k->st.nvoters)
-        return become_leader(k, err, errsz);
-    snprintf(err, errsz, "no majority with %zu voters", k->st.nvoters);
-    return -1;
-}
-
 /* ---- od_controlplane_ops_t ------------------------------------------------------------ */
 
 static void kraft_stop(void *self);
 
-static int config_voters(kraft_t *k, char *err, size_t errsz)
+static int config_voters(kraft_t *k, int controller, char *err, size_t errsz)
 {
     size_t n;
     if (kraft_parse_voters(k->cfg_voters, k->st.voters, KRAFT_MAX_VOTERS, &n, err, errsz) < 0)
         return -1;
+    if (n == 0 && k->cfg_bootstrap && *k->cfg_bootstrap) {
+        snprintf(err, errsz, "controller.quorum.bootstrap.servers without "
+                 "controller.quorum.voters needs a dynamic quorum (KIP-853), which is not "
+                 "implemented; list the voters in controller.quorum.voters");
+        return -1;
+    }
     if (n == 0) {
+        if (!controller) {
+            snprintf(err, errsz, "process.roles=broker needs controller.quorum.voters (the "
+                     "controllers this broker fetches metadata from)");
+            return -1;
+        }
         /* Default: this node is the only voter. */
         memset(&k->st.voters[0], 0, sizeof k->st.voters[0]);
         k->st.voters[0].id = k->st.node_id;
         n = 1;
     }
-    if (n > 1) {
-        snprintf(err, errsz,
-                 "multi-voter quorums are not supported yet (controller.quorum.voters lists "
-                 "%zu voters)",
-                 n);
-        return -1;
-    }
-    if (k->st.voters[0].id != k->st.node_id) {
-        snprintf(err, errsz,
-                 "controller.quorum.voters lists voter %" PRId32 " only, but node.id is %" PRId32
-                 "; this node must be the single voter (remote quorums are not supported yet)",
-                 k->st.voters[0].id, k->st.node_id);
-        return -1;
-    }
     k->st.nvoters = n;
+    k->is_voter = self_voter(k) != NULL;
+    if (k->is_voter && !controller) {
+        snprintf(err, errsz, "node.id %" PRId32 " is in controller.quorum.voters but "
+                 "process.roles has no 'controller'", k->st.node_id);
+        return -1;
+    }
+    if (!k->is_voter && controller) {
+        snprintf(err, errsz, "process.roles has 'controller' but node.id %" PRId32
+                 " is not in controller.quorum.voters", k->st.node_id);
+        return -1;
+    }
+    const char *names = od_core_config_get(k->core, "controller.listener.names");
+    size_t nl = names ? strcspn(names, ", ") : 0;
+    if (n > 1 && nl == 0) {
+        snprintf(err, errsz, "a quorum of %zu voters needs controller.listener.names (the "
+                 "listener the voters reach each other on)", n);
+        return -1;
+    }
+    if (nl >= sizeof k->controller_listener)
+        nl = sizeof k->controller_listener - 1;
+    memcpy(k->controller_listener, names ? names : "", nl);
+    k->controller_listener[nl] = '\0';
     return 0;
 }
 
@@ -360,7 +342,7 @@ static int kraft_start(void *self, od_core_t *core, char *err, size_t errsz)
 {
     kraft_t *k = self;
     kraft_qstate_t qs;
-    int broker, controller, created;
+    int broker, controller, created = 0;
 
     k->core = core;
     k->fatal[0] = '\0';
@@ -370,6 +352,8 @@ static int kraft_start(void *self, od_core_t *core, char *err, size_t errsz)
     k->pending = NULL;
     k->pending_tail = &k->pending;
     k->flush_timer = 0;
+    k->cluster_id[0] = '\0';
+    k->cluster_id_adopted = 0;
 
     /* A missing process.roles means the combined single-node setup. */
     const char *roles = od_core_config_get(core, "process.roles");
@@ -377,18 +361,11 @@ static int kraft_start(void *self, od_core_t *core, char *err, size_t errsz)
         roles = "broker,controller";
     if (roles_check(roles, &broker, &controller, err, errsz) < 0)
         return -1;
-    if (!controller) {
-        snprintf(err, errsz,
-                 "process.roles=%s: a broker-only node needs a remote controller quorum, which "
-                 "the kraft module does not support yet; add 'controller' to process.roles",
-                 roles);
-        return -1;
-    }
     if (k->st.node_id < 0) {
         snprintf(err, errsz, "node.id must be set (>= 0) for the kraft control plane");
         return -1;
     }
-    if (config_voters(k, err, errsz) < 0)
+    if (config_voters(k, controller, err, errsz) < 0)
         return -1;
 
     const char *dir = k->cfg_log_dir && *k->cfg_log_dir ? k->cfg_log_dir : od_core_data_dir(core);
@@ -403,10 +380,19 @@ static int kraft_start(void *self, od_core_t *core, char *err, size_t errsz)
         snprintf(err, errsz, "out of memory");
         goto fail;
     }
-    if (kraft_mkdirs(k->meta_dir, err, errsz) < 0 ||
-        kraft_meta_props_load(k->meta_dir, k->st.node_id, k->cluster_id, &created, err,
-                              errsz) < 0)
+    if (kraft_mkdirs(k->meta_dir, err, errsz) < 0)
         goto fail;
+    /* A single voter makes up its cluster id at once; a quorum agrees on
+     * the one its first leader writes into the log (no format step). */
+    char props[4096];
+    snprintf(props, sizeof props, "%s/%s", k->meta_dir, KRAFT_META_PROPERTIES);
+    int solo = k->is_voter && k->st.nvoters == 1;
+    if (solo || access(props, F_OK) == 0) {
+        if (kraft_meta_props_load(k->meta_dir, k->st.node_id, k->cluster_id, &created, err,
+                                  errsz) < 0)
+            goto fail;
+        k->cluster_id_adopted = 1;
+    }
     if (created)
         od_logf(OD_LOG_INFO, "kraft: new cluster %s, meta.properties written in %s",
                 k->cluster_id, k->meta_dir);
@@ -417,23 +403,24 @@ static int kraft_start(void *self, od_core_t *core, char *err, size_t errsz)
     k->log_open = 1;
     if (kraft_qstate_read(k->qstate_path, &qs, err, errsz) < 0)
         goto fail;
-    if (qs.nvoters && (qs.nvoters != 1 || qs.voters[0] != k->st.node_id))
-        od_logf(OD_LOG_WARN, "kraft: %s lists other voters than controller.quorum.voters; "
-                "using the configuration", k->qstate_path);
-
-    if (elect(k, qs.leader_epoch, err, errsz) < 0)
-        goto fail;
     kraft_log_cursor_init(&k->log, &k->applied);
     k->records_applied = 0;
-    update_high_watermark(k);
-    apply_committed(k);
+    k->st.high_watermark = 0;
+    if (kraft_raft_start(k, &qs, err, errsz) < 0)
+        goto fail;
     if (k->fatal[0]) {
         snprintf(err, errsz, "%s", k->fatal);
         goto fail;
     }
-    od_logf(OD_LOG_INFO,
-            "kraft: metadata ready: %" PRId64 " records replayed from %s, log end offset %" PRId64,
-            k->records_applied, k->part_dir, k->log.end_offset);
+    if (solo)
+        od_logf(OD_LOG_INFO,
+                "kraft: metadata ready: %" PRId64 " records replayed from %s, log end offset %"
+                PRId64, k->records_applied, k->part_dir, k->log.end_offset);
+    else
+        od_logf(OD_LOG_INFO, "kraft: node %" PRId32 " is %s of a quorum of %zu voters; metadata "
+                "log end offset %" PRId64 ", records are applied once committed",
+                k->st.node_id, k->is_voter ? "a voter" : "an observer", k->st.nvoters,
+                k->log.end_offset);
     return 0;
 fail:
     kraft_stop(k);
@@ -443,8 +430,9 @@ fail:
 static void kraft_stop(void *self)
 {
     kraft_t *k = self;
-    /* Raft: a leader would resign here (EndQuorumEpoch) so that the others
-     * elect a new one without waiting for a timeout. */
+    /* A leader resigns (EndQuorumEpoch) so that the others elect a new one
+     * without waiting for a timeout; connections close. */
+    kraft_raft_stop(k);
     /* Proposals written in the last loop turn are made durable but not
      * applied: the core has let go of its image by now. They are applied at
      * the next start; their callers hear NOT_CONTROLLER (retriable), as for
@@ -457,7 +445,7 @@ static void kraft_stop(void *self)
         if (kraft_log_sync(&k->log, why, sizeof why) < 0)
             od_logf(OD_LOG_ERROR, "kraft: at shutdown: %s", why);
     }
-    fail_pending(k, -KRAFT_ERR_NOT_CONTROLLER, "the controller is shutting down");
+    kraft_fail_pending(k, -KRAFT_ERR_NOT_CONTROLLER, "the controller is shutting down");
     if (k->log_open)
         kraft_log_close(&k->log);
     k->log_open = 0;
@@ -477,8 +465,9 @@ static int kraft_propose(void *self, const od_meta_record_t *recs, size_t n, od_
     (void)err; /* every outcome goes through cb, as the brief of propose allows */
     (void)errsz;
     if (k->st.role != KRAFT_LEADER) {
-        /* Raft: a follower will forward to the leader, or answer
-         * NOT_CONTROLLER with the leader's id. */
+        /* The core forwards admin requests to the active controller
+         * (ABI 1.3 forward op); what still arrives here is retried by its
+         * caller once the controller is known. */
         cb(arg, -KRAFT_ERR_NOT_CONTROLLER, "this node is not the active controller");
         return 0;
     }
@@ -537,7 +526,7 @@ static int32_t kraft_controller_id(void *self)
 static const char *kraft_cluster_id(void *self)
 {
     kraft_t *k = self;
-    return k->cluster_id[0] ? k->cluster_id : NULL;
+    return k->cluster_id_adopted ? k->cluster_id : NULL;
 }
 
 /* The metadata log's directory is the kraft module's, even when
@@ -554,6 +543,10 @@ static const od_controlplane_ops_t kraft_ops = {
     .controller_id = kraft_controller_id,
     .cluster_id = kraft_cluster_id,
     .owned_dirs = kraft_owned_dirs,
+    .apis = kraft_apis,
+    .napis = KRAFT_NAPIS,
+    .handle = kraft_handle,
+    .forward = kraft_forward,
 };
 
 /* ---- module ------------------------------------------------------------------------ */
@@ -569,8 +562,8 @@ static int kraft_init(od_module_ctx_t *ctx, char *err, size_t errsz)
     k->st.leader_id = k->st.voted_id = -1;
     k->conf[0] = (od_conf_def_t){
         .name = "controller.quorum.voters", .type = OD_CONF_LIST, .dflt = "",
-        .doc = "Raft voters as id@host:port,...; empty: this node is the single voter "
-               "(only a single voter is supported yet)",
+        .doc = "Raft voters as id@host:port,... (their controller listeners); empty: this "
+               "node is the single voter",
         .target = &k->cfg_voters};
     k->conf[1] = (od_conf_def_t){
         .name = "metadata.log.dir", .type = OD_CONF_STRING, .dflt = "",
@@ -582,6 +575,38 @@ static int kraft_init(od_module_ctx_t *ctx, char *err, size_t errsz)
         .min = 1024, .max = INT32_MAX,
         .doc = "size at which the metadata log rolls to a new segment",
         .target = &k->cfg_segment_bytes, .flags = OD_CONF_F_SIZE};
+    k->conf[3] = (od_conf_def_t){
+        .name = "controller.quorum.bootstrap.servers", .type = OD_CONF_LIST, .dflt = "",
+        .doc = "host:port of controllers to discover a dynamic quorum from (KIP-853; not "
+               "implemented: set controller.quorum.voters)",
+        .target = &k->cfg_bootstrap};
+    static const struct {
+        const char *name, *dflt, *doc;
+    } ms[] = {
+        {"controller.quorum.election.timeout.ms", "1000",
+         "a voter that knows no leader waits this long (plus up to as much at random) before "
+         "it asks for (pre-)votes"},
+        {"controller.quorum.fetch.timeout.ms", "2000",
+         "a follower that hears nothing from its leader this long starts an election; a leader "
+         "that a majority has not fetched from for 1.5 times this long resigns"},
+        {"controller.quorum.election.backoff.max.ms", "1000",
+         "longest random wait after a lost or split election before the next one"},
+        {"controller.quorum.request.timeout.ms", "2000",
+         "a quorum request (Vote, BeginQuorumEpoch, Fetch) unanswered this long fails and its "
+         "connection is closed"},
+        {"controller.quorum.retry.backoff.ms", "20",
+         "wait before reconnecting to a voter or retrying a failed Fetch"},
+    };
+    int64_t *ms_targets[] = {&k->cfg_election_timeout_ms, &k->cfg_fetch_timeout_ms,
+                             &k->cfg_election_backoff_ms, &k->cfg_request_timeout_ms,
+                             &k->cfg_retry_backoff_ms};
+    for (size_t i = 0; i < 5; i++) {
+        k->conf[4 + i] = (od_conf_def_t){.name = ms[i].name, .type = OD_CONF_INT,
+                                         .dflt = ms[i].dflt, .min = i == 4 ? 0 : 1,
+                                         .max = INT32_MAX, .doc = ms[i].doc,
+                                         .target = ms_targets[i]};
+        *ms_targets[i] = atoll(ms[i].dflt);
+    }
     k->cfg_segment_bytes = 1073741824;
     od_module_set_data(ctx, k);
     if (od_register_config(ctx, k->conf, sizeof k->conf / sizeof k->conf[0]) < 0 ||

@@ -496,7 +496,7 @@ static const char b64url[] =
 
 /* A random version-4 UUID in Kafka's text form: base64url, no padding.
  * Like Kafka, ids starting with '-' are avoided (they read as options). */
-static int new_cluster_id(char out[KRAFT_CLUSTER_ID_LEN + 1], char *err, size_t errsz)
+int kraft_new_cluster_id(char out[KRAFT_CLUSTER_ID_LEN + 1], char *err, size_t errsz)
 {
     uint8_t u[16];
     do {
@@ -532,7 +532,7 @@ static int new_cluster_id(char out[KRAFT_CLUSTER_ID_LEN + 1], char *err, size_t 
     return 0;
 }
 
-static int valid_cluster_id(const char *s, size_t len)
+int kraft_valid_cluster_id(const char *s, size_t len)
 {
     if (len != KRAFT_CLUSTER_ID_LEN)
         return 0;
@@ -540,6 +540,21 @@ static int valid_cluster_id(const char *s, size_t len)
         if (!memchr(b64url, s[i], 64))
             return 0;
     return 1;
+}
+
+int kraft_meta_props_write(const char *dir, int32_t node_id, const char *cluster_id, char *err,
+                           size_t errsz)
+{
+    char path[4096], text[160];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, KRAFT_META_PROPERTIES) >= sizeof path) {
+        snprintf(err, errsz, "metadata.log.dir is too long");
+        return -1;
+    }
+    int n = snprintf(text, sizeof text,
+                     "#\n# written by odradek's kraft module\nversion=1\ncluster.id=%s\n"
+                     "node.id=%" PRId32 "\n",
+                     cluster_id, node_id);
+    return kraft_write_file_atomic(path, text, (size_t)n, err, errsz);
 }
 
 int kraft_meta_props_load(const char *dir, int32_t node_id,
@@ -557,14 +572,8 @@ int kraft_meta_props_load(const char *dir, int32_t node_id,
     if (!buf && !missing)
         return -1;
     if (!buf) {
-        char text[160];
-        if (new_cluster_id(cluster_id, err, errsz) < 0)
-            return -1;
-        int n = snprintf(text, sizeof text,
-                         "#\n# written by odradek's kraft module\nversion=1\ncluster.id=%s\n"
-                         "node.id=%" PRId32 "\n",
-                         cluster_id, node_id);
-        if (kraft_write_file_atomic(path, text, (size_t)n, err, errsz) < 0)
+        if (kraft_new_cluster_id(cluster_id, err, errsz) < 0 ||
+            kraft_meta_props_write(dir, node_id, cluster_id, err, errsz) < 0)
             return -1;
         *created = 1;
         return 0;
@@ -603,7 +612,7 @@ int kraft_meta_props_load(const char *dir, int32_t node_id,
                 goto fail;
             }
         } else if (strcmp(k, "cluster.id") == 0) {
-            if (!valid_cluster_id(v, (size_t)(ve - v))) {
+            if (!kraft_valid_cluster_id(v, (size_t)(ve - v))) {
                 snprintf(err, errsz, "%s: bad cluster.id '%.40s' (want 22 base64url chars)",
                          path, v);
                 goto fail;

@@ -407,6 +407,42 @@ static int mem_enforce_retention(od_log_t *log, int64_t now_ms, char *err, size_
     return (int)n;
 }
 
+/* ---- replication (ABI 1.3): cutting a divergent tail ------------------- */
+
+static int mem_truncate_to(od_log_t *log, int64_t offset, char *err, size_t errsz)
+{
+    size_t i, keep_chunks = 0;
+    (void)err;
+    (void)errsz;
+    if (offset == log->end)
+        return 0;
+    if (offset <= log->start || offset > log->end) { /* nothing stays: start over at offset */
+        for (i = 0; i < log->nchunks; i++)
+            chunk_release(log->chunks[i]);
+        log->nchunks = 0;
+        log->nbatches = 0;
+        log->bytes = 0;
+        log->start = log->end = offset < 0 ? 0 : offset;
+        return 0;
+    }
+    i = find_batch(log, offset); /* the batch holding offset goes too */
+    log->end = i < log->nbatches ? log->batches[i].base : offset;
+    for (size_t k = i; k < log->nbatches; k++)
+        log->bytes -= (int64_t)log->batches[k].len;
+    log->nbatches = i;
+    /* Chunks hold consecutive batches in append order: keep those up to
+     * the last remaining batch's (reads handed out hold their own refs). */
+    if (i > 0)
+        while (keep_chunks < log->nchunks && log->chunks[keep_chunks++] != log->batches[i - 1].chunk)
+            ;
+    for (size_t k = keep_chunks; k < log->nchunks; k++)
+        chunk_release(log->chunks[k]);
+    log->nchunks = keep_chunks;
+    if (log->end < log->start)
+        log->start = log->end;
+    return 0;
+}
+
 static int state_name_ok(const char *name, char *err, size_t errsz)
 {
     size_t n = name ? strlen(name) : 0;
@@ -502,6 +538,7 @@ static const od_storage_ops_t mem_ops = {
     .enforce_retention = mem_enforce_retention,
     .put_state = mem_put_state,
     .get_state = mem_get_state,
+    .truncate_to = mem_truncate_to,
     /* compact_step stays NULL: a memory log is for tests and throwaway
      * brokers, and the core skips compaction for backends without it. */
 };

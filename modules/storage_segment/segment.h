@@ -333,6 +333,8 @@ int seg_start_load(struct od_log *log, char *err, size_t errsz);
 int seg_log_advance_start(struct od_log *log, int64_t new_start, char *err, size_t errsz);
 /* now_ms: wall clock (record timestamps). Returns segments deleted or -1. */
 int seg_log_enforce_retention(struct od_log *log, int64_t now_ms, char *err, size_t errsz);
+/* The truncate_to op (ABI 1.3): drop every batch at or above `offset`. */
+int seg_log_truncate_to(struct od_log *log, int64_t offset, char *err, size_t errsz);
 /* Unlink renamed segment files that are due (all of them with `force`);
  * now_ms is monotonic. */
 void seg_doomed_sweep(struct od_log *log, int64_t now_ms, int force);

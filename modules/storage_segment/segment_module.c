@@ -160,6 +160,7 @@ static const od_storage_ops_t ops = {
     .put_state = seg_log_put_state,
     .get_state = seg_log_get_state,
     .compact_step = seg_clean_step,
+    .truncate_to = seg_log_truncate_to,
 };
 
 /* Counted where the work happens (segment.c, segment_clean.c), served by

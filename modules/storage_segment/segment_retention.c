@@ -267,3 +267,82 @@ int seg_log_enforce_retention(struct od_log *log, int64_t now_ms, char *err, siz
 #undef DUE_OK
     return drop_front(log, n, err, errsz);
 }
+
+/* ---- cutting the tail (ABI 1.3 truncate_to) -------------------------------- */
+
+/* Everything goes: a new empty segment at `offset` is the whole log. */
+static int truncate_all(struct od_log *log, int64_t offset, char *err, size_t errsz)
+{
+    seg_segment_t *s = seg_segment_new(log->dir, offset);
+    if (!s) {
+        seg_err(err, errsz, "%s: out of memory", log->dir);
+        return -1;
+    }
+    for (size_t i = 0; i < log->nsegs; i++)
+        retire(log, log->segs[i], 0); /* at once: cut data must never come back */
+    log->nsegs = 0;
+    if (seg_segment_open_log(s, 1, err, errsz) < 0 || seg_index_write_files(s, err, errsz) < 0) {
+        seg_segment_free(s);
+        return -1;
+    }
+    log->segs[log->nsegs++] = s;
+    log->log_start = offset;
+    seg_fsync_dir(log->dir);
+    return write_start(log, offset, err, errsz);
+}
+
+int seg_log_truncate_to(struct od_log *log, int64_t offset, char *err, size_t errsz)
+{
+    size_t i = 0, keep;
+    int64_t pos = 0, old_end = seg_log_end_offset(log), next;
+    seg_segment_t *s;
+    seg_batch_t b;
+    char why[256];
+    int fd;
+
+    if (offset == old_end)
+        return 0;
+    seg_clean_free(log); /* a compaction round over the old tail is moot */
+    if (offset <= log->log_start || offset <= log->segs[0]->base || offset > old_end)
+        return truncate_all(log, offset < 0 ? 0 : offset, err, errsz);
+    while (i + 1 < log->nsegs && log->segs[i + 1]->base <= offset)
+        i++;
+    s = log->segs[i];
+    /* Later segments go whole, newest first: a crash midway leaves a
+     * shorter log, never a hole. */
+    for (keep = log->nsegs; keep > i + 1; keep--)
+        retire(log, log->segs[keep - 1], 0);
+    log->nsegs = i + 1;
+    /* Walk s from its start to the batch holding offset, rebuilding the
+     * index entries of the batches that stay. */
+    fd = seg_segment_fd(s, err, errsz);
+    if (fd < 0)
+        return -1;
+    seg_index_reset(&s->idx);
+    next = s->base;
+    while (pos < s->size) {
+        if (seg_read_header(fd, pos, s->size, &b, why, sizeof why) < 0) {
+            seg_err(err, errsz, "%s.log: truncate: %s", s->path, why);
+            return -1;
+        }
+        if (seg_batch_last(&b) >= offset)
+            break;
+        seg_index_add_batch(log, s, (int32_t)(seg_batch_last(&b) - s->base), (int32_t)pos,
+                            seg_batch_size(&b), b.max_timestamp);
+        next = seg_batch_last(&b) + 1;
+        pos += seg_batch_size(&b);
+    }
+    if (seg_segment_truncate(s, pos, err, errsz) < 0)
+        return -1;
+    s->next = pos > 0 ? next : s->base;
+    s->idx.dirty = 1;
+    if (seg_index_write_files(s, err, errsz) < 0 || seg_segment_sync(s, err, errsz) < 0)
+        return -1;
+    s->unsynced = 0;
+    if (s->writeback_from > pos)
+        s->writeback_from = pos;
+    seg_fsync_dir(log->dir);
+    od_logf(OD_LOG_INFO, "segment: %s: truncated to offset %lld (end was %lld)", log->dir,
+            (long long)s->next, (long long)old_end);
+    return 0;
+}

@@ -606,6 +606,20 @@ const char *od_core_config_get(od_core_t *core, const char *key)
     return strcmp(key, "process.roles") == 0 ? core->roles : NULL;
 }
 int64_t od_now_ms(void) { return 1700000000000; }
+int64_t od_mono_ms(void) { return 1000; }
+/* A single voter opens no connections and answers no requests. */
+int od_fd_watch(od_core_t *core, int fd, uint32_t events, od_fd_cb cb, void *arg)
+{
+    (void)core, (void)fd, (void)events, (void)cb, (void)arg;
+    return -1;
+}
+void od_fd_unwatch(od_core_t *core, int fd) { (void)core, (void)fd; }
+int od_cp_reply(od_cp_reply_t *reply, const uint8_t *body, size_t len)
+{
+    (void)reply, (void)body, (void)len;
+    return -1;
+}
+void od_cp_reply_close(od_cp_reply_t *reply, const char *why) { (void)reply, (void)why; }
 int od_metadata_apply(od_core_t *core, const uint8_t *rec, size_t len, int64_t offset, char *err,
                       size_t errsz)
 {
@@ -712,11 +726,11 @@ static void test_module(void)
     snprintf(qs_path, sizeof qs_path, "%s/__cluster_metadata-0/quorum-state", core.data_dir);
 
     tap_ok(od_module.abi_major == OD_ABI_MAJOR && od_module.init(&ctx, err, sizeof err) == 0 &&
-               ctx.ops && strcmp(ctx.ops->name, "kraft") == 0 && ctx.nconf == 3 &&
+               ctx.ops && strcmp(ctx.ops->name, "kraft") == 0 && ctx.nconf == 9 &&
                strcmp(ctx.conf[0].name, "controller.quorum.voters") == 0 &&
                strcmp(ctx.conf[1].name, "metadata.log.dir") == 0 &&
                strcmp(ctx.conf[2].name, "metadata.log.segment.bytes") == 0,
-           "module: init registers the control plane and its three keys");
+           "module: init registers the control plane and its keys");
     set_conf(&ctx, "metadata.log.segment.bytes", NULL, 1024);
     tap_ok(ctx.ops->controller_id(ctx.self) == -1, "module: no controller before start");
     tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0, "module: start (%s)", err);
@@ -786,15 +800,15 @@ static void test_module(void)
            "module: a refused record fails the start, naming its offset");
     core.refuse_at = -1;
     core.roles = "broker";
-    tap_ok(start_fails(&ctx, &core, "remote controller quorum"), "module: broker-only is refused");
+    tap_ok(start_fails(&ctx, &core, "process.roles=broker needs controller.quorum.voters"),
+           "module: broker-only without voters is refused");
     core.roles = "broker,controller";
     set_conf(&ctx, "controller.quorum.voters", "1@localhost:9093,2@localhost:9094", 0);
-    tap_ok(start_fails(&ctx, &core, "multi-voter quorums are not supported yet "
-                                    "(controller.quorum.voters lists 2 voters)"),
-           "module: two voters are refused");
+    tap_ok(start_fails(&ctx, &core, "needs controller.listener.names"),
+           "module: a quorum without controller.listener.names is refused");
     set_conf(&ctx, "controller.quorum.voters", "2@localhost:9093", 0);
-    tap_ok(start_fails(&ctx, &core, "node.id is 1"),
-           "module: a single voter that is not us is refused");
+    tap_ok(start_fails(&ctx, &core, "node.id 1 is not in controller.quorum.voters"),
+           "module: a controller that is not a voter is refused");
     set_conf(&ctx, "controller.quorum.voters", "", 0);
     core.node_id = 2;
     tap_ok(start_fails(&ctx, &core, "node.id=1"),

@@ -184,6 +184,33 @@ int main(void)
         release_all(&rd);
     }
 
+    /* truncate_to (ABI 1.3): the ten single batches 0..9 are in log. */
+    {
+        size_t n;
+        uint8_t *b;
+        tap_ok(g_ops->truncate_to != NULL, "truncate_to offered");
+        tap_is_int(g_ops->truncate_to(log, 7, err, sizeof err), 0, "truncate to 7");
+        tap_ok(g_ops->end_offset(log) == 7, "end 7");
+        tap_ok(g_ops->read(log, 0, 1 << 20, &rd, err, sizeof err) == 0 && rd.total > 0, "read after");
+        release_all(&rd);
+        tap_is_int(g_ops->read(log, 8, 100, &rd, err, sizeof err), -1, "cut offsets are gone");
+        b = batch(7, 2, 500, &n);
+        tap_is_int(append(log, b, n), 0, "append continues at 7");
+        free(b);
+        tap_ok(g_ops->end_offset(log) == 9, "end 9");
+        tap_is_int(g_ops->truncate_to(log, 9, err, sizeof err), 0, "at the end: no-op");
+        tap_ok(g_ops->end_offset(log) == 9 && g_ops->start_offset(log) == 0, "still 0..9");
+        tap_is_int(g_ops->advance_start(log, 3, err, sizeof err), 0, "start at 3");
+        tap_is_int(g_ops->truncate_to(log, 2, err, sizeof err), 0, "truncate below the start");
+        tap_ok(g_ops->start_offset(log) == 2 && g_ops->end_offset(log) == 2 && g_ops->size_bytes(log) == 0,
+               "empty at 2");
+        tap_is_int(g_ops->truncate_to(log, 40, err, sizeof err), 0, "past the end (a leader's start)");
+        tap_ok(g_ops->start_offset(log) == 40 && g_ops->end_offset(log) == 40, "empty, starting at 40");
+        b = batch(40, 1, 600, &n);
+        tap_is_int(append(log, b, n), 0, "appends continue at 40");
+        free(b);
+    }
+
     /* An empty log written first at a later offset starts there. */
     tap_is_int(g_ops->open(g_self, "g-0", &cfg, &log2, err, sizeof err), 0, "open g-0");
     {

@@ -1138,6 +1138,73 @@ static void test_open_errors(void)
     free(m);
 }
 
+
+/* truncate_to (ABI 1.3): cut inside a segment, at a batch boundary, across
+ * segments, below the start; reads, appends and a reopen agree with it. */
+static void test_truncate(void)
+{
+    char dir[300], err[512] = "";
+    model_t m = {0};
+    od_log_config_t c = mkcfg(4000, 300);
+    od_log_t *log;
+    int64_t cut;
+    size_t k;
+
+    snprintf(dir, sizeof dir, "%s/trunc-0", root);
+    log = open_log(dir, &c);
+    if (!log || fill(log, &m, 120) < 0) {
+        tap_ok(0, "truncate: setup");
+        return;
+    }
+    tap_ok(log->nsegs > 3, "truncate: %zu segments to cut through", log->nsegs);
+    /* Inside a batch: the batch holding the offset goes too. */
+    k = m.n - 10;
+    cut = m.b[k].base + (m.b[k].last > m.b[k].base ? 1 : 0);
+    tap_ok(seg_log_truncate_to(log, cut, err, sizeof err) == 0, "truncate inside batch %zu", k);
+    tap_ok(seg_log_end_offset(log) == m.b[k].base, "end is that batch's base (%lld)",
+           (long long)seg_log_end_offset(log));
+    while (m.n > k)
+        free(m.b[--m.n].bytes);
+    tap_ok(check_all_reads(log, &m, "after truncate"), "reads match the shorter log");
+    tap_ok(seg_log_truncate_to(log, seg_log_end_offset(log), err, sizeof err) == 0 &&
+           seg_log_end_offset(log) == model_end(&m), "truncate at the end: no-op");
+    /* Across segments: back to the middle of the log. */
+    k = m.n / 2;
+    tap_ok(seg_log_truncate_to(log, m.b[k].base, err, sizeof err) == 0 &&
+           seg_log_end_offset(log) == m.b[k].base, "truncate at a boundary segments back");
+    while (m.n > k)
+        free(m.b[--m.n].bytes);
+    tap_ok(fill(log, &m, 30) == 0, "appends continue at the new end");
+    tap_ok(check_all_reads(log, &m, "truncate+append"), "reads match after appending again");
+    seg_log_close(log);
+    log = open_log(dir, &c);
+    tap_ok(log && seg_log_end_offset(log) == model_end(&m), "reopen: same end (%lld)",
+           log ? (long long)seg_log_end_offset(log) : -1LL);
+    tap_ok(log && check_all_reads(log, &m, "truncate reopen"), "reopen: reads match");
+    /* Below the start: an empty log at that offset. */
+    tap_ok(log && seg_log_advance_start(log, m.b[3].base, err, sizeof err) == 0, "start moved");
+    tap_ok(log && seg_log_truncate_to(log, m.b[1].base, err, sizeof err) == 0 &&
+           seg_log_end_offset(log) == m.b[1].base && seg_log_start_offset(log) == m.b[1].base,
+           "below the start: empty log starting there");
+    if (log)
+        seg_log_close(log);
+    log = open_log(dir, &c);
+    tap_ok(log && seg_log_end_offset(log) == m.b[1].base && seg_log_start_offset(log) == m.b[1].base,
+           "reopen: still empty at %lld", (long long)m.b[1].base);
+    /* Past the end (a follower behind the leader's log start): empty there. */
+    tap_ok(log && seg_log_truncate_to(log, m.b[1].base + 1000, err, sizeof err) == 0 &&
+           seg_log_start_offset(log) == m.b[1].base + 1000 &&
+           seg_log_end_offset(log) == m.b[1].base + 1000, "past the end: empty, starting there");
+    if (log)
+        seg_log_close(log);
+    log = open_log(dir, &c);
+    tap_ok(log && seg_log_start_offset(log) == m.b[1].base + 1000 &&
+           seg_log_end_offset(log) == m.b[1].base + 1000, "reopen: the same");
+    if (log)
+        seg_log_close(log);
+    model_free(&m);
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "/tmp/odtest-segment.XXXXXX");
@@ -1154,6 +1221,7 @@ int main(void)
     test_remove();
     test_pool();
     test_open_errors();
+    test_truncate();
     seg_remove_tree(root);
     return tap_done();
 }
