@@ -686,6 +686,7 @@ int od_metadata_apply(od_core_t *core, const uint8_t *rec, size_t len, int64_t o
         break;
     case OD_METAREC_REMOVE_ACCESS_CONTROL_ENTRY:
         DECODE_APPLY(RemoveAccessControlEntryRecord, od_acls_apply_remove);
+        break;
     case OD_METAREC_FENCE_BROKER:
         DECODE_APPLY(FenceBrokerRecord, apply_fence);
         break;
