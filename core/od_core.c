@@ -20,6 +20,7 @@
 #include "od_handlers.h"
 #include "od_lifecycle.h"
 #include "od_lua.h"
+#include "od_route.h"
 #include "od_metrics.h"
 #include "od_module.h"
 #include "od_net.h"
@@ -218,6 +219,7 @@ static const od_subsystem_t subsystems[] = {
     {"groups", od_groups_register_config, od_groups_start, od_groups_tick, od_groups_stop},
     {"metrics", od_metrics_register_config, od_metrics_start, NULL, od_metrics_stop},
     {"lua", od_lua_register_config, od_lua_start, NULL, od_lua_stop},
+    {"routes", od_route_register_config, NULL, NULL, NULL},
 };
 #define NSUBSYSTEMS (sizeof(subsystems) / sizeof(subsystems[0]))
 

@@ -1,0 +1,291 @@
+/* od_route.c - the routing step of the produce path (doc/routing.md):
+ * the placement check, then the topic's Lua routes, then (after the
+ * original append) the copies and dead letters.
+ *
+ * What a route guarantees: nothing of a batch a route rejects, or whose
+ * routes fail, is appended anywhere. Records a route accepted are appended
+ * to their topic as the producer's acks asks; copies and dead letters are
+ * appended afterwards on this broker, best-effort: a copy that cannot be
+ * appended (no leader here, too large, a storage error) is logged and
+ * counted, and a crash between the original's append and the copies'
+ * loses those copies - at most once per accepted record. A retry the
+ * idempotence check answers as a duplicate never reaches the routes, so it
+ * makes no second copy. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "od_conn.h"
+#include "od_core.h"
+#include "od_ext.h"
+#include "od_lua.h"
+#include "od_metrics.h"
+#include "od_partition.h"
+#include "od_route_int.h"
+#include "od_topic_config.h"
+
+static int64_t copies_max = 8;
+
+static od_conf_def_t route_defs[] = {
+    {"route.copies.max", OD_CONF_INT, "8", 0, 256, NULL,
+     "copies (rec:copy) one record may ask for in a Lua route; more fails the route",
+     &copies_max, 0},
+};
+
+int od_route_register_config(od_core_t *core, char *err, size_t errsz)
+{
+    return od_config_register(&core->config, route_defs,
+                              sizeof(route_defs) / sizeof(route_defs[0]), "core", err, errsz);
+}
+
+int od_route_copies_max(void) { return (int)copies_max; }
+
+int64_t od_route_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+struct od_route_pending {
+    od_route_set_t set;
+    od_route_buf_t rebuilt;
+    char topic[256];
+    int32_t partition;
+};
+
+void od_route_done(od_route_pending_t *p)
+{
+    if (!p)
+        return;
+    od_route_set_free(&p->set);
+    free(p->rebuilt.p);
+    free(p);
+}
+
+int od_route_summary(const od_route_pending_t *p, int32_t *batches, int64_t *max_ts,
+                     int64_t *rel_offset)
+{
+    if (!p || !p->rebuilt.p)
+        return 0;
+    int32_t nb = 0;
+    int64_t kept = 0;
+    *max_ts = -1;
+    *rel_offset = 0;
+    for (size_t b = 0; b < p->set.nbatches; b++) {
+        const od_route_batch_t *bt = &p->set.batches[b];
+        int any = 0;
+        for (size_t i = bt->first; i < bt->first + bt->count; i++) {
+            const od_route_rec_t *r = &p->set.recs[i];
+            if (r->action != OD_ROUTE_ACCEPT)
+                continue;
+            any = 1;
+            if (r->timestamp > *max_ts) {
+                *max_ts = r->timestamp;
+                *rel_offset = kept;
+            }
+            kept++;
+        }
+        nb += any;
+    }
+    *batches = nb;
+    return 1;
+}
+
+/* Run the routes; OD_ERR_NONE or INVALID_RECORD with msg. */
+static int16_t run_routes(od_lua_vm_t *vm, const od_client_t *c, const char *topic,
+                          int32_t partition, od_route_set_t *s, char *msg, size_t msgsz)
+{
+    size_t rejected;
+    int64_t t0 = od_route_now_ns();
+    int rc = od_lua_vm_route(vm, topic, c->principal ? c->principal : "User:ANONYMOUS", s->recs,
+                             s->nrecs, od_route_copies_max(), &rejected);
+    od_route_metric("route", topic, OD_RMETRIC_CALLS, 1);
+    od_route_metric("route", topic, OD_RMETRIC_NS, (uint64_t)(od_route_now_ns() - t0));
+    if (rc < 0) {
+        const char *where;
+        const char *e = od_lua_vm_error(vm, &where);
+        od_route_metric("route", topic, OD_RMETRIC_ERRORS, 1);
+        od_logf(OD_LOG_ERROR, "lua route %s (%s) failed on a batch of %zu record(s) to %s-%d "
+                "from client '%s' (%s): %s; the batch is rejected", topic,
+                where ? where : "?", s->nrecs, topic, (int)partition,
+                c->client_id ? c->client_id : "", c->principal ? c->principal : "?", e);
+        snprintf(msg, msgsz, "route script failed: %s", e);
+        return OD_ERR_INVALID_RECORD;
+    }
+    if (rejected < s->nrecs) {
+        od_route_metric("route", topic, OD_RMETRIC_REJECTS, 1);
+        const char *why = s->recs[rejected].reason;
+        snprintf(msg, msgsz, "%s", why ? why : "rejected by a route script");
+        od_logf(OD_LOG_DEBUG, "lua route %s rejected record %zu of a batch to %s-%d: %s", topic,
+                rejected, topic, (int)partition, msg);
+        return OD_ERR_INVALID_RECORD;
+    }
+    return OD_ERR_NONE;
+}
+
+int16_t od_route_produce(od_req_t *r, od_topic_t *t, const char *topic, int32_t partition,
+                         const uint8_t **data, size_t *len, int32_t *nrecords,
+                         od_route_pending_t **pending, char *msg, size_t msgsz)
+{
+    od_core_t *core = r->core;
+    *pending = NULL;
+    const char *pname = od_topic_config_value(core, t, "placement.partitioner", NULL);
+    int place = pname && pname[0];
+    od_lua_vm_t *vm = od_lua_current(core);
+    int routed = vm && od_lua_vm_hooks(vm, "route", topic) > 0;
+    if (!place && !routed)
+        return OD_ERR_NONE;
+    const od_client_t *c = r->conn ? &r->conn->client : od_ext_nobody();
+    od_route_pending_t *p = calloc(1, sizeof(*p));
+    if (!p) {
+        snprintf(msg, msgsz, "out of memory");
+        return OD_ERR_UNKNOWN_SERVER_ERROR;
+    }
+    snprintf(p->topic, sizeof(p->topic), "%s", topic);
+    p->partition = partition;
+    if (od_route_decode(*data, *len, partition, *nrecords, &p->set, msg, msgsz) < 0) {
+        od_route_done(p);
+        return OD_ERR_UNKNOWN_SERVER_ERROR;
+    }
+    int16_t ec = OD_ERR_NONE;
+    if (place) {
+        const char *act = od_topic_config_value(core, t, "placement.action", NULL);
+        int reject = !act || strcmp(act, "warn") != 0;
+        ec = od_route_place_check(core, c, t, topic, pname, reject, &p->set, msg, msgsz);
+    }
+    if (ec == OD_ERR_NONE && routed)
+        ec = run_routes(vm, c, topic, partition, &p->set, msg, msgsz);
+    if (ec != OD_ERR_NONE) {
+        od_route_done(p);
+        return ec;
+    }
+    int rebuild = 0, follow_up = 0;
+    for (size_t i = 0; i < p->set.nrecs; i++) {
+        const od_route_rec_t *rec = &p->set.recs[i];
+        rebuild |= rec->hdrs_changed || rec->action == OD_ROUTE_DLQ;
+        follow_up |= rec->ncopies > 0 || rec->action == OD_ROUTE_DLQ;
+    }
+    if (rebuild) {
+        int32_t kept;
+        if (od_route_rebuild(&p->set, &p->rebuilt, &kept, msg, msgsz) < 0) {
+            od_route_done(p);
+            return OD_ERR_INVALID_RECORD;
+        }
+        *data = p->rebuilt.p;
+        *len = p->rebuilt.len;
+        *nrecords = kept;
+    }
+    if (!rebuild && !follow_up) {
+        od_route_done(p);
+        return OD_ERR_NONE;
+    }
+    *pending = p;
+    return OD_ERR_NONE;
+}
+
+/* ---- after the original append: copies and dead letters ---- */
+
+/* Append one record to topic/partition (partition < 0: choose by
+ * partitioner, or round robin when it has no opinion). 0 or -1 (logged). */
+static int append_record(od_core_t *core, const char *topic, const char *partitioner,
+                         int32_t partition, const od_route_rec_t *rec, int rekey, const char *key,
+                         size_t key_len, const od_route_hdr_t *extra, size_t nextra)
+{
+    static uint32_t rr;
+    od_topic_t *t = od_image_topic(&core->image, topic, strlen(topic));
+    if (!t || t->internal || t->npartitions <= 0) {
+        od_logf(OD_LOG_WARN, "route: no topic %s to copy to (deleted since?); copy dropped",
+                topic);
+        return -1;
+    }
+    if (partitioner) {
+        od_route_rec_t k = *rec;
+        if (rekey) {
+            k.key = (const uint8_t *)key;
+            k.key_len = key ? (int32_t)key_len : -1;
+        }
+        partition = od_route_partition(core, partitioner, &k, t->npartitions);
+    }
+    if (partition < 0 || partition >= t->npartitions)
+        partition = (int32_t)(rr++ % (uint32_t)t->npartitions);
+    int16_t ec;
+    od_partition_t *p = od_partition_led_here(core, t, partition, &ec);
+    if (!p) {
+        od_logf(OD_LOG_WARN, "route: %s-%d is not led here (error %d); copy dropped", topic,
+                (int)partition, (int)ec);
+        return -1;
+    }
+    od_batch_builder_t b;
+    od_batch_builder_init(&b, 0);
+    size_t blen = 0;
+    uint8_t *batch = NULL;
+    if (od_route_add_record(&b, rec, rekey, key, key_len, extra, nextra) == 0)
+        batch = od_batch_builder_finish(&b, &blen);
+    od_batch_builder_free(&b);
+    if (!batch) {
+        od_logf(OD_LOG_ERROR, "route: out of memory building a copy for %s-%d", topic,
+                (int)partition);
+        return -1;
+    }
+    if ((int64_t)blen > t->cfg.max_message_bytes) {
+        od_logf(OD_LOG_WARN, "route: a copy of %zu bytes for %s-%d is larger than "
+                "max.message.bytes=%lld; copy dropped", blen, topic, (int)partition,
+                (long long)t->cfg.max_message_bytes);
+        free(batch);
+        return -1;
+    }
+    int64_t append_time = t->cfg.log_append_time ? od_now_ms() : -1;
+    int64_t base = od_partition_log_end(core, p);
+    int64_t next = od_batch_assign_offsets(batch, blen, base, p->leader_epoch, append_time);
+    od_append_info_t info = {0};
+    info.struct_size = sizeof(info);
+    info.base_offset = base;
+    info.last_offset = next - 1;
+    info.max_timestamp = append_time >= 0 ? append_time : rec->timestamp;
+    info.offset_of_max_timestamp = base;
+    info.record_count = 1;
+    info.batch_count = 1;
+    char err[256];
+    int rc = od_partition_append(core, p, batch, blen, &info, err, sizeof(err));
+    free(batch);
+    if (rc < 0) {
+        od_logf(OD_LOG_ERROR, "route: append of a copy to %s-%d failed: %s", topic,
+                (int)partition, err);
+        return -1;
+    }
+    od_metrics_topic_in(t, blen, 1);
+    return 0;
+}
+
+void od_route_appended(od_core_t *core, od_route_pending_t *p)
+{
+    if (!p)
+        return;
+    char part[16];
+    snprintf(part, sizeof(part), "%d", (int)p->partition);
+    for (size_t i = 0; i < p->set.nrecs; i++) {
+        const od_route_rec_t *rec = &p->set.recs[i];
+        if (rec->action == OD_ROUTE_DLQ) {
+            const char *why = rec->reason ? rec->reason : "dead-lettered by a route";
+            od_route_hdr_t extra[] = {
+                {"odradek.dlq.reason", 18, (char *)why, strlen(why)},
+                {"odradek.dlq.topic", 17, p->topic, strlen(p->topic)},
+                {"odradek.dlq.partition", 21, part, strlen(part)},
+            };
+            int32_t n = od_route_copy_target(core, rec->dlq_topic);
+            int rc = n > 0 ? append_record(core, rec->dlq_topic, NULL, p->partition % n, rec, 0,
+                                           NULL, 0, extra, 3)
+                           : -1;
+            od_route_metric("route", p->topic, rc == 0 ? OD_RMETRIC_DLQ : OD_RMETRIC_LOST, 1);
+            continue;
+        }
+        for (size_t j = 0; j < rec->ncopies; j++) {
+            const od_route_copy_t *c = &rec->copies[j];
+            int rc = append_record(core, c->topic, c->partitioner, -1, rec, c->rekey, c->key,
+                                   c->key_len, NULL, 0);
+            od_route_metric("route", p->topic, rc == 0 ? OD_RMETRIC_COPIES : OD_RMETRIC_LOST, 1);
+        }
+    }
+}
