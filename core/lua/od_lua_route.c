@@ -356,7 +356,7 @@ static int route_one(lua_State *L, route_args_t *a, size_t i, int rec_idx, lua_I
                           "reason; or \"dlq\", a topic and a reason)", vm->hook_where,
                           luaL_typename(L, -3));
     }
-    vm->hook_where[0] = 0;
+    /* hook_where stays the last route's: it left the headers so. */
     if (lua_getfield(L, rec_idx, "headers") != LUA_TTABLE)
         return luaL_error(L, "rec.headers is a %s after the routes (expected a table)",
                           luaL_typename(L, -1));
