@@ -61,9 +61,13 @@ int od_lua_vm_admin(od_lua_vm_t *vm, const od_ev_admin_t *ev, char *reason, size
 struct od_route_rec;
 /* Partitioner name's answer for rec among n: [0, n), or -2 when it failed
  * (error, budget, a result that is no integer in range; logged with the
- * script's file and line). */
+ * script's file and line). budget (may be NULL: one lua.instructions.max
+ * for this call) is what is left for all partitioner calls of one batch:
+ * OD_LUA_BUDGET_UNSET the first time (set to lua.instructions.max), each
+ * call spends from it, and once it is spent the calls answer -2 at once. */
+#define OD_LUA_BUDGET_UNSET INT64_MIN
 int32_t od_lua_vm_partition(od_lua_vm_t *vm, const char *name, const struct od_route_rec *rec,
-                            int32_t n);
+                            int32_t n, int64_t *budget);
 /* Run the routes of topic over recs in one budgeted call, filling each
  * record's decision, headers and copies. 0 (with *rejected the index of
  * the record a route rejected, n when none) or -1 when the call failed

@@ -87,15 +87,27 @@ static int run_partitioner(lua_State *L)
 }
 
 int32_t od_lua_vm_partition(od_lua_vm_t *vm, const char *name, const od_route_rec_t *rec,
-                            int32_t n)
+                            int32_t n, int64_t *budget)
 {
     lua_State *L = vm->L;
     part_args_t a = {name, rec, n};
+    int64_t full = vm->lim.instructions;
+    if (budget && *budget == OD_LUA_BUDGET_UNSET)
+        *budget = full;
+    if (budget && *budget <= 0) {
+        od_route_metric("partitioner", name, OD_RMETRIC_ERRORS, 1);
+        return -2; /* the batch's budget is spent (logged when it was) */
+    }
     int64_t t0 = od_route_now_ns();
     lua_pushcfunction(L, run_partitioner);
     lua_pushlightuserdata(L, &a);
     vm->hook_where[0] = 0;
+    if (budget)
+        vm->lim.instructions = *budget < full ? *budget : full;
     int rc = od_lua_vm_pcall(vm, 1, 1);
+    vm->lim.instructions = full;
+    if (budget)
+        *budget = vm->budget_blown ? 0 : *budget - vm->instr_used;
     od_route_metric("partitioner", name, OD_RMETRIC_CALLS, 1);
     od_route_metric("partitioner", name, OD_RMETRIC_NS, (uint64_t)(od_route_now_ns() - t0));
     if (rc != LUA_OK) {

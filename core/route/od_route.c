@@ -190,8 +190,9 @@ int16_t od_route_produce(od_req_t *r, od_topic_t *t, const char *topic, int32_t 
 /* Append one record to topic/partition (partition < 0: choose by
  * partitioner, or round robin when it has no opinion). 0 or -1 (logged). */
 static int append_record(od_core_t *core, const char *topic, const char *partitioner,
-                         int32_t partition, const od_route_rec_t *rec, int rekey, const char *key,
-                         size_t key_len, const od_route_hdr_t *extra, size_t nextra)
+                         int64_t *budget, int32_t partition, const od_route_rec_t *rec, int rekey,
+                         const char *key, size_t key_len, const od_route_hdr_t *extra,
+                         size_t nextra)
 {
     static uint32_t rr;
     od_topic_t *t = od_image_topic(&core->image, topic, strlen(topic));
@@ -206,7 +207,7 @@ static int append_record(od_core_t *core, const char *topic, const char *partiti
             k.key = (const uint8_t *)key;
             k.key_len = key ? (int32_t)key_len : -1;
         }
-        partition = od_route_partition(core, partitioner, &k, t->npartitions);
+        partition = od_route_partition(core, partitioner, &k, t->npartitions, budget);
     }
     if (partition < 0 || partition >= t->npartitions)
         partition = (int32_t)(rr++ % (uint32_t)t->npartitions);
@@ -265,6 +266,7 @@ void od_route_appended(od_core_t *core, od_route_pending_t *p)
         return;
     char part[16];
     snprintf(part, sizeof(part), "%d", (int)p->partition);
+    int64_t budget = OD_LUA_BUDGET_UNSET; /* Lua partitioners: one budget for the batch */
     for (size_t i = 0; i < p->set.nrecs; i++) {
         const od_route_rec_t *rec = &p->set.recs[i];
         if (rec->action == OD_ROUTE_DLQ) {
@@ -275,16 +277,16 @@ void od_route_appended(od_core_t *core, od_route_pending_t *p)
                 {"odradek.dlq.partition", 21, part, strlen(part)},
             };
             int32_t n = od_route_copy_target(core, rec->dlq_topic);
-            int rc = n > 0 ? append_record(core, rec->dlq_topic, NULL, p->partition % n, rec, 0,
-                                           NULL, 0, extra, 3)
+            int rc = n > 0 ? append_record(core, rec->dlq_topic, NULL, NULL, p->partition % n,
+                                           rec, 0, NULL, 0, extra, 3)
                            : -1;
             od_route_metric("route", p->topic, rc == 0 ? OD_RMETRIC_DLQ : OD_RMETRIC_LOST, 1);
             continue;
         }
         for (size_t j = 0; j < rec->ncopies; j++) {
             const od_route_copy_t *c = &rec->copies[j];
-            int rc = append_record(core, c->topic, c->partitioner, -1, rec, c->rekey, c->key,
-                                   c->key_len, NULL, 0);
+            int rc = append_record(core, c->topic, c->partitioner, &budget, -1, rec, c->rekey,
+                                   c->key, c->key_len, NULL, 0);
             od_route_metric("route", p->topic, rc == 0 ? OD_RMETRIC_COPIES : OD_RMETRIC_LOST, 1);
         }
     }

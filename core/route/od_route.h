@@ -85,14 +85,16 @@ int od_route_summary(const od_route_pending_t *pending, int32_t *batches, int64_
 int od_route_partitioner_known(struct od_core *core, const char *name);
 /* The partition of rec among n by partitioner name: [0, n), or -1 for "no
  * opinion" (the module's free choice) and -2 for a failure (unknown name, a
- * Lua error or an out-of-range answer; logged). */
+ * Lua error or an out-of-range answer; logged). lua_budget: the Lua
+ * instructions left to one batch's partitioner calls (od_lua_vm_partition),
+ * NULL for a call of its own. */
 /* 1 when a module registers a partitioner of that name. */
 int od_route_module_partitioner(struct od_core *core, const char *name);
 /* The partition count of a topic copies and dead letters may go to, or
  * -1 (no such topic, or an internal one). */
 int32_t od_route_copy_target(struct od_core *core, const char *topic);
 int32_t od_route_partition(struct od_core *core, const char *name, const od_route_rec_t *rec,
-                           int32_t n);
+                           int32_t n, int64_t *lua_budget);
 
 /* ---- config and metrics ---- */
 

@@ -38,7 +38,7 @@ int32_t od_route_copy_target(od_core_t *core, const char *topic)
 }
 
 int32_t od_route_partition(od_core_t *core, const char *name, const od_route_rec_t *rec,
-                           int32_t n)
+                           int32_t n, int64_t *lua_budget)
 {
     if (n <= 0)
         return -2;
@@ -56,7 +56,7 @@ int32_t od_route_partition(od_core_t *core, const char *name, const od_route_rec
     }
     od_lua_vm_t *vm = od_lua_current(core);
     if (vm && od_lua_vm_hooks(vm, "partitioner", name) > 0)
-        return od_lua_vm_partition(vm, name, rec, n);
+        return od_lua_vm_partition(vm, name, rec, n, lua_budget);
     return -2;
 }
 
@@ -111,12 +111,15 @@ int16_t od_route_place_check(od_core_t *core, const od_client_t *c, const od_top
         return OD_ERR_NONE;
     }
     int64_t misplaced = 0;
+    /* A Lua partitioner gets one lua.instructions.max for the whole batch,
+     * as a route does: a slow one cannot hold the loop per record. */
+    int64_t budget = OD_LUA_BUDGET_UNSET;
     char first[400] = "";
     for (size_t i = 0; i < s->nrecs; i++) {
         const od_route_rec_t *r = &s->recs[i];
         if (!r->key)
             continue; /* keyed records only */
-        int32_t want = od_route_partition(core, name, r, t->npartitions);
+        int32_t want = od_route_partition(core, name, r, t->npartitions, &budget);
         if (want < 0 || want == r->partition)
             continue;
         if (misplaced++ == 0) {

@@ -63,6 +63,8 @@ static const char *routes =
     "odradek.partitioner('by_region', function(k, v, h, n) return (tonumber(h.region) or 0) % n end)\n"
     "odradek.partitioner('broken', function() error('no') end)\n"
     "odradek.partitioner('far', function(k, v, h, n) return n end)\n"
+    "odradek.partitioner('slow', function(k, v, h, n)\n"
+    "  local x = 0 for i = 1, 40000 do x = x + i end return 0 end)\n"
     "odradek.route('t', function(rec)\n"
     "  if rec.value == 'bad' then return rec:dead_letter('d', 'not json') end\n"
     "  rec.headers['seen'] = rec.topic .. '/' .. rec.partition .. '/' .. rec.principal\n"
@@ -108,10 +110,20 @@ static void test_routes(void)
                strcmp(s.recs[0].copies[0].partitioner, "by_region") == 0,
            "rec:copy with a new key");
     tap_ok(s.recs[1].ncopies == 1 && !s.recs[1].copies[0].rekey, "rec:copy keeping the key");
-    tap_is_int(od_lua_vm_partition(vm, "by_region", &s.recs[1], 2), 1,
+    tap_is_int(od_lua_vm_partition(vm, "by_region", &s.recs[1], 2, NULL), 1,
                "the Lua partitioner reads the headers (region 3 of 2 partitions: 1)");
-    tap_is_int(od_lua_vm_partition(vm, "broken", &s.recs[1], 2), -2, "an error answers -2");
-    tap_is_int(od_lua_vm_partition(vm, "far", &s.recs[1], 2), -2, "out of range answers -2");
+    tap_is_int(od_lua_vm_partition(vm, "broken", &s.recs[1], 2, NULL), -2, "an error answers -2");
+    tap_is_int(od_lua_vm_partition(vm, "far", &s.recs[1], 2, NULL), -2, "out of range answers -2");
+
+    int64_t budget = OD_LUA_BUDGET_UNSET;
+    int32_t p1 = od_lua_vm_partition(vm, "slow", &s.recs[0], 2, &budget);
+    int32_t p2 = od_lua_vm_partition(vm, "slow", &s.recs[0], 2, &budget);
+    int32_t p3 = od_lua_vm_partition(vm, "slow", &s.recs[0], 2, &budget);
+    tap_ok(p1 == 0 && p2 == 0 && p3 == -2 && budget <= 0,
+           "a batch's partitioner calls share one budget: the third slow call is refused "
+           "(%d %d %d, %lld left)", (int)p1, (int)p2, (int)p3, (long long)budget);
+    tap_is_int(od_lua_vm_partition(vm, "slow", &s.recs[0], 2, NULL), 0,
+               "a call of its own has the whole budget again");
 
     od_route_buf_t w = {0};
     int32_t kept;
