@@ -188,6 +188,16 @@ with odtest.Conn(b.port) as c:
     e5 = rt.produce_v8(c, "placed-spin", 1, odtest.build_batch([(b"k", b"v")]))[0]
 tap.ok(e3 == 0 and e4 == 0 and e5 == 0,
        "a failing, out-of-range or endless Lua partitioner does not judge (accepted)")
+with odtest.Conn(b.port) as c:
+    many = odtest.build_batch([(b"k%d" % i, b"v") for i in range(300)])
+    calls0 = rt.metric(b.metrics_url, "odradek_lua_hook_calls_total", kind="partitioner",
+                       hook="spin")
+    e6 = rt.produce_v8(c, "placed-spin", 0, many)[0]
+    calls1 = rt.metric(b.metrics_url, "odradek_lua_hook_calls_total", kind="partitioner",
+                       hook="spin")
+tap.ok(e6 == 0 and calls1 - calls0 == 1,
+       "300 records through an endless partitioner: one budget for the batch, one call, "
+       "accepted unjudged") or tap.diag(repr((e6, calls1 - calls0)))
 log = b.log_text()
 tap.ok("lua partitioner broken (" in log and "parts.lua:" in log and
        "deliberately broken" in log, "the failure is logged with the script's file and line")
