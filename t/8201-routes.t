@@ -158,7 +158,8 @@ tap.is_(sum(len(v) for v in cp.values()), 30 + 10 + (20 if shutil.which("node") 
 with odtest.Conn(b.port) as c:
     batch = odtest.build_batch([
         (b"p1", b"good", [("customer", b"c-17"), ("drop-me", b"x")]),
-        (b"p2", b"bad"), (b"p3", b"worse", [("why", b"w")]), (b"p4", b"good2")], base_ts=1700000000000)
+        (b"p2", b"bad"), (b"p3", b"worse", [("why", b"w")]), (b"p4", b"good2")],
+        base_ts=1700000000000)
     err, off, msg, rerrs = rt.produce_v8(c, "payments", 0, batch)
     tap.is_(err, 0, "a batch with dead-lettered records is accepted")
     recs, hwm = odtest.fetch_all(c, "payments", 0)

@@ -43,7 +43,10 @@ odradek.route("hdrtable", function(rec) rec.headers = 7 return true end)
 odradek.route("hdrvalue", function(rec) rec.headers.x = {} return true end)
 odradek.route("nowhere", function(rec) rec:copy("no-such-topic", "murmur2") return true end)
 odradek.route("badpart", function(rec) rec:copy("ping", "no-such-partitioner") return true end)
-odradek.route("many", function(rec) for i = 1, 20 do rec:copy("ping", "murmur2") end return true end)
+odradek.route("many", function(rec)
+  for i = 1, 20 do rec:copy("ping", "murmur2") end
+  return true
+end)
 odradek.route("dlqnowhere", function(rec) return "dlq", "no-such-topic", "x" end)
 odradek.route("alldlq", function(rec) return rec:dead_letter("dlq", "everything") end)
 odradek.route("ping", function(rec) rec:copy("pong", "murmur2") return true end)

@@ -279,7 +279,8 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
     }
     /* Re-encoded batches (uncompressed ones above all) may have grown past
      * max.message.bytes: refused as Kafka does (RecordTooLargeException). */
-    if ((recoded || routed) && (ec = check_sizes(data, len, max_bytes, msg, msgsz)) != OD_ERR_NONE) {
+    if ((recoded || routed) &&
+        (ec = check_sizes(data, len, max_bytes, msg, msgsz)) != OD_ERR_NONE) {
         free(recoded);
         od_route_done(routed);
         out->error_code = ec;

@@ -270,7 +270,8 @@ static void take_headers(lua_State *L, int idx, od_route_rec_t *rec)
             luaL_error(L, "rec.headers: header names must be strings (got a %s)",
                        luaL_typename(L, -2));
         int vt = lua_type(L, -1);
-        if (vt != LUA_TSTRING && vt != LUA_TNUMBER && !(vt == LUA_TBOOLEAN && !lua_toboolean(L, -1)))
+        int null_value = vt == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+        if (vt != LUA_TSTRING && vt != LUA_TNUMBER && !null_value)
             luaL_error(L, "rec.headers[\"%s\"]: a value must be a string, a number or false "
                        "(null), not a %s", lua_tostring(L, -2), luaL_typename(L, -1));
         od_route_hdr_t *h = &rec->hdrs[rec->nhdrs];

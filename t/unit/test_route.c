@@ -60,7 +60,8 @@ static uint8_t *sample(size_t *len)
 }
 
 static const char *routes =
-    "odradek.partitioner('by_region', function(k, v, h, n) return (tonumber(h.region) or 0) % n end)\n"
+    "odradek.partitioner('by_region', function(k, v, h, n)\n"
+    "  return (tonumber(h.region) or 0) % n end)\n"
     "odradek.partitioner('broken', function() error('no') end)\n"
     "odradek.partitioner('far', function(k, v, h, n) return n end)\n"
     "odradek.partitioner('slow', function(k, v, h, n)\n"
