@@ -49,6 +49,7 @@ int64_t od_route_now_ns(void)
 }
 
 struct od_route_pending {
+    const od_client_t *client; /* the producer (for the copies' APPEND event) */
     od_route_set_t set;
     od_route_buf_t rebuilt;
     char topic[256];
@@ -145,6 +146,7 @@ int16_t od_route_produce(od_req_t *r, od_topic_t *t, const char *topic, int32_t 
     }
     snprintf(p->topic, sizeof(p->topic), "%s", topic);
     p->partition = partition;
+    p->client = c;
     if (od_route_decode(*data, *len, partition, *nrecords, &p->set, msg, msgsz) < 0) {
         od_route_done(p);
         return OD_ERR_UNKNOWN_SERVER_ERROR;
@@ -189,8 +191,8 @@ int16_t od_route_produce(od_req_t *r, od_topic_t *t, const char *topic, int32_t 
 
 /* Append one record to topic/partition (partition < 0: choose by
  * partitioner, or round robin when it has no opinion). 0 or -1 (logged). */
-static int append_record(od_core_t *core, const char *topic, const char *partitioner,
-                         int64_t *budget, int32_t partition, const od_route_rec_t *rec, int rekey,
+static int append_record(od_core_t *core, const od_client_t *client, const char *topic,
+                         const char *partitioner, int64_t *budget, int32_t partition, const od_route_rec_t *rec, int rekey,
                          const char *key, size_t key_len, const od_route_hdr_t *extra,
                          size_t nextra)
 {
@@ -228,6 +230,20 @@ static int append_record(od_core_t *core, const char *topic, const char *partiti
     if (!batch) {
         od_logf(OD_LOG_ERROR, "route: out of memory building a copy for %s-%d", topic,
                 (int)partition);
+        return -1;
+    }
+    /* Modules see copies as any append (OD_EVENT_APPEND), the producer as
+     * the client; a deny drops the copy. */
+    char reason[256] = "";
+    od_ev_append_t ev = {sizeof(ev), client, topic, partition, batch, blen, 1, reason,
+                         sizeof(reason)};
+    const char *who = NULL;
+    if (od_event_wanted(core, OD_EVENT_APPEND) &&
+        od_event_fire(core, OD_EVENT_APPEND, &ev, &who) == OD_DENY) {
+        reason[sizeof(reason) - 1] = 0;
+        od_logf(OD_LOG_INFO, "route: a copy for %s-%d denied by module %s: %s; copy dropped",
+                topic, (int)partition, who ? who : "?", reason);
+        free(batch);
         return -1;
     }
     if ((int64_t)blen > t->cfg.max_message_bytes) {
@@ -277,7 +293,8 @@ void od_route_appended(od_core_t *core, od_route_pending_t *p)
                 {"odradek.dlq.partition", 21, part, strlen(part)},
             };
             int32_t n = od_route_copy_target(core, rec->dlq_topic);
-            int rc = n > 0 ? append_record(core, rec->dlq_topic, NULL, NULL, p->partition % n,
+            int rc = n > 0 ? append_record(core, p->client, rec->dlq_topic, NULL, NULL,
+                                           p->partition % n,
                                            rec, 0, NULL, 0, extra, 3)
                            : -1;
             od_route_metric("route", p->topic, rc == 0 ? OD_RMETRIC_DLQ : OD_RMETRIC_LOST, 1);
@@ -285,8 +302,8 @@ void od_route_appended(od_core_t *core, od_route_pending_t *p)
         }
         for (size_t j = 0; j < rec->ncopies; j++) {
             const od_route_copy_t *c = &rec->copies[j];
-            int rc = append_record(core, c->topic, c->partitioner, &budget, -1, rec, c->rekey,
-                                   c->key, c->key_len, NULL, 0);
+            int rc = append_record(core, p->client, c->topic, c->partitioner, &budget, -1, rec,
+                                   c->rekey, c->key, c->key_len, NULL, 0);
             od_route_metric("route", p->topic, rc == 0 ? OD_RMETRIC_COPIES : OD_RMETRIC_LOST, 1);
         }
     }
