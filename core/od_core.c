@@ -219,7 +219,8 @@ static const od_subsystem_t subsystems[] = {
     {"groups", od_groups_register_config, od_groups_start, od_groups_tick, od_groups_stop},
     {"metrics", od_metrics_register_config, od_metrics_start, NULL, od_metrics_stop},
     {"lua", od_lua_register_config, od_lua_start, NULL, od_lua_stop},
-    {"routes", od_route_register_config, NULL, NULL, NULL},
+    {"routes", od_route_register_config, od_route_checkpoint_start, od_route_checkpoint_tick,
+     od_route_checkpoint_stop},
 };
 #define NSUBSYSTEMS (sizeof(subsystems) / sizeof(subsystems[0]))
 

@@ -196,7 +196,8 @@ with odtest.Conn(b.port) as c:
     cpy = odtest.fetch_all(c, "plain-copy", 0)[0]
 tap.is_(a[0][4], [(b"h", b"1"), (b"h", b"2"), (b"n", None)],
         "a route that changes no header keeps them (duplicates, null values)")
-tap.is_(cpy[0][4], a[0][4], "... and so does its copy")
+tap.is_(cpy[0][4], a[0][4] + [(b"odradek.copy.of", b"plain/0/0")],
+        "... and so does its copy, which names its source (odradek.copy.of)")
 
 # ---- an idempotent retry makes no second copy -----------------------------------------
 with odtest.Conn(b.port) as c:

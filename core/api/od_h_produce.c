@@ -258,7 +258,7 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
         return;
     }
     if (nrecords == 0) { /* every record went to a dead-letter topic */
-        od_route_appended(core, routed);
+        od_route_appended(core, routed, -1);
         od_route_done(routed);
         msg[0] = 0;
         out->error_code = OD_ERR_NONE;
@@ -315,7 +315,7 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
         return;
     }
     free(recoded);
-    od_route_appended(core, routed);
+    od_route_appended(core, routed, base);
     od_route_done(routed);
     od_metrics_topic_in(t, (size_t)pd->records.len, info.record_count);
     if (ph.producer_id >= 0)

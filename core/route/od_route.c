@@ -1,16 +1,16 @@
 /* od_route.c - the routing step of the produce path (doc/routing.md):
  * the placement check, then the topic's Lua routes, then (after the
- * original append) the copies and dead letters.
+ * original append, in the same loop turn, before the answer) the copies
+ * and dead letters.
  *
- * What a route guarantees: nothing of a batch a route rejects, or whose
- * routes fail, is appended anywhere. Records a route accepted are appended
- * to their topic as the producer's acks asks; copies and dead letters are
- * appended afterwards on this broker, best-effort: a copy that cannot be
- * appended (no leader here, too large, a storage error) is logged and
- * counted, and a crash between the original's append and the copies'
- * loses those copies - at most once per accepted record. A retry the
- * idempotence check answers as a duplicate never reaches the routes, so it
- * makes no second copy. */
+ * Nothing of a batch a route rejects, or whose routes fail, is appended
+ * anywhere. Copies are at least once across crashes: the route checkpoint
+ * (od_route_checkpoint.c) replays the routes of what a crash may have left
+ * without copies. A copy that cannot be appended (no leader here, too
+ * large, denied by a module, a storage error) is logged and counted. A
+ * retry the idempotence check answers as a duplicate never reaches the
+ * routes, so it makes no second copy. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,14 +139,11 @@ int16_t od_route_produce(od_req_t *r, od_topic_t *t, const char *topic, int32_t 
     if (!place && !routed)
         return OD_ERR_NONE;
     const od_client_t *c = r->conn ? &r->conn->client : od_ext_nobody();
-    od_route_pending_t *p = calloc(1, sizeof(*p));
+    od_route_pending_t *p = od_route_pending_new(topic, partition, c);
     if (!p) {
         snprintf(msg, msgsz, "out of memory");
         return OD_ERR_UNKNOWN_SERVER_ERROR;
     }
-    snprintf(p->topic, sizeof(p->topic), "%s", topic);
-    p->partition = partition;
-    p->client = c;
     if (od_route_decode(*data, *len, partition, *nrecords, &p->set, msg, msgsz) < 0) {
         od_route_done(p);
         return OD_ERR_UNKNOWN_SERVER_ERROR;
@@ -157,8 +154,11 @@ int16_t od_route_produce(od_req_t *r, od_topic_t *t, const char *topic, int32_t 
         int reject = !act || strcmp(act, "warn") != 0;
         ec = od_route_place_check(core, c, t, topic, pname, reject, &p->set, msg, msgsz);
     }
-    if (ec == OD_ERR_NONE && routed)
+    if (ec == OD_ERR_NONE && routed) {
+        if (partition >= 0 && partition < t->npartitions)
+            od_route_checkpoint_touch(core, t->partitions[partition]);
         ec = run_routes(vm, c, topic, partition, &p->set, msg, msgsz);
+    }
     if (ec != OD_ERR_NONE) {
         od_route_done(p);
         return ec;
@@ -192,9 +192,9 @@ int16_t od_route_produce(od_req_t *r, od_topic_t *t, const char *topic, int32_t 
 /* Append one record to topic/partition (partition < 0: choose by
  * partitioner, or round robin when it has no opinion). 0 or -1 (logged). */
 static int append_record(od_core_t *core, const od_client_t *client, const char *topic,
-                         const char *partitioner, int64_t *budget, int32_t partition, const od_route_rec_t *rec, int rekey,
-                         const char *key, size_t key_len, const od_route_hdr_t *extra,
-                         size_t nextra)
+                         const char *partitioner, int64_t *budget, int32_t partition,
+                         const od_route_rec_t *rec, int rekey, const char *key, size_t key_len,
+                         const od_route_hdr_t *extra, size_t nextra)
 {
     static uint32_t rr;
     od_topic_t *t = od_image_topic(&core->image, topic, strlen(topic));
@@ -276,16 +276,30 @@ static int append_record(od_core_t *core, const od_client_t *client, const char 
     return 0;
 }
 
-void od_route_appended(od_core_t *core, od_route_pending_t *p)
+od_route_pending_t *od_route_pending_new(const char *topic, int32_t partition,
+                                         const od_client_t *client)
 {
+    od_route_pending_t *p = calloc(1, sizeof(*p));
     if (!p)
-        return;
+        return NULL;
+    snprintf(p->topic, sizeof(p->topic), "%s", topic);
+    p->partition = partition;
+    p->client = client;
+    return p;
+}
+
+od_route_set_t *od_route_pending_set(od_route_pending_t *p) { return &p->set; }
+
+/* Copies (and, with dlq, dead letters) of the records of p; each
+ * record's offset is set. */
+static void follow_up(od_core_t *core, od_route_pending_t *p, int dlq)
+{
     char part[16];
     snprintf(part, sizeof(part), "%d", (int)p->partition);
     int64_t budget = OD_LUA_BUDGET_UNSET; /* Lua partitioners: one budget for the batch */
     for (size_t i = 0; i < p->set.nrecs; i++) {
         const od_route_rec_t *rec = &p->set.recs[i];
-        if (rec->action == OD_ROUTE_DLQ) {
+        if (rec->action == OD_ROUTE_DLQ && dlq) {
             const char *why = rec->reason ? rec->reason : "dead-lettered by a route";
             od_route_hdr_t extra[] = {
                 {"odradek.dlq.reason", 18, (char *)why, strlen(why)},
@@ -300,11 +314,32 @@ void od_route_appended(od_core_t *core, od_route_pending_t *p)
             od_route_metric("route", p->topic, rc == 0 ? OD_RMETRIC_DLQ : OD_RMETRIC_LOST, 1);
             continue;
         }
+        if (rec->action != OD_ROUTE_ACCEPT)
+            continue;
+        /* Where the copy comes from; it also keeps the copy from being
+         * routed again by a replay (od_route_checkpoint.c). */
+        char of[300];
+        int ofn = snprintf(of, sizeof(of), "%s/%d/%" PRId64, p->topic, (int)p->partition,
+                           rec->offset);
+        od_route_hdr_t src = {"odradek.copy.of", 15, of, (size_t)ofn};
         for (size_t j = 0; j < rec->ncopies; j++) {
             const od_route_copy_t *c = &rec->copies[j];
             int rc = append_record(core, p->client, c->topic, c->partitioner, &budget, -1, rec,
-                                   c->rekey, c->key, c->key_len, NULL, 0);
+                                   c->rekey, c->key, c->key_len, &src, 1);
             od_route_metric("route", p->topic, rc == 0 ? OD_RMETRIC_COPIES : OD_RMETRIC_LOST, 1);
         }
     }
 }
+
+void od_route_appended(od_core_t *core, od_route_pending_t *p, int64_t base)
+{
+    if (!p)
+        return;
+    int64_t next = base;
+    for (size_t i = 0; i < p->set.nrecs; i++)
+        if (p->set.recs[i].action == OD_ROUTE_ACCEPT)
+            p->set.recs[i].offset = next++;
+    follow_up(core, p, 1);
+}
+
+void od_route_copies_only(od_core_t *core, od_route_pending_t *p) { follow_up(core, p, 0); }

@@ -46,6 +46,7 @@ typedef struct od_route_rec {
     od_record_t raw; /* the record as parsed (headers in raw form) */
     int64_t timestamp;
     int32_t partition;
+    int64_t offset; /* in the log, once appended (the copies' odradek.copy.of) */
     /* out */
     int action;
     char *reason;
@@ -71,8 +72,9 @@ typedef struct od_route_pending od_route_pending_t;
 int16_t od_route_produce(struct od_req *r, struct od_topic *t, const char *topic, int32_t partition,
                          const uint8_t **data, size_t *len, int32_t *nrecords,
                          od_route_pending_t **pending, char *msg, size_t msgsz);
-/* The original was appended: append the copies and dead letters. */
-void od_route_appended(struct od_core *core, od_route_pending_t *pending);
+/* The original was appended from offset base (-1: nothing was): append the
+ * copies and dead letters. */
+void od_route_appended(struct od_core *core, od_route_pending_t *pending, int64_t base);
 void od_route_done(od_route_pending_t *pending);
 /* When the payload was rebuilt (returns 1): its batch count, largest
  * timestamp and that record's offset from the first. */
@@ -99,6 +101,11 @@ int32_t od_route_partition(struct od_core *core, const char *name, const od_rout
 /* ---- config and metrics ---- */
 
 int od_route_register_config(struct od_core *core, char *err, size_t errsz);
+/* Route checkpoints (od_route_checkpoint.c): replay at start, write when
+ * moved, write at stop. */
+int od_route_checkpoint_start(struct od_core *core, char *err, size_t errsz);
+void od_route_checkpoint_tick(struct od_core *core, int64_t now_ms);
+void od_route_checkpoint_stop(struct od_core *core);
 /* Per-hook counters (od_route_metrics.c), rendered on the metrics page. */
 enum {
     OD_RMETRIC_CALLS,   /* calls (a route: one per partition's batches) */

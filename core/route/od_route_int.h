@@ -50,5 +50,17 @@ int16_t od_route_place_check(struct od_core *core, const struct od_client *c,
 
 /* od_route.c: the broker-wide settings. */
 int od_route_copies_max(void);
+/* A pending set of records for topic/partition (the replay's), their
+ * decoded set, and their copies (no dead letters) from their offsets. */
+struct od_client;
+od_route_pending_t *od_route_pending_new(const char *topic, int32_t partition,
+                                         const struct od_client *client);
+od_route_set_t *od_route_pending_set(od_route_pending_t *p);
+void od_route_copies_only(struct od_core *core, od_route_pending_t *p);
+/* od_route_checkpoint.c: a partition's first routed produce writes its
+ * first checkpoint (before the append), so a crash right after it is
+ * replayed from there. */
+struct od_partition;
+void od_route_checkpoint_touch(struct od_core *core, struct od_partition *p);
 
 #endif
