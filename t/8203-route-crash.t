@@ -110,6 +110,24 @@ cp3, _ = odtest.ck_read(b.bootstrap, "orders-copy", [0, 1])
 tap.is_(sum(len(v) for v in cp3.values()), sum(len(v) for v in cp2.values()),
         "after a clean stop (checkpoint at the log end) nothing is replayed")
 
+# ---- routes removed, records produced, routes back: nothing replayed --------------------
+with open(LUA) as f:
+    script = f.read()
+with open(LUA, "w") as f:
+    f.write("-- no routes for a while\n")
+b.restart()
+with open(os.path.join(b.data, "orders-1", "route-checkpoint.state")) as f:
+    tap.is_(f.read(), "v1 none\n", "a topic without routes has its checkpoints cleared at start")
+with odtest.Conn(b.port) as c:
+    for i in range(5):
+        rt.produce_v8(c, "orders", 1, odtest.build_batch([(b"late", b"late-%d" % i)]))
+with open(LUA, "w") as f:
+    f.write(script)
+b.restart()
+cp4, _ = odtest.ck_read(b.bootstrap, "orders-copy", [0, 1])
+tap.is_(sum(len(v) for v in cp4.values()), sum(len(v) for v in cp3.values()),
+        "routes added again do not copy what was produced while there were none")
+
 # ---- idempotent producer, a record dead-lettered, then kill -9 ----------------------------
 with odtest.Conn(b.port) as c:
     r = c.request(22, 0, string(None) + i32(60000))
