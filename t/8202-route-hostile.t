@@ -49,6 +49,7 @@ odradek.route("many", function(rec)
 end)
 odradek.route("dlqnowhere", function(rec) return "dlq", "no-such-topic", "x" end)
 odradek.route("alldlq", function(rec) return rec:dead_letter("dlq", "everything") end)
+odradek.route("fan", function(rec) rec:copy("small", "murmur2") return true end)
 odradek.route("ping", function(rec) rec:copy("pong", "murmur2") return true end)
 odradek.route("pong", function(rec) rec:copy("ping", "murmur2") return true end)
 ''')
@@ -59,6 +60,8 @@ TOPICS = ["loop", "ploop", "hog", "bomb", "big", "shape", "nothing", "hdrtable",
           "nowhere", "badpart", "many", "dlqnowhere", "alldlq", "ping", "pong", "dlq", "free"]
 for t in TOPICS:
     odtest.ck_create_topic(admin, t, 1)
+odtest.ck_create_topic(admin, "fan", 1)
+odtest.ck_create_topic(admin, "small", 1, {"max.message.bytes": "3000"})
 
 
 def end(c, t):
@@ -96,6 +99,17 @@ with odtest.Conn(b.port) as c:
                 "a record to %s is accepted" % t)
     tap.is_((end(c, "ping"), end(c, "pong")), (2, 2),
             "ping and pong hold one record and one copy each (copies are not routed)")
+
+    # copies are grouped per target partition, each batch within max.message.bytes
+    recs = [(b"k%d" % i, b"x" * 1000) for i in range(10)] + [(b"big", b"y" * 5000)]
+    tap.is_(rt.produce_v8(c, "fan", 0, odtest.build_batch(recs))[0], 0,
+            "11 records to a route copying to a topic with max.message.bytes=3000")
+    small = odtest.fetch(c, {("small", 0): 0})[("small", 0)]
+    bs = odtest.parse_batches(small["records"])
+    tap.ok(sum(x["count"] for x in bs) == 10 and len(bs) >= 4 and
+           all(x["crc_ok"] for x in bs),
+           "the 10 copies that fit are appended in several batches (%d)" % len(bs))
+    tap.ok(all(len(x["records"][0][3]) == 1000 for x in bs), "the 5000-byte copy is dropped")
 
     # every record dead-lettered
     err, off, msg, _ = rt.produce_v8(c, "alldlq", 0,

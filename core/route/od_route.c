@@ -189,93 +189,6 @@ int16_t od_route_produce(od_req_t *r, od_topic_t *t, const char *topic, int32_t 
 
 /* ---- after the original append: copies and dead letters ---- */
 
-/* Append one record to topic/partition (partition < 0: choose by
- * partitioner, or round robin when it has no opinion). 0 or -1 (logged). */
-static int append_record(od_core_t *core, const od_client_t *client, const char *topic,
-                         const char *partitioner, int64_t *budget, int32_t partition,
-                         const od_route_rec_t *rec, int rekey, const char *key, size_t key_len,
-                         const od_route_hdr_t *extra, size_t nextra)
-{
-    static uint32_t rr;
-    od_topic_t *t = od_image_topic(&core->image, topic, strlen(topic));
-    if (!t || t->internal || t->npartitions <= 0) {
-        od_logf(OD_LOG_WARN, "route: no topic %s to copy to (deleted since?); copy dropped",
-                topic);
-        return -1;
-    }
-    if (partitioner) {
-        od_route_rec_t k = *rec;
-        if (rekey) {
-            k.key = (const uint8_t *)key;
-            k.key_len = key ? (int32_t)key_len : -1;
-        }
-        partition = od_route_partition(core, partitioner, &k, t->npartitions, budget);
-    }
-    if (partition < 0 || partition >= t->npartitions)
-        partition = (int32_t)(rr++ % (uint32_t)t->npartitions);
-    int16_t ec;
-    od_partition_t *p = od_partition_led_here(core, t, partition, &ec);
-    if (!p) {
-        od_logf(OD_LOG_WARN, "route: %s-%d is not led here (error %d); copy dropped", topic,
-                (int)partition, (int)ec);
-        return -1;
-    }
-    od_batch_builder_t b;
-    od_batch_builder_init(&b, 0);
-    size_t blen = 0;
-    uint8_t *batch = NULL;
-    if (od_route_add_record(&b, rec, rekey, key, key_len, extra, nextra) == 0)
-        batch = od_batch_builder_finish(&b, &blen);
-    od_batch_builder_free(&b);
-    if (!batch) {
-        od_logf(OD_LOG_ERROR, "route: out of memory building a copy for %s-%d", topic,
-                (int)partition);
-        return -1;
-    }
-    /* Modules see copies as any append (OD_EVENT_APPEND), the producer as
-     * the client; a deny drops the copy. */
-    char reason[256] = "";
-    od_ev_append_t ev = {sizeof(ev), client, topic, partition, batch, blen, 1, reason,
-                         sizeof(reason)};
-    const char *who = NULL;
-    if (od_event_wanted(core, OD_EVENT_APPEND) &&
-        od_event_fire(core, OD_EVENT_APPEND, &ev, &who) == OD_DENY) {
-        reason[sizeof(reason) - 1] = 0;
-        od_logf(OD_LOG_INFO, "route: a copy for %s-%d denied by module %s: %s; copy dropped",
-                topic, (int)partition, who ? who : "?", reason);
-        free(batch);
-        return -1;
-    }
-    if ((int64_t)blen > t->cfg.max_message_bytes) {
-        od_logf(OD_LOG_WARN, "route: a copy of %zu bytes for %s-%d is larger than "
-                "max.message.bytes=%lld; copy dropped", blen, topic, (int)partition,
-                (long long)t->cfg.max_message_bytes);
-        free(batch);
-        return -1;
-    }
-    int64_t append_time = t->cfg.log_append_time ? od_now_ms() : -1;
-    int64_t base = od_partition_log_end(core, p);
-    int64_t next = od_batch_assign_offsets(batch, blen, base, p->leader_epoch, append_time);
-    od_append_info_t info = {0};
-    info.struct_size = sizeof(info);
-    info.base_offset = base;
-    info.last_offset = next - 1;
-    info.max_timestamp = append_time >= 0 ? append_time : rec->timestamp;
-    info.offset_of_max_timestamp = base;
-    info.record_count = 1;
-    info.batch_count = 1;
-    char err[256];
-    int rc = od_partition_append(core, p, batch, blen, &info, err, sizeof(err));
-    free(batch);
-    if (rc < 0) {
-        od_logf(OD_LOG_ERROR, "route: append of a copy to %s-%d failed: %s", topic,
-                (int)partition, err);
-        return -1;
-    }
-    od_metrics_topic_in(t, blen, 1);
-    return 0;
-}
-
 od_route_pending_t *od_route_pending_new(const char *topic, int32_t partition,
                                          const od_client_t *client)
 {
@@ -297,6 +210,8 @@ static void follow_up(od_core_t *core, od_route_pending_t *p, int dlq)
     char part[16];
     snprintf(part, sizeof(part), "%d", (int)p->partition);
     int64_t budget = OD_LUA_BUDGET_UNSET; /* Lua partitioners: one budget for the batch */
+    od_route_outbox_t ob;
+    od_route_outbox_init(&ob, core, p->client, p->topic);
     for (size_t i = 0; i < p->set.nrecs; i++) {
         const od_route_rec_t *rec = &p->set.recs[i];
         if (rec->action == OD_ROUTE_DLQ && dlq) {
@@ -307,11 +222,8 @@ static void follow_up(od_core_t *core, od_route_pending_t *p, int dlq)
                 {"odradek.dlq.partition", 21, part, strlen(part)},
             };
             int32_t n = od_route_copy_target(core, rec->dlq_topic);
-            int rc = n > 0 ? append_record(core, p->client, rec->dlq_topic, NULL, NULL,
-                                           p->partition % n,
-                                           rec, 0, NULL, 0, extra, 3)
-                           : -1;
-            od_route_metric("route", p->topic, rc == 0 ? OD_RMETRIC_DLQ : OD_RMETRIC_LOST, 1);
+            od_route_outbox_add(&ob, rec->dlq_topic, NULL, NULL, n > 0 ? p->partition % n : -1,
+                                rec, 0, NULL, 0, extra, 3, 1);
             continue;
         }
         if (rec->action != OD_ROUTE_ACCEPT)
@@ -324,11 +236,11 @@ static void follow_up(od_core_t *core, od_route_pending_t *p, int dlq)
         od_route_hdr_t src = {"odradek.copy.of", 15, of, (size_t)ofn};
         for (size_t j = 0; j < rec->ncopies; j++) {
             const od_route_copy_t *c = &rec->copies[j];
-            int rc = append_record(core, p->client, c->topic, c->partitioner, &budget, -1, rec,
-                                   c->rekey, c->key, c->key_len, &src, 1);
-            od_route_metric("route", p->topic, rc == 0 ? OD_RMETRIC_COPIES : OD_RMETRIC_LOST, 1);
+            od_route_outbox_add(&ob, c->topic, c->partitioner, &budget, -1, rec, c->rekey,
+                                c->key, c->key_len, &src, 1, 0);
         }
     }
+    od_route_outbox_flush(&ob);
 }
 
 void od_route_appended(od_core_t *core, od_route_pending_t *p, int64_t base)

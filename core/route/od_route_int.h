@@ -48,11 +48,32 @@ int16_t od_route_place_check(struct od_core *core, const struct od_client *c,
                              const struct od_topic *t, const char *topic, const char *name,
                              int reject, const od_route_set_t *s, char *msg, size_t msgsz);
 
+/* od_route_copy.c: copies and dead letters of one partition's batches,
+ * grouped per target partition into batches; add them, then flush. */
+struct od_client;
+struct out_group;
+typedef struct od_route_outbox {
+    struct od_core *core;
+    const struct od_client *client; /* the producer (OD_EVENT_APPEND) */
+    const char *source;             /* the routed topic (metrics) */
+    struct out_group *groups;
+    size_t ngroups, cap;
+} od_route_outbox_t;
+void od_route_outbox_init(od_route_outbox_t *ob, struct od_core *core,
+                          const struct od_client *client, const char *source);
+/* rec to topic: partition chosen by partitioner (NULL: partition as given),
+ * round robin when it has no opinion; key as od_route_add_record's; extra
+ * headers after the record's. Failures are logged and counted as lost. */
+void od_route_outbox_add(od_route_outbox_t *ob, const char *topic, const char *partitioner,
+                         int64_t *budget, int32_t partition, const od_route_rec_t *rec, int rekey,
+                         const char *key, size_t key_len, const od_route_hdr_t *extra,
+                         size_t nextra, int dead_letter);
+void od_route_outbox_flush(od_route_outbox_t *ob);
+
 /* od_route.c: the broker-wide settings. */
 int od_route_copies_max(void);
 /* A pending set of records for topic/partition (the replay's), their
  * decoded set, and their copies (no dead letters) from their offsets. */
-struct od_client;
 od_route_pending_t *od_route_pending_new(const char *topic, int32_t partition,
                                          const struct od_client *client);
 od_route_set_t *od_route_pending_set(od_route_pending_t *p);
