@@ -49,6 +49,7 @@ odradek.route("many", function(rec)
 end)
 odradek.route("dlqnowhere", function(rec) return "dlq", "no-such-topic", "x" end)
 odradek.route("alldlq", function(rec) return rec:dead_letter("dlq", "everything") end)
+odradek.route("manyh", function(rec) return true end)
 odradek.route("fan", function(rec) rec:copy("small", "murmur2") return true end)
 odradek.route("ping", function(rec) rec:copy("pong", "murmur2") return true end)
 odradek.route("pong", function(rec) rec:copy("ping", "murmur2") return true end)
@@ -61,6 +62,7 @@ TOPICS = ["loop", "ploop", "hog", "bomb", "big", "shape", "nothing", "hdrtable",
 for t in TOPICS:
     odtest.ck_create_topic(admin, t, 1)
 odtest.ck_create_topic(admin, "fan", 1)
+odtest.ck_create_topic(admin, "manyh", 1)
 odtest.ck_create_topic(admin, "small", 1, {"max.message.bytes": "3000"})
 
 
@@ -99,6 +101,13 @@ with odtest.Conn(b.port) as c:
                 "a record to %s is accepted" % t)
     tap.is_((end(c, "ping"), end(c, "pong")), (2, 2),
             "ping and pong hold one record and one copy each (copies are not routed)")
+
+    # a record with 20000 headers (a name given twice each) through a route
+    hdrs = [(b"h%d" % (i // 2), b"%d" % i) for i in range(20000)]
+    tap.is_(rt.produce_v8(c, "manyh", 0, odtest.build_batch([(b"k", b"v", hdrs)]))[0], 0,
+            "a record with 20000 headers passes an accepting route")
+    got = odtest.fetch_all(c, "manyh", 0)[0]
+    tap.ok(len(got) == 1 and got[0][4] == hdrs, "... stored with its headers as they were")
 
     # copies are grouped per target partition, each batch within max.message.bytes
     recs = [(b"k%d" % i, b"x" * 1000) for i in range(10)] + [(b"big", b"y" * 5000)]

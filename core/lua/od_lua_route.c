@@ -202,45 +202,52 @@ static char *dup_lua(lua_State *L, int idx, size_t *len)
     return d;
 }
 
-/* The value raw header i would show in the table: its last occurrence. */
-static int last_of_key(const od_record_t *raw, size_t i, const od_record_header_t *hi)
-{
-    size_t pos = 0, j = 0;
-    od_record_header_t h;
-    while (od_record_header_next(raw, &pos, &h) == 0) {
-        if (j++ > i && h.key_len == hi->key_len && memcmp(h.key, hi->key, (size_t)h.key_len) == 0)
-            return 0;
-    }
-    return 1;
-}
-
-/* Whether the headers table (at idx) still says what the raw headers say. */
+/* Whether the headers table (at idx) still says what the raw headers say:
+ * for each name its last value, and no other name. Linear in the headers
+ * (a client chooses how many there are): the raw headers are collected
+ * into a VM-owned array and walked from the end, a table remembering the
+ * names seen. */
 static int headers_same(lua_State *L, int idx, const od_record_t *raw)
 {
-    size_t pos = 0, i = 0, distinct = 0;
-    od_record_header_t h;
-    while (od_record_header_next(raw, &pos, &h) == 0) {
-        if (last_of_key(raw, i++, &h)) {
-            distinct++;
-            lua_pushlstring(L, h.key, (size_t)h.key_len);
-            int t = lua_rawget(L, idx);
-            size_t vl;
-            const char *v = t == LUA_TSTRING ? lua_tolstring(L, -1, &vl) : NULL;
-            int same = h.value ? v && vl == (size_t)h.value_len &&
-                                     memcmp(v, h.value, vl) == 0
-                               : t == LUA_TBOOLEAN && !lua_toboolean(L, -1);
-            lua_pop(L, 1);
-            if (!same)
-                return 0;
+    size_t cap = raw->header_count > 0 ? (size_t)raw->header_count : 0, n = 0, pos = 0;
+    od_record_header_t *a = lua_newuserdatauv(L, (cap ? cap : 1) * sizeof(*a), 0);
+    while (n < cap && od_record_header_next(raw, &pos, &a[n]) == 0)
+        n++;
+    lua_newtable(L); /* names seen */
+    int seen = lua_gettop(L);
+    size_t distinct = 0;
+    for (size_t j = n; j-- > 0;) {
+        const od_record_header_t *h = &a[j];
+        lua_pushlstring(L, h->key, (size_t)h->key_len);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, seen) != LUA_TNIL) {
+            lua_pop(L, 2);
+            continue; /* an earlier value of a name given again */
+        }
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, seen);
+        distinct++;
+        int t = lua_rawget(L, idx);
+        size_t vl;
+        const char *v = t == LUA_TSTRING ? lua_tolstring(L, -1, &vl) : NULL;
+        int same = h->value ? v && vl == (size_t)h->value_len && memcmp(v, h->value, vl) == 0
+                            : t == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        if (!same) {
+            lua_pop(L, 2);
+            return 0;
         }
     }
-    size_t n = 0;
+    lua_pop(L, 2);
+    size_t m = 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);
-        n++;
+        m++;
     }
-    return n == distinct;
+    return m == distinct;
 }
 
 static int hdr_cmp(const void *a, const void *b)

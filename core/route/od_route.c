@@ -20,8 +20,6 @@
 #include "od_core.h"
 #include "od_ext.h"
 #include "od_lua.h"
-#include "od_metrics.h"
-#include "od_partition.h"
 #include "od_route_int.h"
 #include "od_topic_config.h"
 
@@ -163,11 +161,11 @@ int16_t od_route_produce(od_req_t *r, od_topic_t *t, const char *topic, int32_t 
         od_route_done(p);
         return ec;
     }
-    int rebuild = 0, follow_up = 0;
+    int rebuild = 0, later = 0; /* later: copies or dead letters after the append */
     for (size_t i = 0; i < p->set.nrecs; i++) {
         const od_route_rec_t *rec = &p->set.recs[i];
         rebuild |= rec->hdrs_changed || rec->action == OD_ROUTE_DLQ;
-        follow_up |= rec->ncopies > 0 || rec->action == OD_ROUTE_DLQ;
+        later |= rec->ncopies > 0 || rec->action == OD_ROUTE_DLQ;
     }
     if (rebuild) {
         int32_t kept;
@@ -179,7 +177,7 @@ int16_t od_route_produce(od_req_t *r, od_topic_t *t, const char *topic, int32_t 
         *len = p->rebuilt.len;
         *nrecords = kept;
     }
-    if (!rebuild && !follow_up) {
+    if (!rebuild && !later) {
         od_route_done(p);
         return OD_ERR_NONE;
     }
