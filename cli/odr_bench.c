@@ -92,12 +92,12 @@ static int summary(odr_ctx_t *ctx, bench_t *b, const char *what, const char *top
         odr_json_double(&j, mbps);
         odr_json_key(&j, "latency_ms");
         odr_json_obj(&j);
-        odr_json_key(&j, "p50");
-        odr_json_double(&j, (double)p50 / 1000.0);
-        odr_json_key(&j, "p99");
-        odr_json_double(&j, (double)p99 / 1000.0);
-        odr_json_key(&j, "p999");
-        odr_json_double(&j, (double)p999 / 1000.0);
+        static const char *names[] = {"p50", "p99", "p999"};
+        int64_t vals[] = {p50, p99, p999};
+        for (int i = 0; i < 3; i++) {
+            odr_json_key(&j, names[i]);
+            vals[i] < 0 ? odr_json_null(&j) : odr_json_double(&j, (double)vals[i] / 1000.0);
+        }
         odr_json_end(&j, '}');
         odr_json_end(&j, '}');
         odr_json_line(&j);
@@ -105,8 +105,11 @@ static int summary(odr_ctx_t *ctx, bench_t *b, const char *what, const char *top
         printf("%s %s: %lld records (%lld failed), %lld bytes in %.2f s\n", what, topic,
                (long long)b->done, (long long)b->failed, (long long)b->bytes, secs);
         printf("  %.0f records/s, %.2f MB/s\n", rps, mbps);
-        printf("  latency ms: p50 %.3f  p99 %.3f  p999 %.3f\n", (double)p50 / 1000.0,
-               (double)p99 / 1000.0, (double)p999 / 1000.0);
+        if (b->nlat > 0)
+            printf("  latency ms: p50 %.3f  p99 %.3f  p999 %.3f\n", (double)p50 / 1000.0,
+                   (double)p99 / 1000.0, (double)p999 / 1000.0);
+        else
+            printf("  latency ms: no records\n");
     }
     return 0;
 }
@@ -235,7 +238,9 @@ static int bench_consume(odr_ctx_t *ctx, int argc, char **argv)
     if (code)
         return code == -3 ? 0 : code;
     const char *topic = argv[optind];
-    const char *defaults[] = {"enable.auto.commit", "false", "enable.partition.eof", "true", NULL};
+    /* assign() needs a group id; nothing joins or commits with it */
+    const char *defaults[] = {"enable.auto.commit", "false", "enable.partition.eof", "true",
+                              "group.id", "odr-bench-assign", NULL};
     rd_kafka_conf_t *conf = odr_conf_defaults(ctx, defaults, &code);
     if (!conf)
         return code;

@@ -11,10 +11,13 @@
 static const char cluster_usage[] =
     "usage: odr cluster info\n"
     "       odr cluster config get [--broker ID] [KEY...]\n"
-    "       odr cluster config set [--broker ID] key=value...\n"
-    "       odr cluster config delete [--broker ID] KEY...\n"
+    "       odr cluster config set [--broker ID] [--no-incremental] key=value...\n"
+    "       odr cluster config delete [--broker ID] [--no-incremental] KEY...\n"
     "       odr cluster quorum\n"
-    "  config works on the cluster-wide default unless --broker names one broker";
+    "  get reads the controller's configs unless --broker names one; set and delete\n"
+    "  change the cluster-wide default (or the one broker --broker names);\n"
+    "  --no-incremental: AlterConfigs read-modify-write per broker instead of\n"
+    "  IncrementalAlterConfigs";
 
 #define MAX_ITEMS 256
 
@@ -88,6 +91,7 @@ static int cluster_config(odr_ctx_t *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"broker", required_argument, NULL, 'B'},
+        {"no-incremental", no_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -98,11 +102,13 @@ static int cluster_config(odr_ctx_t *ctx, int argc, char **argv)
         return odr_usage("cluster config takes get, set or delete, not '%s'\n%s", op,
                          cluster_usage);
     const char *broker = "";
-    int64_t id;
+    int64_t id = -1;
     int c;
     odr_getopt_reset();
     while ((c = odr_getopt(argc - 1, argv + 1, "h", opts, cluster_usage)) >= 0)
-        if (c == 'B') {
+        if (c == 'N') {
+            ctx->no_incremental = 1;
+        } else if (c == 'B') {
             if (odr_parse_i64(optarg, 0, INT32_MAX, &id) != 0)
                 return odr_usage("--broker takes a broker id, not '%s'", optarg);
             broker = optarg;
@@ -122,12 +128,28 @@ static int cluster_config(odr_ctx_t *ctx, int argc, char **argv)
     rd_kafka_t *rk = admin(ctx, &code);
     if (!rk)
         return code;
-    const char *kind = *broker ? "broker" : "the cluster default";
-    if (strcmp(op, "get") == 0) {
+    /* librdkafka 2.0.2 cannot address the cluster-wide default resource
+     * (broker ""), so "the cluster" is every broker of the metadata. */
+    int32_t ids[MAX_ITEMS];
+    int nids = 0;
+    if (*broker) {
+        ids[nids++] = (int32_t)id;
+    } else {
+        const rd_kafka_metadata_t *md = odr_metadata(ctx, rk, NULL, &code);
+        int32_t controller = md ? rd_kafka_controllerid(rk, ctx->timeout_ms) : -1;
+        for (int i = 0; md && i < md->broker_cnt && nids < MAX_ITEMS; i++)
+            if (strcmp(op, "get") != 0 || md->brokers[i].id == controller || md->broker_cnt == 1)
+                ids[nids++] = md->brokers[i].id;
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (md && nids == 0)
+            code = odr_fail(ODR_EXIT_KAFKA, "the cluster names no controller; use --broker ID");
+    }
+    char name[16];
+    if (code == 0 && strcmp(op, "get") == 0) {
         odr_configs_t cfg;
-        /* the default resource lists only what was set; a broker describes
-         * everything it runs with */
-        code = odr_configs_get(ctx, rk, RD_KAFKA_RESOURCE_BROKER, broker, kind, &cfg);
+        snprintf(name, sizeof name, "%d", (int)ids[0]);
+        code = odr_configs_get(ctx, rk, RD_KAFKA_RESOURCE_BROKER, name, "broker", &cfg);
         if (code == 0) {
             odr_json_t j;
             odr_json_init(&j, stdout);
@@ -153,30 +175,56 @@ static int cluster_config(odr_ctx_t *ctx, int argc, char **argv)
                            odr_config_source_name(cfg.e[i].source));
                 }
             }
-            for (int k = 0; k < n && code == 0; k++) {
-                int found = 0;
-                for (size_t i = 0; i < cfg.n; i++)
-                    found |= strcmp(items[k], cfg.e[i].name) == 0;
-                if (!found && *broker)
-                    code = odr_fail(ODR_EXIT_KAFKA, "INVALID_CONFIG: broker %s has no config '%s'",
-                                    broker, items[k]);
-            }
             if (ctx->json) {
                 odr_json_end(&j, '}');
                 odr_json_line(&j);
             }
+            for (int k = 0; k < n && code == 0; k++) {
+                int found = 0;
+                for (size_t i = 0; i < cfg.n; i++)
+                    found |= strcmp(items[k], cfg.e[i].name) == 0;
+                if (!found)
+                    code = odr_fail(ODR_EXIT_KAFKA, "INVALID_CONFIG: broker %s has no config '%s'; "
+                                    "`odr cluster config get` lists them", name, items[k]);
+            }
         }
         odr_configs_free(&cfg);
-    } else {
+    } else if (code == 0) {
         int set = strcmp(op, "set") == 0;
-        code = odr_configs_alter(ctx, rk, RD_KAFKA_RESOURCE_BROKER, broker, kind,
-                                 set ? items : NULL, set ? (size_t)n : 0, set ? NULL : items,
-                                 set ? 0 : (size_t)n);
-        if (code == 0 && !ctx->json)
-            printf("%s %d config%s on %s%s\n", set ? "set" : "deleted", n, n == 1 ? "" : "s",
-                   *broker ? "broker " : kind, broker);
-        if (code == 0 && ctx->json)
-            printf("{\"changed\": %d}\n", n);
+        /* the cluster-wide default where IncrementalAlterConfigs can reach it */
+        int dflt = *broker ? -1
+                           : odr_configs_incremental(ctx, RD_KAFKA_RESOURCE_BROKER, "",
+                                                     "the cluster default", set ? items : NULL,
+                                                     set ? (size_t)n : 0, set ? NULL : items,
+                                                     set ? 0 : (size_t)n);
+        if (dflt >= 0) {
+            code = dflt;
+            nids = 0;
+        }
+        for (int b = 0; dflt < 0 && b < nids && code == 0; b++) {
+            snprintf(name, sizeof name, "%d", (int)ids[b]);
+            code = odr_configs_alter(ctx, rk, RD_KAFKA_RESOURCE_BROKER, name, "broker",
+                                     set ? items : NULL, set ? (size_t)n : 0, set ? NULL : items,
+                                     set ? 0 : (size_t)n);
+        }
+        if (code == 0 && !ctx->json && nids == 0)
+            printf("%s %d config%s on the cluster default\n", set ? "set" : "deleted", n,
+                   n == 1 ? "" : "s");
+        else if (code == 0 && !ctx->json)
+            printf("%s %d config%s on %d broker%s\n", set ? "set" : "deleted", n,
+                   n == 1 ? "" : "s", nids, nids == 1 ? "" : "s");
+        if (code == 0 && ctx->json) {
+            odr_json_t j;
+            odr_json_init(&j, stdout);
+            odr_json_obj(&j);
+            ODR_JSON_KI(&j, "changed", n);
+            if (nids == 0)
+                ODR_JSON_KS(&j, "resource", "cluster default");
+            else
+                ODR_JSON_KI(&j, "brokers", nids);
+            odr_json_end(&j, '}');
+            odr_json_line(&j);
+        }
     }
     rd_kafka_destroy(rk);
     return code;

@@ -1,5 +1,7 @@
 /* odr_configs.c - see odr_configs.h. */
 #include "odr_configs.h"
+#include "odr_format.h"
+#include "odr_raw.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -81,12 +83,91 @@ static rd_kafka_ConfigSource_t own_source(rd_kafka_ResourceType_t type, const ch
                  : RD_KAFKA_CONFIG_SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG;
 }
 
+#define API_INCREMENTAL_ALTER_CONFIGS 44
+
+int odr_configs_incremental(odr_ctx_t *ctx, rd_kafka_ResourceType_t type, const char *name,
+                            const char *kind, char **sets, size_t nsets, char **dels,
+                            size_t ndels)
+{
+    if (ctx->no_incremental || !odr_raw_usable(ctx))
+        return -1;
+    odr_raw_t c;
+    int code = odr_raw_open(ctx, &c);
+    if (code) {
+        odr_raw_close(&c);
+        return code;
+    }
+    if (c.max_version[API_INCREMENTAL_ALTER_CONFIGS] < 1) {
+        odr_raw_close(&c);
+        return -1;
+    }
+    /* one resource; SET (0) for each k=v, DELETE (1) with a null value */
+    odr_buf_t body = {0};
+    char kbuf[512];
+    const char *k, *v;
+    int bad = odr_wr_uvarint(&body, 2) || odr_wr_be(&body, (uint64_t)type, 1) ||
+              odr_wr_compact(&body, name, strlen(name)) ||
+              odr_wr_uvarint(&body, nsets + ndels + 1);
+    for (size_t i = 0; !bad && i < nsets; i++) {
+        if (odr_split_kv(sets[i], kbuf, sizeof kbuf, &k, &v) != 0) {
+            odr_buf_free(&body);
+            odr_raw_close(&c);
+            return odr_usage("--set takes key=value, not '%s'", sets[i]);
+        }
+        bad = odr_wr_compact(&body, k, strlen(k)) || odr_wr_be(&body, 0, 1) ||
+              odr_wr_compact(&body, v, strlen(v)) || odr_wr_uvarint(&body, 0);
+    }
+    for (size_t i = 0; !bad && i < ndels; i++)
+        bad = odr_wr_compact(&body, dels[i], strlen(dels[i])) || odr_wr_be(&body, 1, 1) ||
+              odr_wr_compact_null(&body) || odr_wr_uvarint(&body, 0);
+    bad = bad || odr_wr_uvarint(&body, 0) /* resource tags */ ||
+          odr_wr_be(&body, 0, 1) /* ValidateOnly */ || odr_wr_uvarint(&body, 0);
+    uint8_t *resp = NULL;
+    odr_rd_t r;
+    code = bad ? odr_fail(ODR_EXIT_KAFKA, "out of memory")
+               : odr_raw_call(&c, API_INCREMENTAL_ALTER_CONFIGS, 1, 1, body.p, body.len, &resp,
+                              &r);
+    odr_buf_free(&body);
+    odr_raw_close(&c);
+    if (code)
+        return code;
+    odr_rd_i32(&r); /* throttle */
+    int64_t n = odr_rd_compact_count(&r, 5);
+    for (int64_t i = 0; r.ok && i < n; i++) {
+        int16_t err = odr_rd_i16(&r);
+        const char *msg, *rname;
+        size_t mlen, rlen;
+        odr_rd_compact_str(&r, &msg, &mlen);
+        odr_rd_i8(&r);
+        odr_rd_compact_str(&r, &rname, &rlen);
+        odr_rd_skip_tags(&r);
+        if (r.ok && err && code == 0) {
+            char m[512];
+            snprintf(m, sizeof m, "%.*s", (int)mlen, msg ? msg : "");
+            code = odr_kafka_fail((rd_kafka_resp_err_t)err, m, kind, name);
+        }
+    }
+    free(resp);
+    if (!r.ok)
+        return odr_fail(ODR_EXIT_KAFKA, "the broker's IncrementalAlterConfigs answer is not readable");
+    if (n != 1 && code == 0)
+        return odr_fail(ODR_EXIT_KAFKA, "the broker answered for %lld resources, not 1", (long long)n);
+    return code;
+}
+
 int odr_configs_alter(odr_ctx_t *ctx, rd_kafka_t *rk, rd_kafka_ResourceType_t type,
                       const char *name, const char *kind, char **sets, size_t nsets,
                       char **dels, size_t ndels)
 {
+    /* One broker's own configs go to that broker (librdkafka routes the
+     * AlterConfigs there); the raw client only knows the first bootstrap. */
+    int code = type == RD_KAFKA_RESOURCE_BROKER && *name
+                   ? -1
+                   : odr_configs_incremental(ctx, type, name, kind, sets, nsets, dels, ndels);
+    if (code >= 0)
+        return code;
     odr_configs_t cur;
-    int code = odr_configs_get(ctx, rk, type, name, kind, &cur);
+    code = odr_configs_get(ctx, rk, type, name, kind, &cur);
     if (code)
         return code;
     rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(type, name);

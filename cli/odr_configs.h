@@ -32,6 +32,11 @@ void odr_configs_free(odr_configs_t *c);
 int odr_configs_alter(odr_ctx_t *ctx, rd_kafka_t *rk, rd_kafka_ResourceType_t type,
                       const char *name, const char *kind, char **sets, size_t nsets,
                       char **dels, size_t ndels);
+/* IncrementalAlterConfigs alone: an exit code, or -1 when it cannot be used
+ * here (not PLAINTEXT, or the broker does not offer api 44 v1). */
+int odr_configs_incremental(odr_ctx_t *ctx, rd_kafka_ResourceType_t type, const char *name,
+                            const char *kind, char **sets, size_t nsets, char **dels,
+                            size_t ndels);
 /* "DYNAMIC_TOPIC_CONFIG" -> "dynamic topic config" style names for text output */
 const char *odr_config_source_name(rd_kafka_ConfigSource_t s);
 

@@ -88,6 +88,21 @@ static int assign_partitions(odr_ctx_t *ctx, rd_kafka_t *rk, consume_opts_t *o, 
     return code;
 }
 
+/* How many partitions must be at their end for -e: all assigned ones (a
+ * group member holds only its share). */
+static int wanted_ends(rd_kafka_t *rk, const char *group, int assigned)
+{
+    if (!group)
+        return assigned;
+    rd_kafka_topic_partition_list_t *a = NULL;
+    int n = assigned;
+    if (rd_kafka_assignment(rk, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a) {
+        n = a->cnt;
+        rd_kafka_topic_partition_list_destroy(a);
+    }
+    return n;
+}
+
 int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -152,11 +167,12 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
         return odr_usage("--partition and --group exclude each other");
 
     const char *defaults[] = {
-        "enable.auto.commit", "false",
-        "enable.auto.offset.store", "false",
+        "enable.auto.commit", "false", /* the commit is ours: of what was printed */
         "enable.partition.eof", o.exit_at_end ? "true" : "false",
         "auto.offset.reset", o.offset == RD_KAFKA_OFFSET_END ? "latest" : "earliest",
-        o.group ? "group.id" : NULL, o.group,
+        /* librdkafka's assign() needs a group id even when nothing joins
+         * or commits; this one is never used for either */
+        "group.id", o.group ? o.group : "odr-consume-assign",
         NULL,
     };
     int code = 0;
@@ -167,7 +183,8 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
     if (!rk)
         return code;
     rd_kafka_poll_set_consumer(rk);
-    int eofs_wanted = -1, eofs = 0;
+    int eofs_wanted = -1;
+    rd_kafka_topic_partition_list_t *at_end = rd_kafka_topic_partition_list_new(16);
     if (o.group) {
         const rd_kafka_metadata_t *md = odr_metadata(ctx, rk, o.topic, &code);
         if (md) {
@@ -189,10 +206,17 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
     rd_kafka_topic_partition_list_t *done = o.group ? rd_kafka_topic_partition_list_new(16) : NULL;
     while (code == 0 && !odr_stop && (o.num < 0 || printed < o.num)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m)
+        if (!m) {
+            /* idle: what was printed reaches a pipe now, not at exit */
+            fflush(stdout);
             continue;
+        }
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (o.exit_at_end && ++eofs >= eofs_wanted)
+            /* -e: stop once every partition consumed from is at its end at
+             * the same time (a partition may report its end again later) */
+            if (!rd_kafka_topic_partition_list_find(at_end, o.topic, m->partition))
+                rd_kafka_topic_partition_list_add(at_end, o.topic, m->partition);
+            if (o.exit_at_end && at_end->cnt >= wanted_ends(rk, o.group, eofs_wanted))
                 odr_stop = 1;
         } else if (m->err) {
             /* a fatal error ends the run; the rest are retried by librdkafka */
@@ -205,6 +229,7 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
             else if (ctx->verbose)
                 fprintf(stderr, "odr: %s\n", rd_kafka_message_errstr(m));
         } else {
+            rd_kafka_topic_partition_list_del(at_end, o.topic, m->partition);
             int bad = (m->key && o.serde->decode(m->key, m->key_len, &kb, err, sizeof err) != 0) ||
                       (m->payload &&
                        o.serde->decode(m->payload, m->len, &vb, err, sizeof err) != 0);
@@ -242,6 +267,7 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
     }
     if (done)
         rd_kafka_topic_partition_list_destroy(done);
+    rd_kafka_topic_partition_list_destroy(at_end);
     odr_buf_free(&kb);
     odr_buf_free(&vb);
     rd_kafka_consumer_close(rk);

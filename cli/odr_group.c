@@ -21,6 +21,8 @@ static rd_kafka_t *admin(odr_ctx_t *ctx, int *code)
     return conf ? odr_client(ctx, RD_KAFKA_PRODUCER, conf, code) : NULL;
 }
 
+/* For subcommands without options: -1 to go on (optind at the operands),
+ * else the exit code (0 after --help, 2 after a usage error). */
 static int no_options(int argc, char **argv)
 {
     static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
@@ -31,6 +33,9 @@ static int no_options(int argc, char **argv)
     return c == -1 ? -1 : ODR_GETOPT_EXIT(c);
 }
 
+/* ListGroups through rd_kafka_list_groups(): librdkafka 2.0.2's
+ * ListConsumerGroups appends a byte after the ListGroups v4 body, which
+ * Odradek refuses. */
 static int group_list(odr_ctx_t *ctx, int argc, char **argv)
 {
     int code = no_options(argc, argv);
@@ -42,79 +47,82 @@ static int group_list(odr_ctx_t *ctx, int argc, char **argv)
     rd_kafka_t *rk = admin(ctx, &code);
     if (!rk)
         return code;
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = odr_admin_options(ctx, rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS);
-    rd_kafka_ListConsumerGroups(rk, o, q);
-    rd_kafka_event_t *ev = odr_admin_wait(ctx, q, "the group list", NULL, &code);
-    if (ev) {
-        const rd_kafka_ListConsumerGroups_result_t *r = rd_kafka_event_ListConsumerGroups_result(ev);
-        size_t n = 0, nerr = 0;
-        const rd_kafka_ConsumerGroupListing_t **g = rd_kafka_ListConsumerGroups_result_valid(r, &n);
-        const rd_kafka_error_t **errs = rd_kafka_ListConsumerGroups_result_errors(r, &nerr);
+    const struct rd_kafka_group_list *gl = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_list_groups(rk, NULL, &gl, ctx->timeout_ms);
+    if (e) {
+        code = odr_kafka_fail(e, NULL, "the group list", NULL);
+    } else {
         odr_json_t j;
         odr_json_init(&j, stdout);
         if (ctx->json)
             odr_json_arr(&j);
         else
-            printf("%-40s %-20s\n", "GROUP", "STATE");
-        for (size_t i = 0; i < n; i++) {
-            const char *state =
-                rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupListing_state(g[i]));
+            printf("%-40s %-20s %s\n", "GROUP", "STATE", "MEMBERS");
+        for (int i = 0; i < gl->group_cnt; i++) {
+            const struct rd_kafka_group_info *g = &gl->groups[i];
             if (ctx->json) {
                 odr_json_obj(&j);
-                ODR_JSON_KS(&j, "group", rd_kafka_ConsumerGroupListing_group_id(g[i]));
-                ODR_JSON_KS(&j, "state", state);
-                odr_json_key(&j, "simple");
-                odr_json_bool(&j, rd_kafka_ConsumerGroupListing_is_simple_consumer_group(g[i]));
+                ODR_JSON_KS(&j, "group", g->group);
+                ODR_JSON_KS(&j, "state", g->state);
+                ODR_JSON_KS(&j, "protocol_type", g->protocol_type);
+                ODR_JSON_KI(&j, "members", g->member_cnt);
                 odr_json_end(&j, '}');
             } else {
-                printf("%-40s %-20s\n", rd_kafka_ConsumerGroupListing_group_id(g[i]), state);
+                printf("%-40s %-20s %d\n", g->group, g->state, g->member_cnt);
             }
         }
         if (ctx->json) {
             odr_json_end(&j, ']');
             odr_json_line(&j);
         }
-        /* a broker that could not answer makes the list incomplete */
-        for (size_t i = 0; i < nerr; i++)
-            code = odr_kafka_fail(rd_kafka_error_code(errs[i]), rd_kafka_error_string(errs[i]),
-                                  "the group list", NULL);
-        rd_kafka_event_destroy(ev);
+        rd_kafka_group_list_destroy(gl);
     }
-    rd_kafka_AdminOptions_destroy(o);
-    rd_kafka_queue_destroy(q);
     rd_kafka_destroy(rk);
     return code;
 }
 
-/* The committed offsets of a group (all its partitions); NULL after a message. */
+/* The committed offsets of a group: OffsetFetch for every partition of
+ * every topic (or of one), by a consumer handle that never joins the group.
+ * (librdkafka 2.0.2's ListConsumerGroupOffsets appends bytes after the
+ * OffsetFetch v7 body, which Odradek refuses; the consumer's own OffsetFetch
+ * is well-formed.) Only partitions with a commit are returned; NULL after a
+ * message. */
 static rd_kafka_topic_partition_list_t *committed(odr_ctx_t *ctx, rd_kafka_t *rk, const char *group,
-                                                  int *code)
+                                                  const char *topic, int *code)
 {
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o =
-        odr_admin_options(ctx, rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-    rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(group, NULL);
-    rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, o, q);
-    rd_kafka_topic_partition_list_t *out = NULL;
-    rd_kafka_event_t *ev = odr_admin_wait(ctx, q, "group", group, code);
-    if (ev) {
-        size_t n = 0;
-        const rd_kafka_group_result_t **gr = rd_kafka_ListConsumerGroupOffsets_result_groups(
-            rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
-        if (n == 1 && rd_kafka_group_result_error(gr[0]))
-            *code = odr_kafka_fail(rd_kafka_error_code(rd_kafka_group_result_error(gr[0])),
-                                   rd_kafka_error_string(rd_kafka_group_result_error(gr[0])),
-                                   "group", group);
-        else if (n == 1)
-            out = rd_kafka_topic_partition_list_copy(rd_kafka_group_result_partitions(gr[0]));
-        else
-            *code = odr_fail(ODR_EXIT_KAFKA, "no answer for group '%s'", group);
-        rd_kafka_event_destroy(ev);
+    const rd_kafka_metadata_t *md = odr_metadata(ctx, rk, topic, code);
+    if (!md)
+        return NULL;
+    rd_kafka_topic_partition_list_t *all = rd_kafka_topic_partition_list_new(64);
+    for (int t = 0; t < md->topic_cnt; t++)
+        for (int i = 0; md->topics[t].err == 0 && i < md->topics[t].partition_cnt; i++)
+            rd_kafka_topic_partition_list_add(all, md->topics[t].topic,
+                                              md->topics[t].partitions[i].id);
+    rd_kafka_metadata_destroy(md);
+    const char *defaults[] = {"group.id", group, "enable.auto.commit", "false", NULL};
+    rd_kafka_conf_t *conf = odr_conf_defaults(ctx, defaults, code);
+    char err[512];
+    rd_kafka_t *ck = conf ? rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err) : NULL;
+    if (conf && !ck) {
+        rd_kafka_conf_destroy(conf);
+        *code = odr_usage("cannot make a client: %s", err);
     }
-    rd_kafka_ListConsumerGroupOffsets_destroy(req);
-    rd_kafka_AdminOptions_destroy(o);
-    rd_kafka_queue_destroy(q);
+    rd_kafka_topic_partition_list_t *out = NULL;
+    if (ck) {
+        rd_kafka_resp_err_t e = all->cnt ? rd_kafka_committed(ck, all, ctx->timeout_ms) : 0;
+        if (e) {
+            *code = odr_kafka_fail(e, NULL, "group", group);
+        } else {
+            out = rd_kafka_topic_partition_list_new(16);
+            for (int i = 0; i < all->cnt; i++)
+                if (all->elems[i].offset >= 0)
+                    rd_kafka_topic_partition_list_add(out, all->elems[i].topic,
+                                                      all->elems[i].partition)
+                        ->offset = all->elems[i].offset;
+        }
+        rd_kafka_destroy(ck);
+    }
+    rd_kafka_topic_partition_list_destroy(all);
     return out;
 }
 
@@ -199,7 +207,7 @@ static int group_describe(odr_ctx_t *ctx, int argc, char **argv)
         else
             d = ds[0];
     }
-    rd_kafka_topic_partition_list_t *offs = d ? committed(ctx, rk, group, &code) : NULL;
+    rd_kafka_topic_partition_list_t *offs = d ? committed(ctx, rk, group, NULL, &code) : NULL;
     if (d && offs) {
         rd_kafka_consumer_group_state_t state = rd_kafka_ConsumerGroupDescription_state(d);
         size_t nmembers = rd_kafka_ConsumerGroupDescription_member_count(d);
@@ -382,7 +390,7 @@ static int group_reset(odr_ctx_t *ctx, int argc, char **argv)
     if (!rk)
         return code;
     const rd_kafka_metadata_t *md = odr_metadata(ctx, rk, topic, &code);
-    rd_kafka_topic_partition_list_t *cur = md ? committed(ctx, rk, group, &code) : NULL;
+    rd_kafka_topic_partition_list_t *cur = md ? committed(ctx, rk, group, topic, &code) : NULL;
     rd_kafka_topic_partition_list_t *plan = rd_kafka_topic_partition_list_new(16);
     if (md && cur) {
         const rd_kafka_metadata_topic_t *t = &md->topics[0];

@@ -210,7 +210,7 @@ int main(int argc, char **argv)
     }
 
     /* The profile first, so the command line overrides it. */
-    const char *brokers = NULL;
+    static const char *brokers; /* static: the profile's string stays reachable */
     int rc = 0;
     char home_profile[4096];
     if (!profile)
@@ -230,11 +230,11 @@ int main(int argc, char **argv)
     }
     if (rc != 0)
         return rc;
-    if (getenv("ODR_BROKERS") && *getenv("ODR_BROKERS"))
-        brokers = getenv("ODR_BROKERS");
-    if (cli_brokers)
-        brokers = cli_brokers;
     ctx.brokers = brokers ? brokers : "127.0.0.1:9092";
+    if (getenv("ODR_BROKERS") && *getenv("ODR_BROKERS"))
+        ctx.brokers = getenv("ODR_BROKERS");
+    if (cli_brokers)
+        ctx.brokers = cli_brokers;
     if (output && (rc = set_output(&ctx, output)) != 0)
         return rc;
     if (timeout && (rc = set_timeout(&ctx, timeout)) != 0)

@@ -54,16 +54,19 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
 }
 
+/* --partitioner: the strategy and its state (the topic's opaque). */
+typedef struct produce_partitioner {
+    const partitioners_algo_t *algo;
+    partitioners_state_t state;
+} produce_partitioner_t;
+
 /* librdkafka calls this for records without an explicit partition. */
 static int32_t partition_by(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
                             int32_t n, void *rkt_opaque, void *msg_opaque)
 {
     (void)rkt;
     (void)msg_opaque;
-    struct {
-        const partitioners_algo_t *algo;
-        partitioners_state_t state;
-    } *p = rkt_opaque;
+    produce_partitioner_t *p = rkt_opaque;
     /* librdkafka passes no value here: sticky counts records, not bytes */
     return p->algo->fn(&p->state, key, keylen, 1024, n);
 }
@@ -86,10 +89,7 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
     size_t nheaders = 0;
     int64_t partition = RD_KAFKA_PARTITION_UA;
     const odr_serde_t *serde = odr_serde_find("string");
-    static struct {
-        const partitioners_algo_t *algo;
-        partitioners_state_t state;
-    } part;
+    static produce_partitioner_t part; /* outlives the producer's threads */
     int c;
     odr_getopt_reset();
     while ((c = odr_getopt(argc, argv, "K:H:P:Q:z:a:s:h", opts, produce_usage)) >= 0) {
@@ -143,8 +143,11 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
 
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%d", ctx->timeout_ms < 1000 ? 1000 : ctx->timeout_ms);
+    /* With a --partitioner, null keys go through it too: librdkafka's own
+     * sticky placement of keyless records is off. */
     const char *defaults[] = {"compression.codec", compression, "acks", acks,
-                              "message.timeout.ms", timeout, NULL};
+                              "message.timeout.ms", timeout,
+                              part.algo ? "sticky.partitioning.linger.ms" : NULL, "0", NULL};
     int code = 0;
     rd_kafka_conf_t *conf = odr_conf_defaults(ctx, defaults, &code);
     if (!conf)

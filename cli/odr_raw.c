@@ -1,5 +1,6 @@
 /* odr_raw.c - see odr_raw.h. */
 #include "odr_raw.h"
+#include "odr_format.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -173,7 +174,8 @@ int odr_raw_call(odr_raw_t *c, int16_t api, int16_t version, int flexible, const
     memcpy(buf + 14, client_id, sizeof client_id - 1);
     if (flexible)
         buf[hdr - 1] = 0; /* no tagged fields */
-    memcpy(buf + hdr, body, len);
+    if (len)
+        memcpy(buf + hdr, body, len);
     int rc = write_all(c->fd, buf, hdr + len, c->timeout_ms);
     free(buf);
     uint8_t sz[4];
@@ -200,6 +202,44 @@ int odr_raw_call(odr_raw_t *c, int16_t api, int16_t version, int flexible, const
         odr_rd_skip_tags(r);
     *resp = p;
     return 0;
+}
+
+int odr_wr_uvarint(odr_buf_t *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            tmp[n] |= 0x80;
+        n++;
+    } while (v);
+    return odr_buf_put(b, tmp, n);
+}
+
+int odr_wr_be(odr_buf_t *b, uint64_t v, size_t n)
+{
+    uint8_t tmp[8];
+    for (size_t i = 0; i < n && i < sizeof tmp; i++)
+        tmp[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+    return odr_buf_put(b, tmp, n < sizeof tmp ? n : sizeof tmp);
+}
+
+int odr_wr_compact(odr_buf_t *b, const void *p, size_t len)
+{
+    return odr_wr_uvarint(b, len + 1) || odr_buf_put(b, p, len);
+}
+
+int odr_wr_compact_null(odr_buf_t *b) { return odr_wr_uvarint(b, 0); }
+
+int odr_raw_usable(const odr_ctx_t *ctx)
+{
+    for (size_t i = 0; i < ctx->nsettings; i++)
+        if (strcmp(ctx->set_key[i], "security.protocol") == 0 &&
+            strcasecmp(ctx->set_val[i], "plaintext") != 0)
+            return 0;
+    return 1;
 }
 
 static int split_first_broker(const char *list, char *host, size_t hsz, char *port, size_t psz)
@@ -237,11 +277,9 @@ int odr_raw_open(odr_ctx_t *ctx, odr_raw_t *c)
     c->fd = -1;
     c->timeout_ms = ctx->timeout_ms;
     c->next_corr = 1;
-    for (size_t i = 0; i < ctx->nsettings; i++)
-        if (strcmp(ctx->set_key[i], "security.protocol") == 0 &&
-            strcasecmp(ctx->set_val[i], "plaintext") != 0)
-            return odr_fail(ODR_EXIT_USAGE, "this command speaks to a PLAINTEXT listener only "
-                            "(security.protocol=%s is set)", ctx->set_val[i]);
+    if (!odr_raw_usable(ctx))
+        return odr_fail(ODR_EXIT_USAGE, "this command speaks to a PLAINTEXT listener only "
+                        "(a security.protocol other than plaintext is set)");
     if (split_first_broker(ctx->brokers, host, sizeof host, port, sizeof port) != 0)
         return odr_usage("--brokers: cannot read host:port from '%s'", ctx->brokers);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;

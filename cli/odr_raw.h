@@ -41,6 +41,18 @@ int64_t odr_rd_compact_count(odr_rd_t *r, size_t min_size);
 int odr_rd_compact_str(odr_rd_t *r, const char **s, size_t *len);
 void odr_rd_skip_tags(odr_rd_t *r);
 
+/* Writing request bodies into an odr_buf_t (odr_format.h); each returns 0,
+ * or -1 when out of memory. */
+struct odr_buf;
+int odr_wr_uvarint(struct odr_buf *b, uint64_t v);
+int odr_wr_be(struct odr_buf *b, uint64_t v, size_t n);             /* n bytes, big-endian */
+int odr_wr_compact(struct odr_buf *b, const void *p, size_t len);   /* compact string/bytes */
+int odr_wr_compact_null(struct odr_buf *b);                          /* a null one */
+
+/* 1 when the raw client can talk to these brokers (a PLAINTEXT listener:
+ * no security.protocol other than plaintext among the settings). */
+int odr_raw_usable(const odr_ctx_t *ctx);
+
 /* Connect to the first of ctx->brokers and read its ApiVersions. Returns 0,
  * or an exit code after a message. */
 int odr_raw_open(odr_ctx_t *ctx, odr_raw_t *c);

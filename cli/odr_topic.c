@@ -12,7 +12,7 @@ static const char topic_usage[] =
     "       odr topic list [-i|--internal]\n"
     "       odr topic describe NAME\n"
     "       odr topic delete NAME...\n"
-    "       odr topic alter-config NAME [--set key=value]... [--delete key]...\n"
+    "       odr topic alter-config NAME [--set key=value]... [--delete key]... [--no-incremental]\n"
     "       odr topic add-partitions NAME -n TOTAL";
 
 #define MAX_ITEMS 256
@@ -213,12 +213,20 @@ static void int_array(odr_json_t *j, const char *key, const int32_t *v, int n)
     odr_json_end(j, ']');
 }
 
-static void int_list(const int32_t *v, int n)
+/* "1,2,3" (or "-") into buf */
+static const char *int_list(char *buf, size_t size, const int32_t *v, int n)
 {
-    for (int i = 0; i < n; i++)
-        printf("%s%d", i ? "," : "", v[i]);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && used < size; i++) {
+        int w = snprintf(buf + used, size - used, "%s%d", i ? "," : "", (int)v[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
     if (n == 0)
-        printf("-");
+        snprintf(buf, size, "-");
+    return buf;
 }
 
 static int topic_describe(odr_ctx_t *ctx, int argc, char **argv)
@@ -275,11 +283,10 @@ static int topic_describe(odr_ctx_t *ctx, int argc, char **argv)
             printf("NAME        %s\nPARTITIONS  %d\n\n", name, t->partition_cnt);
             printf("%-10s %-7s %-16s %s\n", "PARTITION", "LEADER", "REPLICAS", "ISR");
             for (int i = 0; p && i < t->partition_cnt; i++) {
-                printf("%-10d %-7d ", p[i].id, p[i].leader);
-                int_list(p[i].replicas, p[i].replica_cnt);
-                printf("%*s", p[i].replica_cnt > 0 ? 17 - 2 * p[i].replica_cnt : 16, "");
-                int_list(p[i].isrs, p[i].isr_cnt);
-                printf("\n");
+                char rb[256], ib[256];
+                printf("%-10d %-7d %-16s %s\n", p[i].id, p[i].leader,
+                       int_list(rb, sizeof rb, p[i].replicas, p[i].replica_cnt),
+                       int_list(ib, sizeof ib, p[i].isrs, p[i].isr_cnt));
             }
             printf("\n%-45s %-30s %s\n", "CONFIG", "VALUE", "SOURCE");
             for (size_t i = 0; i < cfg.n; i++)
@@ -318,18 +325,25 @@ static int topic_delete(odr_ctx_t *ctx, int argc, char **argv)
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *o = odr_admin_options(ctx, rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
     rd_kafka_DeleteTopics(rk, dt, (size_t)n, o, q);
-    rd_kafka_event_t *ev = NULL;
-    code = topic_result(ctx, q, argv[optind], delete_results, &ev);
-    if (code == 0) {
+    rd_kafka_event_t *ev = odr_admin_wait(ctx, q, "topic", argv[optind], &code);
+    if (ev) {
+        /* each topic's own answer: the deleted ones print, the rest fail */
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t **tr = delete_results(ev, &cnt);
         odr_json_t j;
         odr_json_init(&j, stdout);
         if (ctx->json)
             odr_json_arr(&j);
-        for (int i = 0; i < n; i++) {
-            if (ctx->json)
-                odr_json_str(&j, argv[optind + i]);
-            else
-                printf("deleted topic %s\n", argv[optind + i]);
+        for (size_t i = 0; i < cnt; i++) {
+            const char *tn = rd_kafka_topic_result_name(tr[i]);
+            if (rd_kafka_topic_result_error(tr[i])) {
+                code = odr_kafka_fail(rd_kafka_topic_result_error(tr[i]),
+                                      rd_kafka_topic_result_error_string(tr[i]), "topic", tn);
+            } else if (ctx->json) {
+                odr_json_str(&j, tn);
+            } else {
+                printf("deleted topic %s\n", tn);
+            }
         }
         if (ctx->json) {
             odr_json_end(&j, ']');
@@ -350,6 +364,7 @@ static int topic_alter_config(odr_ctx_t *ctx, int argc, char **argv)
     static const struct option opts[] = {
         {"set", required_argument, NULL, 's'},
         {"delete", required_argument, NULL, 'd'},
+        {"no-incremental", no_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -367,6 +382,8 @@ static int topic_alter_config(odr_ctx_t *ctx, int argc, char **argv)
         }
         if (c == 'd')
             dels[ndels++] = optarg;
+        if (c == 'N')
+            ctx->no_incremental = 1;
     }
     if (c != -1)
         return ODR_GETOPT_EXIT(c);
@@ -433,9 +450,15 @@ static int topic_add_partitions(odr_ctx_t *ctx, int argc, char **argv)
     rd_kafka_event_t *ev = NULL;
     code = topic_result(ctx, q, name, partitions_results, &ev);
     if (code == 0) {
-        if (ctx->json)
-            printf("{\"name\": \"%s\", \"partitions\": %lld}\n", name, (long long)total);
-        else
+        if (ctx->json) {
+            odr_json_t j;
+            odr_json_init(&j, stdout);
+            odr_json_obj(&j);
+            ODR_JSON_KS(&j, "name", name);
+            ODR_JSON_KI(&j, "partitions", total);
+            odr_json_end(&j, '}');
+            odr_json_line(&j);
+        } else
             printf("topic %s now has %lld partitions\n", name, (long long)total);
     }
     if (ev)

@@ -28,34 +28,6 @@ static const char user_usage[] =
 #define API_ALTER_SCRAM 51
 #define MAX_USERS 256
 
-/* ---- writing compact request bodies ---- */
-static int put_uvarint(odr_buf_t *b, uint64_t v)
-{
-    uint8_t tmp[10];
-    size_t n = 0;
-    do {
-        tmp[n] = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            tmp[n] |= 0x80;
-        n++;
-    } while (v);
-    return odr_buf_put(b, tmp, n);
-}
-
-static int put_be(odr_buf_t *b, uint64_t v, size_t n)
-{
-    uint8_t tmp[8];
-    for (size_t i = 0; i < n; i++)
-        tmp[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-    return odr_buf_put(b, tmp, n);
-}
-
-static int put_compact(odr_buf_t *b, const void *p, size_t len)
-{
-    return put_uvarint(b, len + 1) || odr_buf_put(b, p, len);
-}
-
 static const char *mech_name(int m)
 {
     return m == 1 ? "SCRAM-SHA-256" : m == 2 ? "SCRAM-SHA-512" : "unknown";
@@ -98,13 +70,13 @@ static int user_list(odr_ctx_t *ctx, int argc, char **argv)
     odr_buf_t body = {0};
     int bad = 0;
     if (argc == 1) {
-        bad |= put_uvarint(&body, 0); /* null: every user */
+        bad |= odr_wr_uvarint(&body, 0); /* null: every user */
     } else {
-        bad |= put_uvarint(&body, (uint64_t)argc);
+        bad |= odr_wr_uvarint(&body, (uint64_t)argc);
         for (int i = 1; i < argc; i++)
-            bad |= put_compact(&body, argv[i], strlen(argv[i])) || put_uvarint(&body, 0);
+            bad |= odr_wr_compact(&body, argv[i], strlen(argv[i])) || odr_wr_uvarint(&body, 0);
     }
-    bad |= put_uvarint(&body, 0);
+    bad |= odr_wr_uvarint(&body, 0);
     uint8_t *resp = NULL;
     odr_rd_t r;
     code = bad ? odr_fail(ODR_EXIT_KAFKA, "out of memory")
@@ -183,10 +155,10 @@ static int alter(odr_ctx_t *ctx, const char *user, int mech, int32_t iterations,
     odr_buf_t body = {0};
     int bad = 0;
     if (!password) {
-        bad |= put_uvarint(&body, 2); /* one deletion */
-        bad |= put_compact(&body, user, strlen(user)) || put_be(&body, (uint64_t)mech, 1) ||
-               put_uvarint(&body, 0);
-        bad |= put_uvarint(&body, 1); /* no upsertions */
+        bad |= odr_wr_uvarint(&body, 2); /* one deletion */
+        bad |= odr_wr_compact(&body, user, strlen(user)) || odr_wr_be(&body, (uint64_t)mech, 1) ||
+               odr_wr_uvarint(&body, 0);
+        bad |= odr_wr_uvarint(&body, 1); /* no upsertions */
     } else {
         uint8_t salt[32], salted[64];
         size_t klen = mech == 1 ? 32 : 64;
@@ -194,13 +166,13 @@ static int alter(odr_ctx_t *ctx, const char *user, int mech, int32_t iterations,
             PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, sizeof salt, iterations,
                               mech == 1 ? EVP_sha256() : EVP_sha512(), (int)klen, salted) != 1)
             return odr_fail(ODR_EXIT_USAGE, "cannot compute the SCRAM credential (OpenSSL)");
-        bad |= put_uvarint(&body, 1); /* no deletions */
-        bad |= put_uvarint(&body, 2); /* one upsertion */
-        bad |= put_compact(&body, user, strlen(user)) || put_be(&body, (uint64_t)mech, 1) ||
-               put_be(&body, (uint32_t)iterations, 4) || put_compact(&body, salt, sizeof salt) ||
-               put_compact(&body, salted, klen) || put_uvarint(&body, 0);
+        bad |= odr_wr_uvarint(&body, 1); /* no deletions */
+        bad |= odr_wr_uvarint(&body, 2); /* one upsertion */
+        bad |= odr_wr_compact(&body, user, strlen(user)) || odr_wr_be(&body, (uint64_t)mech, 1) ||
+               odr_wr_be(&body, (uint32_t)iterations, 4) || odr_wr_compact(&body, salt, sizeof salt) ||
+               odr_wr_compact(&body, salted, klen) || odr_wr_uvarint(&body, 0);
     }
-    bad |= put_uvarint(&body, 0);
+    bad |= odr_wr_uvarint(&body, 0);
     if (bad) {
         odr_buf_free(&body);
         return odr_fail(ODR_EXIT_KAFKA, "out of memory");
@@ -235,10 +207,16 @@ static int alter(odr_ctx_t *ctx, const char *user, int mech, int32_t iterations,
     if (!r.ok)
         return odr_fail(ODR_EXIT_KAFKA, "the broker's AlterUserScramCredentials answer is not readable");
     if (code == 0) {
-        if (ctx->json)
-            printf("{\"user\": \"%s\", \"mechanism\": \"%s\", \"%s\": true}\n", user,
-                   mech_name(mech), password ? "created" : "deleted");
-        else
+        if (ctx->json) {
+            odr_json_t j;
+            odr_json_init(&j, stdout);
+            odr_json_obj(&j);
+            ODR_JSON_KS(&j, "user", user);
+            ODR_JSON_KS(&j, "mechanism", mech_name(mech));
+            ODR_JSON_KS(&j, "change", password ? "created" : "deleted");
+            odr_json_end(&j, '}');
+            odr_json_line(&j);
+        } else
             printf("%s %s user %s\n", password ? "created" : "deleted", mech_name(mech), user);
     }
     return code;

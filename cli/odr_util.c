@@ -168,6 +168,12 @@ rd_kafka_conf_t *odr_conf_defaults(odr_ctx_t *ctx, const char *const *defaults, 
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     int rc = odr_conf_set(conf, "bootstrap.servers", ctx->brokers);
+    /* Looking a topic up must not create it (Metadata's auto-creation);
+     * -X allow.auto.create.topics=true turns it back on. */
+    if (rc == 0)
+        rc = odr_conf_set(conf, "allow.auto.create.topics", "false");
+    if (rc == 0)
+        rc = odr_conf_set(conf, "client.id", "odr");
     for (size_t i = 0; rc == 0 && defaults && defaults[i]; i += 2)
         rc = odr_conf_set(conf, defaults[i], defaults[i + 1]);
     for (size_t i = 0; rc == 0 && i < ctx->nsettings; i++)

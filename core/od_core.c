@@ -211,7 +211,7 @@ static const od_subsystem_t subsystems[] = {
     {"logs", NULL, NULL, tick_logs, NULL},
     {"authorizer", od_authz_register_config, od_authz_start, NULL, od_authz_stop},
     {"connections", od_net_register_config, NULL, tick_conns, NULL},
-    {"sasl", od_sasl_register_config, od_sasl_start, NULL, od_sasl_stop},
+    {"sasl", od_sasl_register_config, od_sasl_start, NULL, NULL},
     {"fetch", od_fetch_register_config, od_fetch_start, NULL, od_fetch_stop},
     {"lifecycle", od_lifecycle_register_config, NULL, od_lifecycle_tick, od_lifecycle_stop},
     {"producer state", od_producer_register_config, od_producer_start, od_producer_tick,
@@ -375,6 +375,8 @@ static int check_settings(od_core_t *core, char *err, size_t errsz)
                  od_config_where(&core->config, "listeners", where, sizeof(where)), why);
         return -1;
     }
+    if (od_listeners_check_tls(core, err, errsz) < 0)
+        return -1;
     if (core->conf.advertised_listeners && *core->conf.advertised_listeners) {
         int n = od_listeners_parse(core->conf.advertised_listeners, od_net_protocol_map(core), specs,
                                    8, why, sizeof(why));

@@ -76,10 +76,10 @@ struct od_core {
     size_t nconns;
     od_conn_t *closed_conns; /* closed, freed on the next loop turn */
     struct od_net_state *net; /* connection limits, per-IP counts, memory in flight (od_net.h) */
-    struct od_scram_store *scram; /* SCRAM credentials of the image (core/sec/od_scram_store.c) */
-    int64_t sasl_max_receive;     /* sasl.server.max.receive.size (core/sec/od_sasl_config.c) */
     struct od_authz *authz;   /* the authorizer and super.users (od_authz.c: start to stop) */
     struct od_audit *audit;   /* where audit lines go (od_authz_audit.c) */
+    struct od_scram_store *scram; /* SCRAM credentials of the image (core/sec/od_scram_store.c) */
+    int64_t sasl_max_receive;     /* sasl.server.max.receive.size (core/sec/od_sasl_config.c) */
 
     char data_dir[4096];
     int ready;       /* control plane replayed, listeners open */

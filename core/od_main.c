@@ -1,10 +1,11 @@
-/* od_main.c - odradekd [-c FILE] [--set key=value]... */
+/* od_main.c - odradekd [-c FILE] [--set key=value]...; odradekd hash-password USER */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "od_core.h"
+#include "od_sasl.h"
 
 static void usage(FILE *f)
 {
@@ -14,6 +15,7 @@ static void usage(FILE *f)
             "  -c, --config FILE   read settings from FILE (key=value lines, load_module NAME)\n"
             "      --set K=V       set K to V, overriding the file (repeatable)\n"
             "      --config-doc    print every configuration key as markdown and exit\n"
+            "  hash-password USER  print a sasl.argon2.file line for the password on stdin\n"
             "  -h, --help          this text\n"
             "  -V, --version       print the version\n"
             "\n"
@@ -24,6 +26,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "hash-password") == 0)
+        return od_sasl_hash_password_main(argc - 1, argv + 1);
     const char *config = NULL;
     int config_doc = 0;
     char **sets = calloc((size_t)argc + 1, sizeof(char *));

@@ -22,7 +22,9 @@ void od_modules_reset_registry(void)
 }
 
 static const char *const default_modules[] = {"storage_segment", "storage_memory", "kraft",
-                                              "sasl_plain", "sasl_scram", "acl"};
+                                              "sasl_plain", "sasl_scram", "sasl_argon2",
+                                              "sasl_cyrus", "sasl_oauthbearer", "sasl_gssapi",
+                                              "acl"};
 
 /* Modules linked into the program (the fuzzer), found by name before dlopen. */
 static const od_module_t *const *static_mods;

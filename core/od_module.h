@@ -37,7 +37,8 @@ struct od_module_rec {
 };
 
 /* Load the modules named by load_module directives, or the default set
- * (storage_segment, storage_memory, kraft, acl) when there are none; each is
+ * (storage_segment, storage_memory, kraft, the sasl_* mechanisms and
+ * credential backends, acl) when there are none; each is
  * `<module.dir>/<name>.so` unless given as a path. */
 int od_modules_load(struct od_core *core, const char *module_dir, char *err, size_t errsz);
 void od_modules_unload(struct od_core *core);

@@ -28,7 +28,6 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("ODRADEK_BUILD", os.path.join(TOP, "_build-release"))
 sys.path.insert(0, os.path.join(TOP, "t", "lib"))
 import odtest  # noqa: E402
-import tap  # noqa: E402,F401
 import tls  # noqa: E402
 
 ap = argparse.ArgumentParser()

@@ -15,18 +15,25 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-_build}
 case $build in /*) ;; *) build=$top/$build ;; esac
 
-# Everything needed to build, test and benchmark. Test-only entries:
-# librdkafka-dev (benchmark), kcat and the Python clients (client tests),
+# Everything needed to build, test and benchmark. librdkafka-dev builds the
+# odr command line (cli/; libssl-dev's libcrypto hashes its SCRAM
+# credentials) and the benchmark. Test-only entries: kcat and the Python clients (client tests),
 # clang (second compiler; libclang-rt for its sanitizers), perl (prove), the
 # compression libraries and kafka-python's codec packages (clients may
 # compress batches). Node.js (kafkajs test) is checked by command below.
+# SASL (doc/security.md): libjansson-dev (OAUTHBEARER's JWTs), sasl2-bin
+# (saslpasswd2 for the cyrus backend's test), libsasl2-modules(-gssapi-mit)
+# (Cyrus's sasldb and GSSAPI plugins), krb5-kdc/krb5-admin-server/krb5-user
+# and python3-gssapi (the GSSAPI test's own KDC and kafka-python's GSSAPI).
 packages="build-essential autoconf automake libtool pkg-config python3
   liblua5.4-dev libsodium-dev libssl-dev libpcre2-dev libsasl2-dev
   librdkafka-dev kcat python3-confluent-kafka python3-kafka
   python3-snappy python3-lz4 python3-zstandard
   clang libclang-rt-14-dev
   zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev
-  perl procps ca-certificates"
+  perl procps ca-certificates
+  libjansson-dev sasl2-bin libsasl2-modules libsasl2-modules-gssapi-mit
+  krb5-kdc krb5-admin-server krb5-user python3-gssapi"
 
 say() { printf 'setup: %s\n' "$*"; }
 trap 'say "FAILED (line $LINENO)" >&2' ERR

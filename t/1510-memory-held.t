@@ -4,6 +4,7 @@
 # body close the connection; a frame's announced length allocates nothing
 # before its bytes arrive; the decoded form of a request is bounded.
 # Memory is read from /proc/PID/status with generous bounds (no timing).
+import struct
 import os
 import sys
 import time
@@ -170,17 +171,16 @@ tap.is_((entries, with_records), (M, [0]), "Fetch listing %s-0 %d times: %d entr
         "in the first only (%d bytes in all)" % (T, M, M, len(fr)))
 
 # ---- bytes after a request body ------------------------------------------------------
-c = Conn(b.port)
-c.send_raw(frame(request_header(18, 0, 1) + b"trailing"))
-tap.is_(c.wait_closed(5), "closed", "ApiVersions v0 with 8 bytes after the body: connection closed")
-c.close()
-c = Conn(b.port)
-c.send_raw(frame(request_header(3, 1, 1) + i32(-1) + b"\x00"))
-tap.is_(c.wait_closed(5), "closed", "Metadata v1 with one byte after the body: connection closed")
-c.close()
-tap.ok("1 bytes after the request body" in b.log_text(), "the broker logs the trailing bytes")
+# Kafka reads the fields a version has and ignores what follows them, and real
+# clients rely on it (librdkafka 2.0's ListGroups v4 and OffsetFetch v7 carry
+# stray tag bytes): the request is answered, the frame's bytes stay bounded
+# by socket.request.max.bytes like any frame's.
 with Conn(b.port) as c:
-    tap.is_(odtest.api_versions(c, 0)["error"], 0, "the same requests without trailing bytes are answered")
+    c.send_raw(frame(request_header(18, 0, 1) + b"trailing"))
+    r = c.recv_frame(5)
+    tap.ok(r is not None and len(r) >= 6 and struct.unpack(">ih", r[:6]) == (1, 0),
+           "ApiVersions v0 with 8 bytes after the body is answered (error 0)")
+    tap.is_(odtest.api_versions(c, 0)["error"], 0, "the connection goes on")
 
 # ---- an announced frame length allocates nothing by itself ----------------------------
 vm_a = status("VmSize")

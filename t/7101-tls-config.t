@@ -4,7 +4,7 @@
 # text in the config (one line, as Kafka takes it), an encrypted key with
 # ssl.key.password, PKCS12 with its password; JKS refused; missing,
 # unreadable and mismatched files; bad protocols, suites and mapping rules;
-# listener.security.protocol.map; SASL listeners refused until SASL exists.
+# listener.security.protocol.map (SASL_SSL: t/7130).
 import os
 import sys
 
@@ -59,6 +59,45 @@ starts("PKCS12 keystore with ssl.keystore.password",
        [("ssl.keystore.type", "PKCS12"), ("ssl.keystore.location", p12),
         ("ssl.keystore.password", "p12pass")])
 
+# ---- truststores (ssl.client.auth=required proves they are the ones used) ----------
+cli = pki.client("dave")
+
+
+def mtls_starts(what, pairs):
+    b = tls.TlsBroker(sets=[("ssl.keystore.location", ks), ("ssl.client.auth", "required")] + pairs,
+                      name="mtls%d" % len(odtest._brokers))
+    b.start()
+    rc, out, err = tls.s_client(b.tls_port, ["-CAfile", pki.ca, "-cert", cli["cert"], "-key",
+                                             cli["key"], "-verify_return_error"],
+                                input=b"Q\n")
+    tap.is_(rc, 0, "%s: a client certificate from the CA is accepted" % what)
+    rc, out, err = odtest.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % b.tls_port,
+                               "-CAfile", pki.ca, "-cert", cli["cert"], "-key", cli["key"]],
+                              input=b"Q\n")
+    tap.like(out.decode(errors="replace"),
+             r"Acceptable client certificate CA names\n.*CN = Odradek Test CA",
+             "%s: the CertificateRequest names the trusted CA" % what)
+    with tls.TlsConn(b.tls_port, tls.context(pki, cli)) as c:
+        tap.is_(odtest.api_versions(c, 3)["error"], 0, "%s: Kafka requests with it" % what)
+    try:
+        with tls.TlsConn(b.tls_port, tls.context(pki)) as c:
+            odtest.api_versions(c, 3)
+        tap.ok(False, "%s: no certificate is refused" % what)
+    except (OSError, odtest.ConnectionClosed, odtest.ProtoError):
+        tap.ok(True, "%s: no certificate is refused" % what)
+    b.stop()
+
+
+mtls_starts("PEM truststore file", [("ssl.truststore.location", pki.ca)])
+mtls_starts("CA certificates as PEM text (ssl.truststore.certificates)",
+            [("ssl.truststore.certificates", one_line(pki.ca))])
+ca_p12 = os.path.join(TMP, "ca.p12")
+odtest.run(["openssl", "pkcs12", "-export", "-nokeys", "-in", pki.ca, "-out", ca_p12,
+            "-passout", "pass:trust"])
+mtls_starts("PKCS12 truststore", [("ssl.truststore.type", "PKCS12"),
+                                  ("ssl.truststore.location", ca_p12),
+                                  ("ssl.truststore.password", "trust")])
+
 # ---- keystores that do not ------------------------------------------------------
 fails("no keystore for an SSL listener", [], r"ssl\.keystore\.location.*no keystore|no keystore")
 fails("JKS keystore type", [("ssl.keystore.type", "JKS"), ("ssl.keystore.location", ks)],
@@ -80,6 +119,8 @@ with open(mismatch, "w") as f:
     f.write(open(other["key"]).read() + open(srv["chain"]).read())
 fails("key of another certificate", [("ssl.keystore.location", mismatch)],
       r"private key does not belong to the certificate")
+tap.ok(not os.path.exists(os.path.join(tls.last_data_dir, "meta.properties")),
+       "a bad keystore stops the start before the data directory is written")
 fails("encrypted key without ssl.key.password", [("ssl.keystore.location", enc_ks)],
       r"cannot read a private key .*set ssl\.key\.password")
 fails("encrypted key with a wrong password",
@@ -141,11 +182,4 @@ fails("an unknown protocol in the map",
       [("ssl.keystore.location", ks), ("listener.security.protocol.map",
                                          "PLAINTEXT:PLAINTEXT,SSL:QUIC")],
       r"'QUIC' is not a security protocol")
-rc, text = tls.start_fails(tls.sets_args([("ssl.keystore.location", ks),
-                                          ("listeners", "PLAINTEXT://127.0.0.1:%d,SASL_SSL://"
-                                           "127.0.0.1:%d" % (odtest.free_port(), odtest.free_port()))]),
-                           TMP)
-tap.ok(rc not in (0, None), "SASL_SSL listener: the start stops until SASL is there (exit %s)" % rc)
-tap.like(text, r"security protocol SASL_SSL is not supported yet", "SASL_SSL: the reason is given")
-
 sys.exit(odtest.finish())

@@ -4,11 +4,11 @@
 # not trusting the broker's CA refused, then mutual authentication with
 # ssl.client.auth=required (no certificate or an untrusted one: refused;
 # a good one: accepted, principal from ssl.principal.mapping.rules in the
-# connection log) and ssl.client.auth=requested (no certificate: ANONYMOUS).
+# connection log, and in a Lua admin policy's req.principal) and
+# ssl.client.auth=requested (no certificate: ANONYMOUS).
 import os
 import re
 import sys
-import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -18,6 +18,7 @@ import tls  # noqa: E402
 
 try:
     import confluent_kafka as ck
+    import confluent_kafka.admin  # noqa: F401 (ck.admin)
 except ImportError as e:
     tap.skip_all("confluent_kafka not available: %s" % e)
 
@@ -76,10 +77,8 @@ def refused(b, client=None, ca=None):
         return True
 
 
-import confluent_kafka.admin  # noqa: E402,F401
-
 # ---- server authentication only ------------------------------------------------
-b = tls.broker(pki, srv, sets=[("log.level", "debug")]).start()
+b = tls.broker(pki, srv, sets=[("log.level", "debug"), ("ssl.key.password", "hunter2")]).start()
 delivered, same = round_trip(b, "ssl-server-auth")
 tap.ok(delivered, "librdkafka: %d messages produced over SSL" % N)
 tap.ok(same, "librdkafka: all %d read back over SSL, in order, byte-exact" % N)
@@ -87,12 +86,29 @@ tap.ok(refused(b, ca=rogue_pki.ca), "a client that does not trust the broker's C
 tap.like(b.log_text(), r"TLS handshake failed", "the failed handshake is in the broker log")
 tap.like(b.log_text(), r"principal User:ANONYMOUS",
          "without a client certificate the principal is User:ANONYMOUS")
+res = ck.admin.ConfigResource(ck.admin.ConfigResource.Type.BROKER, "1")
+adm = odtest.ck_admin(b.bootstrap)
+cfg = adm.describe_configs([res])[res].result(20)
+pw = cfg.get("ssl.key.password")
+tap.ok(pw is not None and pw.is_sensitive and pw.value is None,
+       "DescribeConfigs: ssl.key.password is sensitive and its value is not shown")
+tap.ok(cfg.get("ssl.keystore.location") is not None and
+       cfg["ssl.keystore.location"].value == srv["keystore"],
+       "DescribeConfigs: ssl.keystore.location is shown")
 b.stop()
 
 # ---- mutual authentication: required -------------------------------------------
+# A Lua admin policy sees the principal every hook sees (od_client_t).
+policy = os.path.join(odtest.scratch("lua"), "policy.lua")
+with open(policy, "w") as f:
+    f.write('odradek.policy("create_topics", function(req)\n'
+            '  if req.principal == "User:alice-engineer" then return true end\n'
+            '  return false, "topics are created by alice, not " .. req.principal\n'
+            'end)\n')
 rules = r"RULE:^CN=([a-z]+),OU=eng,O=Odradek Test$/$1-engineer/,RULE:^CN=(.*?),O=.*$/$1/U,DEFAULT"
 bm = tls.broker(pki, srv, name="mtls", sets=[("log.level", "debug"), ("ssl.client.auth", "required"),
-                                              ("ssl.principal.mapping.rules", rules)]).start()
+                                              ("ssl.principal.mapping.rules", rules),
+                                              ("lua.scripts", policy)]).start()
 tap.ok(refused(bm), "ssl.client.auth=required: a client without a certificate is refused")
 tap.ok(refused(bm, mallory), "ssl.client.auth=required: a certificate from another CA is refused")
 text = bm.log_text()
@@ -108,6 +124,19 @@ tap.like(text, r"client certificate CN=alice,OU=eng,O=Odradek Test -> principal 
 tap.ok(refused(bm, bob) is False, "bob's certificate is accepted")
 tap.like(bm.log_text(), r"client certificate CN=bob,O=Odradek Test -> principal User:BOB",
          "second rule with /U maps bob to BOB")
+def create(client, name):
+    a = ck.admin.AdminClient(dict(ssl_conf(bm, client), logger=odtest.RdLog()))
+    try:
+        a.create_topics([ck.admin.NewTopic(name, 1, 1)], operation_timeout=20)[name].result(30)
+        return "created"
+    except ck.KafkaException as e:
+        return str(e.args[0])
+
+
+tap.is_(create(alice, "by-alice"), "created",
+        "a Lua admin policy sees alice's mapped principal (User:alice-engineer)")
+tap.like(create(bob, "by-bob"), r"POLICY_VIOLATION.*not User:BOB",
+         "... and bob's (User:BOB): refused with the policy's reason")
 tap.ok(not re.search(r"principal User:ANONYMOUS", bm.log_text()),
        "no connection got through unauthenticated")
 bm.stop()

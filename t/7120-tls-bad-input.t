@@ -2,15 +2,17 @@
 # Bad input on a TLS listener: garbage bytes, a plaintext Kafka request, a
 # truncated ClientHello, a handshake that stalls (closed after
 # ssl.handshake.timeout.ms), a corrupt record and an oversized record
-# after the handshake, a bad Kafka frame inside TLS, a renegotiation-free
-# TLS 1.2 session, a client that reads a large fetch slowly (the broker's
+# after the handshake, a bad Kafka frame inside TLS, a TLS 1.2
+# renegotiation request, a client that reads a large fetch slowly (the broker's
 # writes wait and resume). Each one is closed (with a log line where the
 # TLS layer refused it); the broker keeps serving TLS and plaintext
 # clients and exits cleanly.
 import os
+import re
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import time
 
@@ -47,7 +49,6 @@ def expect_closed(conn, what, timeout=5):
 
 
 def log_count(pattern):
-    import re
     return len(re.findall(pattern, b.log_text()))
 
 
@@ -144,46 +145,83 @@ c.sock, c.corr, c.timeout = s, 0, 10
 expect_closed(c, "a Kafka frame of size -1 inside TLS")
 survives("bad records and frames inside TLS")
 
+# ---- renegotiation is off -------------------------------------------------------
+# s_client's interactive "R" asks for a TLS 1.2 renegotiation; the broker
+# answers no_renegotiation, which OpenSSL's client takes as a failed
+# handshake: the session ends, and nothing was renegotiated.
+n0 = log_count(r"TLS error reading")
+p = subprocess.Popen(["openssl", "s_client", "-connect", "%s:%d" % (odtest.HOST, b.tls_port),
+                      "-CAfile", pki.ca, "-tls1_2"], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+head = b""
+for ln in p.stdout:  # the session is up once s_client has printed its summary
+    head += ln
+    if b"Verify return code" in ln:
+        break
+p.stdin.write(b"R\n")
+p.stdin.flush()
+odtest.wait_until(lambda: log_count(r"TLS error reading") > n0, 10)
+if p.poll() is None:
+    p.kill()
+text = (head + p.communicate(timeout=10)[0]).decode(errors="replace")
+tap.ok(log_count(r"TLS error reading") > n0, "a renegotiation request ends the session (broker log)")
+tap.ok("RENEGOTIATING" in text and not any(re.search(r"^verify return|New, TLS", ln) for ln in
+                                           text.split("RENEGOTIATING", 1)[1].splitlines()),
+       "s_client asked to renegotiate and got no new handshake")
+survives("a renegotiation attempt")
+
 # ---- a slow reader of a large fetch ------------------------------------------
-with tls.TlsConn(b.tls_port, ctx) as c:
-    tap.is_(odtest.create_topics(c, [("slow", 1, 1)]).get("slow"), 0, "topic for the slow reader")
-    big = [odtest.build_batch([(b"k%d" % i, os.urandom(8000), []) for i in range(100)])
-           for _ in range(10)]
-    for bt in big:
-        odtest.produce(c, {("slow", 0): bt})
-raw = socket.socket()
-raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-raw.connect((odtest.HOST, b.tls_port))
-c = odtest.Conn.__new__(odtest.Conn)
-c.sock, c.corr, c.timeout = ctx.wrap_socket(raw, server_hostname="localhost"), 0, 30
-c.send_request(odtest.FETCH, 4, odtest.i32(-1) + odtest.i32(100) + odtest.i32(1) +
-               odtest.i32(64 << 20) + odtest.i8(0) +
-               odtest.array([("slow", 0)], lambda tp: odtest.string(tp[0]) + odtest.array(
-                   [0], lambda p: odtest.i32(p) + odtest.i64(0) + odtest.i32(16 << 20))))
-time.sleep(1.5)  # the broker's socket buffer fills; its writes must wait and resume
-survives("a TLS client not reading an 8 MB response")
-resp = c.recv_frame(timeout=30)
-r = odtest.Reader(resp)
-r.i32(), r.i32()
-got = []
+def slow_reader(br, what):
+    """Fetch up to 8 MB over TLS through a 4 KB receive buffer, reading only after
+    the broker's socket buffer has filled: its SSL writes must wait
+    (WANT_WRITE) and resume with the same bytes."""
+    with tls.TlsConn(br.tls_port, ctx) as c:
+        tap.is_(odtest.create_topics(c, [("slow", 1, 1)]).get("slow"), 0, "%s: topic" % what)
+        big = [odtest.build_batch([(b"k%d" % i, os.urandom(8000), []) for i in range(100)])
+               for _ in range(10)]
+        for bt in big:
+            odtest.produce(c, {("slow", 0): bt})
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect((odtest.HOST, br.tls_port))
+    c = odtest.Conn.__new__(odtest.Conn)
+    c.sock, c.corr, c.timeout = ctx.wrap_socket(raw, server_hostname="localhost"), 0, 30
+    c.send_request(odtest.FETCH, 4, odtest.i32(-1) + odtest.i32(100) + odtest.i32(1) +
+                   odtest.i32(64 << 20) + odtest.i8(0) +
+                   odtest.array([("slow", 0)], lambda tp: odtest.string(tp[0]) + odtest.array(
+                       [0], lambda p: odtest.i32(p) + odtest.i64(0) + odtest.i32(16 << 20))))
+    time.sleep(1.5)
+    with tls.TlsConn(br.tls_port, ctx) as other:
+        tap.is_(odtest.api_versions(other, 3)["error"], 0,
+                "%s: others are served while a TLS client does not read its 8 MB" % what)
+    resp = c.recv_frame(timeout=30)
+    r = odtest.Reader(resp)
+    r.i32(), r.i32()
+    got = []
+
+    def topic(rr):
+        rr.string()
+
+        def part(x):
+            x.i32(), x.i16(), x.i64(), x.i64()
+            x.array(lambda y: (y.i64(), y.i64()))
+            got.append(x.bytes_())
+        rr.array(part)
+    r.array(topic)
+    recs = [rec for bt in odtest.parse_batches(got[0]) for rec in bt["records"]]
+    want = [rec for bt in big for b2 in odtest.parse_batches(bt) for rec in b2["records"]]
+    # One fetch returns at most OD_LOG_READ_MAX_RANGES (8) ranges per partition
+    # from the memory backend (each batch is one): 800 records, 6.4 MB.
+    tap.ok(len(recs) >= 800 and [x[3] for x in recs] == [x[3] for x in want[:len(recs)]],
+           "%s: the slow reader gets %d records of 8 KB byte-exact" % (what, len(recs)))
+    c.close()
 
 
-def topic(rr):
-    rr.string()
-
-    def part(x):
-        x.i32(), x.i16(), x.i64(), x.i64()
-        x.array(lambda y: (y.i64(), y.i64()))
-        got.append(x.bytes_())
-    rr.array(part)
-
-
-r.array(topic)
-recs = [rec for bt in odtest.parse_batches(got[0]) for rec in bt["records"]]
-want = [rec for bt in big for b2 in odtest.parse_batches(bt) for rec in b2["records"]]
-tap.ok([x[3] for x in recs] == [x[3] for x in want],
-       "the slow reader gets all 1000 records of 8 KB byte-exact")
-c.close()
+slow_reader(b, "segment storage (file ranges: the copy or kTLS path)")
+bmem = tls.broker(pki, srv, name="memory", sets=[("log.storage.backend", "memory"),
+                                                 ("socket.send.buffer.bytes", "16384")]).start()
+slow_reader(bmem, "memory storage (large memory segments: direct SSL_write)")
+bmem.stop()
 
 # Last: the log has a rate limit, and these fill it.
 stalled = [Raw(b.tls_port) for _ in range(50)]

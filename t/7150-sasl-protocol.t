@@ -100,7 +100,18 @@ scram_bad("bad saslname escape", first=b"n,,n=al=ZZice,r=abc")
 msg = scram_bad("tokenauth extension", extensions=",tokenauth=true")
 tap.like(msg or "", r"tokenauth", "tokenauth refusal says so")
 scram_bad("tampered proof", final=lambda sc, d: sc.final(d, tamper_proof=True))
-scram_bad("other nonce", final=lambda sc, d: sc.final(d, nonce="x" + d.decode().split(",")[0][2:]))
+scram_bad("other nonce", final=lambda sc, d: sc.final(d, nonce=d.decode().split(",")[0][2:-1] + "#"))
+scram_bad("client nonce only", final=lambda sc, d: sc.final(d, nonce=sc.nonce))
+
+
+# librdkafka's final nonce is its client nonce and then the combined one;
+# Kafka accepts a nonce that ends with the combined one, and so does Odradek.
+with Conn(SP) as c:
+    sasl.handshake(c, "SCRAM-SHA-256")
+    sc = sasl.ScramClient("SCRAM-SHA-256", "alice", "alice-secret")
+    err, msg, data, _ = sasl.authenticate(c, sc.first())
+    err, msg, data, _ = sasl.authenticate(c, sc.final(data, nonce=sc.nonce + data.decode().split(",")[0][2:]))
+    tap.is_(err, 0, "a final nonce of client nonce + combined nonce (librdkafka's) logs in")
 scram_bad("truncated client-final", final=lambda sc, d: sc.final(d)[:20])
 scram_bad("client-first twice", final=lambda sc, d: sc.first())
 
@@ -140,6 +151,29 @@ with Conn(SP) as c:
     sasl.handshake(c, "PLAIN")
     c.send_request(3, 1, odtest.array([], odtest.string))
     tap.is_(c.wait_closed(5), "closed", "Metadata between handshake and authenticate closes")
+
+# ---- a client pipelining behind its login: the login is checked on a
+# worker thread (PLAIN against SCRAM keys); what follows waits, then is served
+with Conn(SP) as c:
+    hs = odtest.frame(odtest.request_header(sasl.SASL_HANDSHAKE, 1, 1) + odtest.string("PLAIN"))
+    au = odtest.frame(odtest.request_header(sasl.SASL_AUTHENTICATE, 1, 2)
+                      + odtest.bytes_(sasl.plain_token("alice", "alice-secret")))
+    md = odtest.frame(odtest.request_header(3, 1, 3) + odtest.array([], odtest.string))
+    c.send_raw(hs + au + md)
+    corrs = []
+    for _ in range(3):
+        f = c.recv_frame()
+        corrs.append(odtest.Reader(f).i32() if f else None)
+    tap.is_(corrs, [1, 2, 3], "handshake, authenticate and a pipelined Metadata are all answered")
+with Conn(SP) as c:
+    au = odtest.frame(odtest.request_header(sasl.SASL_AUTHENTICATE, 1, 2)
+                      + odtest.bytes_(sasl.plain_token("alice", "wrong")))
+    c.send_raw(hs + au + md)
+    f1, f2 = c.recv_frame(), c.recv_frame()
+    r = odtest.Reader(f2)
+    tap.ok(f1 and r.i32() == 2 and r.i16() == sasl.SASL_AUTHENTICATION_FAILED,
+           "pipelined behind a wrong password: the failure is answered")
+    tap.is_(c.wait_closed(5), "closed", "and the Metadata behind it is not served")
 
 # ---- oversized tokens (sasl.server.max.receive.size=4096 here) ----
 with Conn(SP) as c:

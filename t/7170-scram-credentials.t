@@ -60,6 +60,36 @@ with Conn(b.port) as c:
             "refused users were not stored, the good one was")
 
 
+    # Big requests: linear work; beyond Kafka's 10000 records per user
+    # operation, POLICY_VIOLATION for all.
+    res = sasl.alter_scram(c, deletions=[("u%d" % i, S256) for i in range(5000)])
+    tap.ok(len(res) == 5000 and all(e == sasl.RESOURCE_NOT_FOUND for _, e, _ in res),
+           "5000 deletions of missing users: 5000 RESOURCE_NOT_FOUND results")
+    res = sasl.alter_scram(c, deletions=[("v%d" % i, S256) for i in range(10001)])
+    tap.ok(len(res) == 10001 and all(e == 44 for _, e, _ in res),
+           "10001 alterations: POLICY_VIOLATION (Kafka's per-operation record limit)")
+    tap.ok(b.running(), "broker alive")
+
+# confluent-kafka's AdminClient has alter_user_scram_credentials from 2.2 on.
+try:
+    import confluent_kafka as ck
+    import confluent_kafka.admin as cka
+except ImportError:
+    ck = None
+if ck and hasattr(cka.AdminClient, "alter_user_scram_credentials"):
+    a = cka.AdminClient({"bootstrap.servers": b.bootstrap})
+    up = cka.UserScramCredentialUpsertion(
+        "carol", cka.ScramCredentialInfo(cka.ScramMechanism.SCRAM_SHA_256, 4096), b"carol-pw")
+    futs = a.alter_user_scram_credentials([up])
+    tap.ok(all(f.result(30) is None for f in futs.values()),
+           "confluent-kafka AdminClient.alter_user_scram_credentials upserts carol")
+else:
+    with Conn(b.port) as c:
+        sasl.alter_scram(c, [ups("carol", S256, "carol-pw")])
+    tap.skip("confluent-kafka %s has no alter_user_scram_credentials (2.2+); carol made raw"
+             % (ck.version()[0] if ck else "(missing)"))
+
+
 def login(mech, user, pw):
     with Conn(b.sasl_port) as c:
         if mech == "PLAIN":
@@ -69,6 +99,7 @@ def login(mech, user, pw):
 
 
 tap.is_(login("SCRAM-SHA-512", "alice", "a-pw"), 0, "alice logs in with SCRAM-SHA-512 (8192)")
+tap.is_(login("SCRAM-SHA-256", "carol", "carol-pw"), 0, "carol logs in with SCRAM-SHA-256")
 tap.is_(login("SCRAM-SHA-256", "bob", "b-pw"), sasl.SASL_AUTHENTICATION_FAILED,
         "bob has no SCRAM-SHA-256 credential")
 tap.is_(login("PLAIN", "bob", "b-pw"), 0, "bob logs in with PLAIN against his SHA-512 credential")

@@ -72,4 +72,16 @@ with Conn(b.sasl_port) as c:
     time.sleep(LIFE / 1000.0 + 0.5)
     c.send_request(3, 1, odtest.array([], odtest.string))
     tap.is_(c.wait_closed(5), "closed", "a v0 session past its lifetime is closed too")
+b.stop()
+
+# Kafka's per-mechanism form: listener.name.<l>.<mechanism>.connections.max.reauth.ms
+b2 = sasl.SaslBroker(name="per-mech", sets={
+    "listener.name.sasl_plaintext.plain.connections.max.reauth.ms": "4000"}).start()
+sasl.add_user(b2.port, "alice", "alice-secret")
+with Conn(b2.sasl_port) as c:
+    err, msg, data, life = plain(c, "alice", "alice-secret")
+    tap.is_((err, life), (0, 4000), "PLAIN on that listener: lifetime 4000 ms")
+with Conn(b2.sasl_port) as c:
+    err, msg, data, life = sasl.scram_login(c, "SCRAM-SHA-256", "alice", "alice-secret")
+    tap.is_((err, life), (0, 0), "SCRAM on the same listener: no lifetime")
 sys.exit(odtest.finish())

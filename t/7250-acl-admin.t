@@ -46,6 +46,22 @@ except SecurityDisabledError:
 ad.close()
 plain.stop()
 
+# ---- bad settings stop the start with a reason ---------------------------------
+for name, sets, want in [
+        ("unknown class", {"authorizer.class.name": "com.example.Nope"},
+         "authorizer.class.name=com.example.Nope: no loaded module is that authorizer "
+         "(known: org.apache.kafka.metadata.authorizer.StandardAuthorizer"),
+        ("bad super user", {"authorizer.class.name": acl.STANDARD,
+                            "super.users": "User:ok; alice"},
+         "super.users: 'alice' is not a principal (Type:name)")]:
+    bad = odtest.Broker(sets=sets, name="bad-" + name.replace(" ", "-"))
+    try:
+        bad.start(timeout=10)
+        tap.ok(False, "%s stops the start" % name)
+    except odtest.BrokerError:
+        tap.ok(bad.last_rc not in (None, 0) and want in bad.log_text(),
+               "%s stops the start: %s" % (name, want[:60]))
+
 # ---- not a super user, no ACLs: ALTER on the cluster is missing ---------------
 locked = acl.broker(name="locked").start()
 with odtest.Conn(locked.port) as c:

@@ -165,6 +165,12 @@ tap.is_(admin_error(admin.create_topics([NewTopic("sec-new", 1, 1)])), None,
         "CreateTopics: CREATE on the cluster (no ACL) covers a denied name")
 tap.is_(admin_error(admin.create_partitions([NewPartitions("open", 2)])), None,
         "CreatePartitions of an open topic")
+with odtest.Conn(b.port) as c:
+    ec, tce, ncfg = acl.create_topic_v5(c, "plain-v5")
+    tap.ok(ec == 0 and tce == 0 and ncfg, "CreateTopics v5: the new topic's configs (%s)" % ncfg)
+    ec, tce, ncfg = acl.create_topic_v5(c, "sec-v5")
+    tap.is_((ec, tce, ncfg), (0, acl.TOPIC_AUTHORIZATION_FAILED, None),
+            "... created under DENY ALL: no configs, topic_config_error_code 29 (KIP-525)")
 
 # ---- groups --------------------------------------------------------------------------------
 cons = ck.Consumer(odtest.ck_conf(BS, **{"group.id": "g-denied", "session.timeout.ms": 6000}),
@@ -234,6 +240,22 @@ with odtest.Conn(b.port) as c:
             "InitProducerId with no WRITE anywhere: CLUSTER_AUTHORIZATION_FAILED")
     ec, _, _ = acl.describe_acls(c, acl.MATCH_ALL)
     tap.is_(ec, acl.CLUSTER_AUTHORIZATION_FAILED, "DescribeAcls without DESCRIBE on the cluster")
+    # CREATE on the cluster is gone now (the cluster has ACLs, none allows
+    # it): each topic needs its own CREATE, and since the literal "*" has an
+    # ACL (the DENY WRITE above) every topic is named by one: only an ALLOW
+    # lets it through.
+    res = acl.create_acls(c, [
+        acl.binding(acl.R_TOPIC, "plain-", acl.P_PREFIXED, ME, "*", acl.CREATE, acl.ALLOW),
+        acl.binding(acl.R_TOPIC, "auto-", acl.P_PREFIXED, ME, "*", acl.CREATE, acl.ALLOW),
+        acl.binding(acl.R_TOPIC, "auto-", acl.P_PREFIXED, ME, "*", acl.DESCRIBE, acl.ALLOW)])
+    res = odtest.create_topics(c, [("sec-new3", 1, 1), ("plain-new3", 1, 1)])
+    tap.is_(res, {"sec-new3": acl.TOPIC_AUTHORIZATION_FAILED, "plain-new3": 0},
+            "CreateTopics without CREATE on the cluster: per topic (DENY ALL prefix vs ALLOW CREATE)")
+    _, ts = acl.metadata_v8(c, ["auto-ok"], auto_create=True)
+    tap.ok(ts["auto-ok"][0] in (0, 5), "Metadata auto-creates with CREATE on the topic only (%d)"
+           % ts["auto-ok"][0])
+    _, ts = acl.metadata_v8(c, ["auto-ok"])
+    tap.is_(ts["auto-ok"][0], 0, "... and the topic is there")
 names = sorted(g[0] for g in kp.list_consumer_groups())
 tap.ok("g-visible" in names and "g-hidden" not in names,
        "ListGroups without DESCRIBE on the cluster: only groups it may describe (%s)" % names)

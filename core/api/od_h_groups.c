@@ -374,7 +374,8 @@ void od_h_describe_groups(od_req_t *r, void *body)
     }
     resp.groups_count = n;
     for (int32_t i = 0; i < n; i++)
-        describe_one(r, req->groups[i], r->hdr.api_version >= 3 && req->include_authorized_operations,
+        describe_one(r, req->groups[i],
+                     r->hdr.api_version >= 3 && req->include_authorized_operations,
                      &resp.groups[i]);
     od_DescribeGroupsResponse_encode(&r->resp, r->hdr.api_version, &resp);
     od_req_done(r);

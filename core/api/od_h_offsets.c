@@ -60,10 +60,11 @@ void od_h_offset_commit(od_req_t *r, void *body)
         }
     }
     od_str_t none = od_str_c(NULL);
-    if (group_ok)
-        od_group_commit(core->coord, req->group_id, v >= 1 ? req->generation_id_or_member_epoch : -1,
-                    v >= 1 ? req->member_id : none, v >= 7 ? req->group_instance_id : none,
-                    v >= 2 && v <= 4 ? req->retention_time_ms : -1, parts, total);
+    if (group_ok) /* else every partition carries GROUP_AUTHORIZATION_FAILED */
+        od_group_commit(core->coord, req->group_id,
+                        v >= 1 ? req->generation_id_or_member_epoch : -1,
+                        v >= 1 ? req->member_id : none, v >= 7 ? req->group_instance_id : none,
+                        v >= 2 && v <= 4 ? req->retention_time_ms : -1, parts, total);
     resp.topics_count = nt;
     k = 0;
     for (int32_t i = 0; i < nt; i++) {

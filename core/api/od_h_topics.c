@@ -129,9 +129,16 @@ static void create_finish(pending_t *pd)
     for (int32_t i = 0; i < resp->topics_count; i++) {
         ct_result_t *o = &resp->topics[i];
         audit(pd, "CREATE_TOPICS", o->name, o->error_code, o->error_message);
-        if (o->error_code == OD_ERR_NONE)
+        if (o->error_code == OD_ERR_NONE) {
             fill_created(core, r, o);
-        else
+            /* KIP-525: the configs only for those who may describe them. */
+            if (!od_authz_quiet(r, OD_ACL_OP_DESCRIBE_CONFIGS, OD_RES_TOPIC, o->name.p,
+                                OD_STR_LEN(o->name))) {
+                o->configs = NULL;
+                o->configs_count = -1;
+                o->topic_config_error_code = OD_ERR_TOPIC_AUTHORIZATION_FAILED;
+            }
+        } else
             o->topic_config_error_code = OD_ERR_NONE;
     }
     if (r->conn)
@@ -192,7 +199,8 @@ void od_h_create_topics(od_req_t *r, void *body)
                       "Duplicate topic name.");
             continue;
         }
-        if (!cluster_create && !od_authz_topic(r, OD_ACL_OP_CREATE, ct->name.p, OD_STR_LEN(ct->name))) {
+        if (!cluster_create &&
+            !od_authz_topic(r, OD_ACL_OP_CREATE, ct->name.p, OD_STR_LEN(ct->name))) {
             set_error(r, &o->error_code, &o->error_message, OD_ERR_TOPIC_AUTHORIZATION_FAILED,
                       "Authorization failed.");
             continue;

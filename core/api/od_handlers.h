@@ -23,13 +23,13 @@ void od_h_delete_records(od_req_t *r, void *body);
 void od_h_alter_configs(od_req_t *r, void *body);
 void od_h_incremental_alter_configs(od_req_t *r, void *body);
 void od_h_init_producer_id(od_req_t *r, void *body);
-/* SCRAM credentials (core/sec/od_scram_api.c). */
-void od_h_describe_user_scram_credentials(od_req_t *r, void *body);
-void od_h_alter_user_scram_credentials(od_req_t *r, void *body);
 /* ACLs (core/sec/od_acl_api.c). */
 void od_h_create_acls(od_req_t *r, void *body);
 void od_h_describe_acls(od_req_t *r, void *body);
 void od_h_delete_acls(od_req_t *r, void *body);
+/* SCRAM credentials (core/sec/od_scram_api.c). */
+void od_h_describe_user_scram_credentials(od_req_t *r, void *body);
+void od_h_alter_user_scram_credentials(od_req_t *r, void *body);
 /* Consumer groups (od_h_groups.c, od_h_offsets.c). */
 void od_h_find_coordinator(od_req_t *r, void *body);
 void od_h_join_group(od_req_t *r, void *body);

@@ -513,7 +513,8 @@ void od_conn_flush(od_conn_t *c)
         update_watch(c);
     }
     if (c->read_paused && c->nq < (size_t)c->core->conf.queued_max_requests &&
-        c->req_bytes <= (size_t)c->core->conf.socket_request_max_bytes) {
+        c->req_bytes <= (size_t)c->core->conf.socket_request_max_bytes &&
+        !od_sasl_holds_reading(c)) {
         c->read_paused = 0;
         update_watch(c);
         if (!c->resume_timer)
@@ -555,7 +556,8 @@ static int process_buffer(od_conn_t *c)
         od_dispatch_frame(c, p + 4, (size_t)size);
         pos += 4 + (size_t)size;
         if ((c->nq >= (size_t)core->conf.queued_max_requests ||
-             c->req_bytes > (size_t)core->conf.socket_request_max_bytes) &&
+             c->req_bytes > (size_t)core->conf.socket_request_max_bytes ||
+             od_sasl_holds_reading(c)) &&
             !c->closing) {
             /* Stop reading until responses drain; frames already buffered
              * wait in rbuf and od_conn_flush resumes them. A connection may

@@ -437,6 +437,27 @@ static void on_accept(void *arg, int fd, uint32_t events)
     }
 }
 
+static int is_tls(int protocol)
+{
+    return protocol == OD_SECPROTO_SSL || protocol == OD_SECPROTO_SASL_SSL;
+}
+
+int od_listeners_check_tls(od_core_t *core, char *err, size_t errsz)
+{
+    od_listen_spec_t specs[8];
+    int n = od_listeners_parse(core->conf.listeners, od_net_protocol_map(core), specs, 8, err,
+                               errsz);
+    for (int i = 0; i < n; i++) {
+        if (!is_tls(specs[i].security_protocol))
+            continue;
+        od_tls_ctx_t *t = od_tls_ctx_new(core, specs[i].name, err, errsz);
+        if (!t)
+            return -1;
+        od_tls_ctx_unref(t);
+    }
+    return n < 0 ? -1 : 0;
+}
+
 int od_listeners_open(od_core_t *core, char *err, size_t errsz)
 {
     od_listen_spec_t specs[8];
@@ -506,8 +527,7 @@ int od_listeners_open(od_core_t *core, char *err, size_t errsz)
         l->fd = fd;
         l->core = core;
         core->nlisteners++;
-        if (l->spec.security_protocol == OD_SECPROTO_SSL ||
-            l->spec.security_protocol == OD_SECPROTO_SASL_SSL) {
+        if (is_tls(l->spec.security_protocol)) {
             l->tls = od_tls_ctx_new(core, l->spec.name, err, errsz);
             if (!l->tls)
                 return -1;

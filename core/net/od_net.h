@@ -75,6 +75,9 @@ int od_listeners_parse(const char *text, const char *protocol_map, od_listen_spe
 const char *od_net_protocol_map(const struct od_core *core);
 /* Kafka's name of an OD_SECPROTO_* id. */
 const char *od_secproto_name(int protocol);
+/* Build (and drop) the TLS context of every SSL/SASL_SSL listener, so a
+ * bad keystore stops the start before anything is written. */
+int od_listeners_check_tls(struct od_core *core, char *err, size_t errsz);
 int od_listeners_open(struct od_core *core, char *err, size_t errsz);
 void od_listeners_close(struct od_core *core);
 /* Endpoints to register and advertise (strings malloc'd; free with

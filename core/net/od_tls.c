@@ -96,14 +96,17 @@ static void handshake_timeout(void *arg)
     od_conn_close(c, "TLS handshake timeout");
 }
 
-/* The principal for the verified client certificate (through the mapping
- * rules, then OD_EVENT_AUTHENTICATE with mechanism "SSL", which may rewrite
- * or refuse it), or User:ANONYMOUS when none was sent. -1: refused (no
- * rule matched, as Kafka; or a module denied). */
+/* On SSL listeners: the principal for the verified client certificate
+ * (through the mapping rules, then OD_EVENT_AUTHENTICATE with mechanism
+ * "SSL", which may rewrite or refuse it), or User:ANONYMOUS when none was
+ * sent. -1: refused (no rule matched, as Kafka; or a module denied). */
 static int set_principal(od_conn_t *c, od_tls_conn_t *t)
 {
     X509 *peer = SSL_get1_peer_certificate(t->ssl);
-    if (!peer) {
+    /* On SASL_SSL the principal is SASL's, as Kafka's principal builder
+     * does it (a certificate, when asked for, is still verified). */
+    if (!peer || c->client.security_protocol == OD_SECPROTO_SASL_SSL) {
+        X509_free(peer);
         snprintf(t->principal, sizeof(t->principal), "User:ANONYMOUS");
         return 0;
     }
@@ -269,7 +272,7 @@ static ssize_t tls_writev(od_conn_t *c, const struct iovec *iov, int niov)
         errno = EAGAIN; /* responses exist only after requests, so after the handshake */
         return -1;
     }
-    if (t->retry_len)
+    if (t->retry_len) /* the same bytes again (see the top of the file) */
         return write_bytes(c, t, t->retry_staged ? t->stage : iov[0].iov_base, t->retry_len,
                            t->retry_staged);
     /* A large segment goes as it is; small ones are gathered into records
@@ -297,7 +300,15 @@ static ssize_t tls_sendfile(od_conn_t *c, int fd, off_t *off, size_t len)
         return -1;
     }
     ssize_t w;
-    if (t->ktls_send && !t->retry_len) {
+    if (t->retry_len) {
+        /* od_conn.c calls again with the same queue head after EAGAIN, so
+         * a retry left here is met here, and its bytes are in the stage. */
+        w = write_bytes(c, t, t->stage, t->retry_len, 1);
+        if (w < 0)
+            return -1;
+        od_tls_stats.copy_file_bytes += (uint64_t)w;
+    } else if (t->ktls_send) {
+        /* Kernel TLS: the kernel encrypts straight from the page cache. */
         ERR_clear_error();
         errno = 0;
         w = SSL_sendfile(t->ssl, fd, *off, len, 0);
@@ -306,17 +317,13 @@ static ssize_t tls_sendfile(od_conn_t *c, int fd, off_t *off, size_t len)
         od_tls_stats.ktls_file_bytes += (uint64_t)w;
     } else {
         /* No kernel TLS: copy through the stage, one record at a time. */
-        if (!t->retry_len) {
-            if (ensure_stage(t) < 0)
-                return -1;
-            size_t want = len < STAGE_BYTES ? len : STAGE_BYTES;
-            ssize_t r = pread(fd, t->stage, want, *off);
-            if (r <= 0)
-                return r; /* 0: the file is shorter than the range, as sendfile says */
-            w = write_bytes(c, t, t->stage, (size_t)r, 1);
-        } else {
-            w = write_bytes(c, t, t->stage, t->retry_len, 1);
-        }
+        if (ensure_stage(t) < 0)
+            return -1;
+        size_t want = len < STAGE_BYTES ? len : STAGE_BYTES;
+        ssize_t r = pread(fd, t->stage, want, *off);
+        if (r <= 0)
+            return r; /* 0: the file is shorter than the range, as sendfile says */
+        w = write_bytes(c, t, t->stage, (size_t)r, 1);
         if (w < 0)
             return -1;
         od_tls_stats.copy_file_bytes += (uint64_t)w;
@@ -334,7 +341,8 @@ static uint32_t tls_wants(const od_conn_t *c)
 static int tls_pending(const od_conn_t *c)
 {
     const od_tls_conn_t *t = c->tls;
-    return t->handshake_done && SSL_pending(t->ssl) > 0;
+    /* Decrypted bytes, or records read ahead and not yet decrypted. */
+    return t->handshake_done && SSL_has_pending(t->ssl);
 }
 
 static void tls_close(od_conn_t *c)

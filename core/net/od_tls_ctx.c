@@ -380,12 +380,19 @@ static int load_keystore(lconf_t *lc, SSL_CTX *ctx)
     return 0;
 }
 
-static int add_pem_cas(lconf_t *lc, X509_STORE *st, const char *used, const char *src, BIO *bio)
+/* One trusted CA: verification, and the CertificateRequest's list of CA
+ * names (a client holding several certificates picks by it, as Java's do). */
+static int trust(SSL_CTX *ctx, X509 *x)
+{
+    return X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), x) && SSL_CTX_add_client_CA(ctx, x);
+}
+
+static int add_pem_cas(lconf_t *lc, SSL_CTX *ctx, const char *used, const char *src, BIO *bio)
 {
     int n = 0;
     X509 *x;
     while ((x = PEM_read_bio_X509(bio, NULL, pass_cb, NULL)) != NULL) {
-        int ok = X509_STORE_add_cert(st, x);
+        int ok = trust(ctx, x);
         X509_free(x);
         if (!ok)
             return fail(lc, used, "CA certificate of %s refused: %s", src, ssl_why());
@@ -407,7 +414,6 @@ static int load_truststore(lconf_t *lc, SSL_CTX *ctx)
     const char *txt = get(lc, "ssl.truststore.certificates", used_txt, sizeof(used_txt));
     if (loc && txt)
         return fail(lc, used, "set either ssl.truststore.location or ssl.truststore.certificates");
-    X509_STORE *st = SSL_CTX_get_cert_store(ctx);
     if (!loc && !txt) {
         SSL_CTX_set_default_verify_paths(ctx); /* as Java's default truststore */
         return 0;
@@ -415,7 +421,7 @@ static int load_truststore(lconf_t *lc, SSL_CTX *ctx)
     if (txt) {
         char *t = pem_normalize(txt);
         BIO *b = t ? BIO_new_mem_buf(t, -1) : NULL;
-        int rc = b ? add_pem_cas(lc, st, used_txt, "ssl.truststore.certificates", b)
+        int rc = b ? add_pem_cas(lc, ctx, used_txt, "ssl.truststore.certificates", b)
                    : fail(lc, used_txt, "out of memory");
         BIO_free(b);
         free(t);
@@ -433,10 +439,11 @@ static int load_truststore(lconf_t *lc, SSL_CTX *ctx)
         X509 *cert = NULL;
         STACK_OF(X509) *ca = NULL;
         rc = load_pkcs12(lc, used, loc, data, len, pw, &key, &cert, &ca);
-        if (rc == 0 && cert)
-            X509_STORE_add_cert(st, cert);
+        if (rc == 0 && cert && !trust(ctx, cert))
+            rc = fail(lc, used, "CA certificate of %s refused: %s", loc, ssl_why());
         for (int i = 0; rc == 0 && ca && i < sk_X509_num(ca); i++)
-            X509_STORE_add_cert(st, sk_X509_value(ca, i));
+            if (!trust(ctx, sk_X509_value(ca, i)))
+                rc = fail(lc, used, "CA certificate of %s refused: %s", loc, ssl_why());
         if (rc == 0 && !cert && sk_X509_num(ca) <= 0)
             rc = fail(lc, used, "PKCS12 %s holds no certificate", loc);
         EVP_PKEY_free(key);
@@ -444,7 +451,7 @@ static int load_truststore(lconf_t *lc, SSL_CTX *ctx)
         sk_X509_pop_free(ca, X509_free);
     } else {
         BIO *b = BIO_new_mem_buf(data, (int)len);
-        rc = b ? add_pem_cas(lc, st, used, loc, b) : fail(lc, used, "out of memory");
+        rc = b ? add_pem_cas(lc, ctx, used, loc, b) : fail(lc, used, "out of memory");
         BIO_free(b);
     }
     free(data);
@@ -550,6 +557,10 @@ static int set_ciphers(lconf_t *lc, SSL_CTX *ctx, int *min_v, int *max_v)
             break;
         }
         size_t dl = strlen(dst);
+        if (dl + strlen(os) + 2 > dsz) {
+            rc = fail(lc, used, "too many cipher suites");
+            break;
+        }
         snprintf(dst + dl, dsz - dl, "%s%s", dl ? ":" : "", os);
     }
     SSL_CTX_free(all);
@@ -591,6 +602,10 @@ static int build(lconf_t *lc, od_tls_ctx_t *t)
                                  SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
+    /* Read ahead: one read(2) takes what the socket has, several records
+     * at a time, instead of a header and a body per record (od_tls.c asks
+     * SSL_has_pending, not SSL_pending, for what is buffered). */
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_max_cert_list(ctx, 100 * 1024); /* a client's chain, bounded */

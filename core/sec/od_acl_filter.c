@@ -29,7 +29,8 @@ int od_acl_check_binding(const od_acl_t *b, char *err, size_t errsz)
         snprintf(err, errsz, "Resource name should not be empty");
     else if (!principal_ok(b->principal))
         snprintf(err, errsz, "Could not parse principal from `%.200s` (no colon is found "
-                 "separating principal type from principal name)", b->principal ? b->principal : "");
+                 "separating principal type from principal name)",
+                 b->principal ? b->principal : "");
     else if (!b->host || !*b->host)
         snprintf(err, errsz, "Invalid host: empty");
     else if (b->resource_type == OD_RES_CLUSTER && strcmp(b->resource_name, "kafka-cluster") != 0)

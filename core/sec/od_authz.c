@@ -211,10 +211,18 @@ static int decide(od_req_t *r, const od_client_t *c, const od_action_t *a)
     return d;
 }
 
+/* Without the subsystem's state: before it started (unit tests drive the
+ * handlers without one) everything is allowed; once the broker served
+ * requests, its absence means it stopped, and nothing is. */
+static int unstarted(const od_core_t *core)
+{
+    return core->ready ? OD_DENY : OD_ALLOW;
+}
+
 int od_authorize(od_req_t *r, const od_action_t *a)
 {
     if (!r->core->authz)
-        return OD_ALLOW;
+        return unstarted(r->core);
     od_client_t c;
     if (!od_authz_client(r, &c))
         return OD_DENY; /* nobody is asking any more */
@@ -226,7 +234,7 @@ void od_authorize_many(od_req_t *r, const od_action_t *a, size_t n, int *out)
     od_client_t c;
     int have = r->core->authz && od_authz_client(r, &c);
     for (size_t i = 0; i < n; i++)
-        out[i] = !r->core->authz ? OD_ALLOW : have ? decide(r, &c, &a[i]) : OD_DENY;
+        out[i] = !r->core->authz ? unstarted(r->core) : have ? decide(r, &c, &a[i]) : OD_DENY;
 }
 
 static int check(od_req_t *r, int op, int type, const char *name, size_t len, int audit)

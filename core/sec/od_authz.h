@@ -29,7 +29,8 @@ void od_authz_stop(struct od_core *core);
 int od_authz_enabled(const struct od_core *core);
 
 /* OD_ALLOW or OD_DENY for one action of request r (audited as the action
- * asks). Before the subsystem starts (unit tests) everything is allowed. */
+ * asks). Before the subsystem starts (unit tests) everything is allowed,
+ * after it stopped nothing. */
 int od_authorize(od_req_t *r, const od_action_t *a);
 /* n actions of one request at once (Metadata, ListGroups filtering):
  * out[i] gets OD_ALLOW or OD_DENY. */

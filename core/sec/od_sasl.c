@@ -30,6 +30,11 @@ od_sasl_conn_t *od_sasl_conn_get(od_conn_t *c)
     return c->sasl;
 }
 
+int od_sasl_holds_reading(const od_conn_t *c)
+{
+    return c->sasl && c->sasl->sess && c->sasl->sess->pending;
+}
+
 void od_sasl_conn_closed(od_conn_t *c)
 {
     od_sasl_conn_t *sc = c->sasl;
@@ -66,7 +71,7 @@ void od_sasl_fail(od_sasl_conn_t *sc, od_req_t *r, int16_t code, const char *msg
     sc->state = OD_SASLST_FAILED;
     od_logf(OD_LOG_INFO, "client %s: SASL %s failed: %s", c->peer,
             sc->mechanism[0] ? sc->mechanism : "authentication", msg ? msg : "");
-    if (r && r->hdr.api_key == OD_API_SASL_AUTHENTICATE) {
+    if (r && r->hdr.api_key == OD_API_SASL_AUTHENTICATE && r->hdr.api_version >= 0) {
         od_SaslAuthenticateResponse_t resp;
         od_SaslAuthenticateResponse_init(&resp);
         resp.error_code = code;
@@ -75,8 +80,8 @@ void od_sasl_fail(od_sasl_conn_t *sc, od_req_t *r, int16_t code, const char *msg
         resp.auth_bytes.len = 0;
         od_SaslAuthenticateResponse_encode(&r->resp, r->hdr.api_version, &resp);
     } else if (r) {
-        /* After a v0 handshake a failure has no message to carry: Kafka
-         * closes the connection; the empty request slot goes first. */
+        /* A raw token (after a v0 handshake) has no way to carry a
+         * failure: Kafka closes the connection; the slot goes first. */
         od_req_no_response(r);
         r = NULL;
     }

@@ -50,6 +50,15 @@ const char *od_sasl_listener_value(od_conn_t *c, const char *key)
     return value_for(c->core, c->listener ? c->listener->spec.name : NULL, key);
 }
 
+const char *od_sasl_mech_key(const char *mechanism, const char *key, char *buf, size_t bufsz)
+{
+    size_t o = 0;
+    for (const char *m = mechanism; *m && o + 1 < bufsz; m++)
+        buf[o++] = (char)(*m >= 'A' && *m <= 'Z' ? *m - 'A' + 'a' : *m);
+    snprintf(buf + o, bufsz - o, ".%s", key);
+    return buf;
+}
+
 /* Is name one of the comma-separated items of list? */
 static int list_has(const char *list, const char *name)
 {
@@ -79,7 +88,7 @@ int od_sasl_mech_enabled(od_conn_t *c, const char *name)
 static int check_listener(od_core_t *core, const char *listener, char *err, size_t errsz)
 {
     const char *list = value_for(core, listener, "sasl.enabled.mechanisms");
-    int needs_creds = 0, any = 0;
+    int any = 0;
     for (const char *p = list ? list : ""; *p;) {
         while (*p == ' ' || *p == ',')
             p++;
@@ -109,19 +118,22 @@ static int check_listener(od_core_t *core, const char *listener, char *err, size
             return -1;
         }
         any = 1;
-        if (strcmp(name, "PLAIN") == 0 || od_scram_mech_by_name(name))
-            needs_creds = 1;
+        if (strcmp(name, "PLAIN") == 0 || od_scram_mech_by_name(name)) {
+            char key[128];
+            od_sasl_mech_key(name, "sasl.credential.backend", key, sizeof(key));
+            const char *backend = value_for(core, listener, key);
+            if (!od_ext_find(core, OD_EXT_CREDENTIALS, backend ? backend : "")) {
+                snprintf(err, errsz,
+                         "listener %s: sasl.credential.backend %s (for %s) is not provided by "
+                         "a loaded module",
+                         listener, backend ? backend : "(empty)", name);
+                return -1;
+            }
+        }
         p = e;
     }
     if (!any) {
         snprintf(err, errsz, "listener %s: sasl.enabled.mechanisms is empty", listener);
-        return -1;
-    }
-    const char *backend = value_for(core, listener, "sasl.credential.backend");
-    if (needs_creds && !od_ext_find(core, OD_EXT_CREDENTIALS, backend ? backend : "")) {
-        snprintf(err, errsz,
-                 "listener %s: sasl.credential.backend %s is not provided by a loaded module",
-                 listener, backend ? backend : "(empty)");
         return -1;
     }
     return 0;
@@ -142,9 +154,4 @@ int od_sasl_start(od_core_t *core, char *err, size_t errsz)
             return -1;
     }
     return 0;
-}
-
-void od_sasl_stop(od_core_t *core)
-{
-    (void)core;
 }

@@ -21,7 +21,6 @@ struct od_sasl_session {
     void *self;
     void *state;
     od_req_t *req; /* the SaslAuthenticate being answered (NULL: raw framing) */
-    int in_step;   /* inside ops->step */
     int pending;   /* step returned OD_ERR_PENDING; od_sasl_resume finishes it */
     int ended;     /* ops->end ran */
     uint8_t *reply;

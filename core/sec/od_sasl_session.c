@@ -86,12 +86,17 @@ static int finish_login(od_sasl_session_t *s, char *err, size_t errsz)
     principal[sizeof(principal) - 1] = '\0';
     if (sc->authenticated && strcmp(principal, sc->principal) != 0) {
         /* KIP-368: a re-authentication proves the same identity. */
-        snprintf(err, errsz, "Cannot change principals during re-authentication from %.200s: %.200s",
+        snprintf(err, errsz,
+                 "Cannot change principals during re-authentication from %.200s: %.200s",
                  sc->principal, principal);
         return -1;
     }
     int64_t lifetime = s->lifetime_ms > 0 ? s->lifetime_ms : 0;
-    const char *mr = od_sasl_listener_value(c, "connections.max.reauth.ms");
+    /* Kafka's listener.name.<l>.<mechanism>.connections.max.reauth.ms
+     * first, then the listener's and the broker's key. */
+    char key[OD_SASL_MAX_MECH + 32];
+    od_sasl_mech_key(sc->mechanism, "connections.max.reauth.ms", key, sizeof(key));
+    const char *mr = od_sasl_listener_value(c, key);
     int64_t max_reauth = mr ? strtoll(mr, NULL, 10) : 0;
     if (max_reauth > 0 && (lifetime == 0 || max_reauth < lifetime))
         lifetime = max_reauth;
@@ -120,6 +125,12 @@ static void conclude(od_sasl_session_t *s, int status, const char *err_in)
     s->req = NULL;
     char err[512];
     snprintf(err, sizeof(err), "%s", err_in ? err_in : "");
+    if (status == OD_SASL_DONE && sc->state == OD_SASLST_FAILED) {
+        /* The connection failed meanwhile (a request while this step was
+         * pending): it closes; this login does not count. */
+        status = OD_ERR_DENIED;
+        snprintf(err, sizeof(err), "Authentication failed: the connection is closing");
+    }
     if (status == OD_SASL_DONE && finish_login(s, err, sizeof(err)) < 0)
         status = OD_ERR_DENIED;
     if (status != OD_SASL_CONTINUE && status != OD_SASL_DONE) {
@@ -132,7 +143,10 @@ static void conclude(od_sasl_session_t *s, int status, const char *err_in)
         return;
     }
     if (r->hdr.api_version < 0) { /* raw token framing (v0 handshake) */
-        if (s->replied || status == OD_SASL_DONE)
+        /* A token goes back only when the mechanism gave one (even an
+         * empty one, as PLAIN's); Kafka sends nothing for a null answer
+         * (GSSAPI's last step) and clients read exactly what is sent. */
+        if (s->replied)
             od_write_raw(&r->resp, s->reply ? s->reply : (const uint8_t *)"", s->reply_len);
         else
             od_req_no_response(r), r = NULL;
@@ -161,9 +175,7 @@ static void conclude(od_sasl_session_t *s, int status, const char *err_in)
 void od_sasl_session_step(od_sasl_session_t *s, const uint8_t *in, size_t len)
 {
     char err[512] = "";
-    s->in_step = 1;
     int rc = s->ops->step(s->self, s->state, s, in, len, err, sizeof(err));
-    s->in_step = 0;
     if (rc == OD_ERR_PENDING) {
         s->pending = 1;
         s->req->cancel = cancel_pending;
@@ -183,7 +195,10 @@ const od_credential_ops_t *od_sasl_credentials(od_sasl_session_t *s, void **self
 {
     if (!s || !s->sc)
         return NULL;
-    const char *name = od_sasl_listener_value(s->sc->conn, "sasl.credential.backend");
+    char key[OD_SASL_MAX_MECH + 32];
+    const char *name = od_sasl_listener_value(
+        s->sc->conn,
+        od_sasl_mech_key(s->sc->mechanism, "sasl.credential.backend", key, sizeof(key)));
     const od_ext_reg_t *reg = name ? od_ext_find(s->sc->conn->core, OD_EXT_CREDENTIALS, name)
                                    : NULL;
     if (!reg)
@@ -232,5 +247,10 @@ void od_sasl_resume(od_sasl_session_t *s, int status, const char *err)
         s->req->cancel = NULL;
     if (status == OD_ERR_PENDING)
         status = OD_ERR; /* a resume must conclude the step */
+    od_conn_t *c = s->sc->conn;
     conclude(s, status, err);
+    /* Reading was held for this step: the flush resumes it (frames the
+     * client pipelined behind the login are buffered). */
+    if (!c->closing && !c->in_read)
+        od_conn_flush(c);
 }

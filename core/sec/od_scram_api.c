@@ -8,9 +8,12 @@
 
 #include <openssl/crypto.h>
 
+#include "od_authz.h"
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
+#include "od_metadata.h"
+#include "od_nameset.h"
 #include "od_sasl.h"
 #include "od_scram_store.h"
 
@@ -70,6 +73,13 @@ void od_h_describe_user_scram_credentials(od_req_t *r, void *body)
     od_DescribeUserScramCredentialsResponse_init(&resp);
     resp.error_message.len = -1;
     size_t n = 0;
+    if (!od_authz_cluster(r, OD_ACL_OP_DESCRIBE)) { /* Kafka: DESCRIBE on the cluster */
+        resp.error_code = OD_ERR_CLUSTER_AUTHORIZATION_FAILED;
+        resp.results_count = 0;
+        od_DescribeUserScramCredentialsResponse_encode(&r->resp, r->hdr.api_version, &resp);
+        od_req_done(r);
+        return;
+    }
     if (req->users_count <= 0) { /* null or empty: every user with a credential */
         while (od_scram_store_user_at(r->core, n))
             n++;
@@ -77,10 +87,14 @@ void od_h_describe_user_scram_credentials(od_req_t *r, void *body)
         n = (size_t)req->users_count;
     }
     resp.results = od_arena_calloc(&r->arena, n ? n : 1, sizeof(*resp.results));
-    if (!resp.results) {
+    od_nameset_t names = {0};
+    if (!resp.results || od_nameset_init(&names, req->users_count > 0 ? n : 1) < 0) {
         od_req_drop(r);
         return;
     }
+    for (int32_t i = 0; i < req->users_count; i++) /* duplicates in O(n) */
+        od_nameset_add(&names, req->users[i].name.p ? req->users[i].name.p : "",
+                       req->users[i].name.len > 0 ? (size_t)req->users[i].name.len : 0);
     for (size_t i = 0; i < n; i++) {
         dresult_t *o = &resp.results[resp.results_count++];
         if (req->users_count <= 0) {
@@ -89,10 +103,10 @@ void od_h_describe_user_scram_credentials(od_req_t *r, void *body)
         }
         od_str_t name = req->users[i].name;
         char *user = cstr(&r->arena, name);
-        int dup = 0;
-        for (size_t j = 0; j < n; j++)
-            dup |= j != i && str_eq(req->users[j].name, name);
+        int dup = od_nameset_count(&names, name.p ? name.p : "",
+                                   name.len > 0 ? (size_t)name.len : 0) > 1;
         if (!user) {
+            od_nameset_free(&names);
             od_req_drop(r);
             return;
         }
@@ -107,6 +121,7 @@ void od_h_describe_user_scram_credentials(od_req_t *r, void *body)
         }
         describe_user(r, o, user);
     }
+    od_nameset_free(&names);
     od_DescribeUserScramCredentialsResponse_encode(&r->resp, r->hdr.api_version, &resp);
     od_req_done(r);
 }
@@ -121,16 +136,30 @@ typedef struct alter_wait {
     int *proposed; /* per result: its records are in the proposal */
 } alter_wait_t;
 
+/* The result of each user, found through an open-addressing table of
+ * result indexes (a request of n alterations costs O(n), not O(n^2)). */
+typedef struct user_index {
+    int32_t *slot; /* result index + 1; 0: empty */
+    size_t mask;
+} user_index_t;
+
 static aresult_t *result_for(od_req_t *r, od_AlterUserScramCredentialsResponse_t *resp,
-                             od_str_t user)
+                             user_index_t *ix, od_str_t user)
 {
-    for (int32_t i = 0; i < resp->results_count; i++)
-        if (str_eq(resp->results[i].user, user))
-            return &resp->results[i];
-    aresult_t *o = &resp->results[resp->results_count++];
-    o->user = od_str_c(cstr(&r->arena, user));
-    o->error_message.len = -1;
-    return o;
+    size_t len = user.len > 0 ? (size_t)user.len : 0;
+    for (size_t h = (size_t)od_hash_bytes(user.p ? user.p : "", len) & ix->mask;;
+         h = (h + 1) & ix->mask) {
+        if (ix->slot[h] == 0) {
+            aresult_t *o = &resp->results[resp->results_count];
+            ix->slot[h] = ++resp->results_count;
+            o->user = od_str_c(cstr(&r->arena, user));
+            o->error_message.len = -1;
+            return o;
+        }
+        aresult_t *o = &resp->results[ix->slot[h] - 1];
+        if (str_eq(o->user, user) || (len == 0 && o->user.len <= 0))
+            return o;
+    }
 }
 
 static void set_error(od_req_t *r, aresult_t *o, int16_t code, const char *msg)
@@ -144,6 +173,14 @@ static void set_error(od_req_t *r, aresult_t *o, int16_t code, const char *msg)
 static void alter_answer(alter_wait_t *w)
 {
     od_req_t *r = w->r;
+    for (int32_t i = 0; i < w->resp.results_count; i++) {
+        aresult_t *o = &w->resp.results[i];
+        if (o->error_code == OD_ERR_CLUSTER_AUTHORIZATION_FAILED)
+            continue; /* the denial is in the audit log already */
+        od_audit_admin(r, "ALTER_USER_SCRAM_CREDENTIALS", OD_RES_USER, o->user.p,
+                       o->user.len > 0 ? (size_t)o->user.len : 0, o->error_code,
+                       o->error_message.len > 0 ? o->error_message.p : NULL);
+    }
     od_AlterUserScramCredentialsResponse_encode(&r->resp, r->hdr.api_version, &w->resp);
     od_req_done(r);
     free(w->proposed);
@@ -163,8 +200,9 @@ static void alter_committed(void *arg, int status, const char *msg)
 }
 
 /* Checks of one upsertion (Kafka's ScramControlManager); NULL when fine. */
-static const char *upsertion_problem(const od_AlterUserScramCredentialsRequest_ScramCredentialUpsertion_t *u,
-                                     int16_t *code)
+typedef od_AlterUserScramCredentialsRequest_ScramCredentialUpsertion_t upsertion_t;
+
+static const char *upsertion_problem(const upsertion_t *u, int16_t *code)
 {
     *code = OD_ERR_UNACCEPTABLE_CREDENTIAL;
     if (u->name.len <= 0)
@@ -201,12 +239,22 @@ static int add_record(od_meta_record_t **recs, size_t *n, od_wbuf_t *w)
     return 0;
 }
 
+/* Item i of the request: the deletions first, then the upsertions. */
+static void item_at(const od_AlterUserScramCredentialsRequest_t *req, size_t ndel, size_t i,
+                    int *is_del, size_t *k, od_str_t *name, int8_t *mech)
+{
+    *is_del = i < ndel;
+    *k = *is_del ? i : i - ndel;
+    *name = *is_del ? req->deletions[*k].name : req->upsertions[*k].name;
+    *mech = *is_del ? req->deletions[*k].mechanism : req->upsertions[*k].mechanism;
+}
+
 void od_h_alter_user_scram_credentials(od_req_t *r, void *body)
 {
     od_AlterUserScramCredentialsRequest_t *req = body;
     od_core_t *core = r->core;
-    size_t total = (size_t)(req->deletions_count > 0 ? req->deletions_count : 0) +
-                   (size_t)(req->upsertions_count > 0 ? req->upsertions_count : 0);
+    size_t ndel = (size_t)(req->deletions_count > 0 ? req->deletions_count : 0);
+    size_t total = ndel + (size_t)(req->upsertions_count > 0 ? req->upsertions_count : 0);
     alter_wait_t *w = calloc(1, sizeof(*w));
     if (w)
         w->proposed = calloc(total ? total : 1, sizeof(int));
@@ -226,22 +274,69 @@ void od_h_alter_user_scram_credentials(od_req_t *r, void *body)
         od_req_drop(r);
         return;
     }
-    /* Every (user, mechanism) at most once in the whole request. */
-    for (size_t i = 0; i < total; i++) {
-        int di = i < (size_t)(req->deletions_count > 0 ? req->deletions_count : 0);
-        size_t k = di ? i : i - (size_t)(req->deletions_count > 0 ? req->deletions_count : 0);
-        od_str_t name = di ? req->deletions[k].name : req->upsertions[k].name;
-        int8_t mech = di ? req->deletions[k].mechanism : req->upsertions[k].mechanism;
-        aresult_t *o = result_for(r, &w->resp, name);
-        for (size_t j = 0; j < total; j++) {
-            int dj = j < (size_t)(req->deletions_count > 0 ? req->deletions_count : 0);
-            size_t kj = dj ? j : j - (size_t)(req->deletions_count > 0 ? req->deletions_count : 0);
-            od_str_t nj = dj ? req->deletions[kj].name : req->upsertions[kj].name;
-            int8_t mj = dj ? req->deletions[kj].mechanism : req->upsertions[kj].mechanism;
-            if (j != i && mj == mech && str_eq(nj, name))
-                set_error(r, o, OD_ERR_DUPLICATE_RESOURCE,
-                          "A user credential cannot be altered twice in the same request");
+    int allowed = od_authz_cluster(r, OD_ACL_OP_ALTER); /* Kafka: ALTER on the cluster */
+    if (total > OD_MAX_RECORDS_PER_USER_OP) {
+        /* Kafka's controller refuses such a user operation as a whole. */
+        for (size_t i = 0; i < total; i++) {
+            int di;
+            size_t k;
+            od_str_t name;
+            int8_t mech;
+            item_at(req, ndel, i, &di, &k, &name, &mech);
+            if (i < 1 || !str_eq(name, w->resp.results[w->resp.results_count - 1].user)) {
+                aresult_t *o = &w->resp.results[w->resp.results_count++];
+                o->user = name;
+                o->error_code = OD_ERR_POLICY_VIOLATION;
+                o->error_message = od_str_c(OD_MSG_TOO_MANY_RECORDS);
+            }
         }
+        alter_answer(w);
+        return;
+    }
+    user_index_t ix = {0};
+    size_t cap = 16;
+    while (cap < 2 * total)
+        cap *= 2;
+    ix.slot = od_arena_calloc(&r->arena, cap, sizeof(*ix.slot));
+    ix.mask = cap - 1;
+    od_nameset_t pairs;
+    char **keys = od_arena_calloc(&r->arena, total ? total : 1, sizeof(*keys));
+    if (!ix.slot || !keys || od_nameset_init(&pairs, total ? total : 1) < 0) {
+        free(w->proposed);
+        free(w);
+        od_req_drop(r);
+        return;
+    }
+    /* Every (user, mechanism) at most once in the whole request: count the
+     * pairs first, as "<mechanism byte><user>". */
+    for (size_t i = 0; i < total; i++) {
+        int di;
+        size_t k;
+        od_str_t name;
+        int8_t mech;
+        item_at(req, ndel, i, &di, &k, &name, &mech);
+        size_t nl = name.len > 0 ? (size_t)name.len : 0;
+        keys[i] = od_arena_calloc(&r->arena, nl + 1, 1);
+        if (keys[i]) {
+            keys[i][0] = (char)mech;
+            if (nl)
+                memcpy(keys[i] + 1, name.p, nl);
+            od_nameset_add(&pairs, keys[i], nl + 1);
+        }
+    }
+    for (size_t i = 0; i < total; i++) {
+        int di;
+        size_t k;
+        od_str_t name;
+        int8_t mech;
+        item_at(req, ndel, i, &di, &k, &name, &mech);
+        aresult_t *o = result_for(r, &w->resp, &ix, name);
+        size_t nl = name.len > 0 ? (size_t)name.len : 0;
+        if (!allowed)
+            set_error(r, o, OD_ERR_CLUSTER_AUTHORIZATION_FAILED, "Cluster authorization failed.");
+        if (!keys[i] || od_nameset_count(&pairs, keys[i], nl + 1) > 1)
+            set_error(r, o, OD_ERR_DUPLICATE_RESOURCE,
+                      "A user credential cannot be altered twice in the same request");
         if (di) {
             char *user = cstr(&r->arena, name);
             od_scram_cred_t c;
@@ -265,11 +360,14 @@ void od_h_alter_user_scram_credentials(od_req_t *r, void *body)
     od_meta_record_t *recs = NULL;
     size_t nrecs = 0;
     int oom = 0;
+    od_nameset_free(&pairs);
     for (size_t i = 0; i < total && !oom; i++) {
-        int di = i < (size_t)(req->deletions_count > 0 ? req->deletions_count : 0);
-        size_t k = di ? i : i - (size_t)(req->deletions_count > 0 ? req->deletions_count : 0);
-        od_str_t name = di ? req->deletions[k].name : req->upsertions[k].name;
-        aresult_t *o = result_for(r, &w->resp, name);
+        int di;
+        size_t k;
+        od_str_t name;
+        int8_t mech;
+        item_at(req, ndel, i, &di, &k, &name, &mech);
+        aresult_t *o = result_for(r, &w->resp, &ix, name);
         if (o->error_code != OD_ERR_NONE)
             continue;
         w->proposed[o - w->resp.results] = 1;
@@ -283,8 +381,7 @@ void od_h_alter_user_scram_credentials(od_req_t *r, void *body)
             od_metarec_frame(&wb, OD_METAREC_REMOVE_USER_SCRAM_CREDENTIAL, 0);
             od_RemoveUserScramCredentialRecord_encode(&wb, 0, &rr);
         } else {
-            const od_AlterUserScramCredentialsRequest_ScramCredentialUpsertion_t *u =
-                &req->upsertions[k];
+            const upsertion_t *u = &req->upsertions[k];
             uint8_t stored[OD_SCRAM_MAX_KEY], server[OD_SCRAM_MAX_KEY];
             if (od_scram_keys(u->mechanism, u->salted_password.p, stored, server) < 0) {
                 od_wbuf_free(&wb);

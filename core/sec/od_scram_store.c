@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "od_core.h"
+#include "od_nameset.h"
 #include "od_proto_gen.h"
 
 typedef struct scram_user {
@@ -18,13 +19,43 @@ typedef struct scram_user {
 struct od_scram_store {
     scram_user_t *users; /* unordered; removal swaps in the last */
     size_t n, cap;
+    /* Open-addressing index by name: user index + 1, 0 empty; at least
+     * twice the users, rebuilt when it grows or a user goes. */
+    size_t *idx;
+    size_t idx_cap;
 };
+
+static int reindex(od_scram_store_t *st, size_t want)
+{
+    size_t cap = st->idx_cap ? st->idx_cap : 64;
+    while (cap < 2 * want)
+        cap *= 2;
+    size_t *idx = calloc(cap, sizeof(*idx));
+    if (!idx)
+        return -1;
+    for (size_t i = 0; i < st->n; i++) {
+        const char *nm = st->users[i].name;
+        size_t h = (size_t)od_hash_bytes(nm, strlen(nm)) & (cap - 1);
+        while (idx[h])
+            h = (h + 1) & (cap - 1);
+        idx[h] = i + 1;
+    }
+    free(st->idx);
+    st->idx = idx;
+    st->idx_cap = cap;
+    return 0;
+}
 
 static scram_user_t *find(od_scram_store_t *st, const char *name, size_t len)
 {
-    for (size_t i = 0; st && i < st->n; i++)
-        if (strlen(st->users[i].name) == len && memcmp(st->users[i].name, name, len) == 0)
-            return &st->users[i];
+    if (!st || !st->idx_cap)
+        return NULL;
+    for (size_t h = (size_t)od_hash_bytes(name, len) & (st->idx_cap - 1); st->idx[h];
+         h = (h + 1) & (st->idx_cap - 1)) {
+        scram_user_t *u = &st->users[st->idx[h] - 1];
+        if (strlen(u->name) == len && memcmp(u->name, name, len) == 0)
+            return u;
+    }
     return NULL;
 }
 
@@ -66,11 +97,17 @@ static int apply_set(od_core_t *core, const od_UserScramCredentialRecord_t *r, c
             st->users = nu;
             st->cap = c;
         }
+        if (2 * (st->n + 1) > st->idx_cap && reindex(st, st->n + 1) < 0)
+            goto oom;
         u = &st->users[st->n];
         memset(u, 0, sizeof(*u));
         if (!(u->name = strndup(r->name.p, (size_t)r->name.len)))
             goto oom;
         st->n++;
+        size_t h = (size_t)od_hash_bytes(u->name, strlen(u->name)) & (st->idx_cap - 1);
+        while (st->idx[h])
+            h = (h + 1) & (st->idx_cap - 1);
+        st->idx[h] = st->n;
     }
     od_scram_cred_t *c = &u->cred[slot];
     memset(c, 0, sizeof(*c));
@@ -101,6 +138,14 @@ static void apply_remove(od_core_t *core, const od_RemoveUserScramCredentialReco
     if (!u->has[0] && !u->has[1]) {
         free(u->name);
         *u = st->users[--st->n];
+        /* Indexes moved: rebuild at the same size (a removal is rare). If
+         * that fails the old index is kept, which may name a slot past n:
+         * then drop the index entirely so lookups find nothing wrong. */
+        if (reindex(st, st->n) < 0) {
+            free(st->idx);
+            st->idx = NULL;
+            st->idx_cap = 0;
+        }
     }
 }
 
@@ -182,6 +227,7 @@ void od_scram_store_free(od_core_t *core)
         memset(st->users[i].cred, 0, sizeof(st->users[i].cred));
     }
     free(st->users);
+    free(st->idx);
     free(st);
     core->scram = NULL;
 }

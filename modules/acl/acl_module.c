@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <odradek-module.h>
 
@@ -26,7 +27,7 @@ static int acl_start(void *self, od_core_t *core, char *err, size_t errsz)
 {
     acl_authorizer_t *a = self;
     const char *v = od_core_config_get(core, "allow.everyone.if.no.acl.found");
-    a->allow_if_none = v && strcmp(v, "true") == 0;
+    a->allow_if_none = v && strcasecmp(v, "true") == 0;
     if (!a->index && !(a->index = acl_index_new())) {
         snprintf(err, errsz, "acl: out of memory");
         return OD_ERR_NOMEM;

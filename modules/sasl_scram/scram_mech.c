@@ -124,8 +124,8 @@ static int client_first(scram_state_t *st, od_sasl_session_t *s, const char *msg
         return invalid(err, errsz, "Invalid SCRAM client first message: no user name");
     const char *u = attr(bare, 'n', &ulen);
     const char *r = attr(bare, 'r', &nlen);
-    if (!u || !r || nlen == 0 || nlen > 128 || decode_saslname(u, ulen, st->user, sizeof(st->user)) < 0 ||
-        st->user[0] == '\0')
+    if (!u || !r || nlen == 0 || nlen > 128 ||
+        decode_saslname(u, ulen, st->user, sizeof(st->user)) < 0 || st->user[0] == '\0')
         return invalid(err, errsz, "Invalid SCRAM client first message");
     if (attr(bare, 'm', &ulen))
         return invalid(err, errsz, "unsupported mandatory SCRAM extension");

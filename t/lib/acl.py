@@ -167,3 +167,30 @@ def init_producer_id(conn):
     r = conn.request(22, 0, string(None) + i32(60000))
     r.i32()
     return r.i16()
+
+
+def create_topic_v5(conn, name, partitions=1, rf=1):
+    """CreateTopics v5 (flexible) of one topic. Returns (error,
+    topic_config_error, number of configs or None when null)."""
+    nt = odtest.NO_TAGS
+    body = (odtest.compact_array([name], lambda n: odtest.compact_string(n) + i32(partitions) +
+                                 i16(rf) + odtest.compact_array([], None) +
+                                 odtest.compact_array([], None) + nt) +
+            i32(10000) + boolean(False) + nt)
+    r = conn.request(odtest.CREATE_TOPICS, 5, body, flexible=True)
+    r.i32()
+
+    def topic(rr):
+        rr.compact_string()
+        ec = rr.i16()
+        rr.compact_string()
+        rr.i32(), rr.i16()
+
+        def cfg(x):
+            x.compact_string(), x.compact_string(), x.boolean(), x.i8(), x.boolean()
+            x.tags()
+        cfgs = rr.compact_array(cfg)
+        tags = rr.tags()
+        tce = odtest.Reader(tags[0]).i16() if 0 in tags else 0
+        return ec, tce, None if cfgs is None else len(cfgs)
+    return r.compact_array(topic)[0]

@@ -159,8 +159,13 @@ def start_fails(args, tmp, timeout=20):
             "--set", "module.dir=" + os.path.join(build, ".libs"),
             "--set", "listeners=PLAINTEXT://127.0.0.1:%d,SSL://127.0.0.1:%d" % (p1, p2),
             "--set", "log.dirs=" + os.path.join(tmp, "bad-%d" % p1)] + list(args)
+    global last_data_dir
+    last_data_dir = os.path.join(tmp, "bad-%d" % p1)
     rc, out, err = odtest.run(argv, timeout=timeout)
     return rc, (out + err).decode("utf-8", "replace")
+
+
+last_data_dir = None  # log.dirs of the last start_fails run
 
 
 def sets_args(pairs):
