@@ -17,6 +17,7 @@
 #include "od_producer.h"
 #include "od_schema.h"
 #include "od_repl.h"
+#include "od_route.h"
 #include "od_topic_config.h"
 #include "od_topicname.h"
 
@@ -273,7 +274,25 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
             return;
         }
     }
-    if (append_denied(r, topic_name, pd->index, data, len, (int32_t)sum.record_count, msg, msgsz)) {
+    /* Placement check and Lua routes (core/route/): after the idempotence
+     * check, so a deduplicated retry is not routed twice; they may replace
+     * the payload (rebuilt batches owned by routed). */
+    int32_t nrecords = (int32_t)sum.record_count;
+    od_route_pending_t *routed = NULL;
+    if ((ec = od_route_produce(r, t, topic_name, pd->index, &data, &len, &nrecords, &routed, msg,
+                               msgsz)) != OD_ERR_NONE) {
+        out->error_code = ec;
+        return;
+    }
+    if (nrecords == 0) { /* every record went to a dead-letter topic */
+        od_route_appended(core, routed, -1);
+        od_route_done(routed);
+        msg[0] = 0;
+        out->error_code = OD_ERR_NONE;
+        return;
+    }
+    if (append_denied(r, topic_name, pd->index, data, len, nrecords, msg, msgsz)) {
+        od_route_done(routed);
         out->error_code = OD_ERR_INVALID_RECORD;
         return;
     }
@@ -281,13 +300,16 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
     uint8_t *recoded = NULL;
     int16_t cec = od_produce_compression(core, t, &data, &len, &recoded, msg, msgsz);
     if (cec != OD_ERR_NONE) {
+        od_route_done(routed);
         out->error_code = cec;
         return;
     }
     /* Re-encoded batches (uncompressed ones above all) may have grown past
      * max.message.bytes: refused as Kafka does (RecordTooLargeException). */
-    if (recoded && (ec = check_sizes(data, len, max_bytes, msg, msgsz)) != OD_ERR_NONE) {
+    if ((recoded || routed) &&
+        (ec = check_sizes(data, len, max_bytes, msg, msgsz)) != OD_ERR_NONE) {
         free(recoded);
+        od_route_done(routed);
         out->error_code = ec;
         return;
     }
@@ -305,15 +327,23 @@ static void produce_partition(od_core_t *core, od_req_t *r, od_topic_t *t,
     info.max_timestamp = append_time >= 0 ? append_time : sum.max_timestamp;
     info.offset_of_max_timestamp =
         append_time >= 0 ? base : (sum.max_ts_rel_offset >= 0 ? base + sum.max_ts_rel_offset : base);
-    info.record_count = (int32_t)sum.record_count;
+    info.record_count = nrecords;
     info.batch_count = sum.batch_count;
+    int64_t rts, rrel;
+    if (od_route_summary(routed, &info.batch_count, &rts, &rrel) && append_time < 0) {
+        info.max_timestamp = rts; /* the rebuilt batches' */
+        info.offset_of_max_timestamp = base + rrel;
+    }
     if (od_partition_append(core, p, mut, len, &info, msg, msgsz) < 0) {
         free(recoded);
+        od_route_done(routed);
         od_logf(OD_LOG_ERROR, "produce to %s-%d: append failed: %s", topic_name, pd->index, msg);
         out->error_code = OD_ERR_KAFKA_STORAGE_ERROR;
         return;
     }
     free(recoded);
+    od_route_appended(core, routed, base);
+    od_route_done(routed);
     od_metrics_topic_in(t, (size_t)pd->records.len, info.record_count);
     if (ph.producer_id >= 0)
         od_producer_appended(core, p, ph.producer_id, ph.producer_epoch, ph.base_sequence, last_seq,

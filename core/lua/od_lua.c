@@ -124,7 +124,17 @@ static od_lua_vm_t *load_all(od_core_t *core, struct od_lua *h, char *err, size_
             od_lua_vm_free(vm);
             return NULL;
         }
+    if (od_lua_vm_check_partitioners(vm, core, err, errsz) < 0) {
+        od_lua_vm_free(vm);
+        return NULL;
+    }
     return vm;
+}
+
+od_lua_vm_t *od_lua_current(od_core_t *core)
+{
+    struct od_lua *h = core ? core->lua : NULL;
+    return h ? h->vm : NULL;
 }
 
 static int admin_policy(void *arg, const od_ev_admin_t *ev, char *reason, size_t reason_size)

@@ -56,7 +56,34 @@ size_t od_lua_vm_memory(const od_lua_vm_t *vm);
  * shape; logged with the script's file and line). */
 int od_lua_vm_admin(od_lua_vm_t *vm, const od_ev_admin_t *ev, char *reason, size_t reason_size);
 
+/* ---- routing hooks (od_lua_route.c, doc/routing.md) ---- */
+
+struct od_route_rec;
+/* Partitioner name's answer for rec among n: [0, n), or -2 when it failed
+ * (error, budget, a result that is no integer in range; logged with the
+ * script's file and line). budget (may be NULL: one lua.instructions.max
+ * for this call) is what is left for all partitioner calls of one batch:
+ * OD_LUA_BUDGET_UNSET the first time (set to lua.instructions.max), each
+ * call spends from it, and once it is spent the calls answer -2 at once. */
+#define OD_LUA_BUDGET_UNSET INT64_MIN
+int32_t od_lua_vm_partition(od_lua_vm_t *vm, const char *name, const struct od_route_rec *rec,
+                            int32_t n, int64_t *budget);
+/* Run the routes of topic over recs in one budgeted call, filling each
+ * record's decision, headers and copies. 0 (with *rejected the index of
+ * the record a route rejected, n when none) or -1 when the call failed
+ * (od_lua_vm_error). */
+int od_lua_vm_route(od_lua_vm_t *vm, const char *topic, const char *principal,
+                    struct od_route_rec *recs, size_t n, int max_copies, size_t *rejected);
+/* The last failed call's message and the hook running then (NULL: none). */
+const char *od_lua_vm_error(const od_lua_vm_t *vm, const char **where);
+/* -1 with err when a Lua partitioner is registered twice or takes the name
+ * of a module's partitioner (core may be NULL: no modules). */
+int od_lua_vm_check_partitioners(od_lua_vm_t *vm, struct od_core *core, char *err, size_t errsz);
+
 /* ---- the host (core->lua) ---- */
+
+/* The VM in use (NULL: no lua.scripts). */
+od_lua_vm_t *od_lua_current(struct od_core *core);
 
 /* Declare lua.scripts, lua.libraries.allow, lua.instructions.max,
  * lua.memory.max.bytes (a subsystem's declare). */

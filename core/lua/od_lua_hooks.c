@@ -16,8 +16,12 @@ static const char *const policy_events[] = {
     "create_topics", "create_partitions", "delete_topics", "alter_configs", "delete_records",
     "create_acls",   "delete_acls",       "delete_groups", NULL};
 
+/* partitioner: any name (a module's name is refused when the scripts are
+ * loaded, od_lua_route.c); route: a topic name. */
 static const od_lua_kind_t kinds[] = {
     {"policy", policy_events},
+    {"partitioner", NULL},
+    {"route", NULL},
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -99,4 +103,15 @@ size_t od_lua_hooks_push(lua_State *L, const char *kind, const char *name)
     lua_replace(L, base + 1);
     lua_settop(L, base + 1);
     return ok ? lua_rawlen(L, -1) : 0;
+}
+
+void od_lua_hooks_push_kind(lua_State *L, const char *kind)
+{
+    int base = lua_gettop(L);
+    int ok = lua_getfield(L, LUA_REGISTRYINDEX, HOOKS_KEY) == LUA_TTABLE &&
+             lua_getfield(L, -1, kind) == LUA_TTABLE;
+    if (!ok)
+        lua_pushnil(L);
+    lua_replace(L, base + 1);
+    lua_settop(L, base + 1);
 }

@@ -51,6 +51,8 @@ void od_lua_sandbox_open(lua_State *L, unsigned libs);
 void od_lua_hooks_open(lua_State *L);
 /* Push the array of functions of kind/name (or nil); returns its length. */
 size_t od_lua_hooks_push(lua_State *L, const char *kind, const char *name);
+/* Push the table name -> {fn, ...} of kind (or nil). */
+void od_lua_hooks_push_kind(lua_State *L, const char *kind);
 /* "file:line" where the function at idx was defined. */
 void od_lua_where(lua_State *L, int idx, char *out, size_t outsz);
 

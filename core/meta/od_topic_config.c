@@ -104,6 +104,14 @@ static const od_topic_key_t topic_keys[] = {
         "format validated values are in: registry (Confluent wire format, schema by id) or a "
         "serializer applied to the raw bytes", "odradek.value.serializer", AS_ENUMIDX,
         value_serializer),
+    /* Odradek's keys (Kafka has no placement check): read as text by
+     * core/route/od_route_place.c, doc/routing.md. */
+    {{"placement.action", OD_CONF_ENUM, "reject", 0, 0, "reject,warn",
+      "placement check: reject misplaced keyed records (INVALID_RECORD) or warn (counted and "
+      "logged)", NULL, 0}, "placement.action", AS_NONE, NOFIELD, NULL},
+    {{"placement.partitioner", OD_CONF_STRING, "", 0, 0, NULL,
+      "partitioner (a module's or a Lua script's) keyed records must agree with; empty: no "
+      "placement check", NULL, 0}, "placement.partitioner", AS_NONE, NOFIELD, NULL},
     KEY("preallocate", OD_CONF_BOOL, "false", 0, 0, NULL, "preallocate segment files",
         "log.preallocate", AS_INT, preallocate),
     KEY("retention.bytes", OD_CONF_INT, "-1", -1, LMAX, NULL,

@@ -20,6 +20,7 @@
 #include "od_group.h"
 #include "od_metadata.h"
 #include "od_metrics_int.h"
+#include "od_route.h"
 #include "od_net.h"
 #include "od_tls.h"
 
@@ -270,6 +271,7 @@ void od_metrics_render(od_core_t *core, od_mtext_t *t)
     od_expo_hist(t, "odradek_loop_turn_seconds", NULL, 0, &od_mstate.loop_turn);
     od_mproc_render(t);
     od_mmodule_render(t);
+    od_route_metrics_render(t);
     od_expo_family(t, "odradek_metrics_scrapes_total", "counter",
                    "Scrapes of this endpoint answered, this one included.");
     od_expo_int(t, "odradek_metrics_scrapes_total", NULL, 0, (int64_t)od_mstate.scrapes);

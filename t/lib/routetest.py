@@ -1,0 +1,114 @@
+"""Helpers of the routing tests (t/8200-8299): a broker with the
+partitioners module and Lua scripts, Produce v8 (error messages), the
+partition each client algorithm picks, and metrics scraping."""
+import re
+import urllib.request
+import zlib
+
+import odtest
+from odtest import array, bytes_, i16, i32, string
+
+PRODUCE = 0
+BASE_MODULES = ["storage_segment", "storage_memory", "kraft", "partitioners"]
+
+
+def broker(scripts=None, sets=None, metrics=True, tmp=None):
+    s = [("load_module", m) for m in BASE_MODULES]
+    if scripts:
+        s.append(("lua.scripts", ",".join(scripts)))
+    mport = None
+    if metrics:
+        mport = odtest.free_port()
+        s.append(("metrics.listener", "http://127.0.0.1:%d" % mport))
+    s += list((sets or {}).items())
+    b = odtest.Broker(sets=s, tmp=tmp)
+    b.metrics_url = "http://127.0.0.1:%d/metrics" % mport if mport else None
+    return b
+
+
+def write(tmp, name, text):
+    import os
+    p = os.path.join(tmp, name)
+    with open(p, "w") as f:
+        f.write(text)
+    return p
+
+
+def produce_v8(conn, topic, partition, batch, acks=1):
+    """One partition's Produce v8: (error, base_offset, error_message, record_errors)."""
+    body = (string(None) + i16(acks) + i32(10000) +
+            array([topic], lambda t: string(t) + array([partition],
+                                                       lambda p: i32(p) + bytes_(batch))))
+    r = conn.request(PRODUCE, 8, body)
+    out = {}
+
+    def part(x):
+        p, err, off = x.i32(), x.i16(), x.i64()
+        x.i64()  # log_append_time
+        x.i64()  # log_start_offset
+        rerrs = x.array(lambda y: (y.i32(), y.string()))
+        msg = x.string()
+        out[p] = (err, off, msg, rerrs)
+
+    r.array(lambda rr: (rr.string(), rr.array(part)))
+    return out[partition]
+
+
+def java_murmur2(key):
+    """Kafka's Utils.murmur2 as toPositive(h) - the Java client's."""
+    data = bytearray(key)
+    length = len(data)
+    m, r = 0x5bd1e995, 24
+    h = (0x9747b28c ^ length) & 0xffffffff
+    for i in range(0, length - length % 4, 4):
+        k = data[i] | data[i + 1] << 8 | data[i + 2] << 16 | data[i + 3] << 24
+        k = (k * m) & 0xffffffff
+        k ^= k >> r
+        k = (k * m) & 0xffffffff
+        h = (h * m) & 0xffffffff
+        h ^= k
+    rem = length % 4
+    tail = length - rem
+    if rem == 3:
+        h ^= data[tail + 2] << 16
+    if rem >= 2:
+        h ^= data[tail + 1] << 8
+    if rem >= 1:
+        h ^= data[tail]
+        h = (h * m) & 0xffffffff
+    h ^= h >> 13
+    h = (h * m) & 0xffffffff
+    h ^= h >> 15
+    return h & 0x7fffffff
+
+
+def murmur2_partition(key, n):
+    return java_murmur2(key) % n
+
+
+def crc32_partition(key, n):
+    return (zlib.crc32(key) & 0xffffffff) % n
+
+
+SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+
+
+def scrape(url):
+    """{(name, frozenset(labels)): value} of the metrics page."""
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    out = {}
+    for ln in text.splitlines():
+        if ln.startswith("#") or not ln.strip():
+            continue
+        m = SAMPLE_RE.match(ln)
+        if not m:
+            continue
+        labels = frozenset(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"',
+                                      m.group(2) or ""))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def metric(url, name, **labels):
+    want = frozenset(labels.items())
+    return sum(v for (n, ls), v in scrape(url).items() if n == name and want <= ls)
