@@ -60,6 +60,15 @@ static void flush_group(od_route_outbox_t *ob, out_group_t *g)
         count(ob, nc, nd, 0);
         return;
     }
+    if (g->p->leader != od_core_node_id(core)) {
+        /* Only a partition's leader appends; copies are not forwarded to
+         * other brokers (doc/routing.md, "In a cluster"). */
+        od_logf(OD_LOG_WARN, "route: %d copies for %s-%d dropped: broker %d leads it, not this "
+                "one", (int)nrec, topic, (int)g->partition, (int)g->p->leader);
+        free(batch);
+        count(ob, nc, nd, 0);
+        return;
+    }
     char reason[256] = "";
     od_ev_append_t ev = {sizeof(ev), ob->client, topic, g->partition, batch, blen, nrec, reason,
                          sizeof(reason)};
