@@ -42,7 +42,7 @@ fi
     "$root"/core/proto/schema/fetch.ods "$root"/core/proto/schema/errors.ods
 inc="-I$root/core -I$work/gen"
 for d in "$root"/core/*/; do inc="$inc -I${d%/}"; done # every subsystem folder
-pkgs="lua5.4 libsodium openssl libpcre2-8 libsasl2 zlib libzstd liblz4"
+pkgs="lua5.4 libsodium openssl libpcre2-8 libsasl2 jansson zlib libzstd liblz4"
 # The fuzzers load no module from disk and write no default log.dir.
 flags="-std=c11 -D_GNU_SOURCE -gline-tables-only -O1 $inc $(pkg-config --cflags $pkgs)
        -DOD_MODULE_DIR=\"/nonexistent\" -DOD_LOCALSTATEDIR=\"/nonexistent\""
