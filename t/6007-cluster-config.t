@@ -34,8 +34,8 @@ def refused(sets, want, what):
 
 
 p1 = odtest.free_port()
-refused([("listeners", "SSL://127.0.0.1:%d" % p1)], "listener.security.protocol.map",
-        "an SSL listener")
+refused([("listeners", "CLUSTER://127.0.0.1:%d" % p1)], "listener.security.protocol.map",
+        "a listener name missing from the map (not a controller listener)")
 refused([("inter.broker.listener.name", "NOPE")], "inter.broker.listener.name",
         "inter.broker.listener.name naming no listener")
 refused([("controller.quorum.voters", "1@127.0.0.1:1,2@127.0.0.1:2,3@127.0.0.1:3")],
