@@ -427,6 +427,9 @@ typedef struct kraft {
     /* Snapshots (kraft_snap_ctl.c) */
     int32_t applied_epoch;     /* epoch of the last record applied, -1 none */
     int64_t snap_end;          /* end offset of the newest snapshot, -1 none */
+    int64_t snap_oldest_end;   /* of the oldest one kept: the log is trimmed
+                                  below it only, so that a damaged newest one
+                                  still has an older one to fall back on */
     int64_t snap_bytes_since;  /* record bytes applied since it */
     int64_t snap_last_ms;      /* mono: when it was written or loaded */
     int64_t snapshots_written; /* since start */

@@ -3,8 +3,9 @@
  *
  * Snapshots are written on the loop right after records were applied, so
  * the image and the applied offset agree: the snapshot's end offset is the
- * next batch to apply. Trimming deletes segments wholly below the newest
- * snapshot, but a leader also keeps what any replica it knows of has not
+ * next batch to apply. Two snapshots are kept; trimming deletes segments
+ * wholly below the older one (so that a start whose newest snapshot is
+ * damaged can replay the log from the older one), but a leader also keeps what any replica it knows of has not
  * fetched yet (a voter it has not heard from in its epoch counts as
  * needing everything): lagging replicas catch up from the log. A follower
  * or an observer does not trim: it cannot know what the other replicas
@@ -47,7 +48,7 @@ int kraft_snap_start(kraft_t *k, char *err, size_t errsz)
     kraft_snap_id_t *ids = NULL;
     size_t n = 0;
     int64_t good = -1; /* index into ids of the newest valid snapshot */
-    k->snap_end = -1;
+    k->snap_end = k->snap_oldest_end = -1;
     k->applied_epoch = -1;
     k->snap_records_loaded = 0;
     k->snap_bytes_since = 0;
@@ -92,6 +93,7 @@ int kraft_snap_start(kraft_t *k, char *err, size_t errsz)
         return 0;
     }
     kraft_snap_id_t id = ids[good];
+    k->snap_oldest_end = ids[0].end_offset <= id.end_offset ? ids[0].end_offset : id.end_offset;
     free(ids);
     snap_apply_t a = {k, id.end_offset - 1};
     char why[512];
@@ -141,15 +143,20 @@ static void write_snapshot(kraft_t *k)
             od_mono_ms() - t0);
     if (kraft_snap_prune(k->part_dir, KRAFT_SNAPSHOTS_KEPT, err, sizeof err) < 0)
         od_logf(OD_LOG_WARN, "kraft: %s", err);
+    kraft_snap_id_t *ids;
+    size_t nids;
+    if (kraft_snap_list(k->part_dir, &ids, &nids, err, sizeof err) == 0 && nids > 0)
+        k->snap_oldest_end = ids[0].end_offset;
+    free(ids);
 }
 
-/* Where the log may start: the newest snapshot, lowered (on a leader) to
+/* Where the log may start: the oldest snapshot kept, lowered (on a leader) to
  * the least end offset among the replicas it knows. -1: keep everything. */
 static int64_t trim_bound(kraft_t *k)
 {
-    if (k->snap_end < 0)
+    if (k->snap_oldest_end < 0)
         return -1;
-    int64_t bound = k->snap_end;
+    int64_t bound = k->snap_oldest_end;
     if (k->st.nvoters == 1 && k->is_voter && k->st.role == KRAFT_LEADER)
         return bound;
     if (k->st.role != KRAFT_LEADER)
@@ -193,5 +200,5 @@ void kraft_snap_after_apply(kraft_t *k)
     k->segments_trimmed += dropped;
     od_logf(OD_LOG_INFO, "kraft: metadata log start offset %" PRId64 " -> %" PRId64
             " (%d segments deleted below snapshot %" PRId64 ")", before,
-            kraft_log_start_offset(&k->log), dropped, k->snap_end);
+            kraft_log_start_offset(&k->log), dropped, k->snap_oldest_end);
 }

@@ -34,7 +34,7 @@
 
 char *kraft_snap_path(const char *dir, kraft_snap_id_t id, int part)
 {
-    size_t n = strlen(dir) + 48;
+    size_t n = strlen(dir) + 64;
     char *p = malloc(n);
     if (p)
         snprintf(p, n, "%s/%020" PRId64 "-%010" PRId32 "%s", dir, id.end_offset, id.epoch,
