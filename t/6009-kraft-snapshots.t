@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+# 6009-kraft-snapshots.t - metadata snapshots (KIP-630) in a 3-node quorum
+# with tiny thresholds (a snapshot every 2000 bytes of records, 4 KiB
+# segments):
+#  - every node writes <offset>-<epoch>.checkpoint files and keeps two;
+#  - the leader deletes the segments below them (its log no longer starts
+#    at 0);
+#  - a voter killed with -9 while topics are created and deleted catches up
+#    and ends with the same topics and partitions as the others;
+#  - a restarted node loads its newest snapshot instead of the whole log,
+#    and admin requests (confluent_kafka, kafka-python) work afterwards.
+import os
+import re
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import cluster  # noqa: E402
+import odtest  # noqa: E402
+import tap  # noqa: E402
+from confluent_kafka.admin import NewTopic  # noqa: E402
+from kafka.admin import KafkaAdminClient, NewTopic as KNewTopic  # noqa: E402
+
+odtest.watchdog(150)
+c = cluster.Cluster(3, sets={"metadata.log.max.record.bytes.between.snapshots": "2000",
+                             "metadata.log.segment.bytes": "4096"})
+c.start()
+leader, epoch = c.wait_leader()
+c.wait_brokers(3)
+
+
+def part_dir(i):
+    return os.path.join(c.node(i).data, "__cluster_metadata-0")
+
+
+def files(i, suffix):
+    try:
+        return sorted(f for f in os.listdir(part_dir(i)) if f.endswith(suffix))
+    except OSError:
+        return []
+
+
+def create(names, partitions=2, via=None):
+    admin = odtest.ck_admin(c.bootstrap_of(via or c.running()))
+    fs = admin.create_topics([NewTopic(n, partitions, 1) for n in names],
+                             operation_timeout=20, request_timeout=20)
+    bad = 0
+    for n, f in fs.items():
+        try:
+            f.result(30)
+        except Exception as e:
+            tap.diag("create %s: %r" % (n, e))
+            bad += 1
+    return bad == 0
+
+
+def delete(names, via=None):
+    admin = odtest.ck_admin(c.bootstrap_of(via or c.running()))
+    fs = admin.delete_topics(names, operation_timeout=20, request_timeout=20)
+    bad = 0
+    for n, f in fs.items():
+        try:
+            f.result(30)
+        except Exception as e:
+            tap.diag("delete %s: %r" % (n, e))
+            bad += 1
+    return bad == 0
+
+
+def image(i):
+    """{topic: partitions} in node i's Metadata (user topics only)."""
+    with odtest.Conn(c.bports[i - 1]) as conn:
+        md = odtest.metadata(conn, None)
+    return {n: len(t["partitions"]) for n, t in md["topics"].items()
+            if t["error"] == 0 and not n.startswith("__")}
+
+
+tap.ok(create(["snap-%03d" % i for i in range(80)]), "80 topics created")
+tap.ok(odtest.wait_until(lambda: all(len(files(i, ".checkpoint")) >= 1 for i in (1, 2, 3)), 30),
+       "every node wrote snapshots: %s" % [files(i, ".checkpoint") for i in (1, 2, 3)])
+tap.ok(all(len(files(i, ".checkpoint")) <= 2 for i in (1, 2, 3)),
+       "at most two snapshots kept on each node")
+name_re = re.compile(r"^\d{20}-\d{10}\.checkpoint$")
+tap.ok(all(name_re.match(f) for i in (1, 2, 3) for f in files(i, ".checkpoint")),
+       "named <20-digit end offset>-<10-digit epoch>.checkpoint")
+tap.ok(odtest.wait_until(lambda: "00000000000000000000.log" not in files(leader, ".log"), 30),
+       "the leader deleted its first segments: %s" % files(leader, ".log")[:3])
+tap.ok("metadata log start offset" in c.node(leader).log_text(),
+       "the leader logged its new log start offset")
+
+# A follower dies; the others go on without it.
+victim = [i for i in (1, 2, 3) if i != leader][0]
+others = [i for i in (1, 2, 3) if i != victim]
+c.node(victim).kill9()
+tap.ok(create(["late-%03d" % i for i in range(40)], via=others), "40 more topics without it")
+tap.ok(delete(["snap-%03d" % i for i in range(0, 80, 2)], via=others), "40 topics deleted")
+c.node(victim).start()
+want = image(others[0])
+tap.is_(len(want), 80, "the survivors list 80 topics")
+tap.ok(odtest.wait_until(lambda: image(victim) == want, 40),
+       "node %d, restarted, lists the same topics and partitions as the others" % victim)
+tap.ok(image(others[1]) == want, "so does node %d" % others[1])
+
+# A restart loads the newest snapshot.
+r = [i for i in (1, 2, 3) if i != c.wait_leader()[0]][0]
+c.node(r).restart()
+c.wait_leader()
+log = c.node(r).log_text().split("==== start")[-1]
+m = re.search(r"loaded snapshot (\d{20})-\d{10} \((\d+) records\)", log)
+tap.ok(m and int(m.group(2)) > 0, "node %d started from snapshot %s" % (r, m and m.group(1)))
+tap.ok(odtest.wait_until(lambda: image(r) == want, 30), "and has the same image")
+tap.ok(create(["after-restart"], via=[r]), "confluent_kafka creates a topic through it")
+ka = KafkaAdminClient(bootstrap_servers=c.bootstrap_of([r]), request_timeout_ms=20000)
+res = ka.create_topics([KNewTopic("after-restart-kp", 1, 1)])
+ka.close()
+tap.ok(all(e[1] == 0 for e in res.topic_errors), "kafka-python creates one through it")
+tap.ok(odtest.wait_until(lambda: all("after-restart-kp" in image(i) for i in (1, 2, 3)), 20),
+       "every node knows it")
+tap.ok(not any(c.node(i).sanitizer_reports() for i in (1, 2, 3)), "no sanitizer reports")
+sys.exit(odtest.finish())
