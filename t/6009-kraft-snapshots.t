@@ -88,6 +88,65 @@ tap.ok(odtest.wait_until(lambda: "00000000000000000000.log" not in files(leader,
 tap.ok("metadata log start offset" in c.node(leader).log_text(),
        "the leader logged its new log start offset")
 
+# FetchSnapshot (api 59) on the leader's controller listener: the newest
+# snapshot in chunks of at most MaxBytes, and its errors.
+R = odtest
+snaps = files(leader, ".checkpoint")
+newest = snaps[-1]
+snap_off, snap_epoch = int(newest[:20]), int(newest[21:31])
+with open(os.path.join(part_dir(leader), newest), "rb") as f:
+    snap_bytes = f.read()
+q = c.describe_quorum(leader)
+
+
+def fetch_snapshot(port, end_offset, epoch, position, max_bytes, leader_epoch):
+    part = (R.i32(0) + R.i32(leader_epoch) + R.i64(end_offset) + R.i32(epoch) + R.NO_TAGS +
+            R.i64(position) + R.NO_TAGS)
+    body = (R.i32(-1) + R.i32(max_bytes) +
+            R.compact_array(["__cluster_metadata"], lambda t: R.compact_string(t) +
+                            R.compact_array([0], lambda p: part) + R.NO_TAGS) + R.NO_TAGS)
+    with R.Conn(port, timeout=10) as conn:
+        r = conn.request(59, 0, body, flexible=True)
+    r.i32()
+    top = r.i16()
+
+    def partition(x):
+        d = {"index": x.i32(), "error": x.i16(), "end_offset": x.i64(), "epoch": x.i32()}
+        x.tags()
+        d.update(size=x.i64(), position=x.i64(), data=x.compact_bytes() or b"")
+        x.tags()
+        return d
+    topics = r.compact_array(lambda t: (t.compact_string(), t.compact_array(partition),
+                                        t.tags()))
+    return top, topics[0][1][0] if topics else None
+
+
+got, pos, chunks, bad = b"", 0, 0, None
+while pos < len(snap_bytes) and chunks < 1000:
+    top, p = fetch_snapshot(c.cports[leader - 1], snap_off, snap_epoch, pos, 5000, q["epoch"])
+    if top != 0 or p["error"] != 0 or p["position"] != pos or not p["data"] or \
+            len(p["data"]) > 5000 or p["size"] != len(snap_bytes):
+        bad = (top, p and {k: v for k, v in p.items() if k != "data"})
+        break
+    got += p["data"]
+    pos += len(p["data"])
+    chunks += 1
+tap.ok(bad is None and got == snap_bytes and chunks >= 2,
+       "FetchSnapshot downloads %s (%d bytes) in %d chunks of <= 5000 bytes, byte for byte%s"
+       % (newest, len(snap_bytes), chunks, "" if bad is None else ": %r" % (bad,)))
+top, p = fetch_snapshot(c.cports[leader - 1], snap_off, snap_epoch, len(snap_bytes), 5000,
+                        q["epoch"])
+tap.is_(p["error"], 99, "a position at the end is POSITION_OUT_OF_RANGE")
+top, p = fetch_snapshot(c.cports[leader - 1], snap_off, snap_epoch, -1, 5000, q["epoch"])
+tap.is_(p["error"], 99, "a negative position is POSITION_OUT_OF_RANGE")
+top, p = fetch_snapshot(c.cports[leader - 1], snap_off + 12345, snap_epoch, 0, 5000, q["epoch"])
+tap.is_(p["error"], 98, "an unknown snapshot is SNAPSHOT_NOT_FOUND")
+top, p = fetch_snapshot(c.cports[leader - 1], snap_off, snap_epoch, 0, 5000, q["epoch"] - 1)
+tap.is_(p["error"], 74, "an old leader epoch is FENCED_LEADER_EPOCH")
+follower = [i for i in (1, 2, 3) if i != leader][0]
+top, p = fetch_snapshot(c.cports[follower - 1], snap_off, snap_epoch, 0, 5000, q["epoch"])
+tap.is_(p["error"], 6, "a follower answers NOT_LEADER_OR_FOLLOWER")
+
 # A follower dies; the others go on without it.
 victim = [i for i in (1, 2, 3) if i != leader][0]
 others = [i for i in (1, 2, 3) if i != victim]

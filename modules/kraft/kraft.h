@@ -427,6 +427,8 @@ typedef struct kraft {
     /* Snapshots (kraft_snap_ctl.c) */
     int32_t applied_epoch;     /* epoch of the last record applied, -1 none */
     int64_t snap_end;          /* end offset of the newest snapshot, -1 none */
+    int32_t snap_epoch;        /* and its epoch */
+    int64_t snap_wanted_logged; /* follower: the leader's snapshot we last said we cannot fetch */
     int64_t snap_oldest_end;   /* of the oldest one kept: the log is trimmed
                                   below it only, so that a damaged newest one
                                   still has an older one to fall back on */
@@ -497,7 +499,7 @@ int kraft_snap_start(kraft_t *k, char *err, size_t errsz);
 void kraft_snap_after_apply(kraft_t *k);
 
 /* kraft_rpc.c: the APIs served on the controller listener */
-#define KRAFT_NAPIS 5
+#define KRAFT_NAPIS 6
 extern const od_cp_api_t kraft_apis[KRAFT_NAPIS];
 void kraft_handle(void *self, const od_cp_request_t *req, od_cp_reply_t *reply);
 int kraft_forward(void *self, const od_cp_request_t *req,

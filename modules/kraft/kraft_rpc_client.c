@@ -319,7 +319,19 @@ static void fetch_answer(void *arg, int status, const uint8_t *body, size_t len)
                 kraft_reset_fetch_timeout(k);
                 later = 0;
                 again = 1;
-                if (p->diverging_epoch.epoch >= 0 || p->diverging_epoch.end_offset >= 0) {
+                if (p->snapshot_id.end_offset >= 0) {
+                    /* Installing the leader's snapshot over the image needs
+                     * a reset path in the core that does not exist yet. */
+                    if (k->snap_wanted_logged != p->snapshot_id.end_offset)
+                        od_logf(OD_LOG_ERROR, "kraft: the leader's metadata log starts above "
+                                "offset %" PRId64 "; this node needs its snapshot %020" PRId64
+                                "-%010" PRId32 ", which it cannot fetch yet: start it on an "
+                                "empty metadata.log.dir", k->log.end_offset,
+                                p->snapshot_id.end_offset, p->snapshot_id.epoch);
+                    k->snap_wanted_logged = p->snapshot_id.end_offset;
+                    again = 0;
+                    later = 1;
+                } else if (p->diverging_epoch.epoch >= 0 || p->diverging_epoch.end_offset >= 0) {
                     truncate_to(k, p->diverging_epoch.epoch, p->diverging_epoch.end_offset);
                 } else if (p->records.len > 0) {
                     int rc = kraft_log_append_raw(&k->log, p->records.p, (size_t)p->records.len,

@@ -48,7 +48,8 @@ int kraft_snap_start(kraft_t *k, char *err, size_t errsz)
     kraft_snap_id_t *ids = NULL;
     size_t n = 0;
     int64_t good = -1; /* index into ids of the newest valid snapshot */
-    k->snap_end = k->snap_oldest_end = -1;
+    k->snap_end = k->snap_oldest_end = k->snap_wanted_logged = -1;
+    k->snap_epoch = -1;
     k->applied_epoch = -1;
     k->snap_records_loaded = 0;
     k->snap_bytes_since = 0;
@@ -104,6 +105,7 @@ int kraft_snap_start(kraft_t *k, char *err, size_t errsz)
         return -1;
     }
     k->snap_end = id.end_offset;
+    k->snap_epoch = id.epoch;
     k->applied_epoch = id.epoch;
     k->st.high_watermark = id.end_offset; /* a snapshot is only taken of committed records */
     od_logf(OD_LOG_INFO, "kraft: loaded snapshot %020" PRId64 "-%010" PRId32 " (%" PRId64
@@ -137,6 +139,7 @@ static void write_snapshot(kraft_t *k)
         return;
     }
     k->snap_end = id.end_offset;
+    k->snap_epoch = id.epoch;
     k->snapshots_written++;
     od_logf(OD_LOG_INFO, "kraft: wrote snapshot %020" PRId64 "-%010" PRId32 ".checkpoint: %zu "
             "records, %" PRId64 " bytes, %" PRId64 " ms", id.end_offset, id.epoch, n, bytes,
@@ -161,17 +164,20 @@ static int64_t trim_bound(kraft_t *k)
         return bound;
     if (k->st.role != KRAFT_LEADER)
         return -1;
+    /* A replica already below the log start needs the snapshot anyway
+     * (FetchSnapshot): it does not hold the log back. */
+    int64_t start = kraft_log_start_offset(&k->log);
     for (size_t i = 0; i < k->st.nvoters; i++) {
         if (k->st.voters[i].id == k->st.node_id)
             continue;
         int64_t m = k->st.voters[i].match_offset;
         if (m < 0)
             return -1;
-        if (m < bound)
+        if (m >= start && m < bound)
             bound = m;
     }
     for (size_t i = 0; i < k->nobservers; i++)
-        if (k->observers[i].end_offset >= 0 && k->observers[i].end_offset < bound)
+        if (k->observers[i].end_offset >= start && k->observers[i].end_offset < bound)
             bound = k->observers[i].end_offset;
     return bound;
 }
