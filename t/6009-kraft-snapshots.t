@@ -147,6 +147,44 @@ follower = [i for i in (1, 2, 3) if i != leader][0]
 top, p = fetch_snapshot(c.cports[follower - 1], snap_off, snap_epoch, 0, 5000, q["epoch"])
 tap.is_(p["error"], 6, "a follower answers NOT_LEADER_OR_FOLLOWER")
 
+
+
+def fetch_at(port, offset, leader_epoch):
+    """KRaft Fetch v12 of the metadata log at offset (replica id -1);
+    returns (partition error, log start offset, SnapshotId tag or None)."""
+    part = (R.i32(0) + R.i32(leader_epoch) + R.i64(offset) + R.i32(-1) + R.i64(-1) +
+            R.i32(1 << 20) + R.NO_TAGS)
+    body = (R.i32(-1) + R.i32(0) + R.i32(0) + R.i32(1 << 20) + b"\x00" + R.i32(0) +
+            R.i32(-1) + R.compact_array(["__cluster_metadata"], lambda t: R.compact_string(t) +
+                                        R.compact_array([0], lambda p: part) + R.NO_TAGS) +
+            R.uvarint(1) + R.compact_string("") + R.NO_TAGS)
+    with R.Conn(port, timeout=10) as conn:
+        r = conn.request(1, 12, body, flexible=True)
+    r.i32(), r.i16(), r.i32()
+
+    def partition(x):
+        x.i32()
+        err, _hw, _lso, lstart = x.i16(), x.i64(), x.i64(), x.i64()
+        x.compact_array(lambda a: (a.i64(), a.i64(), a.tags()))
+        x.i32()
+        x.compact_bytes()
+        tags = x.tags()
+        snap = None
+        if 2 in tags:
+            t = R.Reader(tags[2])
+            snap = (t.i64(), t.i32())
+        return err, lstart, snap
+    return r.compact_array(lambda t: (t.compact_string(), t.compact_array(partition),
+                                      t.tags()))[0][1][0]
+
+
+err, lstart, snap = fetch_at(c.cports[leader - 1], 0, q["epoch"])
+newest_now = files(leader, ".checkpoint")[-1]
+tap.ok(err == 0 and lstart > 0 and snap == (int(newest_now[:20]), int(newest_now[21:31])),
+       "a Fetch below the log start (%d) answers the newest snapshot's id %r" % (lstart, snap))
+err, lstart, snap = fetch_at(c.cports[leader - 1], lstart, q["epoch"])
+tap.ok(err == 0 and snap is None, "a Fetch at the log start gets records, no SnapshotId")
+
 # A follower dies; the others go on without it.
 victim = [i for i in (1, 2, 3) if i != leader][0]
 others = [i for i in (1, 2, 3) if i != victim]
