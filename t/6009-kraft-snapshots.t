@@ -188,12 +188,23 @@ tap.ok(err == 0 and snap is None, "a Fetch at the log start gets records, no Sna
 # A follower dies; the others go on without it.
 victim = [i for i in (1, 2, 3) if i != leader][0]
 others = [i for i in (1, 2, 3) if i != victim]
+victim_end = dict(c.describe_quorum(leader)["voters"])[victim]
 c.node(victim).kill9()
-tap.ok(create(["late-%03d" % i for i in range(40)], via=others), "40 more topics without it")
+# In six requests: each commit is one batch, and snapshots follow commits.
+tap.ok(all([create(["late-%03d" % i for i in range(j, j + 10)], via=others)
+            for j in range(0, 60, 10)]), "60 more topics without it")
 tap.ok(delete(["snap-%03d" % i for i in range(0, 80, 2)], via=others), "40 topics deleted")
+leader_start = lambda: int(files(c.wait_leader()[0], ".log")[0][:20])
+tap.ok(odtest.wait_until(lambda: leader_start() > victim_end, 30),
+       "the leader trimmed its log past node %d's end offset %d (log start %d)"
+       % (victim, victim_end, leader_start()))
 c.node(victim).start()
+tap.ok(odtest.wait_until(lambda: "installed snapshot" in c.node(victim).log_text(), 40),
+       "node %d caught up with FetchSnapshot: %s" % (victim, "; ".join(
+           ln.split("kraft: ")[-1] for ln in c.node(victim).log_text().splitlines()
+           if "fetching snapshot" in ln or "installed snapshot" in ln)))
 want = image(others[0])
-tap.is_(len(want), 80, "the survivors list 80 topics")
+tap.is_(len(want), 100, "the survivors list 100 topics")
 tap.ok(odtest.wait_until(lambda: image(victim) == want, 40),
        "node %d, restarted, lists the same topics and partitions as the others" % victim)
 tap.ok(image(others[1]) == want, "so does node %d" % others[1])

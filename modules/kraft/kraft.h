@@ -315,6 +315,9 @@ int kraft_log_cursor_at(kraft_log_t *log, int64_t offset, kraft_log_cursor_t *c,
  * number of segments removed (cursors' seg indices must drop by as much),
  * or -1 with err. */
 int kraft_log_trim(kraft_log_t *log, int64_t offset, char *err, size_t errsz);
+/* Deletes every segment and starts the log empty at `offset` (a snapshot
+ * fetched from the leader replaces it). The log stays locked. */
+int kraft_log_reset(kraft_log_t *log, int64_t offset, char *err, size_t errsz);
 /* First offset still in the log. */
 int64_t kraft_log_start_offset(const kraft_log_t *log);
 
@@ -428,7 +431,6 @@ typedef struct kraft {
     int32_t applied_epoch;     /* epoch of the last record applied, -1 none */
     int64_t snap_end;          /* end offset of the newest snapshot, -1 none */
     int32_t snap_epoch;        /* and its epoch */
-    int64_t snap_wanted_logged; /* follower: the leader's snapshot we last said we cannot fetch */
     int64_t snap_oldest_end;   /* of the oldest one kept: the log is trimmed
                                   below it only, so that a damaged newest one
                                   still has an older one to fall back on */
@@ -437,6 +439,11 @@ typedef struct kraft {
     int64_t snapshots_written; /* since start */
     int64_t snap_records_loaded; /* records of the snapshot loaded at start */
     int64_t segments_trimmed;  /* since start */
+    int64_t snapshots_fetched; /* installed from the leader (FetchSnapshot), since start */
+    int dl_active;             /* kraft_snap_fetch.c: a FetchSnapshot download */
+    int dl_fd;
+    int64_t dl_id_end, dl_pos;
+    int32_t dl_id_epoch, dl_peer;
 
     /* Raft (kraft_raft.c) */
     struct kraft_peer *peers[KRAFT_MAX_VOTERS]; /* by index of st.voters; NULL for us */
@@ -497,6 +504,13 @@ int kraft_snap_start(kraft_t *k, char *err, size_t errsz);
 /* After records were applied: a snapshot when the thresholds say so, then
  * trimming of segments no replica needs any more. */
 void kraft_snap_after_apply(kraft_t *k);
+/* Replaces image and log by the snapshot (already fetched and checked):
+ * the core's image is reset to its records, the log emptied to start at
+ * its end offset. */
+int kraft_snap_install(kraft_t *k, int64_t end_offset, int32_t epoch, char *err, size_t errsz);
+/* kraft_snap_fetch.c: download the leader's snapshot, then install it. */
+void kraft_snap_fetch_start(kraft_t *k, int32_t peer, int64_t end_offset, int32_t epoch);
+void kraft_snap_fetch_stop(kraft_t *k);
 
 /* kraft_rpc.c: the APIs served on the controller listener */
 #define KRAFT_NAPIS 6

@@ -326,3 +326,29 @@ int kraft_log_trim(kraft_log_t *log, int64_t offset, char *err, size_t errsz)
         return -1;
     return (int)drop;
 }
+
+int kraft_log_reset(kraft_log_t *log, int64_t offset, char *err, size_t errsz)
+{
+    /* The new empty segment first, so that a failure leaves the old log. */
+    int fd = kraft_lg_open_segment(log, offset, O_RDWR | O_CREAT | O_TRUNC, err, errsz);
+    if (fd < 0)
+        return -1;
+    for (size_t i = 0; i < log->nsegs; i++) {
+        if (log->segs[i].base_offset == offset)
+            continue;
+        char *p = kraft_lg_seg_path(log, log->segs[i].base_offset);
+        if (p && unlink(p) < 0 && errno != ENOENT)
+            od_logf(OD_LOG_WARN, "kraft: cannot delete %s: %s", p, strerror(errno));
+        free(p);
+    }
+    close(log->fd);
+    log->fd = fd;
+    log->segs[0].base_offset = offset;
+    log->segs[0].size = 0;
+    log->nsegs = 1;
+    log->nepochs = 0;
+    log->end_offset = log->synced_end = offset;
+    log->unsynced_pos = -1;
+    log->rc_offset = -1;
+    return kraft_fsync_dir(log->dir, err, errsz);
+}

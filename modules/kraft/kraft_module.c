@@ -436,6 +436,7 @@ static void kraft_stop(void *self)
     /* A leader resigns (EndQuorumEpoch) so that the others elect a new one
      * without waiting for a timeout; connections close. */
     kraft_raft_stop(k);
+    kraft_snap_fetch_stop(k);
     /* Proposals written in the last loop turn are made durable but not
      * applied: the core has let go of its image by now. They are applied at
      * the next start; their callers hear NOT_CONTROLLER (retriable), as for

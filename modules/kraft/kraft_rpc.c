@@ -241,6 +241,13 @@ static int diverges(kraft_t *k, int64_t fetch_offset, int32_t last_epoch, int32_
 {
     if (fetch_offset == 0 && last_epoch < 0)
         return 0;
+    /* At the log start (a replica that installed a snapshot ending there)
+     * the epochs below are gone with the trimmed segments: nothing to
+     * compare, and the snapshot was committed. */
+    int64_t start = kraft_log_start_offset(&k->log);
+    if (start > 0 && fetch_offset == start &&
+        (k->log.nepochs == 0 || last_epoch <= k->log.epochs[0].epoch))
+        return 0;
     int32_t found;
     int64_t e = kraft_log_end_offset_for_epoch(&k->log, last_epoch, &found);
     if (found == last_epoch && last_epoch >= 0 && fetch_offset <= e)

@@ -320,17 +320,11 @@ static void fetch_answer(void *arg, int status, const uint8_t *body, size_t len)
                 later = 0;
                 again = 1;
                 if (p->snapshot_id.end_offset >= 0) {
-                    /* Installing the leader's snapshot over the image needs
-                     * a reset path in the core that does not exist yet. */
-                    if (k->snap_wanted_logged != p->snapshot_id.end_offset)
-                        od_logf(OD_LOG_ERROR, "kraft: the leader's metadata log starts above "
-                                "offset %" PRId64 "; this node needs its snapshot %020" PRId64
-                                "-%010" PRId32 ", which it cannot fetch yet: start it on an "
-                                "empty metadata.log.dir", k->log.end_offset,
-                                p->snapshot_id.end_offset, p->snapshot_id.epoch);
-                    k->snap_wanted_logged = p->snapshot_id.end_offset;
+                    /* Below the leader's log start: its snapshot first. */
+                    kraft_snap_fetch_start(k, c->peer_id, p->snapshot_id.end_offset,
+                                           p->snapshot_id.epoch);
                     again = 0;
-                    later = 1;
+                    later = 0;
                 } else if (p->diverging_epoch.epoch >= 0 || p->diverging_epoch.end_offset >= 0) {
                     truncate_to(k, p->diverging_epoch.epoch, p->diverging_epoch.end_offset);
                 } else if (p->records.len > 0) {
@@ -405,6 +399,8 @@ void kraft_send_fetch(kraft_t *k)
     p.current_leader_epoch = k->st.epoch;
     p.fetch_offset = k->log.end_offset;
     p.last_fetched_epoch = kraft_log_last_epoch(&k->log);
+    if (k->log.nepochs == 0 && k->snap_end == k->log.end_offset)
+        p.last_fetched_epoch = k->snap_epoch; /* an empty log after a snapshot */
     p.log_start_offset = k->log.nsegs ? k->log.segs[0].base_offset : 0;
     p.partition_max_bytes = FETCH_MAX_BYTES;
     t.partitions_count = 1;

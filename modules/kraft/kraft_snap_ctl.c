@@ -48,7 +48,9 @@ int kraft_snap_start(kraft_t *k, char *err, size_t errsz)
     kraft_snap_id_t *ids = NULL;
     size_t n = 0;
     int64_t good = -1; /* index into ids of the newest valid snapshot */
-    k->snap_end = k->snap_oldest_end = k->snap_wanted_logged = -1;
+    k->snap_end = k->snap_oldest_end = -1;
+    k->dl_active = 0;
+    k->dl_fd = -1;
     k->snap_epoch = -1;
     k->applied_epoch = -1;
     k->snap_records_loaded = 0;
@@ -153,33 +155,49 @@ static void write_snapshot(kraft_t *k)
     free(ids);
 }
 
-/* Where the log may start: the oldest snapshot kept, lowered (on a leader) to
- * the least end offset among the replicas it knows. -1: keep everything. */
-static int64_t trim_bound(kraft_t *k)
+/* Where the log may start: the oldest snapshot kept (-1: keep everything).
+ * As in Kafka, replicas that fall below it load the snapshot with
+ * FetchSnapshot (kraft_snap_fetch.c). */
+static int64_t trim_bound(const kraft_t *k)
 {
-    if (k->snap_oldest_end < 0)
+    return k->snap_oldest_end;
+}
+
+int kraft_snap_install(kraft_t *k, int64_t end_offset, int32_t epoch, char *err, size_t errsz)
+{
+    kraft_snap_id_t id = {end_offset, epoch};
+    snap_apply_t a = {k, end_offset - 1};
+    char why[512];
+    int64_t before = k->snap_records_loaded;
+    /* The log goes first: if that fails the image is still the old one,
+     * consistent with nothing, so the module stops taking changes. */
+    if (kraft_log_reset(&k->log, end_offset, err, errsz) < 0)
         return -1;
-    int64_t bound = k->snap_oldest_end;
-    if (k->st.nvoters == 1 && k->is_voter && k->st.role == KRAFT_LEADER)
-        return bound;
-    if (k->st.role != KRAFT_LEADER)
+    od_metadata_reset_begin(k->core);
+    int rc = kraft_snap_load(k->part_dir, id, apply_snap_record, &a, NULL, why, sizeof why);
+    od_metadata_reset_end(k->core);
+    if (rc < 0) {
+        snprintf(err, errsz, "%s", why);
         return -1;
-    /* A replica already below the log start needs the snapshot anyway
-     * (FetchSnapshot): it does not hold the log back. */
-    int64_t start = kraft_log_start_offset(&k->log);
-    for (size_t i = 0; i < k->st.nvoters; i++) {
-        if (k->st.voters[i].id == k->st.node_id)
-            continue;
-        int64_t m = k->st.voters[i].match_offset;
-        if (m < 0)
-            return -1;
-        if (m >= start && m < bound)
-            bound = m;
     }
-    for (size_t i = 0; i < k->nobservers; i++)
-        if (k->observers[i].end_offset >= start && k->observers[i].end_offset < bound)
-            bound = k->observers[i].end_offset;
-    return bound;
+    kraft_log_cursor_init(&k->log, &k->applied);
+    k->st.high_watermark = end_offset;
+    k->applied_epoch = epoch;
+    k->snap_end = end_offset;
+    k->snap_epoch = epoch;
+    k->snap_bytes_since = 0;
+    k->snap_last_ms = od_mono_ms();
+    if (kraft_snap_prune(k->part_dir, KRAFT_SNAPSHOTS_KEPT, why, sizeof why) < 0)
+        od_logf(OD_LOG_WARN, "kraft: %s", why);
+    kraft_snap_id_t *ids;
+    size_t n;
+    if (kraft_snap_list(k->part_dir, &ids, &n, why, sizeof why) == 0 && n > 0)
+        k->snap_oldest_end = ids[0].end_offset;
+    free(ids);
+    od_logf(OD_LOG_INFO, "kraft: installed snapshot %020" PRId64 "-%010" PRId32 " fetched from "
+            "the leader (%" PRId64 " records); fetching goes on from offset %" PRId64,
+            end_offset, epoch, k->snap_records_loaded - before, end_offset);
+    return 0;
 }
 
 void kraft_snap_after_apply(kraft_t *k)

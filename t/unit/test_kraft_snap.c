@@ -305,6 +305,10 @@ static void image_clear(od_core_t *core)
     core->applied = 0;
 }
 
+/* Installing a snapshot rebuilds the stand-in image from nothing. */
+void od_metadata_reset_begin(od_core_t *core) { image_clear(core); }
+void od_metadata_reset_end(od_core_t *core) { (void)core; }
+
 static od_timer_cb timer_fn;
 static void *timer_arg;
 static int64_t timer_id;

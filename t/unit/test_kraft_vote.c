@@ -72,6 +72,8 @@ int od_metadata_snapshot(od_core_t *core, od_meta_record_t **recs, size_t *n)
     *n = 0;
     return 0;
 }
+void od_metadata_reset_begin(od_core_t *core) { (void)core; }
+void od_metadata_reset_end(od_core_t *core) { (void)core; }
 int od_metadata_apply(od_core_t *core, const uint8_t *rec, size_t len, int64_t offset, char *err,
                       size_t errsz)
 {
