@@ -5,11 +5,10 @@
  * the image and the applied offset agree: the snapshot's end offset is the
  * next batch to apply. Two snapshots are kept; trimming deletes segments
  * wholly below the older one (so that a start whose newest snapshot is
- * damaged can replay the log from the older one), but a leader also keeps what any replica it knows of has not
- * fetched yet (a voter it has not heard from in its epoch counts as
- * needing everything): lagging replicas catch up from the log. A follower
- * or an observer does not trim: it cannot know what the other replicas
- * still need should it become the leader. */
+ * damaged can replay the log from the older one). As in Kafka, replicas'
+ * progress does not hold the log back: one that falls below the leader's
+ * log start fetches the leader's snapshot (kraft_snap_fetch.c), which
+ * kraft_snap_install puts in place of its image and log. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
