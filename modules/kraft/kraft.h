@@ -316,8 +316,9 @@ int kraft_log_cursor_at(kraft_log_t *log, int64_t offset, kraft_log_cursor_t *c,
  * or -1 with err. */
 int kraft_log_trim(kraft_log_t *log, int64_t offset, char *err, size_t errsz);
 /* Deletes every segment and starts the log empty at `offset` (a snapshot
- * fetched from the leader replaces it). The log stays locked. */
-int kraft_log_reset(kraft_log_t *log, int64_t offset, char *err, size_t errsz);
+ * of `epoch` fetched from the leader replaces it; its epoch stands as the
+ * log's last until batches follow). The log stays locked. */
+int kraft_log_reset(kraft_log_t *log, int64_t offset, int32_t epoch, char *err, size_t errsz);
 /* First offset still in the log. */
 int64_t kraft_log_start_offset(const kraft_log_t *log);
 

@@ -327,7 +327,7 @@ int kraft_log_trim(kraft_log_t *log, int64_t offset, char *err, size_t errsz)
     return (int)drop;
 }
 
-int kraft_log_reset(kraft_log_t *log, int64_t offset, char *err, size_t errsz)
+int kraft_log_reset(kraft_log_t *log, int64_t offset, int32_t epoch, char *err, size_t errsz)
 {
     /* The new empty segment first, so that a failure leaves the old log. */
     int fd = kraft_lg_open_segment(log, offset, O_RDWR | O_CREAT | O_TRUNC, err, errsz);
@@ -347,6 +347,7 @@ int kraft_log_reset(kraft_log_t *log, int64_t offset, char *err, size_t errsz)
     log->segs[0].size = 0;
     log->nsegs = 1;
     log->nepochs = 0;
+    kraft_lg_note_epoch(log, epoch, offset); /* the snapshot's: Raft compares it */
     log->end_offset = log->synced_end = offset;
     log->unsynced_pos = -1;
     log->rc_offset = -1;

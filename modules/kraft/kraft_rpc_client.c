@@ -399,8 +399,6 @@ void kraft_send_fetch(kraft_t *k)
     p.current_leader_epoch = k->st.epoch;
     p.fetch_offset = k->log.end_offset;
     p.last_fetched_epoch = kraft_log_last_epoch(&k->log);
-    if (k->log.nepochs == 0 && k->snap_end == k->log.end_offset)
-        p.last_fetched_epoch = k->snap_epoch; /* an empty log after a snapshot */
     p.log_start_offset = k->log.nsegs ? k->log.segs[0].base_offset : 0;
     p.partition_max_bytes = FETCH_MAX_BYTES;
     t.partitions_count = 1;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "kraft.h"
+#include "kraft_log_int.h"
 #include "kraft_snapshot.h"
 
 #define KRAFT_SNAPSHOTS_KEPT 2
@@ -108,6 +109,11 @@ int kraft_snap_start(kraft_t *k, char *err, size_t errsz)
     k->snap_end = id.end_offset;
     k->snap_epoch = id.epoch;
     k->applied_epoch = id.epoch;
+    if (k->log.nepochs == 0 && kraft_lg_note_epoch(&k->log, id.epoch, id.end_offset) < 0) {
+        snprintf(err, errsz, "out of memory");
+        kraft_log_close(&k->log);
+        return -1;
+    }
     k->st.high_watermark = id.end_offset; /* a snapshot is only taken of committed records */
     od_logf(OD_LOG_INFO, "kraft: loaded snapshot %020" PRId64 "-%010" PRId32 " (%" PRId64
             " records); the log is replayed from offset %" PRId64, id.end_offset, id.epoch,
@@ -170,7 +176,7 @@ int kraft_snap_install(kraft_t *k, int64_t end_offset, int32_t epoch, char *err,
     int64_t before = k->snap_records_loaded;
     /* The log goes first: if that fails the image is still the old one,
      * consistent with nothing, so the module stops taking changes. */
-    if (kraft_log_reset(&k->log, end_offset, err, errsz) < 0)
+    if (kraft_log_reset(&k->log, end_offset, epoch, err, errsz) < 0)
         return -1;
     od_metadata_reset_begin(k->core);
     int rc = kraft_snap_load(k->part_dir, id, apply_snap_record, &a, NULL, why, sizeof why);
