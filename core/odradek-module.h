@@ -436,6 +436,16 @@ int od_cp_reply(od_cp_reply_t *reply, const uint8_t *body, size_t len);
  * request, and `why` is logged. */
 void od_cp_reply_close(od_cp_reply_t *reply, const char *why);
 
+/* ---- installing a snapshot over the image (ABI 1.3, h-snap) ---- */
+/* A replica that loads the leader's snapshot (KIP-630 FetchSnapshot) over
+ * the image it has: reset_begin, then od_metadata_apply of every record of
+ * the snapshot, then reset_end. Topics the snapshot holds keep their open
+ * logs (partitions are updated in place); topics it does not hold are
+ * removed as a RemoveTopicRecord would (their logs deleted), as are broker
+ * registrations it does not hold; configs are exactly the snapshot's. */
+void od_metadata_reset_begin(od_core_t *core);
+void od_metadata_reset_end(od_core_t *core);
+
 /* ---- metrics (ABI 1.2) ---- */
 /* A module may report counters and gauges; the core serves them on its
  * Prometheus endpoint (metrics.listener, doc/metrics.md) as

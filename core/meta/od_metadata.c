@@ -380,6 +380,9 @@ static void count_replicas(od_image_t *img, const int32_t *reps, int32_t n, int6
 
 /* ---- applying records ---- */
 
+static void remove_topic(od_core_t *core, od_topic_t *t);
+static void reset_keep_topic(od_core_t *core, od_topic_t *t);
+
 static int apply_topic(od_core_t *core, const od_TopicRecord_t *r, char *err, size_t errsz)
 {
     od_image_t *img = &core->image;
@@ -387,7 +390,14 @@ static int apply_topic(od_core_t *core, const od_TopicRecord_t *r, char *err, si
         snprintf(err, errsz, "TopicRecord without a name");
         return -1;
     }
-    if (od_image_topic(img, r->name.p, (size_t)r->name.len)) {
+    od_topic_t *old = od_image_topic(img, r->name.p, (size_t)r->name.len);
+    if (old && img->resetting && memcmp(old->id.b, r->topic_id.b, 16) == 0) {
+        reset_keep_topic(core, old); /* same topic: its logs stay open */
+        return 0;
+    }
+    if (old && img->resetting) {
+        remove_topic(core, old); /* the name now belongs to another topic */
+    } else if (old) {
         snprintf(err, errsz, "TopicRecord for existing topic %.*s", (int)r->name.len, r->name.p);
         return -1;
     }
@@ -398,6 +408,7 @@ static int apply_topic(od_core_t *core, const od_TopicRecord_t *r, char *err, si
         return -1;
     }
     t->id = r->topic_id;
+    t->reset_seen = 1;
     t->internal = od_topic_is_internal(t->name);
     od_topic_cfg_resolve(core, t, NULL, &t->cfg);
     link_topic(img->buckets, img->id_buckets, img->norm_buckets, img->nbuckets, t);
@@ -506,6 +517,12 @@ static int apply_remove_topic(od_core_t *core, const od_RemoveTopicRecord_t *r, 
         snprintf(err, errsz, "RemoveTopicRecord for unknown topic id");
         return -1;
     }
+    remove_topic(core, t);
+    return 0;
+}
+
+static void remove_topic(od_core_t *core, od_topic_t *t)
+{
     unlink_topic(&core->image, t);
     for (int32_t i = 0; i < t->npartitions; i++) {
         od_partition_t *p = t->partitions[i];
@@ -523,7 +540,68 @@ static int apply_remove_topic(od_core_t *core, const od_RemoveTopicRecord_t *r, 
     }
     od_logf(OD_LOG_INFO, "topic %s deleted", t->name);
     free_topic(core, t);
-    return 0;
+}
+
+/* ---- installing a snapshot (od_metadata_reset_*) ---- */
+
+static void free_kvs(od_kv_t **kv, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++) {
+        free((*kv)[i].key);
+        free((*kv)[i].value);
+    }
+    free(*kv);
+    *kv = NULL;
+    *n = 0;
+}
+
+/* A topic the snapshot holds with the same id: its configs are the
+ * snapshot's from now on (ConfigRecords follow), partitions are updated in
+ * place by the PartitionRecords. */
+static void reset_keep_topic(od_core_t *core, od_topic_t *t)
+{
+    t->reset_seen = 1;
+    free_kvs(&t->configs, &t->nconfigs);
+    od_topic_cfg_resolve(core, t, NULL, &t->cfg);
+    for (int32_t i = 0; i < t->npartitions; i++)
+        od_partition_reconfigure(core, t->partitions[i]);
+}
+
+void od_metadata_reset_begin(od_core_t *core)
+{
+    od_image_t *img = &core->image;
+    img->resetting = 1;
+    for (od_topic_t *t = od_image_next_topic(img, NULL); t; t = od_image_next_topic(img, t))
+        t->reset_seen = 0;
+    for (size_t i = 0; i < img->nbrokers; i++)
+        img->brokers[i].reset_seen = 0;
+    free_kvs(&img->broker_configs, &img->nbroker_configs);
+    free_kvs(&img->broker_default_configs, &img->nbroker_default_configs);
+    img->next_producer_id = 0;
+}
+
+void od_metadata_reset_end(od_core_t *core)
+{
+    od_image_t *img = &core->image;
+    img->resetting = 0;
+    od_topic_t *t = od_image_next_topic(img, NULL);
+    while (t) {
+        od_topic_t *next = od_image_next_topic(img, t);
+        if (!t->reset_seen)
+            remove_topic(core, t);
+        t = next;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < img->nbrokers; i++) {
+        if (img->brokers[i].reset_seen) {
+            img->brokers[kept++] = img->brokers[i];
+        } else {
+            od_logf(OD_LOG_INFO, "broker %d is not in the installed snapshot: dropped",
+                    (int)img->brokers[i].id);
+            free_broker(&img->brokers[i]);
+        }
+    }
+    img->nbrokers = kept;
 }
 
 static int apply_config(od_core_t *core, const od_ConfigRecord_t *r, char *err, size_t errsz)
@@ -586,6 +664,7 @@ static int apply_register_broker(od_core_t *core, const od_RegisterBrokerRecord_
         b = &a[img->nbrokers++];
     }
     memset(b, 0, sizeof(*b));
+    b->reset_seen = 1;
     b->id = r->broker_id;
     b->incarnation = r->incarnation_id;
     b->epoch = r->broker_epoch;

@@ -28,6 +28,7 @@ struct od_topic {
     int internal;
     int deleting;          /* a RemoveTopicRecord is proposed, not yet applied */
     int32_t adding_to;     /* > npartitions: a CreatePartitions up to it is in flight */
+    int reset_seen;        /* named by the snapshot being installed (od_metadata_reset_*) */
     struct od_topic *next_by_name; /* hash chains of the image: by name, */
     struct od_topic *next_by_id;   /* by topic id, */
     struct od_topic *next_by_norm; /* by name with '.' read as '_' (collisions) */
@@ -50,6 +51,7 @@ typedef struct od_broker_reg {
     int fenced;
     int64_t nreplicas; /* partition replicas placed on it (committed) */
     int64_t npending;  /* ... and in proposals not committed yet */
+    int reset_seen;    /* named by the snapshot being installed */
 } od_broker_reg_t;
 
 typedef struct od_image {
@@ -68,6 +70,7 @@ typedef struct od_image {
     int64_t last_offset; /* offset of the last applied record */
     int64_t next_producer_id;
     struct od_acl_store *acls; /* ACL bindings (od_acls.c) */
+    int resetting; /* between od_metadata_reset_begin and _end */
 } od_image_t;
 
 #define OD_CREATING_BUCKETS 256

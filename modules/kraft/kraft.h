@@ -252,6 +252,11 @@ typedef struct kraft_log_cursor {
  * err (log left closed). */
 int kraft_log_open(kraft_log_t *log, const char *dir, int64_t segment_bytes, char *err,
                    size_t errsz);
+/* The same for a log that may start above offset 0 because a snapshot
+ * ending at snapshot_end (-1: none) covers what was trimmed; an empty log
+ * then starts at snapshot_end. */
+int kraft_log_open_from(kraft_log_t *log, const char *dir, int64_t segment_bytes,
+                        int64_t snapshot_end, char *err, size_t errsz);
 void kraft_log_close(kraft_log_t *log);
 
 /* Appends one batch with n records written by the leader of `epoch`, at
@@ -300,6 +305,22 @@ int kraft_log_append_raw(kraft_log_t *log, const uint8_t *data, size_t len, char
 /* Removes every batch at or after `offset` (a batch boundary): what a
  * follower does when its tail diverges from the leader's log. */
 int kraft_log_truncate(kraft_log_t *log, int64_t offset, char *err, size_t errsz);
+
+/* Positions c at the batch starting at `offset` (a batch boundary or the
+ * log end). Returns 0, -1 on an I/O error, -2 when no batch starts there. */
+int kraft_log_cursor_at(kraft_log_t *log, int64_t offset, kraft_log_cursor_t *c, char *err,
+                        size_t errsz);
+/* Deletes the segments that lie wholly below `offset` (never the active
+ * one): the log start offset moves to the first kept segment. Returns the
+ * number of segments removed (cursors' seg indices must drop by as much),
+ * or -1 with err. */
+int kraft_log_trim(kraft_log_t *log, int64_t offset, char *err, size_t errsz);
+/* Deletes every segment and starts the log empty at `offset` (a snapshot
+ * of `epoch` fetched from the leader replaces it; its epoch stands as the
+ * log's last until batches follow). The log stays locked. */
+int kraft_log_reset(kraft_log_t *log, int64_t offset, int32_t epoch, char *err, size_t errsz);
+/* First offset still in the log. */
+int64_t kraft_log_start_offset(const kraft_log_t *log);
 
 /* Epoch of the last batch, or -1 for an empty log. */
 int32_t kraft_log_last_epoch(const kraft_log_t *log);
@@ -386,7 +407,9 @@ typedef struct kraft {
     int64_t cfg_election_backoff_ms;
     int64_t cfg_request_timeout_ms;
     int64_t cfg_retry_backoff_ms;
-    od_conf_def_t conf[9];
+    int64_t cfg_snap_bytes;       /* metadata.log.max.record.bytes.between.snapshots */
+    int64_t cfg_snap_interval_ms; /* metadata.log.max.snapshot.interval.ms */
+    od_conf_def_t conf[11];
 
     char *meta_dir;     /* owned: metadata.log.dir, resolved */
     char *part_dir;     /* owned: <meta_dir>/__cluster_metadata-0 */
@@ -404,6 +427,24 @@ typedef struct kraft {
     kraft_pending_t *pending, **pending_tail;
     int64_t flush_timer; /* > 0: a group commit is due at the end of this loop turn */
     char fatal[512]; /* set when the image and the log may disagree */
+
+    /* Snapshots (kraft_snap_ctl.c) */
+    int32_t applied_epoch;     /* epoch of the last record applied, -1 none */
+    int64_t snap_end;          /* end offset of the newest snapshot, -1 none */
+    int32_t snap_epoch;        /* and its epoch */
+    int64_t snap_oldest_end;   /* of the oldest one kept: the log is trimmed
+                                  below it only, so that a damaged newest one
+                                  still has an older one to fall back on */
+    int64_t snap_bytes_since;  /* record bytes applied since it */
+    int64_t snap_last_ms;      /* mono: when it was written or loaded */
+    int64_t snapshots_written; /* since start */
+    int64_t snap_records_loaded; /* records of the snapshot loaded at start */
+    int64_t segments_trimmed;  /* since start */
+    int64_t snapshots_fetched; /* installed from the leader (FetchSnapshot), since start */
+    int dl_active;             /* kraft_snap_fetch.c: a FetchSnapshot download */
+    int dl_fd;
+    int64_t dl_id_end, dl_pos;
+    int32_t dl_id_epoch, dl_peer;
 
     /* Raft (kraft_raft.c) */
     struct kraft_peer *peers[KRAFT_MAX_VOTERS]; /* by index of st.voters; NULL for us */
@@ -457,8 +498,23 @@ void kraft_apply_committed(kraft_t *k);
 void kraft_fail_pending(kraft_t *k, int status, const char *msg);
 int kraft_append_leader_change(kraft_t *k, char *err, size_t errsz);
 
+/* kraft_snap_ctl.c: opens the log after the newest valid snapshot, whose
+ * records it applies; the applied cursor and the high watermark start at
+ * its end. */
+int kraft_snap_start(kraft_t *k, char *err, size_t errsz);
+/* After records were applied: a snapshot when the thresholds say so, then
+ * trimming of segments no replica needs any more. */
+void kraft_snap_after_apply(kraft_t *k);
+/* Replaces image and log by the snapshot (already fetched and checked):
+ * the core's image is reset to its records, the log emptied to start at
+ * its end offset. */
+int kraft_snap_install(kraft_t *k, int64_t end_offset, int32_t epoch, char *err, size_t errsz);
+/* kraft_snap_fetch.c: download the leader's snapshot, then install it. */
+void kraft_snap_fetch_start(kraft_t *k, int32_t peer, int64_t end_offset, int32_t epoch);
+void kraft_snap_fetch_stop(kraft_t *k);
+
 /* kraft_rpc.c: the APIs served on the controller listener */
-#define KRAFT_NAPIS 5
+#define KRAFT_NAPIS 6
 extern const od_cp_api_t kraft_apis[KRAFT_NAPIS];
 void kraft_handle(void *self, const od_cp_request_t *req, od_cp_reply_t *reply);
 int kraft_forward(void *self, const od_cp_request_t *req,

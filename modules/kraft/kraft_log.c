@@ -397,6 +397,12 @@ int kraft_lg_open_segment(kraft_log_t *log, int64_t base, int flags, char *err, 
 int kraft_log_open(kraft_log_t *log, const char *dir, int64_t segment_bytes, char *err,
                    size_t errsz)
 {
+    return kraft_log_open_from(log, dir, segment_bytes, -1, err, errsz);
+}
+
+int kraft_log_open_from(kraft_log_t *log, const char *dir, int64_t segment_bytes,
+                        int64_t snapshot_end, char *err, size_t errsz)
+{
     memset(log, 0, sizeof *log);
     log->rc_offset = -1;
     log->fd = log->dir_fd = -1;
@@ -420,14 +426,17 @@ int kraft_log_open(kraft_log_t *log, const char *dir, int64_t segment_bytes, cha
     }
     if (list_segments(log, err, errsz) < 0)
         goto fail;
-    if (log->nsegs && log->segs[0].base_offset != 0) {
-        /* Without snapshots the whole history is needed to rebuild the image. */
+    /* A log trimmed below a snapshot starts where the snapshot took over;
+     * without one the whole history is needed to rebuild the image. */
+    if (log->nsegs && log->segs[0].base_offset != 0 &&
+        (snapshot_end < 0 || log->segs[0].base_offset > snapshot_end)) {
         snprintf(err, errsz,
                  "the metadata log in %s starts at offset %" PRId64
                  ", not 0, and there is no snapshot to start from",
                  dir, log->segs[0].base_offset);
         goto fail;
     }
+    log->end_offset = log->nsegs ? log->segs[0].base_offset : snapshot_end > 0 ? snapshot_end : 0;
     for (size_t i = 0; i < log->nsegs; i++) {
         if (log->segs[i].base_offset != log->end_offset) {
             snprintf(err, errsz,
@@ -452,11 +461,11 @@ int kraft_log_open(kraft_log_t *log, const char *dir, int64_t segment_bytes, cha
         close(fd);
     }
     if (log->nsegs == 0) {
-        if (push_segment(log, 0) < 0) {
+        if (push_segment(log, log->end_offset) < 0) {
             snprintf(err, errsz, "out of memory");
             goto fail;
         }
-        log->fd = kraft_lg_open_segment(log, 0, O_RDWR | O_CREAT, err, errsz);
+        log->fd = kraft_lg_open_segment(log, log->end_offset, O_RDWR | O_CREAT, err, errsz);
         if (log->fd < 0 || kraft_fsync_dir(dir, err, errsz) < 0)
             goto fail;
     }
@@ -494,7 +503,7 @@ static size_t record_size(int32_t delta, const od_meta_record_t *key,
     return kraft_varint_size((int64_t)body) + body;
 }
 
-static uint8_t *encode_batch(int64_t base, int32_t epoch, int control,
+uint8_t *kraft_lg_encode_batch(int64_t base, int32_t epoch, int control,
                              const od_meta_record_t *keys, const od_meta_record_t *values,
                              size_t n, int64_t now_ms, size_t *len_out, char *err, size_t errsz)
 {
@@ -602,7 +611,7 @@ int kraft_log_write(kraft_log_t *log, int32_t epoch, int control, const od_meta_
         return -2;
     }
     size_t len;
-    uint8_t *b = encode_batch(log->end_offset, epoch, control, keys, values, n, now_ms, &len,
+    uint8_t *b = kraft_lg_encode_batch(log->end_offset, epoch, control, keys, values, n, now_ms, &len,
                               err, errsz);
     if (!b)
         return -2;

@@ -35,5 +35,11 @@ int kraft_lg_cut_tail(kraft_log_t *log, size_t i, int fd, int64_t pos, int64_t f
                       const char *why, char *err, size_t errsz);
 int kraft_lg_open_segment(kraft_log_t *log, int64_t base, int flags, char *err, size_t errsz);
 int kraft_lg_roll(kraft_log_t *log, char *err, size_t errsz);
+/* One RecordBatch v2 of n records with offsets base.., malloc'd; NULL with
+ * err when it would pass KRAFT_MAX_BATCH_BYTES. Snapshots use it too. */
+uint8_t *kraft_lg_encode_batch(int64_t base, int32_t epoch, int control,
+                               const od_meta_record_t *keys, const od_meta_record_t *values,
+                               size_t n, int64_t now_ms, size_t *len_out, char *err,
+                               size_t errsz);
 
 #endif

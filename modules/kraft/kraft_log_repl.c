@@ -263,3 +263,93 @@ int kraft_log_truncate(kraft_log_t *log, int64_t offset, char *err, size_t errsz
     log->rc_offset = -1;
     return 0;
 }
+
+/* ---- start after a snapshot, trimming ---------------------------------------- */
+
+int kraft_log_cursor_at(kraft_log_t *log, int64_t offset, kraft_log_cursor_t *c, char *err,
+                        size_t errsz)
+{
+    size_t seg;
+    int64_t pos;
+    int rc = locate(log, offset, &seg, &pos, err, errsz);
+    if (rc < 0)
+        return rc;
+    c->seg = seg;
+    c->pos = pos;
+    c->offset = offset;
+    return 0;
+}
+
+int64_t kraft_log_start_offset(const kraft_log_t *log)
+{
+    return log->nsegs ? log->segs[0].base_offset : log->end_offset;
+}
+
+int kraft_log_trim(kraft_log_t *log, int64_t offset, char *err, size_t errsz)
+{
+    size_t drop = 0;
+    /* Segment i lies wholly below offset when the next one starts at or
+     * below it; the active (last) segment always stays. */
+    while (drop + 1 < log->nsegs && log->segs[drop + 1].base_offset <= offset)
+        drop++;
+    if (drop == 0)
+        return 0;
+    for (size_t i = 0; i < drop; i++) {
+        char *p = kraft_lg_seg_path(log, log->segs[i].base_offset);
+        if (!p || (unlink(p) < 0 && errno != ENOENT)) {
+            snprintf(err, errsz, "cannot delete metadata log segment %s: %s", p ? p : "?",
+                     p ? strerror(errno) : "out of memory");
+            free(p);
+            drop = i; /* what is gone so far */
+            break;
+        }
+        free(p);
+    }
+    if (drop == 0)
+        return -1;
+    memmove(log->segs, log->segs + drop, (log->nsegs - drop) * sizeof log->segs[0]);
+    log->nsegs -= drop;
+    int64_t start = log->segs[0].base_offset;
+    /* Epochs that ended before the new start go; the one in force there
+     * now starts at the log start. */
+    size_t e = 0;
+    while (e + 1 < log->nepochs && log->epochs[e + 1].start_offset <= start)
+        e++;
+    if (e > 0) {
+        memmove(log->epochs, log->epochs + e, (log->nepochs - e) * sizeof log->epochs[0]);
+        log->nepochs -= e;
+    }
+    if (log->nepochs && log->epochs[0].start_offset < start)
+        log->epochs[0].start_offset = start;
+    log->rc_offset = -1;
+    if (kraft_fsync_dir(log->dir, err, errsz) < 0)
+        return -1;
+    return (int)drop;
+}
+
+int kraft_log_reset(kraft_log_t *log, int64_t offset, int32_t epoch, char *err, size_t errsz)
+{
+    /* The new empty segment first, so that a failure leaves the old log. */
+    int fd = kraft_lg_open_segment(log, offset, O_RDWR | O_CREAT | O_TRUNC, err, errsz);
+    if (fd < 0)
+        return -1;
+    for (size_t i = 0; i < log->nsegs; i++) {
+        if (log->segs[i].base_offset == offset)
+            continue;
+        char *p = kraft_lg_seg_path(log, log->segs[i].base_offset);
+        if (p && unlink(p) < 0 && errno != ENOENT)
+            od_logf(OD_LOG_WARN, "kraft: cannot delete %s: %s", p, strerror(errno));
+        free(p);
+    }
+    close(log->fd);
+    log->fd = fd;
+    log->segs[0].base_offset = offset;
+    log->segs[0].size = 0;
+    log->nsegs = 1;
+    log->nepochs = 0;
+    kraft_lg_note_epoch(log, epoch, offset); /* the snapshot's: Raft compares it */
+    log->end_offset = log->synced_end = offset;
+    log->unsynced_pos = -1;
+    log->rc_offset = -1;
+    return kraft_fsync_dir(log->dir, err, errsz);
+}

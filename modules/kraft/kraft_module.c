@@ -104,6 +104,7 @@ static int apply_record(void *arg, const kraft_record_t *r, char *err, size_t er
 {
     kraft_t *k = arg;
     char why[384];
+    k->applied_epoch = r->epoch;
     if (r->control) {
         /* Raft's own records (leader changes) mean nothing to the image. */
         if (r->key && r->key_len >= 4 && kraft_get_be16(r->key + 2) == KRAFT_CONTROL_CLUSTER_ID)
@@ -122,6 +123,7 @@ static int apply_record(void *arg, const kraft_record_t *r, char *err, size_t er
         return -1;
     }
     k->records_applied++;
+    k->snap_bytes_since += r->value_len;
     return 0;
 }
 
@@ -162,6 +164,7 @@ void kraft_apply_committed(kraft_t *k)
         snprintf(k->fatal, sizeof k->fatal, "%s", err);
         od_logf(OD_LOG_ERROR, "kraft: %s; refusing further metadata changes", err);
     }
+    kraft_snap_after_apply(k);
     while (k->pending &&
            (k->fatal[0] || k->pending->last_offset < k->applied.offset)) {
         kraft_pending_t *p = k->pending;
@@ -398,14 +401,12 @@ static int kraft_start(void *self, od_core_t *core, char *err, size_t errsz)
                 k->cluster_id, k->meta_dir);
 
     /* The log first: it takes the directory lock before anything is written. */
-    if (kraft_log_open(&k->log, k->part_dir, k->cfg_segment_bytes, err, errsz) < 0)
+    k->records_applied = 0;
+    if (kraft_snap_start(k, err, errsz) < 0)
         goto fail;
     k->log_open = 1;
     if (kraft_qstate_read(k->qstate_path, &qs, err, errsz) < 0)
         goto fail;
-    kraft_log_cursor_init(&k->log, &k->applied);
-    k->records_applied = 0;
-    k->st.high_watermark = 0;
     if (kraft_raft_start(k, &qs, err, errsz) < 0)
         goto fail;
     if (k->fatal[0]) {
@@ -414,8 +415,10 @@ static int kraft_start(void *self, od_core_t *core, char *err, size_t errsz)
     }
     if (solo)
         od_logf(OD_LOG_INFO,
-                "kraft: metadata ready: %" PRId64 " records replayed from %s, log end offset %"
-                PRId64, k->records_applied, k->part_dir, k->log.end_offset);
+                "kraft: metadata ready: %" PRId64 " snapshot records and %" PRId64
+                " log records replayed from %s, log start offset %" PRId64 ", end offset %"
+                PRId64, k->snap_records_loaded, k->records_applied, k->part_dir,
+                kraft_log_start_offset(&k->log), k->log.end_offset);
     else
         od_logf(OD_LOG_INFO, "kraft: node %" PRId32 " is %s of a quorum of %zu voters; metadata "
                 "log end offset %" PRId64 ", records are applied once committed",
@@ -433,6 +436,7 @@ static void kraft_stop(void *self)
     /* A leader resigns (EndQuorumEpoch) so that the others elect a new one
      * without waiting for a timeout; connections close. */
     kraft_raft_stop(k);
+    kraft_snap_fetch_stop(k);
     /* Proposals written in the last loop turn are made durable but not
      * applied: the core has let go of its image by now. They are applied at
      * the next start; their callers hear NOT_CONTROLLER (retriable), as for
@@ -608,6 +612,20 @@ static int kraft_init(od_module_ctx_t *ctx, char *err, size_t errsz)
         *ms_targets[i] = atoll(ms[i].dflt);
     }
     k->cfg_segment_bytes = 1073741824;
+    k->conf[9] = (od_conf_def_t){
+        .name = "metadata.log.max.record.bytes.between.snapshots", .type = OD_CONF_INT,
+        .dflt = "20971520", .min = 1, .max = INT64_MAX,
+        .doc = "a snapshot of the metadata image is written once this many bytes of records "
+               "were committed since the last one",
+        .target = &k->cfg_snap_bytes, .flags = OD_CONF_F_SIZE};
+    k->conf[10] = (od_conf_def_t){
+        .name = "metadata.log.max.snapshot.interval.ms", .type = OD_CONF_INT,
+        .dflt = "3600000", .min = 0, .max = INT64_MAX,
+        .doc = "a snapshot is also written at the first commit this long after the last one "
+               "(0: only by size)",
+        .target = &k->cfg_snap_interval_ms};
+    k->cfg_snap_bytes = 20971520;
+    k->cfg_snap_interval_ms = 3600000;
     od_module_set_data(ctx, k);
     if (od_register_config(ctx, k->conf, sizeof k->conf / sizeof k->conf[0]) < 0 ||
         od_register_controlplane(ctx, &kraft_ops, k) < 0) {

@@ -398,6 +398,8 @@ void kraft_leader_fetched(kraft_t *k, int32_t replica, int64_t offset)
     if (k->st.high_watermark > hw) {
         kraft_on_committed(k);
         answer_all_parked(k); /* everyone learns the new high watermark */
+    } else {
+        kraft_snap_after_apply(k); /* replicas moved on: segments may go */
     }
 }
 

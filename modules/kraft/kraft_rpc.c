@@ -1,6 +1,6 @@
 /* kraft_rpc.c - the KRaft RPCs this node answers (ABI 1.3 handle op): Vote,
- * BeginQuorumEpoch, EndQuorumEpoch, Fetch of the metadata log and
- * DescribeQuorum. Requests are decoded by the codecs generated from
+ * BeginQuorumEpoch, EndQuorumEpoch, Fetch of the metadata log,
+ * DescribeQuorum and FetchSnapshot (kraft_rpc_snapshot.c). Requests are decoded by the codecs generated from
  * core/proto/schema/kraft/ into kraft_proto_gen.c; anything malformed
  * closes the connection, anything well-formed but wrong is a Kafka error
  * code in the answer. State changes go through kraft_raft.c. */
@@ -21,6 +21,7 @@ const od_cp_api_t kraft_apis[KRAFT_NAPIS] = {
     {OD_API_BEGIN_QUORUM_EPOCH, 0, 1, 1, 0},
     {OD_API_END_QUORUM_EPOCH, 0, 1, 1, 0},
     {OD_API_DESCRIBE_QUORUM, 0, 2, 0, OD_CP_API_ALL_LISTENERS},
+    {OD_API_FETCH_SNAPSHOT, 0, 1, 0, 0},
 };
 
 #define FETCH_WAIT_MAX_MS 500 /* Kafka's controller.quorum.fetch... max wait (RaftConfig) */
@@ -240,6 +241,13 @@ static int diverges(kraft_t *k, int64_t fetch_offset, int32_t last_epoch, int32_
 {
     if (fetch_offset == 0 && last_epoch < 0)
         return 0;
+    /* At the log start (a replica that installed a snapshot ending there)
+     * the epochs below are gone with the trimmed segments: nothing to
+     * compare, and the snapshot was committed. */
+    int64_t start = kraft_log_start_offset(&k->log);
+    if (start > 0 && fetch_offset == start &&
+        (k->log.nepochs == 0 || last_epoch <= k->log.epochs[0].epoch))
+        return 0;
     int32_t found;
     int64_t e = kraft_log_end_offset_for_epoch(&k->log, last_epoch, &found);
     if (found == last_epoch && last_epoch >= 0 && fetch_offset <= e)
@@ -291,7 +299,11 @@ void kraft_answer_parked(kraft_t *k, kraft_parked_t *pk)
     } else {
         p.high_watermark = k->st.high_watermark;
         p.last_stable_offset = k->st.high_watermark;
-        if (diverges(k, pk->fetch_offset, pk->last_fetched_epoch, &div_epoch, &div_end)) {
+        if (pk->fetch_offset < kraft_log_start_offset(&k->log) && k->snap_end >= 0) {
+            /* Trimmed away: the replica must load the newest snapshot. */
+            p.snapshot_id.end_offset = k->snap_end;
+            p.snapshot_id.epoch = k->snap_epoch;
+        } else if (diverges(k, pk->fetch_offset, pk->last_fetched_epoch, &div_epoch, &div_end)) {
             p.diverging_epoch.epoch = div_epoch;
             p.diverging_epoch.end_offset = div_end;
         } else {
@@ -543,6 +555,7 @@ void kraft_handle(void *self, const od_cp_request_t *req, od_cp_reply_t *reply)
         od_EndQuorumEpochRequest_t end;
         od_FetchRequest_t fetch;
         od_DescribeQuorumRequest_t describe;
+        od_FetchSnapshotRequest_t snapshot;
     } in;
     int rc = -1;
     switch (req->api_key) {
@@ -560,6 +573,9 @@ void kraft_handle(void *self, const od_cp_request_t *req, od_cp_reply_t *reply)
         break;
     case OD_API_DESCRIBE_QUORUM:
         rc = od_DescribeQuorumRequest_decode(&s, req->api_version, &a, &in.describe);
+        break;
+    case OD_API_FETCH_SNAPSHOT:
+        rc = od_FetchSnapshotRequest_decode(&s, req->api_version, &a, &in.snapshot);
         break;
     }
     if (rc < 0 || od_slice_left(&s) > 0) {
@@ -582,6 +598,9 @@ void kraft_handle(void *self, const od_cp_request_t *req, od_cp_reply_t *reply)
         break;
     case OD_API_DESCRIBE_QUORUM:
         handle_describe(k, req, &in.describe, reply);
+        break;
+    case OD_API_FETCH_SNAPSHOT:
+        kraft_handle_fetch_snapshot(k, req, &in.snapshot, reply);
         break;
     }
     od_arena_free(&a);

@@ -15,4 +15,8 @@ int kraft_cluster_ok(const kraft_t *k, od_str_t cid);
 /* Flattens w (and frees it) into the answer. */
 int kraft_send_wbuf(od_cp_reply_t *reply, od_wbuf_t *w);
 
+/* kraft_rpc_snapshot.c: FetchSnapshot, answered by the leader. */
+void kraft_handle_fetch_snapshot(kraft_t *k, const od_cp_request_t *req,
+                                 const od_FetchSnapshotRequest_t *in, od_cp_reply_t *reply);
+
 #endif

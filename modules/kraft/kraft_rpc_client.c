@@ -319,7 +319,13 @@ static void fetch_answer(void *arg, int status, const uint8_t *body, size_t len)
                 kraft_reset_fetch_timeout(k);
                 later = 0;
                 again = 1;
-                if (p->diverging_epoch.epoch >= 0 || p->diverging_epoch.end_offset >= 0) {
+                if (p->snapshot_id.end_offset >= 0) {
+                    /* Below the leader's log start: its snapshot first. */
+                    kraft_snap_fetch_start(k, c->peer_id, p->snapshot_id.end_offset,
+                                           p->snapshot_id.epoch);
+                    again = 0;
+                    later = 0;
+                } else if (p->diverging_epoch.epoch >= 0 || p->diverging_epoch.end_offset >= 0) {
                     truncate_to(k, p->diverging_epoch.epoch, p->diverging_epoch.end_offset);
                 } else if (p->records.len > 0) {
                     int rc = kraft_log_append_raw(&k->log, p->records.p, (size_t)p->records.len,

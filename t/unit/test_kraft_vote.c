@@ -65,6 +65,15 @@ const char *od_core_config_get(od_core_t *core, const char *key)
 }
 int64_t od_now_ms(void) { return 1700000000000; }
 int64_t od_mono_ms(void) { return 1000; }
+int od_metadata_snapshot(od_core_t *core, od_meta_record_t **recs, size_t *n)
+{
+    (void)core;
+    *recs = NULL;
+    *n = 0;
+    return 0;
+}
+void od_metadata_reset_begin(od_core_t *core) { (void)core; }
+void od_metadata_reset_end(od_core_t *core) { (void)core; }
 int od_metadata_apply(od_core_t *core, const uint8_t *rec, size_t len, int64_t offset, char *err,
                       size_t errsz)
 {

@@ -189,6 +189,41 @@ int main(void)
            "replayed per-broker value: max.message.bytes 777, DYNAMIC_BROKER_CONFIG");
     tap_ok(v3 && strcmp(v3, "1073741824") == 0 && s3 == OD_CFGSRC_DEFAULT,
            "another node's value does not apply here");
+
+    /* Installing a snapshot over an image that moved on since
+     * (od_metadata_reset_*): the original image's snapshot over the
+     * replayed one with a new topic and changed configs. */
+    od_image_t replayed = a->image;
+    a->image = saved;
+    tap_is_int(od_metadata_snapshot(a, &recs, &n), 0, "snapshot of the original image");
+    saved = a->image;
+    a->image = replayed;
+    int moved = apply(a, frame_topic("extra", 3, &len), &len, off++);
+    moved |= apply(a, frame_partition(3, 0, 1, &len), &len, off++);
+    moved |= apply(a, frame_config("orders", "retention.ms", "2000", &len), &len, off++);
+    moved |= apply(a, frame_config("orders", "cleanup.policy", "compact", &len), &len, off++);
+    tap_is_int(moved, 0, "the image moves on: a new topic, changed configs");
+    od_partition_t *kept = u ? u->partitions[0] : NULL;
+    od_metadata_reset_begin(a);
+    ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        ok &= od_metadata_apply(a, recs[i].data, recs[i].len, 99, err, sizeof(err)) == 0;
+        free((void *)recs[i].data);
+    }
+    free(recs);
+    od_metadata_reset_end(a);
+    od_topic_t *w = od_image_topic(&a->image, "orders", 6);
+    tap_ok(ok && w == u && w && w->partitions[0] == kept && w->npartitions == 2,
+           "reset: the topic the snapshot holds is kept in place, partitions and all");
+    tap_ok(!od_image_topic(&a->image, "extra", 5) && a->image.ntopics == 1,
+           "reset: the topic the snapshot does not hold is removed");
+    tap_ok(w && od_topic_config(w, "retention.ms") &&
+               strcmp(od_topic_config(w, "retention.ms"), "1000") == 0 &&
+               !od_topic_config(w, "cleanup.policy"),
+           "reset: configs are exactly the snapshot's");
+    tap_ok(a->image.nbroker_default_configs == 1 && a->image.nbroker_configs == 1 &&
+               !a->image.resetting,
+           "reset: broker configs are the snapshot's, the reset is over");
     od_image_free(a, &a->image);
     od_image_free(a, &saved);
 
