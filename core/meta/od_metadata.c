@@ -1,5 +1,6 @@
 /* od_metadata.c - the metadata image: apply committed records, answer
  * lookups, and turn admin intentions into proposed records. */
+#include "od_authz.h"
 #include "od_metadata.h"
 
 #include <inttypes.h>
@@ -578,6 +579,14 @@ void od_metadata_reset_begin(od_core_t *core)
     free_kvs(&img->broker_configs, &img->nbroker_configs);
     free_kvs(&img->broker_default_configs, &img->nbroker_default_configs);
     img->next_producer_id = 0;
+    /* ACL bindings, SCRAM credentials and schemas come back with the
+     * snapshot's records; one the snapshot lacks was removed while this node
+     * was behind and must not survive (a stale ACL or password would). */
+    for (const od_acl_entry_t *e = od_acls_next(img, NULL); e; e = od_acls_next(img, e))
+        od_authz_acl_removed(core, e->id);
+    od_acls_free(img);
+    od_scram_store_free(core);
+    od_schema_store_free(core);
 }
 
 void od_metadata_reset_end(od_core_t *core)
