@@ -379,6 +379,7 @@ void od_repl_tick(od_core_t *core, int64_t now_ms)
                 od_fetcher_add(core, p->repl, p->leader);
         }
     od_elect_tick(core, now);
+    od_reassign_tick(core, now);
 }
 
 void od_repl_stop(od_core_t *core)
