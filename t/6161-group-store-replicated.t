@@ -68,7 +68,7 @@ tap.ok(coord is not None, "FindCoordinator: node %s" % coord)
 tap.ok(odtest.wait_until(lambda: offsets_isr(coord) == [1, 2, 3], 30),
        "__consumer_offsets-0 has all three replicas in sync")
 others = [n for n in (1, 2, 3) if n != coord]
-asg = G.assignment([("t", [0])])
+asg = G.assignment({"t": [0]})
 
 # ---- (a) healthy ---------------------------------------------------------------
 with odtest.Conn(c.bports[coord - 1], timeout=30) as cn:
