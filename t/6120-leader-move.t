@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # Leadership moving in a 3-node cluster, on purpose and deterministically:
-#  (a) AlterPartitionReassignments reorders the replicas (moving them elsewhere is refused,
-#      and says so), ElectLeaders (preferred) then moves the leader; the new leader starts a
+#  (a) AlterPartitionReassignments reorders the replicas (a broker listed twice is refused,
+#      and says so; moves to other brokers are t/6160), ElectLeaders (preferred) then moves the leader; the new leader starts a
 #      new leader epoch; an idempotent librdkafka producer and kafka-python with acks=all
 #      go on through the move: every acknowledged record is there exactly once, in order;
 #  (b) OffsetForLeaderEpoch on the new leader: epoch 0 ends where epoch 1 began;
@@ -139,9 +139,9 @@ odtest.wait_topic(admin, "mv", 1)
 tap.is_(layout("mv")[0][0], first, "mv-0 led by node %d" % first)
 top, res = reassign(ctl, "mv", 0, [first, ctl, 99])
 tap.is_(res[0][0], INVALID_REPLICA_ASSIGNMENT, "a replica on an unknown broker: INVALID_REPLICA_ASSIGNMENT")
-top, res = reassign(ctl, "mv", 0, [first, ctl])
-tap.is_(res[0], (INVALID_REPLICA_ASSIGNMENT, "Moving replicas to other brokers is not supported yet; "
-                 "only a new order of the current replicas is."), "moving replicas elsewhere: refused, with why")
+top, res = reassign(ctl, "mv", 0, [first, ctl, ctl])
+tap.is_(res[0], (INVALID_REPLICA_ASSIGNMENT, "Invalid replica assignment: broker %d is listed twice."
+                 % ctl), "a broker listed twice: refused, with why")
 
 p = ck.Producer(odtest.ck_conf(c.bootstrap, acks="all", enable_idempotence=True, linger_ms=2,
                                topic_metadata_refresh_interval_ms=500), logger=odtest.RdLog())

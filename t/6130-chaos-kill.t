@@ -14,7 +14,7 @@ import odtest  # noqa: E402
 import tap  # noqa: E402
 
 odtest.watchdog(int(os.environ.get("ODTEST_TIMEOUT", "600")))
-kills = int(os.environ.get("ODTEST_CHAOS_KILLS", "12"))
+kills = int(os.environ.get("ODTEST_CHAOS_KILLS", "20"))
 script = os.path.join(odtest.TOP, "scripts", "chaos-kill.py")
 env = dict(os.environ, ODRADEK_BUILD=odtest.find_build())
 p = subprocess.run([sys.executable, script, "--kills", str(kills), "--json"], env=env,

@@ -1,15 +1,10 @@
 /* od_h_reassign.c - AlterPartitionReassignments (api 45) and
- * ListPartitionReassignments (api 46) on the active controller.
- *
- * What is done: a new ORDER of a partition's replicas (the same brokers),
- * committed at once as a PartitionChangeRecord; the first replica is the
- * preferred leader, so this with ElectLeaders (or the automatic rebalance)
- * moves leadership where an operator wants it. What is not done yet:
- * moving a partition to other brokers (adding replicas that catch up,
- * then dropping the old ones); such a request is refused per partition
- * with INVALID_REPLICA_ASSIGNMENT and says so. No reassignment is ever in
- * progress, so the list is empty and a cancellation (null replicas) is
- * NO_REASSIGNMENT_IN_PROGRESS, as Kafka answers for a partition not moving. */
+ * ListPartitionReassignments (api 46) on the active controller (other
+ * brokers forward them there). The moves themselves are core/repl's
+ * od_reassign.c; this file checks the request and answers once each
+ * partition's change is committed. A new order of the same replicas is
+ * committed at once; a move to other brokers starts and is listed by
+ * ListPartitionReassignments until the controller completes it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +13,7 @@
 #include "od_dispatch.h"
 #include "od_handlers.h"
 #include "od_proto_gen.h"
+#include "od_repl.h"
 
 typedef od_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_t ra_out_t;
 
@@ -60,74 +56,26 @@ static void committed(void *arg, int status, const char *msg)
     maybe_answer(s->pd);
 }
 
-static int in_list(const int32_t *v, int32_t n, int32_t id)
+static void start_or_cancel(od_core_t *core, od_req_t *r, ra_pending_t *pd, od_partition_t *p,
+                            const int32_t *reps, int32_t n, ra_out_t *o)
 {
-    for (int32_t i = 0; i < n; i++)
-        if (v[i] == id)
-            return 1;
-    return 0;
-}
-
-static void reorder(od_core_t *core, od_req_t *r, ra_pending_t *pd, od_partition_t *p,
-                    const int32_t *reps, int32_t n, ra_out_t *o)
-{
-    char msg[256];
-    if (n <= 0 || n > 64) {
-        o->error_code = OD_ERR_INVALID_REPLICA_ASSIGNMENT;
-        set_msg(r, o, "The replica list must name 1 to 64 brokers.");
-        return;
-    }
-    for (int32_t i = 0; i < n; i++) {
-        if (!od_image_broker(&core->image, reps[i]) || in_list(reps, i, reps[i])) {
-            snprintf(msg, sizeof(msg), "Broker %d is %s.", reps[i],
-                     in_list(reps, i, reps[i]) ? "listed twice" : "not registered");
-            o->error_code = OD_ERR_INVALID_REPLICA_ASSIGNMENT;
-            set_msg(r, o, msg);
-            return;
-        }
-    }
-    int same_set = n == p->nreplicas;
-    for (int32_t i = 0; same_set && i < n; i++)
-        same_set = in_list(p->replicas, p->nreplicas, reps[i]);
-    if (!same_set) {
-        o->error_code = OD_ERR_INVALID_REPLICA_ASSIGNMENT;
-        set_msg(r, o, "Moving replicas to other brokers is not supported yet; only a new order "
-                      "of the current replicas is.");
-        return;
-    }
-    if (memcmp(reps, p->replicas, (size_t)n * sizeof(*reps)) == 0) {
-        o->error_code = OD_ERR_NONE; /* already so */
-        return;
-    }
-    od_PartitionChangeRecord_t rec;
-    od_PartitionChangeRecord_init(&rec);
-    rec.partition_id = p->index;
-    rec.topic_id = p->topic->id;
-    rec.replicas = (int32_t *)reps;
-    rec.replicas_count = n;
-    od_wbuf_t w;
-    od_wbuf_init(&w);
-    od_metarec_frame(&w, OD_METAREC_PARTITION_CHANGE, 0);
-    od_PartitionChangeRecord_encode(&w, 0, &rec);
-    size_t len = 0;
-    uint8_t *flat = w.err ? NULL : od_wbuf_flatten(&w, &len);
-    od_wbuf_free(&w);
+    char msg[256] = "";
     ra_slot_t *s = od_arena_calloc(&r->arena, 1, sizeof(*s));
-    if (!flat || !s || !core->cp) {
-        free(flat);
+    if (!s) {
         o->error_code = OD_ERR_UNKNOWN_SERVER_ERROR;
         return;
     }
     s->pd = pd;
     s->out = o;
-    od_meta_record_t mr = {flat, len};
     pd->outstanding++;
-    if (core->cp->propose(core->cp_self, &mr, 1, committed, s, msg, sizeof(msg)) < 0) {
-        pd->outstanding--;
-        o->error_code = OD_ERR_NOT_CONTROLLER;
+    int rc = n < 0 ? od_reassign_cancel(core, p, committed, s, msg, sizeof(msg))
+                   : od_reassign_start(core, p, reps, n, committed, s, msg, sizeof(msg));
+    if (rc == 0)
+        return; /* answered at the commit */
+    pd->outstanding--;
+    o->error_code = rc > 0 ? OD_ERR_NONE : (int16_t)-rc;
+    if (rc < 0)
         set_msg(r, o, msg);
-    }
-    free(flat);
 }
 
 void od_h_alter_partition_reassignments(od_req_t *r, void *body)
@@ -172,12 +120,9 @@ void od_h_alter_partition_reassignments(od_req_t *r, void *body)
             if (!t || ip->partition_index < 0 || ip->partition_index >= t->npartitions) {
                 o->error_code = OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
                 set_msg(r, o, "The partition does not exist.");
-            } else if (ip->replicas_count < 0) {
-                o->error_code = OD_ERR_NO_REASSIGNMENT_IN_PROGRESS;
-                set_msg(r, o, "No reassignment is in progress for this partition.");
             } else {
-                reorder(core, r, pd, t->partitions[ip->partition_index], ip->replicas,
-                        ip->replicas_count, o);
+                start_or_cancel(core, r, pd, t->partitions[ip->partition_index], ip->replicas,
+                                ip->replicas_count < 0 ? -1 : ip->replicas_count, o);
             }
         }
     }
@@ -185,12 +130,85 @@ void od_h_alter_partition_reassignments(od_req_t *r, void *body)
     maybe_answer(pd);
 }
 
+static int in_list(const int32_t *v, int32_t n, int32_t id)
+{
+    for (int32_t i = 0; i < n; i++)
+        if (v[i] == id)
+            return 1;
+    return 0;
+}
+
+typedef od_ListPartitionReassignmentsResponse_OngoingTopicReassignment_t lr_topic_t;
+typedef od_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_t lr_part_t;
+
+/* The moves in progress of t (all of its partitions, or those listed in
+ * want when filter is set): appended to out; -1 out of memory. */
+static int list_topic(od_req_t *r, od_topic_t *t, int filter, const int32_t *want, int32_t nwant,
+                      lr_topic_t *out)
+{
+    int32_t n = 0;
+    out->name = od_str_c(t->name);
+    out->partitions = od_arena_calloc(&r->arena, t->npartitions ? (size_t)t->npartitions : 1,
+                                      sizeof(*out->partitions));
+    if (!out->partitions)
+        return -1;
+    for (int32_t i = 0; i < t->npartitions; i++) {
+        od_partition_t *p = t->partitions[i];
+        if (!od_reassign_in_progress(p) || (filter && !in_list(want, nwant, i)))
+            continue;
+        lr_part_t *o = &out->partitions[n++];
+        o->partition_index = i;
+        o->replicas = p->replicas;
+        o->replicas_count = p->nreplicas;
+        o->adding_replicas = p->adding;
+        o->adding_replicas_count = p->nadding;
+        o->removing_replicas = p->removing;
+        o->removing_replicas_count = p->nremoving;
+    }
+    out->partitions_count = n;
+    return 0;
+}
+
 void od_h_list_partition_reassignments(od_req_t *r, void *body)
 {
-    (void)body;
+    od_core_t *core = r->conn->core;
+    od_ListPartitionReassignmentsRequest_t *req = body;
     od_ListPartitionReassignmentsResponse_t resp;
     od_ListPartitionReassignmentsResponse_init(&resp);
-    resp.topics_count = 0; /* reorders commit at once: nothing is ever in progress */
+    size_t cap = req->topics_count >= 0 ? (size_t)req->topics_count : core->image.ntopics;
+    resp.topics = od_arena_calloc(&r->arena, cap ? cap : 1, sizeof(*resp.topics));
+    if (!resp.topics) {
+        od_req_drop(r);
+        return;
+    }
+    int32_t n = 0;
+    if (req->topics_count >= 0) {
+        /* Named topics that do not exist are left out, as Kafka does. */
+        for (int32_t i = 0; i < req->topics_count; i++) {
+            od_str_t name = req->topics[i].name;
+            od_topic_t *t = name.len > 0 ? od_image_topic(&core->image, name.p, (size_t)name.len)
+                                         : NULL;
+            if (!t)
+                continue;
+            int32_t nw = req->topics[i].partition_indexes_count;
+            if (list_topic(r, t, 1, req->topics[i].partition_indexes, nw > 0 ? nw : 0,
+                           &resp.topics[n]) < 0) {
+                od_req_drop(r);
+                return;
+            }
+            n += resp.topics[n].partitions_count > 0;
+        }
+    } else {
+        for (od_topic_t *t = od_image_next_topic(&core->image, NULL); t && (size_t)n < cap;
+             t = od_image_next_topic(&core->image, t)) {
+            if (list_topic(r, t, 0, NULL, 0, &resp.topics[n]) < 0) {
+                od_req_drop(r);
+                return;
+            }
+            n += resp.topics[n].partitions_count > 0;
+        }
+    }
+    resp.topics_count = n;
     od_ListPartitionReassignmentsResponse_encode(&r->resp, r->hdr.api_version, &resp);
     od_req_done(r);
 }

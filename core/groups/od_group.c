@@ -249,6 +249,7 @@ void od_group_drop_member(od_group_t *g, od_gmember_t *m)
 static void free_group(od_group_t *g)
 {
     od_coord_t *c = g->coord;
+    od_gstore_detach(g);
     if (g->join_timer && c->loop)
         od_loop_cancel(c->loop, g->join_timer);
     for (size_t i = 0; i < g->nmembers; i++) {

@@ -134,6 +134,7 @@ struct od_group {
     int64_t initial_remaining; /* ms the initial delay may still extend */
     int32_t rebalance_timeout;
     int has_metadata; /* group metadata was written or loaded */
+    struct od_gstore_wait *store_wait; /* a group record waiting for the ISR (od_group_store.c) */
     struct od_coord *coord; /* the coordinator whose table holds it */
     od_group_t *next; /* hash chain */
 };
@@ -335,6 +336,17 @@ int od_gbatch_group_tombstone(od_gbatch_t *b, const char *group);
 int16_t od_gbatch_append(od_coord_t *c, od_gbatch_t *b, int32_t partition);
 /* Write the group's metadata record (members, assignments). */
 int16_t od_gstore_group(od_group_t *g);
+/* Write it and call done(g, error) once the ISR of the group's partition
+ * has it (Kafka's storeGroup, acks=-1 within offsets.commit.timeout.ms),
+ * with Kafka's mapping of a failed wait: NOT_COORDINATOR (no longer the
+ * leader), REBALANCE_IN_PROGRESS (timed out), COORDINATOR_NOT_AVAILABLE.
+ * done runs at once without a replicated log (unit tests); it is not run
+ * when the group is freed, changes generation or leaves
+ * CompletingRebalance meanwhile. An error returned means done will not run. */
+typedef void (*od_gstored_fn)(od_group_t *g, int16_t error);
+int16_t od_gstore_group_replicated(od_group_t *g, od_gstored_fn done);
+/* The group is being freed: a pending wait forgets it. */
+void od_gstore_detach(od_group_t *g);
 
 /* Encoded record keys and values (malloc'd; caller frees). */
 uint8_t *od_gstore_offset_key(const char *group, const char *topic, int32_t partition,

@@ -449,8 +449,12 @@ static int str_matches(const char *s, od_str_t v)
     return s && v.len >= 0 && strlen(s) == (size_t)v.len && memcmp(s, v.p, (size_t)v.len) == 0;
 }
 
+static void leader_stored(od_group_t *g, int16_t ec);
+
 static void leader_sync(od_group_t *g, const od_sync_assign_t *asg, int32_t nasg)
 {
+    if (g->store_wait)
+        return; /* a repeated SyncGroup of the leader: the first one's assignment is being stored */
     for (size_t i = 0; i < g->nmembers; i++) {
         od_gmember_t *m = g->members[i];
         free(m->assignment);
@@ -467,7 +471,16 @@ static void leader_sync(od_group_t *g, const od_sync_assign_t *asg, int32_t nasg
             break;
         }
     }
-    int16_t ec = od_gstore_group(g);
+    /* The members learn their assignment only once the group record is in
+     * the ISR, so a new coordinator knows this generation (Kafka's
+     * storeGroup with acks=-1). */
+    int16_t ec = od_gstore_group_replicated(g, leader_stored);
+    if (ec != OD_ERR_NONE)
+        leader_stored(g, ec);
+}
+
+static void leader_stored(od_group_t *g, int16_t ec)
+{
     if (ec != OD_ERR_NONE) {
         od_logf(OD_LOG_WARN, "group %s: storing generation %d failed: %s", g->id, g->generation,
                 od_err_name(ec));

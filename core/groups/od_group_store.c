@@ -16,6 +16,7 @@
 #include "od_batch.h"
 #include "od_core.h"
 #include "od_group.h"
+#include "od_repl.h"
 #include "od_topic_config.h"
 
 /* ---- encoding ---- */
@@ -211,6 +212,93 @@ int16_t od_gstore_group(od_group_t *g)
     if (ec == OD_ERR_NONE)
         g->has_metadata = 1;
     return ec;
+}
+
+struct od_gstore_wait {
+    od_group_t *g; /* NULL once the group is freed */
+    int32_t generation;
+    od_gstored_fn done;
+};
+
+void od_gstore_detach(od_group_t *g)
+{
+    if (g->store_wait)
+        g->store_wait->g = NULL;
+    g->store_wait = NULL;
+}
+
+/* Kafka's GroupMetadataManager.storeGroup maps a failed append so. */
+static int16_t store_error(int16_t ec)
+{
+    switch (ec) {
+    case OD_ERR_NONE:
+        return OD_ERR_NONE;
+    case OD_ERR_UNKNOWN_TOPIC_OR_PARTITION:
+    case OD_ERR_NOT_ENOUGH_REPLICAS:
+    case OD_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+        return OD_ERR_COORDINATOR_NOT_AVAILABLE;
+    case OD_ERR_NOT_LEADER_OR_FOLLOWER:
+    case OD_ERR_KAFKA_STORAGE_ERROR:
+        return OD_ERR_NOT_COORDINATOR;
+    case OD_ERR_REQUEST_TIMED_OUT:
+        return OD_ERR_REBALANCE_IN_PROGRESS;
+    default:
+        return OD_ERR_UNKNOWN_SERVER_ERROR;
+    }
+}
+
+static void group_replicated(void *arg, int16_t ec)
+{
+    struct od_gstore_wait *w = arg;
+    od_group_t *g = w->g;
+    od_gstored_fn done = w->done;
+    int32_t generation = w->generation;
+    free(w);
+    if (!g)
+        return;
+    g->store_wait = NULL;
+    if (g->generation != generation || g->state != OD_GS_COMPLETING)
+        return; /* moved on (a rebalance began): this outcome answers no one */
+    if (ec != OD_ERR_NONE)
+        od_logf(OD_LOG_WARN, "group %s: generation %d not replicated: %s", g->id, generation,
+                od_err_name(ec));
+    done(g, store_error(ec));
+}
+
+int16_t od_gstore_group_replicated(od_group_t *g, od_gstored_fn done)
+{
+    int16_t ec = od_gstore_group(g);
+    if (ec != OD_ERR_NONE)
+        return ec;
+    od_core_t *core = g->coord ? g->coord->core : NULL;
+    od_topic_t *t = core ? od_image_topic(&core->image, OD_GROUP_OFFSETS_TOPIC,
+                                          strlen(OD_GROUP_OFFSETS_TOPIC))
+                         : NULL;
+    if (!core) { /* unit tests: the append is the store */
+        done(g, OD_ERR_NONE);
+        return OD_ERR_NONE;
+    }
+    if (!t || g->partition < 0 || g->partition >= t->npartitions)
+        return OD_ERR_COORDINATOR_NOT_AVAILABLE;
+    od_partition_t *p = t->partitions[g->partition];
+    struct od_gstore_wait *w = calloc(1, sizeof(*w));
+    if (!w)
+        return OD_ERR_COORDINATOR_NOT_AVAILABLE;
+    od_gstore_detach(g); /* a newer record supersedes an older wait */
+    w->g = g;
+    w->generation = g->generation;
+    w->done = done;
+    int rc = od_hw_wait(core, p, od_partition_log_end(core, p), od_repl_commit_timeout_ms(core),
+                        group_replicated, w);
+    if (rc != 0) {
+        free(w);
+        if (rc < 0)
+            return OD_ERR_COORDINATOR_NOT_AVAILABLE;
+        done(g, OD_ERR_NONE); /* already in the ISR (a lone replica) */
+        return OD_ERR_NONE;
+    }
+    g->store_wait = w;
+    return OD_ERR_NONE;
 }
 
 int16_t od_gstore_append_log(void *arg, int32_t partition, uint8_t *batch, size_t len)

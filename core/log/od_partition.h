@@ -20,6 +20,14 @@ typedef struct od_partition {
     int32_t nreplicas;
     int32_t *isr;
     int32_t nisr;
+    /* A reassignment in progress (KIP-455): replicas is the union of the
+     * original and the target; these say which of them come and go. */
+    int32_t *adding;
+    int32_t nadding;
+    int32_t *removing;
+    int32_t nremoving;
+    int64_t reassign_proposed_ms; /* the controller's completion proposal, to not repeat it */
+    int32_t reassign_proposed_epoch;
     od_log_t *log;          /* NULL unless this node holds a replica */
     int offline;            /* a local replica whose log could not be opened */
     int64_t high_watermark; /* offsets below it are committed */

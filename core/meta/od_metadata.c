@@ -244,6 +244,8 @@ static void free_partition(od_core_t *core, od_partition_t *p)
     od_partition_close_log(core, p);
     free(p->replicas);
     free(p->isr);
+    free(p->adding);
+    free(p->removing);
     free(p);
 }
 
@@ -454,7 +456,17 @@ static int apply_partition(od_core_t *core, const od_PartitionRecord_t *r, char 
         count_replicas(&core->image, p->replicas, p->nreplicas, -1);
         free(p->replicas);
         free(p->isr);
+        free(p->adding);
+        free(p->removing);
     }
+    p->nadding = r->adding_replicas_count > 0 ? r->adding_replicas_count : 0;
+    p->adding = p->nadding ? copy_i32(r->adding_replicas, p->nadding) : NULL;
+    if (!p->adding)
+        p->nadding = 0;
+    p->nremoving = r->removing_replicas_count > 0 ? r->removing_replicas_count : 0;
+    p->removing = p->nremoving ? copy_i32(r->removing_replicas, p->nremoving) : NULL;
+    if (!p->removing)
+        p->nremoving = 0;
     p->leader = r->leader;
     p->leader_epoch = r->leader_epoch;
     p->partition_epoch = r->partition_epoch;
@@ -476,6 +488,40 @@ static int apply_partition(od_core_t *core, const od_PartitionRecord_t *r, char 
 oom:
     snprintf(err, errsz, "out of memory");
     return -1;
+}
+
+static int is_replica_here(od_core_t *core, const od_partition_t *p)
+{
+    for (int32_t i = 0; i < p->nreplicas; i++)
+        if (p->replicas[i] == (int32_t)core->conf.node_id)
+            return 1;
+    return 0;
+}
+
+/* The replica set changed (a reassignment): a new replica here creates its
+ * log and then follows; a replica dropped from here stops following and
+ * deletes its log, as Kafka's StopReplica with delete does. */
+static void replicas_moved(od_core_t *core, od_partition_t *p)
+{
+    char why[700];
+    if (is_replica_here(core, p)) {
+        if (!p->log && od_partition_open_log(core, p, why, sizeof(why)) < 0)
+            od_logf(OD_LOG_ERROR, "topic %s partition %d is offline (KAFKA_STORAGE_ERROR): %s",
+                    p->topic->name, p->index, why);
+        return;
+    }
+    if (!p->log)
+        return;
+    od_repl_partition_changed(core, p); /* no role here: stops following or leading first */
+    od_fetch_partition_removed(core, p);
+    od_repl_partition_removed(core, p);
+    p->high_watermark = 0;
+    if (od_partition_delete_log(core, p, why, sizeof(why)) < 0)
+        od_logf(OD_LOG_WARN, "topic %s partition %d: deleting the moved-away replica: %s",
+                p->topic->name, p->index, why);
+    else
+        od_logf(OD_LOG_INFO, "topic %s partition %d: replica moved away, log deleted",
+                p->topic->name, p->index);
 }
 
 static int apply_partition_change(od_core_t *core, const od_PartitionChangeRecord_t *r, char *err,
@@ -501,11 +547,27 @@ static int apply_partition_change(od_core_t *core, const od_PartitionChangeRecor
             p->nreplicas = 0;
         count_replicas(&core->image, p->replicas, p->nreplicas, 1);
     }
+    if (r->adding_replicas_count >= 0) {
+        free(p->adding);
+        p->nadding = r->adding_replicas_count;
+        p->adding = p->nadding ? copy_i32(r->adding_replicas, p->nadding) : NULL;
+        if (!p->adding)
+            p->nadding = 0;
+    }
+    if (r->removing_replicas_count >= 0) {
+        free(p->removing);
+        p->nremoving = r->removing_replicas_count;
+        p->removing = p->nremoving ? copy_i32(r->removing_replicas, p->nremoving) : NULL;
+        if (!p->removing)
+            p->nremoving = 0;
+    }
     if (r->leader != -2) {
         p->leader = r->leader;
         p->leader_epoch++;
     }
     p->partition_epoch++;
+    if (r->replicas_count >= 0)
+        replicas_moved(core, p);
     od_repl_partition_changed(core, p);
     return 0;
 }
@@ -1334,8 +1396,10 @@ static void snap_topic(od_recset_t *rs, const od_topic_t *t)
         pr.replicas = p->replicas;
         pr.isr_count = p->nisr;
         pr.isr = p->isr;
-        pr.removing_replicas_count = 0;
-        pr.adding_replicas_count = 0;
+        pr.removing_replicas_count = p->nremoving;
+        pr.removing_replicas = p->removing;
+        pr.adding_replicas_count = p->nadding;
+        pr.adding_replicas = p->adding;
         pr.leader = p->leader;
         pr.leader_epoch = p->leader_epoch;
         pr.partition_epoch = p->partition_epoch;

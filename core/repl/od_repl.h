@@ -104,6 +104,22 @@ int od_elect_leader(struct od_core *core, od_partition_t *p, int unclean,
                     void (*cb)(void *arg, int status, const char *msg), void *arg, char *err,
                     size_t errsz);
 
+/* ---- reassignment on the controller (od_reassign.c, KIP-455) ---- */
+/* Move p to `target` (n brokers): 0 when proposed (cb at the commit), 1
+ * when p already has exactly these replicas, else a negated Kafka error
+ * (INVALID_REPLICA_ASSIGNMENT, NOT_CONTROLLER) with a message in err. */
+int od_reassign_start(struct od_core *core, od_partition_t *p, const int32_t *target, int32_t n,
+                      void (*cb)(void *arg, int status, const char *msg), void *arg, char *err,
+                      size_t errsz);
+/* Back to the replicas before the move: 0 proposed, else negated
+ * NO_REASSIGNMENT_IN_PROGRESS or NOT_CONTROLLER. */
+int od_reassign_cancel(struct od_core *core, od_partition_t *p,
+                       void (*cb)(void *arg, int status, const char *msg), void *arg, char *err,
+                       size_t errsz);
+int od_reassign_in_progress(const od_partition_t *p);
+/* The controller completes moves whose target replicas are all in sync. */
+void od_reassign_tick(struct od_core *core, int64_t now_mono);
+
 /* ---- acks=all (od_acks.c) ---- */
 /* The high watermark of p moved: wake produce requests waiting on it. */
 void od_acks_hw_moved(struct od_core *core, od_partition_t *p);

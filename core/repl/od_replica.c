@@ -34,8 +34,9 @@ static const od_conf_def_t repl_defs[] = {
      "where consumers read (KIP-392): the leader, or with RackAwareReplicaSelector an in-sync "
      "replica in the consumer's client.rack", NULL, 0},
     {"offsets.commit.timeout.ms", OD_CONF_INT, "5000", 1, INT32_MAX, NULL,
-     "longest an offset commit waits for the in-sync replicas of its __consumer_offsets "
-     "partition (then COORDINATOR_NOT_AVAILABLE)", NULL, 0},
+     "longest an offset commit or a group record waits for the in-sync replicas of its "
+     "__consumer_offsets partition (then COORDINATOR_NOT_AVAILABLE, a group record "
+     "REBALANCE_IN_PROGRESS)", NULL, 0},
     {"auto.leader.rebalance.enable", OD_CONF_BOOL, "true", 0, 0, NULL,
      "the active controller moves leadership back to preferred replicas (see "
      "leader.imbalance.*)", NULL, 0},
@@ -379,6 +380,7 @@ void od_repl_tick(od_core_t *core, int64_t now_ms)
                 od_fetcher_add(core, p->repl, p->leader);
         }
     od_elect_tick(core, now);
+    od_reassign_tick(core, now);
 }
 
 void od_repl_stop(od_core_t *core)
