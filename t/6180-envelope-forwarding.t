@@ -90,7 +90,8 @@ tap.is_(r.get("alice-lua-1"), odtest.NONE,
         "the controller's Lua create_topics policy sees User:alice at 127.0.0.1")
 with odtest.Conn(c.bports[follower - 1]) as anon:
     r = odtest.create_topics(anon, [("alice-lua-2", 1, 1)], timeout_ms=20000)
-tap.is_(r.get("alice-lua-2"), POLICY_VIOLATION, "... and User:ANONYMOUS (a super user) for a plaintext client: POLICY_VIOLATION")
+tap.is_(r.get("alice-lua-2"), POLICY_VIOLATION,
+        "... and User:ANONYMOUS (a super user) for a plaintext client: POLICY_VIOLATION")
 
 
 def audit(node):
@@ -148,7 +149,8 @@ with odtest.Conn(c.bports[leader - 1]) as anon:
     _, err = envelope(anon, b"", raw=b"\x05abc")
     tap.is_(err, acl.INVALID_REQUEST, "a truncated envelope: INVALID_REQUEST")
     _, err = envelope(anon, inner_create("x", key=3, version=1))
-    tap.is_(err, acl.INVALID_REQUEST, "an envelope around Metadata (not forwardable): INVALID_REQUEST")
+    tap.is_(err, acl.INVALID_REQUEST,
+            "an envelope around Metadata (not forwardable): INVALID_REQUEST")
     nested = odtest.request_header(ENVELOPE, 0, 5, flexible=True) + cbytes(inner_create("y")) + \
         cbytes(b"User:alice") + cbytes(bytes(4)) + odtest.NO_TAGS
     _, err = envelope(anon, nested)

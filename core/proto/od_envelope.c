@@ -56,7 +56,8 @@ uint8_t *od_envelope_wrap(const od_conn_t *c, const uint8_t *frame, size_t len, 
     od_wbuf_t w;
     od_wbuf_init(&w);
     od_write_compact_bytes(&w, (od_bytes_t){frame, (int32_t)len});
-    od_write_compact_bytes(&w, (od_bytes_t){(const uint8_t *)principal, (int32_t)strlen(principal)});
+    od_write_compact_bytes(&w,
+                           (od_bytes_t){(const uint8_t *)principal, (int32_t)strlen(principal)});
     od_write_compact_bytes(&w, (od_bytes_t){addr, alen});
     od_write_uvarint(&w, 0);
     uint8_t *out = w.err ? NULL : od_wbuf_flatten(&w, out_len);
