@@ -14,7 +14,7 @@
 typedef struct od_envelope {
     od_client_t client;
     int32_t outer_correlation_id;
-    char principal[256];
+    char principal[1024]; /* SASL principals are at most 512 bytes; TLS names get room too */
     char host[64];
 } od_envelope_t;
 
