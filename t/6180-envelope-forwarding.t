@@ -161,6 +161,17 @@ with odtest.Conn(c.bports[leader - 1]) as anon:
     tap.is_(err, acl.INVALID_REQUEST, "a cut inner request: INVALID_REQUEST")
     _, err = envelope(anon, inner_create("z"), principal=b"")
     tap.is_(err, acl.INVALID_REQUEST, "an empty principal: INVALID_REQUEST")
+    _, err = envelope(anon, inner_create("z"), principal=b"User:" + b"x" * 2000)
+    tap.is_(err, acl.INVALID_REQUEST, "a 2005-byte principal: INVALID_REQUEST")
+    data, err = envelope(anon, inner_create("alice-v6"), principal=b"User:alice",
+                         addr=bytes(15) + b"\x01")
+    rr = odtest.Reader(data or b"\0\0\0\0")
+    rr.i32()
+    tap.ok(err == 0 and dict(rr.array(lambda x: (x.string(), x.i16()))).get("alice-v6") == 0,
+           "an envelope naming alice at ::1 creates alice-v6")
+    tap.ok(any(ln.get("principal") == "User:alice" and ln.get("host") == "::1" and
+               ln.get("resource") == "alice-v6" for ln in audit(leader)),
+           "... and the audit log says ::1")
     tap.ok(odtest.metadata(anon) is not None, "the controller still answers afterwards")
 
 ctrl_alice = login(leader, "alice")
