@@ -325,8 +325,10 @@ typedef struct od_controlplane_ops {
      * response header), or with status < 0 (negated Kafka error, e.g.
      * -NOT_CONTROLLER when none is known within the request timeout). The
      * core forwards admin requests this way when controller_id() is not this
-     * node, so the active controller validates them against its image
-     * (KIP-590's idea, without the envelope). NULL: no forwarding. */
+     * node, so the active controller validates them against its image;
+     * req is then a KIP-590 Envelope (api 58 v0, flexible header) around
+     * the client's request, and cb gets the EnvelopeResponse body. The op
+     * copies req->body before returning. NULL: no forwarding. */
     int (*forward)(void *self, const struct od_cp_request *req,
                    void (*cb)(void *arg, int status, const uint8_t *body, size_t len),
                    void *arg);

@@ -102,7 +102,7 @@ int od_admin_check(od_req_t *r, od_ev_admin_t *ev)
     static char fallback[256]; /* loop thread only: a caller that brought no buffer */
     od_core_t *core = r->core;
     ev->struct_size = sizeof(*ev);
-    ev->client = r->conn ? &r->conn->client : od_ext_nobody();
+    ev->client = od_req_client(r) ? od_req_client(r) : od_ext_nobody();
     if (!ev->reason || ev->reason_size == 0) {
         ev->reason = fallback;
         ev->reason_size = sizeof(fallback);

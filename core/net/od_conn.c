@@ -1,5 +1,6 @@
 /* od_conn.c - connection I/O. */
 #include "od_conn.h"
+#include "od_envelope.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -226,7 +227,15 @@ void od_req_free(od_req_t *r)
     od_wbuf_free(&r->resp);
     od_arena_free(&r->arena);
     free(r->frame_copy);
+    free(r->envelope);
     free(r);
+}
+
+const od_client_t *od_req_client(const od_req_t *r)
+{
+    if (r->client)
+        return r->client;
+    return r->conn ? &r->conn->client : NULL;
 }
 
 /* Closed connections wait on core->closed_conns until the next loop turn
@@ -353,6 +362,10 @@ int od_req_keep_frame(od_req_t *r, const uint8_t *frame, size_t len)
 void od_req_done(od_req_t *r)
 {
     od_metrics_api_done(r);
+    if (r->envelope && od_envelope_finish(r) < 0) {
+        od_req_drop(r);
+        return;
+    }
     uint32_t len = (uint32_t)(r->resp.total - r->len_pos - 4);
     uint8_t be[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
     od_wbuf_patch(&r->resp, r->len_pos, be, 4);

@@ -40,6 +40,11 @@ struct od_req {
     void *wait; /* the handler's waiting state, for cancel */
     size_t charged;   /* bytes counted for it in queued.max.request.bytes */
     size_t frame_len; /* wire size of the request */
+    /* The identity the request is judged as when it is not its connection's
+     * (an Envelope's inner request: the client of the forwarding broker);
+     * NULL: the connection's. See od_req_client. */
+    const od_client_t *client;
+    struct od_envelope *envelope; /* owned: an Envelope's inner request (od_envelope.c) */
     od_req_t *next;
 };
 
@@ -110,6 +115,10 @@ void od_req_free(od_req_t *r);
 /* Recount the memory r holds (frame copy, decoded data, response) into its
  * connection's and the broker's totals. */
 void od_req_account(od_req_t *r);
+/* Who asks: the request's override, else its connection's client; NULL
+ * when the connection went away. Authorization, admin policies, events
+ * and the audit log use this, never r->conn->client. */
+const od_client_t *od_req_client(const od_req_t *r);
 /* Bytes held by requests in flight and frames being read, all connections. */
 size_t od_conn_inflight_bytes(const struct od_core *core);
 

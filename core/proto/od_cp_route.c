@@ -18,10 +18,12 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "od_core.h"
 #include "od_dispatch.h"
+#include "od_envelope.h"
 #include "od_net.h"
 
 /* The 1.3 ops exist in this control plane's struct. */
@@ -166,22 +168,6 @@ void od_cp_reply_close(od_cp_reply_t *reply, const char *why)
 
 /* ---- forwarding to the active controller -------------------------------- */
 
-static int is_forwarded_api(int16_t key)
-{
-    switch (key) {
-    case OD_API_CREATE_TOPICS:
-    case OD_API_DELETE_TOPICS:
-    case OD_API_CREATE_PARTITIONS:
-    case OD_API_ALTER_CONFIGS:
-    case OD_API_INCREMENTAL_ALTER_CONFIGS:
-    case OD_API_ELECT_LEADERS: /* elections and reassignments are the controller's */
-    case OD_API_ALTER_PARTITION_REASSIGNMENTS:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 /* No active controller could be reached: the local handler runs, and its
  * proposal fails with NOT_CONTROLLER in the API's own error fields, which
  * clients retry after refreshing metadata (as after Kafka's answer). */
@@ -205,6 +191,31 @@ static void run_here(od_req_t *r)
 static void forwarded(void *arg, int status, const uint8_t *body, size_t len)
 {
     od_req_t *r = arg;
+    const uint8_t *inner = NULL;
+    size_t inner_len = 0;
+    if (status == 0) {
+        int err = od_envelope_unwrap(body, len, r->hdr.api_key, r->hdr.api_version, &inner,
+                                     &inner_len);
+        if (err == OD_ERR_NOT_CONTROLLER) {
+            status = -OD_ERR_NOT_CONTROLLER; /* the controller moved meanwhile */
+        } else if (err != 0) {
+            /* The envelope itself was refused (this broker lacks
+             * CLUSTER_ACTION on the controller, or the answer is
+             * malformed): the client cannot be answered in its API's
+             * terms without a per-API error builder, so, as for a request
+             * Kafka cannot serve, the connection closes. */
+            od_conn_t *c = r->conn;
+            if (c)
+                od_logf(OD_LOG_WARN, "client %s correlation %d: api %d forwarded to the "
+                        "controller, envelope refused (%s %d); closing", c->peer,
+                        r->hdr.correlation_id, r->hdr.api_key,
+                        err < 0 ? "malformed answer" : "error", err);
+            od_req_no_response(r);
+            if (c)
+                od_conn_close(c, "forwarding refused");
+            return;
+        }
+    }
     if (status < 0) {
         if (r->conn)
             od_logf(OD_LOG_INFO, "client %s correlation %d: api %d not forwarded to an active "
@@ -213,7 +224,7 @@ static void forwarded(void *arg, int status, const uint8_t *body, size_t len)
         run_here(r);
         return;
     }
-    od_cp_reply((od_cp_reply_t *)r, body, len);
+    od_cp_reply((od_cp_reply_t *)r, inner, inner_len);
 }
 
 int od_cp_forward_maybe(od_conn_t *c, const od_request_header_t *h, const uint8_t *frame,
@@ -221,7 +232,7 @@ int od_cp_forward_maybe(od_conn_t *c, const od_request_header_t *h, const uint8_
 {
     od_core_t *core = c->core;
     const od_controlplane_ops_t *cp = core->cp;
-    if (!is_forwarded_api(h->api_key) || !has_cp_ops(cp) || !cp->forward ||
+    if (!od_envelope_forwardable(h->api_key) || !has_cp_ops(cp) || !cp->forward ||
         on_controller_listener(c))
         return 0; /* a forwarded request is answered where it arrives: no loops */
     if (cp->controller_id(core->cp_self) == (int32_t)core->conf.node_id)
@@ -246,9 +257,24 @@ int od_cp_forward_maybe(od_conn_t *c, const od_request_header_t *h, const uint8_
     char client_id[256];
     snprintf(client_id, sizeof(client_id), "%.*s", h->client_id.len > 0 ? (int)h->client_id.len : 0,
              h->client_id.len > 0 ? h->client_id.p : "");
+    /* KIP-590: the request goes inside an Envelope naming its client, so
+     * the controller judges it as that client (od_envelope.c). */
+    size_t env_len = 0;
+    uint8_t *env = od_envelope_wrap(c, frame, len, &env_len);
+    if (!env) {
+        od_req_no_response(r);
+        od_conn_close(c, "out of memory");
+        return 1;
+    }
     od_cp_request_t req;
-    fill_request(r, od_proto_request_flexible(h->api_key, h->api_version), client_id, &req);
-    if (cp->forward(core->cp_self, &req, forwarded, r) < 0)
+    fill_request(r, 1, client_id, &req);
+    req.api_key = OD_API_ENVELOPE;
+    req.api_version = 0;
+    req.body = env;
+    req.body_len = env_len;
+    int sent = cp->forward(core->cp_self, &req, forwarded, r);
+    free(env); /* the forward op copies the frame into its output buffer */
+    if (sent < 0)
         forwarded(r, -OD_ERR_NOT_CONTROLLER, NULL, 0);
     return 1;
 }

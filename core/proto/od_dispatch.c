@@ -7,6 +7,7 @@
 #include "od_core.h"
 #include "od_ext.h"
 #include "od_cp_route.h"
+#include "od_envelope.h"
 #include "od_handlers.h"
 #include "od_metrics.h"
 #include "od_sasl.h"
@@ -176,6 +177,11 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
         return;
     }
     od_conn_set_client_id(c, h.client_id.p, h.client_id.len);
+    if (h.api_key == OD_API_ENVELOPE) {
+        if (od_sasl_gate(c, &h) == 0 && !request_denied(c, &h, len))
+            od_envelope_serve(c, &h, frame, len, &s);
+        return; /* a forwarded admin request with its client's identity */
+    }
     const od_api_entry_t *api = od_dispatch_api(h.api_key);
     if (!api || !od_proto_api(h.api_key)) {
         od_logf(OD_LOG_WARN, "client %s (%.*s) correlation %d: unknown api key %d; closing",

@@ -179,9 +179,10 @@ void od_authz_acl_removed(od_core_t *core, const uint8_t id[16])
 
 int od_authz_client(od_req_t *r, od_client_t *out)
 {
-    if (!r->conn)
+    const od_client_t *c = od_req_client(r); /* an envelope's client, else the connection's */
+    if (!c)
         return 0;
-    *out = r->conn->client;
+    *out = *c;
     return 1;
 }
 

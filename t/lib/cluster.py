@@ -26,8 +26,10 @@ DESCRIBE_QUORUM = 55
 
 
 class Cluster:
-    def __init__(self, n=3, sets=None, proxies=False, roles=None, voters=None):
+    def __init__(self, n=3, sets=None, proxies=False, roles=None, voters=None, sasl=False):
         self.n = n
+        # sasl=True: a third listener, SASL_PLAINTEXT on self.sports, per node.
+        self.sports = [odtest.free_port() for _ in range(n)] if sasl else []
         self.tmp = odtest.scratch()
         self.bports = [odtest.free_port() for _ in range(n)]
         self.cports = [odtest.free_port() for _ in range(n)]
@@ -52,6 +54,8 @@ class Cluster:
             role = (roles or {}).get(i, "broker,controller")
             self.roles[i] = role
             listeners = "PLAINTEXT://127.0.0.1:%d" % self.bports[i - 1]
+            if sasl:
+                listeners += ",SASL_PLAINTEXT://127.0.0.1:%d" % self.sports[i - 1]
             if "controller" in role:
                 listeners += ",CONTROLLER://127.0.0.1:%d" % self.cports[i - 1]
             s = [("listeners", listeners), ("controller.listener.names", "CONTROLLER"),
