@@ -148,6 +148,12 @@ void odr_json_double(odr_json_t *j, double v)
         fputs("null", j->f);
 }
 
+void odr_json_raw(odr_json_t *j, const char *json_text)
+{
+    sep(j);
+    fputs(json_text, j->f);
+}
+
 void odr_json_bool(odr_json_t *j, int v)
 {
     sep(j);

@@ -31,6 +31,8 @@ void odr_json_int(odr_json_t *j, int64_t v);
 void odr_json_double(odr_json_t *j, double v);
 void odr_json_bool(odr_json_t *j, int v);
 void odr_json_null(odr_json_t *j);
+/* A value that is already one JSON text (a decoded record, odr_decode.h). */
+void odr_json_raw(odr_json_t *j, const char *json_text);
 /* Finish one document: a newline (one object per line). */
 void odr_json_line(odr_json_t *j);
 

@@ -4,6 +4,7 @@
  * --registry URL, else $ODR_SCHEMA_REGISTRY, else http://127.0.0.1:8081.
  * Registry errors ({"error_code": 40401, ...}) exit 1 with the message. */
 #include "odr.h"
+#include "odr_decode.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -392,4 +393,13 @@ int odr_cmd_schema(odr_ctx_t *ctx, int argc, char **argv)
         if (strcmp(argv[1], subs[i].name) == 0)
             return subs[i].fn(ctx, argc - 1, argv + 1);
     return odr_usage("unknown schema subcommand '%s'\n%s", argv[1], schema_usage);
+}
+
+/* For `odr consume --value-format` (odr_decode.c): one GET against the
+ * registry, the answer's JSON in *out. */
+int odr_registry_get(odr_ctx_t *ctx, const char *url, const char *path, json_t **out)
+{
+    reg_t r;
+    int code = parse_url(registry_url(url), &r);
+    return code ? code : call(ctx, &r, "GET", path, NULL, out);
 }
