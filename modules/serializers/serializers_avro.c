@@ -140,11 +140,14 @@ static int take(rd_t *r, int64_t n, const char *what)
  * bytes and fixed are strings of the code points U+0000..U+00FF). */
 static int read_value(rd_t *r, avro_schema_t s, int depth, json_t **out);
 
-/* *out = v, or an out-of-memory error (v NULL). */
+/* *out = v, or an out-of-memory error (v NULL). Callers build v only when
+ * out is set: validation on the produce path allocates nothing. */
 static int put(rd_t *r, json_t **out, json_t *v)
 {
-    if (!out)
+    if (!out) {
+        json_decref(v);
         return OD_OK;
+    }
     if (!v)
         return serializers_errf(r->err, r->errsz, "out of memory");
     *out = v;
@@ -259,11 +262,11 @@ static int read_value(rd_t *r, avro_schema_t s, int depth, json_t **out)
             return OD_ERR_INVALID;
         if (v < INT32_MIN || v > INT32_MAX)
             return serializers_errf(r->err, r->errsz, "int out of range before byte %zu", r->pos);
-        return put(r, out, json_integer(v));
+        return out ? put(r, out, json_integer(v)) : OD_OK;
     case AVRO_INT64:
         if (read_long(r, &v, 10) != OD_OK)
             return OD_ERR_INVALID;
-        return put(r, out, json_integer(v));
+        return out ? put(r, out, json_integer(v)) : OD_OK;
     case AVRO_FLOAT:
     case AVRO_DOUBLE: {
         int is_float = avro_typeof(s) == AVRO_FLOAT;
