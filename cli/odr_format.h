@@ -3,9 +3,9 @@
  *
  * The serializer seam: `odr produce --serializer NAME` encodes each key and
  * value with NAME before sending, `odr consume --serializer NAME` decodes
- * before printing. Only "string" (bytes as they are) exists today; the
- * serializer modules of issue 10 (int, long, double, JSON, Avro, Protobuf)
- * are meant to join odr_serde_table with the same two functions. */
+ * before printing. "string" (bytes as they are) is the one text serde;
+ * records in a schema's format are decoded to JSON by odr_decode.h
+ * (`odr consume --value-format`). */
 #ifndef ODR_FORMAT_H
 #define ODR_FORMAT_H
 
