@@ -131,6 +131,27 @@ tap.is_(produce(a, "shout", [b"HELLO WORLD 42!", b"hello", b"TAB\tHERE", b"OK"])
 tap.is_(produce(a, "nosuch", [b"X"]), [ck.KafkaError.INVALID_RECORD],
         "a serializer nobody loaded: the record is refused, not crashed on")
 
+# The placement check (placement.partitioner, the routing work) asks the
+# registry's partitioner: 'a' (97) belongs in partition 1 of 2.
+with odtest.Conn(a.port) as c:
+    res = odtest.create_topics(c, [("placed", 2, 1, {"placement.partitioner": "first-byte"})])
+if res.get("placed") == 0:
+    def produce_to(part, key):
+        pr = ck.Producer(odtest.ck_conf(a.bootstrap, **{"linger.ms": 0, "acks": "all",
+                                                        "enable.idempotence": False,
+                                                        "message.send.max.retries": 0}),
+                         logger=odtest.RdLog())
+        out = []
+        pr.produce("placed", key=key, value=b"v", partition=part,
+                   on_delivery=lambda err, msg: out.append(err.code() if err else 0))
+        pr.flush(30)
+        return out
+    tap.is_(produce_to(1, b"apple") + produce_to(0, b"apple") + produce_to(0, b"b"),
+            [0, ck.KafkaError.INVALID_RECORD, 0],
+            "placement.partitioner=first-byte: the key's first byte decides (97 % 2 = 1)")
+else:
+    tap.skip("placement.partitioner is not in this build (CreateTopics: %s)" % res)
+
 a.restart()
 log = a.log_text().split("==== start 2")[-1]
 tap.like(log, r"filelog: metadata ready, [1-9][0-9]* records replayed",
