@@ -27,6 +27,7 @@ for tool in ("make", "cc", "pkg-config", "kcat"):
         tap.skip_all("%s not found" % tool)
 try:
     import confluent_kafka as ck
+    import confluent_kafka.admin  # noqa: F401
 except ImportError as e:
     tap.skip_all("confluent_kafka missing: %s" % e)
 
@@ -217,5 +218,16 @@ with odtest.Conn(b.port) as c:
     lo = odtest.list_offsets(c, {("mem", 0): -1})
 tap.is_(lo[("mem", 0)][::2], (0, 0),
         "memlog keeps nothing across a restart (the topic itself is in kraft)")
+tap.is_(produce(b, "mem", [b"after the restart"]), [0], "memlog takes records again after the restart")
+adm = ck.admin.AdminClient(odtest.ck_conf(b.bootstrap))
+try:
+    adm.delete_topics(["mem"], operation_timeout=10)["mem"].result(30)
+    deleted = True
+except ck.KafkaException as e:
+    tap.diag(str(e))
+    deleted = False
+tap.ok(deleted, "DeleteTopics removes a memlog partition (remove op)")
+with odtest.Conn(b.port) as c:
+    tap.ok("mem" not in odtest.metadata(c)["topics"], "the topic is gone")
 tap.is_(b.sanitizer_reports(), [], "no sanitizer reports")
 sys.exit(odtest.finish())
