@@ -103,8 +103,7 @@ static int schema_for(odr_decoder_t *d, int32_t id, void **compiled, char *err, 
             c.failed = 0;
         json_decref(j);
     }
-    if (c.failed)
-        fprintf(stderr, "odr: %s\n", err);
+    /* a failure is remembered too: the registry is asked once per id */
     if (d->ncache < ODR_DECODE_CACHE) {
         d->cache[d->ncache++] = c;
     } else {
