@@ -18,7 +18,8 @@ typedef struct odr_decoder odr_decoder_t;
 const char *odr_decode_formats(void);
 /* A decoder for format (avro, json, protobuf, string, int, long, double);
  * NULL for an unknown name. registry: --registry URL or NULL (then
- * $ODR_SCHEMA_REGISTRY, else http://127.0.0.1:8081). */
+ * $ODR_SCHEMA_REGISTRY, the profile's schema.registry.url,
+ * http://127.0.0.1:8081). */
 odr_decoder_t *odr_decoder_new(odr_ctx_t *ctx, const char *format, const char *registry);
 /* data as one compact JSON text in *out (malloc'd); 0, or -1 with err. */
 int odr_decode_json(odr_decoder_t *d, const uint8_t *data, size_t len, char **out, char *err,

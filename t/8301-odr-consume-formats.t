@@ -85,10 +85,13 @@ tap.like(err, r"offset 2: not in the schema registry's wire format",
 tap.is_(list(rows[0]["value"]) if rows else None, [f["name"] for f in AVSC["fields"]],
         "fields in schema order")
 
-rc, out, err = odr(b, "consume", "users", "-e", "--num", "1", "--registry", URL,
-                   "--value-format", "avro")
+profile = os.path.join(tmp, "profile")
+with open(profile, "w") as f:
+    f.write("schema.registry.url=%s\n" % URL)
+rc, out, err = odr(b, "consume", "users", "-e", "--num", "1", "--value-format", "avro",
+                   env={"ODR_PROFILE": profile})
 tap.ok(rc == 0 and out.startswith('{\n  "name": "ann",\n  "age": 33,'),
-       "without --output json the value prints indented")
+       "without --output json the value prints indented; the registry from the profile")
 
 ser = JSONSerializer(json.dumps(JS), sr)
 ctx = SerializationContext("things", MessageField.VALUE)
