@@ -16,7 +16,6 @@
  * symbols the writer may write must exist in the reader (or the reader has
  * a default symbol), unions branch by branch, fixed sizes equal, names of
  * named types equal (unqualified). */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,9 +286,7 @@ static int read_value(rd_t *r, avro_schema_t s, int depth, json_t **out)
         } else {
             memcpy(&d, &bits, sizeof d);
         }
-        /* JSON has no NaN or infinities: those print as strings */
-        return put(r, out, isfinite(d) ? json_real(d) : json_string(isnan(d) ? "NaN" :
-                                                                    d > 0 ? "Infinity" : "-Infinity"));
+        return put(r, out, serializers_real_json(d));
     }
     case AVRO_BYTES:
     case AVRO_STRING: {

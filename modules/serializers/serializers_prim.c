@@ -130,6 +130,13 @@ static int dump(json_t *j, char **out, char *err, size_t errsz)
     return *out ? OD_OK : serializers_errf(err, errsz, "out of memory");
 }
 
+struct json_t *serializers_real_json(double d)
+{
+    if (isfinite(d))
+        return json_real(d);
+    return json_string(isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
+}
+
 static uint64_t be64(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
@@ -170,10 +177,7 @@ static int double_to_json(void *self, void *compiled, const uint8_t *data, size_
     uint64_t bits = be64(data, 8);
     double d;
     memcpy(&d, &bits, sizeof d);
-    /* JSON has no NaN or infinities: those print as strings */
-    return dump(isfinite(d) ? json_real(d)
-                            : json_string(isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity"),
-                out, err, errsz);
+    return dump(serializers_real_json(d), out, err, errsz);
 }
 
 #define PRIM_OPS(var, nm, fn, js)                                                                  \

@@ -13,7 +13,6 @@
  * repeated scalars accepted), strings UTF-8, nested messages valid to the
  * depth limit, proto2 required fields present. Unknown fields are allowed
  * (protobuf keeps them) but must be well-formed; groups are refused. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -450,12 +449,6 @@ static json_t *int64_json(int64_t v)
     return json_string(t);
 }
 
-static json_t *real_json(double d)
-{
-    return isfinite(d) ? json_real(d) : json_string(isnan(d) ? "NaN" : d > 0 ? "Infinity"
-                                                                            : "-Infinity");
-}
-
 static json_t *b64_json(const uint8_t *p, size_t n)
 {
     static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -504,13 +497,13 @@ static json_t *scalar_json(int type, uint64_t val, const uint8_t *fixed)
         uint32_t b = (uint32_t)le(fixed, 4);
         float f;
         memcpy(&f, &b, sizeof f);
-        return real_json(f);
+        return serializers_real_json(f);
     }
     case T_DOUBLE: {
         uint64_t b = le(fixed, 8);
         double d;
         memcpy(&d, &b, sizeof d);
-        return real_json(d);
+        return serializers_real_json(d);
     }
     default: return NULL;
     }
@@ -521,15 +514,18 @@ static int put_field(json_t *obj, const pfield_t *f, json_t *v, char *err, size_
 {
     if (!v)
         return serializers_errf(err, errsz, "out of memory");
-    if (f->label != 3)
-        return json_object_set_new(obj, f->name, v) == 0 ? OD_OK
-                                                          : serializers_errf(err, errsz, "out of memory");
-    json_t *arr = json_object_get(obj, f->name);
-    if (!arr && (!(arr = json_array()) || json_object_set_new(obj, f->name, arr) != 0)) {
-        json_decref(v);
-        return serializers_errf(err, errsz, "out of memory");
+    int rc;
+    if (f->label != 3) {
+        rc = json_object_set_new(obj, f->name, v);
+    } else {
+        json_t *arr = json_object_get(obj, f->name);
+        if (!arr && (!(arr = json_array()) || json_object_set_new(obj, f->name, arr) != 0)) {
+            json_decref(v);
+            return serializers_errf(err, errsz, "out of memory");
+        }
+        rc = json_array_append_new(arr, v);
     }
-    return json_array_append_new(arr, v) == 0 ? OD_OK : serializers_errf(err, errsz, "out of memory");
+    return rc == 0 ? OD_OK : serializers_errf(err, errsz, "out of memory");
 }
 
 /* A packed repeated scalar field: each element into obj. */
