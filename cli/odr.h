@@ -28,6 +28,7 @@ typedef struct odr_ctx {
     int timeout_ms;         /* --timeout (seconds on the command line) */
     int verbose;            /* -v: librdkafka's log lines and progress notes */
     int no_incremental;     /* --no-incremental: config changes by AlterConfigs */
+    const char *registry;   /* the profile's schema.registry.url, or NULL */
     size_t nsettings;       /* -X key=value and profile settings, in order */
     const char *set_key[ODR_MAX_SETTINGS];
     const char *set_val[ODR_MAX_SETTINGS];

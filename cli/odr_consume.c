@@ -6,6 +6,7 @@
  * synchronously before exit (also on Ctrl-C), so a record is never counted
  * as consumed before it was written out. */
 #include "odr.h"
+#include "odr_decode.h"
 #include "odr_format.h"
 
 #include <getopt.h>
@@ -15,9 +16,12 @@
 static const char consume_usage[] =
     "usage: odr consume TOPIC [--group G] [--num N] [--offset oldest|newest|N|@TIMESTAMP_MS]\n"
     "           [--partition P]... [-e|--exit] [-f FORMAT] [--serializer string]\n"
+    "           [--value-format F] [--key-format F] [--registry URL]\n"
     "  --output json prints one object per line: topic, partition, offset, timestamp,\n"
     "  key, value, headers; -f takes %t %p %o %T %k %s %K %S %h (default \"%s\\n\");\n"
-    "  with --group, --offset only says where a group without commits starts";
+    "  with --group, --offset only says where a group without commits starts;\n"
+    "  --value-format/--key-format (avro, json, protobuf, string, int, long, double)\n"
+    "  print records as JSON, schemas fetched by id from --registry";
 
 #define MAX_PARTS 1024
 
@@ -30,6 +34,7 @@ typedef struct consume_opts {
     int32_t parts[MAX_PARTS];
     int nparts;
     const odr_serde_t *serde;
+    odr_decoder_t *key_dec, *value_dec; /* --key-format, --value-format */
 } consume_opts_t;
 
 static int parse_offset(const char *s, consume_opts_t *o)
@@ -103,6 +108,35 @@ static int wanted_ends(rd_kafka_t *rk, const char *group, int assigned)
     return n;
 }
 
+/* One side of a record into out: as JSON text with a decoder (compact and
+ * NUL terminated for --output json, indented for -f), else by the serde. */
+static int decode_side(odr_ctx_t *ctx, const consume_opts_t *o, odr_decoder_t *dec,
+                       const void *data, size_t len, odr_buf_t *out, char *err, size_t errsz)
+{
+    if (!dec)
+        return o->serde->decode(data, len, out, err, errsz);
+    char *text = NULL;
+    if (odr_decode_json(dec, data, len, &text, err, errsz) != 0)
+        return -1;
+    if (!ctx->json) { /* pretty: parse the compact text again and indent it */
+        json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
+        char *pretty = j ? json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY) : NULL;
+        json_decref(j);
+        if (pretty) {
+            free(text);
+            text = pretty;
+        }
+    }
+    out->len = 0;
+    int rc = odr_buf_put(out, text, strlen(text) + (ctx->json ? 1 : 0));
+    if (rc == 0 && ctx->json)
+        out->len--; /* the NUL stays behind the text for odr_json_raw */
+    free(text);
+    if (rc != 0)
+        snprintf(err, errsz, "out of memory");
+    return rc;
+}
+
 int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -113,6 +147,9 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
         {"exit", no_argument, NULL, 'e'},
         {"format", required_argument, NULL, 'f'},
         {"serializer", required_argument, NULL, 's'},
+        {"value-format", required_argument, NULL, 'V'},
+        {"key-format", required_argument, NULL, 'K'},
+        {"registry", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -122,7 +159,7 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
     o.timestamp = -1;
     o.format = "%s\\n";
     o.serde = odr_serde_find("string");
-    const char *offset_arg = NULL;
+    const char *offset_arg = NULL, *value_format = NULL, *key_format = NULL, *registry = NULL;
     int c;
     odr_getopt_reset();
     while ((c = odr_getopt(argc, argv, "g:n:O:P:ef:s:h", opts, consume_usage)) >= 0) {
@@ -150,6 +187,9 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
             if (!(o.serde = odr_serde_find(optarg)))
                 return odr_usage("unknown serializer '%s' (known: %s)", optarg, odr_serde_names());
             break;
+        case 'V': value_format = optarg; break;
+        case 'K': key_format = optarg; break;
+        case 'r': registry = optarg; break;
         }
     }
     if (c != -1)
@@ -165,6 +205,14 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
                          "commits starts); move a group with `odr group reset-offsets`");
     if (o.group && o.nparts)
         return odr_usage("--partition and --group exclude each other");
+    odr_decoder_free(o.key_dec);
+    odr_decoder_free(o.value_dec);
+    o.key_dec = key_format ? odr_decoder_new(ctx, key_format, registry) : NULL;
+    o.value_dec = value_format ? odr_decoder_new(ctx, value_format, registry) : NULL;
+    if ((key_format && !o.key_dec) || (value_format && !o.value_dec))
+        return odr_usage("unknown format '%s' (known: %s)",
+                         key_format && !o.key_dec ? key_format : value_format,
+                         odr_decode_formats());
 
     const char *defaults[] = {
         "enable.auto.commit", "false", /* the commit is ours: of what was printed */
@@ -230,16 +278,19 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
                 fprintf(stderr, "odr: %s\n", rd_kafka_message_errstr(m));
         } else {
             rd_kafka_topic_partition_list_del(at_end, o.topic, m->partition);
-            int bad = (m->key && o.serde->decode(m->key, m->key_len, &kb, err, sizeof err) != 0) ||
-                      (m->payload &&
-                       o.serde->decode(m->payload, m->len, &vb, err, sizeof err) != 0);
+            int bad = (m->key && decode_side(ctx, &o, o.key_dec, m->key, m->key_len, &kb, err,
+                                             sizeof err) != 0) ||
+                      (m->payload && decode_side(ctx, &o, o.value_dec, m->payload, m->len, &vb,
+                                                 err, sizeof err) != 0);
             if (bad) {
                 fprintf(stderr, "odr: partition %d offset %lld: %s\n", (int)m->partition,
                         (long long)m->offset, err);
             } else {
                 const odr_buf_t *k = m->key ? &kb : NULL, *v = m->payload ? &vb : NULL;
                 if (ctx->json)
-                    odr_format_json(stdout, m, k, v);
+                    odr_format_json(stdout, m, k, v,
+                                    (o.key_dec ? ODR_DECODED_KEY : 0) |
+                                        (o.value_dec ? ODR_DECODED_VALUE : 0));
                 else
                     odr_format_print(stdout, o.format, m, k, v);
                 printed++;
@@ -270,6 +321,9 @@ int odr_cmd_consume(odr_ctx_t *ctx, int argc, char **argv)
     rd_kafka_topic_partition_list_destroy(at_end);
     odr_buf_free(&kb);
     odr_buf_free(&vb);
+    odr_decoder_free(o.key_dec);
+    odr_decoder_free(o.value_dec);
+    o.key_dec = o.value_dec = NULL;
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return code;

@@ -137,7 +137,7 @@ void odr_format_print(FILE *f, const char *fmt, const rd_kafka_message_t *m, con
 }
 
 void odr_format_json(FILE *f, const rd_kafka_message_t *m, const odr_buf_t *key,
-                     const odr_buf_t *value)
+                     const odr_buf_t *value, unsigned decoded)
 {
     odr_json_t j;
     odr_json_init(&j, f);
@@ -147,9 +147,15 @@ void odr_format_json(FILE *f, const rd_kafka_message_t *m, const odr_buf_t *key,
     ODR_JSON_KI(&j, "offset", m->offset);
     ODR_JSON_KI(&j, "timestamp", rd_kafka_message_timestamp(m, NULL));
     odr_json_key(&j, "key");
-    odr_json_bytes(&j, key ? key->p : NULL, key ? key->len : 0);
+    if (key && (decoded & ODR_DECODED_KEY))
+        odr_json_raw(&j, (const char *)key->p);
+    else
+        odr_json_bytes(&j, key ? key->p : NULL, key ? key->len : 0);
     odr_json_key(&j, "value");
-    odr_json_bytes(&j, value ? value->p : NULL, value ? value->len : 0);
+    if (value && (decoded & ODR_DECODED_VALUE))
+        odr_json_raw(&j, (const char *)value->p);
+    else
+        odr_json_bytes(&j, value ? value->p : NULL, value ? value->len : 0);
     /* An array: a record may carry one header name more than once. */
     odr_json_key(&j, "headers");
     odr_json_arr(&j);

@@ -3,9 +3,9 @@
  *
  * The serializer seam: `odr produce --serializer NAME` encodes each key and
  * value with NAME before sending, `odr consume --serializer NAME` decodes
- * before printing. Only "string" (bytes as they are) exists today; the
- * serializer modules of issue 10 (int, long, double, JSON, Avro, Protobuf)
- * are meant to join odr_serde_table with the same two functions. */
+ * before printing. "string" (bytes as they are) is the one text serde;
+ * records in a schema's format are decoded to JSON by odr_decode.h
+ * (`odr consume --value-format`). */
 #ifndef ODR_FORMAT_H
 #define ODR_FORMAT_H
 
@@ -44,8 +44,12 @@ int odr_format_check(const char *fmt, char *err, size_t errsz);
 /* Print one message; key and value are already decoded (NULL: null). */
 void odr_format_print(FILE *f, const char *fmt, const rd_kafka_message_t *m, const odr_buf_t *key,
                       const odr_buf_t *value);
-/* The JSON line of one message: {"topic","partition","offset","timestamp","key","value","headers"}. */
+/* The JSON line of one message: {"topic","partition","offset","timestamp","key","value","headers"}.
+ * decoded: the key or value buffer already holds one JSON text (NUL
+ * terminated, from --key-format/--value-format), written as it is. */
+#define ODR_DECODED_KEY   1u
+#define ODR_DECODED_VALUE 2u
 void odr_format_json(FILE *f, const rd_kafka_message_t *m, const odr_buf_t *key,
-                     const odr_buf_t *value);
+                     const odr_buf_t *value, unsigned decoded);
 
 #endif

@@ -1,9 +1,11 @@
-/* odr_json.h - a small streaming JSON writer for `--output json`.
+/* odr_json.h - the JSON builder for `--output json`, on jansson.
  *
- * Commas are placed by the writer: begin/end nest objects and arrays, a key
- * inside an object is followed by exactly one value. Strings are written as
- * UTF-8; bytes that are not valid UTF-8 are written as the code point of the
- * byte (\u00XX), so any key or value prints as valid JSON. */
+ * Calls describe a document in order: begin/end nest objects and arrays, a
+ * key inside an object is followed by exactly one value. Each top-level
+ * value is written (jansson's encoder: `{"a": 1, "b": [1, 2]}`) as soon as
+ * it is complete, so a consumer's records stream out one line at a time.
+ * Bytes that are not valid UTF-8 become the code point of the byte
+ * (U+0000..U+00FF), so any key or value prints as valid JSON. */
 #ifndef ODR_JSON_H
 #define ODR_JSON_H
 
@@ -11,13 +13,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #define ODR_JSON_DEPTH 16
 
 typedef struct odr_json {
     FILE *f;
-    int depth;
-    int count[ODR_JSON_DEPTH]; /* values written at each level */
-    int after_key;
+    int depth;                   /* open containers */
+    json_t *open[ODR_JSON_DEPTH]; /* the open containers, outermost first */
+    char *key;                   /* the key waiting for its value (malloc'd) */
+    int written;                 /* top-level values on the current line */
+    int too_deep;                /* containers opened past ODR_JSON_DEPTH, not yet ended */
 } odr_json_t;
 
 void odr_json_init(odr_json_t *j, FILE *f);
@@ -31,6 +37,8 @@ void odr_json_int(odr_json_t *j, int64_t v);
 void odr_json_double(odr_json_t *j, double v);
 void odr_json_bool(odr_json_t *j, int v);
 void odr_json_null(odr_json_t *j);
+/* A value that is already one JSON text (a decoded record, odr_decode.h). */
+void odr_json_raw(odr_json_t *j, const char *json_text);
 /* Finish one document: a newline (one object per line). */
 void odr_json_line(odr_json_t *j);
 

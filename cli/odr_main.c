@@ -32,7 +32,8 @@ static const char usage_text[] =
     "global options:\n"
     "  -b, --brokers H:P[,H:P]  bootstrap brokers (default: profile, else 127.0.0.1:9092)\n"
     "  -X key=value             any librdkafka setting (repeatable)\n"
-    "      --profile FILE       key=value lines: brokers=, timeout=, output=, librdkafka settings\n"
+    "      --profile FILE       key=value lines: brokers=, timeout=, output=,\n"
+    "                           schema.registry.url=, librdkafka settings\n"
     "  -o, --output text|json   how results print\n"
     "      --timeout SECONDS    how long to wait for the brokers (default 10)\n"
     "  -v, --verbose            librdkafka's log and progress notes on stderr\n"
@@ -114,6 +115,9 @@ static int read_profile(odr_ctx_t *ctx, const char *path, int must_exist, const 
             free(key);
             free((char *)*brokers);
             ctx->brokers = *brokers = val;
+        } else if (strcmp(key, "schema.registry.url") == 0) { /* Confluent's client key */
+            free(key);
+            ctx->registry = val;
         } else if (strcmp(key, "timeout") == 0 || strcmp(key, "output") == 0) {
             rc = key[0] == 't' ? set_timeout(ctx, val) : set_output(ctx, val);
             free(key);

@@ -1,9 +1,11 @@
 /* odr_schema.c - `odr schema register|get|list`: the schema registry's REST
  * API (Confluent-compatible, served by odradekd on schema.registry.listener,
  * doc/serializers.md) over a small blocking HTTP/1.1 client. The registry is
- * --registry URL, else $ODR_SCHEMA_REGISTRY, else http://127.0.0.1:8081.
+ * --registry URL, else $ODR_SCHEMA_REGISTRY, else the profile's
+ * schema.registry.url, else http://127.0.0.1:8081.
  * Registry errors ({"error_code": 40401, ...}) exit 1 with the message. */
 #include "odr.h"
+#include "odr_decode.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -197,10 +199,12 @@ static void print(odr_ctx_t *ctx, json_t *j)
     free(s);
 }
 
-static const char *registry_url(const char *opt)
+/* --registry, else $ODR_SCHEMA_REGISTRY, else the profile's
+ * schema.registry.url, else the registry's usual local address. */
+static const char *registry_url(const odr_ctx_t *ctx, const char *opt)
 {
     const char *env = getenv("ODR_SCHEMA_REGISTRY");
-    return opt ? opt : env && *env ? env : "http://127.0.0.1:8081";
+    return opt ? opt : env && *env ? env : ctx->registry ? ctx->registry : "http://127.0.0.1:8081";
 }
 
 static int schema_list(odr_ctx_t *ctx, int argc, char **argv)
@@ -219,7 +223,7 @@ static int schema_list(odr_ctx_t *ctx, int argc, char **argv)
         return odr_usage("schema list takes no arguments\n%s", schema_usage);
     reg_t r;
     json_t *j = NULL;
-    int code = parse_url(registry_url(url), &r);
+    int code = parse_url(registry_url(ctx, url), &r);
     if (!code)
         code = call(ctx, &r, "GET", "/subjects", NULL, &j);
     if (code)
@@ -274,7 +278,7 @@ static int schema_get(odr_ctx_t *ctx, int argc, char **argv)
     }
     reg_t r;
     json_t *j = NULL;
-    int code = parse_url(registry_url(url), &r);
+    int code = parse_url(registry_url(ctx, url), &r);
     if (!code)
         code = call(ctx, &r, "GET", path, NULL, &j);
     if (code)
@@ -357,7 +361,7 @@ static int schema_register(odr_ctx_t *ctx, int argc, char **argv)
     snprintf(path, sizeof(path), "/subjects/%s/versions", seg);
     reg_t r;
     json_t *j = NULL;
-    code = parse_url(registry_url(url), &r);
+    code = parse_url(registry_url(ctx, url), &r);
     if (!code)
         code = call(ctx, &r, "POST", path, body, &j);
     free(body);
@@ -392,4 +396,13 @@ int odr_cmd_schema(odr_ctx_t *ctx, int argc, char **argv)
         if (strcmp(argv[1], subs[i].name) == 0)
             return subs[i].fn(ctx, argc - 1, argv + 1);
     return odr_usage("unknown schema subcommand '%s'\n%s", argv[1], schema_usage);
+}
+
+/* For `odr consume --value-format` (odr_decode.c): one GET against the
+ * registry, the answer's JSON in *out. */
+int odr_registry_get(odr_ctx_t *ctx, const char *url, const char *path, json_t **out)
+{
+    reg_t r;
+    int code = parse_url(registry_url(ctx, url), &r);
+    return code ? code : call(ctx, &r, "GET", path, NULL, out);
 }

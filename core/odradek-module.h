@@ -846,6 +846,13 @@ typedef struct od_serializer_ops {
      * reader schema (both compiled by this serializer), else
      * OD_ERR_INVALID with err naming the first difference. */
     int (*compatible)(void *self, void *reader, void *writer, char *err, size_t errsz);
+    /* ---- ABI 1.3, added with `odr consume --value-format` (read only when
+     * struct_size covers it; NULL: the format cannot be shown as JSON) ----
+     * The data as one JSON text (compact; a schemaless scalar is a JSON
+     * scalar) in *out, malloc'd (the caller frees it), or OD_ERR_INVALID
+     * with err when the data does not parse, as validate would say. */
+    int (*to_json)(void *self, void *compiled, const uint8_t *data, size_t len, char **out,
+                   char *err, size_t errsz);
 } od_serializer_ops_t;
 
 int od_register_partitioner(od_module_ctx_t *ctx, const od_partitioner_ops_t *ops, void *self);

@@ -5,7 +5,7 @@
 #    (its built-in module.dir and log.dir point into that prefix), and
 #    kcat produces and consumes through it;
 #  - the installed etc/odradek.properties is accepted;
-#  - modules/example_hello builds out of tree against the installed
+#  - modules/examples/hello builds out of tree against the installed
 #    odradek.pc and header, installs into the .pc's moduledir, and the
 #    installed daemon loads it by bare name;
 #  - the systemd unit is installed and names the installed paths.
@@ -108,17 +108,17 @@ except odtest.BrokerError:
     started = False
 tap.ok(started and b2.stop() == 0, "installed etc/odradek.properties starts and stops cleanly")
 
-# 7-8: example_hello against the installed pkg-config file, installed into
+# 7-8: examples/hello against the installed pkg-config file, installed into
 # its moduledir and loaded by bare name through the built-in module.dir.
 hello = os.path.join(TMP, "hello")
 os.makedirs(hello)
 penv = dict(os.environ, PKG_CONFIG_PATH=os.path.join(PREFIX, "lib", "pkgconfig"),
             PKG_CONFIG_LIBDIR="/nonexistent")
-rc, out = sh(["make", "-C", hello, "-f", os.path.join(SRC, "modules", "example_hello", "Makefile"),
+rc, out = sh(["make", "-C", hello, "-f", os.path.join(SRC, "modules", "examples", "hello", "Makefile"),
               "install"], "hello.log", env=penv, timeout=120)
 tap.ok(rc == 0 and "-I%s/include/odradek" % PREFIX in out and
        os.path.exists(os.path.join(PREFIX, "lib", "odradek", "modules", "hello.so")),
-       "example_hello builds against <prefix>/include/odradek and installs into the moduledir")
+       "examples/hello builds against <prefix>/include/odradek and installs into the moduledir")
 cfg = os.path.join(TMP, "hello.properties")
 with open(cfg, "w") as f:
     f.write("load_module storage_segment\nload_module kraft\nload_module hello\n"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # 3100-example-module.t - the out-of-tree module kit works end to end:
-# `make install` stages the header and odradek.pc, modules/example_hello
+# `make install` stages the header and odradek.pc, modules/examples/hello
 # builds against that staged install with pkg-config, the broker loads it
 # through `load_module` and hands it its config key; a module built for
 # another ABI major is refused with the file name and "ABI".
@@ -118,10 +118,10 @@ ok $? "staged install has odradek.pc and odradek/odradek-module.h"
 mkdir -p "$tmp/hello"
 PKG_CONFIG_PATH=$(dirname "${pc:-/nonexistent/x}") PKG_CONFIG_SYSROOT_DIR=$stage \
     PKG_CONFIG_LIBDIR=/nonexistent \
-    make -C "$tmp/hello" -f "$src/modules/example_hello/Makefile" >"$tmp/hello.log" 2>&1 &&
+    make -C "$tmp/hello" -f "$src/modules/examples/hello/Makefile" >"$tmp/hello.log" 2>&1 &&
     [ -f "$tmp/hello/hello.so" ]
 rc=$?
-ok "$rc" "example_hello builds with pkg-config against the staged install"
+ok "$rc" "examples/hello builds with pkg-config against the staged install"
 [ "$rc" = 0 ] || diag "$tmp/hello.log"
 grep -q -- "-I$stage/" "$tmp/hello.log"
 ok $? "the build used the staged header directory"

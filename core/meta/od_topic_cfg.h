@@ -10,11 +10,6 @@
 
 #include <stdint.h>
 
-/* odradek.key.serializer / odradek.value.serializer: the choices in order
- * (the field holds the index); OD_SERFMT_REGISTRY is Confluent's wire
- * format, the others name a serializer of the serializers module. */
-#define OD_SERFMT_CHOICES "registry,string,int,long,double,json,avro"
-enum { OD_SERFMT_REGISTRY = 0 };
 /* confluent.*.subject.name.strategy: Confluent's class names and the short
  * ones; the field holds the index, and index % 3 is the strategy. */
 #define OD_SUBJECT_STRATEGY_DEFAULT "io.confluent.kafka.serializers.subject.TopicNameStrategy"
@@ -52,8 +47,6 @@ typedef struct od_topic_cfg {
     int64_t unclean_leader_election_enable; /* unclean.leader.election.enable */
     int64_t key_schema_validation;   /* confluent.key.schema.validation */
     int64_t value_schema_validation; /* confluent.value.schema.validation */
-    int64_t key_serializer;          /* odradek.key.serializer: index in OD_SERFMT_CHOICES */
-    int64_t value_serializer;        /* odradek.value.serializer */
     int64_t key_subject_strategy;    /* confluent.key.subject.name.strategy: index, % 3 */
     int64_t value_subject_strategy;  /* confluent.value.subject.name.strategy */
 } od_topic_cfg_t;

@@ -96,14 +96,16 @@ static const od_topic_key_t topic_keys[] = {
     KEY("min.insync.replicas", OD_CONF_INT, "1", 1, IMAX, NULL,
         "replicas that must acknowledge an acks=all write", "min.insync.replicas", AS_INT,
         min_insync_replicas),
-    KEY("odradek.key.serializer", OD_CONF_ENUM, "registry", 0, 0, OD_SERFMT_CHOICES,
-        "format validated keys are in: registry (Confluent wire format, schema by id) or a "
-        "serializer applied to the raw bytes", "odradek.key.serializer", AS_ENUMIDX,
-        key_serializer),
-    KEY("odradek.value.serializer", OD_CONF_ENUM, "registry", 0, 0, OD_SERFMT_CHOICES,
-        "format validated values are in: registry (Confluent wire format, schema by id) or a "
-        "serializer applied to the raw bytes", "odradek.value.serializer", AS_ENUMIDX,
-        value_serializer),
+    /* A name, not an enum: a module may register more serializers. */
+    {{"odradek.key.serializer", OD_CONF_STRING, "registry", 0, 0, NULL,
+      "format validated keys are in: registry (Confluent wire format, schema by id) or the "
+      "name of a loaded serializer applied to the raw bytes", NULL, 0},
+     "odradek.key.serializer", AS_NONE, NOFIELD, NULL},
+    /* A name, not an enum: a module may register more serializers. */
+    {{"odradek.value.serializer", OD_CONF_STRING, "registry", 0, 0, NULL,
+      "format validated values are in: registry (Confluent wire format, schema by id) or the "
+      "name of a loaded serializer applied to the raw bytes", NULL, 0},
+     "odradek.value.serializer", AS_NONE, NOFIELD, NULL},
     /* Odradek's keys (Kafka has no placement check): read as text by
      * core/route/od_route_place.c, doc/routing.md. */
     {{"placement.action", OD_CONF_ENUM, "reject", 0, 0, "reject,warn",

@@ -10,7 +10,8 @@
  *    <topic>-<record name>) and the payload validate against that schema;
  *  - any other value names a serializer that takes the raw bytes: string,
  *    int, long, double, json (with the subject's latest JSON schema when the
- *    subject has one, else any JSON), avro (the subject's latest Avro schema).
+ *    subject has one, else any JSON), avro (the subject's latest Avro schema),
+ *    or any serializer another module registers (modules/examples/serializer_upper).
  * A null key or value (a tombstone) is not checked. Every record is checked
  * and each refused one listed by batch index with its reason (Produce v8+
  * record_errors, KIP-467); the partition is refused as a whole with
@@ -28,19 +29,17 @@
 #include "od_proto_gen.h"
 #include "od_schema.h"
 #include "od_schema_int.h"
+#include "od_topic_config.h"
 
 /* Most refused records listed one by one (all are counted): bounds the
  * answer a batch of many bad records makes the broker build. */
 #define OD_SCHEMA_ERRORS_MAX 1000
 
-static const char *const serfmt_names[] = {"registry", "string", "int", "long",
-                                           "double",   "json",   "avro"};
-
 /* What one side (key or value) of the topic's records must be. */
 typedef struct side {
     const char *what; /* "key" or "value" */
     int on;
-    int64_t fmt;           /* index in OD_SERFMT_CHOICES */
+    const char *fmt;       /* odradek.*.serializer: "registry" or a serializer's name */
     int64_t strategy;      /* OD_SUBJECT_* */
     const char *topic;
     char subject[OD_SCHEMA_MAX_SUBJECT];
@@ -56,13 +55,18 @@ typedef struct refused {
     char reason[300];
 } refused_t;
 
+/* The topic's serializer setting says Confluent's wire format (the default). */
+static int is_registry(const char *fmt)
+{
+    return !fmt || !*fmt || strcmp(fmt, "registry") == 0;
+}
+
 static void side_setup(od_core_t *core, side_t *s, const char *topic)
 {
     snprintf(s->subject, sizeof(s->subject), "%s-%s", topic, s->what);
-    if (!s->on || s->fmt == OD_SERFMT_REGISTRY || s->fmt < 0 ||
-        s->fmt >= (int64_t)(sizeof(serfmt_names) / sizeof(serfmt_names[0])))
+    if (!s->on || is_registry(s->fmt))
         return;
-    const char *name = serfmt_names[s->fmt];
+    const char *name = s->fmt;
     int schemaful = strcmp(name, "json") == 0 || strcmp(name, "avro") == 0;
     if (schemaful) {
         int32_t id = od_schema_version_id(core, s->subject, -1, NULL);
@@ -99,7 +103,7 @@ static int check_bytes(od_core_t *core, side_t *s, const uint8_t *p, int32_t len
     if (!p || len < 0)
         return 1; /* null: a tombstone, nothing to parse */
     char e[256] = "";
-    if (s->fmt != OD_SERFMT_REGISTRY) {
+    if (!is_registry(s->fmt)) {
         if (!s->ops) {
             snprintf(why, whysz, "%s", s->unusable);
             return 0;
@@ -252,9 +256,11 @@ int od_schema_produce_check(od_req_t *r, const od_topic_t *t, const char *topic,
     if (!t->cfg.key_schema_validation && !t->cfg.value_schema_validation)
         return 0;
     od_core_t *core = r->core;
-    side_t key = {"key", t->cfg.key_schema_validation != 0, t->cfg.key_serializer,
+    const char *kfmt = od_topic_config_value(core, t, "odradek.key.serializer", NULL);
+    const char *vfmt = od_topic_config_value(core, t, "odradek.value.serializer", NULL);
+    side_t key = {"key", t->cfg.key_schema_validation != 0, kfmt,
                   t->cfg.key_subject_strategy % 3, topic, "", NULL, NULL, NULL, ""};
-    side_t val = {"value", t->cfg.value_schema_validation != 0, t->cfg.value_serializer,
+    side_t val = {"value", t->cfg.value_schema_validation != 0, vfmt,
                   t->cfg.value_subject_strategy % 3, topic, "", NULL, NULL, NULL, ""};
     side_setup(core, &key, topic);
     side_setup(core, &val, topic);

@@ -36,4 +36,8 @@ extern const od_serializer_ops_t serializers_proto_ops;
  * nothing past U+10FFFF); on failure *bad gets the offending offset. */
 int serializers_utf8_ok(const uint8_t *p, size_t len, size_t *bad);
 
+/* A double as JSON: a number, or for NaN and the infinities (which JSON
+ * lacks) the strings "NaN", "Infinity", "-Infinity" (for to_json). */
+struct json_t *serializers_real_json(double d);
+
 #endif

@@ -134,9 +134,58 @@ static int take(rd_t *r, int64_t n, const char *what)
     return OD_OK;
 }
 
-static int read_value(rd_t *r, avro_schema_t s, int depth);
+/* The walker both validates and, given out != NULL, builds the datum as
+ * JSON (Avro's JSON encoding: a union's non-null branch is {"type": value},
+ * bytes and fixed are strings of the code points U+0000..U+00FF). */
+static int read_value(rd_t *r, avro_schema_t s, int depth, json_t **out);
 
-static int read_blocks(rd_t *r, avro_schema_t items, int is_map, int depth)
+/* *out = v, or an out-of-memory error (v NULL). Callers build v only when
+ * out is set: validation on the produce path allocates nothing. */
+static int put(rd_t *r, json_t **out, json_t *v)
+{
+    if (!out) {
+        json_decref(v);
+        return OD_OK;
+    }
+    if (!v)
+        return serializers_errf(r->err, r->errsz, "out of memory");
+    *out = v;
+    return OD_OK;
+}
+
+/* Bytes as Avro's JSON encoding writes them: one code point per byte. */
+static json_t *bytes_json(const uint8_t *p, size_t n)
+{
+    char *u = malloc(2 * n + 1);
+    if (!u)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < 0x80) {
+            u[k++] = (char)p[i];
+        } else {
+            u[k++] = (char)(0xc0 | (p[i] >> 6));
+            u[k++] = (char)(0x80 | (p[i] & 0x3f));
+        }
+    }
+    json_t *j = json_stringn(u, k);
+    free(u);
+    return j;
+}
+
+/* An item of an array, or a map entry (key at p[0..kl)), into *out. */
+static int add_item(rd_t *r, json_t *out, const uint8_t *key, int64_t kl, json_t *v)
+{
+    int rc = json_is_array(out) ? json_array_append_new(out, v) : -1;
+    if (json_is_object(out)) {
+        char *k = strndup((const char *)key, (size_t)kl);
+        rc = k ? json_object_set_new(out, k, v) : -1;
+        free(k);
+    }
+    return rc == 0 ? OD_OK : serializers_errf(r->err, r->errsz, "out of memory");
+}
+
+static int read_blocks(rd_t *r, avro_schema_t items, int is_map, int depth, json_t *out)
 {
     for (;;) {
         int64_t count = 0;
@@ -155,24 +204,40 @@ static int read_blocks(rd_t *r, avro_schema_t items, int is_map, int depth)
         for (int64_t i = 0; i < count; i++) {
             if (++r->steps > r->max_steps)
                 return serializers_errf(r->err, r->errsz, "more items than the datum can hold");
+            int64_t kl = 0;
+            size_t at = r->pos;
             if (is_map) {
-                int64_t kl = 0;
+                size_t bad;
                 if (read_long(r, &kl, 10) != OD_OK)
                     return OD_ERR_INVALID;
-                size_t at = r->pos, bad;
+                at = r->pos;
                 if (take(r, kl, "map key") != OD_OK)
                     return OD_ERR_INVALID;
                 if (!serializers_utf8_ok(r->p + at, (size_t)kl, &bad))
                     return serializers_errf(r->err, r->errsz, "map key at byte %zu is not UTF-8",
                                             at);
             }
-            if (read_value(r, items, depth + 1) != OD_OK)
+            json_t *v = NULL;
+            if (read_value(r, items, depth + 1, out ? &v : NULL) != OD_OK)
+                return OD_ERR_INVALID;
+            if (out && add_item(r, out, r->p + at, kl, v) != OD_OK)
                 return OD_ERR_INVALID;
         }
     }
 }
 
-static int read_value(rd_t *r, avro_schema_t s, int depth)
+/* The name a union branch is keyed by in Avro's JSON encoding. */
+static const char *branch_name(avro_schema_t b)
+{
+    switch (avro_typeof(b)) {
+    case AVRO_RECORD: case AVRO_ENUM: case AVRO_FIXED: case AVRO_LINK:
+        return avro_schema_name(b);
+    default:
+        return avro_schema_type_name(b);
+    }
+}
+
+static int read_value(rd_t *r, avro_schema_t s, int depth, json_t **out)
 {
     if (depth > SERIALIZERS_MAX_DEPTH)
         return serializers_errf(r->err, r->errsz, "datum nested deeper than %d",
@@ -182,7 +247,7 @@ static int read_value(rd_t *r, avro_schema_t s, int depth)
     int64_t v = 0;
     switch (avro_typeof(s)) {
     case AVRO_NULL:
-        return OD_OK;
+        return put(r, out, json_null());
     case AVRO_BOOLEAN:
         if (r->pos >= r->len)
             return serializers_errf(r->err, r->errsz, "datum ends before a boolean");
@@ -190,19 +255,39 @@ static int read_value(rd_t *r, avro_schema_t s, int depth)
             return serializers_errf(r->err, r->errsz, "boolean byte %u at byte %zu",
                                     r->p[r->pos], r->pos);
         r->pos++;
-        return OD_OK;
+        return put(r, out, json_boolean(r->p[r->pos - 1]));
     case AVRO_INT32:
         if (read_long(r, &v, 5) != OD_OK)
             return OD_ERR_INVALID;
         if (v < INT32_MIN || v > INT32_MAX)
             return serializers_errf(r->err, r->errsz, "int out of range before byte %zu", r->pos);
-        return OD_OK;
+        return out ? put(r, out, json_integer(v)) : OD_OK;
     case AVRO_INT64:
-        return read_long(r, &v, 10);
+        if (read_long(r, &v, 10) != OD_OK)
+            return OD_ERR_INVALID;
+        return out ? put(r, out, json_integer(v)) : OD_OK;
     case AVRO_FLOAT:
-        return take(r, 4, "float");
-    case AVRO_DOUBLE:
-        return take(r, 8, "double");
+    case AVRO_DOUBLE: {
+        int is_float = avro_typeof(s) == AVRO_FLOAT;
+        size_t at = r->pos;
+        if (take(r, is_float ? 4 : 8, is_float ? "float" : "double") != OD_OK)
+            return OD_ERR_INVALID;
+        if (!out)
+            return OD_OK;
+        uint64_t bits = 0; /* little-endian IEEE 754 */
+        for (int i = is_float ? 3 : 7; i >= 0; i--)
+            bits = bits << 8 | r->p[at + (size_t)i];
+        double d;
+        if (is_float) {
+            uint32_t b32 = (uint32_t)bits;
+            float f;
+            memcpy(&f, &b32, sizeof f);
+            d = f;
+        } else {
+            memcpy(&d, &bits, sizeof d);
+        }
+        return put(r, out, serializers_real_json(d));
+    }
     case AVRO_BYTES:
     case AVRO_STRING: {
         int is_string = avro_typeof(s) == AVRO_STRING;
@@ -213,10 +298,18 @@ static int read_value(rd_t *r, avro_schema_t s, int depth)
             return OD_ERR_INVALID;
         if (is_string && !serializers_utf8_ok(r->p + at, (size_t)v, &bad))
             return serializers_errf(r->err, r->errsz, "string at byte %zu is not UTF-8", at);
-        return OD_OK;
+        if (!out)
+            return OD_OK;
+        return put(r, out, is_string ? json_stringn((const char *)r->p + at, (size_t)v)
+                                     : bytes_json(r->p + at, (size_t)v));
     }
-    case AVRO_FIXED:
-        return take(r, avro_schema_fixed_size(s), "fixed");
+    case AVRO_FIXED: {
+        size_t at = r->pos;
+        if (take(r, avro_schema_fixed_size(s), "fixed") != OD_OK)
+            return OD_ERR_INVALID;
+        return out ? put(r, out, bytes_json(r->p + at, (size_t)avro_schema_fixed_size(s)))
+                   : OD_OK;
+    }
     case AVRO_ENUM:
         if (read_long(r, &v, 10) != OD_OK)
             return OD_ERR_INVALID;
@@ -224,41 +317,72 @@ static int read_value(rd_t *r, avro_schema_t s, int depth)
             return serializers_errf(r->err, r->errsz, "enum index %lld outside %s's %d symbols",
                                     (long long)v, avro_schema_name(s),
                                     avro_schema_enum_number_of_symbols(s));
-        return OD_OK;
-    case AVRO_UNION:
+        return out ? put(r, out, json_string(avro_schema_enum_get(s, (int)v))) : OD_OK;
+    case AVRO_UNION: {
         if (read_long(r, &v, 10) != OD_OK)
             return OD_ERR_INVALID;
         if (v < 0 || (uint64_t)v >= avro_schema_union_size(s))
             return serializers_errf(r->err, r->errsz, "union branch %lld of %zu", (long long)v,
                                     avro_schema_union_size(s));
-        return read_value(r, avro_schema_union_branch(s, (int)v), depth + 1);
-    case AVRO_RECORD:
+        avro_schema_t b = avro_schema_union_branch(s, (int)v);
+        json_t *bv = NULL;
+        if (read_value(r, b, depth + 1, out ? &bv : NULL) != OD_OK)
+            return OD_ERR_INVALID;
+        if (!out || avro_typeof(b) == AVRO_NULL)
+            return put(r, out, bv);
+        json_t *o = json_object();
+        if (!o || json_object_set_new(o, branch_name(b), bv) != 0) {
+            json_decref(o);
+            return serializers_errf(r->err, r->errsz, "out of memory");
+        }
+        return put(r, out, o);
+    }
+    case AVRO_RECORD: {
+        json_t *o = out ? json_object() : NULL;
+        if (out && !o)
+            return serializers_errf(r->err, r->errsz, "out of memory");
         for (size_t i = 0; i < avro_schema_record_size(s); i++) {
-            if (read_value(r, avro_schema_record_field_get_by_index(s, (int)i), depth + 1) !=
-                OD_OK) {
+            json_t *fv = NULL;
+            if (read_value(r, avro_schema_record_field_get_by_index(s, (int)i), depth + 1,
+                           o ? &fv : NULL) != OD_OK) {
                 size_t n = strlen(r->err);
                 if (n + 1 < r->errsz && !strstr(r->err, " (field "))
                     snprintf(r->err + n, r->errsz - n, " (field %s.%s)", avro_schema_name(s),
                              avro_schema_record_field_name(s, (int)i));
+                json_decref(o);
                 return OD_ERR_INVALID;
             }
+            if (o && json_object_set_new(o, avro_schema_record_field_name(s, (int)i), fv) != 0) {
+                json_decref(o);
+                return serializers_errf(r->err, r->errsz, "out of memory");
+            }
         }
-        return OD_OK;
+        return out ? put(r, out, o) : OD_OK;
+    }
     case AVRO_ARRAY:
-        return read_blocks(r, avro_schema_array_items(s), 0, depth);
-    case AVRO_MAP:
-        return read_blocks(r, avro_schema_map_values(s), 1, depth);
+    case AVRO_MAP: {
+        int is_map = avro_typeof(s) == AVRO_MAP;
+        json_t *c = out ? (is_map ? json_object() : json_array()) : NULL;
+        if (out && !c)
+            return serializers_errf(r->err, r->errsz, "out of memory");
+        if (read_blocks(r, is_map ? avro_schema_map_values(s) : avro_schema_array_items(s),
+                        is_map, depth, c) != OD_OK) {
+            json_decref(c);
+            return OD_ERR_INVALID;
+        }
+        return out ? put(r, out, c) : OD_OK;
+    }
     case AVRO_LINK:
-        return read_value(r, avro_schema_link_target(s), depth + 1);
+        return read_value(r, avro_schema_link_target(s), depth + 1, out);
     default:
         return serializers_errf(r->err, r->errsz, "schema type %d not readable", avro_typeof(s));
     }
 }
 
-static int avro_validate(void *self, void *compiled, const uint8_t *data, size_t len, char *err,
-                         size_t errsz)
+/* Read the whole datum; out (may be NULL) gets it as JSON. */
+static int read_datum(void *compiled, const uint8_t *data, size_t len, json_t **out, char *err,
+                      size_t errsz)
 {
-    (void)self;
     avro_compiled_t *c = compiled;
     if (!c)
         return serializers_errf(err, errsz, "avro needs a schema");
@@ -267,11 +391,35 @@ static int avro_validate(void *self, void *compiled, const uint8_t *data, size_t
     /* every value read either consumes a byte or is one of a bounded
      * number of zero-size values (null, empty records) */
     rd_t r = {data, len, 0, 0, 8 * len + 4096, err, errsz};
-    if (read_value(&r, c->schema, 0) != OD_OK)
+    json_t *j = NULL;
+    if (read_value(&r, c->schema, 0, out ? &j : NULL) != OD_OK)
         return OD_ERR_INVALID;
-    if (r.pos != len)
+    if (r.pos != len) {
+        json_decref(j);
         return serializers_errf(err, errsz, "%zu bytes left after the datum", len - r.pos);
+    }
+    if (out)
+        *out = j;
     return OD_OK;
+}
+
+static int avro_validate(void *self, void *compiled, const uint8_t *data, size_t len, char *err,
+                         size_t errsz)
+{
+    (void)self;
+    return read_datum(compiled, data, len, NULL, err, errsz);
+}
+
+static int avro_to_json(void *self, void *compiled, const uint8_t *data, size_t len, char **out,
+                        char *err, size_t errsz)
+{
+    (void)self;
+    json_t *j = NULL;
+    if (read_datum(compiled, data, len, &j, err, errsz) != OD_OK)
+        return OD_ERR_INVALID;
+    *out = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_decref(j);
+    return *out ? OD_OK : serializers_errf(err, errsz, "out of memory");
 }
 
 /* ---- schema resolution ---- */
@@ -479,4 +627,5 @@ const od_serializer_ops_t serializers_avro_ops = {
     .free_compiled = avro_free_compiled,
     .validate = avro_validate,
     .compatible = avro_compatible,
+    .to_json = avro_to_json,
 };

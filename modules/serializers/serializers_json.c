@@ -308,10 +308,10 @@ static int check_doc(const json_t *s, const json_t *v, const jpath_t *at, char *
     return OD_OK;
 }
 
-static int json_validate(void *self, void *compiled, const uint8_t *data, size_t len, char *err,
-                         size_t errsz)
+/* Parse and check a document; out (may be NULL) keeps it. */
+static int read_doc(void *compiled, const uint8_t *data, size_t len, json_t **out, char *err,
+                    size_t errsz)
 {
-    (void)self;
     json_error_t je;
     json_t *v = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!v)
@@ -321,8 +321,30 @@ static int json_validate(void *self, void *compiled, const uint8_t *data, size_t
         rc = serializers_errf(err, errsz, "JSON nested deeper than %d", SERIALIZERS_MAX_DEPTH);
     else if (compiled)
         rc = check_doc(compiled, v, NULL, err, errsz);
-    json_decref(v);
+    if (rc == OD_OK && out)
+        *out = v;
+    else
+        json_decref(v);
     return rc;
+}
+
+static int json_validate(void *self, void *compiled, const uint8_t *data, size_t len, char *err,
+                         size_t errsz)
+{
+    (void)self;
+    return read_doc(compiled, data, len, NULL, err, errsz);
+}
+
+static int json_to_json(void *self, void *compiled, const uint8_t *data, size_t len, char **out,
+                        char *err, size_t errsz)
+{
+    (void)self;
+    json_t *v = NULL;
+    if (read_doc(compiled, data, len, &v, err, errsz) != OD_OK)
+        return OD_ERR_INVALID;
+    *out = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_decref(v);
+    return *out ? OD_OK : serializers_errf(err, errsz, "out of memory");
 }
 
 /* ---- compatibility: can the reader schema accept what the writer allows? ---- */
@@ -469,4 +491,5 @@ const od_serializer_ops_t serializers_json_ops = {
     .free_compiled = json_free_compiled,
     .validate = json_validate,
     .compatible = json_compatible,
+    .to_json = json_to_json,
 };

@@ -3,8 +3,12 @@
  * fixed-size numbers of IntegerSerializer (4 bytes), LongSerializer (8)
  * and DoubleSerializer (8). A schema given to them is refused: they have
  * none. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
 
 #include "serializers.h"
 
@@ -117,16 +121,76 @@ static int double_validate(void *self, void *compiled, const uint8_t *data, size
     return fixed_size(8, "a double", len, err, errsz);
 }
 
-#define PRIM_OPS(var, nm, fn)                                                                      \
+/* ---- to_json: the value as one JSON scalar ---- */
+
+static int dump(json_t *j, char **out, char *err, size_t errsz)
+{
+    *out = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    json_decref(j);
+    return *out ? OD_OK : serializers_errf(err, errsz, "out of memory");
+}
+
+struct json_t *serializers_real_json(double d)
+{
+    if (isfinite(d))
+        return json_real(d);
+    return json_string(isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
+}
+
+static uint64_t be64(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int string_to_json(void *self, void *compiled, const uint8_t *data, size_t len,
+                          char **out, char *err, size_t errsz)
+{
+    if (string_validate(self, compiled, data, len, err, errsz) != OD_OK)
+        return OD_ERR_INVALID;
+    return dump(json_stringn((const char *)data, len), out, err, errsz);
+}
+
+static int int_to_json(void *self, void *compiled, const uint8_t *data, size_t len, char **out,
+                       char *err, size_t errsz)
+{
+    if (int_validate(self, compiled, data, len, err, errsz) != OD_OK)
+        return OD_ERR_INVALID;
+    return dump(json_integer((int32_t)(uint32_t)be64(data, 4)), out, err, errsz);
+}
+
+static int long_to_json(void *self, void *compiled, const uint8_t *data, size_t len, char **out,
+                        char *err, size_t errsz)
+{
+    if (long_validate(self, compiled, data, len, err, errsz) != OD_OK)
+        return OD_ERR_INVALID;
+    return dump(json_integer((int64_t)be64(data, 8)), out, err, errsz);
+}
+
+static int double_to_json(void *self, void *compiled, const uint8_t *data, size_t len,
+                          char **out, char *err, size_t errsz)
+{
+    if (double_validate(self, compiled, data, len, err, errsz) != OD_OK)
+        return OD_ERR_INVALID;
+    uint64_t bits = be64(data, 8);
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return dump(serializers_real_json(d), out, err, errsz);
+}
+
+#define PRIM_OPS(var, nm, fn, js)                                                                  \
     const od_serializer_ops_t var = {                                                              \
         .struct_size = sizeof(od_serializer_ops_t),                                                \
         .name = nm,                                                                                \
         .compile = no_schema,                                                                      \
         .free_compiled = no_free,                                                                  \
         .validate = fn,                                                                            \
+        .to_json = js,                                                                             \
     }
 
-PRIM_OPS(serializers_string_ops, "string", string_validate);
-PRIM_OPS(serializers_int_ops, "int", int_validate);
-PRIM_OPS(serializers_long_ops, "long", long_validate);
-PRIM_OPS(serializers_double_ops, "double", double_validate);
+PRIM_OPS(serializers_string_ops, "string", string_validate, string_to_json);
+PRIM_OPS(serializers_int_ops, "int", int_validate, int_to_json);
+PRIM_OPS(serializers_long_ops, "long", long_validate, long_to_json);
+PRIM_OPS(serializers_double_ops, "double", double_validate, double_to_json);

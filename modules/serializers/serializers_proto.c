@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "serializers.h"
 
 #define PROTO_MAX_MESSAGES 10000
@@ -428,7 +430,124 @@ static int packed_ok(int type, wr_t sub)
     return 1;
 }
 
-static int walk(const pschema_t *s, int mi, wr_t r, int depth, char *err, size_t errsz)
+/* ---- a field's value as JSON (proto3's JSON mapping: 64-bit integers as
+ * strings, bytes as base64, enums by number: a descriptor set read here
+ * keeps no enum names; fields by their declared names) ---- */
+
+static uint64_t le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static json_t *int64_json(int64_t v)
+{
+    char t[24];
+    snprintf(t, sizeof t, "%lld", (long long)v);
+    return json_string(t);
+}
+
+static json_t *b64_json(const uint8_t *p, size_t n)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *o = malloc(4 * (n / 3 + 1) + 1);
+    if (!o)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        o[k++] = a[v >> 18 & 63];
+        o[k++] = a[v >> 12 & 63];
+        o[k++] = i + 1 < n ? a[v >> 6 & 63] : '=';
+        o[k++] = i + 2 < n ? a[v & 63] : '=';
+    }
+    json_t *j = json_stringn(o, k);
+    free(o);
+    return j;
+}
+
+/* A scalar of wire type 0 (val), 1 or 5 (the bytes at fixed). */
+static json_t *scalar_json(int type, uint64_t val, const uint8_t *fixed)
+{
+    switch (type) {
+    case T_INT32: return json_integer((int32_t)(uint32_t)val);
+    case T_UINT32: return json_integer((uint32_t)val);
+    case T_ENUM: return json_integer((int32_t)(uint32_t)val);
+    case T_SINT32: return json_integer((int32_t)((uint32_t)(val >> 1) ^ -(uint32_t)(val & 1)));
+    case T_INT64: return int64_json((int64_t)val);
+    case T_UINT64: {
+        char t[24];
+        snprintf(t, sizeof t, "%llu", (unsigned long long)val);
+        return json_string(t);
+    }
+    case T_SINT64: return int64_json((int64_t)(val >> 1) ^ -(int64_t)(val & 1));
+    case T_BOOL: return json_boolean(val != 0);
+    case T_FIXED32: return json_integer((uint32_t)le(fixed, 4));
+    case T_SFIXED32: return json_integer((int32_t)(uint32_t)le(fixed, 4));
+    case T_FIXED64: {
+        char t[24];
+        snprintf(t, sizeof t, "%llu", (unsigned long long)le(fixed, 8));
+        return json_string(t);
+    }
+    case T_SFIXED64: return int64_json((int64_t)le(fixed, 8));
+    case T_FLOAT: {
+        uint32_t b = (uint32_t)le(fixed, 4);
+        float f;
+        memcpy(&f, &b, sizeof f);
+        return serializers_real_json(f);
+    }
+    case T_DOUBLE: {
+        uint64_t b = le(fixed, 8);
+        double d;
+        memcpy(&d, &b, sizeof d);
+        return serializers_real_json(d);
+    }
+    default: return NULL;
+    }
+}
+
+/* Set (or, repeated, append) a field's value in obj; v NULL: no memory. */
+static int put_field(json_t *obj, const pfield_t *f, json_t *v, char *err, size_t errsz)
+{
+    if (!v)
+        return serializers_errf(err, errsz, "out of memory");
+    int rc;
+    if (f->label != 3) {
+        rc = json_object_set_new(obj, f->name, v);
+    } else {
+        json_t *arr = json_object_get(obj, f->name);
+        if (!arr && (!(arr = json_array()) || json_object_set_new(obj, f->name, arr) != 0)) {
+            json_decref(v);
+            return serializers_errf(err, errsz, "out of memory");
+        }
+        rc = json_array_append_new(arr, v);
+    }
+    return rc == 0 ? OD_OK : serializers_errf(err, errsz, "out of memory");
+}
+
+/* A packed repeated scalar field: each element into obj. */
+static int put_packed(json_t *obj, const pfield_t *f, wr_t sub, char *err, size_t errsz)
+{
+    int wt = scalar_wt(f->type);
+    while (sub.pos < sub.len) {
+        uint64_t v = 0;
+        const uint8_t *at = sub.p + sub.pos;
+        if (wt == 0)
+            rd_varint(&sub, &v); /* packed_ok checked the whole run */
+        else
+            sub.pos += wt == 1 ? 8 : 4;
+        if (put_field(obj, f, scalar_json(f->type, v, at), err, errsz) != OD_OK)
+            return OD_ERR_INVALID;
+    }
+    return OD_OK;
+}
+
+/* Validate one message; with out (an object) also build it as JSON. */
+static int walk(const pschema_t *s, int mi, wr_t r, int depth, json_t *out, char *err,
+                size_t errsz)
 {
     const pmsg_t *m = &s->msgs[mi];
     if (depth > SERIALIZERS_MAX_DEPTH)
@@ -438,7 +557,7 @@ static int walk(const pschema_t *s, int mi, wr_t r, int depth, char *err, size_t
     memset(seen, 0, m->nfields);
     uint32_t num;
     int wt, rc;
-    uint64_t val;
+    uint64_t val = 0;
     wr_t sub;
     while ((rc = rd_field(&r, &num, &wt, &sub, &val)) == 1) {
         const pfield_t *f = NULL;
@@ -457,6 +576,8 @@ static int walk(const pschema_t *s, int mi, wr_t r, int depth, char *err, size_t
                 return serializers_errf(err, errsz, "%s.%s (field %u): wire type %d, the "
                                         "declared type needs %d", m->full, f->name, num, wt,
                                         want);
+            if (out && put_packed(out, f, sub, err, errsz) != OD_OK)
+                return OD_ERR_INVALID;
             continue;
         }
         if (f->type == T_STRING) {
@@ -464,8 +585,24 @@ static int walk(const pschema_t *s, int mi, wr_t r, int depth, char *err, size_t
             if (!serializers_utf8_ok(sub.p, sub.len, &bad))
                 return serializers_errf(err, errsz, "%s.%s: string is not UTF-8", m->full,
                                         f->name);
+            if (out && put_field(out, f, json_stringn((const char *)sub.p, sub.len), err,
+                                 errsz) != OD_OK)
+                return OD_ERR_INVALID;
         } else if (f->type == T_MESSAGE) {
-            if (walk(s, f->msg, sub, depth + 1, err, errsz) != OD_OK)
+            json_t *o = out ? json_object() : NULL;
+            if (out && !o)
+                return serializers_errf(err, errsz, "out of memory");
+            if (walk(s, f->msg, sub, depth + 1, o, err, errsz) != OD_OK) {
+                json_decref(o);
+                return OD_ERR_INVALID;
+            }
+            if (out && put_field(out, f, o, err, errsz) != OD_OK)
+                return OD_ERR_INVALID;
+        } else if (out) {
+            json_t *v = f->type == T_BYTES ? b64_json(sub.p, sub.len)
+                                           : scalar_json(f->type, val,
+                                                         r.p + r.pos - (wt == 1 ? 8 : 4));
+            if (put_field(out, f, v, err, errsz) != OD_OK)
                 return OD_ERR_INVALID;
         }
     }
@@ -479,10 +616,10 @@ static int walk(const pschema_t *s, int mi, wr_t r, int depth, char *err, size_t
     return OD_OK;
 }
 
-static int proto_validate(void *self, void *compiled, const uint8_t *data, size_t len, char *err,
-                          size_t errsz)
+/* Validate a record (message indexes, then the message); out as in walk. */
+static int read_record(void *compiled, const uint8_t *data, size_t len, json_t *out, char *err,
+                       size_t errsz)
 {
-    (void)self;
     const pschema_t *s = compiled;
     if (!s)
         return serializers_errf(err, errsz, "protobuf needs a schema");
@@ -517,7 +654,29 @@ static int proto_validate(void *self, void *compiled, const uint8_t *data, size_
             return serializers_errf(err, errsz, "the descriptor has no message type");
         r = (wr_t){r.p + r.pos, r.len - r.pos, 0};
     }
-    return walk(s, mi, r, 0, err, errsz);
+    return walk(s, mi, r, 0, out, err, errsz);
+}
+
+static int proto_validate(void *self, void *compiled, const uint8_t *data, size_t len, char *err,
+                          size_t errsz)
+{
+    (void)self;
+    return read_record(compiled, data, len, NULL, err, errsz);
+}
+
+static int proto_to_json(void *self, void *compiled, const uint8_t *data, size_t len, char **out,
+                         char *err, size_t errsz)
+{
+    (void)self;
+    json_t *o = json_object();
+    if (!o)
+        return serializers_errf(err, errsz, "out of memory");
+    int rc = read_record(compiled, data, len, o, err, errsz);
+    *out = rc == OD_OK ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (rc == OD_OK && !*out)
+        return serializers_errf(err, errsz, "out of memory");
+    return rc;
 }
 
 const od_serializer_ops_t serializers_proto_ops = {
@@ -526,4 +685,5 @@ const od_serializer_ops_t serializers_proto_ops = {
     .compile = proto_compile,
     .free_compiled = proto_free,
     .validate = proto_validate,
+    .to_json = proto_to_json,
 };

@@ -1,7 +1,7 @@
 /* test_serializers.c - each format of modules/serializers on good,
  * bad and hostile input: string (UTF-8), int/long/double (sizes), json
  * (documents, the JSON Schema subset, compatibility), avro (schemas,
- * binary datums, schema resolution). */
+ * binary datums, schema resolution), and each one's to_json. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -321,11 +321,81 @@ static void test_proto(void)
            "protobuf: .proto text is refused: %s", err);
 }
 
+/* to_json of data: the JSON text, or NULL (err set). Caller frees. */
+static char *js(const od_serializer_ops_t *o, void *c, const void *d, size_t n)
+{
+    char *out = NULL;
+    err[0] = 0;
+    return o->to_json(NULL, c, d, n, &out, err, sizeof err) == OD_OK ? out : NULL;
+}
+
+static void is_json(char *got, const char *want, const char *what)
+{
+    tap_ok(got && strcmp(got, want) == 0, "to_json: %s: %s", what, got ? got : err);
+    free(got);
+}
+
+static void test_to_json(void)
+{
+    is_json(js(&serializers_string_ops, NULL, "h\xc3\xa9\"", 4), "\"h\u00e9\\\"\"",
+            "string, escaped");
+    is_json(js(&serializers_int_ops, NULL, "\xff\xff\xff\xfe", 4), "-2", "int, big-endian");
+    is_json(js(&serializers_long_ops, NULL, "\0\0\1\0\0\0\0\0", 8), "1099511627776", "long");
+    is_json(js(&serializers_double_ops, NULL, "\x40\x04\0\0\0\0\0\0", 8), "2.5", "double");
+    is_json(js(&serializers_double_ops, NULL, "\x7f\xf8\0\0\0\0\0\0", 8), "\"NaN\"",
+            "double NaN as a string");
+    tap_ok(js(&serializers_int_ops, NULL, "abc", 3) == NULL && strstr(err, "4 bytes"),
+           "to_json: a bad int gives validate's error: %s", err);
+    is_json(js(&serializers_json_ops, NULL, "{ \"b\": [1, 2.5], \"a\": null }", 28),
+            "{\"b\":[1,2.5],\"a\":null}", "json, compact, key order kept");
+    void *jc = comp(&serializers_json_ops, "{\"type\":\"object\",\"required\":[\"x\"]}");
+    tap_ok(js(&serializers_json_ops, jc, "{}", 2) == NULL && strstr(err, "required"),
+           "to_json: json against its schema: %s", err);
+    serializers_json_ops.free_compiled(NULL, jc);
+
+    const od_serializer_ops_t *a = &serializers_avro_ops;
+    void *c = comp(a, "{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+                      "{\"name\":\"s\",\"type\":\"string\"},"
+                      "{\"name\":\"u\",\"type\":[\"null\",\"long\"]},"
+                      "{\"name\":\"n\",\"type\":[\"null\",\"long\"]},"
+                      "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"boolean\"}},"
+                      "{\"name\":\"a\",\"type\":{\"type\":\"array\",\"items\":\"float\"}},"
+                      "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"X\",\"Y\"]}},"
+                      "{\"name\":\"b\",\"type\":\"bytes\"}]}");
+    tap_ok(c != NULL, "avro: the to_json schema compiles %s", err);
+    /* s "hi"; u branch 1 = 3; n null; m {"k": true}; a [1.0f]; e Y; b 00 ff */
+    const uint8_t d[] = {4, 'h', 'i', 2, 6, 0, 2, 2, 'k', 1, 0, 2, 0, 0, 0x80, 0x3f, 0,
+                         2, 4, 0x00, 0xff};
+    is_json(js(a, c, d, sizeof d),
+            "{\"s\":\"hi\",\"u\":{\"long\":3},\"n\":null,\"m\":{\"k\":true},"
+            "\"a\":[1.0],\"e\":\"Y\",\"b\":\"\\u0000\u00ff\"}",
+            "avro record with a union, map, array, enum and bytes");
+    tap_ok(js(a, c, d, sizeof d - 1) == NULL && err[0], "to_json: a truncated datum: %s", err);
+    a->free_compiled(NULL, c);
+
+    const od_serializer_ops_t *p = &serializers_proto_ops;
+    void *pc = proto_schema("shop.Order");
+    const uint8_t good[] = {0x08, 0x01, 0x12, 0x02, 'a', 'b', 0x1a, 0x02, 0x01, 0x02,
+                            0x22, 0x09, 0x09, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f,
+                            0x2a, 0x02, 0x08, 0x02, 0x48, 0x05};
+    /* int64 id as a string, packed qty as an array, a nested message, a
+     * repeated message field; the unknown field 9 is left out */
+    is_json(js(p, pc, good, sizeof good),
+            "{\"id\":\"1\",\"name\":\"ab\",\"qty\":[1,2],\"item\":{\"price\":1.0},"
+            "\"children\":[{\"id\":\"2\"}]}",
+            "protobuf message (proto3 JSON mapping)");
+    const uint8_t utf[] = {0x08, 0x01, 0x12, 0x01, 0xff};
+    tap_ok(js(p, pc, utf, sizeof utf) == NULL && strstr(err, "UTF-8"),
+           "to_json: protobuf error as validate's: %s", err);
+    p->free_compiled(NULL, pc);
+}
+
 int main(void)
 {
     test_prim();
     test_json();
     test_avro();
     test_proto();
+    test_to_json();
     return tap_done();
 }
