@@ -438,7 +438,7 @@ int od_cp_reply(od_cp_reply_t *reply, const uint8_t *body, size_t len);
  * request, and `why` is logged. */
 void od_cp_reply_close(od_cp_reply_t *reply, const char *why);
 
-/* ---- installing a snapshot over the image (ABI 1.3, h-snap) ---- */
+/* ---- installing a snapshot over the image (ABI 1.3) ---- */
 /* A replica that loads the leader's snapshot (KIP-630 FetchSnapshot) over
  * the image it has: reset_begin, then od_metadata_apply of every record of
  * the snapshot, then reset_end. Topics the snapshot holds keep their open
