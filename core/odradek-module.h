@@ -48,7 +48,10 @@ extern "C" {
  *      serializer, several of a kind at once, chosen by configuration;
  *      APIs served by the control plane (od_cp_api_t, the apis/napis/
  *      handle/forward ops, od_cp_reply services); the storage backend's
- *      truncate_to (followers cut a divergent tail). */
+ *      truncate_to (followers cut a divergent tail); od_module_core;
+ *      per-listener keys (OD_CONF_F_LISTENER, od_config_listener_get);
+ *      od_scram_credential_get; the serializer's compatible and to_json
+ *      ops; od_metadata_reset_begin/_end (installing a snapshot). */
 #define OD_ABI_MINOR 3
 
 /* Module kinds (bit flags). */
