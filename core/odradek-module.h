@@ -51,8 +51,10 @@ extern "C" {
  *      truncate_to (followers cut a divergent tail); od_module_core;
  *      per-listener keys (OD_CONF_F_LISTENER, od_config_listener_get);
  *      od_scram_credential_get; the serializer's compatible and to_json
- *      ops; od_metadata_reset_begin/_end (installing a snapshot). */
-#define OD_ABI_MINOR 3
+ *      ops; od_metadata_reset_begin/_end (installing a snapshot).
+ * 1.4 (2026-12): the serializer's from_json op (`odr produce
+ *      --value-format`). */
+#define OD_ABI_MINOR 4
 
 /* Module kinds (bit flags). */
 #define OD_KIND_STORAGE      (1u << 0)
@@ -856,6 +858,18 @@ typedef struct od_serializer_ops {
      * with err when the data does not parse, as validate would say. */
     int (*to_json)(void *self, void *compiled, const uint8_t *data, size_t len, char **out,
                    char *err, size_t errsz);
+    /* ---- ABI 1.4, added with `odr produce --value-format` (read only
+     * when struct_size covers it; NULL: the format cannot be written from
+     * JSON) ----
+     * The inverse of to_json: one JSON text (json, json_len; not
+     * NUL-terminated) encoded against compiled into *out / *out_len,
+     * malloc'd (the caller frees it; a zero-length result may still be a
+     * non-NULL pointer), or OD_ERR_INVALID with err naming where the text
+     * does not fit the schema (a path such as "$.items[2].price"). What
+     * from_json makes, validate accepts, and to_json of it gives the same
+     * JSON value back. */
+    int (*from_json)(void *self, void *compiled, const char *json, size_t json_len,
+                     uint8_t **out, size_t *out_len, char *err, size_t errsz);
 } od_serializer_ops_t;
 
 int od_register_partitioner(od_module_ctx_t *ctx, const od_partitioner_ops_t *ops, void *self);
