@@ -12,7 +12,10 @@
  * each known field in the wire type its declared type uses (packed
  * repeated scalars accepted), strings UTF-8, nested messages valid to the
  * depth limit, proto2 required fields present. Unknown fields are allowed
- * (protobuf keeps them) but must be well-formed; groups are refused. */
+ * (protobuf keeps them) but must be well-formed; groups are refused.
+ * The types are in serializers_proto_int.h; from_json, and what it needs
+ * of the descriptor beyond this file's reading, are in
+ * serializers_proto_write.c and serializers_proto_desc.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
