@@ -132,14 +132,26 @@ int proto_desc_find_msg(const pschema_t *s, const char *full)
     return -1;
 }
 
+static int by_value_name(const void *a, const void *b)
+{
+    return strcmp(((const penum_value_t *)a)->name, ((const penum_value_t *)b)->name);
+}
+
+static int by_full_name(const void *a, const void *b)
+{
+    return strcmp(((const penum_t *)a)->full, ((const penum_t *)b)->full);
+}
+
+/* s->enums and their values are sorted by name (prepare): a descriptor
+ * of many enum fields and types, and a JSON text of many enum names, cost
+ * a binary search each, not a scan. */
 static int find_enum(const pschema_t *s, const char *full)
 {
-    if (full[0] == '.')
-        full++;
-    for (size_t i = 0; i < s->nenums; i++)
-        if (strcmp(s->enums[i].full, full) == 0)
-            return (int)i;
-    return -1;
+    penum_t key = {.full = (char *)(full[0] == '.' ? full + 1 : full)};
+    const penum_t *hit = s->nenums ? bsearch(&key, s->enums, s->nenums, sizeof(penum_t),
+                                             by_full_name)
+                                   : NULL;
+    return hit ? (int)(hit - s->enums) : -1;
 }
 
 /* protoc's default JSON name: underscores dropped, the letter after one
@@ -223,6 +235,11 @@ static int prepare_msg(pschema_t *s, pmsg_t *m, char *err, size_t errsz)
 
 int proto_desc_prepare(pschema_t *s, char *err, size_t errsz)
 {
+    if (s->nenums)
+        qsort(s->enums, s->nenums, sizeof(penum_t), by_full_name);
+    for (size_t i = 0; i < s->nenums; i++)
+        if (s->enums[i].nvalues)
+            qsort(s->enums[i].values, s->enums[i].nvalues, sizeof(penum_value_t), by_value_name);
     for (size_t i = 0; i < s->nmsgs; i++)
         if (prepare_msg(s, &s->msgs[i], err, errsz) != OD_OK)
             return OD_ERR_INVALID;
@@ -238,12 +255,14 @@ const pfield_t *proto_desc_field_named(const pmsg_t *m, const char *name)
 
 int proto_desc_enum_number(const penum_t *e, const char *name, int32_t *number)
 {
-    for (size_t i = 0; i < e->nvalues; i++)
-        if (strcmp(e->values[i].name, name) == 0) {
-            *number = e->values[i].number;
-            return 0;
-        }
-    return -1;
+    penum_value_t key = {.name = (char *)name};
+    const penum_value_t *hit = e->nvalues ? bsearch(&key, e->values, e->nvalues,
+                                                    sizeof(penum_value_t), by_value_name)
+                                          : NULL;
+    if (!hit)
+        return -1;
+    *number = hit->number;
+    return 0;
 }
 
 void proto_desc_free(pschema_t *s)

@@ -269,6 +269,27 @@ static void test_registry(void)
            "no schema: %s", err);
 }
 
+/* A descriptor without json_name (protoc writes it; other tools may not):
+ * p.M { optional int32 foo_bar_baz = 1; }, encoded by hand. */
+static void test_no_json_name(void)
+{
+    static const uint8_t set[] = {
+        'p', '.', 'M', '\n', 0x0a, 0x26, 0x0a, 0x07, 'a', '.', 'p', 'r', 'o', 't', 'o', 0x12,
+        0x01, 'p', 0x22, 0x18, 0x0a, 0x01, 'M', 0x12, 0x13, 0x0a, 0x0b, 'f', 'o', 'o', '_',
+        'b', 'a', 'r', '_', 'b', 'a', 'z', 0x18, 0x01, 0x20, 0x01, 0x28, 0x05};
+    void *c = NULL;
+    tap_ok(P->compile(NULL, (const char *)set, sizeof set, &c, err, sizeof err) == OD_OK,
+           "a hand-made descriptor without json_name compiles %s", err);
+    size_t n;
+    uint8_t *b = fj(c, NULL, "{\"fooBarBaz\":5}", &n);
+    tap_ok(b && n == 2 && b[0] == 0x08 && b[1] == 5, "its JSON name is lowerCamelCase %s", err);
+    free(b);
+    b = fj(c, NULL, "{\"foo_bar_baz\":5}", &n);
+    tap_ok(b && n == 2, "...and the declared name works too %s", err);
+    free(b);
+    P->free_compiled(NULL, c);
+}
+
 static char *nest(int pairs, const char *leaf)
 {
     size_t cap = (size_t)pairs * 24 + strlen(leaf) + 4;
@@ -388,6 +409,7 @@ int main(void)
     test_protoc_bytes(all);
     test_kinds(all);
     test_legacy();
+    test_no_json_name();
     test_registry();
     test_hostile(all);
     P->free_compiled(NULL, all);
