@@ -434,9 +434,9 @@ static int put_map(enc_t *e, const pfield_t *f, const json_t *obj, int depth)
                                             kf->type != T_DOUBLE && kf->type != T_ENUM)) {
             kj = json_string(key);
         } else {
-            return fail(e, "map keys cannot be of type %d", kf->type);
+            return fail(e, "map %s has a key type JSON keys cannot give", entry->full);
         }
-        size_t at;
+        size_t at = 0;
         int rc = kj ? OD_OK : fail(e, "out of memory");
         if (rc == OD_OK)
             rc = put_tag(e, f->number, 2) == OD_OK && open_len(e, &at) == OD_OK &&
