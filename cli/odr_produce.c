@@ -1,5 +1,6 @@
 /* odr_produce.c - `odr produce TOPIC`: one record per line of stdin. */
 #include "odr.h"
+#include "odr_encode.h"
 #include "odr_format.h"
 #include "odr_json.h"
 #include "partitioners_algo.h"
@@ -12,8 +13,14 @@ static const char produce_usage[] =
     "usage: odr produce TOPIC [--key-delimiter D] [-H key=value]... [--partition N]\n"
     "           [--partitioner NAME] [--compression none|gzip|snappy|lz4|zstd]\n"
     "           [--acks 0|1|all] [--serializer string]\n"
+    "           [--value-format F [--value-schema-id N | --value-subject S]]\n"
+    "           [--key-format F [--key-schema-id N | --key-subject S]] [--registry URL]\n"
     "  one record per line of standard input; with --key-delimiter the text before the\n"
     "  first D is the key; prints nothing unless -v; exit 1 when any record failed\n"
+    "  --value-format/--key-format (avro, json, protobuf, string, int, long, double):\n"
+    "  the text is JSON (string: the text as it is), written in Confluent's wire format\n"
+    "  with the subject's latest schema (default TOPIC-value, TOPIC-key) from --registry;\n"
+    "  a bad line stops the run: the lines before it are sent, it and the rest are not\n"
     "  partitioners: murmur2 murmur2_random sticky consistent crc32 consistent_random\n"
     "                fnv1a fnv1a_random random round_robin";
 
@@ -81,6 +88,7 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
         {"compression", required_argument, NULL, 'z'},
         {"acks", required_argument, NULL, 'a'},
         {"serializer", required_argument, NULL, 's'},
+        ODR_ENCODE_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -89,6 +97,9 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
     size_t nheaders = 0;
     int64_t partition = RD_KAFKA_PARTITION_UA;
     const odr_serde_t *serde = odr_serde_find("string");
+    odr_encode_args_t enc_args = {0};
+    odr_encoder_t *kenc = NULL, *venc = NULL;
+    int code = 0;
     static produce_partitioner_t part; /* outlives the producer's threads */
     int c;
     odr_getopt_reset();
@@ -131,6 +142,9 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
             if (!(serde = odr_serde_find(optarg)))
                 return odr_usage("unknown serializer '%s' (known: %s)", optarg, odr_serde_names());
             break;
+        default:
+            if (odr_encode_option(&enc_args, c, optarg, &code) && code)
+                return code;
         }
     }
     if (c != -1)
@@ -140,6 +154,8 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
     if (part.algo && partition != RD_KAFKA_PARTITION_UA)
         return odr_usage("--partition and --partitioner exclude each other");
     const char *topic = argv[optind];
+    if ((code = odr_encode_check(&enc_args)) != 0)
+        return code;
 
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%d", ctx->timeout_ms < 1000 ? 1000 : ctx->timeout_ms);
@@ -148,7 +164,6 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
     const char *defaults[] = {"compression.codec", compression, "acks", acks,
                               "message.timeout.ms", timeout,
                               part.algo ? "sticky.partitioning.linger.ms" : NULL, "0", NULL};
-    int code = 0;
     rd_kafka_conf_t *conf = odr_conf_defaults(ctx, defaults, &code);
     if (!conf)
         return code;
@@ -183,6 +198,11 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
         return code;
     }
     rd_kafka_metadata_destroy(md);
+    /* the schemas before any input: a missing subject stops the run with nothing sent */
+    if ((code = odr_encoders_new(ctx, topic, &enc_args, &kenc, &venc)) != 0) {
+        rd_kafka_destroy(rk);
+        return code;
+    }
 
     odr_catch_signals();
     rd_kafka_headers_t *hdrs = NULL;
@@ -210,9 +230,13 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
             val = d + strlen(delim);
             vlen = (size_t)len - klen - strlen(delim);
         }
-        if ((key && serde->encode(key, klen, &kb, err, sizeof err) != 0) ||
-            serde->encode(val, vlen, &vb, err, sizeof err) != 0) {
+        if ((key && (kenc ? odr_encode(kenc, key, klen, &kb, err, sizeof err)
+                          : serde->encode(key, klen, &kb, err, sizeof err)) != 0) ||
+            (venc ? odr_encode(venc, val, vlen, &vb, err, sizeof err)
+                  : serde->encode(val, vlen, &vb, err, sizeof err)) != 0) {
             code = odr_fail(ODR_EXIT_USAGE, "line %lld: %s", (long long)st.sent + 1, err);
+            odr_fail(code, "nothing from line %lld on is sent%s", (long long)st.sent + 1,
+                     st.sent ? " (the lines before it are)" : "");
             break;
         }
         rd_kafka_resp_err_t e;
@@ -250,5 +274,7 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
         fprintf(stderr, "odr: %lld records sent, %lld delivered, %lld failed\n",
                 (long long)st.sent, (long long)st.delivered, (long long)st.failed);
     rd_kafka_destroy(rk);
+    odr_encoder_free(kenc);
+    odr_encoder_free(venc);
     return code;
 }

@@ -15,20 +15,14 @@
  * numeric promotions int->long->float->double, string<->bytes, enum
  * symbols the writer may write must exist in the reader (or the reader has
  * a default symbol), unions branch by branch, fixed sizes equal, names of
- * named types equal (unqualified). */
+ * named types equal (unqualified).
+ *
+ * from_json, the writer, is serializers_avro_write.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <avro.h>
-#include <jansson.h>
-
-#include "serializers.h"
-
-typedef struct avro_compiled {
-    avro_schema_t schema;
-    json_t *json; /* the schema text parsed, for field defaults */
-} avro_compiled_t;
+#include "serializers_avro.h"
 
 static int json_depth_ok(const json_t *v, int depth)
 {
@@ -227,7 +221,7 @@ static int read_blocks(rd_t *r, avro_schema_t items, int is_map, int depth, json
 }
 
 /* The name a union branch is keyed by in Avro's JSON encoding. */
-static const char *branch_name(avro_schema_t b)
+const char *serializers_avro_branch_name(avro_schema_t b)
 {
     switch (avro_typeof(b)) {
     case AVRO_RECORD: case AVRO_ENUM: case AVRO_FIXED: case AVRO_LINK:
@@ -331,7 +325,7 @@ static int read_value(rd_t *r, avro_schema_t s, int depth, json_t **out)
         if (!out || avro_typeof(b) == AVRO_NULL)
             return put(r, out, bv);
         json_t *o = json_object();
-        if (!o || json_object_set_new(o, branch_name(b), bv) != 0) {
+        if (!o || json_object_set_new(o, serializers_avro_branch_name(b), bv) != 0) {
             json_decref(o);
             return serializers_errf(r->err, r->errsz, "out of memory");
         }
@@ -431,7 +425,7 @@ static const char *base_name(const char *n)
 }
 
 /* The JSON object defining the named type `name` somewhere in j. */
-static json_t *find_named(json_t *j, const char *name, int depth)
+json_t *serializers_avro_find_named(json_t *j, const char *name, int depth)
 {
     if (depth > SERIALIZERS_MAX_DEPTH)
         return NULL;
@@ -447,14 +441,14 @@ static json_t *find_named(json_t *j, const char *name, int depth)
             return j;
         json_object_foreach(j, k, x)
         {
-            json_t *f = find_named(x, name, depth + 1);
+            json_t *f = serializers_avro_find_named(x, name, depth + 1);
             if (f)
                 return f;
         }
     } else if (json_is_array(j)) {
         json_array_foreach(j, i, x)
         {
-            json_t *f = find_named(x, name, depth + 1);
+            json_t *f = serializers_avro_find_named(x, name, depth + 1);
             if (f)
                 return f;
         }
@@ -464,7 +458,7 @@ static json_t *find_named(json_t *j, const char *name, int depth)
 
 static int field_has_default(json_t *root, avro_schema_t rec, const char *field)
 {
-    json_t *def = find_named(root, avro_schema_name(rec), 0);
+    json_t *def = serializers_avro_find_named(root, avro_schema_name(rec), 0);
     json_t *fields = def ? json_object_get(def, "fields") : NULL;
     size_t i;
     json_t *f;
@@ -574,7 +568,7 @@ static int resolves(cmp_t *c, avro_schema_t r, avro_schema_t w, const char *path
         }
         return OD_OK;
     case AVRO_ENUM: {
-        json_t *def = find_named(c->rjson, avro_schema_name(r), 0);
+        json_t *def = serializers_avro_find_named(c->rjson, avro_schema_name(r), 0);
         int has_default = def && json_object_get(def, "default");
         for (int i = 0; i < avro_schema_enum_number_of_symbols(w); i++) {
             const char *sym = avro_schema_enum_get(w, i);
@@ -628,4 +622,5 @@ const od_serializer_ops_t serializers_avro_ops = {
     .validate = avro_validate,
     .compatible = avro_compatible,
     .to_json = avro_to_json,
+    .from_json = serializers_avro_from_json,
 };
