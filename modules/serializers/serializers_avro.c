@@ -224,7 +224,9 @@ static int read_blocks(rd_t *r, avro_schema_t items, int is_map, int depth, json
 const char *serializers_avro_branch_name(avro_schema_t b)
 {
     switch (avro_typeof(b)) {
-    case AVRO_RECORD: case AVRO_ENUM: case AVRO_FIXED: case AVRO_LINK:
+    case AVRO_LINK: /* a recursive use: libavro names the target, not the link */
+        return avro_schema_name(avro_schema_link_target(b));
+    case AVRO_RECORD: case AVRO_ENUM: case AVRO_FIXED:
         return avro_schema_name(b);
     default:
         return avro_schema_type_name(b);

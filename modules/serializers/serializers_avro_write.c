@@ -326,11 +326,11 @@ static int write_items(aw_t *w, avro_schema_t s, json_t *v, const apath_t *at, i
         return OD_ERR_INVALID;
     if (is_map) {
         const char *k;
+        size_t kl;
         json_t *x;
-        json_object_foreach(v, k, x)
+        json_object_keylen_foreach(v, k, kl, x)
         {
             apath_t sub = {at, k, 0};
-            size_t kl = strlen(k);
             if (put_long(w, (int64_t)kl) != OD_OK || put(w, k, kl) != OD_OK ||
                 write_value(w, avro_schema_map_values(s), x, &sub, depth + 1, in_default) != OD_OK)
                 return OD_ERR_INVALID;

@@ -213,7 +213,9 @@ json_t *serializers_parse_json(const char *json, size_t len, char *err, size_t e
     json_error_t je;
     /* jansson refuses integers past int64 ("too big integer") and reals
      * past double ("real number overflow") itself */
-    json_t *v = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    /* NUL is allowed: to_json writes bytes 00 as "\u0000" */
+    json_t *v = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                           &je);
     if (!v) {
         serializers_errf(err, errsz, "not JSON: %s at byte %d", je.text, je.position);
         return NULL;
