@@ -53,6 +53,15 @@ static int find_format(const char *name)
     return -1;
 }
 
+/* The --value-format name of a registry schemaType ("AVRO" -> "avro"). */
+static const char *format_of_type(const char *schema_type)
+{
+    for (size_t i = 0; i < NFORMATS; i++)
+        if (formats[i].schema_type && strcmp(formats[i].schema_type, schema_type) == 0)
+            return formats[i].ops->name;
+    return "...";
+}
+
 int odr_encode_option(odr_encode_args_t *a, int c, const char *arg, int *code)
 {
     int side = c == ODR_OPT_KEY_FORMAT || c == ODR_OPT_KEY_SCHEMA_ID || c == ODR_OPT_KEY_SUBJECT
@@ -188,7 +197,7 @@ static int encoder_new(odr_ctx_t *ctx, const char *topic, const odr_encode_args_
         else if (strcmp(is, formats[f].schema_type) != 0)
             code = odr_fail(ODR_EXIT_USAGE, "schema id %d is %s, not %s: pass --%s-format %s, "
                             "or name a %s schema", (int)e->id, is, formats[f].schema_type, what,
-                            find_format(is) >= 0 ? is : "...", formats[f].schema_type);
+                            format_of_type(is), formats[f].schema_type);
         else if (ops->compile(NULL, json_string_value(text), json_string_length(text),
                               &e->compiled, err, sizeof err) != OD_OK)
             code = odr_fail(ODR_EXIT_KAFKA, "schema id %d does not compile: %s", (int)e->id, err);
