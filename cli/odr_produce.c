@@ -18,9 +18,10 @@ static const char produce_usage[] =
     "  one record per line of standard input; with --key-delimiter the text before the\n"
     "  first D is the key; prints nothing unless -v; exit 1 when any record failed\n"
     "  --value-format/--key-format (avro, json, protobuf, string, int, long, double):\n"
-    "  the text is JSON (string: the text as it is), written in Confluent's wire format\n"
-    "  with the subject's latest schema (default TOPIC-value, TOPIC-key) from --registry;\n"
-    "  a bad line stops the run: the lines before it are sent, it and the rest are not\n"
+    "  the text is JSON (string: as it is); avro, protobuf (json with a schema named)\n"
+    "  in Confluent's wire format, the schema from --registry: --*-schema-id, else the\n"
+    "  latest of --*-subject, else of TOPIC-value / TOPIC-key; a bad line stops the\n"
+    "  run: the lines before it are sent, it and the rest are not\n"
     "  partitioners: murmur2 murmur2_random sticky consistent crc32 consistent_random\n"
     "                fnv1a fnv1a_random random round_robin";
 
