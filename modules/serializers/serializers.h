@@ -36,6 +36,26 @@ extern const od_serializer_ops_t serializers_avro_ops;
 /* Protobuf wire format against a message type of a FileDescriptorSet. */
 extern const od_serializer_ops_t serializers_proto_ops;
 
+/* Protobuf's from_json (serializers_proto_write.c) with the message type
+ * chosen: message is its full name ("shop.Order.Item"), NULL for the
+ * default, which is what the ops table's from_json uses. What the output
+ * starts with depends on the schema's form, as validate and to_json read
+ * records of it:
+ *  - "Message.Name\n" + FileDescriptorSet: the records are that message
+ *    type, no prefix; message must be NULL or that name.
+ *  - the registry's base64 FileDescriptorProto: Confluent's message
+ *    indexes naming the type come first (a lone 0 for the file's first
+ *    message type, the default), then the message. A producer writing
+ *    the registry's wire format puts only the magic byte 0 and the 4-byte
+ *    schema id before this output (odr_decode.c strips just those 5).
+ * JSON texts larger than SERIALIZERS_PROTO_MAX_JSON and outputs larger
+ * than SERIALIZERS_PROTO_MAX_OUT are refused. */
+#define SERIALIZERS_PROTO_MAX_JSON (16 * 1024 * 1024)
+#define SERIALIZERS_PROTO_MAX_OUT (64 * 1024 * 1024)
+int serializers_proto_from_json_as(void *compiled, const char *message, const char *json,
+                                   size_t json_len, uint8_t **out, size_t *out_len, char *err,
+                                   size_t errsz);
+
 /* Whether p[0..len) is well-formed UTF-8 (no overlongs, no surrogates,
  * nothing past U+10FFFF); on failure *bad gets the offending offset. */
 int serializers_utf8_ok(const uint8_t *p, size_t len, size_t *bad);

@@ -12,7 +12,10 @@
  * each known field in the wire type its declared type uses (packed
  * repeated scalars accepted), strings UTF-8, nested messages valid to the
  * depth limit, proto2 required fields present. Unknown fields are allowed
- * (protobuf keeps them) but must be well-formed; groups are refused. */
+ * (protobuf keeps them) but must be well-formed; groups are refused.
+ * The types are in serializers_proto_int.h; from_json, and what it needs
+ * of the descriptor beyond this file's reading, are in
+ * serializers_proto_write.c and serializers_proto_desc.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,97 +23,7 @@
 #include <jansson.h>
 
 #include "serializers.h"
-
-#define PROTO_MAX_MESSAGES 10000
-#define PROTO_MAX_FIELDS 1024 /* per message */
-
-enum { T_DOUBLE = 1, T_FLOAT, T_INT64, T_UINT64, T_INT32, T_FIXED64, T_FIXED32, T_BOOL,
-       T_STRING, T_GROUP, T_MESSAGE, T_BYTES, T_UINT32, T_ENUM, T_SFIXED32, T_SFIXED64,
-       T_SINT32, T_SINT64 };
-
-typedef struct pfield {
-    uint32_t number;
-    int label; /* 1 optional, 2 required, 3 repeated */
-    int type;
-    char *type_name; /* ".pkg.Msg" for messages, until resolved */
-    int msg;         /* index of the message type, -1 */
-    char *name;
-} pfield_t;
-
-typedef struct pmsg {
-    char *full; /* "pkg.Outer.Inner" */
-    pfield_t *fields;
-    size_t nfields, cap;
-    int *nested; /* indexes of the nested message types, in declaration order */
-    size_t nnested;
-} pmsg_t;
-
-typedef struct pschema {
-    pmsg_t *msgs;
-    size_t nmsgs, cap;
-    int *top; /* the file's top-level message types, in order */
-    size_t ntop;
-    int root; /* -1: chosen per record by Confluent's message indexes */
-} pschema_t;
-
-typedef struct wr {
-    const uint8_t *p;
-    size_t len, pos;
-} wr_t;
-
-static int rd_varint(wr_t *r, uint64_t *v)
-{
-    *v = 0;
-    for (int i = 0; i < 10; i++) {
-        if (r->pos >= r->len)
-            return -1;
-        uint8_t b = r->p[r->pos++];
-        *v |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80))
-            return 0;
-    }
-    return -1;
-}
-
-/* The next field: 1 with number, wire type, the value of a varint (wire
- * type 0) and the payload of wire type 2; 0 at the end; -1 malformed. */
-static int rd_field(wr_t *r, uint32_t *num, int *wt, wr_t *sub, uint64_t *val)
-{
-    if (r->pos == r->len)
-        return 0;
-    uint64_t key, v;
-    if (rd_varint(r, &key) < 0 || (key >> 3) == 0 || (key >> 3) > 0x1fffffff)
-        return -1;
-    *num = (uint32_t)(key >> 3);
-    *wt = (int)(key & 7);
-    switch (*wt) {
-    case 0:
-        if (rd_varint(r, &v) < 0)
-            return -1;
-        *val = v;
-        return 1;
-    case 1:
-        if (r->len - r->pos < 8)
-            return -1;
-        r->pos += 8;
-        return 1;
-    case 5:
-        if (r->len - r->pos < 4)
-            return -1;
-        r->pos += 4;
-        return 1;
-    case 2:
-        if (rd_varint(r, &v) < 0 || v > r->len - r->pos)
-            return -1;
-        sub->p = r->p + r->pos;
-        sub->len = (size_t)v;
-        sub->pos = 0;
-        r->pos += (size_t)v;
-        return 1;
-    default:
-        return -1; /* groups (3, 4) and the unused 6, 7 */
-    }
-}
+#include "serializers_proto_int.h"
 
 static char *dup_n(const uint8_t *p, size_t n)
 {
@@ -124,6 +37,7 @@ static char *dup_n(const uint8_t *p, size_t n)
 
 static void schema_free(pschema_t *s)
 {
+    proto_desc_free(s);
     for (size_t i = 0; s && i < s->nmsgs; i++) {
         for (size_t k = 0; k < s->msgs[i].nfields; k++) {
             free(s->msgs[i].fields[k].type_name);
@@ -155,7 +69,7 @@ static int add_field(pmsg_t *m, wr_t f, char *err, size_t errsz)
     }
     pfield_t *fd = &m->fields[m->nfields];
     memset(fd, 0, sizeof(*fd));
-    fd->msg = -1;
+    fd->msg = fd->oneof = fd->packed = fd->enm = -1;
     fd->label = 1;
     uint32_t num;
     int wt, rc;
@@ -172,8 +86,12 @@ static int add_field(pmsg_t *m, wr_t f, char *err, size_t errsz)
             fd->type = (int)v;
         else if (num == 6 && wt == 2 && !fd->type_name)
             fd->type_name = dup_n(sub.p, sub.len);
+        else if (proto_desc_field(fd, num, wt, sub, v) < 0)
+            rc = -2;
     }
     m->nfields++;
+    if (rc == -2)
+        return serializers_errf(err, errsz, "out of memory");
     if (rc < 0 || fd->number == 0 || fd->type < T_DOUBLE || fd->type > T_SINT64)
         return serializers_errf(err, errsz, "bad field in message %s", m->full);
     return 0;
@@ -237,18 +155,10 @@ static int add_message(pschema_t *s, const char *prefix, wr_t d, int depth, int 
             if (r < 0)
                 return -1;
         }
+        if (proto_desc_message(s, idx, name, num, wt, sub, err, errsz) != OD_OK)
+            return -1;
     }
     return rc < 0 ? serializers_errf(err, errsz, "malformed message type %s", name) : 0;
-}
-
-static int find_msg(const pschema_t *s, const char *full)
-{
-    if (full[0] == '.')
-        full++;
-    for (size_t i = 0; i < s->nmsgs; i++)
-        if (strcmp(s->msgs[i].full, full) == 0)
-            return (int)i;
-    return -1;
 }
 
 static int b64_val(unsigned char c)
@@ -346,21 +256,29 @@ static int proto_compile(void *self, const char *schema, size_t len, void **comp
         if (num != 1 || wt != 2)
             continue;
         char pkg[256] = "";
+        int proto2 = 1; /* no syntax field: proto2 */
         wr_t scan = file;
-        while ((rc = rd_field(&scan, &num, &wt, &sub, &val)) == 1)
+        while ((rc = rd_field(&scan, &num, &wt, &sub, &val)) == 1) {
             if (num == 2 && wt == 2 && sub.len < sizeof(pkg))
                 snprintf(pkg, sizeof(pkg), "%.*s", (int)sub.len, (const char *)sub.p);
+            if (num == 12 && wt == 2)
+                proto2 = sub.len == 6 && memcmp(sub.p, "proto2", 6) == 0;
+        }
         if (rc < 0)
             break;
+        size_t first_msg = s->nmsgs;
         while ((rc = rd_field(&file, &num, &wt, &sub, &val)) == 1)
-            if (num == 4 && wt == 2 && add_message(s, pkg, sub, 0, &s->top, &s->ntop, err,
-                                                   errsz) < 0) {
+            if ((num == 4 && wt == 2 && add_message(s, pkg, sub, 0, &s->top, &s->ntop, err,
+                                                    errsz) < 0) ||
+                (num == 5 && wt == 2 && proto_desc_enum(s, pkg, sub, err, errsz) != OD_OK)) {
                 schema_free(s);
                 free(decoded);
                 return OD_ERR_INVALID;
             }
         if (rc < 0)
             break;
+        for (size_t i = first_msg; i < s->nmsgs; i++)
+            s->msgs[i].packs = !proto2; /* proto3 and editions pack by default */
     }
     free(decoded);
     if (rc < 0) {
@@ -378,7 +296,7 @@ static int proto_compile(void *self, const char *schema, size_t len, void **comp
             }
             if (f->type != T_MESSAGE)
                 continue;
-            f->msg = f->type_name ? find_msg(s, f->type_name) : -1;
+            f->msg = f->type_name ? proto_desc_find_msg(s, f->type_name) : -1;
             if (f->msg < 0) {
                 serializers_errf(err, errsz, "%s.%s: message type %s is not in the set",
                                  s->msgs[i].full, f->name ? f->name : "?",
@@ -387,7 +305,7 @@ static int proto_compile(void *self, const char *schema, size_t len, void **comp
                 return OD_ERR_INVALID;
             }
         }
-    s->root = root[0] ? find_msg(s, root) : -1;
+    s->root = root[0] ? proto_desc_find_msg(s, root) : -1;
     if (!root[0] && s->ntop == 0) {
         schema_free(s);
         return serializers_errf(err, errsz, "the descriptor has no message type");
@@ -395,6 +313,10 @@ static int proto_compile(void *self, const char *schema, size_t len, void **comp
     if (root[0] && s->root < 0) {
         schema_free(s);
         return serializers_errf(err, errsz, "message type %s is not in the descriptor set", root);
+    }
+    if (proto_desc_prepare(s, err, errsz) != OD_OK) {
+        schema_free(s);
+        return OD_ERR_INVALID;
     }
     *compiled = s;
     return OD_OK;
@@ -686,4 +608,5 @@ const od_serializer_ops_t serializers_proto_ops = {
     .free_compiled = proto_free,
     .validate = proto_validate,
     .to_json = proto_to_json,
+    .from_json = proto_from_json,
 };
