@@ -24,6 +24,7 @@ struct odr_encoder {
     int wire;      /* write Confluent's wire format */
     int raw;       /* string: the text as it is */
     const char *side;
+    const char *message; /* protobuf: the message type, NULL for the first */
 };
 
 /* wants: 1 a schema is always needed (the registry's formats), 2 one may
@@ -64,7 +65,8 @@ static const char *format_of_type(const char *schema_type)
 
 int odr_encode_option(odr_encode_args_t *a, int c, const char *arg, int *code)
 {
-    int side = c == ODR_OPT_KEY_FORMAT || c == ODR_OPT_KEY_SCHEMA_ID || c == ODR_OPT_KEY_SUBJECT
+    int side = c == ODR_OPT_KEY_FORMAT || c == ODR_OPT_KEY_SCHEMA_ID ||
+                       c == ODR_OPT_KEY_SUBJECT || c == ODR_OPT_KEY_MESSAGE
                    ? 0
                    : 1;
     switch (c) {
@@ -90,6 +92,12 @@ int odr_encode_option(odr_encode_args_t *a, int c, const char *arg, int *code)
         return 1;
     case ODR_OPT_REGISTRY:
         a->registry = arg;
+        return 1;
+    case ODR_OPT_VALUE_MESSAGE:
+    case ODR_OPT_KEY_MESSAGE:
+        if (!*arg)
+            *code = odr_usage("--%s-message must not be empty", side_name[side]);
+        a->message[side] = arg;
         return 1;
     default:
         return 0;
@@ -149,6 +157,9 @@ int odr_encode_check(const odr_encode_args_t *a)
         int named = a->schema_id[side] || a->subject[side];
         if (!a->format[side] && named)
             return odr_usage("--%s-schema-id and --%s-subject need --%s-format", what, what, what);
+        if (a->message[side] && (!a->format[side] || strcmp(a->format[side], "protobuf") != 0))
+            return odr_usage("--%s-message names a protobuf message type: it needs "
+                             "--%s-format protobuf", what, what);
         if (!a->format[side])
             continue;
         if (formats[find_format(a->format[side])].wants == 0 && named)
@@ -180,6 +191,7 @@ static int encoder_new(odr_ctx_t *ctx, const char *topic, const odr_encode_args_
     e->ops = ops;
     e->side = what;
     e->raw = ops == &serializers_string_ops;
+    e->message = a->message[side];
     int named = a->schema_id[side] || a->subject[side];
     if (formats[f].wants == 1 || (formats[f].wants == 2 && named)) {
         json_t *j = NULL;
@@ -247,13 +259,17 @@ int odr_encode(odr_encoder_t *e, const char *text, size_t len, odr_buf_t *out, c
     size_t n = 0;
     char why[512];
     why[0] = 0;
-    if (e->ops->from_json(NULL, e->compiled, text, len, &bytes, &n, why, sizeof why) != OD_OK) {
+    int rc = e->message ? serializers_proto_from_json_as(e->compiled, e->message, text, len,
+                                                         &bytes, &n, why, sizeof why)
+                        : e->ops->from_json(NULL, e->compiled, text, len, &bytes, &n, why,
+                                            sizeof why);
+    if (rc != OD_OK) {
         snprintf(err, errsz, "%s%s", pre, why);
         return -1;
     }
     uint8_t head[5] = {0, (uint8_t)(e->id >> 24), (uint8_t)(e->id >> 16), (uint8_t)(e->id >> 8),
                        (uint8_t)e->id};
-    int rc = e->wire ? odr_buf_put(out, head, sizeof head) : 0;
+    rc = e->wire ? odr_buf_put(out, head, sizeof head) : 0;
     if (rc == 0)
         rc = odr_buf_put(out, bytes, n);
     free(bytes);

@@ -23,6 +23,8 @@ enum {
     ODR_OPT_VALUE_SUBJECT,
     ODR_OPT_KEY_SUBJECT,
     ODR_OPT_REGISTRY,
+    ODR_OPT_VALUE_MESSAGE,
+    ODR_OPT_KEY_MESSAGE,
 };
 #define ODR_ENCODE_LONGOPTS                                                                        \
     {"value-format", required_argument, NULL, ODR_OPT_VALUE_FORMAT},                               \
@@ -31,13 +33,16 @@ enum {
     {"key-schema-id", required_argument, NULL, ODR_OPT_KEY_SCHEMA_ID},                             \
     {"value-subject", required_argument, NULL, ODR_OPT_VALUE_SUBJECT},                             \
     {"key-subject", required_argument, NULL, ODR_OPT_KEY_SUBJECT},                                 \
-    {"registry", required_argument, NULL, ODR_OPT_REGISTRY}
+    {"registry", required_argument, NULL, ODR_OPT_REGISTRY},                                       \
+    {"value-message", required_argument, NULL, ODR_OPT_VALUE_MESSAGE},                             \
+    {"key-message", required_argument, NULL, ODR_OPT_KEY_MESSAGE}
 
 /* What the options asked for; [0] the key, [1] the value. */
 typedef struct odr_encode_args {
     const char *format[2];  /* NULL: --serializer's bytes as they are */
     int64_t schema_id[2];   /* 0: none given */
     const char *subject[2]; /* NULL: none given */
+    const char *message[2]; /* protobuf's message type (full name); NULL: the first */
     const char *registry;   /* --registry, or NULL (resolved as for consume) */
 } odr_encode_args_t;
 
@@ -47,7 +52,7 @@ typedef struct odr_encode_args {
 int odr_encode_option(odr_encode_args_t *a, int c, const char *arg, int *code);
 
 /* The options together: a schema only with a format that takes one, an id
- * or a subject, not both. 0, or ODR_EXIT_USAGE after a message. */
+ * or a subject, not both, a message type only for protobuf. 0, or ODR_EXIT_USAGE after a message. */
 int odr_encode_check(const odr_encode_args_t *a);
 
 typedef struct odr_encoder odr_encoder_t;

@@ -15,13 +15,15 @@ static const char produce_usage[] =
     "           [--acks 0|1|all] [--serializer string]\n"
     "           [--value-format F [--value-schema-id N | --value-subject S]]\n"
     "           [--key-format F [--key-schema-id N | --key-subject S]] [--registry URL]\n"
+    "           [--value-message NAME] [--key-message NAME]\n"
     "  one record per line of standard input; with --key-delimiter the text before the\n"
     "  first D is the key; prints nothing unless -v; exit 1 when any record failed\n"
     "  --value-format/--key-format (avro, json, protobuf, string, int, long, double):\n"
     "  the text is JSON (string: as it is); avro, protobuf (json with a schema named)\n"
     "  in Confluent's wire format, the schema from --registry: --*-schema-id, else the\n"
-    "  latest of --*-subject, else of TOPIC-value / TOPIC-key; a bad line stops the\n"
-    "  run: the lines before it are sent, it and the rest are not\n"
+    "  latest of --*-subject, else of TOPIC-value / TOPIC-key; --*-message: protobuf's\n"
+    "  message type (default the first); a bad line stops the run: the lines before\n"
+    "  it are sent, it and the rest are not\n"
     "  partitioners: murmur2 murmur2_random sticky consistent crc32 consistent_random\n"
     "                fnv1a fnv1a_random random round_robin";
 
