@@ -427,7 +427,7 @@ static const char *base_name(const char *n)
 }
 
 /* The JSON object defining the named type `name` somewhere in j. */
-json_t *serializers_avro_find_named(json_t *j, const char *name, int depth)
+static json_t *find_named(json_t *j, const char *name, int depth)
 {
     if (depth > SERIALIZERS_MAX_DEPTH)
         return NULL;
@@ -443,14 +443,14 @@ json_t *serializers_avro_find_named(json_t *j, const char *name, int depth)
             return j;
         json_object_foreach(j, k, x)
         {
-            json_t *f = serializers_avro_find_named(x, name, depth + 1);
+            json_t *f = find_named(x, name, depth + 1);
             if (f)
                 return f;
         }
     } else if (json_is_array(j)) {
         json_array_foreach(j, i, x)
         {
-            json_t *f = serializers_avro_find_named(x, name, depth + 1);
+            json_t *f = find_named(x, name, depth + 1);
             if (f)
                 return f;
         }
@@ -460,7 +460,7 @@ json_t *serializers_avro_find_named(json_t *j, const char *name, int depth)
 
 static int field_has_default(json_t *root, avro_schema_t rec, const char *field)
 {
-    json_t *def = serializers_avro_find_named(root, avro_schema_name(rec), 0);
+    json_t *def = find_named(root, avro_schema_name(rec), 0);
     json_t *fields = def ? json_object_get(def, "fields") : NULL;
     size_t i;
     json_t *f;
@@ -570,7 +570,7 @@ static int resolves(cmp_t *c, avro_schema_t r, avro_schema_t w, const char *path
         }
         return OD_OK;
     case AVRO_ENUM: {
-        json_t *def = serializers_avro_find_named(c->rjson, avro_schema_name(r), 0);
+        json_t *def = find_named(c->rjson, avro_schema_name(r), 0);
         int has_default = def && json_object_get(def, "default");
         for (int i = 0; i < avro_schema_enum_number_of_symbols(w); i++) {
             const char *sym = avro_schema_enum_get(w, i);

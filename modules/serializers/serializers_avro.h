@@ -19,10 +19,6 @@ typedef struct avro_compiled {
  * writes it: a named type's (unqualified) name, else the type's name. */
 const char *serializers_avro_branch_name(avro_schema_t b);
 
-/* The JSON object defining the named type `name` (record, enum or error;
- * compared unqualified) somewhere in j, or NULL. */
-json_t *serializers_avro_find_named(json_t *j, const char *name, int depth);
-
 /* from_json: Avro's JSON encoding as to_json prints it -> one binary datum. */
 int serializers_avro_from_json(void *self, void *compiled, const char *json, size_t json_len,
                                uint8_t **out, size_t *out_len, char *err, size_t errsz);

@@ -201,6 +201,58 @@ static int branch_is(avro_schema_t b, const char *key)
            strcmp(key + nl + 1, name) == 0;
 }
 
+/* The JSON object defining the record whose full name is `full`, in the
+ * schema's JSON j: names qualified by their own dots, else by "namespace",
+ * else by the enclosing named type's namespace, as the specification
+ * resolves them (libavro keeps no defaults, so they are read from there). */
+static json_t *find_record(json_t *j, const char *full, const char *ns, int depth)
+{
+    if (depth > SERIALIZERS_MAX_DEPTH)
+        return NULL;
+    size_t i;
+    json_t *x;
+    const char *k;
+    if (json_is_array(j)) {
+        json_array_foreach(j, i, x)
+        {
+            json_t *f = find_record(x, full, ns, depth + 1);
+            if (f)
+                return f;
+        }
+        return NULL;
+    }
+    if (!json_is_object(j))
+        return NULL;
+    const char *name = json_string_value(json_object_get(j, "name"));
+    const char *type = json_string_value(json_object_get(j, "type"));
+    char own_ns[512];
+    if (name && type &&
+        (!strcmp(type, "record") || !strcmp(type, "error") || !strcmp(type, "enum") ||
+         !strcmp(type, "fixed"))) {
+        const char *dot = strrchr(name, '.');
+        const char *jns = json_string_value(json_object_get(j, "namespace"));
+        if (dot)
+            snprintf(own_ns, sizeof own_ns, "%.*s", (int)(dot - name), name);
+        else
+            snprintf(own_ns, sizeof own_ns, "%s", jns ? jns : ns ? ns : "");
+        ns = own_ns;
+        const char *base = dot ? dot + 1 : name;
+        size_t nl = strlen(ns);
+        int match = nl ? strncmp(full, ns, nl) == 0 && full[nl] == '.' &&
+                             strcmp(full + nl + 1, base) == 0
+                       : strcmp(full, base) == 0;
+        if (match && (!strcmp(type, "record") || !strcmp(type, "error")))
+            return j;
+    }
+    json_object_foreach(j, k, x)
+    {
+        json_t *f = find_record(x, full, ns, depth + 1);
+        if (f)
+            return f;
+    }
+    return NULL;
+}
+
 /* The default of field `name` of record rec, or NULL when it has none. */
 static json_t *field_default(aw_t *w, avro_schema_t rec, const char *name)
 {
@@ -212,7 +264,11 @@ static json_t *field_default(aw_t *w, avro_schema_t rec, const char *name)
     if (i < w->ndefaults) {
         fields = w->defaults[i].fields;
     } else {
-        json_t *def = serializers_avro_find_named(w->c->json, avro_schema_name(rec), 0);
+        char full[512];
+        const char *ns = avro_schema_namespace(rec);
+        snprintf(full, sizeof full, "%s%s%s", ns && *ns ? ns : "", ns && *ns ? "." : "",
+                 avro_schema_name(rec));
+        json_t *def = find_record(w->c->json, full, NULL, 0);
         fields = def ? json_object_get(def, "fields") : NULL;
         if (w->ndefaults < AW_DEFAULTS_CACHE) {
             w->defaults[w->ndefaults].rec = rec;

@@ -365,6 +365,23 @@ static void test_hostile(void)
     free(big);
     free(text);
 
+    /* two records named X in different namespaces: each field takes its own
+     * record's default (a.X's from its own namespace, b.X's inherited from
+     * the enclosing record's) */
+    c = comp(a, "{\"type\":\"record\",\"name\":\"Top\",\"namespace\":\"b\",\"fields\":["
+                "{\"name\":\"p\",\"type\":{\"type\":\"record\",\"name\":\"X\",\"namespace\":"
+                "\"a\",\"fields\":[{\"name\":\"v\",\"type\":\"int\",\"default\":1}]}},"
+                "{\"name\":\"q\",\"type\":{\"type\":\"record\",\"name\":\"X\",\"fields\":["
+                "{\"name\":\"v\",\"type\":\"int\",\"default\":2}]}}]}");
+    char *back = NULL;
+    if (c && fj(a, c, "{\"p\":{},\"q\":{}}") == OD_OK)
+        a->to_json(NULL, c, got, got_len, &back, err, sizeof err);
+    tap_ok(back && strcmp(back, "{\"p\":{\"v\":1},\"q\":{\"v\":2}}") == 0,
+           "avro: defaults of same-named records in two namespaces: %s", back ? back : err);
+    free(back);
+    if (c)
+        a->free_compiled(NULL, c);
+
     /* a default of the wrong type is named as the schema's */
     c = comp(a, "{\"type\":\"record\",\"name\":\"D\",\"fields\":[{\"name\":\"n\",\"type\":"
                 "\"int\",\"default\":\"three\"}]}");
