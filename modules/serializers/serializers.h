@@ -17,8 +17,8 @@
 /* Largest schema text accepted (bytes). */
 #define SERIALIZERS_MAX_SCHEMA (1024 * 1024)
 
-/* Largest record from_json makes (bytes): Avro field defaults can make a
- * record larger than the JSON text it was written from. */
+/* Largest JSON text from_json reads and largest record it makes (bytes):
+ * Avro field defaults can make a record larger than its JSON text. */
 #define SERIALIZERS_MAX_ENCODED (16 * 1024 * 1024)
 
 int serializers_errf(char *err, size_t errsz, const char *fmt, ...)
@@ -66,7 +66,8 @@ struct json_t *serializers_real_json(double d);
 
 /* ---- from_json's shared pieces (serializers_prim.c) ---- */
 /* One JSON text (any value, duplicate keys refused, nested at most
- * SERIALIZERS_MAX_DEPTH), or NULL with err ("not JSON: ... at byte N"). */
+ * SERIALIZERS_MAX_DEPTH, at most SERIALIZERS_MAX_ENCODED bytes), or NULL
+ * with err ("not JSON: ... at byte N"). */
 struct json_t *serializers_parse_json(const char *json, size_t len, char *err, size_t errsz);
 /* What a JSON value is, for "expected X, got <this>": "a string", "an
  * integer", "a number", "an object", "an array", "a boolean", "null". */

@@ -354,6 +354,9 @@ static int json_from_json(void *self, void *compiled, const char *json, size_t j
 {
     (void)self;
     json_t *v = NULL;
+    if (json_len > SERIALIZERS_MAX_ENCODED)
+        return serializers_errf(err, errsz, "$: JSON text larger than %d bytes",
+                                SERIALIZERS_MAX_ENCODED);
     if (read_doc(compiled, (const uint8_t *)json, json_len, &v, err, errsz) != OD_OK)
         return OD_ERR_INVALID;
     char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);

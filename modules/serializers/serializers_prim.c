@@ -210,6 +210,10 @@ static int json_depth_ok(const json_t *v, int depth)
 
 json_t *serializers_parse_json(const char *json, size_t len, char *err, size_t errsz)
 {
+    if (len > SERIALIZERS_MAX_ENCODED) {
+        serializers_errf(err, errsz, "$: JSON text larger than %d bytes", SERIALIZERS_MAX_ENCODED);
+        return NULL;
+    }
     json_error_t je;
     /* jansson refuses integers past int64 ("too big integer") and reals
      * past double ("real number overflow") itself */

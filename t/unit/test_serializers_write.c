@@ -382,6 +382,24 @@ static void test_hostile(void)
     if (c)
         a->free_compiled(NULL, c);
 
+    /* a text past the size limit is refused before it is parsed */
+    size_t huge = (size_t)SERIALIZERS_MAX_ENCODED + 1;
+    char *blob = malloc(huge);
+    if (blob) {
+        memset(blob, ' ', huge);
+        blob[0] = '1';
+        size_t hl = 0;
+        uint8_t *ho = NULL;
+        err[0] = 0;
+        tap_ok(serializers_long_ops.from_json(NULL, NULL, blob, huge, &ho, &hl, err, sizeof err) !=
+                       OD_OK && strstr(err, "larger than"),
+               "a JSON text past %d bytes: %s", SERIALIZERS_MAX_ENCODED, err);
+        tap_ok(serializers_json_ops.from_json(NULL, NULL, blob, huge, &ho, &hl, err, sizeof err) !=
+                       OD_OK && strstr(err, "larger than"),
+               "json: a text past the limit: %s", err);
+        free(blob);
+    }
+
     /* a default of the wrong type is named as the schema's */
     c = comp(a, "{\"type\":\"record\",\"name\":\"D\",\"fields\":[{\"name\":\"n\",\"type\":"
                 "\"int\",\"default\":\"three\"}]}");
