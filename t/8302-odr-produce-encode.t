@@ -172,6 +172,18 @@ tap.is_([k for k, v in raw], [struct.pack(">q", -5), struct.pack(">q", 900719925
 tap.is_([v[:8] for k, v in raw], [struct.pack(">d", 2.5), b"\x7f\xf8\0\0\0\0\0\0"],
         "double values: 8 bytes big-endian, NaN from \"NaN\"")
 
+# an Avro key: the subject TOPIC-key, the value's text as it is
+with open(os.path.join(tmp, "key.avsc"), "w") as f:
+    f.write('"string"')
+key_id = registered("akeys-key", "key.avsc")
+topic("akeys", "confluent.key.schema.validation=true")
+rc, out, err = odr(b, "produce", "akeys", "--key-delimiter", "|", "--key-format", "avro", *REG,
+                   input='"k\u00e9"|raw text\n')
+tap.ok(rc == 0, "--key-format avro to a topic validating keys: %s" % err.strip())
+tap.is_(raw_records("akeys"), [(bytes([0]) + key_id.to_bytes(4, "big") + b"\x06k\xc3\xa9",
+                                b"raw text")],
+        "the key in the wire format with the subject akeys-key's id, the value as typed")
+
 # the broker's validation is on: text as it is is refused
 rc, out, err = odr(b, "produce", "users", "--key-delimiter", "|", input="1|" + json.dumps(ann))
 tap.ok(rc == 1 and "INVALID_RECORD" in err,
