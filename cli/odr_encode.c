@@ -208,8 +208,9 @@ static int encoder_new(odr_ctx_t *ctx, const char *topic, const odr_encode_args_
                             (int)e->id);
         else if (strcmp(is, formats[f].schema_type) != 0)
             code = odr_fail(ODR_EXIT_USAGE, "schema id %d is %s, not %s: pass --%s-format %s, "
-                            "or name a schema of type %s", (int)e->id, is, formats[f].schema_type, what,
-                            format_of_type(is), formats[f].schema_type);
+                            "or name a schema of type %s", (int)e->id, is,
+                            formats[f].schema_type, what, format_of_type(is),
+                            formats[f].schema_type);
         else if (ops->compile(NULL, json_string_value(text), json_string_length(text),
                               &e->compiled, err, sizeof err) != OD_OK)
             code = odr_fail(ODR_EXIT_KAFKA, "schema id %d does not compile: %s", (int)e->id, err);

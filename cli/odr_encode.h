@@ -52,7 +52,8 @@ typedef struct odr_encode_args {
 int odr_encode_option(odr_encode_args_t *a, int c, const char *arg, int *code);
 
 /* The options together: a schema only with a format that takes one, an id
- * or a subject, not both, a message type only for protobuf. 0, or ODR_EXIT_USAGE after a message. */
+ * or a subject, not both, a message type only for protobuf. 0, or
+ * ODR_EXIT_USAGE after a message. */
 int odr_encode_check(const odr_encode_args_t *a);
 
 typedef struct odr_encoder odr_encoder_t;
