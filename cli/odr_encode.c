@@ -17,6 +17,10 @@
 
 static const char *const side_name[2] = {"key", "value"};
 
+/* Longest --value-subject (the topic's own subjects are shorter: a topic
+ * name is at most 249 bytes). */
+#define ODR_ENCODE_MAX_SUBJECT 512
+
 struct odr_encoder {
     const od_serializer_ops_t *ops;
     void *compiled;
@@ -86,8 +90,9 @@ int odr_encode_option(odr_encode_args_t *a, int c, const char *arg, int *code)
         return 1;
     case ODR_OPT_VALUE_SUBJECT:
     case ODR_OPT_KEY_SUBJECT:
-        if (!*arg)
-            *code = odr_usage("--%s-subject must not be empty", side_name[side]);
+        if (!*arg || strlen(arg) > ODR_ENCODE_MAX_SUBJECT)
+            *code = odr_usage("--%s-subject takes a subject of 1 to %d bytes", side_name[side],
+                              ODR_ENCODE_MAX_SUBJECT);
         a->subject[side] = arg;
         return 1;
     case ODR_OPT_REGISTRY:
@@ -104,15 +109,25 @@ int odr_encode_option(odr_encode_args_t *a, int c, const char *arg, int *code)
     }
 }
 
+static void unreachable_hint(void)
+{
+    odr_fail(ODR_EXIT_UNREACHABLE, "the registry is --registry URL, else $ODR_SCHEMA_REGISTRY, "
+             "else the profile's schema.registry.url, else http://127.0.0.1:8081");
+}
+
 /* The schema text of an id or of a subject's latest version: the
  * registry's answer in *j, the id in *id. 0, or an exit code. */
 static int fetch_schema(odr_ctx_t *ctx, const odr_encode_args_t *a, int side, const char *topic,
                         json_t **j, int32_t *id)
 {
-    char path[1200], seg[800], subject[600];
+    /* a subject is at most ODR_ENCODE_MAX_SUBJECT bytes, each escaped to at most 3 */
+    char path[3 * ODR_ENCODE_MAX_SUBJECT + 64], seg[3 * ODR_ENCODE_MAX_SUBJECT + 1];
+    char subject[ODR_ENCODE_MAX_SUBJECT + 16];
     if (a->schema_id[side] > 0) {
         snprintf(path, sizeof path, "/schemas/ids/%lld", (long long)a->schema_id[side]);
         int code = odr_registry_get(ctx, a->registry, path, j);
+        if (code == ODR_EXIT_UNREACHABLE)
+            unreachable_hint();
         if (code == ODR_EXIT_KAFKA)
             odr_fail(code, "schema id %lld for the %ss of '%s' is not in the registry; `odr "
                      "schema list` shows the subjects, `odr schema get SUBJECT` their ids",
@@ -128,8 +143,7 @@ static int fetch_schema(odr_ctx_t *ctx, const odr_encode_args_t *a, int side, co
     snprintf(path, sizeof path, "/subjects/%s/versions/latest", seg);
     int code = odr_registry_get(ctx, a->registry, path, j);
     if (code == ODR_EXIT_UNREACHABLE)
-        odr_fail(code, "the registry is --registry URL, else $ODR_SCHEMA_REGISTRY, else the "
-                 "profile's schema.registry.url, else http://127.0.0.1:8081");
+        unreachable_hint();
     if (code == ODR_EXIT_KAFKA) {
         odr_fail(code, "no schema for the %ss of '%s' under subject '%s': register one with "
                  "`odr schema register %s FILE`, or name another with --%s-subject or "
