@@ -37,6 +37,17 @@ enum {
     {"value-message", required_argument, NULL, ODR_OPT_VALUE_MESSAGE},                             \
     {"key-message", required_argument, NULL, ODR_OPT_KEY_MESSAGE}
 
+/* The lines of `odr produce --help` about them. */
+#define ODR_ENCODE_USAGE                                                                           \
+    "  [--value-format F [--value-schema-id N | --value-subject S] [--value-message NAME]]\n"      \
+    "  [--key-format F [--key-schema-id N | --key-subject S] [--key-message NAME]]\n"              \
+    "  [--registry URL]: formats avro, json, protobuf, string, int, long, double; the text\n"     \
+    "  is JSON (string: as it is); avro, protobuf (json with a schema named) in Confluent's\n"   \
+    "  wire format, the schema from the registry: --*-schema-id, else the latest of\n"          \
+    "  --*-subject, else of TOPIC-value / TOPIC-key; --*-message: protobuf's message type\n"    \
+    "  (default the first); a bad line stops the run: the lines before it are sent, it\n"      \
+    "  and the rest are not\n"
+
 /* What the options asked for; [0] the key, [1] the value. */
 typedef struct odr_encode_args {
     const char *format[2];  /* NULL: --serializer's bytes as they are */

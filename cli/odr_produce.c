@@ -13,17 +13,9 @@ static const char produce_usage[] =
     "usage: odr produce TOPIC [--key-delimiter D] [-H key=value]... [--partition N]\n"
     "           [--partitioner NAME] [--compression none|gzip|snappy|lz4|zstd]\n"
     "           [--acks 0|1|all] [--serializer string]\n"
-    "           [--value-format F [--value-schema-id N | --value-subject S]]\n"
-    "           [--key-format F [--key-schema-id N | --key-subject S]] [--registry URL]\n"
-    "           [--value-message NAME] [--key-message NAME]\n"
     "  one record per line of standard input; with --key-delimiter the text before the\n"
     "  first D is the key; prints nothing unless -v; exit 1 when any record failed\n"
-    "  --value-format/--key-format (avro, json, protobuf, string, int, long, double):\n"
-    "  the text is JSON (string: as it is); avro, protobuf (json with a schema named)\n"
-    "  in Confluent's wire format, the schema from --registry: --*-schema-id, else the\n"
-    "  latest of --*-subject, else of TOPIC-value / TOPIC-key; --*-message: protobuf's\n"
-    "  message type (default the first); a bad line stops the run: the lines before\n"
-    "  it are sent, it and the rest are not\n"
+    ODR_ENCODE_USAGE
     "  partitioners: murmur2 murmur2_random sticky consistent crc32 consistent_random\n"
     "                fnv1a fnv1a_random random round_robin";
 
@@ -95,14 +87,14 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    odr_encode_args_t enc_args = {0}; /* --value-format and the like */
+    odr_encoder_t *kenc = NULL, *venc = NULL;
+    int enc_code = 0;
     const char *delim = NULL, *compression = "none", *acks = "all";
     char *headers[MAX_HEADERS];
     size_t nheaders = 0;
     int64_t partition = RD_KAFKA_PARTITION_UA;
     const odr_serde_t *serde = odr_serde_find("string");
-    odr_encode_args_t enc_args = {0};
-    odr_encoder_t *kenc = NULL, *venc = NULL;
-    int code = 0;
     static produce_partitioner_t part; /* outlives the producer's threads */
     int c;
     odr_getopt_reset();
@@ -146,19 +138,19 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
                 return odr_usage("unknown serializer '%s' (known: %s)", optarg, odr_serde_names());
             break;
         default:
-            if (odr_encode_option(&enc_args, c, optarg, &code) && code)
-                return code;
+            if (odr_encode_option(&enc_args, c, optarg, &enc_code) && enc_code)
+                return enc_code;
         }
     }
     if (c != -1)
         return ODR_GETOPT_EXIT(c);
+    if ((enc_code = odr_encode_check(&enc_args)) != 0)
+        return enc_code;
     if (optind + 1 != argc)
         return odr_usage("produce takes one TOPIC\n%s", produce_usage);
     if (part.algo && partition != RD_KAFKA_PARTITION_UA)
         return odr_usage("--partition and --partitioner exclude each other");
     const char *topic = argv[optind];
-    if ((code = odr_encode_check(&enc_args)) != 0)
-        return code;
 
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%d", ctx->timeout_ms < 1000 ? 1000 : ctx->timeout_ms);
@@ -167,6 +159,7 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
     const char *defaults[] = {"compression.codec", compression, "acks", acks,
                               "message.timeout.ms", timeout,
                               part.algo ? "sticky.partitioning.linger.ms" : NULL, "0", NULL};
+    int code = 0;
     rd_kafka_conf_t *conf = odr_conf_defaults(ctx, defaults, &code);
     if (!conf)
         return code;
@@ -201,13 +194,11 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
         return code;
     }
     rd_kafka_metadata_destroy(md);
-    /* the schemas before any input: a missing subject stops the run with nothing sent */
-    if ((code = odr_encoders_new(ctx, topic, &enc_args, &kenc, &venc)) != 0) {
-        rd_kafka_destroy(rk);
-        return code;
-    }
 
     odr_catch_signals();
+    /* the schemas before any input: a missing subject stops the run, nothing read or sent */
+    if ((code = odr_encoders_new(ctx, topic, &enc_args, &kenc, &venc)) != 0)
+        odr_stop = 1;
     rd_kafka_headers_t *hdrs = NULL;
     if (nheaders) {
         hdrs = rd_kafka_headers_new(nheaders);
@@ -264,6 +255,8 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
     free(line);
     odr_buf_free(&kb);
     odr_buf_free(&vb);
+    odr_encoder_free(kenc);
+    odr_encoder_free(venc);
     if (hdrs)
         rd_kafka_headers_destroy(hdrs);
     /* Every record is delivered or failed within message.timeout.ms. */
@@ -277,7 +270,5 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
         fprintf(stderr, "odr: %lld records sent, %lld delivered, %lld failed\n",
                 (long long)st.sent, (long long)st.delivered, (long long)st.failed);
     rd_kafka_destroy(rk);
-    odr_encoder_free(kenc);
-    odr_encoder_free(venc);
     return code;
 }
