@@ -13,6 +13,7 @@
 import io
 import json
 import os
+import re
 import struct
 import sys
 
@@ -220,7 +221,7 @@ for text, want, what in [
          "a member the record lacks")]:
     rc, out, err = odr(b, "produce", "users", "--key-delimiter", "|", "--key-format", "int",
                        "--value-format", "avro", *REG, input=text + "\n")
-    tap.ok(rc == 2 and __import__("re").search(want, err), "%s: exit 2, %s" % (what, err.strip()))
+    tap.ok(rc == 2 and re.search(want, err), "%s: exit 2, %s" % (what, err.strip()))
 tap.is_(count("users"), before + 1, "nothing of the bad lines was sent")
 
 # schemas that cannot be had: before any input is read or anything sent
