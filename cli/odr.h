@@ -17,7 +17,7 @@
 /* Exit codes a script can rely on (doc/cli.md, odr.1). */
 #define ODR_EXIT_OK 0
 #define ODR_EXIT_KAFKA 1       /* the broker answered with an error */
-#define ODR_EXIT_USAGE 2       /* bad command line */
+#define ODR_EXIT_USAGE 2       /* bad command line (or produce input) */
 #define ODR_EXIT_UNREACHABLE 3 /* no broker reachable, or the timeout passed */
 
 #define ODR_MAX_SETTINGS 128

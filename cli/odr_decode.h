@@ -29,5 +29,7 @@ void odr_decoder_free(odr_decoder_t *d);
 /* One GET against the registry (odr_schema.c); 0 with the answer's JSON in
  * *out, or an exit code after a message. */
 int odr_registry_get(odr_ctx_t *ctx, const char *url, const char *path, json_t **out);
+/* subject %-escaped as one path segment of the registry's URLs. */
+void odr_registry_escape(const char *subject, char *out, size_t outsz);
 
 #endif

@@ -1,5 +1,6 @@
 /* odr_produce.c - `odr produce TOPIC`: one record per line of stdin. */
 #include "odr.h"
+#include "odr_encode.h"
 #include "odr_format.h"
 #include "odr_json.h"
 #include "partitioners_algo.h"
@@ -14,6 +15,7 @@ static const char produce_usage[] =
     "           [--acks 0|1|all] [--serializer string]\n"
     "  one record per line of standard input; with --key-delimiter the text before the\n"
     "  first D is the key; prints nothing unless -v; exit 1 when any record failed\n"
+    ODR_ENCODE_USAGE
     "  partitioners: murmur2 murmur2_random sticky consistent crc32 consistent_random\n"
     "                fnv1a fnv1a_random random round_robin";
 
@@ -81,9 +83,13 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
         {"compression", required_argument, NULL, 'z'},
         {"acks", required_argument, NULL, 'a'},
         {"serializer", required_argument, NULL, 's'},
+        ODR_ENCODE_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    odr_encode_args_t enc_args = {0}; /* --value-format and the like */
+    odr_encoder_t *kenc = NULL, *venc = NULL;
+    int enc_code = 0;
     const char *delim = NULL, *compression = "none", *acks = "all";
     char *headers[MAX_HEADERS];
     size_t nheaders = 0;
@@ -131,10 +137,15 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
             if (!(serde = odr_serde_find(optarg)))
                 return odr_usage("unknown serializer '%s' (known: %s)", optarg, odr_serde_names());
             break;
+        default:
+            if (odr_encode_option(&enc_args, c, optarg, &enc_code) && enc_code)
+                return enc_code;
         }
     }
     if (c != -1)
         return ODR_GETOPT_EXIT(c);
+    if ((enc_code = odr_encode_check(&enc_args)) != 0)
+        return enc_code;
     if (optind + 1 != argc)
         return odr_usage("produce takes one TOPIC\n%s", produce_usage);
     if (part.algo && partition != RD_KAFKA_PARTITION_UA)
@@ -185,6 +196,9 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
     rd_kafka_metadata_destroy(md);
 
     odr_catch_signals();
+    /* the schemas before any input: a missing subject stops the run, nothing read or sent */
+    if ((code = odr_encoders_new(ctx, topic, &enc_args, &kenc, &venc)) != 0)
+        odr_stop = 1;
     rd_kafka_headers_t *hdrs = NULL;
     if (nheaders) {
         hdrs = rd_kafka_headers_new(nheaders);
@@ -210,9 +224,13 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
             val = d + strlen(delim);
             vlen = (size_t)len - klen - strlen(delim);
         }
-        if ((key && serde->encode(key, klen, &kb, err, sizeof err) != 0) ||
-            serde->encode(val, vlen, &vb, err, sizeof err) != 0) {
+        if ((key && (kenc ? odr_encode(kenc, key, klen, &kb, err, sizeof err)
+                          : serde->encode(key, klen, &kb, err, sizeof err)) != 0) ||
+            (venc ? odr_encode(venc, val, vlen, &vb, err, sizeof err)
+                  : serde->encode(val, vlen, &vb, err, sizeof err)) != 0) {
             code = odr_fail(ODR_EXIT_USAGE, "line %lld: %s", (long long)st.sent + 1, err);
+            odr_fail(code, "nothing from line %lld on is sent%s", (long long)st.sent + 1,
+                     st.sent ? " (the lines before it are)" : "");
             break;
         }
         rd_kafka_resp_err_t e;
@@ -237,6 +255,8 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
     free(line);
     odr_buf_free(&kb);
     odr_buf_free(&vb);
+    odr_encoder_free(kenc);
+    odr_encoder_free(venc);
     if (hdrs)
         rd_kafka_headers_destroy(hdrs);
     /* Every record is delivered or failed within message.timeout.ms. */

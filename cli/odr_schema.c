@@ -406,3 +406,10 @@ int odr_registry_get(odr_ctx_t *ctx, const char *url, const char *path, json_t *
     int code = parse_url(registry_url(ctx, url), &r);
     return code ? code : call(ctx, &r, "GET", path, NULL, out);
 }
+
+/* For `odr produce --value-subject` (odr_encode.c): a subject as one path
+ * segment of a registry URL. */
+void odr_registry_escape(const char *subject, char *out, size_t outsz)
+{
+    escape_seg(subject, out, outsz);
+}

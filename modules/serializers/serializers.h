@@ -17,6 +17,10 @@
 /* Largest schema text accepted (bytes). */
 #define SERIALIZERS_MAX_SCHEMA (1024 * 1024)
 
+/* Largest JSON text from_json reads and largest record it makes (bytes):
+ * Avro field defaults can make a record larger than its JSON text. */
+#define SERIALIZERS_MAX_ENCODED (16 * 1024 * 1024)
+
 int serializers_errf(char *err, size_t errsz, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -59,5 +63,17 @@ int serializers_utf8_ok(const uint8_t *p, size_t len, size_t *bad);
 /* A double as JSON: a number, or for NaN and the infinities (which JSON
  * lacks) the strings "NaN", "Infinity", "-Infinity" (for to_json). */
 struct json_t *serializers_real_json(double d);
+
+/* ---- from_json's shared pieces (serializers_prim.c) ---- */
+/* One JSON text (any value, duplicate keys refused, nested at most
+ * SERIALIZERS_MAX_DEPTH, at most SERIALIZERS_MAX_ENCODED bytes), or NULL
+ * with err ("not JSON: ... at byte N"). */
+struct json_t *serializers_parse_json(const char *json, size_t len, char *err, size_t errsz);
+/* What a JSON value is, for "expected X, got <this>": "a string", "an
+ * integer", "a number", "an object", "an array", "a boolean", "null". */
+const char *serializers_json_kind(const struct json_t *v);
+/* A double from to_json's forms: a number, or "NaN", "Infinity",
+ * "-Infinity". 0, or -1 when v is none of them. */
+int serializers_json_real(const struct json_t *v, double *out);
 
 #endif

@@ -15,20 +15,14 @@
  * numeric promotions int->long->float->double, string<->bytes, enum
  * symbols the writer may write must exist in the reader (or the reader has
  * a default symbol), unions branch by branch, fixed sizes equal, names of
- * named types equal (unqualified). */
+ * named types equal (unqualified).
+ *
+ * from_json, the writer, is serializers_avro_write.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <avro.h>
-#include <jansson.h>
-
-#include "serializers.h"
-
-typedef struct avro_compiled {
-    avro_schema_t schema;
-    json_t *json; /* the schema text parsed, for field defaults */
-} avro_compiled_t;
+#include "serializers_avro.h"
 
 static int json_depth_ok(const json_t *v, int depth)
 {
@@ -227,10 +221,12 @@ static int read_blocks(rd_t *r, avro_schema_t items, int is_map, int depth, json
 }
 
 /* The name a union branch is keyed by in Avro's JSON encoding. */
-static const char *branch_name(avro_schema_t b)
+const char *serializers_avro_branch_name(avro_schema_t b)
 {
     switch (avro_typeof(b)) {
-    case AVRO_RECORD: case AVRO_ENUM: case AVRO_FIXED: case AVRO_LINK:
+    case AVRO_LINK: /* a recursive use: libavro names the target, not the link */
+        return avro_schema_name(avro_schema_link_target(b));
+    case AVRO_RECORD: case AVRO_ENUM: case AVRO_FIXED:
         return avro_schema_name(b);
     default:
         return avro_schema_type_name(b);
@@ -331,7 +327,7 @@ static int read_value(rd_t *r, avro_schema_t s, int depth, json_t **out)
         if (!out || avro_typeof(b) == AVRO_NULL)
             return put(r, out, bv);
         json_t *o = json_object();
-        if (!o || json_object_set_new(o, branch_name(b), bv) != 0) {
+        if (!o || json_object_set_new(o, serializers_avro_branch_name(b), bv) != 0) {
             json_decref(o);
             return serializers_errf(r->err, r->errsz, "out of memory");
         }
@@ -628,4 +624,5 @@ const od_serializer_ops_t serializers_avro_ops = {
     .validate = avro_validate,
     .compatible = avro_compatible,
     .to_json = avro_to_json,
+    .from_json = serializers_avro_from_json,
 };

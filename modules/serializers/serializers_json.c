@@ -347,6 +347,27 @@ static int json_to_json(void *self, void *compiled, const uint8_t *data, size_t 
     return *out ? OD_OK : serializers_errf(err, errsz, "out of memory");
 }
 
+/* The text checked as validate checks it, written compact: what
+ * validate accepts, and to_json's form, so the round trip is exact. */
+static int json_from_json(void *self, void *compiled, const char *json, size_t json_len,
+                          uint8_t **out, size_t *out_len, char *err, size_t errsz)
+{
+    (void)self;
+    json_t *v = NULL;
+    if (json_len > SERIALIZERS_MAX_ENCODED)
+        return serializers_errf(err, errsz, "$: JSON text larger than %d bytes",
+                                SERIALIZERS_MAX_ENCODED);
+    if (read_doc(compiled, (const uint8_t *)json, json_len, &v, err, errsz) != OD_OK)
+        return OD_ERR_INVALID;
+    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_decref(v);
+    if (!text)
+        return serializers_errf(err, errsz, "out of memory");
+    *out = (uint8_t *)text;
+    *out_len = strlen(text);
+    return OD_OK;
+}
+
 /* ---- compatibility: can the reader schema accept what the writer allows? ---- */
 
 static int types_of(const json_t *s, unsigned *mask)
@@ -492,4 +513,5 @@ const od_serializer_ops_t serializers_json_ops = {
     .validate = json_validate,
     .compatible = json_compatible,
     .to_json = json_to_json,
+    .from_json = json_from_json,
 };

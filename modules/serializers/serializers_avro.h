@@ -1,0 +1,26 @@
+/* serializers_avro.h - what the avro serializer's reader and schema
+ * resolution (serializers_avro.c) share with its writer
+ * (serializers_avro_write.c): the compiled schema and the names its JSON
+ * encoding uses. Private to the module. */
+#ifndef SERIALIZERS_AVRO_H
+#define SERIALIZERS_AVRO_H
+
+#include <avro.h>
+#include <jansson.h>
+
+#include "serializers.h"
+
+typedef struct avro_compiled {
+    avro_schema_t schema;
+    json_t *json; /* the schema text parsed, for field defaults */
+} avro_compiled_t;
+
+/* The name a union branch is keyed by in Avro's JSON encoding as to_json
+ * writes it: a named type's (unqualified) name, else the type's name. */
+const char *serializers_avro_branch_name(avro_schema_t b);
+
+/* from_json: Avro's JSON encoding as to_json prints it -> one binary datum. */
+int serializers_avro_from_json(void *self, void *compiled, const char *json, size_t json_len,
+                               uint8_t **out, size_t *out_len, char *err, size_t errsz);
+
+#endif
