@@ -21,11 +21,9 @@ except ImportError as e:
 import groups as G  # noqa: E402
 
 odtest.watchdog(170)
-b = G.client_test_broker()
-BS = b.bootstrap
-admin = odtest.ck_admin(BS)
 TOPIC, P, GRP = "grp-kp", 6, "grp-kp-g"
-odtest.ck_create_topic(admin, TOPIC, P)
+b, admin = G.client_test_broker(TOPIC, P)
+BS = b.bootstrap
 t0 = time.monotonic()
 
 # ---- three kafka-python members ------------------------------------------------------

@@ -919,14 +919,17 @@ def diag_events(members, t0):
         tap.diag("---- %s events %s" % (m.name, [(round(t - t0, 2), k, p) for t, k, p in m.events]))
 
 
-def client_test_broker():
-    """The started broker of a client group test: no initial rebalance delay;
-    the test is skipped when it advertises no JoinGroup (no group coordinator)."""
+def client_test_broker(topic, nparts):
+    """The started broker of a client group test, without initial rebalance
+    delay, with topic of nparts partitions: (broker, admin client). The test
+    is skipped when it advertises no JoinGroup (no group coordinator)."""
     b = odtest.Broker(sets={"group.initial.rebalance.delay.ms": "0"}).start()
     with odtest.Conn(b.port) as c:
         if JOIN_GROUP not in odtest.api_versions(c, 0)["apis"]:
             tap.skip_all("the broker does not advertise JoinGroup (no group coordinator)")
-    return b
+    admin = odtest.ck_admin(b.bootstrap)
+    odtest.ck_create_topic(admin, topic, nparts)
+    return b, admin
 
 
 # ---- a member in its own process ---------------------------------------------------
