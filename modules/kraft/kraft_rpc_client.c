@@ -46,8 +46,8 @@ static int send_wbuf(kraft_t *k, size_t voter, int16_t key, int16_t version, int
     od_wbuf_free(w);
     int rc = -1;
     if (b && k->peers[voter])
-        rc = kraft_peer_send(k->peers[voter], key, version, flex, KRAFT_CLIENT_ID, b, n, timeout, fn,
-                             ctx);
+        rc = kraft_peer_send(k->peers[voter], key, version, flex, KRAFT_CLIENT_ID, b, n, timeout,
+                             fn, ctx);
     free(b);
     if (rc < 0)
         free(ctx);
