@@ -53,12 +53,12 @@ static void finish(kraft_t *k)
     char err[512];
     kraft_snap_id_t id = {k->dl_id_end, k->dl_id_epoch};
     char *tmp = kraft_snap_path(k->part_dir, id, 1), *path = kraft_snap_path(k->part_dir, id, 0);
-    int ok = fsync(k->dl_fd) == 0;
-    ok &= close(k->dl_fd) == 0;
+    int ok = tmp && path;
+    if (ok)
+        ok = kraft_commit_tmp(k->dl_fd, tmp, path, k->part_dir, err, sizeof err) == 0;
+    else
+        close(k->dl_fd);
     k->dl_fd = -1;
-    ok = ok && tmp && path;
-    if (ok && (rename(tmp, path) < 0 || kraft_fsync_dir(k->part_dir, err, sizeof err) < 0))
-        ok = 0;
     free(tmp);
     free(path);
     if (!ok) {
