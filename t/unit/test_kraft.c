@@ -369,7 +369,7 @@ static void test_log_torn_tail(void)
         int torn = starts[whole] != cut;
         if (end != first_offset[whole] || sz != (off_t)starts[whole] ||
             (torn ? kfx_warnings == w : kfx_warnings != w)) {
-            tap_diag("cut %zu: end %lld size %lld kfx_warnings %d", cut, (long long)end,
+            tap_diag("cut %zu: end %lld size %lld warnings %d", cut, (long long)end,
                      (long long)sz, kfx_warnings - w);
             ok = 0;
         }

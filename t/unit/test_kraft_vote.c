@@ -2,9 +2,10 @@
  * driven through its control-plane ops with a stand-in core (no loop, no
  * peers answering): Vote and pre-vote decisions, quorum-state persistence
  * (a restarted voter never votes twice in one epoch), BeginQuorumEpoch,
- * DescribeQuorum on a follower, and malformed KRaft requests (closed, no
- * crash). Requests are encoded with the module's generated codecs; the
- * stand-in core is kraft_fixture.c's. */
+ * DescribeQuorum on a follower, malformed KRaft requests (closed, no
+ * crash) and each RPC's frame errors (cluster id, counts, topic).
+ * Requests are encoded with the module's generated codecs; the stand-in
+ * core is kraft_fixture.c's. */
 #include "../../modules/kraft/kraft_rpc.h"
 #include "kraft_fixture.h"
 #include "tap.h"
@@ -67,6 +68,86 @@ static int vote(int32_t cand, int32_t epoch, int32_t last_epoch, int64_t last_of
     }
     od_arena_free(&a);
     return granted;
+}
+
+/* The frame every single-partition RPC checks (kraft_frame_error): asks
+ * RPC key at ver three times - from another cluster, with two partitions,
+ * for another topic - and sets codes[0..3] to the answers' top-level error
+ * codes and then the last one's partition error (-1: none). Req, Topic and
+ * Part name the generated request types, tf the topic's name field, Resp
+ * the answer and rtopics its topic array. */
+#define FRAME_CODES(Req, Topic, Part, tf, Resp, rtopics, key, ver, cid, codes)                     \
+    do {                                                                                           \
+        static const char *const topic_[] = {"abc", KRAFT_TOPIC, "abc"};                           \
+        static const int nparts_[] = {1, 2, 1};                                                    \
+        codes[3] = -1;                                                                             \
+        for (int i_ = 0; i_ < 3; i_++) {                                                           \
+            Req##_t in;                                                                            \
+            Topic##_t t;                                                                           \
+            Part##_t p[2];                                                                         \
+            Req##_init(&in);                                                                       \
+            Topic##_init(&t);                                                                      \
+            Part##_init(&p[0]);                                                                    \
+            Part##_init(&p[1]);                                                                    \
+            in.cluster_id = i_ == 0 ? od_str_c("AAAAAAAAAAAAAAAAAAAAAA") : od_str_c(cid);          \
+            t.tf = od_str_c(topic_[i_]);                                                           \
+            t.partitions_count = nparts_[i_];                                                      \
+            t.partitions = p;                                                                      \
+            in.topics_count = 1;                                                                   \
+            in.topics = &t;                                                                        \
+            od_wbuf_t w;                                                                           \
+            send_wbuf(key, ver, KRAFT_ENCODE(&w, Req##_encode, ver, &in));                         \
+            od_arena_t a;                                                                          \
+            const Resp##_t *out = kraft_decode_answer(&a, key, ver, kfx_reply_buf, kfx_reply_len); \
+            codes[i_] = kfx_replies == 1 && out ? out->error_code : -1;                            \
+            if (i_ == 2 && kfx_replies == 1 && out && KRAFT_SINGLE(out, rtopics))                  \
+                codes[3] = out->rtopics[0].partitions[0].error_code;                               \
+            od_arena_free(&a);                                                                     \
+        }                                                                                          \
+    } while (0)
+
+/* Checks the frame's error codes of one RPC: INCONSISTENT_CLUSTER_ID,
+ * INVALID_REQUEST, then UNKNOWN_TOPIC_OR_PARTITION for the partition of
+ * another topic (or, want_top, INVALID_REQUEST for the whole request). */
+static void frame_ok(const char *rpc, const int codes[4], int16_t want_top, int16_t want_part)
+{
+    tap_ok(codes[0] == OD_ERR_INCONSISTENT_CLUSTER_ID && codes[1] == OD_ERR_INVALID_REQUEST &&
+               codes[2] == want_top && codes[3] == want_part,
+           "%s: another cluster %d, two partitions %d, another topic %d/%d", rpc, codes[0],
+           codes[1], codes[2], codes[3]);
+}
+
+/* The quorum's cluster id is known after a restart with meta.properties:
+ * each RPC's frame then gets its error codes. */
+static void test_frames(void)
+{
+    char err[512] = "", cid[KRAFT_CLUSTER_ID_LEN + 1] = "";
+    ctx.ops->stop(ctx.self);
+    tap_ok(kraft_new_cluster_id(cid, err, sizeof err) == 0 &&
+               kraft_meta_props_write(core.data_dir, 1, cid, err, sizeof err) == 0 &&
+               ctx.ops->start(ctx.self, &core, err, sizeof err) == 0 &&
+               ctx.ops->cluster_id(ctx.self) && strcmp(ctx.ops->cluster_id(ctx.self), cid) == 0,
+           "frames: restarted in cluster %s (%s)", cid, err);
+    int codes[4];
+    FRAME_CODES(od_VoteRequest, od_VoteRequest_TopicData, od_VoteRequest_PartitionData,
+                topic_name, od_VoteResponse, topics, OD_API_VOTE, 2, cid, codes);
+    frame_ok("Vote", codes, OD_ERR_NONE, OD_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    FRAME_CODES(od_BeginQuorumEpochRequest, od_BeginQuorumEpochRequest_TopicData,
+                od_BeginQuorumEpochRequest_PartitionData, topic_name, od_BeginQuorumEpochResponse,
+                topics, OD_API_BEGIN_QUORUM_EPOCH, 1, cid, codes);
+    frame_ok("BeginQuorumEpoch", codes, OD_ERR_NONE, OD_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    FRAME_CODES(od_EndQuorumEpochRequest, od_EndQuorumEpochRequest_TopicData,
+                od_EndQuorumEpochRequest_PartitionData, topic_name, od_EndQuorumEpochResponse,
+                topics, OD_API_END_QUORUM_EPOCH, 1, cid, codes);
+    frame_ok("EndQuorumEpoch", codes, OD_ERR_NONE, OD_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    FRAME_CODES(od_FetchSnapshotRequest, od_FetchSnapshotRequest_TopicSnapshot,
+                od_FetchSnapshotRequest_PartitionSnapshot, name, od_FetchSnapshotResponse, topics,
+                OD_API_FETCH_SNAPSHOT, 0, cid, codes);
+    frame_ok("FetchSnapshot", codes, OD_ERR_NONE, OD_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    /* Fetch serves the metadata partition only: another is a wrong request. */
+    FRAME_CODES(od_FetchRequest, od_FetchRequest_FetchTopic, od_FetchRequest_FetchPartition,
+                topic, od_FetchResponse, responses, OD_API_FETCH, 12, cid, codes);
+    frame_ok("Fetch", codes, OD_ERR_INVALID_REQUEST, -1);
 }
 
 int main(void)
@@ -158,14 +239,15 @@ int main(void)
     /* Bad input: truncated, garbage, bytes after the body, huge counts. */
     static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01};
     send_raw(52, 2, junk, sizeof junk);
-    tap_ok(kfx_closes == 1 && kfx_replies == 0, "a malformed Vote kfx_closes the connection");
+    tap_ok(kfx_closes == 1 && kfx_replies == 0, "a malformed Vote closes the connection");
     send_raw(53, 1, junk, 3);
-    tap_ok(kfx_closes == 1 && kfx_replies == 0, "a truncated BeginQuorumEpoch kfx_closes it");
+    tap_ok(kfx_closes == 1 && kfx_replies == 0, "a truncated BeginQuorumEpoch closes it");
     uint8_t big[8] = {0x00, 0xff, 0xff, 0xff, 0xff, 0x0f};
     send_raw(1, 12, big, sizeof big);
-    tap_ok(kfx_closes == 1, "a Fetch with an absurd count kfx_closes it");
+    tap_ok(kfx_closes == 1, "a Fetch with an absurd count closes it");
     send_raw(55, 1, big, 0);
-    tap_ok(kfx_closes == 1, "an empty DescribeQuorum body kfx_closes it");
+    tap_ok(kfx_closes == 1, "an empty DescribeQuorum body closes it");
+    test_frames();
     od_module.fini(&ctx);
     kfx_image_clear(&core);
     kfx_root_remove();
