@@ -61,6 +61,9 @@ int odr_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val);
 /* A client of that type, connected: a Metadata request answered within the
  * timeout (else a message and *code = 3). Takes conf. */
 rd_kafka_t *odr_client(odr_ctx_t *ctx, rd_kafka_type_t type, rd_kafka_conf_t *conf, int *code);
+/* The client the admin commands use (a producer, connected). NULL after a
+ * message, with *code set. */
+rd_kafka_t *odr_admin(odr_ctx_t *ctx, int *code);
 /* Admin options for op with the request timeout set. */
 rd_kafka_AdminOptions_t *odr_admin_options(odr_ctx_t *ctx, rd_kafka_t *rk, rd_kafka_admin_op_t op);
 /* Wait for the result of one admin call on q; NULL on timeout (message
@@ -85,6 +88,13 @@ int odr_getopt(int argc, char **argv, const char *shortopts, const struct option
                const char *usage);
 void odr_getopt_reset(void);
 #define ODR_GETOPT_EXIT(c) ((c) == -2 ? ODR_EXIT_USAGE : 0)
+/* For subcommands without options but --help: -1 to go on (optind at the
+ * operands), else the exit code (0 after --help, 2 after a usage error). */
+int odr_no_options(int argc, char **argv, const char *usage);
+/* A copy of the n elements of size bytes at v sorted by cmp (free it);
+ * NULL when out of memory. */
+void *odr_sorted_copy(const void *v, size_t n, size_t size,
+                      int (*cmp)(const void *, const void *));
 /* Wall clock in ms and monotonic ms. */
 int64_t odr_now_ms(void);
 int64_t odr_mono_ms(void);

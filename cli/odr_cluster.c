@@ -21,12 +21,6 @@ static const char cluster_usage[] =
 
 #define MAX_ITEMS 256
 
-static rd_kafka_t *admin(odr_ctx_t *ctx, int *code)
-{
-    rd_kafka_conf_t *conf = odr_conf(ctx, code);
-    return conf ? odr_client(ctx, RD_KAFKA_PRODUCER, conf, code) : NULL;
-}
-
 static int by_id(const void *a, const void *b)
 {
     const rd_kafka_metadata_broker_t *x = a, *y = b;
@@ -39,18 +33,15 @@ static int cluster_info(odr_ctx_t *ctx, int argc, char **argv)
     if (argc != 1)
         return odr_usage("cluster info takes no arguments\n%s", cluster_usage);
     int code = 0;
-    rd_kafka_t *rk = admin(ctx, &code);
+    rd_kafka_t *rk = odr_admin(ctx, &code);
     if (!rk)
         return code;
     const rd_kafka_metadata_t *md = odr_metadata(ctx, rk, NULL, &code);
     if (md) {
         char *id = rd_kafka_clusterid(rk, ctx->timeout_ms);
         int32_t controller = rd_kafka_controllerid(rk, ctx->timeout_ms);
-        rd_kafka_metadata_broker_t *b = malloc(sizeof *b * (size_t)(md->broker_cnt + 1));
-        if (b) {
-            memcpy(b, md->brokers, sizeof *b * (size_t)md->broker_cnt);
-            qsort(b, (size_t)md->broker_cnt, sizeof *b, by_id);
-        }
+        rd_kafka_metadata_broker_t *b =
+            odr_sorted_copy(md->brokers, (size_t)md->broker_cnt, sizeof *b, by_id);
         if (ctx->json) {
             odr_json_t j;
             odr_json_init(&j, stdout);
@@ -125,7 +116,7 @@ static int cluster_config(odr_ctx_t *ctx, int argc, char **argv)
         if (!strchr(items[i], '=') || items[i][0] == '=')
             return odr_usage("cluster config set takes key=value, not '%s'", items[i]);
     int code = 0;
-    rd_kafka_t *rk = admin(ctx, &code);
+    rd_kafka_t *rk = odr_admin(ctx, &code);
     if (!rk)
         return code;
     /* librdkafka 2.0.2 cannot address the cluster-wide default resource
@@ -170,8 +161,7 @@ static int cluster_config(odr_ctx_t *ctx, int argc, char **argv)
                     odr_json_bool(&j, cfg.e[i].read_only);
                     odr_json_end(&j, '}');
                 } else {
-                    printf("%-50s %-30s %s\n", cfg.e[i].name,
-                           cfg.e[i].value ? cfg.e[i].value : cfg.e[i].sensitive ? "(secret)" : "-",
+                    printf("%-50s %-30s %s\n", cfg.e[i].name, odr_config_value_text(&cfg.e[i]),
                            odr_config_source_name(cfg.e[i].source));
                 }
             }

@@ -17,6 +17,11 @@ void odr_configs_free(odr_configs_t *c)
     c->n = 0;
 }
 
+const char *odr_config_value_text(const odr_config_entry_t *e)
+{
+    return e->value ? e->value : e->sensitive ? "(secret)" : "-";
+}
+
 const char *odr_config_source_name(rd_kafka_ConfigSource_t s)
 {
     switch (s) {

@@ -37,6 +37,9 @@ int odr_configs_alter(odr_ctx_t *ctx, rd_kafka_t *rk, rd_kafka_ResourceType_t ty
 int odr_configs_incremental(odr_ctx_t *ctx, rd_kafka_ResourceType_t type, const char *name,
                             const char *kind, char **sets, size_t nsets, char **dels,
                             size_t ndels);
+/* A config's value for text output: the value, "(secret)" for a sensitive
+ * one (never returned), else "-". */
+const char *odr_config_value_text(const odr_config_entry_t *e);
 /* "DYNAMIC_TOPIC_CONFIG" -> "dynamic topic config" style names for text output */
 const char *odr_config_source_name(rd_kafka_ConfigSource_t s);
 

@@ -15,36 +15,18 @@ static const char group_usage[] =
 
 #define MAX_GROUPS 256
 
-static rd_kafka_t *admin(odr_ctx_t *ctx, int *code)
-{
-    rd_kafka_conf_t *conf = odr_conf(ctx, code);
-    return conf ? odr_client(ctx, RD_KAFKA_PRODUCER, conf, code) : NULL;
-}
-
-/* For subcommands without options: -1 to go on (optind at the operands),
- * else the exit code (0 after --help, 2 after a usage error). */
-static int no_options(int argc, char **argv)
-{
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c;
-    odr_getopt_reset();
-    while ((c = odr_getopt(argc, argv, "h", opts, group_usage)) >= 0)
-        ;
-    return c == -1 ? -1 : ODR_GETOPT_EXIT(c);
-}
-
 /* ListGroups through rd_kafka_list_groups(): librdkafka 2.0.2's
  * ListConsumerGroups appends a byte after the ListGroups v4 body, which
  * Odradek refuses. */
 static int group_list(odr_ctx_t *ctx, int argc, char **argv)
 {
-    int code = no_options(argc, argv);
+    int code = odr_no_options(argc, argv, group_usage);
     if (code >= 0)
         return code;
     if (optind != argc)
         return odr_usage("group list takes no GROUP\n%s", group_usage);
     code = 0;
-    rd_kafka_t *rk = admin(ctx, &code);
+    rd_kafka_t *rk = odr_admin(ctx, &code);
     if (!rk)
         return code;
     const struct rd_kafka_group_list *gl = NULL;
@@ -175,14 +157,14 @@ static void print_members(odr_ctx_t *ctx, odr_json_t *j, const rd_kafka_Consumer
 
 static int group_describe(odr_ctx_t *ctx, int argc, char **argv)
 {
-    int code = no_options(argc, argv);
+    int code = odr_no_options(argc, argv, group_usage);
     if (code >= 0)
         return code;
     if (optind + 1 != argc)
         return odr_usage("group describe takes one GROUP\n%s", group_usage);
     const char *group = argv[optind];
     code = 0;
-    rd_kafka_t *rk = admin(ctx, &code);
+    rd_kafka_t *rk = odr_admin(ctx, &code);
     if (!rk)
         return code;
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -301,14 +283,14 @@ static int group_describe(odr_ctx_t *ctx, int argc, char **argv)
 
 static int group_delete(odr_ctx_t *ctx, int argc, char **argv)
 {
-    int code = no_options(argc, argv);
+    int code = odr_no_options(argc, argv, group_usage);
     if (code >= 0)
         return code;
     int n = argc - optind;
     if (n < 1 || n > MAX_GROUPS)
         return odr_usage("group delete takes 1 to %d GROUPs\n%s", MAX_GROUPS, group_usage);
     code = 0;
-    rd_kafka_t *rk = admin(ctx, &code);
+    rd_kafka_t *rk = odr_admin(ctx, &code);
     if (!rk)
         return code;
     rd_kafka_DeleteGroup_t *dg[MAX_GROUPS];
@@ -386,7 +368,7 @@ static int group_reset(odr_ctx_t *ctx, int argc, char **argv)
                          group_usage);
     const char *group = argv[optind];
     int code = 0;
-    rd_kafka_t *rk = admin(ctx, &code);
+    rd_kafka_t *rk = odr_admin(ctx, &code);
     if (!rk)
         return code;
     const rd_kafka_metadata_t *md = odr_metadata(ctx, rk, topic, &code);

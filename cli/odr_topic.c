@@ -17,24 +17,68 @@ static const char topic_usage[] =
 
 #define MAX_ITEMS 256
 
-/* Runs the admin call and checks the one topic result. */
-static int topic_result(odr_ctx_t *ctx, rd_kafka_queue_t *q, const char *name,
-                        const rd_kafka_topic_result_t **(*get)(rd_kafka_event_t *, size_t *),
-                        rd_kafka_event_t **evp)
+/* One admin request: its queue and options, and the event it answers with. */
+typedef struct topic_call {
+    rd_kafka_queue_t *q;
+    rd_kafka_AdminOptions_t *o;
+    rd_kafka_event_t *ev;
+} topic_call_t;
+
+static void call_begin(topic_call_t *c, odr_ctx_t *ctx, rd_kafka_t *rk, rd_kafka_admin_op_t op)
+{
+    c->q = rd_kafka_queue_new(rk);
+    c->o = odr_admin_options(ctx, rk, op);
+    c->ev = NULL;
+}
+
+static void call_end(topic_call_t *c)
+{
+    if (c->ev)
+        rd_kafka_event_destroy(c->ev);
+    rd_kafka_AdminOptions_destroy(c->o);
+    rd_kafka_queue_destroy(c->q);
+}
+
+/* Waits for the call's answer and checks every topic result in it. */
+static int topic_result(odr_ctx_t *ctx, topic_call_t *c, const char *name,
+                        const rd_kafka_topic_result_t **(*get)(rd_kafka_event_t *, size_t *))
 {
     int code = 0;
-    rd_kafka_event_t *ev = odr_admin_wait(ctx, q, "topic", name, &code);
-    *evp = ev;
-    if (!ev)
+    c->ev = odr_admin_wait(ctx, c->q, "topic", name, &code);
+    if (!c->ev)
         return code;
     size_t n = 0;
-    const rd_kafka_topic_result_t **tr = get(ev, &n);
+    const rd_kafka_topic_result_t **tr = get(c->ev, &n);
     for (size_t i = 0; i < n && code == 0; i++)
         if (rd_kafka_topic_result_error(tr[i]))
             code = odr_kafka_fail(rd_kafka_topic_result_error(tr[i]),
                                   rd_kafka_topic_result_error_string(tr[i]), "topic",
                                   rd_kafka_topic_result_name(tr[i]));
     return code;
+}
+
+/* What a change did to topic name: {"name": name, key: value...} as JSON,
+ * else the text line. */
+typedef struct topic_count {
+    const char *key;
+    int64_t value;
+} topic_count_t;
+
+static void print_changed(odr_ctx_t *ctx, const char *name, const topic_count_t *counts,
+                          size_t n, const char *text)
+{
+    if (!ctx->json) {
+        printf("%s\n", text);
+        return;
+    }
+    odr_json_t j;
+    odr_json_init(&j, stdout);
+    odr_json_obj(&j);
+    ODR_JSON_KS(&j, "name", name);
+    for (size_t i = 0; i < n; i++)
+        ODR_JSON_KI(&j, counts[i].key, counts[i].value);
+    odr_json_end(&j, '}');
+    odr_json_line(&j);
 }
 
 static const rd_kafka_topic_result_t **create_results(rd_kafka_event_t *ev, size_t *n)
@@ -48,12 +92,6 @@ static const rd_kafka_topic_result_t **delete_results(rd_kafka_event_t *ev, size
 static const rd_kafka_topic_result_t **partitions_results(rd_kafka_event_t *ev, size_t *n)
 {
     return rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), n);
-}
-
-static rd_kafka_t *admin(odr_ctx_t *ctx, int *code)
-{
-    rd_kafka_conf_t *conf = odr_conf(ctx, code);
-    return conf ? odr_client(ctx, RD_KAFKA_PRODUCER, conf, code) : NULL;
 }
 
 static int topic_create(odr_ctx_t *ctx, int argc, char **argv)
@@ -92,7 +130,7 @@ static int topic_create(odr_ctx_t *ctx, int argc, char **argv)
         return odr_usage("topic create needs -p PARTITIONS\n%s", topic_usage);
     const char *name = argv[optind];
     int code = 0;
-    rd_kafka_t *rk = admin(ctx, &code);
+    rd_kafka_t *rk = odr_admin(ctx, &code);
     if (!rk)
         return code;
     char err[512];
@@ -107,29 +145,18 @@ static int topic_create(odr_ctx_t *ctx, int argc, char **argv)
         if (odr_split_kv(cfg[i], kbuf, sizeof kbuf, &k, &v) == 0)
             rd_kafka_NewTopic_set_config(nt, k, v);
     }
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = odr_admin_options(ctx, rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_CreateTopics(rk, &nt, 1, o, q);
-    rd_kafka_event_t *ev = NULL;
-    code = topic_result(ctx, q, name, create_results, &ev);
+    topic_call_t call;
+    call_begin(&call, ctx, rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_CreateTopics(rk, &nt, 1, call.o, call.q);
+    code = topic_result(ctx, &call, name, create_results);
     if (code == 0) {
-        if (ctx->json) {
-            odr_json_t j;
-            odr_json_init(&j, stdout);
-            odr_json_obj(&j);
-            ODR_JSON_KS(&j, "name", name);
-            ODR_JSON_KI(&j, "partitions", partitions);
-            ODR_JSON_KI(&j, "replication_factor", rf);
-            odr_json_end(&j, '}');
-            odr_json_line(&j);
-        } else {
-            printf("created topic %s (%lld partitions)\n", name, (long long)partitions);
-        }
+        const topic_count_t counts[] = {{"partitions", partitions}, {"replication_factor", rf}};
+        char text[600];
+        snprintf(text, sizeof text, "created topic %s (%lld partitions)", name,
+                 (long long)partitions);
+        print_changed(ctx, name, counts, 2, text);
     }
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    rd_kafka_AdminOptions_destroy(o);
-    rd_kafka_queue_destroy(q);
+    call_end(&call);
     rd_kafka_NewTopic_destroy(nt);
     rd_kafka_destroy(rk);
     return code;
@@ -157,7 +184,7 @@ static int topic_list(odr_ctx_t *ctx, int argc, char **argv)
     if (optind != argc)
         return odr_usage("topic list takes no NAME\n%s", topic_usage);
     int code = 0;
-    rd_kafka_t *rk = admin(ctx, &code);
+    rd_kafka_t *rk = odr_admin(ctx, &code);
     if (!rk)
         return code;
     const rd_kafka_metadata_t *md = odr_metadata(ctx, rk, NULL, &code);
@@ -231,18 +258,14 @@ static const char *int_list(char *buf, size_t size, const int32_t *v, int n)
 
 static int topic_describe(odr_ctx_t *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c;
-    odr_getopt_reset();
-    while ((c = odr_getopt(argc, argv, "h", opts, topic_usage)) >= 0)
-        ;
-    if (c != -1)
-        return ODR_GETOPT_EXIT(c);
+    int code = odr_no_options(argc, argv, topic_usage);
+    if (code >= 0)
+        return code;
     if (optind + 1 != argc)
         return odr_usage("topic describe takes one NAME\n%s", topic_usage);
     const char *name = argv[optind];
-    int code = 0;
-    rd_kafka_t *rk = admin(ctx, &code);
+    code = 0;
+    rd_kafka_t *rk = odr_admin(ctx, &code);
     if (!rk)
         return code;
     const rd_kafka_metadata_t *md = odr_metadata(ctx, rk, name, &code);
@@ -251,11 +274,8 @@ static int topic_describe(odr_ctx_t *ctx, int argc, char **argv)
         code = odr_configs_get(ctx, rk, RD_KAFKA_RESOURCE_TOPIC, name, "topic", &cfg);
     if (md && code == 0) {
         const rd_kafka_metadata_topic_t *t = &md->topics[0];
-        rd_kafka_metadata_partition_t *p = malloc(sizeof *p * (size_t)(t->partition_cnt + 1));
-        if (p) {
-            memcpy(p, t->partitions, sizeof *p * (size_t)t->partition_cnt);
-            qsort(p, (size_t)t->partition_cnt, sizeof *p, by_partition);
-        }
+        rd_kafka_metadata_partition_t *p =
+            odr_sorted_copy(t->partitions, (size_t)t->partition_cnt, sizeof *p, by_partition);
         if (ctx->json) {
             odr_json_t j;
             odr_json_init(&j, stdout);
@@ -290,8 +310,7 @@ static int topic_describe(odr_ctx_t *ctx, int argc, char **argv)
             }
             printf("\n%-45s %-30s %s\n", "CONFIG", "VALUE", "SOURCE");
             for (size_t i = 0; i < cfg.n; i++)
-                printf("%-45s %-30s %s\n", cfg.e[i].name,
-                       cfg.e[i].value ? cfg.e[i].value : (cfg.e[i].sensitive ? "(secret)" : "-"),
+                printf("%-45s %-30s %s\n", cfg.e[i].name, odr_config_value_text(&cfg.e[i]),
                        odr_config_source_name(cfg.e[i].source));
         }
         free(p);
@@ -305,31 +324,27 @@ static int topic_describe(odr_ctx_t *ctx, int argc, char **argv)
 
 static int topic_delete(odr_ctx_t *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c;
-    odr_getopt_reset();
-    while ((c = odr_getopt(argc, argv, "h", opts, topic_usage)) >= 0)
-        ;
-    if (c != -1)
-        return ODR_GETOPT_EXIT(c);
+    int code = odr_no_options(argc, argv, topic_usage);
+    if (code >= 0)
+        return code;
     int n = argc - optind;
     if (n < 1 || n > MAX_ITEMS)
         return odr_usage("topic delete takes 1 to %d NAMEs\n%s", MAX_ITEMS, topic_usage);
-    int code = 0;
-    rd_kafka_t *rk = admin(ctx, &code);
+    code = 0;
+    rd_kafka_t *rk = odr_admin(ctx, &code);
     if (!rk)
         return code;
     rd_kafka_DeleteTopic_t *dt[MAX_ITEMS];
     for (int i = 0; i < n; i++)
         dt[i] = rd_kafka_DeleteTopic_new(argv[optind + i]);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = odr_admin_options(ctx, rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
-    rd_kafka_DeleteTopics(rk, dt, (size_t)n, o, q);
-    rd_kafka_event_t *ev = odr_admin_wait(ctx, q, "topic", argv[optind], &code);
-    if (ev) {
+    topic_call_t call;
+    call_begin(&call, ctx, rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+    rd_kafka_DeleteTopics(rk, dt, (size_t)n, call.o, call.q);
+    call.ev = odr_admin_wait(ctx, call.q, "topic", argv[optind], &code);
+    if (call.ev) {
         /* each topic's own answer: the deleted ones print, the rest fail */
         size_t cnt = 0;
-        const rd_kafka_topic_result_t **tr = delete_results(ev, &cnt);
+        const rd_kafka_topic_result_t **tr = delete_results(call.ev, &cnt);
         odr_json_t j;
         odr_json_init(&j, stdout);
         if (ctx->json)
@@ -350,11 +365,8 @@ static int topic_delete(odr_ctx_t *ctx, int argc, char **argv)
             odr_json_line(&j);
         }
     }
-    if (ev)
-        rd_kafka_event_destroy(ev);
+    call_end(&call);
     rd_kafka_DeleteTopic_destroy_array(dt, (size_t)n);
-    rd_kafka_AdminOptions_destroy(o);
-    rd_kafka_queue_destroy(q);
     rd_kafka_destroy(rk);
     return code;
 }
@@ -393,24 +405,16 @@ static int topic_alter_config(odr_ctx_t *ctx, int argc, char **argv)
         return odr_usage("topic alter-config needs --set key=value or --delete key");
     const char *name = argv[optind];
     int code = 0;
-    rd_kafka_t *rk = admin(ctx, &code);
+    rd_kafka_t *rk = odr_admin(ctx, &code);
     if (!rk)
         return code;
     code = odr_configs_alter(ctx, rk, RD_KAFKA_RESOURCE_TOPIC, name, "topic", sets, nsets, dels,
                              ndels);
     if (code == 0) {
-        if (ctx->json) {
-            odr_json_t j;
-            odr_json_init(&j, stdout);
-            odr_json_obj(&j);
-            ODR_JSON_KS(&j, "name", name);
-            ODR_JSON_KI(&j, "set", (int64_t)nsets);
-            ODR_JSON_KI(&j, "deleted", (int64_t)ndels);
-            odr_json_end(&j, '}');
-            odr_json_line(&j);
-        } else {
-            printf("altered topic %s (%zu set, %zu deleted)\n", name, nsets, ndels);
-        }
+        const topic_count_t counts[] = {{"set", (int64_t)nsets}, {"deleted", (int64_t)ndels}};
+        char text[600];
+        snprintf(text, sizeof text, "altered topic %s (%zu set, %zu deleted)", name, nsets, ndels);
+        print_changed(ctx, name, counts, 2, text);
     }
     rd_kafka_destroy(rk);
     return code;
@@ -435,7 +439,7 @@ static int topic_add_partitions(odr_ctx_t *ctx, int argc, char **argv)
         return odr_usage("topic add-partitions takes NAME and -n TOTAL\n%s", topic_usage);
     const char *name = argv[optind];
     int code = 0;
-    rd_kafka_t *rk = admin(ctx, &code);
+    rd_kafka_t *rk = odr_admin(ctx, &code);
     if (!rk)
         return code;
     char err[512];
@@ -444,28 +448,18 @@ static int topic_add_partitions(odr_ctx_t *ctx, int argc, char **argv)
         rd_kafka_destroy(rk);
         return odr_usage("%s", err);
     }
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = odr_admin_options(ctx, rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
-    rd_kafka_CreatePartitions(rk, &np, 1, o, q);
-    rd_kafka_event_t *ev = NULL;
-    code = topic_result(ctx, q, name, partitions_results, &ev);
+    topic_call_t call;
+    call_begin(&call, ctx, rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
+    rd_kafka_CreatePartitions(rk, &np, 1, call.o, call.q);
+    code = topic_result(ctx, &call, name, partitions_results);
     if (code == 0) {
-        if (ctx->json) {
-            odr_json_t j;
-            odr_json_init(&j, stdout);
-            odr_json_obj(&j);
-            ODR_JSON_KS(&j, "name", name);
-            ODR_JSON_KI(&j, "partitions", total);
-            odr_json_end(&j, '}');
-            odr_json_line(&j);
-        } else
-            printf("topic %s now has %lld partitions\n", name, (long long)total);
+        const topic_count_t counts[] = {{"partitions", total}};
+        char text[600];
+        snprintf(text, sizeof text, "topic %s now has %lld partitions", name, (long long)total);
+        print_changed(ctx, name, counts, 1, text);
     }
-    if (ev)
-        rd_kafka_event_destroy(ev);
+    call_end(&call);
     rd_kafka_NewPartitions_destroy(np);
-    rd_kafka_AdminOptions_destroy(o);
-    rd_kafka_queue_destroy(q);
     rd_kafka_destroy(rk);
     return code;
 }

@@ -215,6 +215,12 @@ rd_kafka_t *odr_client(odr_ctx_t *ctx, rd_kafka_type_t type, rd_kafka_conf_t *co
     return rk;
 }
 
+rd_kafka_t *odr_admin(odr_ctx_t *ctx, int *code)
+{
+    rd_kafka_conf_t *conf = odr_conf(ctx, code);
+    return conf ? odr_client(ctx, RD_KAFKA_PRODUCER, conf, code) : NULL;
+}
+
 rd_kafka_AdminOptions_t *odr_admin_options(odr_ctx_t *ctx, rd_kafka_t *rk, rd_kafka_admin_op_t op)
 {
     char err[256];
@@ -329,4 +335,25 @@ int odr_getopt(int argc, char **argv, const char *shortopts, const struct option
 void odr_getopt_reset(void)
 {
     optind = 0; /* GNU: start over, with its permuting of arguments */
+}
+
+int odr_no_options(int argc, char **argv, const char *usage)
+{
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    odr_getopt_reset();
+    while ((c = odr_getopt(argc, argv, "h", opts, usage)) >= 0)
+        ;
+    return c == -1 ? -1 : ODR_GETOPT_EXIT(c);
+}
+
+void *odr_sorted_copy(const void *v, size_t n, size_t size,
+                      int (*cmp)(const void *, const void *))
+{
+    void *copy = malloc(size * (n + 1)); /* + 1: never malloc(0) */
+    if (copy && n) {
+        memcpy(copy, v, size * n);
+        qsort(copy, n, size, cmp);
+    }
+    return copy;
 }

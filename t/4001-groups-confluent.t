@@ -21,14 +21,9 @@ except ImportError as e:
 import groups as G  # noqa: E402
 
 odtest.watchdog(170)
-b = odtest.Broker(sets={"group.initial.rebalance.delay.ms": "0"}).start()
-with odtest.Conn(b.port) as c:
-    if G.JOIN_GROUP not in odtest.api_versions(c, 0)["apis"]:
-        tap.skip_all("the broker does not advertise JoinGroup (no group coordinator)")
-BS = b.bootstrap
-admin = odtest.ck_admin(BS)
 TOPIC, P, GRP = "grp-ck", 6, "grp-ck-g"
-odtest.ck_create_topic(admin, TOPIC, P)
+b, admin = G.client_test_broker(TOPIC, P)
+BS = b.bootstrap
 
 # ---- three members -------------------------------------------------------------------
 t0 = time.monotonic()
@@ -122,12 +117,7 @@ ev_before = {m.name: m.n_events("assign") for m in stay}
 pm.kill9()
 t_kill = time.monotonic()
 want3 = G.produce_numbered(BS, TOPIC, P, N1 + N2, 600)
-
-
-def victim_moved():
-    return G.exactly_once_owned(stay, P) and victim_parts <= set().union(*(m.assigned for m in stay))
-
-
+victim_moved = G.moved_to(stay, P, victim_parts)
 early = G.poll_all(stay, 3.0, victim_moved)
 tap.ok(not early, "3 s after the kill the victim's partitions have not moved yet (session 6 s)")
 moved = G.poll_all(stay, 20, victim_moved)
@@ -150,6 +140,6 @@ tap.ok(d and d["state"] == "Empty" and not d["members"], "after every member clo
     tap.diag(repr(d and (d["state"], len(d["members"]))))
 if tap.failed():
     for m in ms:
-        tap.diag("---- %s events %s" % (m.name, [(round(t - t0, 2), k, p) for t, k, p in m.events]))
+        G.diag_events([m], t0)
         m.log.diag(15)
 sys.exit(odtest.finish())

@@ -21,14 +21,9 @@ except ImportError as e:
 import groups as G  # noqa: E402
 
 odtest.watchdog(170)
-b = odtest.Broker(sets={"group.initial.rebalance.delay.ms": "0"}).start()
-with odtest.Conn(b.port) as c:
-    if G.JOIN_GROUP not in odtest.api_versions(c, 0)["apis"]:
-        tap.skip_all("the broker does not advertise JoinGroup (no group coordinator)")
-BS = b.bootstrap
-admin = odtest.ck_admin(BS)
 TOPIC, P, GRP = "grp-kp", 6, "grp-kp-g"
-odtest.ck_create_topic(admin, TOPIC, P)
+b, admin = G.client_test_broker(TOPIC, P)
+BS = b.bootstrap
 t0 = time.monotonic()
 
 # ---- three kafka-python members ------------------------------------------------------
@@ -85,12 +80,7 @@ victim = pm.assigned()
 G.poll_all(stay, 1.0)
 pm.kill9()
 t_kill = time.monotonic()
-
-
-def victim_moved():
-    return G.exactly_once_owned(stay, P) and victim <= set().union(*(m.assigned for m in stay))
-
-
+victim_moved = G.moved_to(stay, P, victim)
 early = G.poll_all(stay, 3.0, victim_moved)
 tap.ok(not early, "3 s after SIGKILL its partitions have not moved (session 6 s)")
 moved = G.poll_all(stay, 20, victim_moved)
@@ -127,6 +117,5 @@ t_close = time.monotonic()
 G.close_all(mixed)
 tap.ok(time.monotonic() - t_close < 20, "all four members close (%.1f s)" % (time.monotonic() - t_close))
 if tap.failed():
-    for m in ms + mixed:
-        tap.diag("---- %s events %s" % (m.name, [(round(t - t0, 2), k, p) for t, k, p in m.events]))
+    G.diag_events(ms + mixed, t0)
 sys.exit(odtest.finish())

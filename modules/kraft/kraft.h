@@ -187,6 +187,11 @@ int kraft_mkdirs(const char *path, char *err, size_t errsz);
 int kraft_write_file_atomic(const char *path, const void *data, size_t len, char *err,
                             size_t errsz);
 int kraft_fsync_dir(const char *dir, char *err, size_t errsz);
+/* Makes the file written through fd at tmp durable as path: fsync, close
+ * (fd is closed in every case), rename over path, fsync of dir. 0, or -1
+ * with err (a tmp left behind is the caller's to remove). */
+int kraft_commit_tmp(int fd, const char *tmp, const char *path, const char *dir, char *err,
+                     size_t errsz);
 
 /* ---- the metadata log (kraft_log.c) ------------------------------------ */
 

@@ -68,6 +68,25 @@ int kraft_fsync_dir(const char *dir, char *err, size_t errsz)
     return 0;
 }
 
+int kraft_commit_tmp(int fd, const char *tmp, const char *path, const char *dir, char *err,
+                     size_t errsz)
+{
+    if (fsync(fd) < 0) {
+        snprintf(err, errsz, "cannot fsync %s: %s", tmp, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (close(fd) < 0) {
+        snprintf(err, errsz, "cannot close %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    if (rename(tmp, path) < 0) {
+        snprintf(err, errsz, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        return -1;
+    }
+    return kraft_fsync_dir(dir, err, errsz);
+}
+
 int kraft_write_file_atomic(const char *path, const void *data, size_t len, char *err,
                             size_t errsz)
 {
@@ -99,17 +118,8 @@ int kraft_write_file_atomic(const char *path, const void *data, size_t len, char
         }
         done += (size_t)w;
     }
-    if (fsync(fd) < 0) {
-        snprintf(err, errsz, "cannot fsync %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, path) < 0) {
-        snprintf(err, errsz, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        goto out;
-    }
-    rc = kraft_fsync_dir(dir, err, errsz);
+    rc = kraft_commit_tmp(fd, tmp, path, dir, err, errsz);
+    fd = -1; /* closed */
 out:
     if (fd >= 0)
         close(fd);

@@ -1,9 +1,10 @@
 /* kraft_rpc.c - the KRaft RPCs this node answers (ABI 1.3 handle op): Vote,
  * BeginQuorumEpoch, EndQuorumEpoch, Fetch of the metadata log,
- * DescribeQuorum and FetchSnapshot (kraft_rpc_snapshot.c). Requests are decoded by the codecs generated from
- * core/proto/schema/kraft/ into kraft_proto_gen.c; anything malformed
- * closes the connection, anything well-formed but wrong is a Kafka error
- * code in the answer. State changes go through kraft_raft.c. */
+ * DescribeQuorum and FetchSnapshot (kraft_rpc_snapshot.c). Requests are
+ * decoded by the codecs generated from core/proto/schema/kraft/ into
+ * kraft_proto_gen.c; anything malformed closes the connection, anything
+ * well-formed but wrong is a Kafka error code in the answer (the frame's
+ * checks are kraft_rpc_frame.c's). State changes go through kraft_raft.c. */
 #include "kraft_rpc.h"
 
 #include <inttypes.h>
@@ -26,33 +27,6 @@ const od_cp_api_t kraft_apis[KRAFT_NAPIS] = {
 
 #define FETCH_WAIT_MAX_MS 500 /* Kafka's controller.quorum.fetch... max wait (RaftConfig) */
 #define FETCH_MAX_BYTES (8 * 1024 * 1024) /* beyond one batch, per answer */
-
-int kraft_is_meta(od_str_t topic, int32_t partition)
-{
-    size_t n = strlen(KRAFT_TOPIC);
-    return partition == 0 && topic.len == (int32_t)n && memcmp(topic.p, KRAFT_TOPIC, n) == 0;
-}
-
-int kraft_cluster_ok(const kraft_t *k, od_str_t cid)
-{
-    if (cid.len < 0 || !k->cluster_id_adopted)
-        return 1; /* a node that does not know the cluster yet accepts any */
-    return cid.len == KRAFT_CLUSTER_ID_LEN && memcmp(cid.p, k->cluster_id, KRAFT_CLUSTER_ID_LEN) == 0;
-}
-
-int kraft_send_wbuf(od_cp_reply_t *reply, od_wbuf_t *w)
-{
-    size_t n = 0;
-    uint8_t *b = w->err ? NULL : od_wbuf_flatten(w, &n);
-    od_wbuf_free(w);
-    if (!b) {
-        od_cp_reply_close(reply, "out of memory for the answer");
-        return -1;
-    }
-    int rc = od_cp_reply(reply, b, n);
-    free(b);
-    return rc;
-}
 
 /* ---- Vote --------------------------------------------------------------- */
 
@@ -103,11 +77,8 @@ static void handle_vote(kraft_t *k, const od_cp_request_t *req, const od_VoteReq
     od_VoteResponse_init(&out);
     od_VoteResponse_TopicData_init(&t);
     od_VoteResponse_PartitionData_init(&p);
-    if (!kraft_cluster_ok(k, in->cluster_id)) {
-        out.error_code = OD_ERR_INCONSISTENT_CLUSTER_ID;
-    } else if (in->topics_count != 1 || in->topics[0].partitions_count != 1) {
-        out.error_code = OD_ERR_INVALID_REQUEST;
-    } else {
+    out.error_code = kraft_frame_error(k, in->cluster_id, KRAFT_SINGLE(in, topics));
+    if (out.error_code == OD_ERR_NONE) {
         const od_VoteRequest_PartitionData_t *rp = &in->topics[0].partitions[0];
         t.topic_name = in->topics[0].topic_name;
         p.partition_index = rp->partition_index;
@@ -115,15 +86,10 @@ static void handle_vote(kraft_t *k, const od_cp_request_t *req, const od_VoteReq
             p.error_code = OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
         else
             decide_vote(k, rp, &p);
-        t.partitions_count = 1;
-        t.partitions = &p;
-        out.topics_count = 1;
-        out.topics = &t;
+        KRAFT_SET_SINGLE(out, topics, t, p);
     }
     od_wbuf_t w;
-    od_wbuf_init(&w);
-    od_VoteResponse_encode(&w, req->api_version, &out);
-    kraft_send_wbuf(reply, &w);
+    kraft_send_wbuf(reply, KRAFT_ENCODE(&w, od_VoteResponse_encode, req->api_version, &out));
 }
 
 /* ---- BeginQuorumEpoch / EndQuorumEpoch ------------------------------------ */
@@ -152,11 +118,8 @@ static void handle_begin(kraft_t *k, const od_cp_request_t *req,
     od_BeginQuorumEpochResponse_init(&out);
     od_BeginQuorumEpochResponse_TopicData_init(&t);
     od_BeginQuorumEpochResponse_PartitionData_init(&p);
-    if (!kraft_cluster_ok(k, in->cluster_id)) {
-        out.error_code = OD_ERR_INCONSISTENT_CLUSTER_ID;
-    } else if (in->topics_count != 1 || in->topics[0].partitions_count != 1) {
-        out.error_code = OD_ERR_INVALID_REQUEST;
-    } else {
+    out.error_code = kraft_frame_error(k, in->cluster_id, KRAFT_SINGLE(in, topics));
+    if (out.error_code == OD_ERR_NONE) {
         const od_BeginQuorumEpochRequest_PartitionData_t *rp = &in->topics[0].partitions[0];
         t.topic_name = in->topics[0].topic_name;
         p.partition_index = rp->partition_index;
@@ -165,15 +128,11 @@ static void handle_begin(kraft_t *k, const od_cp_request_t *req,
                            : OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
         p.leader_id = k->st.leader_id;
         p.leader_epoch = k->st.epoch;
-        t.partitions_count = 1;
-        t.partitions = &p;
-        out.topics_count = 1;
-        out.topics = &t;
+        KRAFT_SET_SINGLE(out, topics, t, p);
     }
     od_wbuf_t w;
-    od_wbuf_init(&w);
-    od_BeginQuorumEpochResponse_encode(&w, req->api_version, &out);
-    kraft_send_wbuf(reply, &w);
+    kraft_send_wbuf(reply,
+                    KRAFT_ENCODE(&w, od_BeginQuorumEpochResponse_encode, req->api_version, &out));
 }
 
 static int16_t end_epoch(kraft_t *k, const od_EndQuorumEpochRequest_PartitionData_t *rp)
@@ -208,11 +167,8 @@ static void handle_end(kraft_t *k, const od_cp_request_t *req, const od_EndQuoru
     od_EndQuorumEpochResponse_init(&out);
     od_EndQuorumEpochResponse_TopicData_init(&t);
     od_EndQuorumEpochResponse_PartitionData_init(&p);
-    if (!kraft_cluster_ok(k, in->cluster_id)) {
-        out.error_code = OD_ERR_INCONSISTENT_CLUSTER_ID;
-    } else if (in->topics_count != 1 || in->topics[0].partitions_count != 1) {
-        out.error_code = OD_ERR_INVALID_REQUEST;
-    } else {
+    out.error_code = kraft_frame_error(k, in->cluster_id, KRAFT_SINGLE(in, topics));
+    if (out.error_code == OD_ERR_NONE) {
         const od_EndQuorumEpochRequest_PartitionData_t *rp = &in->topics[0].partitions[0];
         t.topic_name = in->topics[0].topic_name;
         p.partition_index = rp->partition_index;
@@ -221,15 +177,11 @@ static void handle_end(kraft_t *k, const od_cp_request_t *req, const od_EndQuoru
                            : OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
         p.leader_id = k->st.leader_id;
         p.leader_epoch = k->st.epoch;
-        t.partitions_count = 1;
-        t.partitions = &p;
-        out.topics_count = 1;
-        out.topics = &t;
+        KRAFT_SET_SINGLE(out, topics, t, p);
     }
     od_wbuf_t w;
-    od_wbuf_init(&w);
-    od_EndQuorumEpochResponse_encode(&w, req->api_version, &out);
-    kraft_send_wbuf(reply, &w);
+    kraft_send_wbuf(reply,
+                    KRAFT_ENCODE(&w, od_EndQuorumEpochResponse_encode, req->api_version, &out));
 }
 
 /* ---- Fetch (the leader's side) ---------------------------------------------- */
@@ -323,14 +275,9 @@ void kraft_answer_parked(kraft_t *k, kraft_parked_t *pk)
     p.records.p = data ? data : (const uint8_t *)"";
     p.records.len = len;
     p.records.read = NULL;
-    t.partitions_count = 1;
-    t.partitions = &p;
-    out.responses_count = 1;
-    out.responses = &t;
+    KRAFT_SET_SINGLE(out, responses, t, p);
     od_wbuf_t w;
-    od_wbuf_init(&w);
-    od_FetchResponse_encode(&w, pk->version, &out);
-    kraft_send_wbuf(pk->reply, &w);
+    kraft_send_wbuf(pk->reply, KRAFT_ENCODE(&w, od_FetchResponse_encode, pk->version, &out));
     free(data);
     free(pk);
 }
@@ -338,17 +285,18 @@ void kraft_answer_parked(kraft_t *k, kraft_parked_t *pk)
 static void handle_fetch(kraft_t *k, const od_cp_request_t *req, const od_FetchRequest_t *in,
                          od_cp_reply_t *reply)
 {
-    if (!kraft_cluster_ok(k, in->cluster_id) || in->topics_count != 1 ||
-        in->topics[0].partitions_count != 1 ||
-        !kraft_is_meta(in->topics[0].topic, in->topics[0].partitions[0].partition)) {
+    /* Only the metadata partition is fetched here: another one is not a
+     * partition error but a wrong request. */
+    int16_t err = kraft_frame_error(k, in->cluster_id, KRAFT_SINGLE(in, topics));
+    if (err == OD_ERR_NONE &&
+        !kraft_is_meta(in->topics[0].topic, in->topics[0].partitions[0].partition))
+        err = OD_ERR_INVALID_REQUEST;
+    if (err != OD_ERR_NONE) {
         od_FetchResponse_t out;
         od_FetchResponse_init(&out);
-        out.error_code = kraft_cluster_ok(k, in->cluster_id) ? OD_ERR_INVALID_REQUEST
-                                                             : OD_ERR_INCONSISTENT_CLUSTER_ID;
+        out.error_code = err;
         od_wbuf_t w;
-        od_wbuf_init(&w);
-        od_FetchResponse_encode(&w, req->api_version, &out);
-        kraft_send_wbuf(reply, &w);
+        kraft_send_wbuf(reply, KRAFT_ENCODE(&w, od_FetchResponse_encode, req->api_version, &out));
         return;
     }
     const od_FetchRequest_FetchPartition_t *fp = &in->topics[0].partitions[0];
@@ -426,9 +374,9 @@ static void describe_here(kraft_t *k, const od_cp_request_t *req,
     od_DescribeQuorumResponse_init(&out);
     od_DescribeQuorumResponse_TopicData_init(&t);
     od_DescribeQuorumResponse_PartitionData_init(&p);
-    if (in->topics_count != 1 || in->topics[0].partitions_count != 1) {
-        out.error_code = OD_ERR_INVALID_REQUEST;
-    } else {
+    /* DescribeQuorum names no cluster. */
+    out.error_code = kraft_frame_error(k, (od_str_t){NULL, -1}, KRAFT_SINGLE(in, topics));
+    if (out.error_code == OD_ERR_NONE) {
         t.topic_name = in->topics[0].topic_name;
         p.partition_index = in->topics[0].partitions[0].partition_index;
         if (!kraft_is_meta(t.topic_name, p.partition_index)) {
@@ -462,15 +410,11 @@ static void describe_here(kraft_t *k, const od_cp_request_t *req,
             out.nodes_count = (int32_t)k->st.nvoters;
             out.nodes = nodes;
         }
-        t.partitions_count = 1;
-        t.partitions = &p;
-        out.topics_count = 1;
-        out.topics = &t;
+        KRAFT_SET_SINGLE(out, topics, t, p);
     }
     od_wbuf_t w;
-    od_wbuf_init(&w);
-    od_DescribeQuorumResponse_encode(&w, req->api_version, &out);
-    kraft_send_wbuf(reply, &w);
+    kraft_send_wbuf(reply,
+                    KRAFT_ENCODE(&w, od_DescribeQuorumResponse_encode, req->api_version, &out));
 }
 
 typedef struct relay {
@@ -480,6 +424,21 @@ typedef struct relay {
     uint8_t *body; /* copy of the request body */
 } relay_t;
 
+/* Decodes req's body into the arena a (initialised here; the caller frees
+ * it in every case): NULL, with why set, when malformed or followed by
+ * more bytes. */
+static void *decode_request(od_arena_t *a, const od_cp_request_t *req, const char **why)
+{
+    od_slice_t s;
+    od_arena_init(a, KRAFT_DECODE_LIMIT);
+    od_slice_init(&s, req->body, req->body_len);
+    void *in = od_proto_decode_request(req->api_key, req->api_version, &s, a);
+    *why = !in                    ? "malformed request"
+           : od_slice_left(&s) > 0 ? "bytes after the request body"
+                                   : NULL;
+    return *why ? NULL : in;
+}
+
 static void relayed(void *arg, int status, const uint8_t *body, size_t len)
 {
     relay_t *rl = arg;
@@ -488,14 +447,12 @@ static void relayed(void *arg, int status, const uint8_t *body, size_t len)
     } else {
         /* The leader did not answer: say who we think leads. */
         od_arena_t a;
-        od_slice_t s;
-        od_DescribeQuorumRequest_t in;
-        od_arena_init(&a, 1 << 20);
-        od_slice_init(&s, rl->body, rl->req.body_len);
-        if (od_DescribeQuorumRequest_decode(&s, rl->req.api_version, &a, &in) == 0)
-            describe_here(rl->k, &rl->req, &in, rl->reply);
+        const char *why;
+        const od_DescribeQuorumRequest_t *in = decode_request(&a, &rl->req, &why);
+        if (in)
+            describe_here(rl->k, &rl->req, in, rl->reply);
         else
-            od_cp_reply_close(rl->reply, "malformed");
+            od_cp_reply_close(rl->reply, why);
         od_arena_free(&a);
     }
     free(rl->body);
@@ -526,7 +483,7 @@ static void handle_describe(kraft_t *k, const od_cp_request_t *req,
     rl->req.body = copy;
     rl->body = copy;
     if (kraft_peer_send(k->fwd_peers[li], req->api_key, req->api_version, req->flexible_header,
-                        "odradek-kraft", copy, req->body_len, k->cfg_request_timeout_ms, relayed,
+                        KRAFT_CLIENT_ID, copy, req->body_len, k->cfg_request_timeout_ms, relayed,
                         rl) < 0) {
         free(copy);
         free(rl);
@@ -544,63 +501,34 @@ void kraft_handle(void *self, const od_cp_request_t *req, od_cp_reply_t *reply)
         return;
     }
     od_arena_t a;
-    od_slice_t s;
-    /* The requests are small; the bound keeps array counts from making
-     * the decoded form large. */
-    od_arena_init(&a, 1 << 20);
-    od_slice_init(&s, req->body, req->body_len);
-    union {
-        od_VoteRequest_t vote;
-        od_BeginQuorumEpochRequest_t begin;
-        od_EndQuorumEpochRequest_t end;
-        od_FetchRequest_t fetch;
-        od_DescribeQuorumRequest_t describe;
-        od_FetchSnapshotRequest_t snapshot;
-    } in;
-    int rc = -1;
-    switch (req->api_key) {
-    case OD_API_VOTE:
-        rc = od_VoteRequest_decode(&s, req->api_version, &a, &in.vote);
-        break;
-    case OD_API_BEGIN_QUORUM_EPOCH:
-        rc = od_BeginQuorumEpochRequest_decode(&s, req->api_version, &a, &in.begin);
-        break;
-    case OD_API_END_QUORUM_EPOCH:
-        rc = od_EndQuorumEpochRequest_decode(&s, req->api_version, &a, &in.end);
-        break;
-    case OD_API_FETCH:
-        rc = od_FetchRequest_decode(&s, req->api_version, &a, &in.fetch);
-        break;
-    case OD_API_DESCRIBE_QUORUM:
-        rc = od_DescribeQuorumRequest_decode(&s, req->api_version, &a, &in.describe);
-        break;
-    case OD_API_FETCH_SNAPSHOT:
-        rc = od_FetchSnapshotRequest_decode(&s, req->api_version, &a, &in.snapshot);
-        break;
-    }
-    if (rc < 0 || od_slice_left(&s) > 0) {
+    const char *why;
+    void *in = decode_request(&a, req, &why);
+    if (!in) {
         od_arena_free(&a);
-        od_cp_reply_close(reply, rc < 0 ? "malformed request" : "bytes after the request body");
+        od_cp_reply_close(reply, why);
         return;
     }
     switch (req->api_key) {
     case OD_API_VOTE:
-        handle_vote(k, req, &in.vote, reply);
+        handle_vote(k, req, in, reply);
         break;
     case OD_API_BEGIN_QUORUM_EPOCH:
-        handle_begin(k, req, &in.begin, reply);
+        handle_begin(k, req, in, reply);
         break;
     case OD_API_END_QUORUM_EPOCH:
-        handle_end(k, req, &in.end, reply);
+        handle_end(k, req, in, reply);
         break;
     case OD_API_FETCH:
-        handle_fetch(k, req, &in.fetch, reply);
+        handle_fetch(k, req, in, reply);
         break;
     case OD_API_DESCRIBE_QUORUM:
-        handle_describe(k, req, &in.describe, reply);
+        handle_describe(k, req, in, reply);
         break;
     case OD_API_FETCH_SNAPSHOT:
-        kraft_handle_fetch_snapshot(k, req, &in.snapshot, reply);
+        kraft_handle_fetch_snapshot(k, req, in, reply);
+        break;
+    default: /* the core routes only kraft_apis here */
+        od_cp_reply_close(reply, "not a KRaft request");
         break;
     }
     od_arena_free(&a);

@@ -13,7 +13,6 @@
 
 #include "kraft_net.h"
 
-#define CLIENT_ID "odradek-kraft"
 #define FETCH_MAX_BYTES (8 * 1024 * 1024)
 #define FETCH_MAX_WAIT_MS 500
 
@@ -47,20 +46,12 @@ static int send_wbuf(kraft_t *k, size_t voter, int16_t key, int16_t version, int
     od_wbuf_free(w);
     int rc = -1;
     if (b && k->peers[voter])
-        rc = kraft_peer_send(k->peers[voter], key, version, flex, CLIENT_ID, b, n, timeout, fn,
-                             ctx);
+        rc = kraft_peer_send(k->peers[voter], key, version, flex, KRAFT_CLIENT_ID, b, n, timeout,
+                             fn, ctx);
     free(b);
     if (rc < 0)
         free(ctx);
     return rc;
-}
-
-static od_str_t cluster_str(const kraft_t *k)
-{
-    od_str_t s = {NULL, -1};
-    if (k->cluster_id_adopted)
-        s = od_str_c(k->cluster_id);
-    return s;
 }
 
 /* A peer's answer names a leader or a higher epoch: follow it. Returns 1
@@ -91,13 +82,9 @@ static void vote_answer(void *arg, int status, const uint8_t *body, size_t len)
     kraft_t *k = c->k;
     if (status == 0 && current(c)) {
         od_arena_t a;
-        od_slice_t s;
-        od_VoteResponse_t out;
-        od_arena_init(&a, 1 << 20);
-        od_slice_init(&s, body, len);
-        if (od_VoteResponse_decode(&s, 2, &a, &out) == 0 && out.error_code == 0 &&
-            out.topics_count == 1 && out.topics[0].partitions_count == 1) {
-            const od_VoteResponse_PartitionData_t *p = &out.topics[0].partitions[0];
+        const od_VoteResponse_t *out = kraft_decode_answer(&a, OD_API_VOTE, 2, body, len);
+        if (out && out->error_code == 0 && KRAFT_SINGLE(out, topics)) {
+            const od_VoteResponse_PartitionData_t *p = &out->topics[0].partitions[0];
             /* A grant counts first: a voter that grants still names the
              * leader it stopped hearing from. A refusal naming a leader
              * means that voter hears it: follow it too. */
@@ -124,7 +111,7 @@ void kraft_send_vote_requests(kraft_t *k, int pre_vote)
         od_VoteRequest_init(&in);
         od_VoteRequest_TopicData_init(&t);
         od_VoteRequest_PartitionData_init(&p);
-        in.cluster_id = cluster_str(k);
+        in.cluster_id = kraft_cluster_str(k);
         in.voter_id = k->st.voters[i].id;
         t.topic_name = od_str_c(KRAFT_TOPIC);
         p.partition_index = 0;
@@ -134,15 +121,10 @@ void kraft_send_vote_requests(kraft_t *k, int pre_vote)
         p.last_offset_epoch = kraft_log_last_epoch(&k->log);
         p.last_offset = k->log.end_offset;
         p.pre_vote = (int8_t)pre_vote;
-        t.partitions_count = 1;
-        t.partitions = &p;
-        in.topics_count = 1;
-        in.topics = &t;
+        KRAFT_SET_SINGLE(in, topics, t, p);
         od_wbuf_t w;
-        od_wbuf_init(&w);
-        od_VoteRequest_encode(&w, 2, &in);
-        send_wbuf(k, i, OD_API_VOTE, 2, 1, &w, k->cfg_request_timeout_ms, vote_answer,
-                  ctx_new(k, k->st.voters[i].id, pre_vote));
+        send_wbuf(k, i, OD_API_VOTE, 2, 1, KRAFT_ENCODE(&w, od_VoteRequest_encode, 2, &in),
+                  k->cfg_request_timeout_ms, vote_answer, ctx_new(k, k->st.voters[i].id, pre_vote));
     }
 }
 
@@ -154,13 +136,10 @@ static void epoch_answer(void *arg, int status, const uint8_t *body, size_t len)
     if (status == 0 && current(c)) {
         /* Answers of both have the same layout up to the partition. */
         od_arena_t a;
-        od_slice_t s;
-        od_BeginQuorumEpochResponse_t out;
-        od_arena_init(&a, 1 << 20);
-        od_slice_init(&s, body, len);
-        if (od_BeginQuorumEpochResponse_decode(&s, 1, &a, &out) == 0 && out.topics_count == 1 &&
-            out.topics[0].partitions_count == 1) {
-            const od_BeginQuorumEpochResponse_PartitionData_t *p = &out.topics[0].partitions[0];
+        const od_BeginQuorumEpochResponse_t *out =
+            kraft_decode_answer(&a, OD_API_BEGIN_QUORUM_EPOCH, 1, body, len);
+        if (out && KRAFT_SINGLE(out, topics)) {
+            const od_BeginQuorumEpochResponse_PartitionData_t *p = &out->topics[0].partitions[0];
             if (p->leader_epoch > c->k->st.epoch)
                 learn_leader(c->k, p->leader_id, p->leader_epoch);
         }
@@ -169,13 +148,23 @@ static void epoch_answer(void *arg, int status, const uint8_t *body, size_t len)
     free(c);
 }
 
-static void leader_endpoint(const kraft_t *k, od_str_t *name, od_str_t *host, uint16_t *port)
-{
-    int me = kraft_voter_index(k, k->st.node_id);
-    *name = od_str_c(k->controller_listener);
-    *host = od_str_c(me >= 0 ? k->st.voters[me].host : "");
-    *port = (uint16_t)(me >= 0 ? k->st.voters[me].port : 0);
-}
+/* BeginQuorumEpoch and EndQuorumEpoch requests have the same frame: our
+ * cluster, the metadata partition p (of topic t) led by this node in its
+ * epoch, and this node's endpoint ep. */
+#define SET_EPOCH_FRAME(k, in, t, p, ep)                                                           \
+    do {                                                                                           \
+        int me_ = kraft_voter_index((k), (k)->st.node_id);                                         \
+        (in).cluster_id = kraft_cluster_str(k);                                                    \
+        (t).topic_name = od_str_c(KRAFT_TOPIC);                                                    \
+        (p).leader_id = (k)->st.node_id;                                                           \
+        (p).leader_epoch = (k)->st.epoch;                                                          \
+        KRAFT_SET_SINGLE(in, topics, t, p);                                                        \
+        (ep).name = od_str_c((k)->controller_listener);                                            \
+        (ep).host = od_str_c(me_ >= 0 ? (k)->st.voters[me_].host : "");                            \
+        (ep).port = (uint16_t)(me_ >= 0 ? (k)->st.voters[me_].port : 0);                           \
+        (in).leader_endpoints_count = 1;                                                           \
+        (in).leader_endpoints = &(ep);                                                             \
+    } while (0)
 
 void kraft_send_begin_epoch(kraft_t *k, size_t voter)
 {
@@ -189,23 +178,12 @@ void kraft_send_begin_epoch(kraft_t *k, size_t voter)
     od_BeginQuorumEpochRequest_TopicData_init(&t);
     od_BeginQuorumEpochRequest_PartitionData_init(&p);
     od_BeginQuorumEpochRequest_LeaderEndpoint_init(&ep);
-    in.cluster_id = cluster_str(k);
+    SET_EPOCH_FRAME(k, in, t, p, ep);
     in.voter_id = k->st.voters[voter].id;
-    t.topic_name = od_str_c(KRAFT_TOPIC);
-    p.leader_id = k->st.node_id;
-    p.leader_epoch = k->st.epoch;
-    t.partitions_count = 1;
-    t.partitions = &p;
-    in.topics_count = 1;
-    in.topics = &t;
-    leader_endpoint(k, &ep.name, &ep.host, &ep.port);
-    in.leader_endpoints_count = 1;
-    in.leader_endpoints = &ep;
     od_wbuf_t w;
-    od_wbuf_init(&w);
-    od_BeginQuorumEpochRequest_encode(&w, 1, &in);
-    send_wbuf(k, voter, OD_API_BEGIN_QUORUM_EPOCH, 1, 1, &w, k->cfg_request_timeout_ms,
-              epoch_answer, ctx_new(k, k->st.voters[voter].id, 0));
+    send_wbuf(k, voter, OD_API_BEGIN_QUORUM_EPOCH, 1, 1,
+              KRAFT_ENCODE(&w, od_BeginQuorumEpochRequest_encode, 1, &in),
+              k->cfg_request_timeout_ms, epoch_answer, ctx_new(k, k->st.voters[voter].id, 0));
 }
 
 void kraft_send_end_epoch(kraft_t *k)
@@ -240,24 +218,13 @@ void kraft_send_end_epoch(kraft_t *k)
         od_EndQuorumEpochRequest_TopicData_init(&t);
         od_EndQuorumEpochRequest_PartitionData_init(&p);
         od_EndQuorumEpochRequest_LeaderEndpoint_init(&ep);
-        in.cluster_id = cluster_str(k);
-        t.topic_name = od_str_c(KRAFT_TOPIC);
-        p.leader_id = k->st.node_id;
-        p.leader_epoch = k->st.epoch;
+        SET_EPOCH_FRAME(k, in, t, p, ep);
         p.preferred_candidates_count = (int32_t)n;
         p.preferred_candidates = cands;
-        t.partitions_count = 1;
-        t.partitions = &p;
-        in.topics_count = 1;
-        in.topics = &t;
-        leader_endpoint(k, &ep.name, &ep.host, &ep.port);
-        in.leader_endpoints_count = 1;
-        in.leader_endpoints = &ep;
         od_wbuf_t w;
-        od_wbuf_init(&w);
-        od_EndQuorumEpochRequest_encode(&w, 1, &in);
-        send_wbuf(k, i, OD_API_END_QUORUM_EPOCH, 1, 1, &w, k->cfg_request_timeout_ms,
-                  epoch_answer, ctx_new(k, k->st.voters[i].id, 0));
+        send_wbuf(k, i, OD_API_END_QUORUM_EPOCH, 1, 1,
+                  KRAFT_ENCODE(&w, od_EndQuorumEpochRequest_encode, 1, &in),
+                  k->cfg_request_timeout_ms, epoch_answer, ctx_new(k, k->st.voters[i].id, 0));
     }
 }
 
@@ -304,13 +271,9 @@ static void fetch_answer(void *arg, int status, const uint8_t *body, size_t len)
     k->fetching = 0;
     if (status == 0) {
         od_arena_t a;
-        od_slice_t s;
-        od_FetchResponse_t out;
-        od_arena_init(&a, 1 << 20);
-        od_slice_init(&s, body, len);
-        if (od_FetchResponse_decode(&s, 12, &a, &out) == 0 && out.error_code == 0 &&
-            out.responses_count == 1 && out.responses[0].partitions_count == 1) {
-            const od_FetchResponse_PartitionData_t *p = &out.responses[0].partitions[0];
+        const od_FetchResponse_t *out = kraft_decode_answer(&a, OD_API_FETCH, 12, body, len);
+        if (out && out->error_code == 0 && KRAFT_SINGLE(out, responses)) {
+            const od_FetchResponse_PartitionData_t *p = &out->responses[0].partitions[0];
             if (learn_leader(k, p->current_leader.leader_id, p->current_leader.leader_epoch)) {
                 later = 0; /* the new state fetched already */
             } else if (p->error_code == 0 && k->st.role == KRAFT_FOLLOWER &&
@@ -345,11 +308,11 @@ static void fetch_answer(void *arg, int status, const uint8_t *body, size_t len)
                     k->st.high_watermark = hw;
                     kraft_on_committed(k);
                 }
-            } else if (out.error_code == 0 && p->error_code == OD_ERR_NOT_LEADER_OR_FOLLOWER &&
+            } else if (p->error_code == OD_ERR_NOT_LEADER_OR_FOLLOWER &&
                        !k->is_voter) {
                 k->bootstrap_next++; /* ask the next voter who leads */
             }
-        } else if (out.error_code == OD_ERR_INCONSISTENT_CLUSTER_ID) {
+        } else if (out && out->error_code == OD_ERR_INCONSISTENT_CLUSTER_ID) {
             od_logf(OD_LOG_WARN, "kraft: voter %" PRId32 " belongs to another cluster than %s",
                     c->peer_id, k->cluster_id);
         }
@@ -389,7 +352,7 @@ void kraft_send_fetch(kraft_t *k)
     od_FetchRequest_init(&in);
     od_FetchRequest_FetchTopic_init(&t);
     od_FetchRequest_FetchPartition_init(&p);
-    in.cluster_id = cluster_str(k);
+    in.cluster_id = kraft_cluster_str(k);
     in.replica_id = k->st.node_id;
     in.max_wait_ms = FETCH_MAX_WAIT_MS;
     in.min_bytes = 1;
@@ -401,10 +364,7 @@ void kraft_send_fetch(kraft_t *k)
     p.last_fetched_epoch = kraft_log_last_epoch(&k->log);
     p.log_start_offset = k->log.nsegs ? k->log.segs[0].base_offset : 0;
     p.partition_max_bytes = FETCH_MAX_BYTES;
-    t.partitions_count = 1;
-    t.partitions = &p;
-    in.topics_count = 1;
-    in.topics = &t;
+    KRAFT_SET_SINGLE(in, topics, t, p);
     od_wbuf_t w;
     od_wbuf_init(&w);
     od_FetchRequest_encode(&w, 12, &in);
@@ -455,7 +415,7 @@ int kraft_forward(void *self, const od_cp_request_t *req,
     f->cb = cb;
     f->arg = arg;
     if (kraft_peer_send(k->fwd_peers[li], req->api_key, req->api_version, req->flexible_header,
-                        req->client_id && *req->client_id ? req->client_id : CLIENT_ID,
+                        req->client_id && *req->client_id ? req->client_id : KRAFT_CLIENT_ID,
                         req->body, req->body_len, FORWARD_TIMEOUT_MS, forward_answer, f) < 0) {
         free(f);
         return -1;

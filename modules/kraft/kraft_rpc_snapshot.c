@@ -73,11 +73,8 @@ void kraft_handle_fetch_snapshot(kraft_t *k, const od_cp_request_t *req,
     od_FetchSnapshotResponse_PartitionSnapshot_init(&p);
     p.unaligned_records.p = (const uint8_t *)"";
     p.unaligned_records.len = 0;
-    if (!kraft_cluster_ok(k, in->cluster_id)) {
-        out.error_code = OD_ERR_INCONSISTENT_CLUSTER_ID;
-    } else if (in->topics_count != 1 || in->topics[0].partitions_count != 1) {
-        out.error_code = OD_ERR_INVALID_REQUEST;
-    } else {
+    out.error_code = kraft_frame_error(k, in->cluster_id, KRAFT_SINGLE(in, topics));
+    if (out.error_code == OD_ERR_NONE) {
         const od_FetchSnapshotRequest_PartitionSnapshot_t *rp = &in->topics[0].partitions[0];
         t.name = in->topics[0].name;
         p.index = rp->partition;
@@ -95,14 +92,10 @@ void kraft_handle_fetch_snapshot(kraft_t *k, const od_cp_request_t *req,
             p.error_code = OD_ERR_UNKNOWN_LEADER_EPOCH;
         else
             read_chunk(k, rp, in->max_bytes, &p, &data);
-        t.partitions_count = 1;
-        t.partitions = &p;
-        out.topics_count = 1;
-        out.topics = &t;
+        KRAFT_SET_SINGLE(out, topics, t, p);
     }
     od_wbuf_t w;
-    od_wbuf_init(&w);
-    od_FetchSnapshotResponse_encode(&w, req->api_version, &out);
-    kraft_send_wbuf(reply, &w);
+    kraft_send_wbuf(reply,
+                    KRAFT_ENCODE(&w, od_FetchSnapshotResponse_encode, req->api_version, &out));
     free(data);
 }

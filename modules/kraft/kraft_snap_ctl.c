@@ -121,6 +121,20 @@ int kraft_snap_start(kraft_t *k, char *err, size_t errsz)
     return 0;
 }
 
+/* Keeps the newest KRAFT_SNAPSHOTS_KEPT snapshots and notes where the
+ * oldest one left ends (the trim bound). */
+static void prune(kraft_t *k)
+{
+    char err[512];
+    if (kraft_snap_prune(k->part_dir, KRAFT_SNAPSHOTS_KEPT, err, sizeof err) < 0)
+        od_logf(OD_LOG_WARN, "kraft: %s", err);
+    kraft_snap_id_t *ids;
+    size_t n;
+    if (kraft_snap_list(k->part_dir, &ids, &n, err, sizeof err) == 0 && n > 0)
+        k->snap_oldest_end = ids[0].end_offset;
+    free(ids);
+}
+
 static void write_snapshot(kraft_t *k)
 {
     char err[512];
@@ -151,13 +165,7 @@ static void write_snapshot(kraft_t *k)
     od_logf(OD_LOG_INFO, "kraft: wrote snapshot %020" PRId64 "-%010" PRId32 ".checkpoint: %zu "
             "records, %" PRId64 " bytes, %" PRId64 " ms", id.end_offset, id.epoch, n, bytes,
             od_mono_ms() - t0);
-    if (kraft_snap_prune(k->part_dir, KRAFT_SNAPSHOTS_KEPT, err, sizeof err) < 0)
-        od_logf(OD_LOG_WARN, "kraft: %s", err);
-    kraft_snap_id_t *ids;
-    size_t nids;
-    if (kraft_snap_list(k->part_dir, &ids, &nids, err, sizeof err) == 0 && nids > 0)
-        k->snap_oldest_end = ids[0].end_offset;
-    free(ids);
+    prune(k);
 }
 
 /* Where the log may start: the oldest snapshot kept (-1: keep everything).
@@ -192,13 +200,7 @@ int kraft_snap_install(kraft_t *k, int64_t end_offset, int32_t epoch, char *err,
     k->snap_epoch = epoch;
     k->snap_bytes_since = 0;
     k->snap_last_ms = od_mono_ms();
-    if (kraft_snap_prune(k->part_dir, KRAFT_SNAPSHOTS_KEPT, why, sizeof why) < 0)
-        od_logf(OD_LOG_WARN, "kraft: %s", why);
-    kraft_snap_id_t *ids;
-    size_t n;
-    if (kraft_snap_list(k->part_dir, &ids, &n, why, sizeof why) == 0 && n > 0)
-        k->snap_oldest_end = ids[0].end_offset;
-    free(ids);
+    prune(k);
     od_logf(OD_LOG_INFO, "kraft: installed snapshot %020" PRId64 "-%010" PRId32 " fetched from "
             "the leader (%" PRId64 " records); fetching goes on from offset %" PRId64,
             end_offset, epoch, k->snap_records_loaded - before, end_offset);

@@ -53,12 +53,12 @@ static void finish(kraft_t *k)
     char err[512];
     kraft_snap_id_t id = {k->dl_id_end, k->dl_id_epoch};
     char *tmp = kraft_snap_path(k->part_dir, id, 1), *path = kraft_snap_path(k->part_dir, id, 0);
-    int ok = fsync(k->dl_fd) == 0;
-    ok &= close(k->dl_fd) == 0;
+    int ok = tmp && path;
+    if (ok)
+        ok = kraft_commit_tmp(k->dl_fd, tmp, path, k->part_dir, err, sizeof err) == 0;
+    else
+        close(k->dl_fd);
     k->dl_fd = -1;
-    ok = ok && tmp && path;
-    if (ok && (rename(tmp, path) < 0 || kraft_fsync_dir(k->part_dir, err, sizeof err) < 0))
-        ok = 0;
     free(tmp);
     free(path);
     if (!ok) {
@@ -94,19 +94,21 @@ static void chunk_answer(void *arg, int status, const uint8_t *body, size_t len)
         return;
     }
     k->fetching = 0;
-    const char *why = status ? "no answer from the leader" : NULL;
+    if (status) {
+        dl_abort(k, "no answer from the leader");
+        kraft_fetch_later(k);
+        return;
+    }
+    const char *why = NULL;
     od_arena_t a;
-    od_slice_t s;
-    od_FetchSnapshotResponse_t out;
-    od_arena_init(&a, 1 << 20);
-    od_slice_init(&s, body, len);
+    const od_FetchSnapshotResponse_t *out =
+        kraft_decode_answer(&a, OD_API_FETCH_SNAPSHOT, 0, body, len);
     const od_FetchSnapshotResponse_PartitionSnapshot_t *p = NULL;
     char msg[96];
-    if (!why && (od_FetchSnapshotResponse_decode(&s, 0, &a, &out) < 0 || out.topics_count != 1 ||
-                 out.topics[0].partitions_count != 1))
-        why = out.error_code ? "an error answer" : "a malformed answer";
+    if (!out || !KRAFT_SINGLE(out, topics))
+        why = out && out->error_code ? "an error answer" : "a malformed answer";
     if (!why) {
-        p = &out.topics[0].partitions[0];
+        p = &out->topics[0].partitions[0];
         if (p->error_code) {
             snprintf(msg, sizeof msg, "error %d", p->error_code);
             why = msg;
@@ -145,8 +147,7 @@ static void send_chunk(kraft_t *k)
     od_FetchSnapshotRequest_init(&in);
     od_FetchSnapshotRequest_TopicSnapshot_init(&t);
     od_FetchSnapshotRequest_PartitionSnapshot_init(&p);
-    in.cluster_id = (od_str_t){k->cluster_id_adopted ? k->cluster_id : NULL,
-                               k->cluster_id_adopted ? KRAFT_CLUSTER_ID_LEN : -1};
+    in.cluster_id = kraft_cluster_str(k);
     in.replica_id = k->st.node_id;
     in.max_bytes = SNAP_FETCH_MAX_BYTES;
     t.name = od_str_c(KRAFT_TOPIC);
@@ -155,10 +156,7 @@ static void send_chunk(kraft_t *k)
     p.snapshot_id.end_offset = k->dl_id_end;
     p.snapshot_id.epoch = k->dl_id_epoch;
     p.position = k->dl_pos;
-    t.partitions_count = 1;
-    t.partitions = &p;
-    in.topics_count = 1;
-    in.topics = &t;
+    KRAFT_SET_SINGLE(in, topics, t, p);
     od_wbuf_t w;
     od_wbuf_init(&w);
     od_FetchSnapshotRequest_encode(&w, 0, &in);
@@ -170,7 +168,7 @@ static void send_chunk(kraft_t *k)
     if (c && vi >= 0 && k->peers[vi]) {
         c->k = k;
         c->generation = k->generation;
-        rc = kraft_peer_send(k->peers[vi], OD_API_FETCH_SNAPSHOT, 0, 1, "odradek-kraft", b, n,
+        rc = kraft_peer_send(k->peers[vi], OD_API_FETCH_SNAPSHOT, 0, 1, KRAFT_CLIENT_ID, b, n,
                              k->cfg_request_timeout_ms, chunk_answer, c);
     }
     free(b);

@@ -195,21 +195,9 @@ int kraft_snap_write(const char *dir, kraft_snap_id_t id, const od_meta_record_t
     if (write_control(fd, &next, id.epoch, CONTROL_SNAPSHOT_FOOTER, last_ts, &pos, err,
                       errsz) < 0)
         goto out;
-    if (fsync(fd) < 0) {
-        snprintf(err, errsz, "fsync %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (close(fd) < 0) {
-        fd = -1;
-        snprintf(err, errsz, "close %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path) < 0) {
-        snprintf(err, errsz, "rename %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (kraft_fsync_dir(dir, err, errsz) < 0)
+    int committed = kraft_commit_tmp(fd, tmp, path, dir, err, errsz);
+    fd = -1; /* closed */
+    if (committed < 0)
         goto out;
     if (bytes_out)
         *bytes_out = pos;

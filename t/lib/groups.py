@@ -907,6 +907,31 @@ def exactly_once_owned(members, nparts):
     return sorted(own) == list(range(nparts)) and all(len(v) == 1 for v in own.values())
 
 
+def moved_to(members, nparts, parts):
+    """For poll_all: members own every partition exactly once, parts among them."""
+    return lambda: (exactly_once_owned(members, nparts) and
+                    parts <= set().union(*(m.assigned for m in members)))
+
+
+def diag_events(members, t0):
+    """Each member's rebalance events (seconds since t0), for a failed test."""
+    for m in members:
+        tap.diag("---- %s events %s" % (m.name, [(round(t - t0, 2), k, p) for t, k, p in m.events]))
+
+
+def client_test_broker(topic, nparts):
+    """The started broker of a client group test, without initial rebalance
+    delay, with topic of nparts partitions: (broker, admin client). The test
+    is skipped when it advertises no JoinGroup (no group coordinator)."""
+    b = odtest.Broker(sets={"group.initial.rebalance.delay.ms": "0"}).start()
+    with odtest.Conn(b.port) as c:
+        if JOIN_GROUP not in odtest.api_versions(c, 0)["apis"]:
+            tap.skip_all("the broker does not advertise JoinGroup (no group coordinator)")
+    admin = odtest.ck_admin(b.bootstrap)
+    odtest.ck_create_topic(admin, topic, nparts)
+    return b, admin
+
+
 # ---- a member in its own process ---------------------------------------------------
 
 class ProcMember:

@@ -54,6 +54,33 @@ def produce_v8(conn, topic, partition, batch, acks=1):
     return out[partition]
 
 
+# Java's murmur2 (Kafka's Utils.murmur2, positive) in Lua 5.4 integers: a
+# local function murmur2(s) for scripts to prepend (t/8200, where it must
+# agree with the module's, and scripts/bench-route.py).
+LUA_MURMUR2 = r'''
+local M = 0x5bd1e995
+local function mul(a, b) return (a * b) & 0xffffffff end
+local function murmur2(s)
+  local len = #s
+  local h = (0x9747b28c ~ len) & 0xffffffff
+  local i = 1
+  while len - (i - 1) >= 4 do
+    local b1, b2, b3, b4 = s:byte(i, i + 3)
+    local k = b1 | (b2 << 8) | (b3 << 16) | (b4 << 24)
+    k = mul(k, M); k = k ~ (k >> 24); k = mul(k, M)
+    h = mul(h, M) ~ k
+    i = i + 4
+  end
+  local rem = len - (i - 1)
+  if rem == 3 then h = h ~ (s:byte(i + 2) << 16) end
+  if rem >= 2 then h = h ~ (s:byte(i + 1) << 8) end
+  if rem >= 1 then h = h ~ s:byte(i); h = mul(h, M) end
+  h = h ~ (h >> 13); h = mul(h, M); h = h ~ (h >> 15)
+  return h & 0x7fffffff
+end
+'''
+
+
 def java_murmur2(key):
     """Kafka's Utils.murmur2 as toPositive(h) - the Java client's."""
     data = bytearray(key)

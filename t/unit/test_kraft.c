@@ -2,62 +2,18 @@
  * recovery from torn and corrupt tails, segment rolls, locking, write
  * failure), quorum-state, meta.properties and controller.quorum.voters.
  *
- * Linked with the module's sources and core/log/od_crc32c.c, not with
- * libodcore: the core services the module calls (od_logf, od_metadata_apply,
- * od_register_*, ...) are played by small stand-ins here, so the module's
- * start/propose/replay glue is tested too. The real core is exercised by
- * the integration tests. */
-#include "../../modules/kraft/kraft.h"
+ * Linked with the module's sources, core/log/od_crc32c.c and the stand-in
+ * core of kraft_fixture.c, not with libodcore, so the module's
+ * start/propose/replay glue is tested too. */
+#include "kraft_fixture.h"
 #include "tap.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int warnings;
-static char last_log[1024];
-
-void od_logf(int level, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(last_log, sizeof last_log, fmt, ap);
-    va_end(ap);
-    if (level <= OD_LOG_WARN)
-        warnings++;
-    if (getenv("KRAFT_TEST_VERBOSE"))
-        printf("# log(%d): %s\n", level, last_log);
-}
-
-static char root[256];
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static void rm_rf(const char *p)
-{
-    nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static char *path2(const char *a, const char *b)
-{
-    static char buf[16][512]; /* a ring: results stay valid for 15 more calls */
-    static int i;
-    char *p = buf[i++ & 15];
-    if (snprintf(p, 512, "%s/%s", a, b) >= 512)
-        p[0] = '\0';
-    return p;
-}
 
 static uint8_t *read_all(const char *path, size_t *len)
 {
@@ -182,7 +138,7 @@ static void test_voters(void)
 static void test_qstate(void)
 {
     char err[512];
-    char *p = path2(root, "qs");
+    char *p = kfx_path(kfx_root, "qs");
     kraft_qstate_t qs, back;
     tap_is_int(kraft_qstate_read(p, &qs, err, sizeof err), 0, "quorum-state: missing file");
     tap_ok(qs.leader_epoch == 0 && qs.leader_id == -1 && qs.voted_id == -1,
@@ -199,7 +155,7 @@ static void test_qstate(void)
                        "\"appliedOffset\":0,\"currentVoters\":[{\"voterId\":1}],\"data_version\":0}";
     tap_ok(b && len == strlen(want) && memcmp(b, want, len) == 0,
            "quorum-state: Kafka's QuorumStateData v0 JSON");
-    tap_ok(access(path2(root, "qs.tmp"), F_OK) != 0, "quorum-state: no tmp file left");
+    tap_ok(access(kfx_path(kfx_root, "qs.tmp"), F_OK) != 0, "quorum-state: no tmp file left");
     tap_ok(kraft_qstate_read(p, &back, err, sizeof err) == 1 && back.leader_id == 1 &&
                back.leader_epoch == 3 && back.voted_id == -1 && back.nvoters == 1 &&
                back.voters[0] == 1,
@@ -242,15 +198,15 @@ static void test_qstate(void)
 static void test_meta_props(void)
 {
     char err[512], id[KRAFT_CLUSTER_ID_LEN + 1], id2[KRAFT_CLUSTER_ID_LEN + 1];
-    char *dir = path2(root, "mp");
+    char *dir = kfx_path(kfx_root, "mp");
     int created;
-    tap_ok(kraft_mkdirs(path2(dir, "a/b"), err, sizeof err) == 0, "mkdirs -p");
+    tap_ok(kraft_mkdirs(kfx_path(dir, "a/b"), err, sizeof err) == 0, "mkdirs -p");
     tap_ok(kraft_meta_props_load(dir, 5, id, &created, err, sizeof err) == 0 && created &&
                strlen(id) == 22 && id[0] != '-' && strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
                                                              "klmnopqrstuvwxyz0123456789-_") == 22,
            "meta.properties: created with a 22-char base64url cluster id");
     size_t len;
-    char *text = (char *)read_all(path2(dir, "meta.properties"), &len);
+    char *text = (char *)read_all(kfx_path(dir, "meta.properties"), &len);
     tap_ok(text && strstr(text, "version=1\n") && strstr(text, "node.id=5\n") &&
                strstr(text, "cluster.id="),
            "meta.properties: version, cluster.id, node.id");
@@ -262,12 +218,12 @@ static void test_meta_props(void)
                strstr(err, "node.id=5") && strstr(err, "node.id=6"),
            "meta.properties: another node.id is refused");
     const char *other = "#x\nnode.id=5\nversion=0\ncluster.id=abcdefghijklmnopqrstuv\n";
-    write_all(path2(dir, "meta.properties"), other, strlen(other));
+    write_all(kfx_path(dir, "meta.properties"), other, strlen(other));
     tap_ok(kraft_meta_props_load(dir, 5, id2, &created, err, sizeof err) == -1 &&
                strstr(err, "version"),
            "meta.properties: version 0 (ZooKeeper) is refused");
     other = "node.id=5\nversion=1\ncluster.id=short\n";
-    write_all(path2(dir, "meta.properties"), other, strlen(other));
+    write_all(kfx_path(dir, "meta.properties"), other, strlen(other));
     tap_ok(kraft_meta_props_load(dir, 5, id2, &created, err, sizeof err) == -1 &&
                strstr(err, "cluster.id"),
 
@@ -282,11 +238,11 @@ static const char *vals_c[] = {"c4", "c5"};
 static void test_log_basic(void)
 {
     char err[512];
-    char *dir = path2(root, "log1");
+    char *dir = kfx_path(kfx_root, "log1");
     kraft_log_t log;
     int64_t base;
     tap_ok(kraft_log_open(&log, dir, 1 << 20, err, sizeof err) == 0 && log.end_offset == 0 &&
-               file_size(path2(dir, "00000000000000000000.log")) == 0,
+               file_size(kfx_path(dir, "00000000000000000000.log")) == 0,
            "log: a new log has an empty first segment");
     kraft_log_t other;
     tap_ok(kraft_log_open(&other, dir, 1 << 20, err, sizeof err) == -1 && strstr(err, "lock"),
@@ -327,7 +283,7 @@ static void test_log_basic(void)
     kraft_log_close(&log);
 
     tap_ok(kraft_log_open(&log, dir, 1 << 20, err, sizeof err) == 0 && log.end_offset == 6 &&
-               log.nepochs == 2 && warnings == 0,
+               log.nepochs == 2 && kfx_warnings == 0,
            "log: reopened cleanly with the same end offset and epochs");
     s.n = 0;
     s.fail_at = 2;
@@ -347,7 +303,7 @@ static void test_log_group_commit(void)
 {
     char err[512];
     char dir[600];
-    snprintf(dir, sizeof dir, "%s/loggc", root);
+    snprintf(dir, sizeof dir, "%s/loggc", kfx_root);
     kraft_log_t log;
     int64_t base, b2;
     od_meta_record_t v = {(const uint8_t *)"x1", 2};
@@ -388,7 +344,7 @@ static size_t batch_starts(const uint8_t *b, size_t len, size_t *out, size_t max
 static void test_log_torn_tail(void)
 {
     char err[512];
-    char *dir = path2(root, "log1"), *seg = path2(dir, "00000000000000000000.log");
+    char *dir = kfx_path(kfx_root, "log1"), *seg = kfx_path(dir, "00000000000000000000.log");
     size_t len, starts[8];
     uint8_t *orig = read_all(seg, &len);
     size_t nb = batch_starts(orig, len, starts, 8);
@@ -399,7 +355,7 @@ static void test_log_torn_tail(void)
     for (size_t cut = 0; cut <= len && ok; cut++) {
         kraft_log_t log;
         write_all(seg, orig, cut);
-        int w = warnings;
+        int w = kfx_warnings;
         if (kraft_log_open(&log, dir, 1 << 20, err, sizeof err) < 0) {
             tap_diag("open after cut %zu: %s", cut, err);
             ok = 0;
@@ -412,12 +368,12 @@ static void test_log_torn_tail(void)
         off_t sz = file_size(seg);
         int torn = starts[whole] != cut;
         if (end != first_offset[whole] || sz != (off_t)starts[whole] ||
-            (torn ? warnings == w : warnings != w)) {
+            (torn ? kfx_warnings == w : kfx_warnings != w)) {
             tap_diag("cut %zu: end %lld size %lld warnings %d", cut, (long long)end,
-                     (long long)sz, warnings - w);
+                     (long long)sz, kfx_warnings - w);
             ok = 0;
         }
-        if (torn && !strstr(last_log, "00000000000000000000.log"))
+        if (torn && !strstr(kfx_last_log, "00000000000000000000.log"))
             warned = 0;
         prev_end = end;
         int64_t base;
@@ -435,7 +391,7 @@ static void corrupt_case(const char *name, size_t batch, size_t at, uint8_t xor_
                          int64_t want_end)
 {
     char err[512];
-    char *dir = path2(root, "log1"), *seg = path2(dir, "00000000000000000000.log");
+    char *dir = kfx_path(kfx_root, "log1"), *seg = kfx_path(dir, "00000000000000000000.log");
     size_t len, starts[8];
     uint8_t *orig = read_all(seg, &len);
     size_t nb = batch_starts(orig, len, starts, 8);
@@ -444,10 +400,10 @@ static void corrupt_case(const char *name, size_t batch, size_t at, uint8_t xor_
     copy[starts[batch] + at] ^= xor_with;
     write_all(seg, copy, len);
     kraft_log_t log;
-    int w = warnings;
+    int w = kfx_warnings;
     int r = kraft_log_open(&log, dir, 1 << 20, err, sizeof err);
     tap_ok(nb == 3 && r == 0 && log.end_offset == want_end &&
-               file_size(seg) == (off_t)starts[batch] && warnings > w,
+               file_size(seg) == (off_t)starts[batch] && kfx_warnings > w,
            "log: %s is truncated at its batch", name);
     if (r == 0)
         kraft_log_close(&log);
@@ -468,7 +424,7 @@ static void test_log_corrupt(void)
 static void test_log_segments(void)
 {
     char err[512], dir[512];
-    snprintf(dir, sizeof dir, "%s/log2", root);
+    snprintf(dir, sizeof dir, "%s/log2", kfx_root);
     kraft_log_t log;
     int64_t base;
     char big[200];
@@ -484,7 +440,7 @@ static void test_log_segments(void)
     for (size_t i = 0; i < log.nsegs; i++) {
         char name[64];
         snprintf(name, sizeof name, "%020lld.log", (long long)log.segs[i].base_offset);
-        ok &= file_size(path2(dir, name)) == log.segs[i].size && log.segs[i].size <= 1024;
+        ok &= file_size(kfx_path(dir, name)) == log.segs[i].size && log.segs[i].size <= 1024;
     }
     tap_ok(ok, "segments: files named by base offset, none above the limit");
     seen_t s = {.fail_at = -1};
@@ -504,7 +460,7 @@ static void test_log_segments(void)
     kraft_log_close(&log);
 
     /* corrupt the first segment's second batch: later segments go */
-    char *seg0 = path2(dir, "00000000000000000000.log");
+    char *seg0 = kfx_path(dir, "00000000000000000000.log");
     size_t len, starts[8];
     uint8_t *b = read_all(seg0, &len);
     size_t nb = batch_starts(b, len, starts, 8);
@@ -516,7 +472,7 @@ static void test_log_segments(void)
            "segments: corruption in an early segment removes the later ones");
     char name[64];
     snprintf(name, sizeof name, "%020lld.log", (long long)second);
-    tap_ok(access(path2(dir, name), F_OK) != 0, "segments: later segment files are deleted");
+    tap_ok(access(kfx_path(dir, name), F_OK) != 0, "segments: later segment files are deleted");
     for (int i = 0; i < 5; i++)
         append_strs(&log, 1, vals, 2, &base);
     kraft_log_close(&log);
@@ -527,7 +483,7 @@ static void test_log_segments(void)
     snprintf(name, sizeof name, "%020lld.log", (long long)(r == 0 ? log.segs[1].base_offset : 0));
     if (r == 0)
         kraft_log_close(&log);
-    unlink(path2(dir, name));
+    unlink(kfx_path(dir, name));
     r = kraft_log_open(&log, dir, 1024, err, sizeof err);
     tap_ok(r == -1 && strstr(err, "missing"), "segments: a missing segment fails the open");
     if (r == 0)
@@ -540,7 +496,7 @@ static void test_log_segments(void)
 static void test_log_write_failure(void)
 {
     char err[512];
-    char *dir = path2(root, "log3"), *seg = path2(dir, "00000000000000000000.log");
+    char *dir = kfx_path(kfx_root, "log3"), *seg = kfx_path(dir, "00000000000000000000.log");
     kraft_log_t log;
     int64_t base;
     tap_ok(kraft_log_open(&log, dir, 1 << 20, err, sizeof err) == 0 &&
@@ -568,111 +524,6 @@ static void test_log_write_failure(void)
 
 /* ---- the module, against a stand-in core ------------------------------------ */
 
-struct od_core {
-    int32_t node_id;
-    char data_dir[512];
-    const char *roles;
-    int refuse_at;   /* od_metadata_apply fails at this offset; -1 never */
-    int applied;     /* records applied */
-    int64_t offsets[64];
-    char values[64][16];
-};
-struct od_module_ctx {
-    const od_conf_def_t *conf;
-    size_t nconf;
-    const od_controlplane_ops_t *ops;
-    void *self;
-    void *data;
-};
-
-int od_register_config(od_module_ctx_t *ctx, const od_conf_def_t *defs, size_t n)
-{
-    ctx->conf = defs;
-    ctx->nconf = n;
-    return 0;
-}
-int od_register_controlplane(od_module_ctx_t *ctx, const od_controlplane_ops_t *ops, void *self)
-{
-    ctx->ops = ops;
-    ctx->self = self;
-    return 0;
-}
-void od_module_set_data(od_module_ctx_t *ctx, void *data) { ctx->data = data; }
-void *od_module_get_data(od_module_ctx_t *ctx) { return ctx->data; }
-int32_t od_core_node_id(od_core_t *core) { return core->node_id; }
-const char *od_core_data_dir(od_core_t *core) { return core->data_dir; }
-const char *od_core_config_get(od_core_t *core, const char *key)
-{
-    return strcmp(key, "process.roles") == 0 ? core->roles : NULL;
-}
-int64_t od_now_ms(void) { return 1700000000000; }
-int64_t od_mono_ms(void) { return 1000; }
-/* A single voter opens no connections and answers no requests. */
-int od_fd_watch(od_core_t *core, int fd, uint32_t events, od_fd_cb cb, void *arg)
-{
-    (void)core, (void)fd, (void)events, (void)cb, (void)arg;
-    return -1;
-}
-void od_fd_unwatch(od_core_t *core, int fd) { (void)core, (void)fd; }
-int od_cp_reply(od_cp_reply_t *reply, const uint8_t *body, size_t len)
-{
-    (void)reply, (void)body, (void)len;
-    return -1;
-}
-void od_cp_reply_close(od_cp_reply_t *reply, const char *why) { (void)reply, (void)why; }
-int od_metadata_snapshot(od_core_t *core, od_meta_record_t **recs, size_t *n)
-{
-    (void)core; /* the thresholds in these tests are never reached */
-    *recs = NULL;
-    *n = 0;
-    return 0;
-}
-void od_metadata_reset_begin(od_core_t *core) { (void)core; }
-void od_metadata_reset_end(od_core_t *core) { (void)core; }
-int od_metadata_apply(od_core_t *core, const uint8_t *rec, size_t len, int64_t offset, char *err,
-                      size_t errsz)
-{
-    if (offset == core->refuse_at) {
-        snprintf(err, errsz, "cannot decode");
-        return -1;
-    }
-    if (core->applied < 64) {
-        core->offsets[core->applied] = offset;
-        snprintf(core->values[core->applied], 16, "%.*s", (int)len, (const char *)rec);
-    }
-    core->applied++;
-    return 0;
-}
-
-/* The module arms at most one timer (the group commit at the end of a
- * loop turn); end_of_turn() fires it as the loop would. */
-static od_timer_cb timer_fn;
-static void *timer_arg;
-static int64_t timer_id;
-int64_t od_timer_add(od_core_t *core, int64_t after_ms, od_timer_cb cb, void *arg)
-{
-    (void)core;
-    (void)after_ms;
-    timer_fn = cb;
-    timer_arg = arg;
-    return ++timer_id;
-}
-void od_timer_cancel(od_core_t *core, int64_t id)
-{
-    (void)core;
-    if (id == timer_id)
-        timer_fn = NULL;
-}
-static void end_of_turn(void)
-{
-    od_timer_cb cb = timer_fn;
-    timer_fn = NULL;
-    if (cb)
-        cb(timer_arg);
-}
-
-extern const od_module_t od_module;
-
 typedef struct cbres {
     int calls, status;
     char msg[256];
@@ -686,18 +537,6 @@ static void on_done(void *arg, int status, const char *msg)
     snprintf(r->msg, sizeof r->msg, "%s", msg ? msg : "");
 }
 
-/* Sets a module config key as the core would. */
-static void set_conf(od_module_ctx_t *ctx, const char *name, const char *sval, int64_t ival)
-{
-    for (size_t i = 0; i < ctx->nconf; i++)
-        if (strcmp(ctx->conf[i].name, name) == 0) {
-            if (ctx->conf[i].type == OD_CONF_INT)
-                *(int64_t *)ctx->conf[i].target = ival;
-            else
-                *(const char **)ctx->conf[i].target = sval;
-        }
-}
-
 static int propose_strs(od_module_ctx_t *ctx, const char **vals, size_t n, cbres_t *r)
 {
     od_meta_record_t recs[8];
@@ -708,7 +547,7 @@ static int propose_strs(od_module_ctx_t *ctx, const char **vals, size_t n, cbres
     }
     memset(r, 0, sizeof *r);
     int rc = ctx->ops->propose(ctx->self, recs, n, on_done, r, err, sizeof err);
-    end_of_turn();
+    kfx_end_of_turn();
     return rc;
 }
 
@@ -728,10 +567,10 @@ static int start_fails(od_module_ctx_t *ctx, od_core_t *core, const char *want)
 static void test_module(void)
 {
     od_module_ctx_t ctx = {0};
-    od_core_t core = {.node_id = 1, .roles = "broker,controller", .refuse_at = -1};
+    static od_core_t core; /* its image is large for the stack */
     char err[512] = "", qs_path[600];
     cbres_t r;
-    snprintf(core.data_dir, sizeof core.data_dir, "%s/data", root);
+    kfx_core_init(&core, 1, "data");
     snprintf(qs_path, sizeof qs_path, "%s/__cluster_metadata-0/quorum-state", core.data_dir);
 
     tap_ok(od_module.abi_major == OD_ABI_MAJOR && od_module.init(&ctx, err, sizeof err) == 0 &&
@@ -740,7 +579,7 @@ static void test_module(void)
                strcmp(ctx.conf[1].name, "metadata.log.dir") == 0 &&
                strcmp(ctx.conf[2].name, "metadata.log.segment.bytes") == 0,
            "module: init registers the control plane and its keys");
-    set_conf(&ctx, "metadata.log.segment.bytes", NULL, 1024);
+    kfx_set_conf(&ctx, "metadata.log.segment.bytes", NULL, 1024);
     tap_ok(ctx.ops->controller_id(ctx.self) == -1, "module: no controller before start");
     tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0, "module: start (%s)", err);
     const char *cid = ctx.ops->cluster_id(ctx.self);
@@ -776,7 +615,7 @@ static void test_module(void)
         int rc3 = ctx.ops->propose(ctx.self, &one, 1, on_done, &d, err, sizeof err);
         tap_ok(rc2 == 0 && rc3 == 0 && b.calls == 0 && d.calls == 0 && core.applied == 13,
                "module: later ones of the turn wait for the group commit");
-        end_of_turn();
+        kfx_end_of_turn();
         tap_ok(b.calls == 1 && d.calls == 1 && b.status == 0 && d.status == 0 &&
                    core.applied == 15,
                "module: after the turn's fdatasync both are applied and called back");
@@ -786,7 +625,7 @@ static void test_module(void)
                r.status == -KRAFT_ERR_NOT_CONTROLLER && ctx.ops->controller_id(ctx.self) == -1,
            "module: after stop, proposals get NOT_CONTROLLER");
 
-    core.applied = 0;
+    kfx_image_clear(&core);
     tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0 && core.applied == 15 &&
                core.offsets[0] == 1 && core.offsets[14] == 15 &&
                strcmp(cid, ctx.ops->cluster_id(ctx.self)) == 0,
@@ -812,13 +651,13 @@ static void test_module(void)
     tap_ok(start_fails(&ctx, &core, "process.roles=broker needs controller.quorum.voters"),
            "module: broker-only without voters is refused");
     core.roles = "broker,controller";
-    set_conf(&ctx, "controller.quorum.voters", "1@localhost:9093,2@localhost:9094", 0);
+    kfx_set_conf(&ctx, "controller.quorum.voters", "1@localhost:9093,2@localhost:9094", 0);
     tap_ok(start_fails(&ctx, &core, "needs controller.listener.names"),
            "module: a quorum without controller.listener.names is refused");
-    set_conf(&ctx, "controller.quorum.voters", "2@localhost:9093", 0);
+    kfx_set_conf(&ctx, "controller.quorum.voters", "2@localhost:9093", 0);
     tap_ok(start_fails(&ctx, &core, "node.id 1 is not in controller.quorum.voters"),
            "module: a controller that is not a voter is refused");
-    set_conf(&ctx, "controller.quorum.voters", "", 0);
+    kfx_set_conf(&ctx, "controller.quorum.voters", "", 0);
     core.node_id = 2;
     tap_ok(start_fails(&ctx, &core, "node.id=1"),
            "module: another node.id on the same directory is refused");
@@ -826,7 +665,7 @@ static void test_module(void)
     write_all(qs_path, "{\"leaderId\":", 12);
     tap_ok(start_fails(&ctx, &core, "corrupt"), "module: a corrupt quorum-state stops the start");
     unlink(qs_path);
-    core.applied = 0;
+    kfx_image_clear(&core);
     tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0 && core.applied == 17,
            "module: a missing quorum-state is a fresh epoch, log replayed (%s)", err);
     tap_ok(kraft_qstate_read(qs_path, &qs, err, sizeof err) == 1 && qs.leader_epoch == 4,
@@ -834,24 +673,21 @@ static void test_module(void)
     ctx.ops->stop(ctx.self);
 
     char other[600];
-    snprintf(other, sizeof other, "%s/meta", root);
-    set_conf(&ctx, "metadata.log.dir", other, 0);
-    core.applied = 0;
+    snprintf(other, sizeof other, "%s/meta", kfx_root);
+    kfx_set_conf(&ctx, "metadata.log.dir", other, 0);
+    kfx_image_clear(&core);
     tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0 && core.applied == 0 &&
-               access(path2(other, "meta.properties"), F_OK) == 0 &&
-               access(path2(other, "__cluster_metadata-0/00000000000000000000.log"), F_OK) == 0,
+               access(kfx_path(other, "meta.properties"), F_OK) == 0 &&
+               access(kfx_path(other, "__cluster_metadata-0/00000000000000000000.log"), F_OK) == 0,
            "module: metadata.log.dir is used when set");
     od_module.fini(&ctx); /* stops a started plane too */
+    kfx_image_clear(&core);
 }
 
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(root, sizeof root, "%s/test_kraft.XXXXXX", tmp);
-    if (!mkdtemp(root)) {
-        perror("mkdtemp");
+    if (kfx_root_make("test_kraft") < 0)
         return 1;
-    }
     test_varint();
     test_voters();
     test_qstate();
@@ -863,7 +699,6 @@ int main(void)
     test_log_segments();
     test_log_write_failure();
     test_module();
-    if (!getenv("KRAFT_TEST_KEEP"))
-        rm_rf(root);
+    kfx_root_remove();
     return tap_done();
 }

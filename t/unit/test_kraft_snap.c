@@ -5,56 +5,17 @@
  * loads the newest snapshot and replays only the log after it, and the
  * fallback to the older snapshot when the newest is damaged.
  *
- * Linked like test_kraft: the module's sources with stand-ins for the core
- * services. The stand-in image is the list of records applied to it, so
- * od_metadata_snapshot() hands back exactly what was applied. */
-#include "../../modules/kraft/kraft.h"
+ * Linked like test_kraft: the module's sources with the stand-in core of
+ * kraft_fixture.c, whose image od_metadata_snapshot() hands back. */
 #include "../../modules/kraft/kraft_snapshot.h"
+#include "kraft_fixture.h"
 #include "tap.h"
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int warnings;
-static char last_warning[1024];
-
-void od_logf(int level, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (level <= OD_LOG_WARN) {
-        warnings++;
-        snprintf(last_warning, sizeof last_warning, "%s", buf);
-    }
-    if (getenv("KRAFT_TEST_VERBOSE"))
-        printf("# log(%d): %s\n", level, buf);
-}
-
-static char root[256];
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
-}
-
-static char *path2(const char *a, const char *b)
-{
-    static char buf[16][512];
-    static int i;
-    char *p = buf[i++ & 15];
-    if (snprintf(p, 512, "%s/%s", a, b) >= 512)
-        p[0] = '\0';
-    return p;
-}
 
 static int count_files(const char *dir, const char *suffix)
 {
@@ -114,7 +75,7 @@ static int collect(void *arg, const kraft_record_t *r, char *err, size_t errsz)
 static void test_files(void)
 {
     char dir[600], err[512] = "";
-    snprintf(dir, sizeof dir, "%s/files", root);
+    snprintf(dir, sizeof dir, "%s/files", kfx_root);
     tap_ok(kraft_mkdirs(dir, err, sizeof err) == 0, "files: directory");
     enum { N = 2500 }; /* three data batches of 1024 records at most */
     static char vals[N][16];
@@ -129,7 +90,7 @@ static void test_files(void)
     tap_ok(kraft_snap_write(dir, a, recs, N, 1700000000000, &bytes, err, sizeof err) == 0 &&
                bytes > N * 6,
            "files: a snapshot of %d records is written (%s)", N, err);
-    tap_ok(access(path2(dir, "00000000000000000100-0000000003.checkpoint"), F_OK) == 0 &&
+    tap_ok(access(kfx_path(dir, "00000000000000000100-0000000003.checkpoint"), F_OK) == 0 &&
                count_files(dir, ".part") == 0,
            "files: named <20-digit end offset>-<10-digit epoch>.checkpoint, no .part left");
     collected_t c = {.in_order = 1};
@@ -140,7 +101,7 @@ static void test_files(void)
     tap_ok(kraft_snap_write(dir, b, recs, 10, 1700000000000, NULL, err, sizeof err) == 0,
            "files: a second snapshot");
     /* A write that did not finish: list deletes it and does not offer it. */
-    FILE *f = fopen(path2(dir, "00000000000000000300-0000000004.checkpoint.part"), "w");
+    FILE *f = fopen(kfx_path(dir, "00000000000000000300-0000000004.checkpoint.part"), "w");
     if (f)
         fclose(f);
     kraft_snap_id_t *ids;
@@ -187,7 +148,7 @@ static void test_files(void)
 static void test_trim(void)
 {
     char dir[600], err[512] = "";
-    snprintf(dir, sizeof dir, "%s/trim", root);
+    snprintf(dir, sizeof dir, "%s/trim", kfx_root);
     kraft_log_t log;
     tap_ok(kraft_log_open(&log, dir, 1024, err, sizeof err) == 0, "trim: open");
     char v[64];
@@ -226,108 +187,6 @@ static void test_trim(void)
 
 /* ---- the module ------------------------------------------------------------- */
 
-#define IMAGE_MAX 4096
-struct od_core {
-    int32_t node_id;
-    char data_dir[512];
-    int applied;
-    char *values[IMAGE_MAX]; /* the stand-in image: what was applied, in order */
-};
-struct od_module_ctx {
-    const od_conf_def_t *conf;
-    size_t nconf;
-    const od_controlplane_ops_t *ops;
-    void *self;
-    void *data;
-};
-
-int od_register_config(od_module_ctx_t *ctx, const od_conf_def_t *defs, size_t n)
-{
-    ctx->conf = defs;
-    ctx->nconf = n;
-    return 0;
-}
-int od_register_controlplane(od_module_ctx_t *ctx, const od_controlplane_ops_t *ops, void *self)
-{
-    ctx->ops = ops;
-    ctx->self = self;
-    return 0;
-}
-void od_module_set_data(od_module_ctx_t *ctx, void *data) { ctx->data = data; }
-void *od_module_get_data(od_module_ctx_t *ctx) { return ctx->data; }
-int32_t od_core_node_id(od_core_t *core) { return core->node_id; }
-const char *od_core_data_dir(od_core_t *core) { return core->data_dir; }
-const char *od_core_config_get(od_core_t *core, const char *key)
-{
-    (void)core;
-    return strcmp(key, "process.roles") == 0 ? "broker,controller" : NULL;
-}
-int64_t od_now_ms(void) { return 1700000000000; }
-int64_t od_mono_ms(void) { return 1000; }
-int od_fd_watch(od_core_t *core, int fd, uint32_t events, od_fd_cb cb, void *arg)
-{
-    (void)core, (void)fd, (void)events, (void)cb, (void)arg;
-    return -1;
-}
-void od_fd_unwatch(od_core_t *core, int fd) { (void)core, (void)fd; }
-int od_cp_reply(od_cp_reply_t *reply, const uint8_t *body, size_t len)
-{
-    (void)reply, (void)body, (void)len;
-    return -1;
-}
-void od_cp_reply_close(od_cp_reply_t *reply, const char *why) { (void)reply, (void)why; }
-int od_metadata_apply(od_core_t *core, const uint8_t *rec, size_t len, int64_t offset, char *err,
-                      size_t errsz)
-{
-    (void)offset;
-    if (core->applied >= IMAGE_MAX) {
-        snprintf(err, errsz, "stand-in image full");
-        return -1;
-    }
-    core->values[core->applied] = strndup((const char *)rec, len);
-    core->applied++;
-    return 0;
-}
-int od_metadata_snapshot(od_core_t *core, od_meta_record_t **recs, size_t *n)
-{
-    *recs = calloc((size_t)core->applied + 1, sizeof **recs);
-    for (int i = 0; i < core->applied; i++) {
-        (*recs)[i].data = (const uint8_t *)strdup(core->values[i]);
-        (*recs)[i].len = strlen(core->values[i]);
-    }
-    *n = (size_t)core->applied;
-    return 0;
-}
-static void image_clear(od_core_t *core)
-{
-    for (int i = 0; i < core->applied; i++)
-        free(core->values[i]);
-    core->applied = 0;
-}
-
-/* Installing a snapshot rebuilds the stand-in image from nothing. */
-void od_metadata_reset_begin(od_core_t *core) { image_clear(core); }
-void od_metadata_reset_end(od_core_t *core) { (void)core; }
-
-static od_timer_cb timer_fn;
-static void *timer_arg;
-static int64_t timer_id;
-int64_t od_timer_add(od_core_t *core, int64_t after_ms, od_timer_cb cb, void *arg)
-{
-    (void)core, (void)after_ms;
-    timer_fn = cb;
-    timer_arg = arg;
-    return ++timer_id;
-}
-void od_timer_cancel(od_core_t *core, int64_t id)
-{
-    (void)core;
-    if (id == timer_id)
-        timer_fn = NULL;
-}
-
-extern const od_module_t od_module;
-
 static void on_done(void *arg, int status, const char *msg)
 {
     (void)msg;
@@ -344,18 +203,8 @@ static int propose_n(od_module_ctx_t *ctx, int from, int n)
     }
     int status = 1;
     ctx->ops->propose(ctx->self, recs, (size_t)n, on_done, &status, err, sizeof err);
-    od_timer_cb cb = timer_fn;
-    timer_fn = NULL;
-    if (cb)
-        cb(timer_arg);
+    kfx_end_of_turn();
     return status;
-}
-
-static void set_conf(od_module_ctx_t *ctx, const char *name, int64_t ival)
-{
-    for (size_t i = 0; i < ctx->nconf; i++)
-        if (strcmp(ctx->conf[i].name, name) == 0)
-            *(int64_t *)ctx->conf[i].target = ival;
 }
 
 static int image_is_sequence(const od_core_t *core, int n)
@@ -374,13 +223,13 @@ static int image_is_sequence(const od_core_t *core, int n)
 static void test_module(void)
 {
     od_module_ctx_t ctx = {0};
-    od_core_t core = {.node_id = 1};
+    static od_core_t core; /* its image is large for the stack */
     char err[512] = "", part[600];
-    snprintf(core.data_dir, sizeof core.data_dir, "%s/module", root);
+    kfx_core_init(&core, 1, "module");
     snprintf(part, sizeof part, "%s/__cluster_metadata-0", core.data_dir);
     tap_ok(od_module.init(&ctx, err, sizeof err) == 0, "module: init");
-    set_conf(&ctx, "metadata.log.segment.bytes", 1024);
-    set_conf(&ctx, "metadata.log.max.record.bytes.between.snapshots", 400);
+    kfx_set_conf(&ctx, "metadata.log.segment.bytes", NULL, 1024);
+    kfx_set_conf(&ctx, "metadata.log.max.record.bytes.between.snapshots", NULL, 400);
     tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0, "module: start (%s)", err);
     int ok = 1, total = 0;
     for (int i = 0; i < 200; i++, total += 4)
@@ -392,14 +241,14 @@ static void test_module(void)
            "module: snapshots written by size (%lld), the newest two kept",
            (long long)k->snapshots_written);
     tap_ok(k->segments_trimmed > 0 &&
-               access(path2(part, "00000000000000000000.log"), F_OK) != 0 &&
+               access(kfx_path(part, "00000000000000000000.log"), F_OK) != 0 &&
                kraft_log_start_offset(&k->log) > 0 &&
                kraft_log_start_offset(&k->log) <= k->snap_oldest_end,
            "module: segments below the older snapshot deleted, log start %lld",
            (long long)kraft_log_start_offset(&k->log));
     ctx.ops->stop(ctx.self);
 
-    image_clear(&core);
+    kfx_image_clear(&core);
     tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0 && image_is_sequence(&core, total),
            "module: a restart rebuilds the same image (%s)", err);
     tap_ok(k->snap_records_loaded > 0 && k->records_applied < total / 4 &&
@@ -419,12 +268,12 @@ static void test_module(void)
     struct stat st;
     stat(newest, &st);
     flip_byte(newest, st.st_size - 20);
-    image_clear(&core);
-    warnings = 0;
+    kfx_image_clear(&core);
+    kfx_warnings = 0;
     tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0 &&
-               image_is_sequence(&core, total) && warnings >= 1 &&
-               strstr(last_warning, "snapshot not used"),
-           "module: a damaged newest snapshot is skipped with a warning (%s)", last_warning);
+               image_is_sequence(&core, total) && kfx_warnings >= 1 &&
+               strstr(kfx_last_warning, "snapshot not used"),
+           "module: a damaged newest snapshot is skipped with a warning (%s)", kfx_last_warning);
     tap_ok(k->snap_records_loaded > 0 && k->snap_records_loaded < total,
            "module: the older snapshot was used");
     ctx.ops->stop(ctx.self);
@@ -440,28 +289,23 @@ static void test_module(void)
             flip_byte(p, st.st_size - 20); /* the one damaged above stays so */
         free(p);
     }
-    image_clear(&core);
+    kfx_image_clear(&core);
     tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == -1 &&
                strstr(err, "starts at offset") && strstr(err, "snapshot"),
            "module: with no valid snapshot for a trimmed log the start stops (%s)", err);
     free(newest);
     free(ids);
-    image_clear(&core);
+    kfx_image_clear(&core);
     od_module.fini(&ctx);
 }
 
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(root, sizeof root, "%s/test_kraft_snap.XXXXXX", tmp);
-    if (!mkdtemp(root)) {
-        perror("mkdtemp");
+    if (kfx_root_make("test_kraft_snap") < 0)
         return 1;
-    }
     test_files();
     test_trim();
     test_module();
-    if (!getenv("KRAFT_TEST_KEEP"))
-        nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    kfx_root_remove();
     return tap_done();
 }

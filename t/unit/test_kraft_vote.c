@@ -2,133 +2,37 @@
  * driven through its control-plane ops with a stand-in core (no loop, no
  * peers answering): Vote and pre-vote decisions, quorum-state persistence
  * (a restarted voter never votes twice in one epoch), BeginQuorumEpoch,
- * DescribeQuorum on a follower, and malformed KRaft requests (closed, no
- * crash). Requests are encoded with the module's generated codecs. */
-#include "../../modules/kraft/kraft.h"
-#include "kraft_proto_gen.h"
+ * DescribeQuorum on a follower, malformed KRaft requests (closed, no
+ * crash) and each RPC's frame errors (cluster id, counts, topic).
+ * Requests are encoded with the module's generated codecs; the stand-in
+ * core is kraft_fixture.c's. */
+#include "../../modules/kraft/kraft_rpc.h"
+#include "kraft_fixture.h"
 #include "tap.h"
 
-#include <ftw.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-void od_logf(int level, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (getenv("KRAFT_TEST_VERBOSE"))
-        printf("# log(%d): %s\n", level, buf);
-}
-
-struct od_core {
-    int32_t node_id;
-    char data_dir[512];
-};
-struct od_module_ctx {
-    const od_conf_def_t *conf;
-    size_t nconf;
-    const od_controlplane_ops_t *ops;
-    void *self;
-    void *data;
-};
-
-int od_register_config(od_module_ctx_t *ctx, const od_conf_def_t *defs, size_t n)
-{
-    ctx->conf = defs;
-    ctx->nconf = n;
-    return 0;
-}
-int od_register_controlplane(od_module_ctx_t *ctx, const od_controlplane_ops_t *ops, void *self)
-{
-    ctx->ops = ops;
-    ctx->self = self;
-    return 0;
-}
-void od_module_set_data(od_module_ctx_t *ctx, void *data) { ctx->data = data; }
-void *od_module_get_data(od_module_ctx_t *ctx) { return ctx->data; }
-int32_t od_core_node_id(od_core_t *core) { return core->node_id; }
-const char *od_core_data_dir(od_core_t *core) { return core->data_dir; }
-const char *od_core_config_get(od_core_t *core, const char *key)
-{
-    (void)core;
-    if (strcmp(key, "process.roles") == 0)
-        return "broker,controller";
-    if (strcmp(key, "controller.listener.names") == 0)
-        return "CONTROLLER";
-    return NULL;
-}
-int64_t od_now_ms(void) { return 1700000000000; }
-int64_t od_mono_ms(void) { return 1000; }
-int od_metadata_snapshot(od_core_t *core, od_meta_record_t **recs, size_t *n)
-{
-    (void)core;
-    *recs = NULL;
-    *n = 0;
-    return 0;
-}
-void od_metadata_reset_begin(od_core_t *core) { (void)core; }
-void od_metadata_reset_end(od_core_t *core) { (void)core; }
-int od_metadata_apply(od_core_t *core, const uint8_t *rec, size_t len, int64_t offset, char *err,
-                      size_t errsz)
-{
-    (void)core, (void)rec, (void)len, (void)offset, (void)err, (void)errsz;
-    return 0;
-}
-static int64_t timer_ids;
-int64_t od_timer_add(od_core_t *core, int64_t after_ms, od_timer_cb cb, void *arg)
-{
-    (void)core, (void)after_ms, (void)cb, (void)arg;
-    return ++timer_ids; /* never fires: the test drives every step */
-}
-void od_timer_cancel(od_core_t *core, int64_t id) { (void)core, (void)id; }
-int od_fd_watch(od_core_t *core, int fd, uint32_t events, od_fd_cb cb, void *arg)
-{
-    (void)core, (void)fd, (void)events, (void)cb, (void)arg;
-    return 0;
-}
-void od_fd_unwatch(od_core_t *core, int fd) { (void)core, (void)fd; }
-
-/* The answer of the last request. */
-static uint8_t reply_buf[65536];
-static size_t reply_len;
-static int replies, closes;
-int od_cp_reply(od_cp_reply_t *reply, const uint8_t *body, size_t len)
-{
-    (void)reply;
-    replies++;
-    reply_len = len < sizeof reply_buf ? len : sizeof reply_buf;
-    memcpy(reply_buf, body, reply_len);
-    return 0;
-}
-void od_cp_reply_close(od_cp_reply_t *reply, const char *why)
-{
-    (void)reply, (void)why;
-    closes++;
-}
-
-extern const od_module_t od_module;
 static od_module_ctx_t ctx;
-static od_core_t core = {.node_id = 1};
-
-static void set_conf(const char *name, const char *sval)
-{
-    for (size_t i = 0; i < ctx.nconf; i++)
-        if (strcmp(ctx.conf[i].name, name) == 0)
-            *(const char **)ctx.conf[i].target = sval;
-}
+static od_core_t core;
 
 static void send_raw(int16_t key, int16_t ver, const uint8_t *body, size_t len)
 {
     od_cp_request_t req = {.api_key = key, .api_version = ver, .client_id = "test",
                            .flexible_header = 1, .body = body, .body_len = len, .peer = "t"};
-    replies = closes = 0;
+    kfx_replies = kfx_closes = 0;
     ctx.ops->handle(ctx.self, &req, (od_cp_reply_t *)&req);
+}
+
+/* Sends the request encoded in w (and frees w). */
+static void send_wbuf(int16_t key, int16_t ver, od_wbuf_t *w)
+{
+    size_t n;
+    uint8_t *b = od_wbuf_flatten(w, &n);
+    od_wbuf_free(w);
+    send_raw(key, ver, b, n);
+    free(b);
 }
 
 /* Vote (v2) from cand in epoch; returns granted (1/0), or -1 when no
@@ -149,56 +53,115 @@ static int vote(int32_t cand, int32_t epoch, int32_t last_epoch, int64_t last_of
     p.last_offset_epoch = last_epoch;
     p.last_offset = last_offset;
     p.pre_vote = (int8_t)pre;
-    t.partitions_count = 1;
-    t.partitions = &p;
-    in.topics_count = 1;
-    in.topics = &t;
+    KRAFT_SET_SINGLE(in, topics, t, p);
     od_wbuf_t w;
-    od_wbuf_init(&w);
-    od_VoteRequest_encode(&w, 2, &in);
-    size_t n;
-    uint8_t *b = od_wbuf_flatten(&w, &n);
-    od_wbuf_free(&w);
-    send_raw(52, 2, b, n);
-    free(b);
-    if (replies != 1)
+    send_wbuf(OD_API_VOTE, 2, KRAFT_ENCODE(&w, od_VoteRequest_encode, 2, &in));
+    if (kfx_replies != 1)
         return -1;
     od_arena_t a;
-    od_slice_t s;
-    od_VoteResponse_t out;
-    od_arena_init(&a, 1 << 20);
-    od_slice_init(&s, reply_buf, reply_len);
+    const od_VoteResponse_t *out =
+        kraft_decode_answer(&a, OD_API_VOTE, 2, kfx_reply_buf, kfx_reply_len);
     int granted = -1;
-    if (od_VoteResponse_decode(&s, 2, &a, &out) == 0 && out.topics_count == 1 &&
-        out.topics[0].partitions_count == 1) {
-        granted = out.topics[0].partitions[0].vote_granted;
-        *err = out.topics[0].partitions[0].error_code;
+    if (out && KRAFT_SINGLE(out, topics)) {
+        granted = out->topics[0].partitions[0].vote_granted;
+        *err = out->topics[0].partitions[0].error_code;
     }
     od_arena_free(&a);
     return granted;
 }
 
-static char root[256];
+/* The frame every single-partition RPC checks (kraft_frame_error): asks
+ * RPC key at ver three times - from another cluster, with two partitions,
+ * for another topic - and sets codes[0..3] to the answers' top-level error
+ * codes and then the last one's partition error (-1: none). Req, Topic and
+ * Part name the generated request types, tf the topic's name field, Resp
+ * the answer and rtopics its topic array. */
+#define FRAME_CODES(Req, Topic, Part, tf, Resp, rtopics, key, ver, cid, codes)                     \
+    do {                                                                                           \
+        static const char *const topic_[] = {"abc", KRAFT_TOPIC, "abc"};                           \
+        static const int nparts_[] = {1, 2, 1};                                                    \
+        codes[3] = -1;                                                                             \
+        for (int i_ = 0; i_ < 3; i_++) {                                                           \
+            Req##_t in;                                                                            \
+            Topic##_t t;                                                                           \
+            Part##_t p[2];                                                                         \
+            Req##_init(&in);                                                                       \
+            Topic##_init(&t);                                                                      \
+            Part##_init(&p[0]);                                                                    \
+            Part##_init(&p[1]);                                                                    \
+            in.cluster_id = i_ == 0 ? od_str_c("AAAAAAAAAAAAAAAAAAAAAA") : od_str_c(cid);          \
+            t.tf = od_str_c(topic_[i_]);                                                           \
+            t.partitions_count = nparts_[i_];                                                      \
+            t.partitions = p;                                                                      \
+            in.topics_count = 1;                                                                   \
+            in.topics = &t;                                                                        \
+            od_wbuf_t w;                                                                           \
+            send_wbuf(key, ver, KRAFT_ENCODE(&w, Req##_encode, ver, &in));                         \
+            od_arena_t a;                                                                          \
+            const Resp##_t *out = kraft_decode_answer(&a, key, ver, kfx_reply_buf, kfx_reply_len); \
+            codes[i_] = kfx_replies == 1 && out ? out->error_code : -1;                            \
+            if (i_ == 2 && kfx_replies == 1 && out && KRAFT_SINGLE(out, rtopics))                  \
+                codes[3] = out->rtopics[0].partitions[0].error_code;                               \
+            od_arena_free(&a);                                                                     \
+        }                                                                                          \
+    } while (0)
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+/* Checks the frame's error codes of one RPC: INCONSISTENT_CLUSTER_ID,
+ * INVALID_REQUEST, then UNKNOWN_TOPIC_OR_PARTITION for the partition of
+ * another topic (or, want_top, INVALID_REQUEST for the whole request). */
+static void frame_ok(const char *rpc, const int codes[4], int16_t want_top, int16_t want_part)
 {
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
+    tap_ok(codes[0] == OD_ERR_INCONSISTENT_CLUSTER_ID && codes[1] == OD_ERR_INVALID_REQUEST &&
+               codes[2] == want_top && codes[3] == want_part,
+           "%s: another cluster %d, two partitions %d, another topic %d/%d", rpc, codes[0],
+           codes[1], codes[2], codes[3]);
+}
+
+/* The quorum's cluster id is known after a restart with meta.properties:
+ * each RPC's frame then gets its error codes. */
+static void test_frames(void)
+{
+    char err[512] = "", cid[KRAFT_CLUSTER_ID_LEN + 1] = "";
+    ctx.ops->stop(ctx.self);
+    tap_ok(kraft_new_cluster_id(cid, err, sizeof err) == 0 &&
+               kraft_meta_props_write(core.data_dir, 1, cid, err, sizeof err) == 0 &&
+               ctx.ops->start(ctx.self, &core, err, sizeof err) == 0 &&
+               ctx.ops->cluster_id(ctx.self) && strcmp(ctx.ops->cluster_id(ctx.self), cid) == 0,
+           "frames: restarted in cluster %s (%s)", cid, err);
+    int codes[4];
+    FRAME_CODES(od_VoteRequest, od_VoteRequest_TopicData, od_VoteRequest_PartitionData,
+                topic_name, od_VoteResponse, topics, OD_API_VOTE, 2, cid, codes);
+    frame_ok("Vote", codes, OD_ERR_NONE, OD_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    FRAME_CODES(od_BeginQuorumEpochRequest, od_BeginQuorumEpochRequest_TopicData,
+                od_BeginQuorumEpochRequest_PartitionData, topic_name, od_BeginQuorumEpochResponse,
+                topics, OD_API_BEGIN_QUORUM_EPOCH, 1, cid, codes);
+    frame_ok("BeginQuorumEpoch", codes, OD_ERR_NONE, OD_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    FRAME_CODES(od_EndQuorumEpochRequest, od_EndQuorumEpochRequest_TopicData,
+                od_EndQuorumEpochRequest_PartitionData, topic_name, od_EndQuorumEpochResponse,
+                topics, OD_API_END_QUORUM_EPOCH, 1, cid, codes);
+    frame_ok("EndQuorumEpoch", codes, OD_ERR_NONE, OD_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    FRAME_CODES(od_FetchSnapshotRequest, od_FetchSnapshotRequest_TopicSnapshot,
+                od_FetchSnapshotRequest_PartitionSnapshot, name, od_FetchSnapshotResponse, topics,
+                OD_API_FETCH_SNAPSHOT, 0, cid, codes);
+    frame_ok("FetchSnapshot", codes, OD_ERR_NONE, OD_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    /* Fetch serves the metadata partition only: another is a wrong request. */
+    FRAME_CODES(od_FetchRequest, od_FetchRequest_FetchTopic, od_FetchRequest_FetchPartition,
+                topic, od_FetchResponse, responses, OD_API_FETCH, 12, cid, codes);
+    frame_ok("Fetch", codes, OD_ERR_INVALID_REQUEST, -1);
 }
 
 int main(void)
 {
     char err[512] = "", qs_path[700];
     int16_t perr = 0;
-    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(root, sizeof root, "%s/test_kraft_vote.XXXXXX", tmp);
-    if (!mkdtemp(root))
+    if (kfx_root_make("test_kraft_vote") < 0)
         return 1;
-    snprintf(core.data_dir, sizeof core.data_dir, "%s/data", root);
+    kfx_core_init(&core, 1, "data");
+    core.listener_names = "CONTROLLER";
     snprintf(qs_path, sizeof qs_path, "%s/__cluster_metadata-0/quorum-state", core.data_dir);
 
     tap_ok(od_module.init(&ctx, err, sizeof err) == 0, "init");
-    set_conf("controller.quorum.voters", "1@127.0.0.1:1,2@127.0.0.1:2,3@127.0.0.1:3");
+    kfx_set_conf(&ctx, "controller.quorum.voters", "1@127.0.0.1:1,2@127.0.0.1:2,3@127.0.0.1:3", 0);
     tap_ok(ctx.ops->start(ctx.self, &core, err, sizeof err) == 0, "a voter of 3 starts (%s)", err);
     tap_ok(ctx.ops->controller_id(ctx.self) == -1 && ctx.ops->cluster_id(ctx.self) == NULL,
            "no leader and no cluster id before an election");
@@ -240,19 +203,16 @@ int main(void)
         send_raw(55, 1, ok, n);
         int16_t code = -1;
         od_arena_t a;
-        od_slice_t sl;
-        od_DescribeQuorumResponse_t out;
-        od_arena_init(&a, 1 << 20);
-        od_slice_init(&sl, reply_buf, reply_len);
-        if (replies == 1 && od_DescribeQuorumResponse_decode(&sl, 1, &a, &out) == 0 &&
-            out.topics_count == 1 && out.topics[0].partitions_count == 1)
-            code = out.topics[0].partitions[0].error_code;
+        const od_DescribeQuorumResponse_t *out =
+            kraft_decode_answer(&a, OD_API_DESCRIBE_QUORUM, 1, kfx_reply_buf, kfx_reply_len);
+        if (kfx_replies == 1 && out && KRAFT_SINGLE(out, topics))
+            code = out->topics[0].partitions[0].error_code;
         od_arena_free(&a);
         tap_ok(code == OD_ERR_UNKNOWN_TOPIC_OR_PARTITION,
                "DescribeQuorum for another topic: UNKNOWN_TOPIC_OR_PARTITION (%d)", code);
         ok[n++] = 0x55;
         send_raw(55, 1, ok, n);
-        tap_ok(closes == 1, "bytes after the body close the connection");
+        tap_ok(kfx_closes == 1, "bytes after the body close the connection");
     }
     /* BeginQuorumEpoch from 3 in epoch 6: we follow it. */
     {
@@ -265,20 +225,12 @@ int main(void)
         t.topic_name = od_str_c("__cluster_metadata");
         p.leader_id = 3;
         p.leader_epoch = 6;
-        t.partitions_count = 1;
-        t.partitions = &p;
-        in.topics_count = 1;
-        in.topics = &t;
+        KRAFT_SET_SINGLE(in, topics, t, p);
         od_wbuf_t w;
-        od_wbuf_init(&w);
-        od_BeginQuorumEpochRequest_encode(&w, 1, &in);
-        size_t n;
-        uint8_t *b = od_wbuf_flatten(&w, &n);
-        od_wbuf_free(&w);
-        send_raw(53, 1, b, n);
-        free(b);
+        send_wbuf(OD_API_BEGIN_QUORUM_EPOCH, 1,
+                  KRAFT_ENCODE(&w, od_BeginQuorumEpochRequest_encode, 1, &in));
     }
-    tap_ok(replies == 1 && ctx.ops->controller_id(ctx.self) == 3,
+    tap_ok(kfx_replies == 1 && ctx.ops->controller_id(ctx.self) == 3,
            "BeginQuorumEpoch: 3 is the leader now");
     tap_ok(vote(2, 6, -1, 0, 1, &perr) == 0, "a pre-vote is refused while the leader is heard");
     tap_ok(kraft_qstate_read(qs_path, &qs, err, sizeof err) == 1 && qs.leader_id == 3 &&
@@ -287,15 +239,17 @@ int main(void)
     /* Bad input: truncated, garbage, bytes after the body, huge counts. */
     static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01};
     send_raw(52, 2, junk, sizeof junk);
-    tap_ok(closes == 1 && replies == 0, "a malformed Vote closes the connection");
+    tap_ok(kfx_closes == 1 && kfx_replies == 0, "a malformed Vote closes the connection");
     send_raw(53, 1, junk, 3);
-    tap_ok(closes == 1 && replies == 0, "a truncated BeginQuorumEpoch closes it");
+    tap_ok(kfx_closes == 1 && kfx_replies == 0, "a truncated BeginQuorumEpoch closes it");
     uint8_t big[8] = {0x00, 0xff, 0xff, 0xff, 0xff, 0x0f};
     send_raw(1, 12, big, sizeof big);
-    tap_ok(closes == 1, "a Fetch with an absurd count closes it");
+    tap_ok(kfx_closes == 1, "a Fetch with an absurd count closes it");
     send_raw(55, 1, big, 0);
-    tap_ok(closes == 1, "an empty DescribeQuorum body closes it");
+    tap_ok(kfx_closes == 1, "an empty DescribeQuorum body closes it");
+    test_frames();
     od_module.fini(&ctx);
-    nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    kfx_image_clear(&core);
+    kfx_root_remove();
     return tap_done();
 }
