@@ -61,16 +61,19 @@ static rd_kafka_resp_err_t produce_one(rd_kafka_t *rk, const char *topic, int32_
                                        const odr_part_rec_t *r, const rd_kafka_headers_t *hdrs)
 {
     rd_kafka_resp_err_t e;
+    /* The record owns its headers only once producev succeeded. */
+    rd_kafka_headers_t *h = hdrs ? rd_kafka_headers_copy(hdrs) : NULL;
     do {
         e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(pt),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                               RD_KAFKA_V_KEY(r->key, r->key_len),
                               RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
-                              RD_KAFKA_V_HEADERS(hdrs ? rd_kafka_headers_copy(hdrs) : NULL),
-                              RD_KAFKA_V_END);
+                              RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 100);
     } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !odr_stop);
+    if (e && h)
+        rd_kafka_headers_destroy(h);
     return e;
 }
 
