@@ -13,7 +13,6 @@
 #  - hello logs its configured greeting; authz_allowlist decides for the
 #    memlog broker; sasl_cred_static loads (its logins: t/7210).
 import os
-import shutil
 import sys
 
 sys.dont_write_bytecode = True
@@ -22,9 +21,7 @@ import modkit  # noqa: E402
 import odtest  # noqa: E402
 import tap  # noqa: E402
 
-for tool in ("make", "cc", "pkg-config", "kcat"):
-    if not shutil.which(tool):
-        tap.skip_all("%s not found" % tool)
+modkit.need_tools("kcat")
 try:
     import confluent_kafka as ck
     import confluent_kafka.admin  # noqa: F401

@@ -12,7 +12,6 @@
 # and records a script fails (error, endless loop, out of range, memory
 # hog: exit 1, nothing of them produced).
 import os
-import shutil
 import sys
 
 sys.dont_write_bytecode = True
@@ -26,9 +25,7 @@ from odrcli import odr  # noqa: E402
 
 if not odrcli.available():
     tap.skip_all("odr not built (librdkafka-dev missing at configure time)")
-for tool in ("make", "cc", "pkg-config"):
-    if not shutil.which(tool):
-        tap.skip_all("%s not found" % tool)
+modkit.need_tools()
 try:
     import confluent_kafka  # noqa: F401
 except ImportError as e:

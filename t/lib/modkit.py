@@ -8,6 +8,7 @@ Makefile against its header through `pkg-config odradek`.
     so = kit.compile("bad_abi", c_source)    # a one-file module of a test's own
 """
 import os
+import shutil
 import subprocess
 
 import odtest
@@ -48,6 +49,13 @@ class Kit:
             tap.diag("cc %s: %s" % (name, p.stderr[-1500:]))
             return None
         return so
+
+
+def need_tools(*more):
+    """Skip the test without make, cc, pkg-config (and the tools named)."""
+    for tool in ("make", "cc", "pkg-config") + more:
+        if not shutil.which(tool):
+            tap.skip_all("%s not found" % tool)
 
 
 def stage(tmp):
