@@ -215,7 +215,7 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
     size_t cap = 0;
     ssize_t len;
     odr_buf_t kb = {0}, vb = {0};
-    char err[256];
+    char err[256], perr[1024]; /* a script's message with its file and line */
     int64_t lineno = 0;
     while (!odr_stop && (len = getline(&line, &cap, stdin)) >= 0) {
         lineno++;
@@ -243,14 +243,14 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
         /* A partition the topic no longer has (it was made again with fewer):
          * the count is read again and the record placed once more. */
         do {
-            if (part && (pt = odr_part_place(part, &prec, err, sizeof err)) == ODR_PART_FAILED)
+            if (part && (pt = odr_part_place(part, &prec, perr, sizeof perr)) == ODR_PART_FAILED)
                 break;
             e = produce_one(rk, topic, pt, &prec, hdrs);
         } while (e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && part && tries++ == 0 &&
                  odr_part_refresh(part) == 0);
         if (pt == ODR_PART_FAILED) {
             if (++st.failed <= 5)
-                odr_fail(ODR_EXIT_KAFKA, "line %lld: %s", (long long)lineno, err);
+                odr_fail(ODR_EXIT_KAFKA, "line %lld: %s", (long long)lineno, perr);
             continue;
         }
         if (e) {
