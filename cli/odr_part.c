@@ -37,6 +37,7 @@ struct odr_part {
     const char *topic;
     int32_t n;
     int64_t n_read_at; /* odr_mono_ms() */
+    int n_stale;       /* a delivery said UNKNOWN_PARTITION */
 };
 
 static void builtin_names(char *out, size_t outsz)
@@ -131,9 +132,12 @@ int odr_part_refresh(odr_part_t *p)
         return -1;
     p->n = md->topics[0].partition_cnt;
     p->n_read_at = odr_mono_ms();
+    p->n_stale = 0;
     rd_kafka_metadata_destroy(md);
     return 0;
 }
+
+void odr_part_stale(odr_part_t *p) { p->n_stale = 1; }
 
 typedef struct lua_headers {
     char *const *h;
@@ -178,7 +182,8 @@ static int32_t place_lua(odr_part_t *p, const odr_part_rec_t *rec, char *err, si
 
 int32_t odr_part_place(odr_part_t *p, const odr_part_rec_t *rec, char *err, size_t errsz)
 {
-    if (odr_mono_ms() - p->n_read_at > PART_MAX_AGE_MS && odr_part_refresh(p) < 0) {
+    if ((p->n_stale || odr_mono_ms() - p->n_read_at > PART_MAX_AGE_MS) &&
+        odr_part_refresh(p) < 0) {
         snprintf(err, errsz, "cannot read the partition count of topic '%s' again", p->topic);
         return ODR_PART_FAILED;
     }

@@ -36,6 +36,10 @@ void odr_part_target(odr_part_t *p, rd_kafka_t *rk, const char *topic, int32_t n
 /* Read the partition count again (a produce said UNKNOWN_PARTITION): 0, or
  * -1 after a message. */
 int odr_part_refresh(odr_part_t *p);
+/* A delivery said UNKNOWN_PARTITION (or UNKNOWN_TOPIC_OR_PART): the next
+ * odr_part_place reads the count again first (a delivery report must not
+ * wait for a request). */
+void odr_part_stale(odr_part_t *p);
 /* The partition for rec: >= 0; RD_KAFKA_PARTITION_UA when a module's
  * partitioner has no opinion (librdkafka's own partitioner chooses); or
  * ODR_PART_FAILED, with the reason in err (a Lua error, blown budget or

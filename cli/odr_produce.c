@@ -25,6 +25,7 @@ typedef struct produce_state {
     int64_t sent, delivered, failed;
     rd_kafka_resp_err_t first_err;
     const char *topic;
+    odr_part_t *part; /* --partitioner, else NULL */
     odr_json_t json;
 } produce_state_t;
 
@@ -33,6 +34,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     produce_state_t *st = opaque;
     (void)rk;
     if (m->err) {
+        /* the topic may have been made again with fewer partitions */
+        if (st->part && (m->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+                         m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART))
+            odr_part_stale(st->part);
         /* the first few in full; the count says the rest */
         if (st->failed++ == 0)
             st->first_err = m->err;
@@ -174,6 +179,7 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
     static produce_state_t st;
     st.ctx = ctx;
     st.topic = topic;
+    st.part = part;
     odr_json_init(&st.json, stdout);
     rd_kafka_conf_set_opaque(conf, &st);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);

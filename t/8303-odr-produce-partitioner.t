@@ -10,8 +10,10 @@
 # wrong ABI major, another kind, a symbol odr lacks, no partitioner, a Lua
 # syntax error, the sandbox), unknown names (listing the registered ones),
 # and records a script fails (error, endless loop, out of range, memory
-# hog: exit 1, nothing of them produced).
+# hog: exit 1, nothing of them produced), and a topic made again with fewer
+# partitions while a long-running odr produces to it (the count read again).
 import os
+import subprocess
 import sys
 
 sys.dont_write_bytecode = True
@@ -253,5 +255,51 @@ for what, name, lines, delivered, needles in bad_records:
     tap.ok(rc == 1 and all(n in err for n in needles),
            "%s: exit 1, %s" % (what, " / ".join(needles))) or tap.diag("rc %s: %s" % (rc, err))
     tap.is_(records("fails", 4), total, "... %d record(s) of %d produced" % (delivered, len(lines)))
+
+# ---- a topic made again with fewer partitions while odr produces ----
+LAST = rt.write(TMP, "last.lua",
+                'odradek.partitioner("last", function(key, value, headers, n) return n - 1 end)\n')
+topic("shrink", 4)
+err_path = os.path.join(TMP, "shrink.err")
+
+
+def hw(name, n):
+    return odtest.ck_read(b.bootstrap, name, list(range(n)))[1]
+
+
+def text(path):
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
+with open(err_path, "wb") as fe:
+    pr = subprocess.Popen([odrcli.binary(), "--brokers", b.bootstrap, "-v", "produce", "shrink",
+                           "--partitioner-lua", LAST, "--partitioner", "last"],
+                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=fe,
+                          env=dict(os.environ, HOME=TMP))
+    pr.stdin.write(b"before\n")
+    pr.stdin.flush()
+    tap.ok(odtest.wait_until(lambda: hw("shrink", 4)[3] == 1, 30, interval=0.3),
+           "a long-running odr produce places on the last of 4 partitions")
+    odr(b, "topic", "delete", "shrink")
+    topic("shrink", 2)
+    pr.stdin.write(b"after-0\n")
+    pr.stdin.flush()
+    # librdkafka learns the new count when after-0 (placed among the old 4)
+    # comes back; odr, blocked on its input, hears of it with the next
+    # record, which it places again among the count it reads then.
+    odtest.wait_until(lambda: "partition count changed from 4 to 2" in text(err_path), 60,
+                      interval=0.2)
+    pr.stdin.write(b"after-1\n")
+    pr.stdin.close()
+    rc = pr.wait(timeout=120)
+got = placed("shrink", 2)
+err = text(err_path)
+tap.ok(got.get((None, "after-1")) == 1 and all(p == 1 for p in got.values()),
+       "after the topic is made again with 2 partitions odr reads the count again: "
+       "the next record goes to the last of 2") or tap.diag("%s rc %s %s" % (got, rc, err))
+tap.ok((None, "after-0") in got if rc == 0 else rc == 1 and "UNKNOWN_PARTITION" in err,
+       "the record sent while the count was stale is delivered there or reported failed "
+       "(exit %d)" % rc) or tap.diag(err)
 
 sys.exit(odtest.finish())
