@@ -171,7 +171,8 @@ BAD_ABI = kit.compile("bad_abi", r'''
 #include <odradek-module.h>
 static int init(od_module_ctx_t *ctx, char *err, size_t errsz)
 { (void)ctx, (void)err, (void)errsz; return 0; }
-od_module_t od_module = {OD_ABI_MAJOR + 1, 0, "bad_abi", "1", OD_KIND_PARTITIONER, init, NULL, NULL};
+od_module_t od_module = {OD_ABI_MAJOR + 1, 0, "bad_abi", "1", OD_KIND_PARTITIONER, init, NULL,
+                         NULL};
 ''')
 NO_PART = kit.compile("no_part", r'''
 #include <odradek-module.h>
