@@ -3,7 +3,7 @@
 #include "odr_encode.h"
 #include "odr_format.h"
 #include "odr_json.h"
-#include "partitioners_algo.h"
+#include "odr_part.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -11,13 +11,14 @@
 
 static const char produce_usage[] =
     "usage: odr produce TOPIC [--key-delimiter D] [-H key=value]... [--partition N]\n"
-    "           [--partitioner NAME] [--compression none|gzip|snappy|lz4|zstd]\n"
-    "           [--acks 0|1|all] [--serializer string]\n"
+    "           [--partitioner NAME [--partitioner-module FILE.so | --partitioner-lua FILE.lua]]\n"
+    "           [--compression none|gzip|snappy|lz4|zstd] [--acks 0|1|all] [--serializer string]\n"
     "  one record per line of standard input; with --key-delimiter the text before the\n"
     "  first D is the key; prints nothing unless -v; exit 1 when any record failed\n"
     ODR_ENCODE_USAGE
     "  partitioners: murmur2 murmur2_random sticky consistent crc32 consistent_random\n"
-    "                fnv1a fnv1a_random random round_robin";
+    "                fnv1a fnv1a_random random round_robin, or one a broker partitioner\n"
+    "                module or a Lua script (odradek.partitioner(NAME, fn)) registers";
 
 #define MAX_HEADERS 64
 
@@ -26,6 +27,7 @@ typedef struct produce_state {
     int64_t sent, delivered, failed;
     rd_kafka_resp_err_t first_err;
     const char *topic;
+    odr_part_t *part; /* --partitioner, else NULL */
     odr_json_t json;
 } produce_state_t;
 
@@ -34,6 +36,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     produce_state_t *st = opaque;
     (void)rk;
     if (m->err) {
+        /* the topic may have been made again with fewer partitions */
+        if (st->part && (m->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+                         m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART))
+            odr_part_stale(st->part);
         /* the first few in full; the count says the rest */
         if (st->failed++ == 0)
             st->first_err = m->err;
@@ -56,21 +62,26 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
 }
 
-/* --partitioner: the strategy and its state (the topic's opaque). */
-typedef struct produce_partitioner {
-    const partitioners_algo_t *algo;
-    partitioners_state_t state;
-} produce_partitioner_t;
-
-/* librdkafka calls this for records without an explicit partition. */
-static int32_t partition_by(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
-                            int32_t n, void *rkt_opaque, void *msg_opaque)
+/* One record to partition pt (RD_KAFKA_PARTITION_UA: librdkafka chooses),
+ * waiting while the producer's queue is full. */
+static rd_kafka_resp_err_t produce_one(rd_kafka_t *rk, const char *topic, int32_t pt,
+                                       const odr_part_rec_t *r, const rd_kafka_headers_t *hdrs)
 {
-    (void)rkt;
-    (void)msg_opaque;
-    produce_partitioner_t *p = rkt_opaque;
-    /* librdkafka passes no value here: sticky counts records, not bytes */
-    return p->algo->fn(&p->state, key, keylen, 1024, n);
+    rd_kafka_resp_err_t e;
+    /* The record owns its headers only once producev succeeded. */
+    rd_kafka_headers_t *h = hdrs ? rd_kafka_headers_copy(hdrs) : NULL;
+    do {
+        e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(pt),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY(r->key, r->key_len),
+                              RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
+                              RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(rk, 100);
+    } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !odr_stop);
+    if (e && h)
+        rd_kafka_headers_destroy(h);
+    return e;
 }
 
 int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
@@ -80,6 +91,8 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
         {"header", required_argument, NULL, 'H'},
         {"partition", required_argument, NULL, 'P'},
         {"partitioner", required_argument, NULL, 'Q'},
+        {"partitioner-module", required_argument, NULL, 'M'},
+        {"partitioner-lua", required_argument, NULL, 'L'},
         {"compression", required_argument, NULL, 'z'},
         {"acks", required_argument, NULL, 'a'},
         {"serializer", required_argument, NULL, 's'},
@@ -95,10 +108,10 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
     size_t nheaders = 0;
     int64_t partition = RD_KAFKA_PARTITION_UA;
     const odr_serde_t *serde = odr_serde_find("string");
-    static produce_partitioner_t part; /* outlives the producer's threads */
+    const char *part_name = NULL, *part_module = NULL, *part_lua = NULL;
     int c;
     odr_getopt_reset();
-    while ((c = odr_getopt(argc, argv, "K:H:P:Q:z:a:s:h", opts, produce_usage)) >= 0) {
+    while ((c = odr_getopt(argc, argv, "K:H:P:Q:M:L:z:a:s:h", opts, produce_usage)) >= 0) {
         switch (c) {
         case 'K':
             if (!*optarg)
@@ -117,8 +130,13 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
                 return odr_usage("--partition takes a partition number, not '%s'", optarg);
             break;
         case 'Q':
-            if (!(part.algo = partitioners_find(optarg)))
-                return odr_usage("unknown partitioner '%s'\n%s", optarg, produce_usage);
+            part_name = optarg;
+            break;
+        case 'M':
+            part_module = optarg;
+            break;
+        case 'L':
+            part_lua = optarg;
             break;
         case 'z':
             if (strcmp(optarg, "none") && strcmp(optarg, "gzip") && strcmp(optarg, "snappy") &&
@@ -148,40 +166,43 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
         return enc_code;
     if (optind + 1 != argc)
         return odr_usage("produce takes one TOPIC\n%s", produce_usage);
-    if (part.algo && partition != RD_KAFKA_PARTITION_UA)
+    if (part_name && partition != RD_KAFKA_PARTITION_UA)
         return odr_usage("--partition and --partitioner exclude each other");
+    if ((part_module || part_lua) && !part_name)
+        return odr_usage("--partitioner-module and --partitioner-lua need --partitioner NAME");
+    if (part_module && part_lua)
+        return odr_usage("--partitioner-module and --partitioner-lua exclude each other");
     const char *topic = argv[optind];
+    int code = 0;
+    odr_part_t *part = NULL;
+    if (part_name && !(part = odr_part_open(ctx, part_name, part_module, part_lua, &code)))
+        return code;
 
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%d", ctx->timeout_ms < 1000 ? 1000 : ctx->timeout_ms);
-    /* With a --partitioner, null keys go through it too: librdkafka's own
-     * sticky placement of keyless records is off. */
     const char *defaults[] = {"compression.codec", compression, "acks", acks,
-                              "message.timeout.ms", timeout,
-                              part.algo ? "sticky.partitioning.linger.ms" : NULL, "0", NULL};
-    int code = 0;
+                              "message.timeout.ms", timeout, NULL};
     rd_kafka_conf_t *conf = odr_conf_defaults(ctx, defaults, &code);
-    if (!conf)
+    if (!conf) {
+        odr_part_close(part);
         return code;
+    }
     static produce_state_t st;
     st.ctx = ctx;
     st.topic = topic;
+    st.part = part;
     odr_json_init(&st.json, stdout);
     rd_kafka_conf_set_opaque(conf, &st);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    if (part.algo) {
-        rd_kafka_topic_conf_t *tc = rd_kafka_topic_conf_new();
-        partitioners_state_init(&part.state, 0);
-        rd_kafka_topic_conf_set_partitioner_cb(tc, partition_by);
-        rd_kafka_topic_conf_set_opaque(tc, &part);
-        rd_kafka_conf_set_default_topic_conf(conf, tc);
-    }
     rd_kafka_t *rk = odr_client(ctx, RD_KAFKA_PRODUCER, conf, &code);
-    if (!rk)
+    if (!rk) {
+        odr_part_close(part);
         return code;
+    }
     /* Say "no such topic" before reading any input. */
     const rd_kafka_metadata_t *md = odr_metadata(ctx, rk, topic, &code);
     if (!md) {
+        odr_part_close(part);
         rd_kafka_destroy(rk);
         return code;
     }
@@ -190,9 +211,12 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
                         "there is no partition %lld", topic, md->topics[0].partition_cnt,
                         (long long)partition);
         rd_kafka_metadata_destroy(md);
+        odr_part_close(part);
         rd_kafka_destroy(rk);
         return code;
     }
+    if (part)
+        odr_part_target(part, rk, topic, md->topics[0].partition_cnt);
     rd_kafka_metadata_destroy(md);
 
     odr_catch_signals();
@@ -211,8 +235,10 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
     size_t cap = 0;
     ssize_t len;
     odr_buf_t kb = {0}, vb = {0};
-    char err[256];
+    char err[256], perr[1024]; /* a script's message with its file and line */
+    int64_t lineno = 0;
     while (!odr_stop && (len = getline(&line, &cap, stdin)) >= 0) {
+        lineno++;
         if (len > 0 && line[len - 1] == '\n')
             line[--len] = '\0';
         const char *val = line, *key = NULL;
@@ -228,23 +254,29 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
                           : serde->encode(key, klen, &kb, err, sizeof err)) != 0) ||
             (venc ? odr_encode(venc, val, vlen, &vb, err, sizeof err)
                   : serde->encode(val, vlen, &vb, err, sizeof err)) != 0) {
-            code = odr_fail(ODR_EXIT_USAGE, "line %lld: %s", (long long)st.sent + 1, err);
-            odr_fail(code, "nothing from line %lld on is sent%s", (long long)st.sent + 1,
-                     st.sent ? " (the lines before it are)" : "");
+            code = odr_fail(ODR_EXIT_USAGE, "line %lld: %s", (long long)lineno, err);
+            odr_fail(code, "nothing from line %lld on is sent%s", (long long)lineno,
+                     lineno > 1 ? " (the lines before it are)" : "");
             break;
         }
-        rd_kafka_resp_err_t e;
+        const odr_part_rec_t prec = {key ? kb.p : NULL, vb.p, key ? kb.len : 0, vb.len,
+                                     headers, nheaders};
+        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+        int32_t pt = (int32_t)partition;
+        int tries = 0;
+        /* A partition the topic no longer has (it was made again with fewer):
+         * the count is read again and the record placed once more. */
         do {
-            e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-                                  RD_KAFKA_V_PARTITION((int32_t)partition),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_KEY(key ? kb.p : NULL, key ? kb.len : 0),
-                                  RD_KAFKA_V_VALUE(vb.p, vb.len),
-                                  RD_KAFKA_V_HEADERS(hdrs ? rd_kafka_headers_copy(hdrs) : NULL),
-                                  RD_KAFKA_V_END);
-            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                rd_kafka_poll(rk, 100);
-        } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !odr_stop);
+            if (part && (pt = odr_part_place(part, &prec, perr, sizeof perr)) == ODR_PART_FAILED)
+                break;
+            e = produce_one(rk, topic, pt, &prec, hdrs);
+        } while (e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && part && tries++ == 0 &&
+                 odr_part_refresh(part) == 0);
+        if (pt == ODR_PART_FAILED) {
+            if (++st.failed <= 5)
+                odr_fail(ODR_EXIT_KAFKA, "line %lld: %s", (long long)lineno, perr);
+            continue;
+        }
         if (e) {
             code = odr_kafka_fail(e, NULL, "topic", topic);
             break;
@@ -270,5 +302,6 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
         fprintf(stderr, "odr: %lld records sent, %lld delivered, %lld failed\n",
                 (long long)st.sent, (long long)st.delivered, (long long)st.failed);
     rd_kafka_destroy(rk);
+    odr_part_close(part);
     return code;
 }

@@ -13,18 +13,15 @@
 #  - hello logs its configured greeting; authz_allowlist decides for the
 #    memlog broker; sasl_cred_static loads (its logins: t/7210).
 import os
-import shutil
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import modkit  # noqa: E402
 import odtest  # noqa: E402
 import tap  # noqa: E402
 
-for tool in ("make", "cc", "pkg-config", "kcat"):
-    if not shutil.which(tool):
-        tap.skip_all("%s not found" % tool)
+modkit.need_tools("kcat")
 try:
     import confluent_kafka as ck
     import confluent_kafka.admin  # noqa: F401
@@ -32,19 +29,9 @@ except ImportError as e:
     tap.skip_all("confluent_kafka missing: %s" % e)
 
 odtest.watchdog(300)
-build = odtest.find_build()
 src = odtest.TOP
 tmp = odtest.scratch("kit")
-stage = os.path.join(tmp, "stage")
-p = subprocess.run(["make", "-C", build, "install", "DESTDIR=" + stage], capture_output=True,
-                   text=True, timeout=600)
-pcs = [os.path.join(d, f) for d, _, fs in os.walk(stage) for f in fs if f == "odradek.pc"]
-tap.ok(p.returncode == 0 and pcs, "make install DESTDIR=<stage>")
-if p.returncode != 0 or not pcs:
-    tap.diag(p.stderr[-2000:])
-    tap.bail_out("no staged install")
-env = dict(os.environ, PKG_CONFIG_PATH=os.path.dirname(pcs[0]), PKG_CONFIG_SYSROOT_DIR=stage,
-           PKG_CONFIG_LIBDIR="/nonexistent")
+kit = modkit.stage(tmp)
 
 EXAMPLES = {"hello": "hello", "sasl_cred_static": "cred_static",
             "authz_allowlist": "allowlist", "storage_memlog": "memlog",
@@ -55,16 +42,8 @@ on_disk = sorted(d for d in os.listdir(os.path.join(src, "modules", "examples"))
 tap.is_(on_disk, sorted(EXAMPLES), "this test knows every example in modules/examples")
 so = {}
 for d, name in sorted(EXAMPLES.items()):
-    out = os.path.join(tmp, "build-" + d)
-    os.makedirs(out)
-    p = subprocess.run(["make", "-C", out, "-f",
-                        os.path.join(src, "modules", "examples", d, "Makefile")],
-                       capture_output=True, text=True, env=env, timeout=120)
-    so[d] = os.path.join(out, name + ".so")
-    tap.ok(p.returncode == 0 and os.path.exists(so[d]) and "-I" + stage in p.stdout,
-           "%s builds out of tree against the staged header" % d)
-    if p.returncode:
-        tap.diag((p.stdout + p.stderr)[-1500:])
+    ok, so[d], output = kit.build_example(d, name)
+    tap.ok(ok, "%s builds out of tree against the staged header" % d) or tap.diag(output[-1500:])
 if not all(os.path.exists(f) for f in so.values()):
     tap.bail_out("an example did not build")
 

@@ -10,6 +10,8 @@
 #include "od_lua.h"
 
 #define LMAX INT64_MAX
+#define TEXT_(x) #x
+#define TEXT(x) TEXT_(x)
 
 /* Kafka has no Lua; these are Odradek's keys (doc/lua.md). */
 static od_conf_def_t lua_defs[] = {
@@ -18,9 +20,9 @@ static od_conf_def_t lua_defs[] = {
      "(doc/lua.md)", NULL, 0},
     {"lua.libraries.allow", OD_CONF_LIST, "", 0, 0, NULL,
      "Lua libraries scripts may use beyond the sandbox's: io, os, package, debug", NULL, 0},
-    {"lua.instructions.max", OD_CONF_INT, "1000000", 1000, LMAX, NULL,
+    {"lua.instructions.max", OD_CONF_INT, TEXT(OD_LUA_DEFAULT_INSTRUCTIONS), 1000, LMAX, NULL,
      "Lua VM instructions one call into the scripts may run before it fails", NULL, 0},
-    {"lua.memory.max.bytes", OD_CONF_INT, "33554432", 262144, LMAX, NULL,
+    {"lua.memory.max.bytes", OD_CONF_INT, TEXT(OD_LUA_DEFAULT_MEMORY), 262144, LMAX, NULL,
      "memory the scripts' Lua state may hold; an allocation beyond it fails the call", NULL,
      OD_CONF_F_SIZE},
 };

@@ -27,6 +27,11 @@ struct od_core;
 #define OD_LUA_LIB_PACKAGE 4u
 #define OD_LUA_LIB_DEBUG   8u
 
+/* lua.instructions.max and lua.memory.max.bytes by default (odr uses them
+ * as they are). */
+#define OD_LUA_DEFAULT_INSTRUCTIONS 1000000
+#define OD_LUA_DEFAULT_MEMORY 33554432
+
 typedef struct od_lua_limits {
     int64_t instructions; /* per call */
     int64_t memory;       /* bytes the VM may hold */
@@ -36,9 +41,16 @@ typedef struct od_lua_limits {
 typedef struct od_lua_vm od_lua_vm_t;
 
 /* A new VM with the sandboxed libraries and the odradek table; core (may be
- * NULL: no cluster metadata) serves odradek.topics(). NULL with err. */
+ * NULL: no cluster metadata) serves odradek.topics(). NULL with err.
+ * (od_lua_cluster.c: od_lua_vm_create with the cluster functions.) */
 od_lua_vm_t *od_lua_vm_new(struct od_core *core, const od_lua_limits_t *lim, char *err,
                            size_t errsz);
+/* A VM with what every host offers - the sandbox, print, odradek.log and
+ * the hook kinds - and what open_more (may be NULL) adds in a protected
+ * call of its own: the pieces odr links without the core's image. */
+struct lua_State;
+od_lua_vm_t *od_lua_vm_create(struct od_core *core, const od_lua_limits_t *lim,
+                              int (*open_more)(struct lua_State *L), char *err, size_t errsz);
 /* Run one script file's top level (it registers its hooks). -1 with err
  * ("file:line: reason") when it does not compile, fails or blows a limit. */
 int od_lua_vm_load(od_lua_vm_t *vm, const char *path, char *err, size_t errsz);
@@ -55,6 +67,32 @@ size_t od_lua_vm_memory(const od_lua_vm_t *vm);
  * failed" when one failed (error, budget, memory, a result of another
  * shape; logged with the script's file and line). */
 int od_lua_vm_admin(od_lua_vm_t *vm, const od_ev_admin_t *ev, char *reason, size_t reason_size);
+
+/* ---- partitioner calls (od_lua_part.c; the broker's routing and odr) ---- */
+
+/* One record for a Lua partitioner: key and value nil when NULL; the
+ * headers table is pushed by push_headers(L, headers) (name -> value, a
+ * null value false). */
+typedef struct od_lua_part_in {
+    const char *name;
+    const void *key, *value;
+    size_t key_len, value_len;
+    void (*push_headers)(struct lua_State *L, const void *headers);
+    const void *headers;
+    int32_t n;
+} od_lua_part_in_t;
+/* One budgeted call of partitioner in->name: 0 with *out in [0, n), or -1
+ * when it failed (no such partitioner, an error, a blown budget or memory
+ * cap, a result that is no integer in range: od_lua_vm_error has the
+ * message and the function's "file:line"). */
+int od_lua_part_call(od_lua_vm_t *vm, const od_lua_part_in_t *in, int32_t *out);
+/* The names of the registered Lua partitioners, ", "-separated (sorted),
+ * into out ("" when none). */
+void od_lua_part_names(od_lua_vm_t *vm, char *out, size_t outsz);
+/* -1 with err ("file:line: ...") when a partitioner is registered twice or
+ * taken(arg, name) says a module has the name (taken may be NULL). */
+int od_lua_part_check(od_lua_vm_t *vm, int (*taken)(void *arg, const char *name), void *arg,
+                      char *err, size_t errsz);
 
 /* ---- routing hooks (od_lua_route.c, doc/routing.md) ---- */
 

@@ -5,7 +5,8 @@
  * internal=, configs=}; configs (every topic key's effective value) is
  * built when first read, so a policy that only counts partitions does not
  * pay for them. The tables are copies: changing them changes nothing in
- * the broker. Everything counts against the VM's memory cap. */
+ * the broker. Everything counts against the VM's memory cap. The broker's
+ * VMs are made here (od_lua_vm_new) with these functions. */
 #include <string.h>
 
 #include "od_core.h"
@@ -95,7 +96,7 @@ static int cluster_index(lua_State *L)
     return 1;
 }
 
-void od_lua_cluster_open(lua_State *L)
+static int open_cluster(lua_State *L)
 {
     lua_getglobal(L, "odradek");
     lua_pushcfunction(L, l_topics);
@@ -103,6 +104,15 @@ void od_lua_cluster_open(lua_State *L)
     lua_pushcfunction(L, l_topic);
     lua_setfield(L, -2, "topic");
     lua_pop(L, 1);
+    return 0;
+}
+
+/* The broker's VM: what od_lua_vm_create gives every host, and the
+ * cluster's metadata (odr's VM has none, so it does not link this file). */
+od_lua_vm_t *od_lua_vm_new(struct od_core *core, const od_lua_limits_t *lim, char *err,
+                           size_t errsz)
+{
+    return od_lua_vm_create(core, lim, open_cluster, err, errsz);
 }
 
 void od_lua_cluster_push(lua_State *L)

@@ -56,9 +56,8 @@ void od_lua_hooks_push_kind(lua_State *L, const char *kind);
 /* "file:line" where the function at idx was defined. */
 void od_lua_where(lua_State *L, int idx, char *out, size_t outsz);
 
-/* od_lua_cluster.c: odradek.topics() and odradek.topic(name). */
-void od_lua_cluster_open(lua_State *L);
-/* Push a table whose "topics" field is built on first access. */
+/* od_lua_cluster.c: odradek.topics() and odradek.topic(name) (in the
+ * VMs of od_lua_vm_new). Push a table whose "topics" field is built on first access. */
 void od_lua_cluster_push(lua_State *L);
 
 #endif

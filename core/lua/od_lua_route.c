@@ -42,55 +42,39 @@ static void push_headers(lua_State *L, const od_record_t *raw)
 
 /* ---- partitioners ---- */
 
-typedef struct part_args {
-    const char *name;
-    const od_route_rec_t *rec;
-    int32_t n;
-} part_args_t;
-
-static int run_partitioner(lua_State *L)
+/* The headers of rec as the routes left them, else as produced. */
+static void push_rec_headers(lua_State *L, const void *arg)
 {
-    const part_args_t *a = lua_touserdata(L, 1);
-    od_lua_vm_t *vm = od_lua_vm_of(L);
-    if (od_lua_hooks_push(L, "partitioner", a->name) == 0) /* 2 */
-        return luaL_error(L, "no Lua partitioner '%s'", a->name);
-    lua_rawgeti(L, 2, 1);
-    od_lua_where(L, -1, vm->hook_where, sizeof(vm->hook_where));
-    push_bytes(L, a->rec->key, a->rec->key_len);
-    push_bytes(L, a->rec->value, a->rec->value_len);
-    if (a->rec->hdrs_changed) { /* as the routes left them */
-        lua_createtable(L, 0, (int)(a->rec->nhdrs < 64 ? a->rec->nhdrs : 0));
-        for (size_t i = 0; i < a->rec->nhdrs; i++) {
-            const od_route_hdr_t *h = &a->rec->hdrs[i];
-            lua_pushlstring(L, h->key, h->key_len);
-            if (h->value)
-                lua_pushlstring(L, h->value, h->value_len);
-            else
-                lua_pushboolean(L, 0);
-            lua_rawset(L, -3);
-        }
-    } else {
-        push_headers(L, &a->rec->raw);
+    const od_route_rec_t *rec = arg;
+    if (!rec->hdrs_changed) {
+        push_headers(L, &rec->raw);
+        return;
     }
-    lua_pushinteger(L, a->n);
-    lua_call(L, 4, 1);
-    int isint;
-    lua_Integer p = lua_tointegerx(L, -1, &isint);
-    if (!isint)
-        return luaL_error(L, "the partitioner defined at %s returned %s (expected an integer)",
-                          vm->hook_where, luaL_typename(L, -1));
-    if (p < 0 || p >= a->n)
-        return luaL_error(L, "the partitioner defined at %s returned %I for %d partitions",
-                          vm->hook_where, p, (int)a->n);
-    lua_pushinteger(L, p);
-    return 1;
+    lua_createtable(L, 0, (int)(rec->nhdrs < 64 ? rec->nhdrs : 0));
+    for (size_t i = 0; i < rec->nhdrs; i++) {
+        const od_route_hdr_t *h = &rec->hdrs[i];
+        lua_pushlstring(L, h->key, h->key_len);
+        if (h->value)
+            lua_pushlstring(L, h->value, h->value_len);
+        else
+            lua_pushboolean(L, 0);
+        lua_rawset(L, -3);
+    }
 }
 
 int32_t od_lua_vm_partition(od_lua_vm_t *vm, const char *name, const od_route_rec_t *rec,
                             int32_t n, int64_t *budget)
 {
-    lua_State *L = vm->L;
-    part_args_t a = {name, rec, n};
+    od_lua_part_in_t in = {
+        .name = name,
+        .key = rec->key && rec->key_len >= 0 ? rec->key : NULL,
+        .key_len = rec->key_len > 0 ? (size_t)rec->key_len : 0,
+        .value = rec->value && rec->value_len >= 0 ? rec->value : NULL,
+        .value_len = rec->value_len > 0 ? (size_t)rec->value_len : 0,
+        .push_headers = push_rec_headers,
+        .headers = rec,
+        .n = n,
+    };
     int64_t full = vm->lim.instructions;
     if (budget && *budget == OD_LUA_BUDGET_UNSET)
         *budget = full;
@@ -99,25 +83,21 @@ int32_t od_lua_vm_partition(od_lua_vm_t *vm, const char *name, const od_route_re
         return -2; /* the batch's budget is spent (logged when it was) */
     }
     int64_t t0 = od_route_now_ns();
-    lua_pushcfunction(L, run_partitioner);
-    lua_pushlightuserdata(L, &a);
-    vm->hook_where[0] = 0;
     if (budget)
         vm->lim.instructions = *budget < full ? *budget : full;
-    int rc = od_lua_vm_pcall(vm, 1, 1);
+    int32_t p;
+    int rc = od_lua_part_call(vm, &in, &p);
     vm->lim.instructions = full;
     if (budget)
         *budget = vm->budget_blown ? 0 : *budget - vm->instr_used;
     od_route_metric("partitioner", name, OD_RMETRIC_CALLS, 1);
     od_route_metric("partitioner", name, OD_RMETRIC_NS, (uint64_t)(od_route_now_ns() - t0));
-    if (rc != LUA_OK) {
+    if (rc != 0) {
         od_route_metric("partitioner", name, OD_RMETRIC_ERRORS, 1);
         od_logf(OD_LOG_WARN, "lua partitioner %s (%s) failed: %s", name,
                 vm->hook_where[0] ? vm->hook_where : "?", vm->error);
         return -2;
     }
-    int32_t p = (int32_t)lua_tointeger(L, -1);
-    lua_pop(L, 1);
     return p;
 }
 
@@ -423,60 +403,14 @@ int od_lua_vm_route(od_lua_vm_t *vm, const char *topic, const char *principal,
     return rc == LUA_OK ? 0 : -1;
 }
 
-const char *od_lua_vm_error(const od_lua_vm_t *vm, const char **where)
-{
-    if (where)
-        *where = vm->hook_where[0] ? vm->hook_where : NULL;
-    return vm->error;
-}
-
 /* ---- names: a Lua partitioner may not take a module's name ---- */
 
-typedef struct names_args {
-    struct od_core *core;
-    char *err;
-    size_t errsz;
-    int bad;
-} names_args_t;
-
-static int check_names(lua_State *L)
+static int module_has(void *core, const char *name)
 {
-    names_args_t *a = lua_touserdata(L, 1);
-    od_lua_hooks_push_kind(L, "partitioner");
-    if (!lua_istable(L, -1))
-        return 0;
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-        const char *name = lua_tostring(L, -2);
-        lua_rawgeti(L, -1, 1);
-        char where[300];
-        od_lua_where(L, -1, where, sizeof(where));
-        lua_pop(L, 1);
-        if (lua_rawlen(L, -1) > 1) {
-            snprintf(a->err, a->errsz, "%s: odradek.partitioner('%s') registered %zu times "
-                     "(a partitioner has one function)", where, name, (size_t)lua_rawlen(L, -1));
-            a->bad = 1;
-            return 0;
-        }
-        if (a->core && od_route_module_partitioner(a->core, name)) {
-            snprintf(a->err, a->errsz, "%s: odradek.partitioner('%s'): a module already "
-                     "registers a partitioner of that name", where, name);
-            a->bad = 1;
-            return 0;
-        }
-        lua_pop(L, 1);
-    }
-    return 0;
+    return od_route_module_partitioner(core, name);
 }
 
 int od_lua_vm_check_partitioners(od_lua_vm_t *vm, struct od_core *core, char *err, size_t errsz)
 {
-    names_args_t a = {core, err, errsz, 0};
-    lua_pushcfunction(vm->L, check_names);
-    lua_pushlightuserdata(vm->L, &a);
-    if (od_lua_vm_pcall(vm, 1, 0) != LUA_OK) {
-        snprintf(err, errsz, "checking the partitioners: %s", vm->error);
-        return -1;
-    }
-    return a.bad ? -1 : 0;
+    return od_lua_part_check(vm, core ? module_has : NULL, core, err, errsz);
 }

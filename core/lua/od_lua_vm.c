@@ -128,12 +128,11 @@ static int open_all(lua_State *L)
     od_lua_vm_t *vm = od_lua_vm_of(L);
     od_lua_sandbox_open(L, vm->lim.libs);
     od_lua_hooks_open(L);
-    od_lua_cluster_open(L);
     return 0;
 }
 
-od_lua_vm_t *od_lua_vm_new(struct od_core *core, const od_lua_limits_t *lim, char *err,
-                           size_t errsz)
+od_lua_vm_t *od_lua_vm_create(struct od_core *core, const od_lua_limits_t *lim,
+                              int (*open_more)(struct lua_State *L), char *err, size_t errsz)
 {
     od_lua_vm_t *vm = calloc(1, sizeof(*vm));
     if (!vm) {
@@ -154,7 +153,12 @@ od_lua_vm_t *od_lua_vm_new(struct od_core *core, const od_lua_limits_t *lim, cha
     lua_sethook(vm->L, count_hook, LUA_MASKCOUNT, OD_LUA_HOOK_STEP);
     /* Opening the libraries allocates: run it protected, under the cap. */
     lua_pushcfunction(vm->L, open_all);
-    if (od_lua_vm_pcall(vm, 0, 0) != LUA_OK) {
+    int rc = od_lua_vm_pcall(vm, 0, 0);
+    if (rc == LUA_OK && open_more) {
+        lua_pushcfunction(vm->L, open_more);
+        rc = od_lua_vm_pcall(vm, 0, 0);
+    }
+    if (rc != LUA_OK) {
         snprintf(err, errsz, "cannot open the Lua libraries: %s", vm->error);
         od_lua_vm_free(vm);
         return NULL;
@@ -211,6 +215,13 @@ size_t od_lua_vm_hooks(od_lua_vm_t *vm, const char *kind, const char *name)
     size_t n = (size_t)lua_tointeger(vm->L, -1);
     lua_pop(vm->L, 1);
     return n;
+}
+
+const char *od_lua_vm_error(const od_lua_vm_t *vm, const char **where)
+{
+    if (where)
+        *where = vm->hook_where[0] ? vm->hook_where : NULL;
+    return vm->error;
 }
 
 void od_lua_vm_free(od_lua_vm_t *vm)
