@@ -383,7 +383,7 @@ static int put_value(enc_t *e, const pfield_t *f, const json_t *v, int depth)
     case T_BYTES: {
         if (!json_is_string(v))
             return fail(e, "expected a base64 string");
-        size_t n = json_string_length(v), dl;
+        size_t n = json_string_length(v), dl = 0;
         if (put_tag(e, f->number, 2) != OD_OK || open_len(e, &at) != OD_OK ||
             reserve(e, n) != OD_OK ||
             b64_decode(e, json_string_value(v), n, e->p + e->len, &dl) != OD_OK)
