@@ -24,29 +24,6 @@
 
 #include "serializers_avro.h"
 
-static int json_depth_ok(const json_t *v, int depth)
-{
-    if (depth > SERIALIZERS_MAX_DEPTH)
-        return 0;
-    size_t i;
-    json_t *x;
-    const char *k;
-    if (json_is_array(v)) {
-        json_array_foreach((json_t *)v, i, x)
-        {
-            if (!json_depth_ok(x, depth + 1))
-                return 0;
-        }
-    } else if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, x)
-        {
-            if (!json_depth_ok(x, depth + 1))
-                return 0;
-        }
-    }
-    return 1;
-}
-
 static int avro_compile(void *self, const char *schema, size_t len, void **compiled, char *err,
                         size_t errsz)
 {
@@ -61,7 +38,7 @@ static int avro_compile(void *self, const char *schema, size_t len, void **compi
     if (!j)
         return serializers_errf(err, errsz, "schema is not JSON: %s (line %d column %d)", je.text,
                                 je.line, je.column);
-    if (!json_depth_ok(j, 0)) {
+    if (!serializers_json_depth_ok(j, 0)) {
         json_decref(j);
         return serializers_errf(err, errsz, "schema nested deeper than %d", SERIALIZERS_MAX_DEPTH);
     }
