@@ -29,11 +29,8 @@ try:
     import avro.schema
 except ImportError as e:
     tap.skip_all("clients missing: %s" % e)
-if not os.path.exists(os.path.join(odtest.find_build(), "odr")):
-    tap.skip_all("odr not built (librdkafka-dev missing at configure time)")
 
-odtest.watchdog(180)
-tmp, URL, b = formats.registry_broker("odrfmt")
+tmp, URL, b = formats.registry_broker("odrfmt", 180)
 sr = SchemaRegistryClient({"url": URL})
 
 AVSC = formats.USER_AVSC

@@ -2,7 +2,9 @@
 --value-format`, t/8302 `odr produce --value-format`): a broker with the
 schema registry listener, the Avro User schema, and the protobuf
 shop.Order message built from a FileDescriptorProto at run time."""
+import odrcli
 import odtest
+import tap
 
 # kit.User: every Avro kind the CLI tests print and read back
 USER_AVSC = {"type": "record", "name": "User", "namespace": "kit", "fields": [
@@ -19,9 +21,13 @@ ORDER_JSON = {"id": str(1 << 40), "name": "ann", "qty": [1, 2, 3], "item": {"pri
               "blob": "AP8=", "ok": True, "delta": -5}
 
 
-def registry_broker(name):
+def registry_broker(name, seconds):
     """(scratch dir, registry URL, started Broker) with the schema registry
-    (schema.registry.listener) on a free loopback port."""
+    (schema.registry.listener) on a free loopback port, the test bounded to
+    seconds; skips the test when odr is not built."""
+    if not odrcli.available():
+        tap.skip_all("odr not built (librdkafka-dev missing at configure time)")
+    odtest.watchdog(seconds)
     tmp = odtest.scratch(name)
     url = "http://127.0.0.1:%d" % odtest.free_port()
     return tmp, url, odtest.Broker(tmp=tmp, sets={"schema.registry.listener": url}).start()
