@@ -9,26 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../modules/serializers/serializers.h"
 #include "proto_kinds_desc.h"
+#include "serializers_tap.h"
 #include "tap.h"
 
-static char err[512];
 static const od_serializer_ops_t *P = &serializers_proto_ops;
-
-static void *compile_set(const char *msg)
-{
-    size_t n = strlen(msg);
-    char *buf = malloc(n + 1 + sizeof proto_kinds_set);
-    memcpy(buf, msg, n);
-    buf[n] = '\n';
-    memcpy(buf + n + 1, proto_kinds_set, sizeof proto_kinds_set);
-    void *c = NULL;
-    err[0] = 0;
-    int rc = P->compile(NULL, buf, n + 1 + sizeof proto_kinds_set, &c, err, sizeof err);
-    free(buf);
-    return rc == OD_OK ? c : NULL;
-}
 
 /* from_json of text; NULL with err on failure */
 static uint8_t *fj(void *c, const char *message, const char *text, size_t *n)
@@ -211,7 +196,7 @@ static void test_kinds(void *all)
 
 static void test_legacy(void)
 {
-    void *c = compile_set("legacy.Legacy");
+    void *c = comp_proto("legacy.Legacy", proto_kinds_set, sizeof proto_kinds_set);
     tap_ok(c != NULL, "legacy.Legacy compiles %s", err);
     if (!c)
         return;
@@ -257,7 +242,7 @@ static void test_registry(void)
     tap_ok(!b && strstr(err, "kinds.Nope"), "an unknown message type: %s", err);
     P->free_compiled(NULL, c);
 
-    c = compile_set("kinds.All");
+    c = comp_proto("kinds.All", proto_kinds_set, sizeof proto_kinds_set);
     b = fj(c, "kinds.Second", "{}", &n);
     tap_ok(!b && strstr(err, "kinds.All"), "a named-root schema writes only its type: %s", err);
     b = fj(c, "kinds.All", "{\"f_int32\":1}", &n);
@@ -473,7 +458,7 @@ static void test_mutations(void *all)
 
 int main(void)
 {
-    void *all = compile_set("kinds.All");
+    void *all = comp_proto("kinds.All", proto_kinds_set, sizeof proto_kinds_set);
     tap_ok(all != NULL, "kinds.All compiles %s", err);
     if (!all)
         return tap_done();
