@@ -250,16 +250,7 @@ static int read_value(rd_t *r, avro_schema_t s, int depth, json_t **out)
         uint64_t bits = 0; /* little-endian IEEE 754 */
         for (int i = is_float ? 3 : 7; i >= 0; i--)
             bits = bits << 8 | r->p[at + (size_t)i];
-        double d;
-        if (is_float) {
-            uint32_t b32 = (uint32_t)bits;
-            float f;
-            memcpy(&f, &b32, sizeof f);
-            d = f;
-        } else {
-            memcpy(&d, &bits, sizeof d);
-        }
-        return put(r, out, serializers_real_json(d));
+        return put(r, out, serializers_real_json(serializers_avro_real_of(bits, is_float)));
     }
     case AVRO_BYTES:
     case AVRO_STRING: {

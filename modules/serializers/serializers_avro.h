@@ -5,6 +5,9 @@
 #ifndef SERIALIZERS_AVRO_H
 #define SERIALIZERS_AVRO_H
 
+#include <stdint.h>
+#include <string.h>
+
 #include <avro.h>
 #include <jansson.h>
 
@@ -14,6 +17,35 @@ typedef struct avro_compiled {
     avro_schema_t schema;
     json_t *json; /* the schema text parsed, for field defaults */
 } avro_compiled_t;
+
+/* Avro's float and double are IEEE 754, little-endian on the wire: the
+ * value of a datum's bits (the low 32 for a float), and the bits of a
+ * value (a float rounded from d). */
+static inline double serializers_avro_real_of(uint64_t bits, int is_float)
+{
+    if (is_float) {
+        uint32_t b32 = (uint32_t)bits;
+        float f;
+        memcpy(&f, &b32, sizeof f);
+        return f;
+    }
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+static inline uint64_t serializers_avro_bits_of(double d, int is_float)
+{
+    if (is_float) {
+        float f = (float)d;
+        uint32_t b32;
+        memcpy(&b32, &f, sizeof b32);
+        return b32;
+    }
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    return bits;
+}
 
 /* The name a union branch is keyed by in Avro's JSON encoding as to_json
  * writes it: a named type's (unqualified) name, else the type's name. */

@@ -101,16 +101,8 @@ static int put_long(aw_t *w, int64_t v)
 static int put_real(aw_t *w, double d, int is_float)
 {
     uint8_t b[8];
-    uint64_t bits;
+    uint64_t bits = serializers_avro_bits_of(d, is_float);
     size_t n = is_float ? 4 : 8;
-    if (is_float) {
-        float f = (float)d;
-        uint32_t b32;
-        memcpy(&b32, &f, sizeof b32);
-        bits = b32;
-    } else {
-        memcpy(&bits, &d, sizeof bits);
-    }
     for (size_t i = 0; i < n; i++)
         b[i] = (uint8_t)(bits >> (8 * i));
     return put(w, b, n);
