@@ -6,7 +6,6 @@
 #define SERIALIZERS_AVRO_H
 
 #include <stdint.h>
-#include <string.h>
 
 #include <avro.h>
 #include <jansson.h>
@@ -23,28 +22,16 @@ typedef struct avro_compiled {
  * value (a float rounded from d). */
 static inline double serializers_avro_real_of(uint64_t bits, int is_float)
 {
-    if (is_float) {
-        uint32_t b32 = (uint32_t)bits;
-        float f;
-        memcpy(&f, &b32, sizeof f);
-        return f;
-    }
-    double d;
-    memcpy(&d, &bits, sizeof d);
-    return d;
+    union { uint32_t u; float f; } f32 = {.u = (uint32_t)bits};
+    union { uint64_t u; double d; } d64 = {.u = bits};
+    return is_float ? (double)f32.f : d64.d;
 }
 
 static inline uint64_t serializers_avro_bits_of(double d, int is_float)
 {
-    if (is_float) {
-        float f = (float)d;
-        uint32_t b32;
-        memcpy(&b32, &f, sizeof b32);
-        return b32;
-    }
-    uint64_t bits;
-    memcpy(&bits, &d, sizeof bits);
-    return bits;
+    if (is_float)
+        return (union { float f; uint32_t u; }){.f = (float)d}.u;
+    return (union { double d; uint64_t u; }){.d = d}.u;
 }
 
 /* The name a union branch is keyed by in Avro's JSON encoding as to_json
