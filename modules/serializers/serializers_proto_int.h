@@ -1,8 +1,10 @@
 /* serializers_proto_int.h - what the protobuf serializer's files share:
  * the compiled descriptor (serializers_proto.c reads the message types
  * for validate and to_json; serializers_proto_desc.c adds what from_json
- * needs: enum names, JSON names, oneofs, map entries, field order) and the
- * bounded wire-format reader both walk descriptors and records with. */
+ * needs: enum names, JSON names, oneofs, map entries, field order), the
+ * bounded wire-format reader both walk descriptors and records with, and
+ * the pieces of descriptor reading and of the wire format all three files
+ * use (type names, array growth, wire types, base64 digits). */
 #ifndef SERIALIZERS_PROTO_INT_H
 #define SERIALIZERS_PROTO_INT_H
 
