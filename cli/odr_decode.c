@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serializers.h"
+#include "odr_serializers.h"
 
 /* Compiled schemas kept per run: bounds what a topic of many ids costs. */
 #define ODR_DECODE_CACHE 64
@@ -24,52 +24,33 @@ typedef struct cached {
 struct odr_decoder {
     odr_ctx_t *ctx;
     const od_serializer_ops_t *ops;
+    const char *schema_type; /* the registry's schemaType of the format */
     const char *registry;
-    int wire; /* 1: always Confluent's wire format; 2: when the magic byte is there */
+    int wire; /* ODR_SCHEMA_ALWAYS: always Confluent's wire format; OPTIONAL: when the
+               * magic byte is there */
     cached_t cache[ODR_DECODE_CACHE];
     size_t ncache, next_evict;
 };
 
-static const struct {
-    const od_serializer_ops_t *ops;
-    int wire;
-    const char *schema_type; /* the registry's schemaType */
-} formats[] = {
-    {&serializers_avro_ops, 1, "AVRO"},     {&serializers_json_ops, 2, "JSON"},
-    {&serializers_proto_ops, 1, "PROTOBUF"}, {&serializers_string_ops, 0, NULL},
-    {&serializers_int_ops, 0, NULL},        {&serializers_long_ops, 0, NULL},
-    {&serializers_double_ops, 0, NULL},
-};
-#define NFORMATS (sizeof(formats) / sizeof(formats[0]))
-
 const char *odr_decode_formats(void)
 {
-    return "avro, json, protobuf, string, int, long, double";
+    return odr_serializer_names();
 }
 
 odr_decoder_t *odr_decoder_new(odr_ctx_t *ctx, const char *format, const char *registry)
 {
-    for (size_t i = 0; i < NFORMATS; i++) {
-        if (strcmp(formats[i].ops->name, format) != 0)
-            continue;
-        odr_decoder_t *d = calloc(1, sizeof *d);
-        if (!d)
-            return NULL;
-        d->ctx = ctx;
-        d->ops = formats[i].ops;
-        d->wire = formats[i].wire;
-        d->registry = registry;
-        return d;
-    }
-    return NULL;
-}
-
-static const char *schema_type_of(const od_serializer_ops_t *ops)
-{
-    for (size_t i = 0; i < NFORMATS; i++)
-        if (formats[i].ops == ops)
-            return formats[i].schema_type;
-    return NULL;
+    const odr_serializer_t *f = odr_serializer_find(format);
+    if (!f)
+        return NULL;
+    odr_decoder_t *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->ctx = ctx;
+    d->ops = f->ops;
+    d->schema_type = f->schema_type;
+    d->wire = f->schema;
+    d->registry = registry;
+    return d;
 }
 
 /* The compiled schema of id, fetched and compiled at first use. */
@@ -92,7 +73,7 @@ static int schema_for(odr_decoder_t *d, int32_t id, void **compiled, char *err, 
         snprintf(err, errsz, "schema id %d: not in the registry", (int)id);
     } else {
         json_t *text = json_object_get(j, "schema"), *type = json_object_get(j, "schemaType");
-        const char *want = schema_type_of(d->ops);
+        const char *want = d->schema_type;
         const char *is = json_is_string(type) ? json_string_value(type) : "AVRO";
         if (!json_is_string(text))
             snprintf(err, errsz, "schema id %d: the registry's answer has no schema", (int)id);
@@ -123,7 +104,8 @@ int odr_decode_json(odr_decoder_t *d, const uint8_t *data, size_t len, char **ou
                     size_t errsz)
 {
     void *compiled = NULL;
-    int wire = d->wire == 1 || (d->wire == 2 && len > 0 && data[0] == 0);
+    int wire = d->wire == ODR_SCHEMA_ALWAYS ||
+               (d->wire == ODR_SCHEMA_OPTIONAL && len > 0 && data[0] == 0);
     if (wire) {
         if (len < 5 || data[0] != 0) {
             snprintf(err, errsz, "not in the schema registry's wire format (magic byte 0 and a "

@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "serializers.h"
+#include "odr_serializers.h"
 
 static const char *const side_name[2] = {"key", "value"};
 
@@ -31,42 +31,6 @@ struct odr_encoder {
     const char *message; /* protobuf: the message type, NULL for the first */
 };
 
-/* wants: 1 a schema is always needed (the registry's formats), 2 one may
- * be named (json), 0 the format has none. */
-static const struct {
-    const od_serializer_ops_t *ops;
-    int wants;
-    const char *schema_type; /* the registry's schemaType */
-} formats[] = {
-    {&serializers_avro_ops, 1, "AVRO"},     {&serializers_json_ops, 2, "JSON"},
-    {&serializers_proto_ops, 1, "PROTOBUF"}, {&serializers_string_ops, 0, NULL},
-    {&serializers_int_ops, 0, NULL},        {&serializers_long_ops, 0, NULL},
-    {&serializers_double_ops, 0, NULL},
-};
-#define NFORMATS (sizeof(formats) / sizeof(formats[0]))
-
-const char *odr_encode_formats(void)
-{
-    return "avro, json, protobuf, string, int, long, double";
-}
-
-static int find_format(const char *name)
-{
-    for (size_t i = 0; i < NFORMATS; i++)
-        if (strcmp(formats[i].ops->name, name) == 0)
-            return (int)i;
-    return -1;
-}
-
-/* The --value-format name of a registry schemaType ("AVRO" -> "avro"). */
-static const char *format_of_type(const char *schema_type)
-{
-    for (size_t i = 0; i < NFORMATS; i++)
-        if (formats[i].schema_type && strcmp(formats[i].schema_type, schema_type) == 0)
-            return formats[i].ops->name;
-    return "...";
-}
-
 int odr_encode_option(odr_encode_args_t *a, int c, const char *arg, int *code)
 {
     int side = c == ODR_OPT_KEY_FORMAT || c == ODR_OPT_KEY_SCHEMA_ID ||
@@ -76,8 +40,8 @@ int odr_encode_option(odr_encode_args_t *a, int c, const char *arg, int *code)
     switch (c) {
     case ODR_OPT_VALUE_FORMAT:
     case ODR_OPT_KEY_FORMAT:
-        if (find_format(arg) < 0) {
-            *code = odr_usage("unknown format '%s' (known: %s)", arg, odr_encode_formats());
+        if (!odr_serializer_find(arg)) {
+            *code = odr_usage("unknown format '%s' (known: %s)", arg, odr_serializer_names());
             return 1;
         }
         a->format[side] = arg;
@@ -176,7 +140,7 @@ int odr_encode_check(const odr_encode_args_t *a)
                              "--%s-format protobuf", what, what);
         if (!a->format[side])
             continue;
-        if (formats[find_format(a->format[side])].wants == 0 && named)
+        if (odr_serializer_find(a->format[side])->schema == ODR_SCHEMA_NONE && named)
             return odr_usage("--%s-format %s takes no schema (--%s-schema-id, --%s-subject)",
                              what, a->format[side], what, what);
         if (a->schema_id[side] && a->subject[side])
@@ -193,8 +157,8 @@ static int encoder_new(odr_ctx_t *ctx, const char *topic, const odr_encode_args_
     const char *what = side_name[side];
     if (!a->format[side])
         return 0;
-    int f = find_format(a->format[side]);
-    const od_serializer_ops_t *ops = formats[f].ops;
+    const odr_serializer_t *f = odr_serializer_find(a->format[side]);
+    const od_serializer_ops_t *ops = f->ops;
     if (ops->struct_size < offsetof(od_serializer_ops_t, from_json) + sizeof ops->from_json ||
         !ops->from_json)
         return odr_fail(ODR_EXIT_USAGE, "this odr cannot write %s records from JSON (its "
@@ -207,7 +171,7 @@ static int encoder_new(odr_ctx_t *ctx, const char *topic, const odr_encode_args_
     e->raw = ops == &serializers_string_ops;
     e->message = a->message[side];
     int named = a->schema_id[side] || a->subject[side];
-    if (formats[f].wants == 1 || (formats[f].wants == 2 && named)) {
+    if (f->schema == ODR_SCHEMA_ALWAYS || (f->schema == ODR_SCHEMA_OPTIONAL && named)) {
         json_t *j = NULL;
         int code = fetch_schema(ctx, a, side, topic, &j, &e->id);
         if (code) {
@@ -220,11 +184,10 @@ static int encoder_new(odr_ctx_t *ctx, const char *topic, const odr_encode_args_
         if (!json_is_string(text))
             code = odr_fail(ODR_EXIT_KAFKA, "schema id %d: the registry's answer has no schema",
                             (int)e->id);
-        else if (strcmp(is, formats[f].schema_type) != 0)
+        else if (strcmp(is, f->schema_type) != 0)
             code = odr_fail(ODR_EXIT_USAGE, "schema id %d is %s, not %s: pass --%s-format %s, "
                             "or name a schema of type %s", (int)e->id, is,
-                            formats[f].schema_type, what, format_of_type(is),
-                            formats[f].schema_type);
+                            f->schema_type, what, odr_serializer_of_type(is), f->schema_type);
         else if (ops->compile(NULL, json_string_value(text), json_string_length(text),
                               &e->compiled, err, sizeof err) != OD_OK)
             code = odr_fail(ODR_EXIT_KAFKA, "schema id %d does not compile: %s", (int)e->id, err);

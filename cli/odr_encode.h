@@ -69,8 +69,6 @@ int odr_encode_check(const odr_encode_args_t *a);
 
 typedef struct odr_encoder odr_encoder_t;
 
-/* The names --value-format takes for produce. */
-const char *odr_encode_formats(void);
 /* The encoders of topic's keys and values (NULL where no format was
  * given), schemas resolved now, before any input is read: --*-schema-id,
  * else --*-subject, else (avro, protobuf) the subject TOPIC-key or

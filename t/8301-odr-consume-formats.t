@@ -15,6 +15,7 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import formats  # noqa: E402
 import odtest  # noqa: E402
 import tap  # noqa: E402
 from odrcli import odr, json_lines  # noqa: E402
@@ -28,22 +29,11 @@ try:
     import avro.schema
 except ImportError as e:
     tap.skip_all("clients missing: %s" % e)
-if not os.path.exists(os.path.join(odtest.find_build(), "odr")):
-    tap.skip_all("odr not built (librdkafka-dev missing at configure time)")
 
-odtest.watchdog(180)
-tmp = odtest.scratch("odrfmt")
-URL = "http://127.0.0.1:%d" % odtest.free_port()
-b = odtest.Broker(tmp=tmp, sets={"schema.registry.listener": URL}).start()
+tmp, URL, b = formats.registry_broker("odrfmt", 180)
 sr = SchemaRegistryClient({"url": URL})
 
-AVSC = {"type": "record", "name": "User", "namespace": "kit", "fields": [
-    {"name": "name", "type": "string"}, {"name": "age", "type": "int"},
-    {"name": "email", "type": ["null", "string"], "default": None},
-    {"name": "tags", "type": {"type": "array", "items": "string"}},
-    {"name": "score", "type": "double"},
-    {"name": "kind", "type": {"type": "enum", "name": "Kind", "symbols": ["A", "B"]}},
-    {"name": "attrs", "type": {"type": "map", "values": "long"}}]}
+AVSC = formats.USER_AVSC
 av_id = sr.register_schema("users-value", Schema(json.dumps(AVSC), "AVRO"))
 JS = {"title": "Thing", "type": "object", "properties": {"name": {"type": "string"}},
       "required": ["name"]}
@@ -117,46 +107,16 @@ tap.ok(rc == 0 and json_lines(out) == [] and "an int must be 4 bytes" in err,
 
 try:
     from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    Order, Item, order = formats.shop_order_types()
 except ImportError:
     ProtobufSerializer = None
 if ProtobufSerializer:
-    F = descriptor_pb2.FieldDescriptorProto
-    fdp = descriptor_pb2.FileDescriptorProto(name="shop.proto", package="shop", syntax="proto3")
-    order = fdp.message_type.add(name="Order")
-    for name, num, typ, label, tn in [
-            ("id", 1, F.TYPE_INT64, F.LABEL_OPTIONAL, None),
-            ("name", 2, F.TYPE_STRING, F.LABEL_OPTIONAL, None),
-            ("qty", 3, F.TYPE_INT32, F.LABEL_REPEATED, None),
-            ("item", 4, F.TYPE_MESSAGE, F.LABEL_OPTIONAL, ".shop.Order.Item"),
-            ("blob", 5, F.TYPE_BYTES, F.LABEL_OPTIONAL, None),
-            ("ok", 6, F.TYPE_BOOL, F.LABEL_OPTIONAL, None),
-            ("delta", 7, F.TYPE_SINT32, F.LABEL_OPTIONAL, None)]:
-        fd = order.field.add(name=name, number=num, type=typ, label=label)
-        if tn:
-            fd.type_name = tn
-    order.nested_type.add(name="Item").field.add(name="price", number=1, type=F.TYPE_DOUBLE,
-                                                 label=F.LABEL_OPTIONAL)
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(fdp)
-
-    def message_class(d):
-        try:
-            return message_factory.GetMessageClass(d)
-        except AttributeError:
-            return message_factory.MessageFactory(pool).GetPrototype(d)
-    Order = message_class(pool.FindMessageTypeByName("shop.Order"))
-    Item = message_class(pool.FindMessageTypeByName("shop.Order.Item"))
     pser = ProtobufSerializer(Order, sr)
     pctx = SerializationContext("orders", MessageField.VALUE)
-    produce("orders", [(None, pser(Order(id=1 << 40, name="ann", qty=[1, 2, 3], ok=True,
-                                         delta=-5, blob=b"\x00\xff", item=Item(price=9.5)),
-                                   pctx))])
+    produce("orders", [(None, pser(order, pctx))])
     rc, out, err = odr(b, "consume", "orders", "-e", "--registry", URL, "--value-format",
                        "protobuf", "--output", "json")
-    tap.is_([r["value"] for r in json_lines(out)],
-            [{"id": str(1 << 40), "name": "ann", "qty": [1, 2, 3], "item": {"price": 9.5},
-              "blob": "AP8=", "ok": True, "delta": -5}],
+    tap.is_([r["value"] for r in json_lines(out)], [formats.ORDER_JSON],
             "Protobuf by the registry's descriptor: proto3 JSON (64-bit as strings, bytes "
             "base64, packed repeated as arrays)")
 else:

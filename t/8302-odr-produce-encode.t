@@ -19,6 +19,7 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import formats  # noqa: E402
 import odtest  # noqa: E402
 import tap  # noqa: E402
 from odrcli import odr, json_lines  # noqa: E402
@@ -29,23 +30,12 @@ try:
     import avro.schema
 except ImportError as e:
     tap.skip_all("clients missing: %s" % e)
-if not os.path.exists(os.path.join(odtest.find_build(), "odr")):
-    tap.skip_all("odr not built (librdkafka-dev missing at configure time)")
 
-odtest.watchdog(240)
-tmp = odtest.scratch("odrenc")
-URL = "http://127.0.0.1:%d" % odtest.free_port()
-b = odtest.Broker(tmp=tmp, sets={"schema.registry.listener": URL}).start()
+tmp, URL, b = formats.registry_broker("odrenc", 240)
 REG = ["--registry", URL]
 
-AVSC = {"type": "record", "name": "User", "namespace": "kit", "fields": [
-    {"name": "name", "type": "string"}, {"name": "age", "type": "int"},
-    {"name": "email", "type": ["null", "string"], "default": None},
-    {"name": "tags", "type": {"type": "array", "items": "string"}},
-    {"name": "score", "type": "double"},
-    {"name": "kind", "type": {"type": "enum", "name": "Kind", "symbols": ["A", "B"]}},
-    {"name": "attrs", "type": {"type": "map", "values": "long"}},
-    {"name": "level", "type": "int", "default": 3}]}
+AVSC = dict(formats.USER_AVSC, fields=formats.USER_AVSC["fields"] +
+            [{"name": "level", "type": "int", "default": 3}])
 JS = {"type": "object", "properties": {"name": {"type": "string"}, "watts": {"type": "integer"}},
       "required": ["name"]}
 with open(os.path.join(tmp, "user.avsc"), "w") as f:
@@ -249,7 +239,7 @@ try:
     from confluent_kafka.schema_registry import SchemaRegistryClient
     from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
     from confluent_kafka.serialization import MessageField, SerializationContext
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    Order, Item, order = formats.shop_order_types()
 except ImportError:
     ProtobufSerializer = None
 rc, out, err = odr(b, "produce", "empty", "--value-format", "protobuf", "--value-schema-id",
@@ -260,39 +250,11 @@ elif "cannot write protobuf records from JSON" in err:
     tap.ok(rc == 2, "this build's protobuf serializer has no from_json: said before any input "
            "(%s)" % err.strip())
 else:
-    F = descriptor_pb2.FieldDescriptorProto
-    fdp = descriptor_pb2.FileDescriptorProto(name="shop.proto", package="shop", syntax="proto3")
-    order = fdp.message_type.add(name="Order")
-    for name, num, typ, label, tn in [
-            ("id", 1, F.TYPE_INT64, F.LABEL_OPTIONAL, None),
-            ("name", 2, F.TYPE_STRING, F.LABEL_OPTIONAL, None),
-            ("qty", 3, F.TYPE_INT32, F.LABEL_REPEATED, None),
-            ("item", 4, F.TYPE_MESSAGE, F.LABEL_OPTIONAL, ".shop.Order.Item"),
-            ("blob", 5, F.TYPE_BYTES, F.LABEL_OPTIONAL, None),
-            ("ok", 6, F.TYPE_BOOL, F.LABEL_OPTIONAL, None),
-            ("delta", 7, F.TYPE_SINT32, F.LABEL_OPTIONAL, None)]:
-        fd = order.field.add(name=name, number=num, type=typ, label=label)
-        if tn:
-            fd.type_name = tn
-    order.nested_type.add(name="Item").field.add(name="price", number=1, type=F.TYPE_DOUBLE,
-                                                 label=F.LABEL_OPTIONAL)
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(fdp)
-
-    def message_class(d):
-        try:
-            return message_factory.GetMessageClass(d)
-        except AttributeError:
-            return message_factory.MessageFactory(pool).GetPrototype(d)
-    Order = message_class(pool.FindMessageTypeByName("shop.Order"))
-    Item = message_class(pool.FindMessageTypeByName("shop.Order.Item"))
     # the serializer registers orders-value on its first call
     want = ProtobufSerializer(Order, SchemaRegistryClient({"url": URL}))(
-        Order(id=1 << 40, name="ann", qty=[1, 2, 3], ok=True, delta=-5, blob=b"\x00\xff",
-              item=Item(price=9.5)), SerializationContext("orders", MessageField.VALUE))
+        order, SerializationContext("orders", MessageField.VALUE))
     topic("orders", "confluent.value.schema.validation=true")
-    doc = {"id": str(1 << 40), "name": "ann", "qty": [1, 2, 3], "item": {"price": 9.5},
-           "blob": "AP8=", "ok": True, "delta": -5}
+    doc = formats.ORDER_JSON
     rc, out, err = odr(b, "produce", "orders", "--value-format", "protobuf", *REG,
                        input=json.dumps(doc) + "\n")
     tap.ok(rc == 0, "odr produce --value-format protobuf to a validated topic: %s" % err.strip())

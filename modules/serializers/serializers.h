@@ -72,6 +72,17 @@ struct json_t *serializers_parse_json(const char *json, size_t len, char *err, s
 /* What a JSON value is, for "expected X, got <this>": "a string", "an
  * integer", "a number", "an object", "an array", "a boolean", "null". */
 const char *serializers_json_kind(const struct json_t *v);
+/* Whether v nests at most SERIALIZERS_MAX_DEPTH - depth deep. */
+int serializers_json_depth_ok(const struct json_t *v, int depth);
+/* Where in a JSON document a value is: a chain of keys and indexes on the
+ * walk's stack, made into text ("$.items[2].price") only for an error, so
+ * a valid document costs no formatting. */
+typedef struct serializers_path {
+    const struct serializers_path *up;
+    const char *key; /* NULL: an array index */
+    size_t idx;
+} serializers_path_t;
+void serializers_path_text(const serializers_path_t *p, char *out, size_t outsz);
 /* A double from to_json's forms: a number, or "NaN", "Infinity",
  * "-Infinity". 0, or -1 when v is none of them. */
 int serializers_json_real(const struct json_t *v, double *out);

@@ -24,29 +24,6 @@
 
 #include "serializers_avro.h"
 
-static int json_depth_ok(const json_t *v, int depth)
-{
-    if (depth > SERIALIZERS_MAX_DEPTH)
-        return 0;
-    size_t i;
-    json_t *x;
-    const char *k;
-    if (json_is_array(v)) {
-        json_array_foreach((json_t *)v, i, x)
-        {
-            if (!json_depth_ok(x, depth + 1))
-                return 0;
-        }
-    } else if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, x)
-        {
-            if (!json_depth_ok(x, depth + 1))
-                return 0;
-        }
-    }
-    return 1;
-}
-
 static int avro_compile(void *self, const char *schema, size_t len, void **compiled, char *err,
                         size_t errsz)
 {
@@ -61,7 +38,7 @@ static int avro_compile(void *self, const char *schema, size_t len, void **compi
     if (!j)
         return serializers_errf(err, errsz, "schema is not JSON: %s (line %d column %d)", je.text,
                                 je.line, je.column);
-    if (!json_depth_ok(j, 0)) {
+    if (!serializers_json_depth_ok(j, 0)) {
         json_decref(j);
         return serializers_errf(err, errsz, "schema nested deeper than %d", SERIALIZERS_MAX_DEPTH);
     }
@@ -273,16 +250,7 @@ static int read_value(rd_t *r, avro_schema_t s, int depth, json_t **out)
         uint64_t bits = 0; /* little-endian IEEE 754 */
         for (int i = is_float ? 3 : 7; i >= 0; i--)
             bits = bits << 8 | r->p[at + (size_t)i];
-        double d;
-        if (is_float) {
-            uint32_t b32 = (uint32_t)bits;
-            float f;
-            memcpy(&f, &b32, sizeof f);
-            d = f;
-        } else {
-            memcpy(&d, &bits, sizeof d);
-        }
-        return put(r, out, serializers_real_json(d));
+        return put(r, out, serializers_real_json(serializers_avro_real_of(bits, is_float)));
     }
     case AVRO_BYTES:
     case AVRO_STRING: {

@@ -32,13 +32,6 @@
  * walks the schema's JSON, and an array of records would repeat it. */
 #define AW_DEFAULTS_CACHE 32
 
-/* Where in the document a value is (text built only for an error). */
-typedef struct apath {
-    const struct apath *up;
-    const char *key; /* NULL: an array index */
-    size_t idx;
-} apath_t;
-
 typedef struct aw {
     uint8_t *p;
     size_t len, cap;
@@ -53,27 +46,12 @@ typedef struct aw {
     size_t errsz;
 } aw_t;
 
-static void path_text(const apath_t *p, char *out, size_t outsz)
-{
-    const apath_t *chain[SERIALIZERS_MAX_DEPTH + 8];
-    int n = 0;
-    for (; p && n < (int)(sizeof chain / sizeof chain[0]); p = p->up)
-        chain[n++] = p;
-    size_t o = (size_t)snprintf(out, outsz, "$");
-    while (n-- > 0 && o < outsz) {
-        if (chain[n]->key)
-            o += (size_t)snprintf(out + o, outsz - o, ".%s", chain[n]->key);
-        else
-            o += (size_t)snprintf(out + o, outsz - o, "[%zu]", chain[n]->idx);
-    }
-}
-
-static int fail(aw_t *w, const apath_t *at, int in_default, const char *fmt, ...)
+static int fail(aw_t *w, const serializers_path_t *at, int in_default, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static int fail(aw_t *w, const apath_t *at, int in_default, const char *fmt, ...)
+static int fail(aw_t *w, const serializers_path_t *at, int in_default, const char *fmt, ...)
 {
     char where[256], what[400];
-    path_text(at, where, sizeof where);
+    serializers_path_text(at, where, sizeof where);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
@@ -123,16 +101,8 @@ static int put_long(aw_t *w, int64_t v)
 static int put_real(aw_t *w, double d, int is_float)
 {
     uint8_t b[8];
-    uint64_t bits;
+    uint64_t bits = serializers_avro_bits_of(d, is_float);
     size_t n = is_float ? 4 : 8;
-    if (is_float) {
-        float f = (float)d;
-        uint32_t b32;
-        memcpy(&b32, &f, sizeof b32);
-        bits = b32;
-    } else {
-        memcpy(&bits, &d, sizeof bits);
-    }
     for (size_t i = 0; i < n; i++)
         b[i] = (uint8_t)(bits >> (8 * i));
     return put(w, b, n);
@@ -140,7 +110,7 @@ static int put_real(aw_t *w, double d, int is_float)
 
 /* A bytes or fixed value: each code point of s is one byte. *n gets the
  * byte count; the bytes are written when write is set. */
-static int put_code_points(aw_t *w, const json_t *v, const apath_t *at, int in_default,
+static int put_code_points(aw_t *w, const json_t *v, const serializers_path_t *at, int in_default,
                            size_t *n, int write)
 {
     const unsigned char *s = (const unsigned char *)json_string_value(v);
@@ -285,10 +255,10 @@ static json_t *field_default(aw_t *w, avro_schema_t rec, const char *name)
     return NULL;
 }
 
-static int write_value(aw_t *w, avro_schema_t s, json_t *v, const apath_t *at, int depth,
+static int write_value(aw_t *w, avro_schema_t s, json_t *v, const serializers_path_t *at, int depth,
                        int in_default);
 
-static int write_union(aw_t *w, avro_schema_t s, json_t *v, const apath_t *at, int depth,
+static int write_union(aw_t *w, avro_schema_t s, json_t *v, const serializers_path_t *at, int depth,
                        int in_default)
 {
     size_t n = avro_schema_union_size(s);
@@ -323,7 +293,7 @@ static int write_union(aw_t *w, avro_schema_t s, json_t *v, const apath_t *at, i
         avro_schema_t b = avro_schema_union_branch(s, (int)i);
         if (!branch_is(b, key))
             continue;
-        apath_t sub = {at, key, 0};
+        serializers_path_t sub = {at, key, 0};
         if (put_long(w, (int64_t)i) != OD_OK)
             return OD_ERR_INVALID;
         return write_value(w, b, bv, &sub, depth + 1, in_default);
@@ -333,8 +303,8 @@ static int write_union(aw_t *w, avro_schema_t s, json_t *v, const apath_t *at, i
                 names);
 }
 
-static int write_record(aw_t *w, avro_schema_t s, json_t *v, const apath_t *at, int depth,
-                        int in_default)
+static int write_record(aw_t *w, avro_schema_t s, json_t *v, const serializers_path_t *at,
+                        int depth, int in_default)
 {
     const char *rname = avro_schema_name(s);
     if (!json_is_object(v))
@@ -345,14 +315,14 @@ static int write_record(aw_t *w, avro_schema_t s, json_t *v, const apath_t *at, 
     json_object_foreach(v, k, x)
     {
         if (avro_schema_record_field_get_index(s, k) < 0) {
-            apath_t sub = {at, k, 0};
+            serializers_path_t sub = {at, k, 0};
             return fail(w, &sub, in_default, "record %s has no field '%s'", rname, k);
         }
     }
     size_t n = avro_schema_record_size(s);
     for (size_t i = 0; i < n; i++) {
         const char *fname = avro_schema_record_field_name(s, (int)i);
-        apath_t sub = {at, fname, 0};
+        serializers_path_t sub = {at, fname, 0};
         json_t *fv = json_object_get(v, fname);
         int from_default = in_default;
         if (!fv) {
@@ -369,7 +339,7 @@ static int write_record(aw_t *w, avro_schema_t s, json_t *v, const apath_t *at, 
     return OD_OK;
 }
 
-static int write_items(aw_t *w, avro_schema_t s, json_t *v, const apath_t *at, int depth,
+static int write_items(aw_t *w, avro_schema_t s, json_t *v, const serializers_path_t *at, int depth,
                        int in_default)
 {
     int is_map = avro_typeof(s) == AVRO_MAP;
@@ -386,14 +356,14 @@ static int write_items(aw_t *w, avro_schema_t s, json_t *v, const apath_t *at, i
         json_t *x;
         json_object_keylen_foreach(v, k, kl, x)
         {
-            apath_t sub = {at, k, 0};
+            serializers_path_t sub = {at, k, 0};
             if (put_long(w, (int64_t)kl) != OD_OK || put(w, k, kl) != OD_OK ||
                 write_value(w, avro_schema_map_values(s), x, &sub, depth + 1, in_default) != OD_OK)
                 return OD_ERR_INVALID;
         }
     } else {
         for (size_t i = 0; i < n; i++) {
-            apath_t sub = {at, NULL, i};
+            serializers_path_t sub = {at, NULL, i};
             if (write_value(w, avro_schema_array_items(s), json_array_get(v, i), &sub, depth + 1,
                             in_default) != OD_OK)
                 return OD_ERR_INVALID;
@@ -402,7 +372,7 @@ static int write_items(aw_t *w, avro_schema_t s, json_t *v, const apath_t *at, i
     return put_long(w, 0);
 }
 
-static int write_value(aw_t *w, avro_schema_t s, json_t *v, const apath_t *at, int depth,
+static int write_value(aw_t *w, avro_schema_t s, json_t *v, const serializers_path_t *at, int depth,
                        int in_default)
 {
     if (depth > SERIALIZERS_MAX_DEPTH)

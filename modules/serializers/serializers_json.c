@@ -169,55 +169,12 @@ static size_t utf8_chars(const char *s, size_t n)
     return c;
 }
 
-static int depth_ok(const json_t *v, int depth)
-{
-    if (depth > SERIALIZERS_MAX_DEPTH)
-        return 0;
-    if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++)
-            if (!depth_ok(json_array_get(v, i), depth + 1))
-                return 0;
-    } else if (json_is_object(v)) {
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)v, k, x)
-        {
-            if (!depth_ok(x, depth + 1))
-                return 0;
-        }
-    }
-    return 1;
-}
-
-/* Where in the document a check is: built into text only for an error, so
- * a valid document costs no formatting. */
-typedef struct jpath {
-    const struct jpath *up;
-    const char *key; /* NULL: an array index */
-    size_t idx;
-} jpath_t;
-
-static void path_text(const jpath_t *p, char *out, size_t outsz)
-{
-    const jpath_t *chain[SERIALIZERS_MAX_DEPTH + 2];
-    int n = 0;
-    for (; p && n < SERIALIZERS_MAX_DEPTH + 2; p = p->up)
-        chain[n++] = p;
-    size_t o = (size_t)snprintf(out, outsz, "$");
-    while (n-- > 0 && o < outsz) {
-        if (chain[n]->key)
-            o += (size_t)snprintf(out + o, outsz - o, ".%s", chain[n]->key);
-        else
-            o += (size_t)snprintf(out + o, outsz - o, "[%zu]", chain[n]->idx);
-    }
-}
-
-static int doc_err(char *err, size_t errsz, const jpath_t *at, const char *fmt, ...)
+static int doc_err(char *err, size_t errsz, const serializers_path_t *at, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static int doc_err(char *err, size_t errsz, const jpath_t *at, const char *fmt, ...)
+static int doc_err(char *err, size_t errsz, const serializers_path_t *at, const char *fmt, ...)
 {
     char where[200], what[200];
-    path_text(at, where, sizeof(where));
+    serializers_path_text(at, where, sizeof(where));
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
@@ -225,7 +182,8 @@ static int doc_err(char *err, size_t errsz, const jpath_t *at, const char *fmt, 
     return serializers_errf(err, errsz, "%s: %s", where, what);
 }
 
-static int check_doc(const json_t *s, const json_t *v, const jpath_t *at, char *err, size_t errsz)
+static int check_doc(const json_t *s, const json_t *v, const serializers_path_t *at, char *err,
+                     size_t errsz)
 {
     if (json_is_true(s))
         return OD_OK;
@@ -277,7 +235,7 @@ static int check_doc(const json_t *s, const json_t *v, const jpath_t *at, char *
             return doc_err(err, errsz, at, "more items than maxItems");
         json_t *items = json_object_get(s, "items");
         for (size_t i = 0; items && i < n; i++) {
-            jpath_t sub = {at, NULL, i};
+            serializers_path_t sub = {at, NULL, i};
             if (check_doc(items, json_array_get(v, i), &sub, err, errsz) != OD_OK)
                 return OD_ERR_INVALID;
         }
@@ -294,7 +252,7 @@ static int check_doc(const json_t *s, const json_t *v, const jpath_t *at, char *
         json_t *x;
         json_object_foreach((json_t *)v, k, x)
         {
-            jpath_t sub = {at, k, 0};
+            serializers_path_t sub = {at, k, 0};
             json_t *ps = props ? json_object_get(props, k) : NULL;
             if (!ps && addl && json_is_false(addl))
                 return doc_err(err, errsz, &sub, "property not allowed (additionalProperties "
@@ -317,7 +275,7 @@ static int read_doc(void *compiled, const uint8_t *data, size_t len, json_t **ou
     if (!v)
         return serializers_errf(err, errsz, "not JSON: %s at byte %d", je.text, je.position);
     int rc = OD_OK;
-    if (!depth_ok(v, 0))
+    if (!serializers_json_depth_ok(v, 0))
         rc = serializers_errf(err, errsz, "JSON nested deeper than %d", SERIALIZERS_MAX_DEPTH);
     else if (compiled)
         rc = check_doc(compiled, v, NULL, err, errsz);

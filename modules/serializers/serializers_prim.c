@@ -185,7 +185,7 @@ static int double_to_json(void *self, void *compiled, const uint8_t *data, size_
 
 /* ---- from_json: one JSON scalar as the format's bytes ---- */
 
-static int json_depth_ok(const json_t *v, int depth)
+int serializers_json_depth_ok(const json_t *v, int depth)
 {
     if (depth > SERIALIZERS_MAX_DEPTH)
         return 0;
@@ -195,13 +195,13 @@ static int json_depth_ok(const json_t *v, int depth)
     if (json_is_array(v)) {
         json_array_foreach((json_t *)v, i, x)
         {
-            if (!json_depth_ok(x, depth + 1))
+            if (!serializers_json_depth_ok(x, depth + 1))
                 return 0;
         }
     } else if (json_is_object(v)) {
         json_object_foreach((json_t *)v, k, x)
         {
-            if (!json_depth_ok(x, depth + 1))
+            if (!serializers_json_depth_ok(x, depth + 1))
                 return 0;
         }
     }
@@ -224,12 +224,29 @@ json_t *serializers_parse_json(const char *json, size_t len, char *err, size_t e
         serializers_errf(err, errsz, "not JSON: %s at byte %d", je.text, je.position);
         return NULL;
     }
-    if (!json_depth_ok(v, 0)) {
+    if (!serializers_json_depth_ok(v, 0)) {
         json_decref(v);
         serializers_errf(err, errsz, "JSON nested deeper than %d", SERIALIZERS_MAX_DEPTH);
         return NULL;
     }
     return v;
+}
+
+void serializers_path_text(const serializers_path_t *p, char *out, size_t outsz)
+{
+    /* deeper than any document (SERIALIZERS_MAX_DEPTH) with room for the
+     * few steps a schema's own nesting adds (Avro's defaults) */
+    const serializers_path_t *chain[SERIALIZERS_MAX_DEPTH + 8];
+    int n = 0;
+    for (; p && n < (int)(sizeof chain / sizeof chain[0]); p = p->up)
+        chain[n++] = p;
+    size_t o = (size_t)snprintf(out, outsz, "$");
+    while (n-- > 0 && o < outsz) {
+        if (chain[n]->key)
+            o += (size_t)snprintf(out + o, outsz - o, ".%s", chain[n]->key);
+        else
+            o += (size_t)snprintf(out + o, outsz - o, "[%zu]", chain[n]->idx);
+    }
 }
 
 const char *serializers_json_kind(const json_t *v)

@@ -25,16 +25,6 @@
 #include "serializers.h"
 #include "serializers_proto_int.h"
 
-static char *dup_n(const uint8_t *p, size_t n)
-{
-    char *s = malloc(n + 1);
-    if (s) {
-        memcpy(s, p, n);
-        s[n] = 0;
-    }
-    return s;
-}
-
 static void schema_free(pschema_t *s)
 {
     proto_desc_free(s);
@@ -59,14 +49,10 @@ static int add_field(pmsg_t *m, wr_t f, char *err, size_t errsz)
     if (m->nfields == PROTO_MAX_FIELDS)
         return serializers_errf(err, errsz, "message %s has more than %d fields", m->full,
                                 PROTO_MAX_FIELDS);
-    if (m->nfields == m->cap) {
-        size_t c = m->cap ? m->cap * 2 : 8;
-        pfield_t *g = realloc(m->fields, c * sizeof(*g));
-        if (!g)
-            return serializers_errf(err, errsz, "out of memory");
-        m->fields = g;
-        m->cap = c;
-    }
+    pfield_t *g = proto_desc_grow(m->fields, m->nfields, &m->cap, 8, sizeof(*g));
+    if (!g)
+        return serializers_errf(err, errsz, "out of memory");
+    m->fields = g;
     pfield_t *fd = &m->fields[m->nfields];
     memset(fd, 0, sizeof(*fd));
     fd->msg = fd->oneof = fd->packed = fd->enm = -1;
@@ -77,7 +63,7 @@ static int add_field(pmsg_t *m, wr_t f, char *err, size_t errsz)
     uint64_t v = 0;
     while ((rc = rd_field(&f, &num, &wt, &sub, &v)) == 1) {
         if (num == 1 && wt == 2 && !fd->name)
-            fd->name = dup_n(sub.p, sub.len);
+            fd->name = proto_desc_dup(sub);
         else if (num == 3 && wt == 0)
             fd->number = (uint32_t)v;
         else if (num == 4 && wt == 0)
@@ -85,7 +71,7 @@ static int add_field(pmsg_t *m, wr_t f, char *err, size_t errsz)
         else if (num == 5 && wt == 0)
             fd->type = (int)v;
         else if (num == 6 && wt == 2 && !fd->type_name)
-            fd->type_name = dup_n(sub.p, sub.len);
+            fd->type_name = proto_desc_dup(sub);
         else if (proto_desc_field(fd, num, wt, sub, v) < 0)
             rc = -2;
     }
@@ -117,25 +103,17 @@ static int add_message(pschema_t *s, const char *prefix, wr_t d, int depth, int 
                                 SERIALIZERS_MAX_DEPTH);
     if (s->nmsgs == PROTO_MAX_MESSAGES)
         return serializers_errf(err, errsz, "more than %d message types", PROTO_MAX_MESSAGES);
+    char name[PROTO_MAX_NAME];
+    if (proto_desc_type_name(d, prefix, name) < 0)
+        return serializers_errf(err, errsz, "a message type without a name");
+    pmsg_t *g = proto_desc_grow(s->msgs, s->nmsgs, &s->cap, 16, sizeof(*g));
+    if (!g)
+        return serializers_errf(err, errsz, "out of memory");
+    s->msgs = g;
     uint32_t num;
     int wt, rc;
     uint64_t val;
-    wr_t sub, scan = d;
-    char name[512] = "";
-    while ((rc = rd_field(&scan, &num, &wt, &sub, &val)) == 1)
-        if (num == 1 && wt == 2 && sub.len < 256)
-            snprintf(name, sizeof(name), "%s%s%.*s", prefix, prefix[0] ? "." : "", (int)sub.len,
-                     (const char *)sub.p);
-    if (rc < 0 || !name[0])
-        return serializers_errf(err, errsz, "a message type without a name");
-    if (s->nmsgs == s->cap) {
-        size_t c = s->cap ? s->cap * 2 : 16;
-        pmsg_t *g = realloc(s->msgs, c * sizeof(*g));
-        if (!g)
-            return serializers_errf(err, errsz, "out of memory");
-        s->msgs = g;
-        s->cap = c;
-    }
+    wr_t sub;
     size_t idx = s->nmsgs++;
     memset(&s->msgs[idx], 0, sizeof(pmsg_t));
     s->msgs[idx].full = strdup(name);
@@ -161,17 +139,6 @@ static int add_message(pschema_t *s, const char *prefix, wr_t d, int depth, int 
     return rc < 0 ? serializers_errf(err, errsz, "malformed message type %s", name) : 0;
 }
 
-static int b64_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 /* Standard base64 with padding (whitespace skipped); NULL when it is not. */
 static uint8_t *b64_decode(const char *in, size_t len, size_t *out_len)
 {
@@ -184,7 +151,7 @@ static uint8_t *b64_decode(const char *in, size_t len, size_t *out_len)
         unsigned char c = (unsigned char)in[i];
         if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
             continue;
-        int v = c == '=' ? 0 : b64_val(c);
+        int v = c == '=' ? 0 : proto_b64_digit(c, 0);
         if (v < 0 || (pad && c != '=')) {
             free(out);
             return NULL;
@@ -328,19 +295,9 @@ static void proto_free(void *self, void *compiled)
     schema_free(compiled);
 }
 
-static int scalar_wt(int type)
-{
-    switch (type) {
-    case T_DOUBLE: case T_FIXED64: case T_SFIXED64: return 1;
-    case T_FLOAT: case T_FIXED32: case T_SFIXED32: return 5;
-    case T_STRING: case T_BYTES: case T_MESSAGE: return 2;
-    default: return 0;
-    }
-}
-
 static int packed_ok(int type, wr_t sub)
 {
-    int wt = scalar_wt(type);
+    int wt = proto_wire_type(type);
     if (wt == 1)
         return sub.len % 8 == 0;
     if (wt == 5)
@@ -453,7 +410,7 @@ static int put_field(json_t *obj, const pfield_t *f, json_t *v, char *err, size_
 /* A packed repeated scalar field: each element into obj. */
 static int put_packed(json_t *obj, const pfield_t *f, wr_t sub, char *err, size_t errsz)
 {
-    int wt = scalar_wt(f->type);
+    int wt = proto_wire_type(f->type);
     while (sub.pos < sub.len) {
         uint64_t v = 0;
         const uint8_t *at = sub.p + sub.pos;
@@ -492,7 +449,7 @@ static int walk(const pschema_t *s, int mi, wr_t r, int depth, json_t *out, char
         if (!f)
             continue; /* an unknown field, well-formed */
         seen[k] = 1;
-        int want = scalar_wt(f->type);
+        int want = proto_wire_type(f->type);
         if (wt != want) {
             if (!(wt == 2 && f->label == 3 && want != 2 && packed_ok(f->type, sub)))
                 return serializers_errf(err, errsz, "%s.%s (field %u): wire type %d, the "

@@ -13,30 +13,60 @@
 #include "serializers.h"
 #include "serializers_proto_int.h"
 
-static char *dup_n(const uint8_t *p, size_t n)
+char *proto_desc_dup(wr_t sub)
 {
-    char *s = malloc(n + 1);
+    char *s = malloc(sub.len + 1);
     if (s) {
-        memcpy(s, p, n);
-        s[n] = 0;
+        memcpy(s, sub.p, sub.len);
+        s[sub.len] = 0;
     }
     return s;
+}
+
+int proto_desc_type_name(wr_t d, const char *prefix, char name[PROTO_MAX_NAME])
+{
+    uint32_t num;
+    int wt, rc;
+    uint64_t val;
+    wr_t sub;
+    name[0] = 0;
+    while ((rc = rd_field(&d, &num, &wt, &sub, &val)) == 1)
+        if (num == 1 && wt == 2 && sub.len < 256)
+            snprintf(name, PROTO_MAX_NAME, "%s%s%.*s", prefix, prefix[0] ? "." : "",
+                     (int)sub.len, (const char *)sub.p);
+    return rc < 0 || !name[0] ? -1 : 0;
+}
+
+void *proto_desc_grow(void *arr, size_t n, size_t *cap, size_t first, size_t elem)
+{
+    if (n < *cap)
+        return arr;
+    size_t c = *cap ? *cap * 2 : first;
+    void *g = realloc(arr, c * elem);
+    if (g)
+        *cap = c;
+    return g;
+}
+
+void proto_desc_bool_option(wr_t options, uint32_t number, int *flag)
+{
+    uint32_t on;
+    int owt;
+    wr_t osub;
+    uint64_t ov = 0;
+    while (rd_field(&options, &on, &owt, &osub, &ov) == 1)
+        if (on == number && owt == 0)
+            *flag = ov != 0;
 }
 
 int proto_desc_field(pfield_t *fd, uint32_t num, int wt, wr_t sub, uint64_t val)
 {
     if (num == 8 && wt == 2) { /* FieldOptions: packed = 2 */
-        uint32_t on;
-        int owt;
-        wr_t osub;
-        uint64_t ov = 0;
-        while (rd_field(&sub, &on, &owt, &osub, &ov) == 1)
-            if (on == 2 && owt == 0)
-                fd->packed = ov != 0;
+        proto_desc_bool_option(sub, 2, &fd->packed);
     } else if (num == 9 && wt == 0 && val < PROTO_MAX_FIELDS) {
         fd->oneof = (int)val;
     } else if (num == 10 && wt == 2 && !fd->json_name) {
-        if (!(fd->json_name = dup_n(sub.p, sub.len)))
+        if (!(fd->json_name = proto_desc_dup(sub)))
             return -1;
     }
     return 0;
@@ -47,14 +77,10 @@ static int add_value(penum_t *e, wr_t v, char *err, size_t errsz)
     if (e->nvalues == PROTO_MAX_ENUM_VALUES)
         return serializers_errf(err, errsz, "enum %s has more than %d values", e->full,
                                 PROTO_MAX_ENUM_VALUES);
-    if (e->nvalues == e->cap) {
-        size_t c = e->cap ? e->cap * 2 : 8;
-        penum_value_t *g = realloc(e->values, c * sizeof(*g));
-        if (!g)
-            return serializers_errf(err, errsz, "out of memory");
-        e->values = g;
-        e->cap = c;
-    }
+    penum_value_t *g = proto_desc_grow(e->values, e->nvalues, &e->cap, 8, sizeof(*g));
+    if (!g)
+        return serializers_errf(err, errsz, "out of memory");
+    e->values = g;
     penum_value_t *ev = &e->values[e->nvalues++];
     memset(ev, 0, sizeof(*ev));
     uint32_t num;
@@ -62,7 +88,7 @@ static int add_value(penum_t *e, wr_t v, char *err, size_t errsz)
     wr_t sub;
     uint64_t val = 0;
     while ((rc = rd_field(&v, &num, &wt, &sub, &val)) == 1) {
-        if (num == 1 && wt == 2 && !ev->name && !(ev->name = dup_n(sub.p, sub.len)))
+        if (num == 1 && wt == 2 && !ev->name && !(ev->name = proto_desc_dup(sub)))
             return serializers_errf(err, errsz, "out of memory");
         if (num == 2 && wt == 0)
             ev->number = (int32_t)(uint32_t)val;
@@ -76,25 +102,17 @@ int proto_desc_enum(pschema_t *s, const char *prefix, wr_t d, char *err, size_t 
 {
     if (s->nenums == PROTO_MAX_ENUMS)
         return serializers_errf(err, errsz, "more than %d enum types", PROTO_MAX_ENUMS);
+    char name[PROTO_MAX_NAME];
+    if (proto_desc_type_name(d, prefix, name) < 0)
+        return serializers_errf(err, errsz, "an enum type without a name");
+    penum_t *g = proto_desc_grow(s->enums, s->nenums, &s->ecap, 8, sizeof(*g));
+    if (!g)
+        return serializers_errf(err, errsz, "out of memory");
+    s->enums = g;
     uint32_t num;
     int wt, rc;
     uint64_t val;
-    wr_t sub, scan = d;
-    char name[512] = "";
-    while ((rc = rd_field(&scan, &num, &wt, &sub, &val)) == 1)
-        if (num == 1 && wt == 2 && sub.len < 256)
-            snprintf(name, sizeof(name), "%s%s%.*s", prefix, prefix[0] ? "." : "", (int)sub.len,
-                     (const char *)sub.p);
-    if (rc < 0 || !name[0])
-        return serializers_errf(err, errsz, "an enum type without a name");
-    if (s->nenums == s->ecap) {
-        size_t c = s->ecap ? s->ecap * 2 : 8;
-        penum_t *g = realloc(s->enums, c * sizeof(*g));
-        if (!g)
-            return serializers_errf(err, errsz, "out of memory");
-        s->enums = g;
-        s->ecap = c;
-    }
+    wr_t sub;
     penum_t *e = &s->enums[s->nenums++];
     memset(e, 0, sizeof(*e));
     if (!(e->full = strdup(name)))
@@ -110,15 +128,8 @@ int proto_desc_message(pschema_t *s, size_t mi, const char *full, uint32_t num, 
 {
     if (num == 4 && wt == 2)
         return proto_desc_enum(s, full, sub, err, errsz);
-    if (num == 7 && wt == 2) { /* MessageOptions: map_entry = 7 */
-        uint32_t on;
-        int owt;
-        wr_t osub;
-        uint64_t ov = 0;
-        while (rd_field(&sub, &on, &owt, &osub, &ov) == 1)
-            if (on == 7 && owt == 0)
-                s->msgs[mi].map_entry = ov != 0;
-    }
+    if (num == 7 && wt == 2) /* MessageOptions: map_entry = 7 */
+        proto_desc_bool_option(sub, 7, &s->msgs[mi].map_entry);
     return OD_OK;
 }
 

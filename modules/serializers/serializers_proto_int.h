@@ -1,8 +1,10 @@
 /* serializers_proto_int.h - what the protobuf serializer's files share:
  * the compiled descriptor (serializers_proto.c reads the message types
  * for validate and to_json; serializers_proto_desc.c adds what from_json
- * needs: enum names, JSON names, oneofs, map entries, field order) and the
- * bounded wire-format reader both walk descriptors and records with. */
+ * needs: enum names, JSON names, oneofs, map entries, field order), the
+ * bounded wire-format reader both walk descriptors and records with, and
+ * the pieces of descriptor reading and of the wire format all three files
+ * use (type names, array growth, wire types, base64 digits). */
 #ifndef SERIALIZERS_PROTO_INT_H
 #define SERIALIZERS_PROTO_INT_H
 
@@ -131,7 +133,52 @@ static inline int rd_field(wr_t *r, uint32_t *num, int *wt, wr_t *sub, uint64_t 
     }
 }
 
-/* ---- serializers_proto_desc.c: the descriptor beyond validate's needs ---- */
+/* The wire type a field of a declared type is written in (packed runs of
+ * repeated scalars aside). */
+static inline int proto_wire_type(int type)
+{
+    switch (type) {
+    case T_DOUBLE: case T_FIXED64: case T_SFIXED64: return 1;
+    case T_FLOAT: case T_FIXED32: case T_SFIXED32: return 5;
+    case T_STRING: case T_BYTES: case T_MESSAGE: return 2;
+    default: return 0;
+    }
+}
+
+/* A base64 digit's value, -1 for none: the standard alphabet, and with
+ * url_safe also the URL-safe one ('-', '_'), which proto3's JSON accepts. */
+static inline int proto_b64_digit(unsigned char c, int url_safe)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || (url_safe && c == '-'))
+        return 62;
+    return c == '/' || (url_safe && c == '_') ? 63 : -1;
+}
+
+/* ---- serializers_proto_desc.c: reading descriptors ---- */
+
+/* Longest qualified type name kept ("pkg.Outer.Inner"). */
+#define PROTO_MAX_NAME 512
+
+/* sub's bytes as a NUL-terminated string (malloc'd), NULL out of memory. */
+char *proto_desc_dup(wr_t sub);
+/* The name (field 1) of a DescriptorProto or EnumDescriptorProto d,
+ * qualified by prefix (a package or an enclosing type; "" for none), into
+ * name; 0, or -1 when d is malformed or has no name under 256 bytes. */
+int proto_desc_type_name(wr_t d, const char *prefix, char name[PROTO_MAX_NAME]);
+/* Room for element n of arr (capacity *cap, first first elements of elem
+ * bytes, doubling): arr itself or its new place, NULL out of memory (arr
+ * untouched). */
+void *proto_desc_grow(void *arr, size_t n, size_t *cap, size_t first, size_t elem);
+/* The bool option number of an options message (FieldOptions,
+ * MessageOptions) into *flag when it is there. */
+void proto_desc_bool_option(wr_t options, uint32_t number, int *flag);
+
 
 /* A FieldDescriptorProto field add_field does not read itself (options,
  * oneof_index, json_name) into fd; 0, or -1 out of memory. */

@@ -310,27 +310,6 @@ static int put_scalar_bits(enc_t *e, int type, uint64_t bits)
     }
 }
 
-static int wire_type(int type)
-{
-    switch (type) {
-    case T_DOUBLE: case T_FIXED64: case T_SFIXED64: return 1;
-    case T_FLOAT: case T_FIXED32: case T_SFIXED32: return 5;
-    case T_STRING: case T_BYTES: case T_MESSAGE: return 2;
-    default: return 0;
-    }
-}
-
-static int b64_digit(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '+' || c == '-' ? 62 : c == '/' || c == '_' ? 63 : -1;
-}
-
 /* base64 in place of its own text (the output is shorter): the standard
  * or URL-safe alphabet, padding optional but, if there, correct. */
 static int b64_decode(enc_t *e, const char *t, size_t n, uint8_t *out, size_t *out_len)
@@ -343,7 +322,7 @@ static int b64_decode(enc_t *e, const char *t, size_t n, uint8_t *out, size_t *o
     uint32_t acc = 0;
     size_t o = 0, bits = 0;
     for (size_t i = 0; i < body; i++) {
-        int d = b64_digit((unsigned char)t[i]);
+        int d = proto_b64_digit((unsigned char)t[i], 1);
         if (d < 0)
             return fail(e, "invalid base64 character at offset %zu", i);
         acc = acc << 6 | (uint32_t)d;
@@ -395,7 +374,7 @@ static int put_value(enc_t *e, const pfield_t *f, const json_t *v, int depth)
     default: {
         uint64_t bits;
         if (scalar_bits(e, f, v, &bits) != OD_OK ||
-            put_tag(e, f->number, wire_type(f->type)) != OD_OK)
+            put_tag(e, f->number, proto_wire_type(f->type)) != OD_OK)
             return OD_ERR_INVALID;
         return put_scalar_bits(e, f->type, bits);
     }
@@ -430,8 +409,9 @@ static int put_map(enc_t *e, const pfield_t *f, const json_t *obj, int depth)
             if (strcmp(key, "true") != 0 && strcmp(key, "false") != 0)
                 return fail(e, "a bool map key is \"true\" or \"false\"");
             kj = json_boolean(key[0] == 't');
-        } else if (kf->type == T_STRING || (wire_type(kf->type) != 2 && kf->type != T_FLOAT &&
-                                            kf->type != T_DOUBLE && kf->type != T_ENUM)) {
+        } else if (kf->type == T_STRING ||
+                   (proto_wire_type(kf->type) != 2 && kf->type != T_FLOAT &&
+                    kf->type != T_DOUBLE && kf->type != T_ENUM)) {
             kj = json_string(key);
         } else {
             return fail(e, "map %s has a key type JSON keys cannot give", entry->full);
@@ -455,7 +435,7 @@ static int put_map(enc_t *e, const pfield_t *f, const json_t *obj, int depth)
 
 static int packs(const pmsg_t *m, const pfield_t *f)
 {
-    return wire_type(f->type) != 2 && (f->packed == 1 || (f->packed == -1 && m->packs));
+    return proto_wire_type(f->type) != 2 && (f->packed == 1 || (f->packed == -1 && m->packs));
 }
 
 /* Field f of message m set to v (not null). */

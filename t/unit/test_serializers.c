@@ -5,24 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../modules/serializers/serializers.h"
+#include "serializers_tap.h"
 #include "tap.h"
-
-static char err[512];
 
 static int val(const od_serializer_ops_t *o, void *c, const void *d, size_t n)
 {
     err[0] = 0;
     return o->validate(NULL, c, d, n, err, sizeof err);
-}
-
-static void *comp(const od_serializer_ops_t *o, const char *schema)
-{
-    void *c = NULL;
-    err[0] = 0;
-    if (o->compile(NULL, schema, schema ? strlen(schema) : 0, &c, err, sizeof err) != OD_OK)
-        return NULL;
-    return c;
 }
 
 static void test_prim(void)
@@ -193,24 +182,10 @@ static const uint8_t shop_desc[] = {
     0x67, 0x18, 0x02, 0x20, 0x01, 0x28, 0x0c, 0x52, 0x03, 0x74, 0x61, 0x67,
 };
 
-static void *proto_schema(const char *msg)
-{
-    size_t n = strlen(msg);
-    char *buf = malloc(n + 1 + sizeof shop_desc);
-    memcpy(buf, msg, n);
-    buf[n] = '\n';
-    memcpy(buf + n + 1, shop_desc, sizeof shop_desc);
-    void *c = NULL;
-    err[0] = 0;
-    int rc = serializers_proto_ops.compile(NULL, buf, n + 1 + sizeof shop_desc, &c, err, sizeof err);
-    free(buf);
-    return rc == OD_OK ? c : NULL;
-}
-
 static void test_proto(void)
 {
     const od_serializer_ops_t *p = &serializers_proto_ops;
-    void *c = proto_schema("shop.Order");
+    void *c = comp_proto("shop.Order", shop_desc, sizeof shop_desc);
     tap_ok(c != NULL, "protobuf: descriptor set compiles %s", err);
     const uint8_t good[] = {0x08, 0x01, 0x12, 0x02, 'a', 'b', 0x1a, 0x02, 0x01, 0x02,
                             0x22, 0x09, 0x09, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f,
@@ -260,14 +235,14 @@ static void test_proto(void)
     }
     tap_ok(val(p, c, chain, cl) != OD_OK && strstr(err, "deeper"), "protobuf: 70 levels: %s", err);
     free(chain);
-    tap_ok(proto_schema("shop.Nope") == NULL && strstr(err, "shop.Nope"),
+    tap_ok(comp_proto("shop.Nope", shop_desc, sizeof shop_desc) == NULL && strstr(err, "shop.Nope"),
            "protobuf: unknown message name: %s", err);
     void *bad = NULL;
     tap_ok(p->compile(NULL, "shop.Order\n\xff\xff", 13, &bad, err, sizeof err) != OD_OK,
            "protobuf: garbage descriptor set: %s", err);
     tap_ok(p->compile(NULL, "shop.Order", 10, &bad, err, sizeof err) != OD_OK,
            "protobuf: no newline: %s", err);
-    void *item = proto_schema("shop.Order.Item");
+    void *item = comp_proto("shop.Order.Item", shop_desc, sizeof shop_desc);
     const uint8_t it[] = {0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x00};
     tap_ok(item && val(p, item, it, sizeof it) == OD_OK, "protobuf: a nested type as the root");
     p->free_compiled(NULL, item);
@@ -374,7 +349,7 @@ static void test_to_json(void)
     a->free_compiled(NULL, c);
 
     const od_serializer_ops_t *p = &serializers_proto_ops;
-    void *pc = proto_schema("shop.Order");
+    void *pc = comp_proto("shop.Order", shop_desc, sizeof shop_desc);
     const uint8_t good[] = {0x08, 0x01, 0x12, 0x02, 'a', 'b', 0x1a, 0x02, 0x01, 0x02,
                             0x22, 0x09, 0x09, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f,
                             0x2a, 0x02, 0x08, 0x02, 0x48, 0x05};

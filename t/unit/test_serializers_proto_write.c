@@ -9,26 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../modules/serializers/serializers.h"
 #include "proto_kinds_desc.h"
+#include "serializers_tap.h"
 #include "tap.h"
 
-static char err[512];
 static const od_serializer_ops_t *P = &serializers_proto_ops;
-
-static void *compile_set(const char *msg)
-{
-    size_t n = strlen(msg);
-    char *buf = malloc(n + 1 + sizeof proto_kinds_set);
-    memcpy(buf, msg, n);
-    buf[n] = '\n';
-    memcpy(buf + n + 1, proto_kinds_set, sizeof proto_kinds_set);
-    void *c = NULL;
-    err[0] = 0;
-    int rc = P->compile(NULL, buf, n + 1 + sizeof proto_kinds_set, &c, err, sizeof err);
-    free(buf);
-    return rc == OD_OK ? c : NULL;
-}
 
 /* from_json of text; NULL with err on failure */
 static uint8_t *fj(void *c, const char *message, const char *text, size_t *n)
@@ -211,7 +196,7 @@ static void test_kinds(void *all)
 
 static void test_legacy(void)
 {
-    void *c = compile_set("legacy.Legacy");
+    void *c = comp_proto("legacy.Legacy", proto_kinds_set, sizeof proto_kinds_set);
     tap_ok(c != NULL, "legacy.Legacy compiles %s", err);
     if (!c)
         return;
@@ -257,7 +242,7 @@ static void test_registry(void)
     tap_ok(!b && strstr(err, "kinds.Nope"), "an unknown message type: %s", err);
     P->free_compiled(NULL, c);
 
-    c = compile_set("kinds.All");
+    c = comp_proto("kinds.All", proto_kinds_set, sizeof proto_kinds_set);
     b = fj(c, "kinds.Second", "{}", &n);
     tap_ok(!b && strstr(err, "kinds.All"), "a named-root schema writes only its type: %s", err);
     b = fj(c, "kinds.All", "{\"f_int32\":1}", &n);
@@ -306,6 +291,73 @@ static char *nest(int pairs, const char *leaf)
     return s;
 }
 
+/* JSON that from_json of kinds.All refuses, and what its error says. */
+static const struct {
+    const char *json, *want, *what;
+} refused_json[] = {
+    {"{\"r_int32\":[[[1]]]}", "$.r_int32[0]: expected an integer", "arrays in arrays"},
+
+    {"{\"f_int32\":\"abc\"}", "$.f_int32: expected an integer", "a word for an integer"},
+    {"{\"f_int32\":1.5}", "$.f_int32: expected an integer", "a fraction for an integer"},
+    {"{\"f_int32\":\" 1\"}", "expected an integer", "a padded integer string"},
+    {"{\"f_bool\":1}", "$.f_bool: expected true or false", "a number for a bool"},
+    {"{\"f_string\":5}", "$.f_string: expected a string", "a number for a string"},
+    {"{\"inner\":5}", "$.inner: expected an object", "a number for a message"},
+    {"{\"r_int32\":5}", "$.r_int32: expected an array", "a scalar for a repeated field"},
+    {"{\"r_inner\":[{\"id\":1},{\"id\":\"x\"}]}", "$.r_inner[1].id: expected an integer",
+     "the path names the element"},
+    {"{\"r_int32\":[1,null]}", "$.r_int32[1]: null", "null in a packed array"},
+    {"{\"r_string\":[null]}", "$.r_string[0]: null", "null in a repeated string"},
+    {"{\"f_double\":\"1e5x\"}", "expected a number", "a bad numeric string"},
+    {"{\"f_double\":\"inf\"}", "expected a number", "strtod's inf is not JSON's"},
+    {"{\"f_double\":true}", "expected a number", "a bool for a double"},
+
+    {"{\"f_int32\":2147483648}", "out of range for int32", "int32 max + 1"},
+    {"{\"f_int32\":-2147483649}", "out of range for int32", "int32 min - 1"},
+    {"{\"f_uint32\":-1}", "out of range for uint32", "a negative uint32"},
+    {"{\"f_uint32\":\"4294967296\"}", "out of range for uint32", "uint32 max + 1"},
+    {"{\"f_int64\":\"9223372036854775808\"}", "out of range for int64", "int64 max + 1"},
+    {"{\"f_int64\":\"-9223372036854775809\"}", "out of range for int64", "int64 min - 1"},
+    {"{\"f_uint64\":\"18446744073709551616\"}", "out of range for uint64",
+     "uint64 max + 1"},
+    {"{\"f_uint64\":\"-1\"}", "out of range for uint64", "a negative uint64"},
+    {"{\"f_fixed64\":1e20}", "out of range for uint64", "1e20 for a fixed64"},
+    {"{\"f_int64\":\"99999999999999999999999999\"}", "out of range", "a 26-digit string"},
+    {"{\"f_uint64\":18446744073709551615}", "not JSON",
+     "uint64 max as a JSON number (past jansson's integers: give a string)"},
+    {"{\"f_float\":1e39}", "out of range for a float", "a float past FLT_MAX"},
+    {"{\"f_enum\":2147483648}", "out of range for int32", "an enum number past int32"},
+
+    {"{\"f_bytes\":\"abc*\"}", "invalid base64 character", "a bad base64 character"},
+    {"{\"f_bytes\":\"a\"}", "invalid base64", "base64 of impossible length"},
+    {"{\"f_bytes\":\"ab=c\"}", "invalid base64", "padding inside base64"},
+    {"{\"f_bytes\":\"ab===\"}", "invalid base64", "too much padding"},
+    {"{\"f_bytes\":\"YQ=\"}", "invalid base64", "padding of a wrong length"},
+    {"{\"f_bytes\":7}", "expected a base64 string", "a number for bytes"},
+
+    {"{\"nope\":1}", "$.nope: kinds.All has no field nope", "an unknown field"},
+    {"{\"inner\":{\"all\":{\"zz\":1}}}", "$.inner.all.zz: kinds.All has no field zz",
+     "an unknown nested field"},
+    {"{\"f_int32\":1,\"fInt32\":2}", "given twice", "a field by both names"},
+    {"{\"f_int32\":1,\"f_int32\":2}", "not JSON", "a duplicate key"},
+    {"{\"c_text\":\"a\",\"c_inner\":{}}", "c_text and c_inner are of one oneof",
+     "two members of a oneof"},
+    {"{\"f_enum\":\"BLUE\"}", "$.f_enum: enum kinds.Color has no value BLUE",
+     "an unknown enum name"},
+    {"{\"f_enum\":true}", "expected an enum value", "a bool for an enum"},
+    {"{\"m_bool\":{\"yes\":\"x\"}}", "$.m_bool[\"yes\"]: a bool map key",
+     "a bool map key that is not true/false"},
+    {"{\"m_int\":{\"x\":{}}}", "$.m_int[\"x\"]: expected an integer",
+     "an int map key that is no integer"},
+    {"{\"m_str\":{\"a\":null}}", "a map value cannot be null", "a null map value"},
+    {"{\"m_int\":[{\"key\":1,\"value\":{\"id\":\"q\"}}]}",
+     "$.m_int[0].value.id: expected an integer", "a map as its entries, a bad value"},
+    {"[1]", "$: expected an object", "an array at the top"},
+    {"null", "$: expected an object", "null at the top"},
+    {"{", "$: not JSON", "truncated JSON"},
+    {"{\"f_string\":\"\\ud800\"}", "not JSON", "a lone surrogate in a string"},
+};
+
 static void test_hostile(void *all)
 {
     char *deep = nest(32, "\"f_int32\":1"); /* 64 levels below the root */
@@ -326,67 +378,8 @@ static void test_hostile(void *all)
     strcpy(arr + k + 2 * big, "}");
     bad(all, arr, "not JSON", "100000 nested arrays (the parser's own limit)");
     free(arr);
-    bad(all, "{\"r_int32\":[[[1]]]}", "$.r_int32[0]: expected an integer", "arrays in arrays");
-
-    bad(all, "{\"f_int32\":\"abc\"}", "$.f_int32: expected an integer", "a word for an integer");
-    bad(all, "{\"f_int32\":1.5}", "$.f_int32: expected an integer", "a fraction for an integer");
-    bad(all, "{\"f_int32\":\" 1\"}", "expected an integer", "a padded integer string");
-    bad(all, "{\"f_bool\":1}", "$.f_bool: expected true or false", "a number for a bool");
-    bad(all, "{\"f_string\":5}", "$.f_string: expected a string", "a number for a string");
-    bad(all, "{\"inner\":5}", "$.inner: expected an object", "a number for a message");
-    bad(all, "{\"r_int32\":5}", "$.r_int32: expected an array", "a scalar for a repeated field");
-    bad(all, "{\"r_inner\":[{\"id\":1},{\"id\":\"x\"}]}", "$.r_inner[1].id: expected an integer",
-        "the path names the element");
-    bad(all, "{\"r_int32\":[1,null]}", "$.r_int32[1]: null", "null in a packed array");
-    bad(all, "{\"r_string\":[null]}", "$.r_string[0]: null", "null in a repeated string");
-    bad(all, "{\"f_double\":\"1e5x\"}", "expected a number", "a bad numeric string");
-    bad(all, "{\"f_double\":\"inf\"}", "expected a number", "strtod's inf is not JSON's");
-    bad(all, "{\"f_double\":true}", "expected a number", "a bool for a double");
-
-    bad(all, "{\"f_int32\":2147483648}", "out of range for int32", "int32 max + 1");
-    bad(all, "{\"f_int32\":-2147483649}", "out of range for int32", "int32 min - 1");
-    bad(all, "{\"f_uint32\":-1}", "out of range for uint32", "a negative uint32");
-    bad(all, "{\"f_uint32\":\"4294967296\"}", "out of range for uint32", "uint32 max + 1");
-    bad(all, "{\"f_int64\":\"9223372036854775808\"}", "out of range for int64", "int64 max + 1");
-    bad(all, "{\"f_int64\":\"-9223372036854775809\"}", "out of range for int64", "int64 min - 1");
-    bad(all, "{\"f_uint64\":\"18446744073709551616\"}", "out of range for uint64",
-        "uint64 max + 1");
-    bad(all, "{\"f_uint64\":\"-1\"}", "out of range for uint64", "a negative uint64");
-    bad(all, "{\"f_fixed64\":1e20}", "out of range for uint64", "1e20 for a fixed64");
-    bad(all, "{\"f_int64\":\"99999999999999999999999999\"}", "out of range", "a 26-digit string");
-    bad(all, "{\"f_uint64\":18446744073709551615}", "not JSON",
-        "uint64 max as a JSON number (past jansson's integers: give a string)");
-    bad(all, "{\"f_float\":1e39}", "out of range for a float", "a float past FLT_MAX");
-    bad(all, "{\"f_enum\":2147483648}", "out of range for int32", "an enum number past int32");
-
-    bad(all, "{\"f_bytes\":\"abc*\"}", "invalid base64 character", "a bad base64 character");
-    bad(all, "{\"f_bytes\":\"a\"}", "invalid base64", "base64 of impossible length");
-    bad(all, "{\"f_bytes\":\"ab=c\"}", "invalid base64", "padding inside base64");
-    bad(all, "{\"f_bytes\":\"ab===\"}", "invalid base64", "too much padding");
-    bad(all, "{\"f_bytes\":\"YQ=\"}", "invalid base64", "padding of a wrong length");
-    bad(all, "{\"f_bytes\":7}", "expected a base64 string", "a number for bytes");
-
-    bad(all, "{\"nope\":1}", "$.nope: kinds.All has no field nope", "an unknown field");
-    bad(all, "{\"inner\":{\"all\":{\"zz\":1}}}", "$.inner.all.zz: kinds.All has no field zz",
-        "an unknown nested field");
-    bad(all, "{\"f_int32\":1,\"fInt32\":2}", "given twice", "a field by both names");
-    bad(all, "{\"f_int32\":1,\"f_int32\":2}", "not JSON", "a duplicate key");
-    bad(all, "{\"c_text\":\"a\",\"c_inner\":{}}", "c_text and c_inner are of one oneof",
-        "two members of a oneof");
-    bad(all, "{\"f_enum\":\"BLUE\"}", "$.f_enum: enum kinds.Color has no value BLUE",
-        "an unknown enum name");
-    bad(all, "{\"f_enum\":true}", "expected an enum value", "a bool for an enum");
-    bad(all, "{\"m_bool\":{\"yes\":\"x\"}}", "$.m_bool[\"yes\"]: a bool map key",
-        "a bool map key that is not true/false");
-    bad(all, "{\"m_int\":{\"x\":{}}}", "$.m_int[\"x\"]: expected an integer",
-        "an int map key that is no integer");
-    bad(all, "{\"m_str\":{\"a\":null}}", "a map value cannot be null", "a null map value");
-    bad(all, "{\"m_int\":[{\"key\":1,\"value\":{\"id\":\"q\"}}]}",
-        "$.m_int[0].value.id: expected an integer", "a map as its entries, a bad value");
-    bad(all, "[1]", "$: expected an object", "an array at the top");
-    bad(all, "null", "$: expected an object", "null at the top");
-    bad(all, "{", "$: not JSON", "truncated JSON");
-    bad(all, "{\"f_string\":\"\\ud800\"}", "not JSON", "a lone surrogate in a string");
+    for (size_t i = 0; i < sizeof refused_json / sizeof refused_json[0]; i++)
+        bad(all, refused_json[i].json, refused_json[i].want, refused_json[i].what);
 
     size_t huge = SERIALIZERS_PROTO_MAX_JSON + 1;
     char *h = malloc(huge);
@@ -473,7 +466,7 @@ static void test_mutations(void *all)
 
 int main(void)
 {
-    void *all = compile_set("kinds.All");
+    void *all = comp_proto("kinds.All", proto_kinds_set, sizeof proto_kinds_set);
     tap_ok(all != NULL, "kinds.All compiles %s", err);
     if (!all)
         return tap_done();

@@ -10,21 +10,11 @@
 
 #include <jansson.h>
 
-#include "../../modules/serializers/serializers.h"
+#include "serializers_tap.h"
 #include "tap.h"
 
-static char err[512];
 static uint8_t *got;
 static size_t got_len;
-
-static void *comp(const od_serializer_ops_t *o, const char *schema)
-{
-    void *c = NULL;
-    err[0] = 0;
-    if (o->compile(NULL, schema, schema ? strlen(schema) : 0, &c, err, sizeof err) != OD_OK)
-        return NULL;
-    return c;
-}
 
 /* from_json of json into got/got_len; OD_OK or the error (in err). */
 static int fj(const od_serializer_ops_t *o, void *c, const char *json)
