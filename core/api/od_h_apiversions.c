@@ -3,6 +3,7 @@
 #include "od_cp_route.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
+#include "od_net.h"
 
 void od_h_api_versions(od_req_t *r, void *body)
 {
@@ -20,7 +21,7 @@ void od_h_api_versions(od_req_t *r, void *body)
     size_t ncp = 0;
     if (r->conn && cp && cp->struct_size >= sizeof(od_controlplane_ops_t) && cp->apis)
         ncp = cp->napis;
-    resp.api_keys = od_arena_calloc(&r->arena, n + ncp, sizeof(*resp.api_keys));
+    resp.api_keys = od_arena_calloc(&r->arena, n + ncp + 1, sizeof(*resp.api_keys));
     if (!resp.api_keys) {
         od_req_drop(r);
         return;
@@ -39,6 +40,15 @@ void od_h_api_versions(od_req_t *r, void *body)
         resp.api_keys[n].api_key = a->api_key;
         resp.api_keys[n].min_version = a->min_version;
         resp.api_keys[n].max_version = a->max_version;
+        n++;
+    }
+    /* Envelope is served on controller listeners only (od_envelope.c), and
+     * Kafka lists it there only. */
+    const od_proto_api_t *env = od_proto_api(OD_API_ENVELOPE);
+    if (env && r->conn && r->conn->listener && r->conn->listener->spec.controller) {
+        resp.api_keys[n].api_key = env->key;
+        resp.api_keys[n].min_version = env->min_ver;
+        resp.api_keys[n].max_version = env->max_ver;
         n++;
     }
     resp.api_keys_count = (int32_t)n;

@@ -345,6 +345,13 @@ int16_t od_gstore_group(od_group_t *g);
  * CompletingRebalance meanwhile. An error returned means done will not run. */
 typedef void (*od_gstored_fn)(od_group_t *g, int16_t error);
 int16_t od_gstore_group_replicated(od_group_t *g, od_gstored_fn done);
+/* Write the group's record and call cb(arg, error) once, when the ISR of
+ * its partition has it or the wait failed (the errors as above), at once
+ * without a replicated log. Unlike od_gstore_group_replicated, cb always
+ * runs, even when the group was freed or moved on meanwhile: arg must not
+ * point into the group. An error returned means cb will not run. */
+typedef void (*od_gstore_then_fn)(void *arg, int16_t error);
+int16_t od_gstore_group_then(od_group_t *g, od_gstore_then_fn cb, void *arg);
 /* The group is being freed: a pending wait forgets it. */
 void od_gstore_detach(od_group_t *g);
 

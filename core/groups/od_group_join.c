@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "od_core.h"
 #include "od_group.h"
 #include "od_proto_gen.h"
 
@@ -131,6 +132,15 @@ void od_group_try_complete(od_group_t *g)
         complete_join(g);
 }
 
+static void empty_stored(void *arg, int16_t ec)
+{
+    char *gid = arg;
+    if (ec != OD_ERR_NONE)
+        od_logf(OD_LOG_WARN, "group %s: the empty group's record was not replicated: %s", gid,
+                od_err_name(ec));
+    free(gid);
+}
+
 static void complete_join(od_group_t *g)
 {
     od_coord_t *c = g->coord;
@@ -159,10 +169,16 @@ static void complete_join(od_group_t *g)
         free(g->leader);
         g->leader = NULL;
         od_group_set_state(g, OD_GS_EMPTY);
-        int16_t ec = od_gstore_group(g);
-        if (ec != OD_ERR_NONE)
+        /* No one waits for this record; as Kafka, a failure (seen once
+         * the ISR has it or not) is only logged: the previous generation
+         * becomes active again after a failover, and it times out. */
+        char *gid = strdup(g->id);
+        int16_t ec = gid ? od_gstore_group_then(g, empty_stored, gid) : OD_ERR_UNKNOWN_SERVER_ERROR;
+        if (ec != OD_ERR_NONE) {
+            free(gid);
             od_logf(OD_LOG_WARN, "group %s: storing the empty group failed: %s", g->id,
                     od_err_name(ec));
+        }
         od_logf(OD_LOG_INFO, "group %s: generation %d is empty", g->id, g->generation);
         return;
     }
@@ -240,7 +256,102 @@ static void update_member_and_rebalance(od_group_t *g, od_gmember_t *m, const od
     maybe_prepare_rebalance(g, "a member rejoined with new metadata or as the leader");
 }
 
-/* KIP-345: a static member restarted with a new member id. */
+/* A static member's replacement waits for the group record's replication
+ * (Kafka's storeGroup callback): what the answer needs, held apart from the
+ * group, which may be freed or move on meanwhile. */
+typedef struct static_store {
+    od_core_t *core;   /* its coordinator is found again: it is freed at shutdown */
+    od_coord_t *coord; /* unit tests (no core): the answer comes at once */
+    char *group_id, *instance_id, *new_id, *old_id, *old_leader;
+    int was_leader;
+    int32_t generation;
+    od_join_cb cb;
+    void *ctx;
+} static_store_t;
+
+static void static_store_free(static_store_t *st)
+{
+    free(st->group_id);
+    free(st->instance_id);
+    free(st->new_id);
+    free(st->old_id);
+    free(st->old_leader);
+    free(st);
+}
+
+/* The record is in the ISR (or failed): the new member id is answered, or
+ * the old one is valid again with the error (Kafka reverts the
+ * replacement). Nothing is done when the join was answered otherwise
+ * meanwhile (a rebalance began, the group went away with its partition). */
+static void static_stored(void *arg, int16_t ec)
+{
+    static_store_t *st = arg;
+    od_coord_t *c = st->core ? st->core->coord : st->coord;
+    od_group_t *g = od_group_find(c, st->group_id, strlen(st->group_id));
+    od_gmember_t *m = g ? od_group_static_member(g, st->instance_id, strlen(st->instance_id))
+                        : NULL;
+    if (!m || g->state != OD_GS_STABLE || g->generation != st->generation ||
+        strcmp(m->id, st->new_id) != 0 || m->join_cb != st->cb || m->join_ctx != st->ctx) {
+        static_store_free(st);
+        return;
+    }
+    if (ec == OD_ERR_NONE) {
+        /* The old leader id is returned so that a former leader does not
+         * compute an assignment a stable group would not hand out (Kafka
+         * 2.4+). */
+        od_join_result_t res = {OD_ERR_NONE, m->id, g->generation, g->protocol_type,
+                                g->protocol, st->old_leader ? st->old_leader : "", 0, NULL};
+        answer_join(m, &res);
+        static_store_free(st);
+        return;
+    }
+    od_logf(OD_LOG_WARN, "group %s: static member %s: member id %s not stored (%s); %s is "
+            "valid again", g->id, st->instance_id, st->new_id, od_err_name(ec), st->old_id);
+    char *nid = m->id;
+    m->id = st->old_id;
+    st->old_id = nid;
+    if (st->was_leader && g->leader) {
+        free(g->leader);
+        g->leader = strdup(m->id);
+    }
+    od_gmember_touch(m);
+    od_join_result_t res = {ec, "", g->generation, g->protocol_type, g->protocol,
+                            g->leader ? g->leader : "", 0, NULL};
+    answer_join(m, &res);
+    static_store_free(st);
+}
+
+/* Stable group, same protocol: no rebalance, only the record changes.
+ * An error returned: nothing was stored and static_stored will not run. */
+static int16_t store_static_replacement(od_group_t *g, od_gmember_t *m, const char *old_id,
+                                        const char *old_leader, int was_leader)
+{
+    static_store_t *st = calloc(1, sizeof(*st));
+    if (!st)
+        return OD_ERR_COORDINATOR_NOT_AVAILABLE;
+    st->coord = g->coord;
+    st->core = g->coord->core;
+    st->group_id = strdup(g->id);
+    st->instance_id = strdup(m->instance_id);
+    st->new_id = strdup(m->id);
+    st->old_id = strdup(old_id);
+    st->old_leader = old_leader ? strdup(old_leader) : NULL;
+    st->was_leader = was_leader;
+    st->generation = g->generation;
+    st->cb = m->join_cb;
+    st->ctx = m->join_ctx;
+    int16_t ec = OD_ERR_COORDINATOR_NOT_AVAILABLE;
+    if (st->group_id && st->instance_id && st->new_id && st->old_id &&
+        (!old_leader || st->old_leader))
+        ec = od_gstore_group_then(g, static_stored, st);
+    if (ec != OD_ERR_NONE)
+        static_store_free(st);
+    return ec;
+}
+
+/* KIP-345: a static member restarted with a new member id. The old one is
+ * fenced at once (its pending calls get FENCED_INSTANCE_ID); in a stable
+ * group the new id is answered once the group record is replicated. */
 static void replace_static_member(od_group_t *g, od_gmember_t *m, const char *new_id,
                                   const od_join_args_t *a, od_join_cb cb, void *ctx)
 {
@@ -249,20 +360,17 @@ static void replace_static_member(od_group_t *g, od_gmember_t *m, const char *ne
     if (m->sync_cb)
         answer_sync(m, OD_ERR_FENCED_INSTANCE_ID, g);
     char *nid = strdup(new_id);
-    char *old_leader = g->leader ? strdup(g->leader) : NULL;
     if (!nid || od_gm_set_protocols(m, a) < 0) {
         free(nid);
-        free(old_leader);
         answer_join_error(cb, ctx, OD_ERR_UNKNOWN_SERVER_ERROR, "");
         return;
     }
     char *old_id = m->id;
+    char *old_leader = g->leader;
     int was_leader = g->leader && strcmp(g->leader, old_id) == 0;
     m->id = nid;
-    if (was_leader) {
-        free(g->leader);
+    if (was_leader)
         g->leader = strdup(nid);
-    }
     m->join_cb = cb;
     m->join_ctx = ctx;
     od_gmember_touch(m);
@@ -270,35 +378,27 @@ static void replace_static_member(od_group_t *g, od_gmember_t *m, const char *ne
             m->instance_id, old_id, nid);
     if (g->state == OD_GS_STABLE) {
         const char *sel = od_group_select_protocol(g);
-        if (g->protocol && sel && strcmp(sel, g->protocol) == 0) {
-            int16_t ec = od_gstore_group(g);
-            if (ec != OD_ERR_NONE) {
-                /* Undo: the old member id stays valid. */
-                m->id = old_id;
-                old_id = nid;
-                if (was_leader) {
-                    free(g->leader);
-                    g->leader = strdup(m->id);
-                }
-                m->join_cb = NULL;
-                m->join_ctx = NULL;
-                answer_join_error(cb, ctx, ec, "");
-            } else {
-                /* The old leader id is returned so that a former leader
-                 * does not compute an assignment a stable group would
-                 * not hand out (Kafka 2.4+). */
-                od_join_result_t res = {OD_ERR_NONE, m->id, g->generation, g->protocol_type,
-                                        g->protocol, old_leader ? old_leader : "", 0, NULL};
-                answer_join(m, &res);
-            }
-        } else {
+        int16_t ec = OD_ERR_NONE;
+        if (!g->protocol || !sel || strcmp(sel, g->protocol) != 0)
             maybe_prepare_rebalance(g, "static member rejoined with a different protocol");
+        else if ((ec = store_static_replacement(g, m, old_id, old_leader, was_leader)) != 0) {
+            /* Undo: the old member id stays valid. */
+            m->id = old_id;
+            old_id = nid;
+            if (was_leader) {
+                free(g->leader);
+                g->leader = strdup(m->id);
+            }
+            m->join_cb = NULL;
+            m->join_ctx = NULL;
+            answer_join_error(cb, ctx, ec, "");
         }
     } else if (g->state == OD_GS_COMPLETING) {
         prepare_rebalance(g, "static member replaced during CompletingRebalance");
     }
     free(old_id);
-    free(old_leader);
+    if (was_leader)
+        free(old_leader);
 }
 
 static int accept_joining(const od_group_t *g, const od_gmember_t *m)
