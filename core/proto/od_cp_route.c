@@ -47,6 +47,45 @@ const od_cp_api_t *od_cp_api_for(const od_conn_t *c, int16_t key)
     return NULL;
 }
 
+int od_listener_serves(const od_conn_t *c, int16_t key)
+{
+    if (!on_controller_listener(c))
+        return 1;
+    /* Kafka's controller listeners serve the APIs whose message schemas
+     * name the "controller" listener: what brokers and admin tools send a
+     * controller. Produce, Metadata, groups and the like are for broker
+     * listeners only. */
+    switch (key) {
+    case OD_API_FETCH: /* the metadata log's, through the control plane */
+    case OD_API_SASL_HANDSHAKE:
+    case OD_API_API_VERSIONS:
+    case OD_API_CREATE_TOPICS:
+    case OD_API_DELETE_TOPICS:
+    case OD_API_DESCRIBE_ACLS:
+    case OD_API_CREATE_ACLS:
+    case OD_API_DELETE_ACLS:
+    case OD_API_DESCRIBE_CONFIGS:
+    case OD_API_ALTER_CONFIGS:
+    case OD_API_SASL_AUTHENTICATE:
+    case OD_API_CREATE_PARTITIONS:
+    case OD_API_ELECT_LEADERS:
+    case OD_API_INCREMENTAL_ALTER_CONFIGS:
+    case OD_API_ALTER_PARTITION_REASSIGNMENTS:
+    case OD_API_LIST_PARTITION_REASSIGNMENTS:
+    case OD_API_DESCRIBE_USER_SCRAM_CREDENTIALS:
+    case OD_API_ALTER_USER_SCRAM_CREDENTIALS:
+    case OD_API_ALTER_PARTITION:
+    case OD_API_ENVELOPE:
+    case OD_API_DESCRIBE_CLUSTER:
+    case OD_API_BROKER_REGISTRATION:
+    case OD_API_BROKER_HEARTBEAT:
+    case OD_API_ALLOCATE_PRODUCER_IDS:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* Request header v1/v2 of a frame the core has no schema for: key, version,
  * correlation id, client id, and the tag section from flex_from on. */
 static int read_header(od_slice_t *s, int flex, od_request_header_t *h)
