@@ -271,12 +271,23 @@ typedef struct static_store {
 
 static void static_store_free(static_store_t *st)
 {
-    free(st->group_id);
-    free(st->instance_id);
-    free(st->new_id);
-    free(st->old_id);
-    free(st->old_leader);
+    char *strs[] = {st->group_id, st->instance_id, st->new_id, st->old_id, st->old_leader};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        free(strs[i]);
     free(st);
+}
+
+/* Undo a replacement: the member takes *old_id back (and leads again if it
+ * led); *old_id gets the new id, for the caller to free. */
+static void restore_old_id(od_group_t *g, od_gmember_t *m, char **old_id, int was_leader)
+{
+    char *nid = m->id;
+    m->id = *old_id;
+    *old_id = nid;
+    if (was_leader) {
+        free(g->leader);
+        g->leader = strdup(m->id);
+    }
 }
 
 /* The record is in the ISR (or failed): the new member id is answered, or
@@ -307,13 +318,7 @@ static void static_stored(void *arg, int16_t ec)
     }
     od_logf(OD_LOG_WARN, "group %s: static member %s: member id %s not stored (%s); %s is "
             "valid again", g->id, st->instance_id, st->new_id, od_err_name(ec), st->old_id);
-    char *nid = m->id;
-    m->id = st->old_id;
-    st->old_id = nid;
-    if (st->was_leader && g->leader) {
-        free(g->leader);
-        g->leader = strdup(m->id);
-    }
+    restore_old_id(g, m, &st->old_id, st->was_leader);
     od_gmember_touch(m);
     od_join_result_t res = {ec, "", g->generation, g->protocol_type, g->protocol,
                             g->leader ? g->leader : "", 0, NULL};
@@ -382,13 +387,7 @@ static void replace_static_member(od_group_t *g, od_gmember_t *m, const char *ne
         if (!g->protocol || !sel || strcmp(sel, g->protocol) != 0)
             maybe_prepare_rebalance(g, "static member rejoined with a different protocol");
         else if ((ec = store_static_replacement(g, m, old_id, old_leader, was_leader)) != 0) {
-            /* Undo: the old member id stays valid. */
-            m->id = old_id;
-            old_id = nid;
-            if (was_leader) {
-                free(g->leader);
-                g->leader = strdup(m->id);
-            }
+            restore_old_id(g, m, &old_id, was_leader); /* the old id stays valid */
             m->join_cb = NULL;
             m->join_ctx = NULL;
             answer_join_error(cb, ctx, ec, "");
