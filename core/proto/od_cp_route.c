@@ -7,6 +7,8 @@
  *     od_cp_reply. The core knows nothing of their contents.
  *   - admin requests that change metadata, received by a node that is not
  *     the active controller: sent on to it (od_forward.c).
+ * It also says which of the core's APIs a controller listener serves
+ * (od_listener_serves, Kafka's controller-listener set).
  * A reply handle is the request itself (od_req_t), which keeps its place in
  * the connection's response order; when the client goes away meanwhile the
  * request is orphaned and freed when the answer comes. */

@@ -172,6 +172,7 @@ void od_envelope_serve(od_conn_t *c, const od_request_header_t *h, const uint8_t
     od_arena_t a; /* the request has no arrays: nothing is allocated */
     od_arena_init(&a, 4096);
     od_EnvelopeRequest_t env;
+    od_EnvelopeRequest_init(&env);
     int rc = od_EnvelopeRequest_decode(s, 0, &a, &env);
     od_arena_free(&a);
     od_bytes_t data = env.request_data;
