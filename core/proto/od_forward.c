@@ -165,8 +165,10 @@ static void forwarded(void *arg, int status, const uint8_t *body, size_t len)
     }
     if (err != 0) {
         char why[96];
-        snprintf(why, sizeof(why), "%s %s", err < 0 ? "malformed answer" : "envelope refused with",
-                 err < 0 ? "" : od_err_name((int16_t)err));
+        if (err < 0)
+            snprintf(why, sizeof(why), "malformed answer");
+        else
+            snprintf(why, sizeof(why), "envelope refused with %s", od_err_name((int16_t)err));
         answer_error(f, OD_ERR_UNKNOWN_SERVER_ERROR, why);
         return;
     }
