@@ -97,6 +97,9 @@ static od_conf_def_t core_defs[] = {
      "...); never advertised to clients", NULL, 0},
     {"inter.broker.listener.name", OD_CONF_STRING, NULL, 0, 0, NULL,
      "listener other brokers reach this one on (default: the one named PLAINTEXT)", NULL, 0},
+    {"request.timeout.ms", OD_CONF_INT, "30000", 1, IMAX, NULL,
+     "how long an admin request forwarded to the active controller may take, retries "
+     "included, before its client gets REQUEST_TIMED_OUT", NULL, 0},
 };
 
 static void bind_targets(od_broker_conf_t *c)
@@ -110,7 +113,7 @@ static void bind_targets(od_broker_conf_t *c)
                  &c->log_flush_scheduler_interval_ms, &c->broker_rack, &c->module_dir,
                  &c->storage_backend, &c->control_plane, &c->log_level,
                  &c->max_broker_partitions, &c->controller_listener_names,
-                 &c->inter_broker_listener_name};
+                 &c->inter_broker_listener_name, &c->request_timeout_ms};
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
         core_defs[i].target = t[i];
 }

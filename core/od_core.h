@@ -39,6 +39,7 @@ typedef struct od_broker_conf {
     int64_t max_broker_partitions;
     char *controller_listener_names;
     char *inter_broker_listener_name;
+    int64_t request_timeout_ms;
 } od_broker_conf_t;
 
 typedef struct od_listener od_listener_t;

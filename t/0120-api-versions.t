@@ -17,6 +17,9 @@ CAPS = {}  # none today; od_dispatch.c lists them
 # The kraft module's own APIs (core/proto/schema/kraft/) that it serves on
 # every listener, not only the controller's: DescribeQuorum (KIP-836).
 CP_ALL_LISTENERS = {55}
+# Served and listed on controller listeners only, as Kafka: Envelope
+# (KIP-590; t/6180 checks the controller listener's list).
+CONTROLLER_ONLY = {58}
 
 odtest.watchdog(120)
 schema = {}
@@ -30,6 +33,8 @@ for path in files:
                          open(path).read(), re.M):
         kind, name, key, lo = m.group(1), m.group(2), int(m.group(3)), int(m.group(4))
         if os.path.dirname(path) == kdir and key not in CP_ALL_LISTENERS:
+            continue
+        if key in CONTROLLER_ONLY:
             continue
         hi = int(m.group(5) or lo)
         schema.setdefault(key, {})[kind] = (lo, hi)

@@ -10,11 +10,20 @@
 # alice succeeds and bob gets TOPIC_AUTHORIZATION_FAILED (before envelopes
 # both succeeded, as ANONYMOUS); the controller's audit log and its Lua
 # create_topics policy see User:alice / User:bob and their host. Raw
-# envelopes: a sender without CLUSTER_ACTION gets CLUSTER_AUTHORIZATION_FAILED,
-# malformed, nested or non-forwardable envelopes INVALID_REQUEST, and an
-# envelope naming bob is judged as bob.
+# envelopes (on the controller listener, the only one that serves and lists
+# Envelope, as Kafka): a sender without CLUSTER_ACTION (on a second,
+# SASL_PLAINTEXT controller listener) gets CLUSTER_AUTHORIZATION_FAILED,
+# malformed, huge, nested or non-forwardable envelopes INVALID_REQUEST, a
+# wrong version UNSUPPORTED_VERSION, and an envelope naming bob is judged as
+# bob; on a broker listener an envelope closes the connection. Forwarding
+# failures are answered in the API's terms on a connection that stays
+# usable: with the other two nodes frozen, CreateTopics through the
+# follower gets REQUEST_TIMED_OUT after request.timeout.ms, twice on one
+# connection; with the controller killed, the request is sent again and
+# succeeds once a new controller is elected.
 import json
 import os
+import signal
 import sys
 
 sys.dont_write_bytecode = True
@@ -28,7 +37,10 @@ from odtest import array, i16, i32, string, uvarint  # noqa: E402
 
 ENVELOPE = 58
 POLICY_VIOLATION = 44
-odtest.watchdog(240)
+UNSUPPORTED_VERSION = 35
+REQUEST_TIMED_OUT = 7
+FORWARD_TIMEOUT_MS = 15000
+odtest.watchdog(360)
 tmp = odtest.scratch("envelope")
 script = os.path.join(tmp, "policy.lua")
 with open(script, "w") as f:
@@ -46,7 +58,19 @@ c = cluster.Cluster(3, sasl=True, sets={
     "authorizer.class.name": acl.STANDARD,
     "super.users": "User:admin;User:ANONYMOUS",
     "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256",
-    "lua.scripts": script}).start()
+    "request.timeout.ms": str(FORWARD_TIMEOUT_MS),
+    "lua.scripts": script})
+# A second controller listener, SASL_PLAINTEXT, so that a principal without
+# CLUSTER_ACTION can reach the Envelope API (the voters use the first).
+xports = [odtest.free_port() for _ in range(3)]
+for i, node in enumerate(c.nodes):
+    node.sets = [(k, v + ",CTLSASL://127.0.0.1:%d" % xports[i]) if k == "listeners" else
+                 (k, "CONTROLLER,CTLSASL") if k == "controller.listener.names" else (k, v)
+                 for k, v in node.sets]
+    node.sets.append(("listener.security.protocol.map",
+                      "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,"
+                      "CONTROLLER:PLAINTEXT,CTLSASL:SASL_PLAINTEXT"))
+c.start()
 leader, _ = c.wait_leader()
 c.wait_brokers(3)
 follower = [i for i in (1, 2, 3) if i != leader][0]
@@ -59,11 +83,11 @@ with odtest.Conn(c.bports[leader - 1]) as conn:
 tap.is_(res[0][0], 0, "ALLOW CREATE on topics prefixed alice- for User:alice (on the controller)")
 
 
-def login(node, user):
-    """A SASL PLAIN connection to node's SASL listener, once the user's
-    credentials have reached it through the metadata log."""
+def login(node, user, port=None):
+    """A SASL PLAIN connection to node's SASL listener (or port), once the
+    user's credentials have reached it through the metadata log."""
     def attempt():
-        conn = odtest.Conn(c.sports[node - 1], timeout=30)
+        conn = odtest.Conn(port or c.sports[node - 1], timeout=30)
         err, _ = sasl.handshake(conn, "PLAIN")
         if err == 0 and sasl.authenticate(conn, sasl.plain_token(user, user + "-pw"))[0] == 0:
             return conn
@@ -138,7 +162,16 @@ def envelope(conn, data, principal=b"User:bob", addr=bytes([127, 0, 0, 1]), raw=
     return data, r.i16()
 
 
-with odtest.Conn(c.bports[leader - 1]) as anon:
+with odtest.Conn(c.bports[leader - 1]) as conn:
+    tap.ok(ENVELOPE not in odtest.api_versions(conn)["apis"],
+           "ApiVersions on a broker listener does not list Envelope")
+    conn.send_request(ENVELOPE, 0, cbytes(inner_create("bob-b")) + cbytes(b"User:bob") +
+                      cbytes(bytes([127, 0, 0, 1])) + odtest.NO_TAGS, flexible=True)
+    tap.is_(conn.wait_closed(), "closed",
+            "an Envelope on a broker listener closes the connection (as Kafka)")
+with odtest.Conn(c.cports[leader - 1]) as anon:
+    tap.is_(odtest.api_versions(anon)["apis"].get(ENVELOPE), (0, 0),
+            "ApiVersions on the controller listener lists Envelope v0")
     data, err = envelope(anon, inner_create("bob-raw"))
     tap.is_(err, 0, "an envelope from a super user is served")
     rr = odtest.Reader(data)
@@ -163,6 +196,16 @@ with odtest.Conn(c.bports[leader - 1]) as anon:
     tap.is_(err, acl.INVALID_REQUEST, "an empty principal: INVALID_REQUEST")
     _, err = envelope(anon, inner_create("z"), principal=b"User:" + b"x" * 2000)
     tap.is_(err, acl.INVALID_REQUEST, "a 2005-byte principal: INVALID_REQUEST")
+    _, err = envelope(anon, b"", raw=uvarint(0x7fffffff) + b"abc")
+    tap.is_(err, acl.INVALID_REQUEST, "RequestData claiming 2 GB: INVALID_REQUEST")
+    _, err = envelope(anon, b"", raw=cbytes(inner_create("z")) + uvarint(0x7fffffff) + b"User")
+    tap.is_(err, acl.INVALID_REQUEST, "a principal claiming 2 GB: INVALID_REQUEST")
+    _, err = envelope(anon, inner_create("z", version=99))
+    tap.is_(err, UNSUPPORTED_VERSION, "an inner CreateTopics v99: UNSUPPORTED_VERSION")
+    r = anon.request(ENVELOPE, 1, cbytes(inner_create("z")) + cbytes(b"User:bob") +
+                     cbytes(bytes(4)) + odtest.NO_TAGS, flexible=True)
+    r.uvarint()
+    tap.is_(r.i16(), UNSUPPORTED_VERSION, "Envelope v1: UNSUPPORTED_VERSION")
     data, err = envelope(anon, inner_create("alice-v6"), principal=b"User:alice",
                          addr=bytes(15) + b"\x01")
     rr = odtest.Reader(data or b"\0\0\0\0")
@@ -172,12 +215,75 @@ with odtest.Conn(c.bports[leader - 1]) as anon:
     tap.ok(any(ln.get("principal") == "User:alice" and ln.get("host") == "::1" and
                ln.get("resource") == "alice-v6" for ln in audit(leader)),
            "... and the audit log says ::1")
-    tap.ok(odtest.metadata(anon) is not None, "the controller still answers afterwards")
+    tap.is_(odtest.api_versions(anon)["error"], 0, "the controller listener still answers")
+    apis = odtest.api_versions(anon)["apis"]
+    tap.ok(0 not in apis and 3 not in apis and 11 not in apis and 19 in apis and 62 in apis,
+           "... and lists Kafka's controller APIs only (CreateTopics, BrokerRegistration; "
+           "not Produce, Metadata, JoinGroup)")
+    anon.send_request(3, 1, i32(-1))
+    tap.is_(anon.wait_closed(), "closed",
+            "Metadata on the controller listener closes the connection (as Kafka)")
 
-ctrl_alice = login(leader, "alice")
+ctrl_alice = login(leader, "alice", port=xports[leader - 1])
 _, err = envelope(ctrl_alice, inner_create("alice-raw"), principal=b"User:admin")
 tap.is_(err, acl.CLUSTER_AUTHORIZATION_FAILED,
         "alice (no CLUSTER_ACTION) sends an envelope: CLUSTER_AUTHORIZATION_FAILED")
-for x in (alice, bob, ctrl_alice):
-    x.close()
+ctrl_alice.close()
+bob.close()
+
+
+# ---- forwarding failures --------------------------------------------------
+def create_v5(conn, name):
+    """CreateTopics v5 (flexible): {name: (error, message)}."""
+    def cstr(t):
+        return uvarint(len(t) + 1) + t.encode()
+    body = uvarint(2) + cstr(name) + i32(1) + i16(1) + uvarint(1) + uvarint(1) + \
+        odtest.NO_TAGS + i32(20000) + b"\0" + odtest.NO_TAGS
+    r = conn.request(19, 5, body, flexible=True)
+    r.i32()
+    out = {}
+    for _ in range(r.uvarint() - 1):
+        n = r.compact_string()
+        e = r.i16()
+        m = r.compact_string()
+        r.i32()
+        r.i16()
+        r.uvarint()  # configs: null
+        r.tags()
+        out[n] = (e, m)
+    return out
+
+
+others = [i for i in (1, 2, 3) if i != follower]
+for i in others:
+    os.kill(c.node(i).pid, signal.SIGSTOP)
+try:
+    r = create_v5(alice, "alice-frozen-1")
+    tap.is_(r.get("alice-frozen-1", (None,))[0], REQUEST_TIMED_OUT,
+            "the other nodes frozen: CreateTopics through the follower gets REQUEST_TIMED_OUT "
+            "in its own response")
+    tap.ok(r.get("alice-frozen-1", (0, ""))[1], "... with a message")
+    tap.ok(odtest.metadata(alice) is not None, "the client's connection stays usable")
+    r = odtest.create_topics(alice, [("alice-frozen-2", 1, 1)], timeout_ms=20000)
+    tap.is_(r.get("alice-frozen-2"), REQUEST_TIMED_OUT,
+            "... and a second CreateTopics (v0) on it: REQUEST_TIMED_OUT too")
+finally:
+    for i in others:
+        os.kill(c.node(i).pid, signal.SIGCONT)
+leader, _ = c.wait_leader(timeout=60)
+c.wait_brokers(3, timeout=60)  # the thawed nodes were fenced meanwhile
+r = odtest.create_topics(alice, [("alice-thawed", 1, 1)], timeout_ms=20000)
+tap.is_(r.get("alice-thawed"), odtest.NONE,
+        "thawed: the same connection creates a topic through the follower")
+
+via = follower if follower != leader else [i for i in (1, 2, 3) if i != leader][0]
+conn = alice if via == follower else login(via, "alice")
+c.node(leader).kill9()
+r = odtest.create_topics(conn, [("alice-failover", 1, 1)], timeout_ms=20000)
+tap.is_(r.get("alice-failover"), odtest.NONE,
+        "the controller killed: the forwarded CreateTopics is sent again and succeeds once "
+        "another controller is elected")
+if conn is not alice:
+    conn.close()
+alice.close()
 sys.exit(odtest.finish())

@@ -322,6 +322,21 @@ int16_t od_group_delete_offsets(od_coord_t *c, od_str_t group_id, od_gcommit_t *
 /* Expire offsets (offsets.retention.minutes) and drop empty groups. */
 void od_groups_expire(od_coord_t *c, int64_t now_wall);
 
+/* Hand the member's pending JoinGroup its answer (od_group_join.c; the
+ * callback is cleared first). */
+void od_group_answer_join(od_gmember_t *m, const od_join_result_t *res);
+
+/* ---- od_group_static.c: a static member replaced in a stable group ---- */
+/* Write the group record naming m's new id and answer m's pending JoinGroup
+ * once the ISR has it (the new id, the generation, old_leader as the
+ * leader), or with the error, m taking old_id back. An error returned:
+ * nothing was stored, nothing will be answered. */
+int16_t od_group_static_store(od_group_t *g, od_gmember_t *m, const char *old_id,
+                              const char *old_leader, int was_leader);
+/* Undo a replacement: m takes *old_id back (and leads again if it led);
+ * *old_id gets the new id, for the caller to free. */
+void od_group_restore_old_id(od_group_t *g, od_gmember_t *m, char **old_id, int was_leader);
+
 /* ---- od_group_store.c: __consumer_offsets records ---- */
 
 typedef struct od_gbatch od_gbatch_t;
@@ -345,6 +360,13 @@ int16_t od_gstore_group(od_group_t *g);
  * CompletingRebalance meanwhile. An error returned means done will not run. */
 typedef void (*od_gstored_fn)(od_group_t *g, int16_t error);
 int16_t od_gstore_group_replicated(od_group_t *g, od_gstored_fn done);
+/* Write the group's record and call cb(arg, error) once, when the ISR of
+ * its partition has it or the wait failed (the errors as above), at once
+ * without a replicated log. Unlike od_gstore_group_replicated, cb always
+ * runs, even when the group was freed or moved on meanwhile: arg must not
+ * point into the group. An error returned means cb will not run. */
+typedef void (*od_gstore_then_fn)(void *arg, int16_t error);
+int16_t od_gstore_group_then(od_group_t *g, od_gstore_then_fn cb, void *arg);
 /* The group is being freed: a pending wait forgets it. */
 void od_gstore_detach(od_group_t *g);
 

@@ -18,7 +18,7 @@ static void answer_join_error(od_join_cb cb, void *ctx, int16_t err, const char 
 
 /* Hand the member's pending JoinGroup its answer (the callback is cleared
  * first: it may not be called twice). */
-static void answer_join(od_gmember_t *m, const od_join_result_t *res)
+void od_group_answer_join(od_gmember_t *m, const od_join_result_t *res)
 {
     od_join_cb cb = m->join_cb;
     void *ctx = m->join_ctx;
@@ -42,7 +42,7 @@ static void answer_sync(od_gmember_t *m, int16_t err, const od_group_t *g)
 static void join_error_for(od_gmember_t *m, int16_t err)
 {
     od_join_result_t res = {err, m->id, -1, NULL, NULL, "", 0, NULL};
-    answer_join(m, &res);
+    od_group_answer_join(m, &res);
 }
 
 /* ---- rebalancing ---- */
@@ -131,6 +131,15 @@ void od_group_try_complete(od_group_t *g)
         complete_join(g);
 }
 
+static void empty_stored(void *arg, int16_t ec)
+{
+    char *gid = arg;
+    if (ec != OD_ERR_NONE)
+        od_logf(OD_LOG_WARN, "group %s: the empty group's record was not replicated: %s", gid,
+                od_err_name(ec));
+    free(gid);
+}
+
 static void complete_join(od_group_t *g)
 {
     od_coord_t *c = g->coord;
@@ -159,10 +168,16 @@ static void complete_join(od_group_t *g)
         free(g->leader);
         g->leader = NULL;
         od_group_set_state(g, OD_GS_EMPTY);
-        int16_t ec = od_gstore_group(g);
-        if (ec != OD_ERR_NONE)
+        /* No one waits for this record; as Kafka, a failure (seen once
+         * the ISR has it or not) is only logged: the previous generation
+         * becomes active again after a failover, and it times out. */
+        char *gid = strdup(g->id);
+        int16_t ec = gid ? od_gstore_group_then(g, empty_stored, gid) : OD_ERR_UNKNOWN_SERVER_ERROR;
+        if (ec != OD_ERR_NONE) {
+            free(gid);
             od_logf(OD_LOG_WARN, "group %s: storing the empty group failed: %s", g->id,
                     od_err_name(ec));
+        }
         od_logf(OD_LOG_INFO, "group %s: generation %d is empty", g->id, g->generation);
         return;
     }
@@ -182,7 +197,7 @@ static void complete_join(od_group_t *g)
                                 g->leader, 0, lead ? g : NULL};
         m->is_new = 0;
         od_gmember_touch(m);
-        answer_join(m, &res);
+        od_group_answer_join(m, &res);
     }
 }
 
@@ -240,7 +255,9 @@ static void update_member_and_rebalance(od_group_t *g, od_gmember_t *m, const od
     maybe_prepare_rebalance(g, "a member rejoined with new metadata or as the leader");
 }
 
-/* KIP-345: a static member restarted with a new member id. */
+/* KIP-345: a static member restarted with a new member id. The old one is
+ * fenced at once (its pending calls get FENCED_INSTANCE_ID); in a stable
+ * group the new id is answered once the group record is replicated. */
 static void replace_static_member(od_group_t *g, od_gmember_t *m, const char *new_id,
                                   const od_join_args_t *a, od_join_cb cb, void *ctx)
 {
@@ -249,20 +266,17 @@ static void replace_static_member(od_group_t *g, od_gmember_t *m, const char *ne
     if (m->sync_cb)
         answer_sync(m, OD_ERR_FENCED_INSTANCE_ID, g);
     char *nid = strdup(new_id);
-    char *old_leader = g->leader ? strdup(g->leader) : NULL;
     if (!nid || od_gm_set_protocols(m, a) < 0) {
         free(nid);
-        free(old_leader);
         answer_join_error(cb, ctx, OD_ERR_UNKNOWN_SERVER_ERROR, "");
         return;
     }
     char *old_id = m->id;
+    char *old_leader = g->leader;
     int was_leader = g->leader && strcmp(g->leader, old_id) == 0;
     m->id = nid;
-    if (was_leader) {
-        free(g->leader);
+    if (was_leader)
         g->leader = strdup(nid);
-    }
     m->join_cb = cb;
     m->join_ctx = ctx;
     od_gmember_touch(m);
@@ -270,35 +284,21 @@ static void replace_static_member(od_group_t *g, od_gmember_t *m, const char *ne
             m->instance_id, old_id, nid);
     if (g->state == OD_GS_STABLE) {
         const char *sel = od_group_select_protocol(g);
-        if (g->protocol && sel && strcmp(sel, g->protocol) == 0) {
-            int16_t ec = od_gstore_group(g);
-            if (ec != OD_ERR_NONE) {
-                /* Undo: the old member id stays valid. */
-                m->id = old_id;
-                old_id = nid;
-                if (was_leader) {
-                    free(g->leader);
-                    g->leader = strdup(m->id);
-                }
-                m->join_cb = NULL;
-                m->join_ctx = NULL;
-                answer_join_error(cb, ctx, ec, "");
-            } else {
-                /* The old leader id is returned so that a former leader
-                 * does not compute an assignment a stable group would
-                 * not hand out (Kafka 2.4+). */
-                od_join_result_t res = {OD_ERR_NONE, m->id, g->generation, g->protocol_type,
-                                        g->protocol, old_leader ? old_leader : "", 0, NULL};
-                answer_join(m, &res);
-            }
-        } else {
+        int16_t ec = OD_ERR_NONE;
+        if (!g->protocol || !sel || strcmp(sel, g->protocol) != 0)
             maybe_prepare_rebalance(g, "static member rejoined with a different protocol");
+        else if ((ec = od_group_static_store(g, m, old_id, old_leader, was_leader)) != 0) {
+            od_group_restore_old_id(g, m, &old_id, was_leader); /* the old id stays valid */
+            m->join_cb = NULL;
+            m->join_ctx = NULL;
+            answer_join_error(cb, ctx, ec, "");
         }
     } else if (g->state == OD_GS_COMPLETING) {
         prepare_rebalance(g, "static member replaced during CompletingRebalance");
     }
     free(old_id);
-    free(old_leader);
+    if (was_leader)
+        free(old_leader);
 }
 
 static int accept_joining(const od_group_t *g, const od_gmember_t *m)

@@ -301,6 +301,48 @@ int16_t od_gstore_group_replicated(od_group_t *g, od_gstored_fn done)
     return OD_ERR_NONE;
 }
 
+struct gstore_then {
+    od_gstore_then_fn cb;
+    void *arg;
+};
+
+static void then_replicated(void *arg, int16_t ec)
+{
+    struct gstore_then t = *(struct gstore_then *)arg;
+    free(arg);
+    t.cb(t.arg, store_error(ec));
+}
+
+int16_t od_gstore_group_then(od_group_t *g, od_gstore_then_fn cb, void *arg)
+{
+    int16_t ec = od_gstore_group(g);
+    od_core_t *core = g->coord ? g->coord->core : NULL;
+    if (ec != OD_ERR_NONE || !core) {
+        if (ec == OD_ERR_NONE)
+            cb(arg, OD_ERR_NONE); /* unit tests: the append is the store */
+        return ec;
+    }
+    od_topic_t *t = od_image_topic(&core->image, OD_GROUP_OFFSETS_TOPIC,
+                                   strlen(OD_GROUP_OFFSETS_TOPIC));
+    if (!t || g->partition < 0 || g->partition >= t->npartitions)
+        return OD_ERR_COORDINATOR_NOT_AVAILABLE;
+    od_partition_t *p = t->partitions[g->partition];
+    struct gstore_then *w = malloc(sizeof(*w));
+    if (!w)
+        return OD_ERR_COORDINATOR_NOT_AVAILABLE;
+    w->cb = cb;
+    w->arg = arg;
+    int rc = od_hw_wait(core, p, od_partition_log_end(core, p), od_repl_commit_timeout_ms(core),
+                        then_replicated, w);
+    if (rc != 0) {
+        free(w);
+        if (rc < 0)
+            return OD_ERR_COORDINATOR_NOT_AVAILABLE;
+        cb(arg, OD_ERR_NONE); /* already in the ISR (a lone replica) */
+    }
+    return OD_ERR_NONE;
+}
+
 int16_t od_gstore_append_log(void *arg, int32_t partition, uint8_t *batch, size_t len)
 {
     const od_coord_t *c = arg;

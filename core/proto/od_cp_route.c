@@ -6,10 +6,9 @@
  *     plane's handle op with a reply handle, answered now or later through
  *     od_cp_reply. The core knows nothing of their contents.
  *   - admin requests that change metadata, received by a node that is not
- *     the active controller: sent on to the active controller through the
- *     control plane's forward op and its answer relayed, so that one node
- *     validates every change against its committed image (two brokers racing
- *     the same CreateTopics get one success and one TOPIC_ALREADY_EXISTS).
+ *     the active controller: sent on to it (od_forward.c).
+ * It also says which of the core's APIs a controller listener serves
+ * (od_listener_serves, Kafka's controller-listener set).
  * A reply handle is the request itself (od_req_t), which keeps its place in
  * the connection's response order; when the client goes away meanwhile the
  * request is orphaned and freed when the answer comes. */
@@ -23,7 +22,6 @@
 
 #include "od_core.h"
 #include "od_dispatch.h"
-#include "od_envelope.h"
 #include "od_net.h"
 
 /* The 1.3 ops exist in this control plane's struct. */
@@ -49,6 +47,45 @@ const od_cp_api_t *od_cp_api_for(const od_conn_t *c, int16_t key)
             return a;
     }
     return NULL;
+}
+
+int od_listener_serves(const od_conn_t *c, int16_t key)
+{
+    if (!on_controller_listener(c))
+        return 1;
+    /* Kafka's controller listeners serve the APIs whose message schemas
+     * name the "controller" listener: what brokers and admin tools send a
+     * controller. Produce, Metadata, groups and the like are for broker
+     * listeners only. */
+    switch (key) {
+    case OD_API_FETCH: /* the metadata log's, through the control plane */
+    case OD_API_SASL_HANDSHAKE:
+    case OD_API_API_VERSIONS:
+    case OD_API_CREATE_TOPICS:
+    case OD_API_DELETE_TOPICS:
+    case OD_API_DESCRIBE_ACLS:
+    case OD_API_CREATE_ACLS:
+    case OD_API_DELETE_ACLS:
+    case OD_API_DESCRIBE_CONFIGS:
+    case OD_API_ALTER_CONFIGS:
+    case OD_API_SASL_AUTHENTICATE:
+    case OD_API_CREATE_PARTITIONS:
+    case OD_API_ELECT_LEADERS:
+    case OD_API_INCREMENTAL_ALTER_CONFIGS:
+    case OD_API_ALTER_PARTITION_REASSIGNMENTS:
+    case OD_API_LIST_PARTITION_REASSIGNMENTS:
+    case OD_API_DESCRIBE_USER_SCRAM_CREDENTIALS:
+    case OD_API_ALTER_USER_SCRAM_CREDENTIALS:
+    case OD_API_ALTER_PARTITION:
+    case OD_API_ENVELOPE:
+    case OD_API_DESCRIBE_CLUSTER:
+    case OD_API_BROKER_REGISTRATION:
+    case OD_API_BROKER_HEARTBEAT:
+    case OD_API_ALLOCATE_PRODUCER_IDS:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 /* Request header v1/v2 of a frame the core has no schema for: key, version,
@@ -164,117 +201,4 @@ void od_cp_reply_close(od_cp_reply_t *reply, const char *why)
     od_req_no_response(r);
     if (c)
         od_conn_close(c, "malformed request");
-}
-
-/* ---- forwarding to the active controller -------------------------------- */
-
-/* No active controller could be reached: the local handler runs, and its
- * proposal fails with NOT_CONTROLLER in the API's own error fields, which
- * clients retry after refreshing metadata (as after Kafka's answer). */
-static void run_here(od_req_t *r)
-{
-    od_conn_t *c = r->conn;
-    const od_api_entry_t *api = od_dispatch_api(r->hdr.api_key);
-    void *body = c && api ? od_proto_decode_request(r->hdr.api_key, r->hdr.api_version, &r->body,
-                                                    &r->arena)
-                          : NULL;
-    if (!body) {
-        od_req_no_response(r);
-        if (c)
-            od_conn_close(c, "malformed request");
-        return;
-    }
-    od_req_account(r);
-    api->fn(r, body);
-}
-
-static void forwarded(void *arg, int status, const uint8_t *body, size_t len)
-{
-    od_req_t *r = arg;
-    const uint8_t *inner = NULL;
-    size_t inner_len = 0;
-    if (status == 0) {
-        int err = od_envelope_unwrap(body, len, r->hdr.api_key, r->hdr.api_version, &inner,
-                                     &inner_len);
-        if (err == OD_ERR_NOT_CONTROLLER) {
-            status = -OD_ERR_NOT_CONTROLLER; /* the controller moved meanwhile */
-        } else if (err != 0) {
-            /* The envelope itself was refused (this broker lacks
-             * CLUSTER_ACTION on the controller, or the answer is
-             * malformed): the client cannot be answered in its API's
-             * terms without a per-API error builder, so, as for a request
-             * Kafka cannot serve, the connection closes. */
-            od_conn_t *c = r->conn;
-            if (c)
-                od_logf(OD_LOG_WARN, "client %s correlation %d: api %d forwarded to the "
-                        "controller, envelope refused (%s %d); closing", c->peer,
-                        r->hdr.correlation_id, r->hdr.api_key,
-                        err < 0 ? "malformed answer" : "error", err);
-            od_req_no_response(r);
-            if (c)
-                od_conn_close(c, "forwarding refused");
-            return;
-        }
-    }
-    if (status < 0) {
-        if (r->conn)
-            od_logf(OD_LOG_INFO, "client %s correlation %d: api %d not forwarded to an active "
-                    "controller (error %d); answering here", r->conn->peer,
-                    r->hdr.correlation_id, r->hdr.api_key, -status);
-        run_here(r);
-        return;
-    }
-    od_cp_reply((od_cp_reply_t *)r, inner, inner_len);
-}
-
-int od_cp_forward_maybe(od_conn_t *c, const od_request_header_t *h, const uint8_t *frame,
-                        size_t len, const od_slice_t *body)
-{
-    od_core_t *core = c->core;
-    const od_controlplane_ops_t *cp = core->cp;
-    if (!od_envelope_forwardable(h->api_key) || !has_cp_ops(cp) || !cp->forward ||
-        on_controller_listener(c))
-        return 0; /* a forwarded request is answered where it arrives: no loops */
-    if (cp->controller_id(core->cp_self) == (int32_t)core->conf.node_id)
-        return 0;
-    od_req_t *r = od_req_new(c);
-    if (!r) {
-        od_conn_close(c, "out of memory");
-        return 1;
-    }
-    r->hdr = *h;
-    r->hdr.client_id.len = -1;
-    r->body = *body;
-    r->frame_len = len;
-    if (od_req_keep_frame(r, frame, len) < 0) {
-        od_req_no_response(r);
-        od_conn_close(c, "out of memory");
-        return 1;
-    }
-    od_req_account(r);
-    int flex = od_proto_response_header_version(h->api_key, h->api_version) == 1;
-    begin_reply(r, flex);
-    char client_id[256];
-    snprintf(client_id, sizeof(client_id), "%.*s", h->client_id.len > 0 ? (int)h->client_id.len : 0,
-             h->client_id.len > 0 ? h->client_id.p : "");
-    /* KIP-590: the request goes inside an Envelope naming its client, so
-     * the controller judges it as that client (od_envelope.c). */
-    size_t env_len = 0;
-    uint8_t *env = od_envelope_wrap(c, frame, len, &env_len);
-    if (!env) {
-        od_req_no_response(r);
-        od_conn_close(c, "out of memory");
-        return 1;
-    }
-    od_cp_request_t req;
-    fill_request(r, 1, client_id, &req);
-    req.api_key = OD_API_ENVELOPE;
-    req.api_version = 0;
-    req.body = env;
-    req.body_len = env_len;
-    int sent = cp->forward(core->cp_self, &req, forwarded, r);
-    free(env); /* the forward op copies the frame into its output buffer */
-    if (sent < 0)
-        forwarded(r, -OD_ERR_NOT_CONTROLLER, NULL, 0);
-    return 1;
 }

@@ -10,6 +10,10 @@
 
 /* The control plane's entry for api `key` on c's listener, or NULL. */
 const od_cp_api_t *od_cp_api_for(const od_conn_t *c, int16_t key);
+/* 1 when the core serves api `key` on c's listener: every API on broker
+ * listeners, Kafka's controller-listener APIs on controller listeners
+ * (ApiVersions lists the same). */
+int od_listener_serves(const od_conn_t *c, int16_t key);
 /* Hands the frame to the control plane if it claims its api key on this
  * listener. Returns 1 when taken (answered or queued), 0 for the core. */
 int od_cp_route(od_conn_t *c, const uint8_t *frame, size_t len);

@@ -10,6 +10,7 @@
 #include "od_envelope.h"
 #include "od_handlers.h"
 #include "od_metrics.h"
+#include "od_net.h"
 #include "od_sasl.h"
 
 /* The APIs this broker serves. Their version ranges are not written here:
@@ -188,6 +189,14 @@ void od_dispatch_frame(od_conn_t *c, const uint8_t *frame, size_t len)
                 c->peer, h.client_id.len > 0 ? (int)h.client_id.len : 0, h.client_id.p,
                 h.correlation_id, h.api_key);
         od_conn_close(c, "unknown api key");
+        return;
+    }
+    if (!od_listener_serves(c, h.api_key)) {
+        /* Kafka: an API the listener does not expose closes the connection. */
+        od_logf(OD_LOG_WARN, "client %s correlation %d: %s is not served on controller "
+                "listener %s; closing", c->peer, h.correlation_id, od_proto_api(h.api_key)->name,
+                c->listener->spec.name);
+        od_conn_close(c, "api not served on this listener");
         return;
     }
     if (od_sasl_gate(c, &h) < 0)

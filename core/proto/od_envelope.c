@@ -12,10 +12,10 @@
  * as ACLs name it ("User:alice"), not the Java DefaultKafkaPrincipalBuilder
  * serialization, so envelopes pass between Odradek nodes only.
  *
- * EnvelopeRequest v0 (flexible): RequestData compact bytes,
- * RequestPrincipal compact nullable bytes, ClientHostAddress compact bytes
- * (4 or 16 address bytes), tags. EnvelopeResponse v0: ResponseData compact
- * nullable bytes, ErrorCode int16, tags. */
+ * The codec is generated from core/proto/schema/envelope.ods. As Kafka,
+ * Envelope is served (and listed by ApiVersions) on controller listeners
+ * only: an envelope asks the receiver to trust the principal it names, and
+ * broker listeners face clients. */
 #include "od_envelope.h"
 
 #include <arpa/inet.h>
@@ -53,18 +53,20 @@ uint8_t *od_envelope_wrap(const od_conn_t *c, const uint8_t *frame, size_t len, 
     else if (inet_pton(AF_INET6, c->host, addr) == 1)
         alen = 16;
     const char *principal = c->client.principal ? c->client.principal : "User:ANONYMOUS";
+    od_EnvelopeRequest_t req;
+    od_EnvelopeRequest_init(&req);
+    req.request_data = (od_bytes_t){frame, (int32_t)len};
+    req.request_principal = (od_bytes_t){(const uint8_t *)principal, (int32_t)strlen(principal)};
+    req.client_host_address = (od_bytes_t){addr, alen};
     od_wbuf_t w;
     od_wbuf_init(&w);
-    od_write_compact_bytes(&w, (od_bytes_t){frame, (int32_t)len});
-    od_write_compact_bytes(&w,
-                           (od_bytes_t){(const uint8_t *)principal, (int32_t)strlen(principal)});
-    od_write_compact_bytes(&w, (od_bytes_t){addr, alen});
-    od_write_uvarint(&w, 0);
+    od_EnvelopeRequest_encode(&w, 0, &req);
     uint8_t *out = w.err ? NULL : od_wbuf_flatten(&w, out_len);
     od_wbuf_free(&w);
     return out;
 }
 
+/* The tagged section of a response header v1. */
 static void skip_tags(od_slice_t *s)
 {
     uint32_t n = od_read_uvarint(s);
@@ -79,16 +81,19 @@ int od_envelope_unwrap(const uint8_t *body, size_t len, int16_t inner_key, int16
 {
     od_slice_t s;
     od_slice_init(&s, body, len);
-    od_bytes_t data = od_read_compact_bytes(&s, 1);
-    int16_t err = od_read_i16(&s);
-    if (s.err)
+    od_arena_t a; /* the response has no arrays: nothing is allocated */
+    od_arena_init(&a, 4096);
+    od_EnvelopeResponse_t resp;
+    int rc = od_EnvelopeResponse_decode(&s, 0, &a, &resp);
+    od_arena_free(&a);
+    if (rc < 0)
         return -1;
-    if (err != 0)
-        return err;
-    if (data.len < 4)
+    if (resp.error_code != 0)
+        return resp.error_code;
+    if (resp.response_data.len < 4)
         return -1;
     od_slice_t r;
-    od_slice_init(&r, data.p, (size_t)data.len);
+    od_slice_init(&r, resp.response_data.p, (size_t)resp.response_data.len);
     (void)od_read_i32(&r); /* the inner correlation id: the caller writes its client's */
     if (od_proto_response_header_version(inner_key, inner_version) == 1)
         skip_tags(&r);
@@ -111,12 +116,12 @@ static void answer_error(od_conn_t *c, const od_request_header_t *h, int16_t err
     }
     r->hdr = *h;
     r->hdr.client_id.len = -1;
+    od_EnvelopeResponse_t resp;
+    od_EnvelopeResponse_init(&resp); /* ResponseData null */
+    resp.error_code = err;
     r->len_pos = od_wbuf_reserve(&r->resp, 4);
-    od_write_i32(&r->resp, h->correlation_id);
-    od_write_uvarint(&r->resp, 0);
-    od_write_uvarint(&r->resp, 0); /* ResponseData null */
-    od_write_i16(&r->resp, err);
-    od_write_uvarint(&r->resp, 0);
+    od_response_header_encode(&r->resp, OD_API_ENVELOPE, 0, h->correlation_id);
+    od_EnvelopeResponse_encode(&r->resp, 0, &resp);
     if (r->resp.err) {
         od_req_drop(r);
         return;
@@ -135,7 +140,13 @@ void od_envelope_serve(od_conn_t *c, const od_request_header_t *h, const uint8_t
                        size_t len, od_slice_t *s)
 {
     (void)frame;
-    (void)len;
+    if (!c->listener || !c->listener->spec.controller) {
+        /* Kafka: an API not exposed on the listener closes the connection. */
+        od_logf(OD_LOG_WARN, "client %s correlation %d: Envelope on a listener that is not a "
+                "controller listener; closing", c->peer, h->correlation_id);
+        od_conn_close(c, "Envelope outside controller.listener.names");
+        return;
+    }
     if (h->api_version != 0) {
         answer_error(c, h, OD_ERR_UNSUPPORTED_VERSION, "only version 0 is served");
         return;
@@ -158,11 +169,16 @@ void od_envelope_serve(od_conn_t *c, const od_request_header_t *h, const uint8_t
             return;
         }
     }
-    skip_tags(s); /* the header's tags: api 58 has no generated schema */
-    od_bytes_t data = od_read_compact_bytes(s, 0);
-    od_bytes_t principal = od_read_compact_bytes(s, 1);
-    od_bytes_t addr = od_read_compact_bytes(s, 0);
-    if (s->err || data.len < 8 || principal.len <= 0 || (addr.len != 4 && addr.len != 16)) {
+    od_arena_t a; /* the request has no arrays: nothing is allocated */
+    od_arena_init(&a, 4096);
+    od_EnvelopeRequest_t env;
+    od_EnvelopeRequest_init(&env);
+    int rc = od_EnvelopeRequest_decode(s, 0, &a, &env);
+    od_arena_free(&a);
+    od_bytes_t data = env.request_data;
+    od_bytes_t principal = env.request_principal;
+    od_bytes_t addr = env.client_host_address;
+    if (rc < 0 || data.len < 8 || principal.len <= 0 || (addr.len != 4 && addr.len != 16)) {
         answer_error(c, h, OD_ERR_INVALID_REQUEST, "malformed envelope");
         return;
     }
@@ -251,16 +267,14 @@ int od_envelope_finish(od_req_t *r)
         free(flat);
         return -1;
     }
-    const uint8_t *inner = flat + r->len_pos + 4;
-    size_t inner_len = flat_len - r->len_pos - 4;
+    od_EnvelopeResponse_t resp;
+    od_EnvelopeResponse_init(&resp);
+    resp.response_data = (od_bytes_t){flat + r->len_pos + 4, (int32_t)(flat_len - r->len_pos - 4)};
     od_wbuf_free(&r->resp);
     od_wbuf_init(&r->resp);
     r->len_pos = od_wbuf_reserve(&r->resp, 4);
-    od_write_i32(&r->resp, r->envelope->outer_correlation_id);
-    od_write_uvarint(&r->resp, 0); /* EnvelopeResponse: header v1 */
-    od_write_compact_bytes(&r->resp, (od_bytes_t){inner, (int32_t)inner_len});
-    od_write_i16(&r->resp, 0);
-    od_write_uvarint(&r->resp, 0);
+    od_response_header_encode(&r->resp, OD_API_ENVELOPE, 0, r->envelope->outer_correlation_id);
+    od_EnvelopeResponse_encode(&r->resp, 0, &resp);
     free(flat);
     r->hdr.api_key = OD_API_ENVELOPE;
     r->hdr.api_version = 0;

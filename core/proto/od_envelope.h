@@ -8,8 +8,6 @@
 
 #include "od_conn.h"
 
-#define OD_API_ENVELOPE 58
-
 /* The request-owned identity an envelope gives its inner request. */
 typedef struct od_envelope {
     od_client_t client;
