@@ -54,6 +54,15 @@ static ckpt_t *ckpt_of(const char *topic, int32_t partition)
     return c;
 }
 
+/* Where p's checkpoint may be: the log end, or the lowest source offset
+ * whose forwarded copies another broker has not acknowledged yet. */
+static int64_t safe_end(od_core_t *core, od_partition_t *p)
+{
+    int64_t end = od_partition_log_end(core, p);
+    int64_t low = od_route_forward_low(p->topic->name, p->index);
+    return low >= 0 && low < end ? low : end;
+}
+
 static int can_keep_state(od_core_t *core)
 {
     return core->storage && OD_OPS_HAS(core->storage, put_state) &&
@@ -152,7 +161,7 @@ static void write_moved(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p)
 {
     (void)vm;
     ckpt_t *c = ckpt_of(p->topic->name, p->index);
-    int64_t end = od_partition_log_end(core, p);
+    int64_t end = safe_end(core, p);
     if (c && c->written != end)
         put(core, p, c, end);
 }
@@ -285,7 +294,7 @@ static void replay(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p)
     od_logf(OD_LOG_INFO, "route: %s-%d: replayed the routes of offsets %" PRId64 "..%" PRId64
             " after the last checkpoint: %" PRId64 " copies appended again (at least once)",
             p->topic->name, (int)p->index, from, end - 1, copies);
-    put(core, p, c, end);
+    put(core, p, c, safe_end(core, p)); /* held where forwarded copies are pending */
 }
 
 void od_route_checkpoint_touch(od_core_t *core, od_partition_t *p)
@@ -294,7 +303,7 @@ void od_route_checkpoint_touch(od_core_t *core, od_partition_t *p)
         return;
     ckpt_t *c = ckpt_of(p->topic->name, p->index);
     if (c && c->written < 0) /* the first routed produce: routes begin here */
-        put(core, p, c, od_partition_log_end(core, p));
+        put(core, p, c, safe_end(core, p));
 }
 
 int od_route_checkpoint_start(od_core_t *core, char *err, size_t errsz)
