@@ -38,11 +38,19 @@ typedef struct ckpt {
 static ckpt_t *ckpts;
 static size_t nckpts;
 
-static ckpt_t *ckpt_of(const char *topic, int32_t partition)
+static ckpt_t *ckpt_find(const char *topic, int32_t partition)
 {
     for (size_t i = 0; i < nckpts; i++)
         if (ckpts[i].partition == partition && strcmp(ckpts[i].topic, topic) == 0)
             return &ckpts[i];
+    return NULL;
+}
+
+static ckpt_t *ckpt_of(const char *topic, int32_t partition)
+{
+    ckpt_t *found = ckpt_find(topic, partition);
+    if (found)
+        return found;
     ckpt_t *a = realloc(ckpts, (nckpts + 1) * sizeof(*a));
     if (!a)
         return NULL;
@@ -157,13 +165,27 @@ static void clear_tracked(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p)
         }
 }
 
+static void replay(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p);
+
 static void write_moved(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p)
 {
-    (void)vm;
-    ckpt_t *c = ckpt_of(p->topic->name, p->index);
+    ckpt_t *c = ckpt_find(p->topic->name, p->index);
+    if (!c) {
+        /* A log that opened after the start (in a cluster the image may
+         * catch up with the quorum only then): its replay is now. */
+        replay(core, vm, p);
+        return;
+    }
     int64_t end = safe_end(core, p);
-    if (c && c->written != end)
+    if (c->written != end)
         put(core, p, c, end);
+}
+
+/* At stop: only what is tracked (a replay needs the loop running). */
+static void write_tracked(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p)
+{
+    if (ckpt_find(p->topic->name, p->index))
+        write_moved(core, vm, p);
 }
 
 /* Copy a read result into one buffer (file ranges with pread). */
@@ -301,6 +323,11 @@ void od_route_checkpoint_touch(od_core_t *core, od_partition_t *p)
 {
     if (!p || !p->log || !can_keep_state(core))
         return;
+    if (!ckpt_find(p->topic->name, p->index)) {
+        /* Not seen since the start (its log opened since): what the
+         * stored checkpoint says is replayed before anything is added. */
+        replay(core, od_lua_current(core), p);
+    }
     ckpt_t *c = ckpt_of(p->topic->name, p->index);
     if (c && c->written < 0) /* the first routed produce: routes begin here */
         put(core, p, c, safe_end(core, p));
@@ -322,7 +349,7 @@ void od_route_checkpoint_tick(od_core_t *core, int64_t now_ms)
 
 void od_route_checkpoint_stop(od_core_t *core)
 {
-    each_partition(core, write_moved, clear_tracked);
+    each_partition(core, write_tracked, clear_tracked);
     free(ckpts);
     ckpts = NULL;
     nckpts = 0;
