@@ -13,10 +13,12 @@
 #      routed topic is refused with NOT_ENOUGH_REPLICAS and the documented message, nothing
 #      of it appended; librdkafka retries and succeeds once the leader is back;
 #  (f) with the target's leader down, the source's route checkpoint stays at the copy not
-#      acknowledged; kill -9 of the routing broker: the replay makes the copy.
+#      acknowledged; kill -9 of the routing broker: the replay makes the copy;
+#  (g) a replay whose copies exceed route.forward.buffer.bytes pauses and goes on.
 import os
 import sys
 import threading
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -66,8 +68,13 @@ for t, r in layout.items():
 
 
 def leaders(topic):
-    md = admin.list_topics(topic, timeout=10).topics[topic]
-    return {p: m.leader for p, m in md.partitions.items()}
+    for _ in range(10):  # a node just killed may be the one asked
+        try:
+            md = admin.list_topics(topic, timeout=10).topics[topic]
+            return {p: m.leader for p, m in md.partitions.items()}
+        except ck.KafkaException:
+            continue
+    raise RuntimeError("no metadata for %s" % topic)
 
 
 def pending(node):
@@ -128,8 +135,9 @@ tap.is_(rt.metric(murls[1], "odradek_route_lost_total", kind="route", hook="A"),
 
 # ---- (b) and (c): kill -9 under a producer -----------------------------------------------
 def produce_during(fault, tag):
-    """confluent_kafka produces to A until fault() (called once 1500 records are
-    acknowledged) returns; returns the acknowledged values."""
+    """confluent_kafka produces to A (about 2000 records a second, so a loaded
+    machine keeps up) until 1000 more are acknowledged after fault() (called once
+    1000 are) returned; returns the acknowledged values."""
     ok = set()
     stop = threading.Event()
 
@@ -152,16 +160,19 @@ def produce_during(fault, tag):
                 pr.poll(0.2)
                 continue
             i += 1
-            if i % 50 == 0:
-                pr.poll(0.01)
+            if i % 20 == 0:
+                pr.poll(0)
+                time.sleep(0.01)
         pr.flush(90)
-    th = threading.Thread(target=run)
+    th = threading.Thread(target=run, daemon=True)
     th.start()
-    odtest.wait_until(lambda: len(ok) >= 1500, 90)
-    fault()
-    n = len(ok)
-    odtest.wait_until(lambda: len(ok) >= n + 1500, 120)
-    stop.set()
+    odtest.wait_until(lambda: len(ok) >= 1000, 90)
+    try:
+        fault()
+    finally:
+        n = len(ok)
+        odtest.wait_until(lambda: len(ok) >= n + 1000, 120)
+        stop.set()
     th.join(150)
     return ok
 
@@ -283,5 +294,28 @@ c.wait_brokers(3)
 tap.ok(drained(), "after both restarts nothing is pending")
 tap.ok(b"held-1" in [m.value() for m in read_all("D")],
        "the copy pending at node 1's kill -9 was made by the replay")
+
+# ---- (g) a replay larger than the buffer pauses and goes on ------------------------------
+c.node(1).stop()
+c.node(2).stop()
+with open(os.path.join(c.node(1).data, "C-0", "route-checkpoint.state"), "w") as f:
+    f.write("v1 0\n")  # what a crash long ago would leave: all of C-0 to replay
+c.node(1).start()
+tap.ok(odtest.wait_until(lambda: "the replay waits" in c.node(1).log_text(), 60),
+       "with D's leader down the replay of C-0 pauses at route.forward.buffer.bytes")
+tap.ok(rt.metric(murls[1], "odradek_route_forward_pending_bytes") < 4096 + 8192,
+       "the copies it holds stay within the cap plus one batch")
+tap.is_(ckpt("C"), "v1 0\n", "C-0's checkpoint stays where the replay began")
+c.node(2).start()
+c.wait_brokers(3)
+n_c = len(read_all("C"))
+tap.ok(odtest.wait_until(lambda: ckpt("C") == "v1 %d\n" % n_c, 90),
+       "once D's leader is back the replay finishes; the checkpoint reaches C-0's end")
+tap.ok(drained(), "and its copies are acknowledged")
+per = {}
+for m in read_all("D"):
+    per[copy_of(m)] = per.get(copy_of(m), 0) + 1
+tap.ok(all(per.get(b"C/0/%d" % o, 0) >= 2 for o in range(n_c)),
+       "every record of C-0 has its copy made again by the replay") or tap.diag(repr(per))
 c.stop_proxies()
 sys.exit(odtest.finish())

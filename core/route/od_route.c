@@ -163,8 +163,13 @@ int16_t od_route_produce(od_req_t *r, od_topic_t *t, const char *topic, int32_t 
         return OD_ERR_NONE;
     /* Copies another broker's routes forwarded here are not routed (nor
      * placement-checked) again: routes copying to each other cannot loop. */
-    if (od_route_forwarded_request(r))
+    int forwarded = od_route_forwarded_request(r);
+    if (forwarded > 0)
         return OD_ERR_NONE;
+    if (forwarded < 0) {
+        snprintf(msg, msgsz, "forwarded route copies need CLUSTER_ACTION on the cluster");
+        return OD_ERR_CLUSTER_AUTHORIZATION_FAILED;
+    }
     if (routed && od_route_forward_full()) {
         /* Refused before anything is appended, so every appended record's
          * copies are accounted for; producers retry NOT_ENOUGH_REPLICAS. */

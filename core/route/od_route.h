@@ -108,7 +108,9 @@ int od_route_start(struct od_core *core, char *err, size_t errsz);
 void od_route_tick(struct od_core *core, int64_t now_ms);
 void od_route_stop(struct od_core *core);
 /* A Produce from another broker's forwarder (doc/routing.md, "In a
- * cluster"): its copies are not routed again. */
+ * cluster"): 1, its copies are not routed again; 0, an ordinary produce;
+ * -1, a forwarder's produce whose principal may not CLUSTER_ACTION
+ * (refused). */
 int od_route_forwarded_request(struct od_req *r);
 /* Copies waiting for other brokers: records and bytes. */
 void od_route_forward_stats(uint64_t *records, uint64_t *bytes);

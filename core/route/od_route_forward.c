@@ -149,8 +149,10 @@ int od_route_forwarded_request(od_req_t *r)
         return 0;
     /* With an authorizer, only a broker's principal (CLUSTER_ACTION on the
      * cluster, as for replica fetches); without one, as in Kafka, anyone
-     * on the inter-broker listener is trusted. */
-    return od_authz_cluster(r, OD_ACL_OP_CLUSTER_ACTION);
+     * on the inter-broker listener is trusted. A forwarder denied it is
+     * refused rather than routed: its copies routed again could loop
+     * between two brokers. */
+    return od_authz_cluster(r, OD_ACL_OP_CLUSTER_ACTION) ? 1 : -1;
 }
 
 /* ---- holds: the route checkpoint's floor ---- */
@@ -491,7 +493,6 @@ static int retriable(int16_t ec)
     case OD_ERR_NETWORK_EXCEPTION:
     case OD_ERR_FENCED_LEADER_EPOCH:
     case OD_ERR_UNKNOWN_LEADER_EPOCH:
-    case OD_ERR_UNKNOWN_SERVER_ERROR:
         return 1;
     default:
         return 0;
