@@ -14,7 +14,8 @@
 #      of it appended; librdkafka retries and succeeds once the leader is back;
 #  (f) with the target's leader down, the source's route checkpoint stays at the copy not
 #      acknowledged; kill -9 of the routing broker: the replay makes the copy;
-#  (g) a replay whose copies exceed route.forward.buffer.bytes pauses and goes on.
+#  (g) a replay whose copies exceed route.forward.buffer.bytes pauses and goes on;
+#  (h) a target topic deleted while its copies wait: they are lost, counted, released.
 import os
 import sys
 import threading
@@ -317,5 +318,22 @@ for m in read_all("D"):
     per[copy_of(m)] = per.get(copy_of(m), 0) + 1
 tap.ok(all(per.get(b"C/0/%d" % o, 0) >= 2 for o in range(n_c)),
        "every record of C-0 has its copy made again by the replay") or tap.diag(repr(per))
+
+# ---- (h) a target deleted while its copies wait: lost, counted, released ------------------
+lost0 = rt.metric(murls[1], "odradek_route_lost_total", kind="route", hook="C")
+c.node(2).kill9()
+with odtest.Conn(c.bports[0]) as cn:
+    gone = rt.produce_v8(cn, "C", 0, odtest.build_batch([(b"gone", b"gone-1")]), acks=1)
+tap.is_(gone[0], 0, "a produce to C with D's leader down is accepted")
+tap.ok(odtest.wait_until(lambda: pending(1) >= 1, 30), "its copy waits")
+admin.delete_topics(["D"], operation_timeout=30)["D"].result(40)
+tap.ok(drained(nodes=(1,)), "D deleted: the waiting copy is released")
+tap.is_(rt.metric(murls[1], "odradek_route_lost_total", kind="route", hook="C") - lost0, 1.0,
+        "and counted in odradek_route_lost_total")
+tap.ok("copies for D-0 lost: the topic or partition is gone" in c.node(1).log_text(),
+       "and logged")
+tap.ok(odtest.wait_until(lambda: ckpt("C") == "v1 %d\n" % (gone[1] + 1), 30),
+       "C-0's checkpoint moves past it")
+c.node(2).start()
 c.stop_proxies()
 sys.exit(odtest.finish())
