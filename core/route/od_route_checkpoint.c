@@ -181,6 +181,15 @@ static void clear_tracked(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p)
         }
 }
 
+/* The image has caught up with the cluster's metadata: the controller
+ * unfences a broker only then, and this broker sees its unfencing after
+ * every record before it (the topics its routes copy to among them). */
+static int caught_up(od_core_t *core)
+{
+    const od_broker_reg_t *self = od_image_broker(&core->image, od_core_node_id(core));
+    return self && !self->fenced;
+}
+
 static void replay(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p);
 static int replay_more(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p, ckpt_t *c);
 
@@ -189,8 +198,10 @@ static void write_moved(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p)
     ckpt_t *c = ckpt_find(p->topic->name, p->index);
     if (!c) {
         /* A log that opened after the start (in a cluster the image may
-         * catch up with the quorum only then): its replay is now. */
-        replay(core, vm, p);
+         * catch up with the quorum only then): its replay is now, once
+         * the image knows the topics the copies go to. */
+        if (caught_up(core))
+            replay(core, vm, p);
         return;
     }
     if (c->resume >= 0 && !od_route_forward_full() && vm)
@@ -373,7 +384,11 @@ void od_route_checkpoint_touch(od_core_t *core, od_partition_t *p)
         return;
     if (!ckpt_find(p->topic->name, p->index)) {
         /* Not seen since the start (its log opened since): what the
-         * stored checkpoint says is replayed before anything is added. */
+         * stored checkpoint says is replayed before anything is added;
+         * before the image has caught up, the checkpoint is left alone
+         * (a tick replays this produce's records too). */
+        if (!caught_up(core))
+            return;
         replay(core, od_lua_current(core), p);
     }
     ckpt_t *c = ckpt_of(p->topic->name, p->index);
