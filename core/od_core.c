@@ -240,8 +240,7 @@ static const od_subsystem_t subsystems[] = {
     {"schemas", od_schema_register_config, od_schema_start, NULL, od_schema_stop},
     {"brokers", od_broker_life_register_config, od_broker_life_start, od_broker_life_tick,
      od_broker_life_stop},
-    {"routes", od_route_register_config, od_route_checkpoint_start, od_route_checkpoint_tick,
-     od_route_checkpoint_stop},
+    {"routes", od_route_register_config, od_route_start, od_route_tick, od_route_stop},
 };
 #define NSUBSYSTEMS (sizeof(subsystems) / sizeof(subsystems[0]))
 

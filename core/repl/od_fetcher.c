@@ -22,9 +22,7 @@
 
 static void fetcher_kick(od_fetcher_t *f);
 
-/* The endpoint replicas talk to: inter.broker.listener.name, else the
- * first listener that is not a controller listener. */
-static const od_endpoint_t *broker_endpoint(od_core_t *core, const od_broker_reg_t *b)
+const od_endpoint_t *od_repl_broker_endpoint(od_core_t *core, const od_broker_reg_t *b)
 {
     const char *want = core->conf.inter_broker_listener_name;
     for (size_t i = 0; want && *want && i < b->nendpoints; i++)
@@ -54,7 +52,7 @@ static od_fetcher_t *fetcher_for(od_core_t *core, int32_t leader)
 {
     od_repl_t *r = core->repl;
     const od_broker_reg_t *b = od_image_broker(&core->image, leader);
-    const od_endpoint_t *ep = b ? broker_endpoint(core, b) : NULL;
+    const od_endpoint_t *ep = b ? od_repl_broker_endpoint(core, b) : NULL;
     if (!ep)
         return NULL;
     for (od_fetcher_t *f = r->fetchers; f; f = f->next)

@@ -33,6 +33,8 @@
 
 struct od_core;
 struct od_req;
+struct od_endpoint;
+struct od_broker_reg;
 typedef struct od_repl od_repl_t;
 typedef struct od_replica od_replica_t;
 
@@ -86,6 +88,11 @@ int32_t od_repl_preferred_read_replica(struct od_core *core, const od_partition_
 int64_t od_repl_commit_timeout_ms(const struct od_core *core);
 /* Replicas in p's ISR (the image's view, as min.insync.replicas counts). */
 int32_t od_repl_isr_size(const od_partition_t *p);
+/* The endpoint brokers talk to each other on (replica fetches, forwarded
+ * route copies): inter.broker.listener.name, else the first registered
+ * endpoint that is not a controller listener. NULL: none. */
+const struct od_endpoint *od_repl_broker_endpoint(struct od_core *core,
+                                                  const struct od_broker_reg *b);
 
 /* Propose p's ISR as `isr` (a PartitionChangeRecord through the control
  * plane; cb as od_propose_cb). For the controller's AlterPartition handler

@@ -33,8 +33,33 @@ static od_conf_def_t route_defs[] = {
 
 int od_route_register_config(od_core_t *core, char *err, size_t errsz)
 {
-    return od_config_register(&core->config, route_defs,
-                              sizeof(route_defs) / sizeof(route_defs[0]), "core", err, errsz);
+    if (od_config_register(&core->config, route_defs, sizeof(route_defs) / sizeof(route_defs[0]),
+                           "core", err, errsz) < 0)
+        return -1;
+    return od_route_forward_register_config(core, err, errsz);
+}
+
+int od_route_start(od_core_t *core, char *err, size_t errsz)
+{
+    /* The forwarder first: the replay may forward copies. */
+    if (od_route_forward_start(core) < 0) {
+        snprintf(err, errsz, "cannot start the route forwarder");
+        return -1;
+    }
+    return od_route_checkpoint_start(core, err, errsz);
+}
+
+void od_route_tick(od_core_t *core, int64_t now_ms)
+{
+    od_route_forward_tick(core);
+    od_route_checkpoint_tick(core, now_ms);
+}
+
+void od_route_stop(od_core_t *core)
+{
+    /* The checkpoints first, held where forwarded copies are pending. */
+    od_route_checkpoint_stop(core);
+    od_route_forward_stop(core);
 }
 
 int od_route_copies_max(void) { return (int)copies_max; }
@@ -136,6 +161,23 @@ int16_t od_route_produce(od_req_t *r, od_topic_t *t, const char *topic, int32_t 
     int routed = vm && od_lua_vm_hooks(vm, "route", topic) > 0;
     if (!place && !routed)
         return OD_ERR_NONE;
+    /* Copies another broker's routes forwarded here are not routed (nor
+     * placement-checked) again: routes copying to each other cannot loop. */
+    int forwarded = od_route_forwarded_request(r);
+    if (forwarded > 0)
+        return OD_ERR_NONE;
+    if (forwarded < 0) {
+        snprintf(msg, msgsz, "forwarded route copies need CLUSTER_ACTION on the cluster");
+        return OD_ERR_CLUSTER_AUTHORIZATION_FAILED;
+    }
+    if (routed && od_route_forward_full()) {
+        /* Refused before anything is appended, so every appended record's
+         * copies are accounted for; producers retry NOT_ENOUGH_REPLICAS. */
+        od_route_metric("route", topic, OD_RMETRIC_REFUSED, 1);
+        snprintf(msg, msgsz, "route copies waiting for other brokers fill "
+                 "route.forward.buffer.bytes; retry");
+        return OD_ERR_NOT_ENOUGH_REPLICAS;
+    }
     const od_client_t *c = r->conn ? &r->conn->client : od_ext_nobody();
     od_route_pending_t *p = od_route_pending_new(topic, partition, c);
     if (!p) {
@@ -209,7 +251,7 @@ static void follow_up(od_core_t *core, od_route_pending_t *p, int dlq)
     snprintf(part, sizeof(part), "%d", (int)p->partition);
     int64_t budget = OD_LUA_BUDGET_UNSET; /* Lua partitioners: one budget for the batch */
     od_route_outbox_t ob;
-    od_route_outbox_init(&ob, core, p->client, p->topic);
+    od_route_outbox_init(&ob, core, p->client, p->topic, p->partition);
     for (size_t i = 0; i < p->set.nrecs; i++) {
         const od_route_rec_t *rec = &p->set.recs[i];
         if (rec->action == OD_ROUTE_DLQ && dlq) {

@@ -101,8 +101,19 @@ int32_t od_route_partition(struct od_core *core, const char *name, const od_rout
 /* ---- config and metrics ---- */
 
 int od_route_register_config(struct od_core *core, char *err, size_t errsz);
-/* Route checkpoints (od_route_checkpoint.c): replay at start, write when
- * moved, write at stop. */
+/* The "routes" subsystem: the forwarder (od_route_forward.c), then the
+ * route checkpoints (od_route_checkpoint.c: replay at start, write when
+ * moved, write at stop). */
+int od_route_start(struct od_core *core, char *err, size_t errsz);
+void od_route_tick(struct od_core *core, int64_t now_ms);
+void od_route_stop(struct od_core *core);
+/* A Produce from another broker's forwarder (doc/routing.md, "In a
+ * cluster"): 1, its copies are not routed again; 0, an ordinary produce;
+ * -1, a forwarder's produce whose principal may not CLUSTER_ACTION
+ * (refused). */
+int od_route_forwarded_request(struct od_req *r);
+/* Copies waiting for other brokers: records and bytes. */
+void od_route_forward_stats(uint64_t *records, uint64_t *bytes);
 int od_route_checkpoint_start(struct od_core *core, char *err, size_t errsz);
 void od_route_checkpoint_tick(struct od_core *core, int64_t now_ms);
 void od_route_checkpoint_stop(struct od_core *core);
@@ -115,6 +126,9 @@ enum {
     OD_RMETRIC_COPIES,  /* copies appended */
     OD_RMETRIC_DLQ,     /* records appended to a dead-letter topic */
     OD_RMETRIC_LOST,    /* copies and dead letters that could not be appended */
+    OD_RMETRIC_FORWARDED, /* copies and dead letters another broker acknowledged */
+    OD_RMETRIC_RETRIES,   /* forwarded batches sent again (or waiting for a leader) */
+    OD_RMETRIC_REFUSED,   /* produces refused: route.forward.buffer.bytes reached */
     OD_RMETRIC_N
 };
 void od_route_metric(const char *kind, const char *name, int what, uint64_t v);

@@ -3,12 +3,17 @@
  *
  * Every local partition of a topic with routes keeps a checkpoint, the
  * storage state "route-checkpoint": an offset below which every record's
- * copies are known to be appended. Copies are appended in the same loop
- * turn as their original, so between turns the log end is such an offset;
- * it is written once a second when it moved, and at shutdown. At start,
- * the records from the checkpoint to the log end (what a kill -9 may have
- * left without copies) go through the topic's routes again and their copies
- * are appended again: a copy may then exist twice, never not at all. A
+ * copies are known to be appended. Local copies are appended in the same
+ * loop turn as their original, so between turns the log end is such an
+ * offset, unless copies forwarded to other brokers (od_route_forward.c)
+ * are not acknowledged yet: then it is the lowest source offset among
+ * them. It is written once a second when it moved, and at shutdown. At
+ * start (or when the partition's log opens later, as in a cluster whose
+ * image catches up with the quorum), the records from the checkpoint to
+ * the log end (what a kill -9 may have left without copies) go through the
+ * topic's routes again and their copies are made again: a copy may then
+ * exist twice, never not at all. While route.forward.buffer.bytes of
+ * forwarded copies wait, a replay pauses and goes on at the next ticks. A
  * partition without a checkpoint starts routing at its log end (records
  * from before its routes existed are not copied). Copies and dead letters
  * (records with an odradek.copy.of or odradek.dlq.topic header) are not
@@ -33,16 +38,28 @@ typedef struct ckpt {
     char topic[256];
     int32_t partition;
     int64_t written;
+    /* A replay paused while route.forward.buffer.bytes were waiting: it
+     * goes on from resume (-1: none) to resume_end at the next ticks. */
+    int64_t resume, resume_end, replay_from, replay_copies;
+    int pause_logged;
 } ckpt_t;
 
 static ckpt_t *ckpts;
 static size_t nckpts;
 
-static ckpt_t *ckpt_of(const char *topic, int32_t partition)
+static ckpt_t *ckpt_find(const char *topic, int32_t partition)
 {
     for (size_t i = 0; i < nckpts; i++)
         if (ckpts[i].partition == partition && strcmp(ckpts[i].topic, topic) == 0)
             return &ckpts[i];
+    return NULL;
+}
+
+static ckpt_t *ckpt_of(const char *topic, int32_t partition)
+{
+    ckpt_t *found = ckpt_find(topic, partition);
+    if (found)
+        return found;
     ckpt_t *a = realloc(ckpts, (nckpts + 1) * sizeof(*a));
     if (!a)
         return NULL;
@@ -51,7 +68,23 @@ static ckpt_t *ckpt_of(const char *topic, int32_t partition)
     snprintf(c->topic, sizeof(c->topic), "%s", topic);
     c->partition = partition;
     c->written = -1;
+    c->resume = -1;
     return c;
+}
+
+/* Where p's checkpoint may be: the log end, or the lowest source offset
+ * whose forwarded copies another broker has not acknowledged yet, or where
+ * a paused replay goes on. */
+static int64_t safe_end(od_core_t *core, od_partition_t *p)
+{
+    int64_t end = od_partition_log_end(core, p);
+    int64_t low = od_route_forward_low(p->topic->name, p->index);
+    if (low >= 0 && low < end)
+        end = low;
+    const ckpt_t *c = ckpt_find(p->topic->name, p->index);
+    if (c && c->resume >= 0 && c->resume < end)
+        end = c->resume;
+    return end;
 }
 
 static int can_keep_state(od_core_t *core)
@@ -148,11 +181,43 @@ static void clear_tracked(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p)
         }
 }
 
+/* The image has caught up with the cluster's metadata: the controller
+ * unfences a broker only then, and this broker sees its unfencing after
+ * every record before it (the topics its routes copy to among them). */
+static int caught_up(od_core_t *core)
+{
+    const od_broker_reg_t *self = od_image_broker(&core->image, od_core_node_id(core));
+    return self && !self->fenced;
+}
+
+static void replay(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p);
+static int replay_more(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p, ckpt_t *c);
+
 static void write_moved(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p)
 {
+    ckpt_t *c = ckpt_find(p->topic->name, p->index);
+    if (!c) {
+        /* A log that opened after the start (in a cluster the image may
+         * catch up with the quorum only then): its replay is now, once
+         * the image knows the topics the copies go to. */
+        if (caught_up(core))
+            replay(core, vm, p);
+        return;
+    }
+    if (c->resume >= 0 && !od_route_forward_full() && vm)
+        replay_more(core, vm, p, c);
+    int64_t end = safe_end(core, p);
+    if (c->written != end)
+        put(core, p, c, end);
+}
+
+/* At stop: only what is tracked, and no more replaying (a paused replay
+ * is the checkpoint: the next start goes on from there). */
+static void write_tracked(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p)
+{
     (void)vm;
-    ckpt_t *c = ckpt_of(p->topic->name, p->index);
-    int64_t end = od_partition_log_end(core, p);
+    ckpt_t *c = ckpt_find(p->topic->name, p->index);
+    int64_t end = c ? safe_end(core, p) : -1;
     if (c && c->written != end)
         put(core, p, c, end);
 }
@@ -240,22 +305,12 @@ static void replay_batch(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p,
     od_route_done(pend);
 }
 
-static void replay(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p)
+/* Go on with c's replay from c->resume; paused again (1) while the forward
+ * buffer is full, so a replay holds no more than new produces would. */
+static int replay_more(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p, ckpt_t *c)
 {
-    ckpt_t *c = ckpt_of(p->topic->name, p->index);
-    int64_t end = od_partition_log_end(core, p), from;
-    int got = get(core, p, &from);
-    if (!c)
-        return;
-    if (got <= 0 || from >= end) {
-        put(core, p, c, end); /* routes begin here */
-        return;
-    }
-    int64_t start = od_partition_log_start(core, p);
-    if (from < start)
-        from = start;
-    int64_t off = from, copies = 0;
-    while (off < end) {
+    int64_t off = c->resume, end = c->resume_end, stop = -1;
+    while (off < end && stop < 0) {
         od_log_read_t rd;
         memset(&rd, 0, sizeof(rd));
         char err[256];
@@ -273,28 +328,72 @@ static void replay(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p)
         od_batch_iter_init(&it, buf, len);
         while (od_batch_iter_next(&it, &h, &boff, &bsz) == 1) {
             int64_t last = h.base_offset + h.last_offset_delta;
-            if (last >= from && !(h.attributes & OD_BATCH_CONTROL))
-                replay_batch(core, vm, p, buf + boff, bsz, &h, &copies);
+            if (last >= off && od_route_forward_full()) {
+                stop = h.base_offset > off ? h.base_offset : off;
+                break;
+            }
+            if (last >= off && !(h.attributes & OD_BATCH_CONTROL))
+                replay_batch(core, vm, p, buf + boff, bsz, &h, &c->replay_copies);
             next = last + 1;
         }
         free(buf);
-        if (next <= off)
+        if (stop < 0 && next <= off)
             break;
         off = next;
     }
+    if (stop >= 0) {
+        if (!c->pause_logged++)
+            od_logf(OD_LOG_INFO, "route: %s-%d: the replay waits while copies for other "
+                    "brokers fill route.forward.buffer.bytes", p->topic->name, (int)p->index);
+        c->resume = stop;
+        put(core, p, c, safe_end(core, p));
+        return 1;
+    }
+    c->resume = -1;
     od_logf(OD_LOG_INFO, "route: %s-%d: replayed the routes of offsets %" PRId64 "..%" PRId64
             " after the last checkpoint: %" PRId64 " copies appended again (at least once)",
-            p->topic->name, (int)p->index, from, end - 1, copies);
-    put(core, p, c, end);
+            p->topic->name, (int)p->index, c->replay_from, end - 1, c->replay_copies);
+    put(core, p, c, safe_end(core, p)); /* held where forwarded copies are pending */
+    return 0;
+}
+
+static void replay(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p)
+{
+    ckpt_t *c = ckpt_of(p->topic->name, p->index);
+    int64_t end = od_partition_log_end(core, p), from;
+    int got = get(core, p, &from);
+    if (!c)
+        return;
+    if (got <= 0 || from >= end) {
+        put(core, p, c, end); /* routes begin here */
+        return;
+    }
+    int64_t start = od_partition_log_start(core, p);
+    if (from < start)
+        from = start;
+    c->replay_from = c->resume = from;
+    c->resume_end = end;
+    c->replay_copies = 0;
+    c->pause_logged = 0;
+    replay_more(core, vm, p, c);
 }
 
 void od_route_checkpoint_touch(od_core_t *core, od_partition_t *p)
 {
     if (!p || !p->log || !can_keep_state(core))
         return;
+    if (!ckpt_find(p->topic->name, p->index)) {
+        /* Not seen since the start (its log opened since): what the
+         * stored checkpoint says is replayed before anything is added;
+         * before the image has caught up, the checkpoint is left alone
+         * (a tick replays this produce's records too). */
+        if (!caught_up(core))
+            return;
+        replay(core, od_lua_current(core), p);
+    }
     ckpt_t *c = ckpt_of(p->topic->name, p->index);
     if (c && c->written < 0) /* the first routed produce: routes begin here */
-        put(core, p, c, od_partition_log_end(core, p));
+        put(core, p, c, safe_end(core, p));
 }
 
 int od_route_checkpoint_start(od_core_t *core, char *err, size_t errsz)
@@ -313,7 +412,7 @@ void od_route_checkpoint_tick(od_core_t *core, int64_t now_ms)
 
 void od_route_checkpoint_stop(od_core_t *core)
 {
-    each_partition(core, write_moved, clear_tracked);
+    each_partition(core, write_tracked, clear_tracked);
     free(ckpts);
     ckpts = NULL;
     nckpts = 0;

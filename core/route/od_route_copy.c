@@ -2,7 +2,9 @@
  * grouped per target partition into batches (in the order the routes asked
  * for them), each batch at most the target's max.message.bytes; every batch
  * goes through OD_EVENT_APPEND (the producer as the client) and is appended
- * on this broker. What cannot be appended is logged and counted as lost. */
+ * on this broker when it leads the target, else handed to the forwarder
+ * (od_route_forward.c) for the leader. What cannot be appended is logged
+ * and counted as lost. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +24,36 @@ typedef struct out_group {
 } out_group_t;
 
 void od_route_outbox_init(od_route_outbox_t *ob, od_core_t *core, const od_client_t *client,
-                          const char *source)
+                          const char *source, int32_t source_partition)
 {
     memset(ob, 0, sizeof(*ob));
     ob->core = core;
     ob->client = client;
     ob->source = source;
+    ob->source_partition = source_partition;
+    ob->low = -1;
+}
+
+int od_route_append_here(od_core_t *core, od_topic_t *t, od_partition_t *p, uint8_t *batch,
+                         size_t blen, int32_t nrec, char *err, size_t errsz)
+{
+    od_batch_hdr_t h;
+    od_batch_parse_header(batch, blen, &h);
+    int64_t append_time = t->cfg.log_append_time ? od_now_ms() : -1;
+    int64_t base = od_partition_log_end(core, p);
+    int64_t next = od_batch_assign_offsets(batch, blen, base, p->leader_epoch, append_time);
+    od_append_info_t info = {0};
+    info.struct_size = sizeof(info);
+    info.base_offset = base;
+    info.last_offset = next - 1;
+    info.max_timestamp = append_time >= 0 ? append_time : h.max_timestamp;
+    info.offset_of_max_timestamp = base;
+    info.record_count = nrec;
+    info.batch_count = 1;
+    if (od_partition_append(core, p, batch, blen, &info, err, errsz) < 0)
+        return -1;
+    od_metrics_topic_in(t, blen, nrec);
+    return 0;
 }
 
 static void count(const od_route_outbox_t *ob, uint64_t copies, uint64_t dlq, int ok)
@@ -60,15 +86,6 @@ static void flush_group(od_route_outbox_t *ob, out_group_t *g)
         count(ob, nc, nd, 0);
         return;
     }
-    if (g->p->leader != od_core_node_id(core)) {
-        /* Only a partition's leader appends; copies are not forwarded to
-         * other brokers (doc/routing.md, "In a cluster"). */
-        od_logf(OD_LOG_WARN, "route: %d copies for %s-%d dropped: broker %d leads it, not this "
-                "one", (int)nrec, topic, (int)g->partition, (int)g->p->leader);
-        free(batch);
-        count(ob, nc, nd, 0);
-        return;
-    }
     char reason[256] = "";
     od_ev_append_t ev = {sizeof(ev), ob->client, topic, g->partition, batch, blen, nrec, reason,
                          sizeof(reason)};
@@ -82,21 +99,15 @@ static void flush_group(od_route_outbox_t *ob, out_group_t *g)
         count(ob, nc, nd, 0);
         return;
     }
-    od_batch_hdr_t h;
-    od_batch_parse_header(batch, blen, &h);
-    int64_t append_time = g->t->cfg.log_append_time ? od_now_ms() : -1;
-    int64_t base = od_partition_log_end(core, g->p);
-    int64_t next = od_batch_assign_offsets(batch, blen, base, g->p->leader_epoch, append_time);
-    od_append_info_t info = {0};
-    info.struct_size = sizeof(info);
-    info.base_offset = base;
-    info.last_offset = next - 1;
-    info.max_timestamp = append_time >= 0 ? append_time : h.max_timestamp;
-    info.offset_of_max_timestamp = base;
-    info.record_count = nrec;
-    info.batch_count = 1;
+    if (g->p->leader != od_core_node_id(core)) {
+        /* Another broker (or none yet) leads it: sent to the leader, the
+         * source's route checkpoint held until it acknowledges. */
+        od_route_forward_add(g->t, g->partition, batch, blen, nc, nd, ob->source,
+                             ob->source_partition, ob->low);
+        return;
+    }
     char err[256];
-    int rc = od_partition_append(core, g->p, batch, blen, &info, err, sizeof(err));
+    int rc = od_route_append_here(core, g->t, g->p, batch, blen, nrec, err, sizeof(err));
     free(batch);
     if (rc < 0) {
         od_logf(OD_LOG_ERROR, "route: append of %d copies to %s-%d failed: %s; copy dropped",
@@ -104,7 +115,6 @@ static void flush_group(od_route_outbox_t *ob, out_group_t *g)
         count(ob, nc, nd, 0);
         return;
     }
-    od_metrics_topic_in(g->t, blen, nrec);
     count(ob, nc, nd, 1);
 }
 
@@ -157,15 +167,15 @@ void od_route_outbox_add(od_route_outbox_t *ob, const char *topic, const char *p
     }
     if (partition < 0 || partition >= t->npartitions)
         partition = (int32_t)(rr++ % (uint32_t)t->npartitions);
-    int16_t ec;
-    od_partition_t *p = od_partition_led_here(core, t, partition, &ec);
-    out_group_t *g = p ? group_for(ob, t, p, partition) : NULL;
+    out_group_t *g = group_for(ob, t, t->partitions[partition], partition);
     if (!g) {
-        od_logf(OD_LOG_WARN, "route: %s-%d is not led here (error %d); copy dropped", topic,
-                (int)partition, (int)ec);
+        od_logf(OD_LOG_ERROR, "route: out of memory grouping copies for %s-%d; copy dropped",
+                topic, (int)partition);
         count(ob, nc, nd, 0);
         return;
     }
+    if (!dead_letter && ob->low < 0)
+        ob->low = rec->offset; /* records come in offset order: the lowest copied */
     /* Keep each batch within max.message.bytes: a record that would pass
      * it is taken out again, what was there is appended, and it starts the
      * next batch. */

@@ -56,11 +56,14 @@ typedef struct od_route_outbox {
     struct od_core *core;
     const struct od_client *client; /* the producer (OD_EVENT_APPEND) */
     const char *source;             /* the routed topic (metrics) */
+    int32_t source_partition;
+    int64_t low; /* the lowest source offset copied, -1: none yet (forwarded copies hold it) */
     struct out_group *groups;
     size_t ngroups, cap;
 } od_route_outbox_t;
 void od_route_outbox_init(od_route_outbox_t *ob, struct od_core *core,
-                          const struct od_client *client, const char *source);
+                          const struct od_client *client, const char *source,
+                          int32_t source_partition);
 /* rec to topic: partition chosen by partitioner (NULL: partition as given),
  * round robin when it has no opinion; key as od_route_add_record's; extra
  * headers after the record's. Failures are logged and counted as lost. */
@@ -69,6 +72,30 @@ void od_route_outbox_add(od_route_outbox_t *ob, const char *topic, const char *p
                          const char *key, size_t key_len, const od_route_hdr_t *extra,
                          size_t nextra, int dead_letter);
 void od_route_outbox_flush(od_route_outbox_t *ob);
+/* Append a batch of nrec copies (offsets from 0) to p, led here; 0 or -1
+ * with err. The batch's offsets are rewritten in place. */
+struct od_partition;
+int od_route_append_here(struct od_core *core, struct od_topic *t, struct od_partition *p,
+                         uint8_t *batch, size_t blen, int32_t nrec, char *err, size_t errsz);
+
+/* od_route_forward.c: copies for partitions another broker leads. */
+int od_route_forward_register_config(struct od_core *core, char *err, size_t errsz);
+int od_route_forward_start(struct od_core *core);
+void od_route_forward_tick(struct od_core *core);
+void od_route_forward_stop(struct od_core *core);
+/* Take over batch (len bytes, malloc'd, uncompressed, offsets from 0) of
+ * ncopies copies and ndlq dead letters for t-partition from the routed
+ * source-source_partition; hold_offset: the lowest source offset among the
+ * copies (the route checkpoint stays at or below it until acknowledged),
+ * -1 for none. */
+void od_route_forward_add(struct od_topic *t, int32_t partition, uint8_t *batch, size_t len,
+                          uint64_t ncopies, uint64_t ndlq, const char *source,
+                          int32_t source_partition, int64_t hold_offset);
+/* The lowest source offset of topic-partition whose forwarded copies are
+ * not acknowledged yet, or -1. */
+int64_t od_route_forward_low(const char *topic, int32_t partition);
+/* 1 when route.forward.buffer.bytes of copies are waiting. */
+int od_route_forward_full(void);
 
 /* od_route.c: the broker-wide settings. */
 int od_route_copies_max(void);

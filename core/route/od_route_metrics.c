@@ -104,6 +104,24 @@ void od_route_metrics_render(od_mtext_t *t)
     render_hook_family(t, "odradek_route_lost_total",
                        "Copies and dead letters that could not be appended (best-effort).",
                        OD_RMETRIC_LOST);
+    render_hook_family(t, "odradek_route_forwarded_total",
+                       "Copies and dead letters the leader of their target, another broker, "
+                       "acknowledged (also in copies_total / dead_letters_total).",
+                       OD_RMETRIC_FORWARDED);
+    render_hook_family(t, "odradek_route_forward_retries_total",
+                       "Forwarded batches of copies sent again or waiting for a leader.",
+                       OD_RMETRIC_RETRIES);
+    render_hook_family(t, "odradek_route_forward_refused_total",
+                       "Produces to a routed topic refused with NOT_ENOUGH_REPLICAS while "
+                       "route.forward.buffer.bytes of copies were waiting.", OD_RMETRIC_REFUSED);
+    uint64_t precs, pbytes;
+    od_route_forward_stats(&precs, &pbytes);
+    od_expo_family(t, "odradek_route_forward_pending_records", "gauge",
+                   "Copies and dead letters waiting for another broker's acknowledgement.");
+    od_expo_int(t, "odradek_route_forward_pending_records", NULL, 0, (int64_t)precs);
+    od_expo_family(t, "odradek_route_forward_pending_bytes", "gauge",
+                   "Bytes of them (bounded by route.forward.buffer.bytes).");
+    od_expo_int(t, "odradek_route_forward_pending_bytes", NULL, 0, (int64_t)pbytes);
     int any = 0;
     for (size_t i = 0; i <= ROUTE_TOPICS_MAX; i++) {
         const misplaced_stat_t *m = &topics[i];
