@@ -53,7 +53,14 @@ class Quiet:
 
 
 def layout(admin):
-    md = admin.list_topics(TOPIC, timeout=10)
+    """{partition: (leader, isr)}; {} when no broker answered in time (under
+    load librdkafka may still be giving up a killed node's connection): the
+    callers wait for a layout, so a slow answer is asked again."""
+    from confluent_kafka import KafkaException
+    try:
+        md = admin.list_topics(TOPIC, timeout=10)
+    except KafkaException:
+        return {}
     t = md.topics.get(TOPIC)
     if t is None or t.error is not None:
         return {}
@@ -245,10 +252,10 @@ def main():
         wait(lambda: len(ckp.acked) > 100 and len(kpp.acked) > 100, "first acknowledgements", 60)
         for k in range(a.kills):
             part = rng.randrange(PARTS)
-            lay = layout(admin)
-            victim = lay.get(part, (-1,))[0]
-            if victim < 1:
-                raise RuntimeError("round %d: partition %d has no leader" % (k, part))
+            lay = {}
+            wait(lambda: lay.update(layout(admin)) or lay.get(part, (-1,))[0] >= 1,
+                 "round %d: a leader of partition %d" % (k, part), a.round_timeout)
+            victim = lay[part][0]
             before = len(ckp.acked)
             t0 = time.monotonic()
             c.node(victim).kill9()
