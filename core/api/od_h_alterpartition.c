@@ -13,6 +13,7 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
+#include "od_meta_batch.h"
 #include "od_repl.h"
 
 typedef od_AlterPartitionResponse_PartitionData_t ap_out_t;
@@ -58,9 +59,7 @@ static void committed(void *arg, int status, const char *msg)
     ap_slot_t *s = arg;
     ap_pending_t *pd = s->pd;
     (void)msg;
-    s->out->error_code = status == 0 ? OD_ERR_NONE
-                         : status < 0 && status > -1000 ? (int16_t)-status
-                                                        : OD_ERR_UNKNOWN_SERVER_ERROR;
+    s->out->error_code = od_meta_status_error(status);
     od_topic_t *t = pd->core->image.nbuckets ? od_image_topic_by_id(&pd->core->image, &s->topic_id)
                                              : NULL;
     if (t && s->index < t->npartitions)

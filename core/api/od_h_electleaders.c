@@ -12,6 +12,7 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
+#include "od_meta_batch.h"
 #include "od_repl.h"
 
 typedef od_ElectLeadersResponse_PartitionResult_t el_out_t;
@@ -46,9 +47,7 @@ static void set_msg(od_req_t *r, el_out_t *o, const char *msg)
 static void elected(void *arg, int status, const char *msg)
 {
     el_slot_t *s = arg;
-    s->out->error_code = status == 0 ? OD_ERR_NONE
-                         : status < 0 && status > -1000 ? (int16_t)-status
-                                                        : OD_ERR_UNKNOWN_SERVER_ERROR;
+    s->out->error_code = od_meta_status_error(status);
     if (status != 0)
         set_msg(s->pd->r, s->out, msg);
     s->pd->outstanding--;

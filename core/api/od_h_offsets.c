@@ -153,6 +153,27 @@ static void commit_answer(od_req_t *r, od_OffsetCommitRequest_t *req, od_gcommit
     encode_commit(r, req, parts, total);
 }
 
+/* The response's topics `out` (nt, allocated by the caller) for the
+ * request's topics `in`: each partition with its error from parts, in
+ * request order. OffsetCommit and OffsetDelete answer in this shape with
+ * different generated types, hence a macro. ok becomes 0 out of memory. */
+#define PARTITION_ERRORS(r, out, in, nt, parts, ok)                                                \
+    do {                                                                                           \
+        size_t k_ = 0;                                                                             \
+        for (int32_t i_ = 0; (ok) && i_ < (nt); i_++) {                                            \
+            int32_t np_ = (in)[i_].partitions_count > 0 ? (in)[i_].partitions_count : 0;           \
+            (out)[i_].name = (in)[i_].name;                                                        \
+            (out)[i_].partitions = od_arena_calloc(&(r)->arena, np_ ? (size_t)np_ : 1,             \
+                                                   sizeof(*(out)[i_].partitions));                 \
+            (ok) = (out)[i_].partitions != NULL;                                                   \
+            (out)[i_].partitions_count = (ok) ? np_ : 0;                                           \
+            for (int32_t j_ = 0; (ok) && j_ < np_; j_++, k_++) {                                   \
+                (out)[i_].partitions[j_].partition_index = (parts)[k_].partition;                  \
+                (out)[i_].partitions[j_].error_code = (parts)[k_].error;                           \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
 static void encode_commit(od_req_t *r, od_OffsetCommitRequest_t *req, od_gcommit_t *parts,
                           size_t total)
 {
@@ -165,25 +186,13 @@ static void encode_commit(od_req_t *r, od_OffsetCommitRequest_t *req, od_gcommit
         od_req_drop(r);
         return;
     }
-    size_t k = 0;
     (void)total;
     resp.topics_count = nt;
-    k = 0;
-    for (int32_t i = 0; i < nt; i++) {
-        od_OffsetCommitRequest_OffsetCommitRequestTopic_t *t = &req->topics[i];
-        od_OffsetCommitResponse_OffsetCommitResponseTopic_t *o = &resp.topics[i];
-        int32_t np = t->partitions_count > 0 ? t->partitions_count : 0;
-        o->name = t->name;
-        o->partitions = od_arena_calloc(&r->arena, np ? (size_t)np : 1, sizeof(*o->partitions));
-        if (!o->partitions) {
-            od_req_drop(r);
-            return;
-        }
-        o->partitions_count = np;
-        for (int32_t j = 0; j < np; j++, k++) {
-            o->partitions[j].partition_index = parts[k].partition;
-            o->partitions[j].error_code = parts[k].error;
-        }
+    int ok = 1;
+    PARTITION_ERRORS(r, resp.topics, req->topics, nt, parts, ok);
+    if (!ok) {
+        od_req_drop(r);
+        return;
     }
     od_OffsetCommitResponse_encode(&r->resp, v, &resp);
     od_req_done(r);
@@ -431,22 +440,11 @@ void od_h_offset_delete(od_req_t *r, void *body)
             : od_group_delete_offsets(core->coord, req->group_id, parts, total);
     if (resp.error_code == OD_ERR_NONE) {
         resp.topics_count = nt;
-        k = 0;
-        for (int32_t i = 0; i < nt; i++) {
-            od_OffsetDeleteRequest_OffsetDeleteRequestTopic_t *t = &req->topics[i];
-            od_OffsetDeleteResponse_OffsetDeleteResponseTopic_t *o = &resp.topics[i];
-            int32_t np = t->partitions_count > 0 ? t->partitions_count : 0;
-            o->name = t->name;
-            o->partitions = od_arena_calloc(&r->arena, np ? (size_t)np : 1, sizeof(*o->partitions));
-            if (!o->partitions) {
-                od_req_drop(r);
-                return;
-            }
-            o->partitions_count = np;
-            for (int32_t j = 0; j < np; j++, k++) {
-                o->partitions[j].partition_index = parts[k].partition;
-                o->partitions[j].error_code = parts[k].error;
-            }
+        int ok = 1;
+        PARTITION_ERRORS(r, resp.topics, req->topics, nt, parts, ok);
+        if (!ok) {
+            od_req_drop(r);
+            return;
         }
     }
     od_OffsetDeleteResponse_encode(&r->resp, r->hdr.api_version, &resp);

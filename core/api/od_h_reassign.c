@@ -12,6 +12,7 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
+#include "od_meta_batch.h"
 #include "od_proto_gen.h"
 #include "od_repl.h"
 
@@ -47,9 +48,7 @@ static void maybe_answer(ra_pending_t *pd)
 static void committed(void *arg, int status, const char *msg)
 {
     ra_slot_t *s = arg;
-    s->out->error_code = status == 0 ? OD_ERR_NONE
-                         : status < 0 && status > -1000 ? (int16_t)-status
-                                                        : OD_ERR_UNKNOWN_SERVER_ERROR;
+    s->out->error_code = od_meta_status_error(status);
     if (status != 0 && msg)
         set_msg(s->pd->r, s->out, msg);
     s->pd->outstanding--;
