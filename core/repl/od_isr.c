@@ -80,9 +80,7 @@ static void alter_done(alter_ctx_t *c, int16_t err, const char *msg)
 
 static void proposed(void *arg, int status, const char *msg)
 {
-    alter_done(arg, status == 0 ? OD_ERR_NONE
-                    : status < 0 && status > -1000 ? (int16_t)-status
-                                                   : OD_ERR_UNKNOWN_SERVER_ERROR, msg);
+    alter_done(arg, od_meta_status_error(status), msg);
 }
 
 static void forwarded(void *arg, int status, const uint8_t *body, size_t len)
