@@ -75,6 +75,22 @@ typedef struct ac_entry {
 
 /* ---- answering ---- */
 
+/* resp.responses from pd's results (NULL, none, out of memory). Both
+ * responses have this shape with different generated types, hence a
+ * macro. */
+#define RESULTS(r, pd, resp)                                                                       \
+    do {                                                                                           \
+        (resp).responses = od_arena_calloc(&(r)->arena, (pd)->n ? (size_t)(pd)->n : 1,             \
+                                           sizeof(*(resp).responses));                             \
+        (resp).responses_count = (resp).responses ? (pd)->n : 0;                                   \
+        for (int32_t i_ = 0; i_ < (resp).responses_count; i_++) {                                  \
+            (resp).responses[i_].error_code = (pd)->res[i_].code;                                  \
+            (resp).responses[i_].error_message = (pd)->res[i_].msg;                                \
+            (resp).responses[i_].resource_type = (pd)->res[i_].type;                               \
+            (resp).responses[i_].resource_name = (pd)->res[i_].name;                               \
+        }                                                                                          \
+    } while (0)
+
 static void finish(ac_pending_t *pd)
 {
     od_req_t *r = pd->r;
@@ -94,28 +110,12 @@ static void finish(ac_pending_t *pd)
     if (r->conn && pd->incremental) {
         od_IncrementalAlterConfigsResponse_t resp;
         od_IncrementalAlterConfigsResponse_init(&resp);
-        resp.responses = od_arena_calloc(&r->arena, pd->n ? (size_t)pd->n : 1,
-                                         sizeof(*resp.responses));
-        resp.responses_count = resp.responses ? pd->n : 0;
-        for (int32_t i = 0; i < resp.responses_count; i++) {
-            resp.responses[i].error_code = pd->res[i].code;
-            resp.responses[i].error_message = pd->res[i].msg;
-            resp.responses[i].resource_type = pd->res[i].type;
-            resp.responses[i].resource_name = pd->res[i].name;
-        }
+        RESULTS(r, pd, resp);
         od_IncrementalAlterConfigsResponse_encode(&r->resp, ver, &resp);
     } else if (r->conn) {
         od_AlterConfigsResponse_t resp;
         od_AlterConfigsResponse_init(&resp);
-        resp.responses = od_arena_calloc(&r->arena, pd->n ? (size_t)pd->n : 1,
-                                         sizeof(*resp.responses));
-        resp.responses_count = resp.responses ? pd->n : 0;
-        for (int32_t i = 0; i < resp.responses_count; i++) {
-            resp.responses[i].error_code = pd->res[i].code;
-            resp.responses[i].error_message = pd->res[i].msg;
-            resp.responses[i].resource_type = pd->res[i].type;
-            resp.responses[i].resource_name = pd->res[i].name;
-        }
+        RESULTS(r, pd, resp);
         od_AlterConfigsResponse_encode(&r->resp, ver, &resp);
     }
     od_req_done(r);
