@@ -11,6 +11,7 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
+#include "od_meta_batch.h"
 
 #define PID_BLOCK 1000
 
@@ -65,19 +66,14 @@ static void next_block(od_core_t *core)
     rec.broker_id = (int32_t)core->conf.node_id;
     rec.broker_epoch = b ? b->epoch : -1;
     rec.next_producer_id = pa->start + PID_BLOCK;
-    od_wbuf_t w;
-    od_wbuf_init(&w);
-    od_metarec_frame(&w, OD_METAREC_PRODUCER_IDS, 0);
-    od_ProducerIdsRecord_encode(&w, 0, &rec);
-    size_t len = 0;
-    uint8_t *flat = w.err ? NULL : od_wbuf_flatten(&w, &len);
-    od_wbuf_free(&w);
-    char err[256] = "out of memory";
+    od_meta_batch_t batch = {0};
+    od_wbuf_t *w = od_meta_batch_add(&batch, OD_METAREC_PRODUCER_IDS, 0);
+    if (w)
+        od_ProducerIdsRecord_encode(w, 0, &rec);
+    char err[256];
     pa->in_flight = 1;
-    od_meta_record_t mr = {flat, len};
-    if (!flat || core->cp->propose(core->cp_self, &mr, 1, committed, core, err, sizeof(err)) < 0)
+    if (od_meta_propose_raw(core, &batch, committed, core, err, sizeof(err)) != OD_ERR_NONE)
         committed(core, -OD_ERR_UNKNOWN_SERVER_ERROR, err);
-    free(flat);
 }
 
 typedef struct fwd_pids {

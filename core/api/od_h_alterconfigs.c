@@ -75,6 +75,22 @@ typedef struct ac_entry {
 
 /* ---- answering ---- */
 
+/* resp.responses from pd's results (NULL, none, out of memory). Both
+ * responses have this shape with different generated types, hence a
+ * macro. */
+#define RESULTS(r, pd, resp)                                                                       \
+    do {                                                                                           \
+        (resp).responses = od_arena_calloc(&(r)->arena, (pd)->n ? (size_t)(pd)->n : 1,             \
+                                           sizeof(*(resp).responses));                             \
+        (resp).responses_count = (resp).responses ? (pd)->n : 0;                                   \
+        for (int32_t i_ = 0; i_ < (resp).responses_count; i_++) {                                  \
+            (resp).responses[i_].error_code = (pd)->res[i_].code;                                  \
+            (resp).responses[i_].error_message = (pd)->res[i_].msg;                                \
+            (resp).responses[i_].resource_type = (pd)->res[i_].type;                               \
+            (resp).responses[i_].resource_name = (pd)->res[i_].name;                               \
+        }                                                                                          \
+    } while (0)
+
 static void finish(ac_pending_t *pd)
 {
     od_req_t *r = pd->r;
@@ -94,28 +110,12 @@ static void finish(ac_pending_t *pd)
     if (r->conn && pd->incremental) {
         od_IncrementalAlterConfigsResponse_t resp;
         od_IncrementalAlterConfigsResponse_init(&resp);
-        resp.responses = od_arena_calloc(&r->arena, pd->n ? (size_t)pd->n : 1,
-                                         sizeof(*resp.responses));
-        resp.responses_count = resp.responses ? pd->n : 0;
-        for (int32_t i = 0; i < resp.responses_count; i++) {
-            resp.responses[i].error_code = pd->res[i].code;
-            resp.responses[i].error_message = pd->res[i].msg;
-            resp.responses[i].resource_type = pd->res[i].type;
-            resp.responses[i].resource_name = pd->res[i].name;
-        }
+        RESULTS(r, pd, resp);
         od_IncrementalAlterConfigsResponse_encode(&r->resp, ver, &resp);
     } else if (r->conn) {
         od_AlterConfigsResponse_t resp;
         od_AlterConfigsResponse_init(&resp);
-        resp.responses = od_arena_calloc(&r->arena, pd->n ? (size_t)pd->n : 1,
-                                         sizeof(*resp.responses));
-        resp.responses_count = resp.responses ? pd->n : 0;
-        for (int32_t i = 0; i < resp.responses_count; i++) {
-            resp.responses[i].error_code = pd->res[i].code;
-            resp.responses[i].error_message = pd->res[i].msg;
-            resp.responses[i].resource_type = pd->res[i].type;
-            resp.responses[i].resource_name = pd->res[i].name;
-        }
+        RESULTS(r, pd, resp);
         od_AlterConfigsResponse_encode(&r->resp, ver, &resp);
     }
     od_req_done(r);
@@ -211,6 +211,57 @@ static char *cstr(od_arena_t *a, od_str_t s)
     return s.len < 0 ? NULL : od_arena_strndup(a, s.p, (size_t)s.len);
 }
 
+/* The entries of a resource's current overrides cur, copied (applying the
+ * records frees the image's strings); AlterConfigs (not incremental)
+ * replaces them all. Returns how many, or -1 out of memory. */
+static long load_entries(od_arena_t *a, ac_entry_t *e, const od_kv_t *cur, size_t ncur,
+                         int incremental)
+{
+    for (size_t i = 0; i < ncur; i++) {
+        e[i].key = od_arena_strndup(a, cur[i].key, strlen(cur[i].key));
+        e[i].orig = od_arena_strndup(a, cur[i].value, strlen(cur[i].value));
+        if (!e[i].key || !e[i].orig)
+            return -1;
+        e[i].value = incremental ? e[i].orig : NULL;
+    }
+    return (long)ncur;
+}
+
+/* The entry of key, added when there is none yet. */
+static ac_entry_t *entry_for(ac_entry_t *e, size_t *n, const char *key)
+{
+    ac_entry_t *en = find_entry(e, *n, key);
+    if (!en) {
+        en = &e[(*n)++];
+        en->key = key;
+    }
+    return en;
+}
+
+/* An APPEND or SUBTRACT of arg's items to the entry's list (the default of
+ * key when it has no override); NULL out of memory. */
+static char *list_value(od_core_t *core, od_arena_t *a, const ac_entry_t *en, const char *key,
+                        const char *arg, int append)
+{
+    const char *base = en->value ? en->value : od_topic_config_value(core, NULL, key, NULL);
+    return list_edit(a, base ? base : "", arg, append);
+}
+
+/* The entries that change into kv (a record each); returns how many. */
+static size_t changed_entries(const ac_entry_t *e, size_t n, od_kv_t *kv)
+{
+    size_t nkv = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((!e[i].orig && !e[i].value) ||
+            (e[i].orig && e[i].value && strcmp(e[i].orig, e[i].value) == 0))
+            continue;
+        kv[nkv].key = (char *)e[i].key;
+        kv[nkv].value = (char *)e[i].value;
+        nkv++;
+    }
+    return nkv;
+}
+
 /* Work out the new overrides of t from the changes; on a problem sets the
  * resource's error and returns -1. *kv_out and *nkv_out get the records to propose. */
 static int plan(od_core_t *core, od_req_t *r, const od_topic_t *t, const ac_change_t *ch,
@@ -223,15 +274,10 @@ static int plan(od_core_t *core, od_req_t *r, const od_topic_t *t, const ac_chan
     char msg[512];
     if (!e || !kv)
         goto oom;
-    for (size_t i = 0; i < t->nconfigs; i++) {
-        /* copies: applying the records frees the image's strings */
-        e[n].key = od_arena_strndup(a, t->configs[i].key, strlen(t->configs[i].key));
-        e[n].orig = od_arena_strndup(a, t->configs[i].value, strlen(t->configs[i].value));
-        if (!e[n].key || !e[n].orig)
-            goto oom;
-        e[n].value = incremental ? e[n].orig : NULL; /* AlterConfigs replaces them all */
-        n++;
-    }
+    long loaded = load_entries(a, e, t->configs, t->nconfigs, incremental);
+    if (loaded < 0)
+        goto oom;
+    n = (size_t)loaded;
     for (int32_t i = 0; i < nch; i++) {
         const ac_change_t *c = &ch[i];
         char *key = cstr(a, c->name);
@@ -252,11 +298,7 @@ static int plan(od_core_t *core, od_req_t *r, const od_topic_t *t, const ac_chan
             return -1;
         }
         key = (char *)k->def.name;
-        ac_entry_t *en = find_entry(e, n, key);
-        if (!en) {
-            en = &e[n++];
-            en->key = key;
-        }
+        ac_entry_t *en = entry_for(e, &n, key);
         const char *nv = NULL;
         char *arg = cstr(a, c->value);
         switch (incremental ? c->op : OP_SET) {
@@ -279,11 +321,8 @@ static int plan(od_core_t *core, od_req_t *r, const od_topic_t *t, const ac_chan
                 set_res(r, o, OD_ERR_INVALID_CONFIG, msg);
                 return -1;
             }
-            {
-                const char *base = en->value ? en->value : od_topic_config_value(core, NULL, key, NULL);
-                if (!(nv = list_edit(a, base ? base : "", arg, c->op == OP_APPEND)))
-                    goto oom;
-            }
+            if (!(nv = list_value(core, a, en, key, arg, c->op == OP_APPEND)))
+                goto oom;
             break;
         default:
             snprintf(msg, sizeof(msg), "unknown config operation %d for %s", c->op, key);
@@ -300,17 +339,8 @@ static int plan(od_core_t *core, od_req_t *r, const od_topic_t *t, const ac_chan
         }
         en->value = nv;
     }
-    size_t nkv = 0;
-    for (size_t i = 0; i < n; i++) {
-        if ((!e[i].orig && !e[i].value) ||
-            (e[i].orig && e[i].value && strcmp(e[i].orig, e[i].value) == 0))
-            continue;
-        kv[nkv].key = (char *)e[i].key;
-        kv[nkv].value = (char *)e[i].value;
-        nkv++;
-    }
     *kv_out = kv;
-    *nkv_out = nkv;
+    *nkv_out = changed_entries(e, n, kv);
     return 0;
 oom:
     set_res(r, o, OD_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
@@ -364,25 +394,16 @@ static int plan_broker(od_core_t *core, od_req_t *r, const char *name, const od_
         set_res(r, o, OD_ERR_INVALID_REQUEST, msg);
         return -1;
     }
-    for (size_t i = 0; i < ncur; i++) {
-        /* copies: applying the records frees the image's strings */
-        e[n].key = od_arena_strndup(a, cur[i].key, strlen(cur[i].key));
-        e[n].orig = od_arena_strndup(a, cur[i].value, strlen(cur[i].value));
-        if (!e[n].key || !e[n].orig)
-            goto oom;
-        e[n].value = incremental ? e[n].orig : NULL; /* AlterConfigs replaces them all */
-        n++;
-    }
+    long loaded = load_entries(a, e, cur, ncur, incremental);
+    if (loaded < 0)
+        goto oom;
+    n = (size_t)loaded;
     for (int32_t i = 0; i < nch; i++) {
         const ac_change_t *c = &ch[i];
         const od_topic_key_t *tk = NULL;
         od_broker_config_dynamic(c->name.p, (size_t)c->name.len, &tk);
         const char *key = tk->broker_key;
-        ac_entry_t *en = find_entry(e, n, key);
-        if (!en) {
-            en = &e[n++];
-            en->key = key;
-        }
+        ac_entry_t *en = entry_for(e, &n, key);
         const char *nv = NULL;
         char *arg = cstr(a, c->value);
         switch (incremental ? c->op : OP_SET) {
@@ -400,12 +421,8 @@ static int plan_broker(od_core_t *core, od_req_t *r, const char *name, const od_
                 set_res(r, o, OD_ERR_INVALID_REQUEST, msg);
                 return -1;
             }
-            {
-                const char *base = en->value ? en->value
-                                             : od_topic_config_value(core, NULL, tk->def.name, NULL);
-                if (!(nv = list_edit(a, base ? base : "", arg, c->op == OP_APPEND)))
-                    goto oom;
-            }
+            if (!(nv = list_value(core, a, en, tk->def.name, arg, c->op == OP_APPEND)))
+                goto oom;
             break;
         default:
             snprintf(msg, sizeof(msg), "unknown config operation %d for %s", c->op, key);
@@ -422,17 +439,8 @@ static int plan_broker(od_core_t *core, od_req_t *r, const char *name, const od_
         }
         en->value = nv;
     }
-    size_t nkv = 0;
-    for (size_t i = 0; i < n; i++) {
-        if ((!e[i].orig && !e[i].value) ||
-            (e[i].orig && e[i].value && strcmp(e[i].orig, e[i].value) == 0))
-            continue;
-        kv[nkv].key = (char *)e[i].key;
-        kv[nkv].value = (char *)e[i].value;
-        nkv++;
-    }
     *kv_out = kv;
-    *nkv_out = nkv;
+    *nkv_out = changed_entries(e, n, kv);
     return 0;
 oom:
     set_res(r, o, OD_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
@@ -564,74 +572,72 @@ static ac_pending_t *start(od_req_t *r, int incremental, int32_t n, ac_slot_t **
     return pd->res && *slots ? pd : NULL;
 }
 
-void od_h_alter_configs(od_req_t *r, void *body)
+/* Resource i of either request into res (type, name) and, ch non-NULL,
+ * its changes into ch; returns how many changes it has. The two requests
+ * differ only here (AlterConfigs sets every key it names). */
+typedef int32_t (*ac_read_fn)(void *body, int32_t i, ac_res_t *res, ac_change_t *ch);
+
+static int32_t read_alter(void *body, int32_t i, ac_res_t *res, ac_change_t *ch)
+{
+    const od_AlterConfigsRequest_AlterConfigsResource_t *rs =
+        &((od_AlterConfigsRequest_t *)body)->resources[i];
+    res->type = rs->resource_type;
+    res->name = rs->resource_name;
+    for (int32_t j = 0; ch && j < rs->configs_count; j++)
+        ch[j] = (ac_change_t){rs->configs[j].name, OP_SET, rs->configs[j].value};
+    return rs->configs_count > 0 ? rs->configs_count : 0;
+}
+
+static int32_t read_incremental(void *body, int32_t i, ac_res_t *res, ac_change_t *ch)
+{
+    const od_IncrementalAlterConfigsRequest_AlterConfigsResource_t *rs =
+        &((od_IncrementalAlterConfigsRequest_t *)body)->resources[i];
+    res->type = rs->resource_type;
+    res->name = rs->resource_name;
+    for (int32_t j = 0; ch && j < rs->configs_count; j++)
+        ch[j] = (ac_change_t){rs->configs[j].name, rs->configs[j].config_operation,
+                              rs->configs[j].value};
+    return rs->configs_count > 0 ? rs->configs_count : 0;
+}
+
+static void alter_all(od_req_t *r, void *body, int incremental, int32_t count, int validate_only,
+                      ac_read_fn read)
 {
     od_core_t *core = r->conn->core;
-    od_AlterConfigsRequest_t *req = body;
-    int32_t n = req->resources_count > 0 ? req->resources_count : 0;
+    int32_t n = count > 0 ? count : 0;
     ac_slot_t *slots;
-    ac_pending_t *pd = start(r, 0, n, &slots);
+    ac_pending_t *pd = start(r, incremental, n, &slots);
     if (!pd) {
         od_req_drop(r);
         return;
     }
-    for (int32_t i = 0; i < n; i++) {
-        pd->res[i].type = req->resources[i].resource_type;
-        pd->res[i].name = req->resources[i].resource_name;
+    for (int32_t i = 0; i < n; i++) { /* every result named before any answer */
+        read(body, i, &pd->res[i], NULL);
         pd->res[i].msg = od_str_c(NULL);
     }
     for (int32_t i = 0; i < n; i++) {
-        od_AlterConfigsRequest_AlterConfigsResource_t *res = &req->resources[i];
-        int32_t nch = res->configs_count > 0 ? res->configs_count : 0;
+        int32_t nch = read(body, i, &pd->res[i], NULL);
         ac_change_t *ch = od_arena_calloc(&r->arena, nch ? (size_t)nch : 1, sizeof(*ch));
         if (!ch) {
             set_res(r, &pd->res[i], OD_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
             continue;
         }
-        for (int32_t j = 0; j < nch; j++) {
-            ch[j].name = res->configs[j].name;
-            ch[j].op = OP_SET;
-            ch[j].value = res->configs[j].value;
-        }
-        alter_resource(core, pd, slots, i, ch, nch, req->validate_only);
+        read(body, i, &pd->res[i], ch);
+        alter_resource(core, pd, slots, i, ch, nch, validate_only);
     }
-    pd->validate_only = req->validate_only;
+    pd->validate_only = validate_only;
     pd->started = 1;
     maybe_finish(pd);
 }
 
+void od_h_alter_configs(od_req_t *r, void *body)
+{
+    od_AlterConfigsRequest_t *req = body;
+    alter_all(r, body, 0, req->resources_count, req->validate_only, read_alter);
+}
+
 void od_h_incremental_alter_configs(od_req_t *r, void *body)
 {
-    od_core_t *core = r->conn->core;
     od_IncrementalAlterConfigsRequest_t *req = body;
-    int32_t n = req->resources_count > 0 ? req->resources_count : 0;
-    ac_slot_t *slots;
-    ac_pending_t *pd = start(r, 1, n, &slots);
-    if (!pd) {
-        od_req_drop(r);
-        return;
-    }
-    for (int32_t i = 0; i < n; i++) {
-        pd->res[i].type = req->resources[i].resource_type;
-        pd->res[i].name = req->resources[i].resource_name;
-        pd->res[i].msg = od_str_c(NULL);
-    }
-    for (int32_t i = 0; i < n; i++) {
-        od_IncrementalAlterConfigsRequest_AlterConfigsResource_t *res = &req->resources[i];
-        int32_t nch = res->configs_count > 0 ? res->configs_count : 0;
-        ac_change_t *ch = od_arena_calloc(&r->arena, nch ? (size_t)nch : 1, sizeof(*ch));
-        if (!ch) {
-            set_res(r, &pd->res[i], OD_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
-            continue;
-        }
-        for (int32_t j = 0; j < nch; j++) {
-            ch[j].name = res->configs[j].name;
-            ch[j].op = res->configs[j].config_operation;
-            ch[j].value = res->configs[j].value;
-        }
-        alter_resource(core, pd, slots, i, ch, nch, req->validate_only);
-    }
-    pd->validate_only = req->validate_only;
-    pd->started = 1;
-    maybe_finish(pd);
+    alter_all(r, body, 1, req->resources_count, req->validate_only, read_incremental);
 }

@@ -13,15 +13,15 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
+#include "od_meta_batch.h"
 #include "od_repl.h"
+#include "od_req_wait.h"
 
 typedef od_AlterPartitionResponse_PartitionData_t ap_out_t;
 
 typedef struct ap_pending {
-    od_req_t *r;
+    od_req_wait_t w;
     od_core_t *core;
-    od_AlterPartitionResponse_t *resp;
-    int outstanding, started;
 } ap_pending_t;
 
 typedef struct ap_slot {
@@ -43,14 +43,9 @@ static void fill_state(od_req_t *r, ap_out_t *o, const od_partition_t *p)
     }
 }
 
-static void maybe_answer(ap_pending_t *pd)
+static void encode(od_req_t *r, const void *resp)
 {
-    if (!pd->started || pd->outstanding > 0)
-        return;
-    od_req_t *r = pd->r;
-    if (r->conn)
-        od_AlterPartitionResponse_encode(&r->resp, r->hdr.api_version, pd->resp);
-    od_req_done(r);
+    od_AlterPartitionResponse_encode(&r->resp, r->hdr.api_version, resp);
 }
 
 static void committed(void *arg, int status, const char *msg)
@@ -58,15 +53,12 @@ static void committed(void *arg, int status, const char *msg)
     ap_slot_t *s = arg;
     ap_pending_t *pd = s->pd;
     (void)msg;
-    s->out->error_code = status == 0 ? OD_ERR_NONE
-                         : status < 0 && status > -1000 ? (int16_t)-status
-                                                        : OD_ERR_UNKNOWN_SERVER_ERROR;
+    s->out->error_code = od_meta_status_error(status);
     od_topic_t *t = pd->core->image.nbuckets ? od_image_topic_by_id(&pd->core->image, &s->topic_id)
                                              : NULL;
     if (t && s->index < t->npartitions)
-        fill_state(pd->r, s->out, t->partitions[s->index]);
-    pd->outstanding--;
-    maybe_answer(pd);
+        fill_state(pd->w.r, s->out, t->partitions[s->index]);
+    od_req_wait_done(&pd->w);
 }
 
 static int in_list(const int32_t *v, int32_t n, int32_t id)
@@ -120,9 +112,7 @@ void od_h_alter_partition(od_req_t *r, void *body)
         return;
     }
     od_AlterPartitionResponse_init(resp);
-    pd->r = r;
-    pd->core = core;
-    pd->resp = resp;
+    *pd = (ap_pending_t){{.r = r, .resp = resp, .encode = encode}, core};
     const od_controlplane_ops_t *cp = core->cp;
     int32_t controller = cp && cp->controller_id ? cp->controller_id(core->cp_self)
                                                  : (int32_t)core->conf.node_id;
@@ -186,14 +176,13 @@ void od_h_alter_partition(od_req_t *r, void *body)
             s->out = o;
             s->topic_id = t->id;
             s->index = p->index;
-            pd->outstanding++;
+            od_req_wait_add(&pd->w);
             if (od_isr_propose(core, p, isr, n, committed, s, err, sizeof(err)) < 0) {
-                pd->outstanding--;
+                od_req_wait_done(&pd->w);
                 o->error_code = OD_ERR_UNKNOWN_SERVER_ERROR;
                 od_logf(OD_LOG_WARN, "AlterPartition %s-%d: %s", t->name, p->index, err);
             }
         }
     }
-    pd->started = 1;
-    maybe_answer(pd);
+    od_req_wait_issued(&pd->w);
 }

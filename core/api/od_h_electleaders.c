@@ -12,47 +12,31 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
+#include "od_meta_batch.h"
 #include "od_repl.h"
+#include "od_req_wait.h"
 
 typedef od_ElectLeadersResponse_PartitionResult_t el_out_t;
 
-typedef struct el_pending {
-    od_req_t *r;
-    od_ElectLeadersResponse_t *resp;
-    int outstanding, started;
-} el_pending_t;
+typedef od_req_wait_t el_pending_t;
 
 typedef struct el_slot {
     el_pending_t *pd;
     el_out_t *out;
 } el_slot_t;
 
-static void maybe_answer(el_pending_t *pd)
+static void encode(od_req_t *r, const void *resp)
 {
-    if (!pd->started || pd->outstanding > 0)
-        return;
-    od_req_t *r = pd->r;
-    if (r->conn)
-        od_ElectLeadersResponse_encode(&r->resp, r->hdr.api_version, pd->resp);
-    od_req_done(r);
-}
-
-static void set_msg(od_req_t *r, el_out_t *o, const char *msg)
-{
-    char *m = msg ? od_arena_strndup(&r->arena, msg, strlen(msg)) : NULL;
-    o->error_message = m ? od_str_c(m) : (od_str_t){NULL, -1};
+    od_ElectLeadersResponse_encode(&r->resp, r->hdr.api_version, resp);
 }
 
 static void elected(void *arg, int status, const char *msg)
 {
     el_slot_t *s = arg;
-    s->out->error_code = status == 0 ? OD_ERR_NONE
-                         : status < 0 && status > -1000 ? (int16_t)-status
-                                                        : OD_ERR_UNKNOWN_SERVER_ERROR;
+    s->out->error_code = od_meta_status_error(status);
     if (status != 0)
-        set_msg(s->pd->r, s->out, msg);
-    s->pd->outstanding--;
-    maybe_answer(s->pd);
+        s->out->error_message = od_req_msg(s->pd->r, msg);
+    od_req_wait_done(s->pd);
 }
 
 /* Elect one partition into *o (0 listed, -1: not needed and not listed). */
@@ -63,7 +47,7 @@ static int elect_one(od_core_t *core, od_req_t *r, el_pending_t *pd, od_topic_t 
     o->error_message.len = -1;
     if (!t || index < 0 || index >= t->npartitions) {
         o->error_code = OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-        set_msg(r, o, "The partition does not exist.");
+        o->error_message = od_req_msg(r, "The partition does not exist.");
         return 0;
     }
     el_slot_t *s = od_arena_calloc(&r->arena, 1, sizeof(*s));
@@ -74,14 +58,14 @@ static int elect_one(od_core_t *core, od_req_t *r, el_pending_t *pd, od_topic_t 
     s->pd = pd;
     s->out = o;
     char err[256] = "";
-    pd->outstanding++;
+    od_req_wait_add(pd);
     int rc = od_elect_leader(core, t->partitions[index], unclean, elected, s, err, sizeof(err));
     if (rc < 0) {
-        pd->outstanding--;
+        od_req_wait_done(pd);
         if (all && rc == -OD_ERR_ELECTION_NOT_NEEDED)
             return -1;
         o->error_code = (int16_t)-rc;
-        set_msg(r, o, err);
+        o->error_message = od_req_msg(r, err);
     }
     return 0;
 }
@@ -97,13 +81,11 @@ void od_h_elect_leaders(od_req_t *r, void *body)
         return;
     }
     od_ElectLeadersResponse_init(resp);
-    pd->r = r;
-    pd->resp = resp;
+    *pd = (el_pending_t){.r = r, .resp = resp, .encode = encode};
     int unclean = req->election_type == 1;
     if (req->election_type != 0 && req->election_type != 1) {
         resp->error_code = OD_ERR_INVALID_REQUEST;
-        pd->started = 1;
-        maybe_answer(pd);
+        od_req_wait_issued(pd);
         return;
     }
     int all = req->topic_partitions_count < 0; /* null: every partition */
@@ -153,6 +135,5 @@ void od_h_elect_leaders(od_req_t *r, void *body)
             out_topics++;
     }
     resp->replica_election_results_count = out_topics;
-    pd->started = 1;
-    maybe_answer(pd);
+    od_req_wait_issued(pd);
 }

@@ -239,8 +239,6 @@ static void wait_for_block(od_core_t *core, od_pid_registry_t *pr, od_req_t *r,
     }
 }
 
-/* Encode and propose one ProducerIdsRecord (the recset helpers of
- * od_metadata.c are private; this is the same framing). */
 /* A block from the active controller (od_h_allocpids.c): committed here
  * when this node is the controller, else asked for with AllocateProducerIds. */
 static int propose_block(od_core_t *core, char *err, size_t errsz)

@@ -153,6 +153,27 @@ static void commit_answer(od_req_t *r, od_OffsetCommitRequest_t *req, od_gcommit
     encode_commit(r, req, parts, total);
 }
 
+/* The response's topics `out` (nt, allocated by the caller) for the
+ * request's topics `in`: each partition with its error from parts, in
+ * request order. OffsetCommit and OffsetDelete answer in this shape with
+ * different generated types, hence a macro. ok becomes 0 out of memory. */
+#define PARTITION_ERRORS(r, out, in, nt, parts, ok)                                                \
+    do {                                                                                           \
+        size_t k_ = 0;                                                                             \
+        for (int32_t i_ = 0; (ok) && i_ < (nt); i_++) {                                            \
+            int32_t np_ = (in)[i_].partitions_count > 0 ? (in)[i_].partitions_count : 0;           \
+            (out)[i_].name = (in)[i_].name;                                                        \
+            (out)[i_].partitions = od_arena_calloc(&(r)->arena, np_ ? (size_t)np_ : 1,             \
+                                                   sizeof(*(out)[i_].partitions));                 \
+            (ok) = (out)[i_].partitions != NULL;                                                   \
+            (out)[i_].partitions_count = (ok) ? np_ : 0;                                           \
+            for (int32_t j_ = 0; (ok) && j_ < np_; j_++, k_++) {                                   \
+                (out)[i_].partitions[j_].partition_index = (parts)[k_].partition;                  \
+                (out)[i_].partitions[j_].error_code = (parts)[k_].error;                           \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
 static void encode_commit(od_req_t *r, od_OffsetCommitRequest_t *req, od_gcommit_t *parts,
                           size_t total)
 {
@@ -165,25 +186,13 @@ static void encode_commit(od_req_t *r, od_OffsetCommitRequest_t *req, od_gcommit
         od_req_drop(r);
         return;
     }
-    size_t k = 0;
     (void)total;
     resp.topics_count = nt;
-    k = 0;
-    for (int32_t i = 0; i < nt; i++) {
-        od_OffsetCommitRequest_OffsetCommitRequestTopic_t *t = &req->topics[i];
-        od_OffsetCommitResponse_OffsetCommitResponseTopic_t *o = &resp.topics[i];
-        int32_t np = t->partitions_count > 0 ? t->partitions_count : 0;
-        o->name = t->name;
-        o->partitions = od_arena_calloc(&r->arena, np ? (size_t)np : 1, sizeof(*o->partitions));
-        if (!o->partitions) {
-            od_req_drop(r);
-            return;
-        }
-        o->partitions_count = np;
-        for (int32_t j = 0; j < np; j++, k++) {
-            o->partitions[j].partition_index = parts[k].partition;
-            o->partitions[j].error_code = parts[k].error;
-        }
+    int ok = 1;
+    PARTITION_ERRORS(r, resp.topics, req->topics, nt, parts, ok);
+    if (!ok) {
+        od_req_drop(r);
+        return;
     }
     od_OffsetCommitResponse_encode(&r->resp, v, &resp);
     od_req_done(r);
@@ -205,6 +214,27 @@ typedef struct ftopic {
     int32_t n;
     fpart_t *parts;
 } ftopic_t;
+
+/* The response's topics `out` (nt, allocated by the caller) from the
+ * group's answer ts. The v0-7 and v8+ responses have this shape with
+ * different generated types, hence a macro. ok becomes 0 out of memory. */
+#define FETCHED_TOPICS(r, out, ts, nt, ok)                                                         \
+    do {                                                                                           \
+        for (int32_t i_ = 0; (ok) && i_ < (nt); i_++) {                                            \
+            (out)[i_].name = (ts)[i_].name;                                                        \
+            size_t n_ = (ts)[i_].n > 0 ? (size_t)(ts)[i_].n : 1;                                   \
+            (out)[i_].partitions = od_arena_calloc(&(r)->arena, n_, sizeof(*(out)[i_].partitions));\
+            (ok) = (out)[i_].partitions != NULL;                                                   \
+            (out)[i_].partitions_count = (ok) ? (ts)[i_].n : 0;                                    \
+            for (int32_t j_ = 0; (ok) && j_ < (ts)[i_].n; j_++) {                                  \
+                (out)[i_].partitions[j_].partition_index = (ts)[i_].parts[j_].index;               \
+                (out)[i_].partitions[j_].committed_offset = (ts)[i_].parts[j_].offset;             \
+                (out)[i_].partitions[j_].committed_leader_epoch = (ts)[i_].parts[j_].epoch;        \
+                (out)[i_].partitions[j_].metadata = (ts)[i_].parts[j_].metadata;                   \
+                (out)[i_].partitions[j_].error_code = (ts)[i_].parts[j_].error;                    \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
 
 typedef struct freq_topic {
     od_str_t name;
@@ -326,22 +356,10 @@ void od_h_offset_fetch(od_req_t *r, void *body)
             if (!og->topics)
                 goto oom;
             og->topics_count = nt;
-            for (int32_t i = 0; i < nt; i++) {
-                od_OffsetFetchResponse_OffsetFetchResponseTopics_t *ot = &og->topics[i];
-                ot->name = ts[i].name;
-                ot->partitions = od_arena_calloc(&r->arena, ts[i].n ? (size_t)ts[i].n : 1,
-                                                 sizeof(*ot->partitions));
-                if (!ot->partitions)
-                    goto oom;
-                ot->partitions_count = ts[i].n;
-                for (int32_t j = 0; j < ts[i].n; j++) {
-                    ot->partitions[j].partition_index = ts[i].parts[j].index;
-                    ot->partitions[j].committed_offset = ts[i].parts[j].offset;
-                    ot->partitions[j].committed_leader_epoch = ts[i].parts[j].epoch;
-                    ot->partitions[j].metadata = ts[i].parts[j].metadata;
-                    ot->partitions[j].error_code = ts[i].parts[j].error;
-                }
-            }
+            int ok = 1;
+            FETCHED_TOPICS(r, og->topics, ts, nt, ok);
+            if (!ok)
+                goto oom;
         }
     } else {
         int32_t nw = req->topics_count > 0 ? req->topics_count : 0;
@@ -370,22 +388,10 @@ void od_h_offset_fetch(od_req_t *r, void *body)
         if (!resp.topics)
             goto oom;
         resp.topics_count = nt;
-        for (int32_t i = 0; i < nt; i++) {
-            od_OffsetFetchResponse_OffsetFetchResponseTopic_t *ot = &resp.topics[i];
-            ot->name = ts[i].name;
-            ot->partitions = od_arena_calloc(&r->arena, ts[i].n ? (size_t)ts[i].n : 1,
-                                             sizeof(*ot->partitions));
-            if (!ot->partitions)
-                goto oom;
-            ot->partitions_count = ts[i].n;
-            for (int32_t j = 0; j < ts[i].n; j++) {
-                ot->partitions[j].partition_index = ts[i].parts[j].index;
-                ot->partitions[j].committed_offset = ts[i].parts[j].offset;
-                ot->partitions[j].committed_leader_epoch = ts[i].parts[j].epoch;
-                ot->partitions[j].metadata = ts[i].parts[j].metadata;
-                ot->partitions[j].error_code = ts[i].parts[j].error;
-            }
-        }
+        int ok = 1;
+        FETCHED_TOPICS(r, resp.topics, ts, nt, ok);
+        if (!ok)
+            goto oom;
     }
     od_OffsetFetchResponse_encode(&r->resp, v, &resp);
     od_req_done(r);
@@ -431,22 +437,11 @@ void od_h_offset_delete(od_req_t *r, void *body)
             : od_group_delete_offsets(core->coord, req->group_id, parts, total);
     if (resp.error_code == OD_ERR_NONE) {
         resp.topics_count = nt;
-        k = 0;
-        for (int32_t i = 0; i < nt; i++) {
-            od_OffsetDeleteRequest_OffsetDeleteRequestTopic_t *t = &req->topics[i];
-            od_OffsetDeleteResponse_OffsetDeleteResponseTopic_t *o = &resp.topics[i];
-            int32_t np = t->partitions_count > 0 ? t->partitions_count : 0;
-            o->name = t->name;
-            o->partitions = od_arena_calloc(&r->arena, np ? (size_t)np : 1, sizeof(*o->partitions));
-            if (!o->partitions) {
-                od_req_drop(r);
-                return;
-            }
-            o->partitions_count = np;
-            for (int32_t j = 0; j < np; j++, k++) {
-                o->partitions[j].partition_index = parts[k].partition;
-                o->partitions[j].error_code = parts[k].error;
-            }
+        int ok = 1;
+        PARTITION_ERRORS(r, resp.topics, req->topics, nt, parts, ok);
+        if (!ok) {
+            od_req_drop(r);
+            return;
         }
     }
     od_OffsetDeleteResponse_encode(&r->resp, r->hdr.api_version, &resp);

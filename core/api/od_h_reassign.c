@@ -12,48 +12,32 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
+#include "od_meta_batch.h"
 #include "od_proto_gen.h"
 #include "od_repl.h"
+#include "od_req_wait.h"
 
 typedef od_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_t ra_out_t;
 
-typedef struct ra_pending {
-    od_req_t *r;
-    od_AlterPartitionReassignmentsResponse_t *resp;
-    int outstanding, started;
-} ra_pending_t;
+typedef od_req_wait_t ra_pending_t;
 
 typedef struct ra_slot {
     ra_pending_t *pd;
     ra_out_t *out;
 } ra_slot_t;
 
-static void set_msg(od_req_t *r, ra_out_t *o, const char *msg)
+static void encode(od_req_t *r, const void *resp)
 {
-    char *m = od_arena_strndup(&r->arena, msg, strlen(msg));
-    o->error_message = m ? od_str_c(m) : (od_str_t){NULL, -1};
-}
-
-static void maybe_answer(ra_pending_t *pd)
-{
-    if (!pd->started || pd->outstanding > 0)
-        return;
-    od_req_t *r = pd->r;
-    if (r->conn)
-        od_AlterPartitionReassignmentsResponse_encode(&r->resp, r->hdr.api_version, pd->resp);
-    od_req_done(r);
+    od_AlterPartitionReassignmentsResponse_encode(&r->resp, r->hdr.api_version, resp);
 }
 
 static void committed(void *arg, int status, const char *msg)
 {
     ra_slot_t *s = arg;
-    s->out->error_code = status == 0 ? OD_ERR_NONE
-                         : status < 0 && status > -1000 ? (int16_t)-status
-                                                        : OD_ERR_UNKNOWN_SERVER_ERROR;
+    s->out->error_code = od_meta_status_error(status);
     if (status != 0 && msg)
-        set_msg(s->pd->r, s->out, msg);
-    s->pd->outstanding--;
-    maybe_answer(s->pd);
+        s->out->error_message = od_req_msg(s->pd->r, msg);
+    od_req_wait_done(s->pd);
 }
 
 static void start_or_cancel(od_core_t *core, od_req_t *r, ra_pending_t *pd, od_partition_t *p,
@@ -67,15 +51,15 @@ static void start_or_cancel(od_core_t *core, od_req_t *r, ra_pending_t *pd, od_p
     }
     s->pd = pd;
     s->out = o;
-    pd->outstanding++;
+    od_req_wait_add(pd);
     int rc = n < 0 ? od_reassign_cancel(core, p, committed, s, msg, sizeof(msg))
                    : od_reassign_start(core, p, reps, n, committed, s, msg, sizeof(msg));
     if (rc == 0)
         return; /* answered at the commit */
-    pd->outstanding--;
+    od_req_wait_done(pd);
     o->error_code = rc > 0 ? OD_ERR_NONE : (int16_t)-rc;
     if (rc < 0)
-        set_msg(r, o, msg);
+        o->error_message = od_req_msg(r, msg);
 }
 
 void od_h_alter_partition_reassignments(od_req_t *r, void *body)
@@ -90,8 +74,7 @@ void od_h_alter_partition_reassignments(od_req_t *r, void *body)
         return;
     }
     od_AlterPartitionReassignmentsResponse_init(resp);
-    pd->r = r;
-    pd->resp = resp;
+    *pd = (ra_pending_t){.r = r, .resp = resp, .encode = encode};
     resp->responses = od_arena_calloc(&r->arena, nt ? (size_t)nt : 1, sizeof(*resp->responses));
     if (!resp->responses) {
         od_req_drop(r);
@@ -119,15 +102,14 @@ void od_h_alter_partition_reassignments(od_req_t *r, void *body)
             o->error_message.len = -1;
             if (!t || ip->partition_index < 0 || ip->partition_index >= t->npartitions) {
                 o->error_code = OD_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-                set_msg(r, o, "The partition does not exist.");
+                o->error_message = od_req_msg(r, "The partition does not exist.");
             } else {
                 start_or_cancel(core, r, pd, t->partitions[ip->partition_index], ip->replicas,
                                 ip->replicas_count < 0 ? -1 : ip->replicas_count, o);
             }
         }
     }
-    pd->started = 1;
-    maybe_answer(pd);
+    od_req_wait_issued(pd);
 }
 
 static int in_list(const int32_t *v, int32_t n, int32_t id)

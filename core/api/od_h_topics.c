@@ -64,6 +64,44 @@ static void set_error(od_req_t *r, int16_t *ec, od_str_t *em, int16_t code, cons
         *em = od_str_c(od_arena_strndup(&r->arena, msg, strlen(msg)));
 }
 
+/* The pending state of a request answering n topics: its slots and the
+ * response's n results (result_size bytes each, zeroed, into *results).
+ * NULL when out of memory: the caller drops the request. */
+static pending_t *start(od_req_t *r, void *resp, int32_t n, size_t result_size, void **results,
+                        void (*finish)(pending_t *), slot_t **slots)
+{
+    size_t count = n ? (size_t)n : 1;
+    pending_t *pd = od_arena_calloc(&r->arena, 1, sizeof(*pd));
+    *slots = od_arena_calloc(&r->arena, count, sizeof(**slots));
+    *results = od_arena_calloc(&r->arena, count, result_size);
+    if (!pd || !*slots || !*results)
+        return NULL;
+    pd->core = r->conn->core;
+    pd->r = r;
+    pd->resp = resp;
+    pd->finish = finish;
+    return pd;
+}
+
+/* Slot i answers a proposal into ec/em; the request waits for it. */
+static slot_t *slot_for(pending_t *pd, slot_t *slots, int32_t i, int16_t *ec, od_str_t *em)
+{
+    slots[i] = (slot_t){pd, ec, em};
+    pd->outstanding++;
+    return &slots[i];
+}
+
+/* After proposing through slot s: rc < 0 (-code, or -1) means it was not
+ * proposed and will not answer, so the error is the result now. */
+static void proposed(slot_t *s, int rc, const char *msg)
+{
+    if (rc == 0)
+        return;
+    s->pd->outstanding--;
+    set_error(s->pd->r, s->error_code, s->error_message,
+              rc < -1 ? (int16_t)-rc : OD_ERR_UNKNOWN_SERVER_ERROR, msg);
+}
+
 /* Counts the names of a request; NULL names are not counted. The caller
  * answers the request with od_req_drop when this fails (out of memory). */
 static int count_names(od_nameset_t *set, const od_str_t *names, int32_t n)
@@ -152,25 +190,19 @@ void od_h_create_topics(od_req_t *r, void *body)
     od_core_t *core = r->conn->core;
     od_CreateTopicsRequest_t *req = body;
     od_CreateTopicsResponse_t *resp = od_arena_calloc(&r->arena, 1, sizeof(*resp));
-    pending_t *pd = od_arena_calloc(&r->arena, 1, sizeof(*pd));
     int32_t n = req->topics_count > 0 ? req->topics_count : 0;
     od_str_t *names = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*names));
-    slot_t *slots = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*slots));
-    if (!resp || !pd || !names || !slots) {
+    void *results = NULL;
+    slot_t *slots = NULL;
+    pending_t *pd = resp ? start(r, resp, n, sizeof(*resp->topics), &results, create_finish, &slots)
+                         : NULL;
+    if (!pd || !names) {
         od_req_drop(r);
         return;
     }
     od_CreateTopicsResponse_init(resp);
-    resp->topics = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*resp->topics));
-    if (!resp->topics) {
-        od_req_drop(r);
-        return;
-    }
+    resp->topics = results;
     resp->topics_count = n;
-    pd->core = core;
-    pd->r = r;
-    pd->resp = resp;
-    pd->finish = create_finish;
     for (int32_t i = 0; i < n; i++)
         names[i] = req->topics[i].name;
     od_nameset_t seen;
@@ -318,19 +350,12 @@ void od_h_create_topics(od_req_t *r, void *body)
         if (req->validate_only)
             continue;
         od_new_topic_t nt = {ct->name.p, (size_t)ct->name.len, parts, rf, kv, (size_t)nc, asg};
-        slots[i].pd = pd;
-        slots[i].error_code = &o->error_code;
-        slots[i].error_message = &o->error_message;
-        pd->outstanding++;
-        int rc = od_metadata_create_topic(core, &nt, slot_done, &slots[i], msg, sizeof(msg));
-        if (rc != 0) {
-            pd->outstanding--;
-            set_error(r, &o->error_code, &o->error_message,
-                      rc < -1 ? (int16_t)-rc : OD_ERR_UNKNOWN_SERVER_ERROR, msg);
-        } else {
+        slot_t *sl = slot_for(pd, slots, i, &o->error_code, &o->error_message);
+        int rc = od_metadata_create_topic(core, &nt, slot_done, sl, msg, sizeof(msg));
+        proposed(sl, rc, msg);
+        if (rc == 0)
             od_logf(OD_LOG_INFO, "client %s: created topic %s (%d partitions, rf %d)",
                     r->conn ? r->conn->peer : "?", cname, parts, rf);
-        }
     }
     od_nameset_free(&seen);
     pd->started = 1;
@@ -356,28 +381,23 @@ void od_h_delete_topics(od_req_t *r, void *body)
     od_core_t *core = r->conn->core;
     od_DeleteTopicsRequest_t *req = body;
     od_DeleteTopicsResponse_t *resp = od_arena_calloc(&r->arena, 1, sizeof(*resp));
-    pending_t *pd = od_arena_calloc(&r->arena, 1, sizeof(*pd));
     /* v0-5 name topics in topic_names; v6 in topics (by name or id). */
     int by_state = r->hdr.api_version >= 6;
     int32_t n = by_state ? req->topics_count : req->topic_names_count;
     if (n < 0)
         n = 0;
-    slot_t *slots = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*slots));
-    if (!resp || !pd || !slots) {
+    void *results = NULL;
+    slot_t *slots = NULL;
+    pending_t *pd = resp ? start(r, resp, n, sizeof(*resp->responses), &results, delete_finish,
+                                 &slots)
+                         : NULL;
+    if (!pd) {
         od_req_drop(r);
         return;
     }
     od_DeleteTopicsResponse_init(resp);
-    resp->responses = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*resp->responses));
-    if (!resp->responses) {
-        od_req_drop(r);
-        return;
-    }
+    resp->responses = results;
     resp->responses_count = n;
-    pd->core = core;
-    pd->r = r;
-    pd->resp = resp;
-    pd->finish = delete_finish;
     for (int32_t i = 0; i < n; i++) {
         od_DeleteTopicsResponse_DeletableTopicResult_t *o = &resp->responses[i];
         od_str_t name = by_state ? req->topics[i].name : req->topic_names[i];
@@ -426,18 +446,10 @@ void od_h_delete_topics(od_req_t *r, void *body)
                              .replication_factor = -1};
         if (od_admin_refuse(r, &pev, &o->error_code, &o->error_message))
             continue;
-        slots[i].pd = pd;
-        slots[i].error_code = &o->error_code;
-        slots[i].error_message = &o->error_message;
-        pd->outstanding++;
+        slot_t *sl = slot_for(pd, slots, i, &o->error_code, &o->error_message);
         char msg[256];
         od_logf(OD_LOG_INFO, "client %s: deleting topic %s", r->conn->peer, t->name);
-        int rc = od_metadata_delete_topic(core, t, slot_done, &slots[i], msg, sizeof(msg));
-        if (rc != 0) {
-            pd->outstanding--;
-            set_error(r, &o->error_code, &o->error_message,
-                      rc < -1 ? (int16_t)-rc : OD_ERR_UNKNOWN_SERVER_ERROR, msg);
-        }
+        proposed(sl, od_metadata_delete_topic(core, t, slot_done, sl, msg, sizeof(msg)), msg);
     }
     pd->started = 1;
     maybe_finish(pd);
@@ -462,25 +474,20 @@ void od_h_create_partitions(od_req_t *r, void *body)
     od_core_t *core = r->conn->core;
     od_CreatePartitionsRequest_t *req = body;
     od_CreatePartitionsResponse_t *resp = od_arena_calloc(&r->arena, 1, sizeof(*resp));
-    pending_t *pd = od_arena_calloc(&r->arena, 1, sizeof(*pd));
     int32_t n = req->topics_count > 0 ? req->topics_count : 0;
-    slot_t *slots = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*slots));
     od_str_t *names = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*names));
-    if (!resp || !pd || !slots || !names) {
+    void *results = NULL;
+    slot_t *slots = NULL;
+    pending_t *pd = resp ? start(r, resp, n, sizeof(*resp->results), &results, partitions_finish,
+                                 &slots)
+                         : NULL;
+    if (!pd || !names) {
         od_req_drop(r);
         return;
     }
     od_CreatePartitionsResponse_init(resp);
-    resp->results = od_arena_calloc(&r->arena, n ? (size_t)n : 1, sizeof(*resp->results));
-    if (!resp->results) {
-        od_req_drop(r);
-        return;
-    }
+    resp->results = results;
     resp->results_count = n;
-    pd->core = core;
-    pd->r = r;
-    pd->resp = resp;
-    pd->finish = partitions_finish;
     pd->validate_only = req->validate_only;
     int64_t added = 0;
     for (int32_t i = 0; i < n; i++)
@@ -567,17 +574,10 @@ void od_h_create_partitions(od_req_t *r, void *body)
         o->error_code = OD_ERR_NONE;
         if (req->validate_only)
             continue;
-        slots[i].pd = pd;
-        slots[i].error_code = &o->error_code;
-        slots[i].error_message = &o->error_message;
-        pd->outstanding++;
-        int rc = od_metadata_add_partitions(core, t, ct->count, asg, slot_done, &slots[i], msg,
-                                            sizeof(msg));
-        if (rc != 0) {
-            pd->outstanding--;
-            set_error(r, &o->error_code, &o->error_message,
-                      rc < -1 ? (int16_t)-rc : OD_ERR_UNKNOWN_SERVER_ERROR, msg);
-        }
+        slot_t *sl = slot_for(pd, slots, i, &o->error_code, &o->error_message);
+        proposed(sl, od_metadata_add_partitions(core, t, ct->count, asg, slot_done, sl, msg,
+                                                sizeof(msg)),
+                 msg);
     }
     od_nameset_free(&seen);
     pd->started = 1;

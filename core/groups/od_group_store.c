@@ -566,38 +566,6 @@ int od_gstore_apply_batches(od_coord_t *c, const uint8_t *buf, size_t len, int32
     return n;
 }
 
-/* Copy a read result into one buffer (file ranges with pread). */
-static uint8_t *gather(const od_log_read_t *rd, size_t *len)
-{
-    uint8_t *buf = malloc(rd->total ? rd->total : 1);
-    size_t pos = 0;
-    for (size_t i = 0; buf && i < rd->nranges; i++) {
-        const od_log_range_t *r = &rd->ranges[i];
-        if (!r->is_file) {
-            memcpy(buf + pos, r->mem, r->len);
-        } else {
-            size_t got = 0;
-            while (got < r->len) {
-                ssize_t k = pread(r->fd, buf + pos + got, r->len - got, r->file_off + (off_t)got);
-                if (k <= 0)
-                    break;
-                got += (size_t)k;
-            }
-            if (got < r->len) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-        }
-        pos += r->len;
-    }
-    for (size_t i = 0; i < rd->nranges; i++)
-        if (rd->ranges[i].release)
-            rd->ranges[i].release(rd->ranges[i].opaque);
-    *len = pos;
-    return buf;
-}
-
 static int load_partition(od_core_t *core, od_partition_t *p, char *err, size_t errsz)
 {
     int64_t off = core->storage->start_offset(p->log);
@@ -612,7 +580,7 @@ static int load_partition(od_core_t *core, od_partition_t *p, char *err, size_t 
         if (rd.nranges == 0)
             break;
         size_t len;
-        uint8_t *buf = gather(&rd, &len);
+        uint8_t *buf = od_log_read_gather(&rd, &len);
         if (!buf) {
             snprintf(err, errsz, "%s-%d: reading the log at %lld failed", OD_GROUP_OFFSETS_TOPIC,
                      p->index, (long long)off);

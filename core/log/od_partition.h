@@ -64,5 +64,9 @@ od_partition_t *od_partition_led_here(struct od_core *core, const od_topic_t *t,
 int16_t od_partition_check_epoch(const od_partition_t *p, int32_t current_leader_epoch);
 /* Apply changed topic configs to an open log. */
 void od_partition_reconfigure(struct od_core *core, od_partition_t *p);
+/* A read result's ranges copied into one malloc'd buffer (*len bytes; file
+ * ranges with pread), every range released. NULL when out of memory or a
+ * pread fails (od_log_gather.c). */
+uint8_t *od_log_read_gather(const od_log_read_t *rd, size_t *len);
 
 #endif

@@ -12,6 +12,7 @@
 #include "od_acl.h"
 #include "od_authz.h"
 #include "od_core.h"
+#include "od_meta_batch.h"
 #include "od_proto_gen.h"
 
 static size_t id_bucket(const uint8_t id[16], size_t nb)
@@ -195,22 +196,6 @@ void od_acls_encode(const od_acl_entry_t *e, od_wbuf_t *w)
     od_AccessControlEntryRecord_encode(w, 0, &r);
 }
 
-typedef struct acl_proposal {
-    od_meta_done_cb cb;
-    void *arg;
-} acl_proposal_t;
-
-static void proposal_done(void *arg, int status, const char *msg)
-{
-    acl_proposal_t *p = arg;
-    int16_t code = status == 0                        ? OD_ERR_NONE
-                   : (status < 0 && status > -1000) ? (int16_t)-status
-                                                    : OD_ERR_UNKNOWN_SERVER_ERROR;
-    if (p->cb)
-        p->cb(p->arg, code, msg);
-    free(p);
-}
-
 /* One record per binding (add) or id (remove), proposed together so a
  * request's changes commit at once. */
 static int propose(od_core_t *core, const od_acl_t *acls, const uint8_t (*ids)[16], size_t n,
@@ -221,55 +206,26 @@ static int propose(od_core_t *core, const od_acl_t *acls, const uint8_t (*ids)[1
             cb(arg, OD_ERR_NONE, NULL);
         return 0;
     }
-    if (!core->cp) {
-        snprintf(err, errsz, "no control plane");
-        return -1;
-    }
-    int rc = -1;
-    od_meta_record_t *recs = calloc(n, sizeof(*recs));
-    acl_proposal_t *p = calloc(1, sizeof(*p));
-    size_t built = 0;
-    if (!recs || !p) {
-        snprintf(err, errsz, "out of memory");
-        goto out;
-    }
-    for (; built < n; built++) {
-        od_wbuf_t w;
-        od_wbuf_init(&w);
+    od_meta_batch_t b = {0};
+    for (size_t i = 0; i < n; i++) {
         if (acls) {
             uint8_t id[16];
             randombytes_buf(id, sizeof(id));
             od_AccessControlEntryRecord_t r;
-            fill_record(&r, id, &acls[built]);
-            od_metarec_frame(&w, OD_METAREC_ACCESS_CONTROL_ENTRY, 0);
-            od_AccessControlEntryRecord_encode(&w, 0, &r);
+            fill_record(&r, id, &acls[i]);
+            od_wbuf_t *w = od_meta_batch_add(&b, OD_METAREC_ACCESS_CONTROL_ENTRY, 0);
+            if (w)
+                od_AccessControlEntryRecord_encode(w, 0, &r);
         } else {
             od_RemoveAccessControlEntryRecord_t r;
             od_RemoveAccessControlEntryRecord_init(&r);
-            memcpy(r.id.b, ids[built], 16);
-            od_metarec_frame(&w, OD_METAREC_REMOVE_ACCESS_CONTROL_ENTRY, 0);
-            od_RemoveAccessControlEntryRecord_encode(&w, 0, &r);
+            memcpy(r.id.b, ids[i], 16);
+            od_wbuf_t *w = od_meta_batch_add(&b, OD_METAREC_REMOVE_ACCESS_CONTROL_ENTRY, 0);
+            if (w)
+                od_RemoveAccessControlEntryRecord_encode(w, 0, &r);
         }
-        uint8_t *flat = w.err ? NULL : od_wbuf_flatten(&w, &recs[built].len);
-        od_wbuf_free(&w);
-        if (!flat) {
-            snprintf(err, errsz, "out of memory");
-            goto out;
-        }
-        recs[built].data = flat;
     }
-    p->cb = cb;
-    p->arg = arg;
-    if (core->cp->propose(core->cp_self, recs, n, proposal_done, p, err, errsz) < 0)
-        goto out;
-    p = NULL; /* the callback owns it now */
-    rc = 0;
-out:
-    free(p);
-    for (size_t i = 0; recs && i < built; i++)
-        free((void *)recs[i].data);
-    free(recs);
-    return rc;
+    return od_meta_propose(core, &b, cb, arg, err, errsz);
 }
 
 int od_acls_propose_add(od_core_t *core, const od_acl_t *acls, size_t n, od_meta_done_cb cb,

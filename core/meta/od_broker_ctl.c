@@ -18,6 +18,7 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
+#include "od_meta_batch.h"
 
 static od_broker_seen_t *seen(od_broker_life_t *bl, int32_t id, int64_t now)
 {
@@ -71,28 +72,13 @@ static int live(od_core_t *core, int32_t id, int32_t except)
     return id != except && b && !b->fenced;
 }
 
-/* One record into recs[*n] (owned by the caller afterwards). */
-static int add_record(od_meta_record_t *recs, size_t *n, od_wbuf_t *w)
-{
-    size_t len = 0;
-    uint8_t *flat = w->err ? NULL : od_wbuf_flatten(w, &len);
-    od_wbuf_free(w);
-    if (!flat)
-        return -1;
-    recs[*n].data = flat;
-    recs[*n].len = len;
-    (*n)++;
-    return 0;
-}
-
 /* PartitionChangeRecords moving every partition `id` leads to another live
  * ISR member, `id` out of the ISR; at most max of them. */
-static size_t move_leaders(od_core_t *core, int32_t id, od_meta_record_t *recs, size_t n,
-                           size_t max)
+static void move_leaders(od_core_t *core, int32_t id, od_meta_batch_t *b, size_t max)
 {
-    for (od_topic_t *t = od_image_next_topic(&core->image, NULL); t && n < max;
+    for (od_topic_t *t = od_image_next_topic(&core->image, NULL); t && b->n < max;
          t = od_image_next_topic(&core->image, t))
-        for (int32_t i = 0; i < t->npartitions && n < max; i++) {
+        for (int32_t i = 0; i < t->npartitions && b->n < max; i++) {
             od_partition_t *p = t->partitions[i];
             if (p->leader != id || !in_list(p->isr, p->nisr, id))
                 continue;
@@ -113,15 +99,13 @@ static size_t move_leaders(od_core_t *core, int32_t id, od_meta_record_t *recs, 
             r.leader = next;
             r.isr = isr;
             r.isr_count = nisr;
-            od_wbuf_t w;
-            od_wbuf_init(&w);
-            od_metarec_frame(&w, OD_METAREC_PARTITION_CHANGE, 0);
-            od_PartitionChangeRecord_encode(&w, 0, &r);
-            if (add_record(recs, &n, &w) == 0)
-                od_logf(OD_LOG_INFO, "%s-%d: leader %d is fenced; %d leads now", t->name,
-                        p->index, id, next);
+            od_wbuf_t *w = od_meta_batch_add(b, OD_METAREC_PARTITION_CHANGE, 0);
+            if (!w)
+                return; /* the proposal fails: out of memory */
+            od_PartitionChangeRecord_encode(w, 0, &r);
+            od_logf(OD_LOG_INFO, "%s-%d: leader %d is fenced; %d leads now", t->name, p->index,
+                    id, next);
         }
-    return n;
 }
 
 /* Commits a Fence (with the leadership moves) or Unfence record, or with
@@ -130,37 +114,31 @@ static void propose_fencing(od_core_t *core, od_broker_seen_t *s, const od_broke
                             int fence)
 {
     enum { MAX_RECS = 4096 };
-    od_meta_record_t *recs = calloc(MAX_RECS, sizeof(*recs));
-    fence_call_t *fc = calloc(1, sizeof(*fc));
-    size_t n = 0;
-    if (!recs || !fc)
-        goto out;
-    od_wbuf_t w;
-    od_wbuf_init(&w);
-    if (fence == 2) {
-        n = move_leaders(core, b->id, recs, 0, MAX_RECS);
-        if (n == 0)
-            goto out;
-    } else if (fence) {
+    od_meta_batch_t batch = {0};
+    od_wbuf_t *w;
+    if (fence == 1) {
         od_FenceBrokerRecord_t r;
         od_FenceBrokerRecord_init(&r);
         r.id = b->id;
         r.epoch = b->epoch;
-        od_metarec_frame(&w, OD_METAREC_FENCE_BROKER, 0);
-        od_FenceBrokerRecord_encode(&w, 0, &r);
-    } else {
+        if ((w = od_meta_batch_add(&batch, OD_METAREC_FENCE_BROKER, 0)))
+            od_FenceBrokerRecord_encode(w, 0, &r);
+    } else if (fence == 0) {
         od_UnfenceBrokerRecord_t r;
         od_UnfenceBrokerRecord_init(&r);
         r.id = b->id;
         r.epoch = b->epoch;
-        od_metarec_frame(&w, OD_METAREC_UNFENCE_BROKER, 0);
-        od_UnfenceBrokerRecord_encode(&w, 0, &r);
+        if ((w = od_meta_batch_add(&batch, OD_METAREC_UNFENCE_BROKER, 0)))
+            od_UnfenceBrokerRecord_encode(w, 0, &r);
     }
-    if (fence != 2 && add_record(recs, &n, &w) < 0)
-        goto out;
-    if (fence == 1)
-        n = move_leaders(core, b->id, recs, n, MAX_RECS);
-    od_wbuf_free(&w);
+    if (fence)
+        move_leaders(core, b->id, &batch, MAX_RECS);
+    fence_call_t *fc = calloc(1, sizeof(*fc));
+    if (!fc || (batch.n == 0 && !batch.oom)) { /* shutdown of a broker that leads nothing */
+        free(fc);
+        od_meta_batch_free(&batch);
+        return;
+    }
     fc->core = core;
     fc->id = b->id;
     s->pending = 1;
@@ -170,14 +148,8 @@ static void propose_fencing(od_core_t *core, od_broker_seen_t *s, const od_broke
             (long long)b->epoch,
             fence == 2 ? ": its partitions move to other ISR members"
             : fence ? ": no heartbeat within broker.session.timeout.ms" : "");
-    if (core->cp->propose(core->cp_self, recs, n, fencing_done, fc, err, sizeof(err)) < 0)
+    if (od_meta_propose_raw(core, &batch, fencing_done, fc, err, sizeof(err)) != OD_ERR_NONE)
         fencing_done(fc, -OD_ERR_NOT_CONTROLLER, err);
-    fc = NULL;
-out:
-    for (size_t i = 0; recs && i < n; i++)
-        free((void *)recs[i].data);
-    free(recs);
-    free(fc);
 }
 
 void od_broker_ctl_tick(od_core_t *core, od_broker_life_t *bl, int is_controller, int64_t now)

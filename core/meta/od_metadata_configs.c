@@ -7,9 +7,7 @@
  * the setting), all of one resource proposed together so they commit
  * atomically. When the control plane has committed them it applies them
  * (od_metadata.c apply_config), which pushes the new od_log_config_t to the
- * open logs; a restart replays the same records. The tiny record encoder
- * here mirrors od_metadata.c's private one (kept separate so that file
- * stays its owner's). */
+ * open logs; a restart replays the same records. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,28 +16,10 @@
 
 #include "od_core.h"
 #include "od_lifecycle.h"
+#include "od_metadata_int.h"
 #include "od_partition.h"
 #include "od_topic_config.h"
 #include "od_proto_gen.h"
-
-#define CONFIG_RESOURCE_TOPIC 2
-#define CONFIG_RESOURCE_BROKER 4
-
-typedef struct cfg_proposal {
-    od_meta_done_cb cb;
-    void *arg;
-} cfg_proposal_t;
-
-static void cfg_done(void *arg, int status, const char *msg)
-{
-    cfg_proposal_t *p = arg;
-    int16_t code = status == 0                        ? OD_ERR_NONE
-                   : (status < 0 && status > -1000) ? (int16_t)-status
-                                                    : OD_ERR_UNKNOWN_SERVER_ERROR;
-    if (p->cb)
-        p->cb(p->arg, code, msg);
-    free(p);
-}
 
 static int propose_configs(od_core_t *core, int8_t type, const char *name, const od_kv_t *kv,
                            size_t n, od_meta_done_cb cb, void *arg, char *err, size_t errsz)
@@ -49,62 +29,23 @@ static int propose_configs(od_core_t *core, int8_t type, const char *name, const
             cb(arg, OD_ERR_NONE, NULL);
         return 0;
     }
-    if (!core->cp) {
-        snprintf(err, errsz, "no control plane");
-        return -1;
-    }
-    int rc = -1;
-    od_meta_record_t *recs = calloc(n, sizeof(*recs));
-    cfg_proposal_t *p = calloc(1, sizeof(*p));
-    size_t built = 0;
-    if (!recs || !p) {
-        snprintf(err, errsz, "out of memory");
-        goto out;
-    }
-    for (; built < n; built++) {
-        od_wbuf_t w;
-        od_ConfigRecord_t cr;
-        od_wbuf_init(&w);
-        od_metarec_frame(&w, OD_METAREC_CONFIG, 0);
-        od_ConfigRecord_init(&cr);
-        cr.resource_type = type;
-        cr.resource_name = od_str_c(name);
-        cr.name = od_str_c(kv[built].key);
-        cr.value = od_str_c(kv[built].value); /* NULL -> null: delete */
-        od_ConfigRecord_encode(&w, 0, &cr);
-        uint8_t *flat = w.err ? NULL : od_wbuf_flatten(&w, &recs[built].len);
-        od_wbuf_free(&w);
-        if (!flat) {
-            snprintf(err, errsz, "out of memory");
-            goto out;
-        }
-        recs[built].data = flat;
-    }
-    p->cb = cb;
-    p->arg = arg;
-    if (core->cp->propose(core->cp_self, recs, n, cfg_done, p, err, errsz) < 0)
-        goto out;
-    p = NULL; /* the callback owns it now */
-    rc = 0;
-out:
-    free(p);
-    for (size_t i = 0; recs && i < built; i++)
-        free((void *)recs[i].data);
-    free(recs);
-    return rc;
+    od_meta_batch_t b = {0};
+    for (size_t i = 0; i < n; i++)
+        od_metadata_encode_config(&b, type, name, kv[i].key, kv[i].value);
+    return od_meta_propose(core, &b, cb, arg, err, errsz);
 }
 
 int od_metadata_alter_configs(od_core_t *core, const char *topic, const od_kv_t *kv, size_t n,
                               od_meta_done_cb cb, void *arg, char *err, size_t errsz)
 {
-    return propose_configs(core, CONFIG_RESOURCE_TOPIC, topic, kv, n, cb, arg, err, errsz);
+    return propose_configs(core, OD_CONFIG_RESOURCE_TOPIC, topic, kv, n, cb, arg, err, errsz);
 }
 
 int od_metadata_alter_broker_configs(od_core_t *core, const char *name, const od_kv_t *kv,
                                      size_t n, od_meta_done_cb cb, void *arg, char *err,
                                      size_t errsz)
 {
-    return propose_configs(core, CONFIG_RESOURCE_BROKER, name, kv, n, cb, arg, err, errsz);
+    return propose_configs(core, OD_CONFIG_RESOURCE_BROKER, name, kv, n, cb, arg, err, errsz);
 }
 
 /* ---- dynamic broker configs ---- */
@@ -148,44 +89,6 @@ const char *od_dynamic_broker_value(od_core_t *core, const char *bkey, od_cfg_so
     return NULL;
 }
 
-/* Like od_metadata.c's set_kv: set, replace, or (vlen < 0) remove. */
-static int kv_set(od_kv_t **arr, size_t *n, const char *key, size_t klen, const char *value,
-                  int32_t vlen)
-{
-    for (size_t i = 0; i < *n; i++) {
-        if (strlen((*arr)[i].key) == klen && memcmp((*arr)[i].key, key, klen) == 0) {
-            if (vlen < 0) {
-                free((*arr)[i].key);
-                free((*arr)[i].value);
-                (*arr)[i] = (*arr)[--*n];
-                return 0;
-            }
-            char *nv = strndup(value, (size_t)vlen);
-            if (!nv)
-                return -1;
-            free((*arr)[i].value);
-            (*arr)[i].value = nv;
-            return 0;
-        }
-    }
-    if (vlen < 0)
-        return 0;
-    od_kv_t *a = realloc(*arr, (*n + 1) * sizeof(**arr));
-    if (!a)
-        return -1;
-    *arr = a;
-    char *k = strndup(key, klen), *v = strndup(value, (size_t)vlen);
-    if (!k || !v) {
-        free(k);
-        free(v);
-        return -1;
-    }
-    a[*n].key = k;
-    a[*n].value = v;
-    (*n)++;
-    return 0;
-}
-
 int od_metadata_apply_broker_config(od_core_t *core, const char *name, int32_t nlen,
                                     const char *key, int32_t klen, const char *value, int32_t vlen,
                                     char *err, size_t errsz)
@@ -200,9 +103,9 @@ int od_metadata_apply_broker_config(od_core_t *core, const char *name, int32_t n
         snprintf(err, errsz, "broker ConfigRecord without a name");
         return -1;
     }
-    if (kv_set(dflt ? &img->broker_default_configs : &img->broker_configs,
-               dflt ? &img->nbroker_default_configs : &img->nbroker_configs, key, (size_t)klen,
-               value, vlen) < 0) {
+    if (od_kv_set(dflt ? &img->broker_default_configs : &img->broker_configs,
+                  dflt ? &img->nbroker_default_configs : &img->nbroker_configs, key,
+                  (size_t)klen, value, vlen) < 0) {
         snprintf(err, errsz, "out of memory");
         return -1;
     }

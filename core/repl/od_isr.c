@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "od_core.h"
+#include "od_meta_batch.h"
 #include "od_proto_gen.h"
 #include "od_repl_int.h"
 
@@ -26,32 +27,29 @@ static int in_list(const int32_t *v, int32_t n, int32_t id)
     return 0;
 }
 
+int16_t od_repl_propose_change(od_core_t *core, const od_partition_t *p,
+                               od_PartitionChangeRecord_t *r,
+                               void (*cb)(void *arg, int status, const char *msg), void *arg,
+                               char *err, size_t errsz)
+{
+    r->partition_id = p->index;
+    r->topic_id = p->topic->id;
+    od_meta_batch_t b = {0};
+    od_wbuf_t *w = od_meta_batch_add(&b, OD_METAREC_PARTITION_CHANGE, 0);
+    if (w)
+        od_PartitionChangeRecord_encode(w, 0, r);
+    return od_meta_propose_raw(core, &b, cb, arg, err, errsz);
+}
+
 int od_isr_propose(od_core_t *core, od_partition_t *p, const int32_t *isr, int32_t n,
                    void (*cb)(void *arg, int status, const char *msg), void *arg, char *err,
                    size_t errsz)
 {
     od_PartitionChangeRecord_t r;
     od_PartitionChangeRecord_init(&r);
-    r.partition_id = p->index;
-    r.topic_id = p->topic->id;
     r.isr = (int32_t *)isr;
     r.isr_count = n;
-    od_wbuf_t w;
-    od_wbuf_init(&w);
-    od_metarec_frame(&w, OD_METAREC_PARTITION_CHANGE, 0);
-    od_PartitionChangeRecord_encode(&w, 0, &r);
-    size_t len = 0;
-    uint8_t *flat = w.err ? NULL : od_wbuf_flatten(&w, &len);
-    od_wbuf_free(&w);
-    if (!flat || !core->cp) {
-        free(flat);
-        snprintf(err, errsz, "%s", flat ? "no control plane" : "out of memory");
-        return -1;
-    }
-    od_meta_record_t rec = {flat, len};
-    int rc = core->cp->propose(core->cp_self, &rec, 1, cb, arg, err, errsz);
-    free(flat);
-    return rc;
+    return od_repl_propose_change(core, p, &r, cb, arg, err, errsz) == OD_ERR_NONE ? 0 : -1;
 }
 
 /* Names the partition across the wait: it may be gone when the answer comes. */
@@ -82,9 +80,7 @@ static void alter_done(alter_ctx_t *c, int16_t err, const char *msg)
 
 static void proposed(void *arg, int status, const char *msg)
 {
-    alter_done(arg, status == 0 ? OD_ERR_NONE
-                    : status < 0 && status > -1000 ? (int16_t)-status
-                                                   : OD_ERR_UNKNOWN_SERVER_ERROR, msg);
+    alter_done(arg, od_meta_status_error(status), msg);
 }
 
 static void forwarded(void *arg, int status, const uint8_t *body, size_t len)

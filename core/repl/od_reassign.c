@@ -60,8 +60,6 @@ static int propose(od_core_t *core, od_partition_t *p, const change_t *c,
 {
     od_PartitionChangeRecord_t r;
     od_PartitionChangeRecord_init(&r);
-    r.partition_id = p->index;
-    r.topic_id = p->topic->id;
     r.leader = c->leader;
     r.replicas = (int32_t *)c->replicas;
     r.replicas_count = c->nreplicas;
@@ -71,22 +69,8 @@ static int propose(od_core_t *core, od_partition_t *p, const change_t *c,
     r.adding_replicas_count = c->nadding;
     r.removing_replicas = (int32_t *)c->removing;
     r.removing_replicas_count = c->nremoving;
-    od_wbuf_t w;
-    od_wbuf_init(&w);
-    od_metarec_frame(&w, OD_METAREC_PARTITION_CHANGE, 0);
-    od_PartitionChangeRecord_encode(&w, 0, &r);
-    size_t len = 0;
-    uint8_t *flat = w.err ? NULL : od_wbuf_flatten(&w, &len);
-    od_wbuf_free(&w);
-    if (!flat || !core->cp) {
-        free(flat);
-        snprintf(err, errsz, "%s", flat ? "no control plane" : "out of memory");
-        return -OD_ERR_UNKNOWN_SERVER_ERROR;
-    }
-    od_meta_record_t rec = {flat, len};
-    int rc = core->cp->propose(core->cp_self, &rec, 1, cb, arg, err, errsz);
-    free(flat);
-    return rc < 0 ? -OD_ERR_NOT_CONTROLLER : 0;
+    int16_t code = od_repl_propose_change(core, p, &r, cb, arg, err, errsz);
+    return code == OD_ERR_NONE ? 0 : -code;
 }
 
 /* The replicas p had before the reassignment in progress (all of them when

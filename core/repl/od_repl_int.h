@@ -107,5 +107,14 @@ void od_elect_tick(struct od_core *core, int64_t now_mono);
 
 /* od_isr.c */
 void od_isr_check(struct od_core *core, od_partition_t *p, int64_t now_mono);
+/* Propose r (its partition and topic set from p here) as one
+ * PartitionChangeRecord; cb runs once with the control plane's status.
+ * Returns OD_ERR_NONE, OD_ERR_UNKNOWN_SERVER_ERROR (not built, no control
+ * plane) or OD_ERR_NOT_CONTROLLER (refused), as od_meta_propose_raw. */
+struct od_PartitionChangeRecord;
+int16_t od_repl_propose_change(struct od_core *core, const od_partition_t *p,
+                               struct od_PartitionChangeRecord *r,
+                               void (*cb)(void *arg, int status, const char *msg), void *arg,
+                               char *err, size_t errsz);
 
 #endif

@@ -222,37 +222,6 @@ static void write_tracked(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p)
         put(core, p, c, end);
 }
 
-/* Copy a read result into one buffer (file ranges with pread). */
-static uint8_t *gather(const od_log_read_t *rd, size_t *len)
-{
-    uint8_t *buf = malloc(rd->total ? rd->total : 1);
-    size_t pos = 0;
-    for (size_t i = 0; buf && i < rd->nranges; i++) {
-        const od_log_range_t *r = &rd->ranges[i];
-        if (!r->is_file) {
-            memcpy(buf + pos, r->mem, r->len);
-        } else {
-            size_t got = 0;
-            while (got < r->len) {
-                ssize_t k = pread(r->fd, buf + pos + got, r->len - got, r->file_off + (off_t)got);
-                if (k <= 0)
-                    break;
-                got += (size_t)k;
-            }
-            if (got < r->len) {
-                free(buf);
-                buf = NULL;
-            }
-        }
-        pos += r->len;
-    }
-    for (size_t i = 0; i < rd->nranges; i++)
-        if (rd->ranges[i].release)
-            rd->ranges[i].release(rd->ranges[i].opaque);
-    *len = pos;
-    return buf;
-}
-
 static int has_header(const od_record_t *raw, const char *name)
 {
     size_t pos = 0, n = strlen(name);
@@ -318,7 +287,7 @@ static int replay_more(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p, ckpt
             rd.nranges == 0)
             break;
         size_t len;
-        uint8_t *buf = gather(&rd, &len);
+        uint8_t *buf = od_log_read_gather(&rd, &len);
         if (!buf)
             break;
         od_batch_iter_t it;

@@ -193,18 +193,29 @@ static void subjects_get(od_core_t *core, od_http_conn_t *c)
     reply_json(c, 200, a);
 }
 
-static void versions_get(od_core_t *core, od_http_conn_t *c, const char *subject)
+/* The subject's versions as a JSON array, or NULL when it has none (the
+ * 40401 is answered) or out of memory. *found says which. */
+static json_t *versions_json(od_core_t *core, od_http_conn_t *c, const char *subject, int *found)
 {
     int32_t v[OD_SCHEMA_MAX_LISTED];
     size_t n = od_schema_versions(core, subject, v, OD_SCHEMA_MAX_LISTED);
+    *found = n > 0;
     if (n == 0) {
         reply_error(c, 40401, "Subject not found.");
-        return;
+        return NULL;
     }
     json_t *a = json_array();
     for (size_t i = 0; a && i < n && i < OD_SCHEMA_MAX_LISTED; i++)
         json_array_append_new(a, json_integer(v[i]));
-    reply_json(c, 200, a);
+    return a;
+}
+
+static void versions_get(od_core_t *core, od_http_conn_t *c, const char *subject)
+{
+    int found;
+    json_t *a = versions_json(core, c, subject, &found);
+    if (found)
+        reply_json(c, 200, a);
 }
 
 static void version_get(od_core_t *core, od_http_conn_t *c, const char *subject, const char *vs)
@@ -355,15 +366,10 @@ static void config(od_core_t *core, od_http_conn_t *c, const od_http_req_t *rq,
 
 static void subject_delete(od_core_t *core, od_http_conn_t *c, const char *subject)
 {
-    int32_t v[OD_SCHEMA_MAX_LISTED];
-    size_t n = od_schema_versions(core, subject, v, OD_SCHEMA_MAX_LISTED);
-    if (n == 0) {
-        reply_error(c, 40401, "Subject not found.");
+    int found;
+    json_t *a = versions_json(core, c, subject, &found);
+    if (!found)
         return;
-    }
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < n && i < OD_SCHEMA_MAX_LISTED; i++)
-        json_array_append_new(a, json_integer(v[i]));
     change_reply_t *r = change(c, a);
     if (r)
         od_schema_delete_subject(core, subject, change_done, r);

@@ -15,6 +15,7 @@
 
 #include "od_core.h"
 #include "od_ext.h"
+#include "od_meta_batch.h"
 #include "od_proto_gen.h"
 #include "od_schema_int.h"
 
@@ -191,35 +192,30 @@ typedef struct pending {
     int32_t id;
 } pending_t;
 
-static void committed(void *arg, int status, const char *msg)
+static void committed(void *arg, int16_t code, const char *msg)
 {
     pending_t *p = arg;
-    if (status == 0)
+    if (code == OD_ERR_NONE)
         p->done(p->arg, 0, p->id, NULL);
     else
         p->done(p->arg, 50001, -1, msg && msg[0] ? msg : "the control plane refused the change");
     free(p);
 }
 
-static void propose(od_core_t *core, od_wbuf_t *w, int32_t id, od_schema_done_fn done, void *arg)
+/* Propose the change (one record in b); done answers when it is committed. */
+static void propose(od_core_t *core, od_meta_batch_t *b, int32_t id, od_schema_done_fn done,
+                    void *arg)
 {
-    size_t len = 0;
-    uint8_t *flat = w->err ? NULL : od_wbuf_flatten(w, &len);
-    od_wbuf_free(w);
-    pending_t *p = flat ? malloc(sizeof(*p)) : NULL;
+    pending_t *p = malloc(sizeof(*p));
     if (!p) {
-        free(flat);
+        od_meta_batch_free(b);
         done(arg, 50001, -1, "out of memory");
         return;
     }
     *p = (pending_t){done, arg, id};
-    od_meta_record_t rec = {flat, len};
-    char err[256] = "no control plane";
-    int rc = core->cp ? core->cp->propose(core->cp_self, &rec, 1, committed, p, err, sizeof(err))
-                      : -1;
-    free(flat);
-    if (rc != 0)
-        committed(p, -1, err);
+    char err[256] = "";
+    if (od_meta_propose(core, b, committed, p, err, sizeof(err)) < 0)
+        committed(p, OD_ERR_UNKNOWN_SERVER_ERROR, err);
 }
 
 void od_schema_register(od_core_t *core, const char *subject, const char *type, const char *text,
@@ -271,12 +267,12 @@ void od_schema_register(od_core_t *core, const char *subject, const char *type, 
     r.schema_type = od_str_c(type);
     r.schema.p = norm;
     r.schema.len = (int32_t)nlen;
-    od_wbuf_t w;
-    od_wbuf_init(&w);
-    od_metarec_frame(&w, OD_METAREC_SCHEMA, 0);
-    od_SchemaRecord_encode(&w, 0, &r);
+    od_meta_batch_t b = {0};
+    od_wbuf_t *w = od_meta_batch_add(&b, OD_METAREC_SCHEMA, 0);
+    if (w)
+        od_SchemaRecord_encode(w, 0, &r);
     free(norm);
-    propose(core, &w, id, done, arg);
+    propose(core, &b, id, done, arg);
 }
 
 void od_schema_delete_subject(od_core_t *core, const char *subject, od_schema_done_fn done,
@@ -285,11 +281,11 @@ void od_schema_delete_subject(od_core_t *core, const char *subject, od_schema_do
     od_RemoveSchemaSubjectRecord_t r;
     od_RemoveSchemaSubjectRecord_init(&r);
     r.subject = od_str_c(subject);
-    od_wbuf_t w;
-    od_wbuf_init(&w);
-    od_metarec_frame(&w, OD_METAREC_REMOVE_SCHEMA_SUBJECT, 0);
-    od_RemoveSchemaSubjectRecord_encode(&w, 0, &r);
-    propose(core, &w, 0, done, arg);
+    od_meta_batch_t b = {0};
+    od_wbuf_t *w = od_meta_batch_add(&b, OD_METAREC_REMOVE_SCHEMA_SUBJECT, 0);
+    if (w)
+        od_RemoveSchemaSubjectRecord_encode(w, 0, &r);
+    propose(core, &b, 0, done, arg);
 }
 
 void od_schema_set_compat(od_core_t *core, const char *subject, od_compat_t c,
@@ -299,11 +295,11 @@ void od_schema_set_compat(od_core_t *core, const char *subject, od_compat_t c,
     od_SchemaConfigRecord_init(&r);
     r.subject = od_str_c(subject);
     r.compatibility = od_str_c(od_compat_name(c));
-    od_wbuf_t w;
-    od_wbuf_init(&w);
-    od_metarec_frame(&w, OD_METAREC_SCHEMA_CONFIG, 0);
-    od_SchemaConfigRecord_encode(&w, 0, &r);
-    propose(core, &w, 0, done, arg);
+    od_meta_batch_t b = {0};
+    od_wbuf_t *w = od_meta_batch_add(&b, OD_METAREC_SCHEMA_CONFIG, 0);
+    if (w)
+        od_SchemaConfigRecord_encode(w, 0, &r);
+    propose(core, &b, 0, done, arg);
 }
 
 /* ---- the subsystem ---- */

@@ -12,6 +12,7 @@
 #include "od_core.h"
 #include "od_dispatch.h"
 #include "od_handlers.h"
+#include "od_meta_batch.h"
 #include "od_metadata.h"
 #include "od_nameset.h"
 #include "od_sasl.h"
@@ -21,9 +22,6 @@ static int str_eq(od_str_t a, od_str_t b)
 {
     return a.len == b.len && (a.len <= 0 || memcmp(a.p, b.p, (size_t)a.len) == 0);
 }
-
-/* The control plane failed a proposal outside Kafka's codes. */
-#define PROPOSE_FAILED (-100000)
 
 static const char *arena_printf(od_arena_t *a, const char *fmt, const char *arg)
 {
@@ -187,15 +185,13 @@ static void alter_answer(alter_wait_t *w)
     free(w);
 }
 
-static void alter_committed(void *arg, int status, const char *msg)
+static void alter_committed(void *arg, int16_t code, const char *msg)
 {
     alter_wait_t *w = arg;
-    for (int32_t i = 0; status != 0 && i < w->resp.results_count; i++)
+    for (int32_t i = 0; code != OD_ERR_NONE && i < w->resp.results_count; i++)
         if (w->proposed[i])
-            set_error(w->r, &w->resp.results[i],
-                      status < 0 && status > -1000 ? (int16_t)-status
-                                                   : OD_ERR_UNKNOWN_SERVER_ERROR,
-                      msg ? msg : "the change was not committed");
+            set_error(w->r, &w->resp.results[i], code,
+                      msg && msg[0] ? msg : "the change was not committed");
     alter_answer(w);
 }
 
@@ -220,23 +216,6 @@ static const char *upsertion_problem(const upsertion_t *u, int16_t *code)
     if (u->salted_password.len != (int32_t)od_scram_key_len(u->mechanism))
         return "The salted password does not have the mechanism's hash length";
     return NULL;
-}
-
-static int add_record(od_meta_record_t **recs, size_t *n, od_wbuf_t *w)
-{
-    size_t len = 0;
-    uint8_t *flat = w->err ? NULL : od_wbuf_flatten(w, &len);
-    od_wbuf_free(w);
-    od_meta_record_t *g = flat ? realloc(*recs, (*n + 1) * sizeof(**recs)) : NULL;
-    if (!g) {
-        free(flat);
-        return -1;
-    }
-    *recs = g;
-    g[*n].data = flat;
-    g[*n].len = len;
-    (*n)++;
-    return 0;
 }
 
 /* Item i of the request: the deletions first, then the upsertions. */
@@ -357,8 +336,7 @@ void od_h_alter_user_scram_credentials(od_req_t *r, void *body)
     }
     /* Users without an error go into one proposal; the rest are answered as
      * they are (Kafka applies each user's changes or none of them). */
-    od_meta_record_t *recs = NULL;
-    size_t nrecs = 0;
+    od_meta_batch_t batch = {0};
     int oom = 0;
     od_nameset_free(&pairs);
     for (size_t i = 0; i < total && !oom; i++) {
@@ -371,20 +349,18 @@ void od_h_alter_user_scram_credentials(od_req_t *r, void *body)
         if (o->error_code != OD_ERR_NONE)
             continue;
         w->proposed[o - w->resp.results] = 1;
-        od_wbuf_t wb;
-        od_wbuf_init(&wb);
         if (di) {
             od_RemoveUserScramCredentialRecord_t rr;
             od_RemoveUserScramCredentialRecord_init(&rr);
             rr.name = name;
             rr.mechanism = req->deletions[k].mechanism;
-            od_metarec_frame(&wb, OD_METAREC_REMOVE_USER_SCRAM_CREDENTIAL, 0);
-            od_RemoveUserScramCredentialRecord_encode(&wb, 0, &rr);
+            od_wbuf_t *wb = od_meta_batch_add(&batch, OD_METAREC_REMOVE_USER_SCRAM_CREDENTIAL, 0);
+            if (wb)
+                od_RemoveUserScramCredentialRecord_encode(wb, 0, &rr);
         } else {
             const upsertion_t *u = &req->upsertions[k];
             uint8_t stored[OD_SCRAM_MAX_KEY], server[OD_SCRAM_MAX_KEY];
             if (od_scram_keys(u->mechanism, u->salted_password.p, stored, server) < 0) {
-                od_wbuf_free(&wb);
                 oom = 1;
                 break;
             }
@@ -399,26 +375,21 @@ void od_h_alter_user_scram_credentials(od_req_t *r, void *body)
             ur.server_key.p = server;
             ur.server_key.len = (int32_t)kl;
             ur.iterations = u->iterations;
-            od_metarec_frame(&wb, OD_METAREC_USER_SCRAM_CREDENTIAL, 0);
-            od_UserScramCredentialRecord_encode(&wb, 0, &ur);
+            od_wbuf_t *wb = od_meta_batch_add(&batch, OD_METAREC_USER_SCRAM_CREDENTIAL, 0);
+            if (wb)
+                od_UserScramCredentialRecord_encode(wb, 0, &ur);
             OPENSSL_cleanse(stored, sizeof(stored));
             OPENSSL_cleanse(server, sizeof(server));
         }
-        if (add_record(&recs, &nrecs, &wb) < 0)
-            oom = 1;
+        oom = batch.oom;
+    }
+    if (batch.n == 0 && !oom) {
+        alter_answer(w);
+        return;
     }
     char err[256] = "";
-    int rc = -1;
-    if (!oom && nrecs > 0 && core->cp)
-        rc = core->cp->propose(core->cp_self, recs, nrecs, alter_committed, w, err, sizeof(err));
-    for (size_t i = 0; i < nrecs; i++)
-        free((void *)recs[i].data);
-    free(recs);
-    if (rc == 0)
-        return; /* answered by alter_committed */
-    if (nrecs > 0 || oom)
-        alter_committed(w, PROPOSE_FAILED,
-                        oom ? "out of memory" : err[0] ? err : "no control plane");
-    else
-        alter_answer(w);
+    if (oom)
+        od_meta_batch_free(&batch);
+    if (oom || od_meta_propose(core, &batch, alter_committed, w, err, sizeof(err)) < 0)
+        alter_committed(w, OD_ERR_UNKNOWN_SERVER_ERROR, oom ? "out of memory" : err);
 }
