@@ -38,7 +38,8 @@ int16_t od_repl_propose_change(od_core_t *core, const od_partition_t *p,
     od_wbuf_t *w = od_meta_batch_add(&b, OD_METAREC_PARTITION_CHANGE, 0);
     if (w)
         od_PartitionChangeRecord_encode(w, 0, r);
-    return od_meta_propose_raw(core, &b, cb, arg, err, errsz);
+    int16_t code = od_meta_propose_raw(core, &b, cb, arg, err, errsz);
+    return code == OD_ERR_UNKNOWN_SERVER_ERROR ? OD_ERR_NOT_CONTROLLER : code;
 }
 
 int od_isr_propose(od_core_t *core, od_partition_t *p, const int32_t *isr, int32_t n,

@@ -109,7 +109,7 @@ int od_reassign_start(od_core_t *core, od_partition_t *p, const int32_t *target,
     int rc = 0;
     if (!orig || !uni || !add || !rem || !isr) {
         snprintf(err, errsz, "out of memory");
-        rc = -OD_ERR_UNKNOWN_SERVER_ERROR;
+        rc = -OD_ERR_NOT_CONTROLLER; /* as od_repl_propose_change says it */
         goto out;
     }
     int32_t norig = original(p, orig);
@@ -168,7 +168,7 @@ int od_reassign_cancel(od_core_t *core, od_partition_t *p, void (*cb)(void *, in
         free(orig);
         free(isr);
         snprintf(err, errsz, "out of memory");
-        return -OD_ERR_UNKNOWN_SERVER_ERROR;
+        return -OD_ERR_NOT_CONTROLLER; /* as od_repl_propose_change says it */
     }
     change_t c = {.leader = -2, .adding = orig, .removing = orig};
     c.nreplicas = original(p, orig);

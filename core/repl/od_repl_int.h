@@ -109,8 +109,10 @@ void od_elect_tick(struct od_core *core, int64_t now_mono);
 void od_isr_check(struct od_core *core, od_partition_t *p, int64_t now_mono);
 /* Propose r (its partition and topic set from p here) as one
  * PartitionChangeRecord; cb runs once with the control plane's status.
- * Returns OD_ERR_NONE, OD_ERR_UNKNOWN_SERVER_ERROR (not built, no control
- * plane) or OD_ERR_NOT_CONTROLLER (refused), as od_meta_propose_raw. */
+ * Returns OD_ERR_NONE or OD_ERR_NOT_CONTROLLER (refused, not built, no
+ * control plane): its callers say failures as negated Kafka codes, and
+ * UNKNOWN_SERVER_ERROR, Kafka's one negative code, would read as a
+ * positive "nothing to do"; NOT_CONTROLLER is retried by clients. */
 struct od_PartitionChangeRecord;
 int16_t od_repl_propose_change(struct od_core *core, const od_partition_t *p,
                                struct od_PartitionChangeRecord *r,

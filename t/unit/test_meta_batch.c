@@ -9,6 +9,7 @@
 #include "od_ext.h"
 #include "od_meta_batch.h"
 #include "od_proto_gen.h"
+#include "od_repl.h"
 #include "tap.h"
 
 enum { CP_COMMIT, CP_REFUSE, CP_FAIL_LATER };
@@ -187,6 +188,15 @@ int main(void)
     tap_ok(od_metadata_create_topic(core, &nx, on_done, &d, err, sizeof(err)) == 0 &&
                d.code == OD_ERR_NONE && od_image_topic(&core->image, "other", 5),
            "the name is free again: the retry commits");
+
+    /* Moves and elections say a proposal that cannot be made as
+     * NOT_CONTROLLER: UNKNOWN_SERVER_ERROR (-1) negated would read as
+     * their positive "nothing to do". */
+    int32_t to2[] = {2};
+    core->cp = NULL;
+    tap_is_int(od_reassign_start(core, t->partitions[0], to2, 1, NULL, NULL, err, sizeof(err)),
+               -OD_ERR_NOT_CONTROLLER, "a move without a control plane: NOT_CONTROLLER");
+    core->cp = &ops;
 
     f.mode = CP_FAIL_LATER;
     memset(&d, 0, sizeof(d));
