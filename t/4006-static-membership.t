@@ -11,17 +11,11 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import groups as G  # noqa: E402
 import odtest  # noqa: E402
 import tap  # noqa: E402
 
-try:
-    import confluent_kafka as ck
-    ck.Consumer({"group.id": "x", "group.instance.id": "x"}).close()
-except ImportError as e:
-    tap.skip_all("confluent_kafka not available: %s" % e)
-except ck.KafkaException as e:
-    tap.skip_all("this librdkafka has no static membership (group.instance.id): %s" % e)
-import groups as G  # noqa: E402
+G.require_static_membership()
 
 odtest.watchdog(170)
 b = odtest.Broker(sets={"group.initial.rebalance.delay.ms": "0"}).start()

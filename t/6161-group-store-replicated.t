@@ -15,57 +15,23 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-import cluster  # noqa: E402
 import groups as G  # noqa: E402
+import groupstore  # noqa: E402
 import odtest  # noqa: E402
 import tap  # noqa: E402
 
 odtest.watchdog(int(os.environ.get("ODTEST_TIMEOUT", "240")))
 
-c = cluster.Cluster(3, sets={"offsets.topic.num.partitions": "1",
-                             "offsets.topic.replication.factor": "3",
-                             "offsets.commit.timeout.ms": "3000",
-                             "replica.lag.time.max.ms": "60000",
-                             "group.initial.rebalance.delay.ms": "0",
-                             "auto.leader.rebalance.enable": "false"})
-c.start()
-c.wait_leader()
-c.wait_brokers(3)
-
-
-def coordinator(group):
-    def ask():
-        try:
-            with odtest.Conn(c.bports[0], timeout=10) as cn:
-                r = G.find_coordinator(cn, group)
-            return r["node_id"] if r["error"] == 0 else None
-        except (OSError, odtest.ProtoError, odtest.ConnectionClosed):
-            return None
-    found = []
-    odtest.wait_until(lambda: found.append(ask()) or found[-1] is not None, 30)
-    return found[-1]
-
-
-def offsets_isr(via):
-    try:
-        with odtest.Conn(c.bports[via - 1], timeout=5) as cn:
-            md = odtest.metadata(cn, ["__consumer_offsets"])
-        return sorted(md["topics"]["__consumer_offsets"]["partitions"][0]["isr"])
-    except (OSError, odtest.ProtoError, odtest.ConnectionClosed, KeyError, IndexError):
-        return []
+c = groupstore.cluster()
 
 
 def join(cn, group, member=""):
-    r = G.join_group(cn, group, member_id=member, session_ms=30000, rebalance_ms=30000)
-    if r["error"] == G.MEMBER_ID_REQUIRED:
-        r = G.join_group(cn, group, member_id=r["member_id"], session_ms=30000,
-                         rebalance_ms=30000)
-    return r
+    return groupstore.join(cn, group, member, session_ms=30000, rebalance_ms=30000)
 
 
-coord = coordinator("g-a")
+coord = groupstore.coordinator([c.bports[0]], "g-a")
 tap.ok(coord is not None, "FindCoordinator: node %s" % coord)
-tap.ok(odtest.wait_until(lambda: offsets_isr(coord) == [1, 2, 3], 30),
+tap.ok(odtest.wait_until(lambda: groupstore.offsets_isr(c.bports[coord - 1]) == [1, 2, 3], 30),
        "__consumer_offsets-0 has all three replicas in sync")
 others = [n for n in (1, 2, 3) if n != coord]
 asg = G.assignment({"t": [0]})
@@ -78,7 +44,8 @@ with odtest.Conn(c.bports[coord - 1], timeout=30) as cn:
     tap.is_((s["error"], s["assignment"]), (0, asg), "g-a: SyncGroup hands out the assignment")
 
 # ---- (b) followers frozen: the group record cannot reach the ISR -----------------
-tap.is_(coordinator("g-b"), coord, "g-b has the same coordinator (one offsets partition)")
+tap.is_(groupstore.coordinator([c.bports[0]], "g-b"), coord,
+        "g-b has the same coordinator (one offsets partition)")
 for n in others:
     os.kill(c.node(n).pid, signal.SIGSTOP)
 try:

@@ -21,69 +21,28 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-import cluster  # noqa: E402
 import groups as G  # noqa: E402
+import groupstore  # noqa: E402
 import odtest  # noqa: E402
 import tap  # noqa: E402
 
-try:
-    import confluent_kafka as ck
-    ck.Consumer({"group.id": "x", "group.instance.id": "x"}).close()
-except ImportError as e:
-    tap.skip_all("confluent_kafka not available: %s" % e)
-except ck.KafkaException as e:
-    tap.skip_all("this librdkafka has no static membership (group.instance.id): %s" % e)
-
+G.require_static_membership()
 from confluent_kafka.admin import NewTopic  # noqa: E402
 
 COORDINATOR_LOAD_IN_PROGRESS = 14
 odtest.watchdog(int(os.environ.get("ODTEST_TIMEOUT", "300")))
 
-c = cluster.Cluster(3, sets={"offsets.topic.num.partitions": "1",
-                             "offsets.topic.replication.factor": "3",
-                             "offsets.commit.timeout.ms": "3000",
-                             "replica.lag.time.max.ms": "60000",
-                             "group.initial.rebalance.delay.ms": "0",
-                             "auto.leader.rebalance.enable": "false"})
-c.start()
-c.wait_leader()
-c.wait_brokers(3)
+c = groupstore.cluster()
 SESSION = 30000
 
 
 def coordinator(group, via=(1, 2, 3)):
-    def ask():
-        for n in via:
-            try:
-                with odtest.Conn(c.bports[n - 1], timeout=10) as cn:
-                    r = G.find_coordinator(cn, group)
-                if r["error"] == 0 and r["node_id"] in via:
-                    return r["node_id"]
-            except (OSError, odtest.ProtoError, odtest.ConnectionClosed):
-                pass
-        return None
-    found = []
-    odtest.wait_until(lambda: found.append(ask()) or found[-1] is not None, 60)
-    return found[-1]
-
-
-def offsets_isr(via):
-    try:
-        with odtest.Conn(c.bports[via - 1], timeout=5) as cn:
-            md = odtest.metadata(cn, ["__consumer_offsets"])
-        return sorted(md["topics"]["__consumer_offsets"]["partitions"][0]["isr"])
-    except (OSError, odtest.ProtoError, odtest.ConnectionClosed, KeyError, IndexError):
-        return []
+    return groupstore.coordinator([c.bports[n - 1] for n in via], group, among=via, timeout=60)
 
 
 def join(cn, group, member="", timeout=30):
-    r = G.join_group(cn, group, member_id=member, session_ms=SESSION, rebalance_ms=SESSION,
-                     instance_id="inst-raw", topics=("st",), timeout=timeout)
-    if r["error"] == G.MEMBER_ID_REQUIRED:
-        r = G.join_group(cn, group, member_id=r["member_id"], session_ms=SESSION,
-                         rebalance_ms=SESSION, instance_id="inst-raw", topics=("st",),
-                         timeout=timeout)
-    return r
+    return groupstore.join(cn, group, member, session_ms=SESSION, rebalance_ms=SESSION,
+                           instance_id="inst-raw", topics=("st",), timeout=timeout)
 
 
 admin = odtest.ck_admin(c.bootstrap)
@@ -92,7 +51,7 @@ fs = admin.create_topics([NewTopic("st", 2, 3)], operation_timeout=30,
 fs["st"].result(30)
 odtest.wait_topic(admin, "st", 2, 30)
 coord = coordinator("g-raw")
-tap.ok(odtest.wait_until(lambda: offsets_isr(coord) == [1, 2, 3], 30),
+tap.ok(odtest.wait_until(lambda: groupstore.offsets_isr(c.bports[coord - 1]) == [1, 2, 3], 30),
        "__consumer_offsets-0 has all three replicas in sync (coordinator: node %s)" % coord)
 tap.is_(coordinator("g-ck"), coord, "g-ck has the same coordinator (one offsets partition)")
 others = [n for n in (1, 2, 3) if n != coord]
@@ -123,7 +82,8 @@ try:
 finally:
     for n in others:
         os.kill(c.node(n).pid, signal.SIGCONT)
-tap.ok(odtest.wait_until(lambda: offsets_isr(coord) == [1, 2, 3], 30), "thawed: ISR back to 3")
+tap.ok(odtest.wait_until(lambda: groupstore.offsets_isr(c.bports[coord - 1]) == [1, 2, 3], 30),
+       "thawed: ISR back to 3")
 
 # ---- (b) thawed: the replacement is answered with the new id ------------------------
 with odtest.Conn(c.bports[coord - 1], timeout=30) as cn:

@@ -6,6 +6,7 @@ data directories with the same controller.quorum.voters and no format step.
     c.start()                       # every node answers ApiVersions
     lid, epoch = c.wait_leader()    # DescribeQuorum agrees on one leader
     c.wait_brokers(3)               # every node registered (Metadata on each)
+    c.start().ready()               # the same: started, a leader, all n brokers
     c.node(lid).kill9(); c.node(lid).start()
     c.bootstrap                     # "127.0.0.1:p1,127.0.0.1:p2,..."
 
@@ -79,6 +80,13 @@ class Cluster:
     def start(self, timeout=20):
         for b in self.nodes:
             b.start(timeout)
+        return self
+
+    def ready(self, timeout=30):
+        """After start(): waits for an agreed leader and for every node to
+        list all n brokers."""
+        self.wait_leader(timeout)
+        self.wait_brokers(self.n, timeout)
         return self
 
     def stop(self):
@@ -212,3 +220,4 @@ def describe_quorum(conn, version=1):
         for k in ("leader", "epoch", "hw", "voters", "observers"):
             out[k] = p[k]
     return out
+

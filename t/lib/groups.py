@@ -632,6 +632,18 @@ def produce_numbered(bootstrap, topic, nparts, start, count, prefix="m"):
 
 # ---- confluent_kafka members --------------------------------------------------------
 
+def require_static_membership():
+    """Skips the whole test unless confluent_kafka is there and its
+    librdkafka knows group.instance.id (KIP-345)."""
+    try:
+        import confluent_kafka as ck
+        ck.Consumer({"group.id": "x", "group.instance.id": "x"}).close()
+    except ImportError as e:
+        tap.skip_all("confluent_kafka not available: %s" % e)
+    except ck.KafkaException as e:
+        tap.skip_all("this librdkafka has no static membership (group.instance.id): %s" % e)
+
+
 class CkMember:
     """A confluent_kafka Consumer in a group, subscribed to `topics`,
     recording assignment changes and messages. Poll with .poll()."""
