@@ -233,32 +233,11 @@ bob.close()
 
 
 # ---- forwarding failures --------------------------------------------------
-def create_v5(conn, name):
-    """CreateTopics v5 (flexible): {name: (error, message)}."""
-    def cstr(t):
-        return uvarint(len(t) + 1) + t.encode()
-    body = uvarint(2) + cstr(name) + i32(1) + i16(1) + uvarint(1) + uvarint(1) + \
-        odtest.NO_TAGS + i32(20000) + b"\0" + odtest.NO_TAGS
-    r = conn.request(19, 5, body, flexible=True)
-    r.i32()
-    out = {}
-    for _ in range(r.uvarint() - 1):
-        n = r.compact_string()
-        e = r.i16()
-        m = r.compact_string()
-        r.i32()
-        r.i16()
-        r.uvarint()  # configs: null
-        r.tags()
-        out[n] = (e, m)
-    return out
-
-
 others = [i for i in (1, 2, 3) if i != follower]
 for i in others:
     os.kill(c.node(i).pid, signal.SIGSTOP)
 try:
-    r = create_v5(alice, "alice-frozen-1")
+    r = cluster.create_topic_v5(alice, "alice-frozen-1")
     tap.is_(r.get("alice-frozen-1", (None,))[0], REQUEST_TIMED_OUT,
             "the other nodes frozen: CreateTopics through the follower gets REQUEST_TIMED_OUT "
             "in its own response")

@@ -16,7 +16,6 @@ import cluster  # noqa: E402
 import odtest  # noqa: E402
 import sasl  # noqa: E402
 import tap  # noqa: E402
-from odtest import i16, i32, uvarint  # noqa: E402
 
 UNKNOWN_SERVER_ERROR = -1
 odtest.watchdog(240)
@@ -33,27 +32,6 @@ CLUSTER_ACL = acl.binding(acl.R_CLUSTER, "kafka-cluster", acl.P_LITERAL, "User:n
                           acl.CLUSTER_ACTION, acl.ALLOW)
 
 
-def create_v5(conn, name):
-    """CreateTopics v5: {name: (error, message)}."""
-    def cstr(t):
-        return uvarint(len(t) + 1) + t.encode()
-    body = uvarint(2) + cstr(name) + i32(1) + i16(1) + uvarint(1) + uvarint(1) + \
-        odtest.NO_TAGS + i32(20000) + b"\0" + odtest.NO_TAGS
-    r = conn.request(19, 5, body, flexible=True)
-    r.i32()
-    out = {}
-    for _ in range(r.uvarint() - 1):
-        n = r.compact_string()
-        e = r.i16()
-        m = r.compact_string()
-        r.i32()
-        r.i16()
-        r.uvarint()
-        r.tags()
-        out[n] = (e, m)
-    return out
-
-
 with odtest.Conn(c.bports[follower - 1], timeout=30) as conn:
     r = odtest.create_topics(conn, [("fwd-ok-1", 1, 1)], timeout_ms=20000)
     tap.is_(r.get("fwd-ok-1"), odtest.NONE,
@@ -67,7 +45,7 @@ with odtest.Conn(c.bports[follower - 1], timeout=30) as conn:
             (UNKNOWN_SERVER_ERROR, UNKNOWN_SERVER_ERROR),
             "the envelope refused: every topic of the client's CreateTopics v0 gets "
             "UNKNOWN_SERVER_ERROR")
-    r = create_v5(conn, "fwd-refused-3")
+    r = cluster.create_topic_v5(conn, "fwd-refused-3")
     e, msg = r.get("fwd-refused-3", (None, None))
     tap.is_(e, UNKNOWN_SERVER_ERROR, "... a second request on the same connection too (v5)")
     tap.ok(msg, "... with a message (%r)" % msg)

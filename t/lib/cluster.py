@@ -23,6 +23,7 @@ import odtest
 import proxy as proxymod
 
 META_TOPIC = "__cluster_metadata"
+CREATE_TOPICS = 19
 DESCRIBE_QUORUM = 55
 
 
@@ -221,3 +222,25 @@ def describe_quorum(conn, version=1):
             out[k] = p[k]
     return out
 
+
+def create_topic_v5(conn, name):
+    """CreateTopics v5 (flexible) of one topic, 1 partition, replication 1,
+    timeout 20 s: {name: (error, message)}. v5, as the forwarding tests want
+    the error message a forwarded request is answered with."""
+    R = odtest
+    body = (R.uvarint(2) + R.compact_string(name) + R.i32(1) + R.i16(1)
+            + R.uvarint(1) + R.uvarint(1) + R.NO_TAGS  # no assignments, no configs
+            + R.i32(20000) + R.boolean(False) + R.NO_TAGS)
+    r = conn.request(CREATE_TOPICS, 5, body, flexible=True)
+    r.i32()  # throttle_time_ms
+    out = {}
+    for _ in range(r.uvarint() - 1):
+        n = r.compact_string()
+        e = r.i16()
+        m = r.compact_string()
+        r.i32()  # num_partitions
+        r.i16()  # replication_factor
+        r.uvarint()  # configs: null
+        r.tags()
+        out[n] = (e, m)
+    return out
