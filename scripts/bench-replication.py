@@ -29,11 +29,6 @@ import cluster  # noqa: E402
 import odtest  # noqa: E402
 
 
-class Quiet:
-    def log(self, level, fmt, *args):
-        pass
-
-
 def create(admin, name, parts, rf, cfg=None):
     from confluent_kafka.admin import NewTopic
     fs = admin.create_topics([NewTopic(name, parts, rf, config=cfg or {})],
@@ -47,7 +42,7 @@ def throughput(bootstrap, topic, acks, n, size):
     p = ck.Producer(odtest.ck_conf(bootstrap, acks=acks, linger_ms=5, batch_num_messages=10000,
                                    queue_buffering_max_messages=1000000,
                                    queue_buffering_max_kbytes=1048576, compression_type="none"),
-                    logger=Quiet())
+                    logger=odtest.RdLog())
     val = b"x" * size
     done = [0, 0]
 
@@ -84,7 +79,7 @@ def failover(c, admin, topic, kills, timeout=120):
         p = ck.Producer(odtest.ck_conf(c.bootstrap_of(survivors), acks="all", linger_ms=0,
                                        message_timeout_ms=2000, retries=0,
                                        topic_metadata_refresh_interval_ms=100),
-                        logger=Quiet())
+                        logger=odtest.RdLog())
         p.produce(topic, value=b"warm")
         p.flush(10)
         t0 = time.monotonic()
@@ -104,14 +99,6 @@ def failover(c, admin, topic, kills, timeout=120):
     return statistics.median(times), times
 
 
-def run_cluster(sets):
-    c = cluster.Cluster(3, sets=sets)
-    c.start()
-    c.wait_leader()
-    c.wait_brokers(3)
-    return c
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=300000)
@@ -128,9 +115,9 @@ def main():
              "controller.quorum.request.timeout.ms": "500",
              "replica.fetch.wait.max.ms": "100", "replica.fetch.backoff.ms": "100",
              "auto.leader.rebalance.enable": "false"}
-    c = run_cluster(tuned)
+    c = cluster.Cluster(3, sets=tuned).start().ready()
     try:
-        admin = odtest.ck_admin(c.bootstrap, logger=Quiet())
+        admin = odtest.ck_admin(c.bootstrap, logger=odtest.RdLog())
         create(admin, "rf1", 1, 1)
         create(admin, "rf3", 1, 3, {"min.insync.replicas": "2"})
         # Interleaved rounds, the best of each: the first run of anything on a
@@ -145,9 +132,10 @@ def main():
         out["fo_tuned"] = failover(c, admin, "fo", a.kills)
     finally:
         c.stop()
-    c = run_cluster({"auto.leader.rebalance.enable": "false"})  # Kafka's timeouts
+    # Kafka's timeouts
+    c = cluster.Cluster(3, sets={"auto.leader.rebalance.enable": "false"}).start().ready()
     try:
-        admin = odtest.ck_admin(c.bootstrap, logger=Quiet())
+        admin = odtest.ck_admin(c.bootstrap, logger=odtest.RdLog())
         create(admin, "fo", 1, 3, {"min.insync.replicas": "2"})
         out["fo_default"] = failover(c, admin, "fo", a.kills)
     finally:

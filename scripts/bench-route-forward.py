@@ -29,11 +29,6 @@ import odtest  # noqa: E402
 import routetest as rt  # noqa: E402
 
 
-class Quiet:
-    def log(self, level, fmt, *args):
-        pass
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=100000)
@@ -55,10 +50,8 @@ odradek.route("remote", function(rec) rec:copy("remote-copy", "murmur2"); return
     murl = "http://127.0.0.1:%d/metrics" % mport
     rows = []
     try:
-        c.start()
-        c.wait_leader()
-        c.wait_brokers(3)
-        admin = odtest.ck_admin(c.bootstrap, logger=Quiet())
+        c.start().ready()
+        admin = odtest.ck_admin(c.bootstrap, logger=odtest.RdLog())
         layout = {"plain": [[1]], "local": [[1]], "local-copy": [[1]], "remote": [[1]],
                   "remote-copy": [[2]]}
         fs = admin.create_topics([NewTopic(t, len(r), replica_assignment=r)
@@ -73,7 +66,7 @@ odradek.route("remote", function(rec) rec:copy("remote-copy", "murmur2"); return
                                            batch_num_messages=10000,
                                            queue_buffering_max_messages=1000000,
                                            queue_buffering_max_kbytes=1048576),
-                            logger=Quiet())
+                            logger=odtest.RdLog())
             p.produce(topic, value=val)
             p.flush(30)
             t0 = time.monotonic()
