@@ -11,7 +11,6 @@
 import os
 import sys
 import threading
-import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -50,18 +49,9 @@ def produce_forever():
     p = ck.Producer(odtest.ck_conf(b.bootstrap, **{"linger.ms": 2, "retries": 0, "acks": 1,
                                                    "message.timeout.ms": 5000}),
                     logger=odtest.RdLog())
-    i = 0
-    while not stop.is_set():
-        v = b"v-%d" % i
-        try:
-            p.produce("orders", key=b"k-%d" % i, value=v,
-                      on_delivery=lambda e, m, v=v: acked.add(v) if e is None else None)
-        except BufferError:
-            p.poll(0.05)
-            continue
-        i += 1
-        if i % 50 == 0:
-            p.poll(0.01)
+    rt.produce_until(stop, p, "orders", lambda i: (b"k-%d" % i, b"v-%d" % i),
+                     lambda e, m: acked.add(m.value()) if e is None else None,
+                     every=50, pause=0.01)
     p.flush(6)
 
 

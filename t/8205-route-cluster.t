@@ -19,7 +19,6 @@
 import os
 import sys
 import threading
-import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -146,24 +145,11 @@ def produce_during(fault, tag):
         pr = ck.Producer(odtest.ck_conf(c.bootstrap, **{"acks": "all", "linger.ms": 2,
                                                        "message.timeout.ms": 60000}),
                          logger=odtest.RdLog())
-        i = 0
-        while not stop.is_set():
-            v = b"%s-%d" % (tag, i)
-            try:
-                pr.produce("A", key=v, value=v,
-                           on_delivery=lambda e, m: ok.add(m.value()) if e is None else None)
-            except BufferError:
-                pr.poll(0.05)
-                continue
-            except ck.KafkaException:
-                # a restarted node answers Metadata before its image has caught up
-                # with the quorum (no topic A yet): librdkafka refuses for a moment
-                pr.poll(0.2)
-                continue
-            i += 1
-            if i % 20 == 0:
-                pr.poll(0)
-                time.sleep(0.01)
+        # refused: a restarted node answers Metadata before its image has caught
+        # up with the quorum (no topic A yet): librdkafka refuses for a moment
+        rt.produce_until(stop, pr, "A", lambda i: (b"%s-%d" % (tag, i),) * 2,
+                         lambda e, m: ok.add(m.value()) if e is None else None,
+                         every=20, nap=0.01, refused=(ck.KafkaException,))
         pr.flush(90)
     th = threading.Thread(target=run, daemon=True)
     th.start()

@@ -2,6 +2,7 @@
 partitioners module and Lua scripts, Produce v8 (error messages), the
 partition each client algorithm picks, and metrics scraping."""
 import re
+import time
 import urllib.request
 import zlib
 
@@ -32,6 +33,32 @@ def write(tmp, name, text):
     with open(p, "w") as f:
         f.write(text)
     return p
+
+
+def produce_until(stop, producer, topic, record, on_delivery, every, pause=0.0, nap=0.0,
+                  refused=()):
+    """Produces record(i) = (key, value), i = 0, 1, ..., to `topic` with a
+    confluent_kafka producer until `stop` (a threading.Event) is set. A full
+    local queue (BufferError) is polled away and the same record tried again;
+    so is an exception in `refused`, after a longer poll. Every `every`
+    records the producer is polled `pause` seconds and the thread sleeps `nap`
+    (a rate a loaded machine keeps up with)."""
+    i = 0
+    while not stop.is_set():
+        key, value = record(i)
+        try:
+            producer.produce(topic, key=key, value=value, on_delivery=on_delivery)
+        except BufferError:
+            producer.poll(0.05)
+            continue
+        except refused:
+            producer.poll(0.2)
+            continue
+        i += 1
+        if i % every == 0:
+            producer.poll(pause)
+            if nap:
+                time.sleep(nap)
 
 
 def produce_v8(conn, topic, partition, batch, acks=1):
