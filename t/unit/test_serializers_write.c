@@ -72,43 +72,81 @@ static void refused(const od_serializer_ops_t *o, void *c, const char *json, con
     tap_ok(rc != OD_OK && strstr(err, want), "%s refused: %s", what, err);
 }
 
+/* One from_json check: the exact bytes, a round trip, or a refusal whose
+ * error says `want`. */
+typedef struct {
+    enum { BYTES, ROUND_TRIP, REFUSED } kind;
+    const char *json;
+    const char *want; /* BYTES: the bytes; REFUSED: part of the error */
+    size_t n;         /* BYTES: how many */
+    const char *what;
+} fj_case_t;
+
+static void check_all(const od_serializer_ops_t *o, void *c, const fj_case_t *cases, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        const fj_case_t *t = &cases[k];
+        if (t->kind == BYTES)
+            bytes_are(o, c, t->json, t->want, t->n, t->what);
+        else if (t->kind == ROUND_TRIP)
+            round_trip(o, c, t->json, t->what);
+        else
+            refused(o, c, t->json, t->want, t->what);
+    }
+}
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const fj_case_t string_cases[] = {
+    {BYTES, "\"h\\u00e9\"", "h\xc3\xa9", 3, "string"},
+    {BYTES, "\"\"", "", 0, "string: empty"},
+    {ROUND_TRIP, "\"tab\\tquote\\\"\"", NULL, 0, "string"},
+    {REFUSED, "42", "$: expected a string, got an integer", 0, "string: a number"},
+    {REFUSED, "\"a", "not JSON", 0, "string: broken JSON"},
+    {REFUSED, "\"\\ud800\"", "not JSON", 0, "string: a lone surrogate"},
+};
+
+static const fj_case_t int_cases[] = {
+    {BYTES, "-2", "\xff\xff\xff\xfe", 4, "int: big-endian"},
+    {BYTES, "1e3", "\0\0\x03\xe8", 4, "int: 1e3 (a real without a fraction)"},
+    {ROUND_TRIP, "2147483647", NULL, 0, "int"},
+    {ROUND_TRIP, "-2147483648", NULL, 0, "int"},
+    {REFUSED, "2147483648", "out of the int range", 0, "int: 2^31"},
+    {REFUSED, "1.5", "expected an integer", 0, "int: a fraction"},
+    {REFUSED, "\"7\"", "got a string", 0, "int: a string"},
+    {REFUSED, "123456789012345678901234567890", "not JSON", 0, "int: past int64"},
+};
+
+static const fj_case_t long_cases[] = {
+    {BYTES, "1099511627776", "\0\0\1\0\0\0\0\0", 8, "long"},
+    {ROUND_TRIP, "9223372036854775807", NULL, 0, "long"},
+    {ROUND_TRIP, "-9223372036854775808", NULL, 0, "long"},
+    {REFUSED, "9223372036854775808", "not JSON", 0, "long: 2^63"},
+    {REFUSED, "1e19", "expected an integer", 0, "long: 1e19"},
+    {REFUSED, "null", "got null", 0, "long: null"},
+};
+
+static const fj_case_t double_cases[] = {
+    {BYTES, "2.5", "\x40\x04\0\0\0\0\0\0", 8, "double"},
+    {BYTES, "\"NaN\"", "\x7f\xf8\0\0\0\0\0\0", 8, "double: NaN"},
+    {BYTES, "\"-Infinity\"", "\xff\xf0\0\0\0\0\0\0", 8, "double: -Infinity"},
+    {BYTES, "3", "\x40\x08\0\0\0\0\0\0", 8, "double: an integer"},
+    {ROUND_TRIP, "0.1", NULL, 0, "double"},
+    {ROUND_TRIP, "\"Infinity\"", NULL, 0, "double"},
+    {ROUND_TRIP, "-1.7976931348623157e+308", NULL, 0, "double"},
+    {REFUSED, "1e400", "not JSON", 0, "double: past the range"},
+    {REFUSED, "\"nan\"", "expected a number", 0, "double: another spelling of NaN"},
+    {REFUSED, "[1]", "got an array", 0, "double: an array"},
+};
+
 static void test_prim(void)
 {
     const od_serializer_ops_t *s = &serializers_string_ops, *i = &serializers_int_ops,
                               *l = &serializers_long_ops, *d = &serializers_double_ops;
-    bytes_are(s, NULL, "\"h\\u00e9\"", "h\xc3\xa9", 3, "string");
-    bytes_are(s, NULL, "\"\"", "", 0, "string: empty");
-    round_trip(s, NULL, "\"tab\\tquote\\\"\"", "string");
-    refused(s, NULL, "42", "$: expected a string, got an integer", "string: a number");
-    refused(s, NULL, "\"a", "not JSON", "string: broken JSON");
-    refused(s, NULL, "\"\\ud800\"", "not JSON", "string: a lone surrogate");
-
-    bytes_are(i, NULL, "-2", "\xff\xff\xff\xfe", 4, "int: big-endian");
-    bytes_are(i, NULL, "1e3", "\0\0\x03\xe8", 4, "int: 1e3 (a real without a fraction)");
-    round_trip(i, NULL, "2147483647", "int");
-    round_trip(i, NULL, "-2147483648", "int");
-    refused(i, NULL, "2147483648", "out of the int range", "int: 2^31");
-    refused(i, NULL, "1.5", "expected an integer", "int: a fraction");
-    refused(i, NULL, "\"7\"", "got a string", "int: a string");
-    refused(i, NULL, "123456789012345678901234567890", "not JSON", "int: past int64");
-
-    bytes_are(l, NULL, "1099511627776", "\0\0\1\0\0\0\0\0", 8, "long");
-    round_trip(l, NULL, "9223372036854775807", "long");
-    round_trip(l, NULL, "-9223372036854775808", "long");
-    refused(l, NULL, "9223372036854775808", "not JSON", "long: 2^63");
-    refused(l, NULL, "1e19", "expected an integer", "long: 1e19");
-    refused(l, NULL, "null", "got null", "long: null");
-
-    bytes_are(d, NULL, "2.5", "\x40\x04\0\0\0\0\0\0", 8, "double");
-    bytes_are(d, NULL, "\"NaN\"", "\x7f\xf8\0\0\0\0\0\0", 8, "double: NaN");
-    bytes_are(d, NULL, "\"-Infinity\"", "\xff\xf0\0\0\0\0\0\0", 8, "double: -Infinity");
-    bytes_are(d, NULL, "3", "\x40\x08\0\0\0\0\0\0", 8, "double: an integer");
-    round_trip(d, NULL, "0.1", "double");
-    round_trip(d, NULL, "\"Infinity\"", "double");
-    round_trip(d, NULL, "-1.7976931348623157e+308", "double");
-    refused(d, NULL, "1e400", "not JSON", "double: past the range");
-    refused(d, NULL, "\"nan\"", "expected a number", "double: another spelling of NaN");
-    refused(d, NULL, "[1]", "got an array", "double: an array");
+    check_all(s, NULL, string_cases, COUNT(string_cases));
+    check_all(i, NULL, int_cases, COUNT(int_cases));
+    check_all(l, NULL, long_cases, COUNT(long_cases));
+    check_all(d, NULL, double_cases, COUNT(double_cases));
 
     /* from_json(to_json(x)) == x for every bit pattern kind */
     const uint8_t xs[][8] = {{0x80, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 1},
@@ -186,6 +224,46 @@ static const char *shop_full =
     "\"note\":{\"string\":\"n\"},\"region\":null,\"level\":-4,\"hq\":{\"first\":\"cy\"},"
     "\"flags\":[]}";
 
+/* Refusals by the error schema of test_avro: each names the JSON path. */
+static const fj_case_t avro_error_cases[] = {
+    {REFUSED, "{\"items\":[{\"price\":1},{\"price\":2},{\"price\":\"3\"}],\"e\":null,"
+              "\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1,\"b\":\"\"}",
+     "$.items[2].price: expected a number", 0, "avro: a string for a double"},
+    {REFUSED, "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"A\",\"r\":1,\"b\":\"\"}",
+     "$.i: missing, and record U has no default", 0, "avro: a missing field"},
+    {REFUSED, "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1,"
+              "\"b\":\"\",\"extra\":1}",
+     "$.extra: record U has no field 'extra'", 0, "avro: a member the record lacks"},
+    {REFUSED, "{\"items\":[],\"e\":5,\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1,\"b\":\"\"}",
+     "$.e: expected null or an object of one member", 0, "avro: a bare union value"},
+    {REFUSED, "{\"items\":[],\"e\":{\"int\":5},\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1,"
+              "\"b\":\"\"}",
+     "'int' is not a branch of the union (branches: null, long)", 0, "avro: a wrong branch"},
+    {REFUSED, "{\"items\":[],\"e\":{\"long\":\"5\"},\"f\":\"abcd\",\"k\":\"A\",\"i\":1,"
+              "\"r\":1,\"b\":\"\"}",
+     "$.e.long: expected an integer", 0, "avro: a wrong type inside a branch"},
+    {REFUSED, "{\"items\":[],\"e\":null,\"f\":\"abc\",\"k\":\"A\",\"i\":1,\"r\":1,\"b\":\"\"}",
+     "$.f: fixed F takes 4 bytes, got 3", 0, "avro: a fixed of the wrong size"},
+    {REFUSED, "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"C\",\"i\":1,\"r\":1,\"b\":\"\"}",
+     "'C' is not a symbol of enum K (symbols: A, B)", 0, "avro: an unknown symbol"},
+    {REFUSED, "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"A\",\"i\":2147483648,\"r\":1,"
+              "\"b\":\"\"}",
+     "$.i: 2147483648 is out of the int range", 0, "avro: an int past 2^31"},
+    {REFUSED, "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1e39,"
+              "\"b\":\"\"}",
+     "$.r: 1e+39 is out of the float range", 0, "avro: a float past FLT_MAX"},
+    {REFUSED, "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1,"
+              "\"b\":\"\\u0100\"}",
+     "$.b: character 1 is not a byte", 0, "avro: bytes with a code point past U+00FF"},
+    {REFUSED, "[]", "$: expected an object (record U), got an array", 0, "avro: an array"},
+    {REFUSED, "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1,"
+              "\"b\":\"\",\"b\":\"\"}",
+     "duplicate", 0, "avro: duplicate members"},
+    {REFUSED, "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1e999,"
+              "\"b\":\"\"}",
+     "not JSON", 0, "avro: a huge number"},
+};
+
 static void test_avro(void)
 {
     const od_serializer_ops_t *a = &serializers_avro_ops;
@@ -252,42 +330,7 @@ static void test_avro(void)
     const char *ok = "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1,"
                      "\"b\":\"\"}";
     tap_ok(fj(a, u, ok) == OD_OK, "avro: the error schema's good value %s", err);
-    refused(a, u, "{\"items\":[{\"price\":1},{\"price\":2},{\"price\":\"3\"}],\"e\":null,"
-                  "\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1,\"b\":\"\"}",
-            "$.items[2].price: expected a number", "avro: a string for a double");
-    refused(a, u, "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"A\",\"r\":1,\"b\":\"\"}",
-            "$.i: missing, and record U has no default", "avro: a missing field");
-    refused(a, u, "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1,"
-                  "\"b\":\"\",\"extra\":1}",
-            "$.extra: record U has no field 'extra'", "avro: a member the record lacks");
-    refused(a, u, "{\"items\":[],\"e\":5,\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1,\"b\":\"\"}",
-            "$.e: expected null or an object of one member", "avro: a bare union value");
-    refused(a, u, "{\"items\":[],\"e\":{\"int\":5},\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1,"
-                  "\"b\":\"\"}",
-            "'int' is not a branch of the union (branches: null, long)", "avro: a wrong branch");
-    refused(a, u, "{\"items\":[],\"e\":{\"long\":\"5\"},\"f\":\"abcd\",\"k\":\"A\",\"i\":1,"
-                  "\"r\":1,\"b\":\"\"}",
-            "$.e.long: expected an integer", "avro: a wrong type inside a branch");
-    refused(a, u, "{\"items\":[],\"e\":null,\"f\":\"abc\",\"k\":\"A\",\"i\":1,\"r\":1,\"b\":\"\"}",
-            "$.f: fixed F takes 4 bytes, got 3", "avro: a fixed of the wrong size");
-    refused(a, u, "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"C\",\"i\":1,\"r\":1,\"b\":\"\"}",
-            "'C' is not a symbol of enum K (symbols: A, B)", "avro: an unknown symbol");
-    refused(a, u, "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"A\",\"i\":2147483648,\"r\":1,"
-                  "\"b\":\"\"}",
-            "$.i: 2147483648 is out of the int range", "avro: an int past 2^31");
-    refused(a, u, "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1e39,"
-                  "\"b\":\"\"}",
-            "$.r: 1e+39 is out of the float range", "avro: a float past FLT_MAX");
-    refused(a, u, "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1,"
-                  "\"b\":\"\\u0100\"}",
-            "$.b: character 1 is not a byte", "avro: bytes with a code point past U+00FF");
-    refused(a, u, "[]", "$: expected an object (record U), got an array", "avro: an array");
-    refused(a, u, "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1,"
-                  "\"b\":\"\",\"b\":\"\"}",
-            "duplicate", "avro: duplicate members");
-    refused(a, u, "{\"items\":[],\"e\":null,\"f\":\"abcd\",\"k\":\"A\",\"i\":1,\"r\":1e999,"
-                  "\"b\":\"\"}",
-            "not JSON", "avro: a huge number");
+    check_all(a, u, avro_error_cases, COUNT(avro_error_cases));
     a->free_compiled(NULL, u);
     a->free_compiled(NULL, c);
     tap_ok(fj(a, NULL, "{}") != OD_OK && strstr(err, "needs a schema"), "avro: no schema: %s",
