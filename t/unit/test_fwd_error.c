@@ -13,16 +13,33 @@
 
 typedef void (*enc_fn)(od_wbuf_t *w, int16_t version, const void *in);
 
-/* Encodes `req` with `enc`, decodes it into a fresh request as the
- * forwarder does, builds the error answer and decodes it (NULL: failed). */
-static void *answer(od_req_t *r, od_arena_t *out_arena, int16_t key, int16_t version,
-                    enc_fn enc, const void *req, int16_t code)
+/* The decoded answers: they live until the end of the test. */
+static od_arena_t answers;
+
+/* A fresh request of API `key`, as the forwarder holds one. */
+static void begin(od_req_t *r, int16_t key, int16_t version)
 {
     memset(r, 0, sizeof(*r));
     od_arena_init(&r->arena, 1 << 20);
     od_wbuf_init(&r->resp);
     r->hdr.api_key = key;
     r->hdr.api_version = version;
+}
+
+static void done(od_req_t *r)
+{
+    od_arena_free(&r->arena);
+    od_wbuf_free(&r->resp);
+}
+
+/* Encodes `req` with `enc`, decodes it into a fresh request as the
+ * forwarder does, builds the error answer and decodes it into `answers`
+ * (NULL: failed). */
+static void *answer(int16_t key, int16_t version, enc_fn enc, const void *req, int16_t code)
+{
+    od_req_t request, *r = &request;
+    od_arena_t *out_arena = &answers;
+    begin(r, key, version);
     od_wbuf_t w;
     od_wbuf_init(&w);
     enc(&w, version, req);
@@ -49,14 +66,30 @@ static void *answer(od_req_t *r, od_arena_t *out_arena, int16_t key, int16_t ver
         free(rb);
     }
     free(bytes);
+    done(r);
     return resp;
 }
 
-static void done(od_req_t *r)
-{
-    od_arena_free(&r->arena);
-    od_wbuf_free(&r->resp);
-}
+/* answer() to the request `q` of the generated type od_<Name>Request_t. */
+#define ANSWER(key, version, Name, q, code) \
+    answer(key, version, (enc_fn)od_##Name##Request_encode, &(q), code)
+
+/* Points the request array `field` of `q` at the one element `e`. */
+#define ONE_OF(q, field, e) ((q).field = &(e), (q).field##_count = 1)
+
+/* `out` = the v1 answer to a request of one config resource (type, name):
+ * AlterConfigs and IncrementalAlterConfigs name their resources alike. */
+#define CONFIG_ANSWER(out, key, Name, type, name, code)                        \
+    do {                                                                       \
+        od_##Name##Request_AlterConfigsResource_t res_;                        \
+        od_##Name##Request_AlterConfigsResource_init(&res_);                   \
+        res_.resource_type = (type);                                           \
+        res_.resource_name = od_str_c(name);                                   \
+        od_##Name##Request_t q_;                                               \
+        od_##Name##Request_init(&q_);                                          \
+        ONE_OF(q_, resources, res_);                                           \
+        (out) = ANSWER(key, 1, Name, q_, code);                                \
+    } while (0)
 
 static int is(od_str_t s, const char *want)
 {
@@ -65,9 +98,7 @@ static int is(od_str_t s, const char *want)
 
 int main(void)
 {
-    od_req_t r;
-    od_arena_t a;
-    od_arena_init(&a, 1 << 20);
+    od_arena_init(&answers, 1 << 20);
     const int16_t TO = OD_ERR_REQUEST_TIMED_OUT;
 
     od_CreateTopicsRequest_CreatableTopic_t ct[2];
@@ -80,15 +111,13 @@ int main(void)
     cq.topics = ct;
     cq.topics_count = 2;
     for (int16_t v = 0; v <= 7; v += 5) {
-        od_CreateTopicsResponse_t *cr =
-            answer(&r, &a, OD_API_CREATE_TOPICS, v, (enc_fn)od_CreateTopicsRequest_encode, &cq, TO);
+        od_CreateTopicsResponse_t *cr = ANSWER(OD_API_CREATE_TOPICS, v, CreateTopics, cq, TO);
         tap_ok(cr && cr->topics_count == 2 && is(cr->topics[0].name, "a") &&
                    is(cr->topics[1].name, "b") && cr->topics[0].error_code == TO &&
                    cr->topics[1].error_code == TO,
                "CreateTopics v%d: each topic REQUEST_TIMED_OUT", v);
         if (v >= 1)
             tap_ok(cr && cr->topics[0].error_message.len > 0, "... with a message");
-        done(&r);
     }
 
     od_DeleteTopicsRequest_t dq;
@@ -96,69 +125,45 @@ int main(void)
     od_str_t names[1] = {od_str_c("gone")};
     dq.topic_names = names;
     dq.topic_names_count = 1;
-    od_DeleteTopicsResponse_t *dr =
-        answer(&r, &a, OD_API_DELETE_TOPICS, 4, (enc_fn)od_DeleteTopicsRequest_encode, &dq, TO);
+    od_DeleteTopicsResponse_t *dr = ANSWER(OD_API_DELETE_TOPICS, 4, DeleteTopics, dq, TO);
     tap_ok(dr && dr->responses_count == 1 && is(dr->responses[0].name, "gone") &&
                dr->responses[0].error_code == TO,
            "DeleteTopics v4 (by name)");
-    done(&r);
     od_DeleteTopicsRequest_DeleteTopicState_t ds;
     od_DeleteTopicsRequest_DeleteTopicState_init(&ds);
     ds.name = od_str_c("gone6");
     ds.topic_id.b[15] = 7;
     od_DeleteTopicsRequest_init(&dq);
-    dq.topics = &ds;
-    dq.topics_count = 1;
-    dr = answer(&r, &a, OD_API_DELETE_TOPICS, 6, (enc_fn)od_DeleteTopicsRequest_encode, &dq, TO);
+    ONE_OF(dq, topics, ds);
+    dr = ANSWER(OD_API_DELETE_TOPICS, 6, DeleteTopics, dq, TO);
     tap_ok(dr && dr->responses_count == 1 && is(dr->responses[0].name, "gone6") &&
                dr->responses[0].topic_id.b[15] == 7 && dr->responses[0].error_code == TO,
            "DeleteTopics v6 (name and topic id)");
-    done(&r);
 
     od_CreatePartitionsRequest_CreatePartitionsTopic_t pt;
     od_CreatePartitionsRequest_CreatePartitionsTopic_init(&pt);
     pt.name = od_str_c("p");
     od_CreatePartitionsRequest_t pq;
     od_CreatePartitionsRequest_init(&pq);
-    pq.topics = &pt;
-    pq.topics_count = 1;
-    od_CreatePartitionsResponse_t *pr = answer(
-        &r, &a, OD_API_CREATE_PARTITIONS, 2, (enc_fn)od_CreatePartitionsRequest_encode, &pq, TO);
+    ONE_OF(pq, topics, pt);
+    od_CreatePartitionsResponse_t *pr =
+        ANSWER(OD_API_CREATE_PARTITIONS, 2, CreatePartitions, pq, TO);
     tap_ok(pr && pr->results_count == 1 && is(pr->results[0].name, "p") &&
                pr->results[0].error_code == TO,
            "CreatePartitions v2");
-    done(&r);
 
-    od_AlterConfigsRequest_AlterConfigsResource_t ar;
-    od_AlterConfigsRequest_AlterConfigsResource_init(&ar);
-    ar.resource_type = 2;
-    ar.resource_name = od_str_c("t");
-    od_AlterConfigsRequest_t aq;
-    od_AlterConfigsRequest_init(&aq);
-    aq.resources = &ar;
-    aq.resources_count = 1;
-    od_AlterConfigsResponse_t *acr = answer(&r, &a, OD_API_ALTER_CONFIGS, 1,
-                                            (enc_fn)od_AlterConfigsRequest_encode, &aq, TO);
+    od_AlterConfigsResponse_t *acr;
+    CONFIG_ANSWER(acr, OD_API_ALTER_CONFIGS, AlterConfigs, 2, "t", TO);
     tap_ok(acr && acr->responses_count == 1 && acr->responses[0].resource_type == 2 &&
                is(acr->responses[0].resource_name, "t") && acr->responses[0].error_code == TO,
            "AlterConfigs v1");
-    done(&r);
 
-    od_IncrementalAlterConfigsRequest_AlterConfigsResource_t ir;
-    od_IncrementalAlterConfigsRequest_AlterConfigsResource_init(&ir);
-    ir.resource_type = 4;
-    ir.resource_name = od_str_c("1");
-    od_IncrementalAlterConfigsRequest_t iq;
-    od_IncrementalAlterConfigsRequest_init(&iq);
-    iq.resources = &ir;
-    iq.resources_count = 1;
-    od_IncrementalAlterConfigsResponse_t *icr =
-        answer(&r, &a, OD_API_INCREMENTAL_ALTER_CONFIGS, 1,
-               (enc_fn)od_IncrementalAlterConfigsRequest_encode, &iq, OD_ERR_UNKNOWN_SERVER_ERROR);
+    od_IncrementalAlterConfigsResponse_t *icr;
+    CONFIG_ANSWER(icr, OD_API_INCREMENTAL_ALTER_CONFIGS, IncrementalAlterConfigs, 4, "1",
+                  OD_ERR_UNKNOWN_SERVER_ERROR);
     tap_ok(icr && icr->responses_count == 1 && icr->responses[0].resource_type == 4 &&
                icr->responses[0].error_code == OD_ERR_UNKNOWN_SERVER_ERROR,
            "IncrementalAlterConfigs v1: UNKNOWN_SERVER_ERROR");
-    done(&r);
 
     int32_t parts[2] = {0, 3};
     od_ElectLeadersRequest_TopicPartitions_t et;
@@ -168,22 +173,18 @@ int main(void)
     et.partitions_count = 2;
     od_ElectLeadersRequest_t eq;
     od_ElectLeadersRequest_init(&eq);
-    eq.topic_partitions = &et;
-    eq.topic_partitions_count = 1;
-    od_ElectLeadersResponse_t *er =
-        answer(&r, &a, OD_API_ELECT_LEADERS, 2, (enc_fn)od_ElectLeadersRequest_encode, &eq, TO);
+    ONE_OF(eq, topic_partitions, et);
+    od_ElectLeadersResponse_t *er = ANSWER(OD_API_ELECT_LEADERS, 2, ElectLeaders, eq, TO);
     tap_ok(er && er->error_code == TO && er->replica_election_results_count == 1 &&
                er->replica_election_results[0].partition_result_count == 2 &&
                er->replica_election_results[0].partition_result[1].partition_id == 3 &&
                er->replica_election_results[0].partition_result[1].error_code == TO,
            "ElectLeaders v2: top-level and per-partition codes");
-    done(&r);
     eq.topic_partitions = NULL;
     eq.topic_partitions_count = -1; /* every partition */
-    er = answer(&r, &a, OD_API_ELECT_LEADERS, 2, (enc_fn)od_ElectLeadersRequest_encode, &eq, TO);
+    er = ANSWER(OD_API_ELECT_LEADERS, 2, ElectLeaders, eq, TO);
     tap_ok(er && er->error_code == TO && er->replica_election_results_count == 0,
            "ElectLeaders for every partition: the top-level code");
-    done(&r);
 
     od_AlterPartitionReassignmentsRequest_ReassignablePartition_t rp;
     od_AlterPartitionReassignmentsRequest_ReassignablePartition_init(&rp);
@@ -191,31 +192,25 @@ int main(void)
     od_AlterPartitionReassignmentsRequest_ReassignableTopic_t rt;
     od_AlterPartitionReassignmentsRequest_ReassignableTopic_init(&rt);
     rt.name = od_str_c("r");
-    rt.partitions = &rp;
-    rt.partitions_count = 1;
+    ONE_OF(rt, partitions, rp);
     od_AlterPartitionReassignmentsRequest_t rq;
     od_AlterPartitionReassignmentsRequest_init(&rq);
-    rq.topics = &rt;
-    rq.topics_count = 1;
+    ONE_OF(rq, topics, rt);
     od_AlterPartitionReassignmentsResponse_t *rr =
-        answer(&r, &a, OD_API_ALTER_PARTITION_REASSIGNMENTS, 0,
-               (enc_fn)od_AlterPartitionReassignmentsRequest_encode, &rq, TO);
+        ANSWER(OD_API_ALTER_PARTITION_REASSIGNMENTS, 0, AlterPartitionReassignments, rq, TO);
     tap_ok(rr && rr->error_code == TO && rr->responses_count == 1 &&
                rr->responses[0].partitions_count == 1 &&
                rr->responses[0].partitions[0].partition_index == 5 &&
                rr->responses[0].partitions[0].error_code == TO,
            "AlterPartitionReassignments v0");
-    done(&r);
 
-    memset(&r, 0, sizeof(r));
-    od_arena_init(&r.arena, 1 << 20);
-    od_wbuf_init(&r.resp);
-    r.hdr.api_key = OD_API_METADATA;
+    od_req_t r;
+    begin(&r, OD_API_METADATA, 0);
     int dummy = 0;
     tap_is_int(od_fwd_error_response(&r, &dummy, TO), -1, "Metadata (not forwardable): refused");
     r.hdr.api_key = OD_API_CREATE_TOPICS;
     tap_is_int(od_fwd_error_response(&r, NULL, TO), -1, "no decoded body: refused");
     done(&r);
-    od_arena_free(&a);
+    od_arena_free(&answers);
     return tap_done();
 }
