@@ -85,7 +85,7 @@ class Cluster:
 
     def ready(self, timeout=30):
         """After start(): waits for an agreed leader and for every node to
-        list all n brokers."""
+        list all n brokers (so every node must have the broker role)."""
         self.wait_leader(timeout)
         self.wait_brokers(self.n, timeout)
         return self
