@@ -14,6 +14,9 @@ diagnostics) so a crashing test script can never look like a pass. done()
 returns 1 if any test failed or the count does not match the plan.
 Callbacks registered with at_done(fn) run with passed=True/False before the
 summary, so the harness can keep temp dirs and print broker logs on failure.
+prove shows a test's standard output only with -v, so a failed test also
+writes its failures and the last diagnostics to standard error: a CI log
+then says why without a rerun.
 """
 import atexit
 import sys
@@ -24,11 +27,17 @@ _failed = 0
 _planned = None
 _done = False
 _callbacks = []
+_kept = []  # the last lines of failures and diagnostics, for stderr
+_KEEP = 400
 
 
 def _out(line):
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
+    if line.startswith("#") or line.startswith("not ok"):
+        _kept.append(line)
+        if len(_kept) > _KEEP:
+            del _kept[: len(_kept) - _KEEP]
 
 
 def plan(n):
@@ -148,6 +157,9 @@ def done():
         diag("planned %d tests but ran %d" % (_planned, _n))
     if _failed:
         diag("failed %d of %d tests" % (_failed, _n))
+    if not passed:
+        sys.stderr.write("".join("%s: %s\n" % (sys.argv[0], ln) for ln in _kept))
+        sys.stderr.flush()
     return 0 if passed else 1
 
 
