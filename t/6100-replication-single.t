@@ -56,7 +56,10 @@ except ck.KafkaException as e:
 fs = admin.create_partitions([NewPartitions("rf1", 4)], operation_timeout=10, request_timeout=10)
 fs["rf1"].result(15)
 odtest.wait_topic(admin, "rf1", 4)
-tap.ok(True, "CreatePartitions places the new partitions on the live broker")
+rf1 = admin.list_topics("rf1", timeout=10).topics["rf1"].partitions
+tap.is_(sorted((p.id, p.leader, list(p.replicas)) for p in rf1.values()),
+        [(i, 1, [1]) for i in range(4)],
+        "CreatePartitions places the new partitions on the live broker")
 
 # ---- (b) acks=all and min.insync.replicas ---------------------------------------
 res = odtest.create_topics(conn, [("acks", 1, 1), ("minisr2", 1, 1, {"min.insync.replicas": "2"})])

@@ -59,7 +59,9 @@ def kp_admin(user):
 cadmin = AdminClient(conf("admin", logger=log))
 for t in ("alice-data", "secret"):
     odtest.ck_create_topic(cadmin, t, 1)
-tap.ok(True, "admin (a super user) created the topics over SASL")
+seen = cadmin.list_topics(timeout=10).topics
+tap.ok("alice-data" in seen and "secret" in seen,
+       "admin (a super user) created the topics over SASL")
 
 admin = kp_admin("admin")
 
