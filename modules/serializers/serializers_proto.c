@@ -310,8 +310,9 @@ static int packed_ok(int type, wr_t sub)
 }
 
 /* ---- a field's value as JSON (proto3's JSON mapping: 64-bit integers as
- * strings, bytes as base64, enums by number: a descriptor set read here
- * keeps no enum names; fields by their declared names) ---- */
+ * strings, bytes as base64, enums by name, or by number when the value
+ * (or the enum type) is not in the descriptor; fields by their declared
+ * names) ---- */
 
 static uint64_t le(const uint8_t *p, int n)
 {
@@ -348,13 +349,20 @@ static json_t *b64_json(const uint8_t *p, size_t n)
     return j;
 }
 
-/* A scalar of wire type 0 (val), 1 or 5 (the bytes at fixed). */
-static json_t *scalar_json(int type, uint64_t val, const uint8_t *fixed)
+static json_t *enum_json(const pschema_t *s, const pfield_t *f, int32_t number)
 {
-    switch (type) {
+    const char *name = f->enm >= 0 ? proto_desc_enum_name(&s->enums[f->enm], number) : NULL;
+    return name ? json_string(name) : json_integer(number);
+}
+
+/* A scalar of wire type 0 (val), 1 or 5 (the bytes at fixed). */
+static json_t *scalar_json(const pschema_t *s, const pfield_t *f, uint64_t val,
+                           const uint8_t *fixed)
+{
+    switch (f->type) {
     case T_INT32: return json_integer((int32_t)(uint32_t)val);
     case T_UINT32: return json_integer((uint32_t)val);
-    case T_ENUM: return json_integer((int32_t)(uint32_t)val);
+    case T_ENUM: return enum_json(s, f, (int32_t)(uint32_t)val);
     case T_SINT32: return json_integer((int32_t)((uint32_t)(val >> 1) ^ -(uint32_t)(val & 1)));
     case T_INT64: return int64_json((int64_t)val);
     case T_UINT64: {
@@ -374,9 +382,9 @@ static json_t *scalar_json(int type, uint64_t val, const uint8_t *fixed)
     case T_SFIXED64: return int64_json((int64_t)le(fixed, 8));
     case T_FLOAT: {
         uint32_t b = (uint32_t)le(fixed, 4);
-        float f;
-        memcpy(&f, &b, sizeof f);
-        return serializers_real_json(f);
+        float x;
+        memcpy(&x, &b, sizeof x);
+        return serializers_real_json(x);
     }
     case T_DOUBLE: {
         uint64_t b = le(fixed, 8);
@@ -408,7 +416,8 @@ static int put_field(json_t *obj, const pfield_t *f, json_t *v, char *err, size_
 }
 
 /* A packed repeated scalar field: each element into obj. */
-static int put_packed(json_t *obj, const pfield_t *f, wr_t sub, char *err, size_t errsz)
+static int put_packed(const pschema_t *s, json_t *obj, const pfield_t *f, wr_t sub, char *err,
+                      size_t errsz)
 {
     int wt = proto_wire_type(f->type);
     while (sub.pos < sub.len) {
@@ -418,7 +427,7 @@ static int put_packed(json_t *obj, const pfield_t *f, wr_t sub, char *err, size_
             rd_varint(&sub, &v); /* packed_ok checked the whole run */
         else
             sub.pos += wt == 1 ? 8 : 4;
-        if (put_field(obj, f, scalar_json(f->type, v, at), err, errsz) != OD_OK)
+        if (put_field(obj, f, scalar_json(s, f, v, at), err, errsz) != OD_OK)
             return OD_ERR_INVALID;
     }
     return OD_OK;
@@ -455,7 +464,7 @@ static int walk(const pschema_t *s, int mi, wr_t r, int depth, json_t *out, char
                 return serializers_errf(err, errsz, "%s.%s (field %u): wire type %d, the "
                                         "declared type needs %d", m->full, f->name, num, wt,
                                         want);
-            if (out && put_packed(out, f, sub, err, errsz) != OD_OK)
+            if (out && put_packed(s, out, f, sub, err, errsz) != OD_OK)
                 return OD_ERR_INVALID;
             continue;
         }
@@ -479,7 +488,7 @@ static int walk(const pschema_t *s, int mi, wr_t r, int depth, json_t *out, char
                 return OD_ERR_INVALID;
         } else if (out) {
             json_t *v = f->type == T_BYTES ? b64_json(sub.p, sub.len)
-                                           : scalar_json(f->type, val,
+                                           : scalar_json(s, f, val,
                                                          r.p + r.pos - (wt == 1 ? 8 : 4));
             if (put_field(out, f, v, err, errsz) != OD_OK)
                 return OD_ERR_INVALID;

@@ -81,8 +81,9 @@ static int add_value(penum_t *e, wr_t v, char *err, size_t errsz)
     if (!g)
         return serializers_errf(err, errsz, "out of memory");
     e->values = g;
-    penum_value_t *ev = &e->values[e->nvalues++];
+    penum_value_t *ev = &e->values[e->nvalues];
     memset(ev, 0, sizeof(*ev));
+    ev->decl = (uint32_t)e->nvalues++;
     uint32_t num;
     int wt, rc;
     wr_t sub;
@@ -146,6 +147,14 @@ int proto_desc_find_msg(const pschema_t *s, const char *full)
 static int by_value_name(const void *a, const void *b)
 {
     return strcmp(((const penum_value_t *)a)->name, ((const penum_value_t *)b)->name);
+}
+
+static int by_value_number(const void *a, const void *b)
+{
+    const penum_value_t *x = a, *y = b;
+    if (x->number != y->number)
+        return x->number < y->number ? -1 : 1;
+    return x->decl < y->decl ? -1 : x->decl > y->decl;
 }
 
 static int by_full_name(const void *a, const void *b)
@@ -248,9 +257,16 @@ int proto_desc_prepare(pschema_t *s, char *err, size_t errsz)
 {
     if (s->nenums)
         qsort(s->enums, s->nenums, sizeof(penum_t), by_full_name);
-    for (size_t i = 0; i < s->nenums; i++)
-        if (s->enums[i].nvalues)
-            qsort(s->enums[i].values, s->enums[i].nvalues, sizeof(penum_value_t), by_value_name);
+    for (size_t i = 0; i < s->nenums; i++) {
+        penum_t *e = &s->enums[i];
+        if (!e->nvalues)
+            continue;
+        if (!(e->by_number = malloc(e->nvalues * sizeof(penum_value_t))))
+            return serializers_errf(err, errsz, "out of memory");
+        memcpy(e->by_number, e->values, e->nvalues * sizeof(penum_value_t));
+        qsort(e->by_number, e->nvalues, sizeof(penum_value_t), by_value_number);
+        qsort(e->values, e->nvalues, sizeof(penum_value_t), by_value_name);
+    }
     for (size_t i = 0; i < s->nmsgs; i++)
         if (prepare_msg(s, &s->msgs[i], err, errsz) != OD_OK)
             return OD_ERR_INVALID;
@@ -276,6 +292,21 @@ int proto_desc_enum_number(const penum_t *e, const char *name, int32_t *number)
     return 0;
 }
 
+const char *proto_desc_enum_name(const penum_t *e, int32_t number)
+{
+    size_t lo = 0, hi = e->by_number ? e->nvalues : 0;
+    while (lo < hi) { /* the first value with this number: lowest decl among aliases */
+        size_t mid = lo + (hi - lo) / 2;
+        if (e->by_number[mid].number < number)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < e->nvalues && e->by_number && e->by_number[lo].number == number
+               ? e->by_number[lo].name
+               : NULL;
+}
+
 void proto_desc_free(pschema_t *s)
 {
     if (!s)
@@ -290,6 +321,7 @@ void proto_desc_free(pschema_t *s)
         for (size_t k = 0; k < s->enums[i].nvalues; k++)
             free(s->enums[i].values[k].name);
         free(s->enums[i].values);
+        free(s->enums[i].by_number);
         free(s->enums[i].full);
     }
     free(s->enums);

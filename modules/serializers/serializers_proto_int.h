@@ -56,12 +56,14 @@ typedef struct pmsg {
 typedef struct penum_value {
     char *name;
     int32_t number;
+    uint32_t decl; /* its place in the declaration: of aliases, the first names the number */
 } penum_value_t;
 
 typedef struct penum {
     char *full; /* "pkg.Outer.Color" */
-    penum_value_t *values;
+    penum_value_t *values; /* sorted by name (prepare) */
     size_t nvalues, cap;
+    penum_value_t *by_number; /* the same values (names shared) by number, then decl */
 } penum_t;
 
 typedef struct pschema {
@@ -200,6 +202,10 @@ int proto_desc_find_msg(const pschema_t *s, const char *full);
 const pfield_t *proto_desc_field_named(const pmsg_t *m, const char *name);
 /* The number of the value called name in enum e; 0 found, -1 not. */
 int proto_desc_enum_number(const penum_t *e, const char *name, int32_t *number);
+
+/* The name of an enum's number (the first declared, when aliases share
+ * it); NULL when the enum has no such value. */
+const char *proto_desc_enum_name(const penum_t *e, int32_t number);
 
 /* ---- serializers_proto_write.c ---- */
 int proto_from_json(void *self, void *compiled, const char *json, size_t json_len,

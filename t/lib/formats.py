@@ -18,7 +18,7 @@ USER_AVSC = {"type": "record", "name": "User", "namespace": "kit", "fields": [
 # the example order of shop_order_types() in proto3's JSON mapping (64-bit
 # integers as strings, bytes as base64, repeated scalars as arrays)
 ORDER_JSON = {"id": str(1 << 40), "name": "ann", "qty": [1, 2, 3], "item": {"price": 9.5},
-              "blob": "AP8=", "ok": True, "delta": -5}
+              "blob": "AP8=", "ok": True, "delta": -5, "status": "SHIPPED"}
 
 
 def registry_broker(name, seconds):
@@ -37,7 +37,8 @@ def shop_order_types():
     """(Order, Item, example): the message classes of shop.proto (proto3,
     package shop: Order {int64 id = 1; string name = 2; repeated int32 qty
     = 3; Item item = 4; bytes blob = 5; bool ok = 6; sint32 delta = 7;
-    message Item {double price = 1;}}) and an Order whose JSON is
+    Status status = 8; message Item {double price = 1;} enum Status {NEW =
+    0; SHIPPED = 2;}}) and an Order whose JSON is
     ORDER_JSON. Raises ImportError without python3-protobuf."""
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
     F = descriptor_pb2.FieldDescriptorProto
@@ -50,12 +51,16 @@ def shop_order_types():
             ("item", 4, F.TYPE_MESSAGE, F.LABEL_OPTIONAL, ".shop.Order.Item"),
             ("blob", 5, F.TYPE_BYTES, F.LABEL_OPTIONAL, None),
             ("ok", 6, F.TYPE_BOOL, F.LABEL_OPTIONAL, None),
-            ("delta", 7, F.TYPE_SINT32, F.LABEL_OPTIONAL, None)]:
+            ("delta", 7, F.TYPE_SINT32, F.LABEL_OPTIONAL, None),
+            ("status", 8, F.TYPE_ENUM, F.LABEL_OPTIONAL, ".shop.Order.Status")]:
         fd = order.field.add(name=name, number=num, type=typ, label=label)
         if tn:
             fd.type_name = tn
     order.nested_type.add(name="Item").field.add(name="price", number=1, type=F.TYPE_DOUBLE,
                                                  label=F.LABEL_OPTIONAL)
+    status = order.enum_type.add(name="Status")
+    status.value.add(name="NEW", number=0)
+    status.value.add(name="SHIPPED", number=2)
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fdp)
 
@@ -67,5 +72,5 @@ def shop_order_types():
     Order = message_class(pool.FindMessageTypeByName("shop.Order"))
     Item = message_class(pool.FindMessageTypeByName("shop.Order.Item"))
     example = Order(id=1 << 40, name="ann", qty=[1, 2, 3], ok=True, delta=-5, blob=b"\x00\xff",
-                    item=Item(price=9.5))
+                    item=Item(price=9.5), status=2)
     return Order, Item, example

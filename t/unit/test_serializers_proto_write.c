@@ -127,12 +127,12 @@ static void test_kinds(void *all)
        "\"f_uint64\":\"18446744073709551615\",\"f_int32\":-2147483648,"
        "\"f_fixed64\":\"18446744073709551615\",\"f_fixed32\":4294967295,\"f_bool\":false,"
        "\"f_string\":\"h\\u00e9\\u0000llo\",\"f_bytes\":\"AAEC/w==\",\"f_uint32\":0,"
-       "\"f_enum\":2,\"f_sfixed32\":-1,\"f_sfixed64\":\"9223372036854775807\","
+       "\"f_enum\":\"GREEN\",\"f_sfixed32\":-1,\"f_sfixed64\":\"9223372036854775807\","
        "\"f_sint32\":2147483647,\"f_sint64\":\"-9223372036854775808\","
-       "\"inner\":{\"id\":7,\"color\":-1,\"size\":1,\"all\":{\"f_int32\":1}},"
+       "\"inner\":{\"id\":7,\"color\":\"BELOW\",\"size\":\"LARGE\",\"all\":{\"f_int32\":1}},"
        "\"r_int32\":[1,-1,0],\"r_sint64\":[\"1\",\"-1\"],\"r_double\":[0.5,-2.0],"
        "\"r_fixed32\":[1,2],\"r_string\":[\"a\",\"\"],\"r_bytes\":[\"\",\"YQ==\"],"
-       "\"r_inner\":[{\"id\":1},{}],\"r_enum\":[1,0],\"r_unpacked\":[5,6],"
+       "\"r_inner\":[{\"id\":1},{}],\"r_enum\":[\"RED\",\"COLOR_UNSET\"],\"r_unpacked\":[5,6],"
        "\"m_str\":[{\"key\":\"a\",\"value\":\"1\"}],"
        "\"m_int\":[{\"key\":1,\"value\":{\"id\":2}}],\"m_bool\":[{\"key\":true,\"value\":\"t\"}],"
        "\"c_text\":\"x\",\"o_int32\":0,\"custom\":9}",
@@ -148,9 +148,11 @@ static void test_kinds(void *all)
        "{\"f_double\":1.5,\"custom\":3,\"r_int32\":[1],\"m_bool\":[{\"key\":true,\"value\":"
        "\"x\"}]}",
        "JSON names (lowerCamelCase, json_name)");
-    rt(all, "{\"f_enum\":\"GREEN\",\"r_enum\":[\"RED\",\"BELOW\",2],\"inner\":{\"size\":\"LARGE\"}}",
-       "{\"f_enum\":2,\"r_enum\":[1,-1,2],\"inner\":{\"size\":1}}",
-       "enums by name (nested enum types too) and number");
+    rt(all, "{\"f_enum\":2,\"r_enum\":[\"RED\",-1,2],\"inner\":{\"size\":1}}",
+       "{\"f_enum\":\"GREEN\",\"r_enum\":[\"RED\",\"BELOW\",\"GREEN\"],\"inner\":{\"size\":\"LARGE\"}}",
+       "enums by name and number in, by name out (nested enum types too)");
+    rt(all, "{\"f_enum\":7,\"r_enum\":[1,-5]}", "{\"f_enum\":7,\"r_enum\":[\"RED\",-5]}",
+       "a number the enum does not declare stays a number (proto3 enums are open)");
     rt(all,
        "{\"m_str\":{\"a\":\"5\",\"b\":6},\"m_int\":{\"-3\":{\"id\":1}},\"m_bool\":{\"false\":\"f\"}}",
        "{\"m_str\":[{\"key\":\"a\",\"value\":\"5\"},{\"key\":\"b\",\"value\":\"6\"}],"
@@ -237,7 +239,7 @@ static void test_registry(void)
     tap_ok(b && n == sizeof inner && memcmp(b, inner, n) == 0,
            "kinds.All.Inner: message indexes [0, 3] %s", err);
     free(b);
-    rt_as(c, "kinds.All.Inner", "{\"id\":3,\"size\":1}", NULL, "nested type round trip");
+    rt_as(c, "kinds.All.Inner", "{\"id\":3,\"size\":\"LARGE\"}", NULL, "nested type round trip");
     b = fj(c, "kinds.Nope", "{}", &n);
     tap_ok(!b && strstr(err, "kinds.Nope"), "an unknown message type: %s", err);
     P->free_compiled(NULL, c);
