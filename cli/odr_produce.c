@@ -3,11 +3,14 @@
 #include "odr_encode.h"
 #include "odr_format.h"
 #include "odr_json.h"
+#include "odr_lines.h"
 #include "odr_part.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char produce_usage[] =
     "usage: odr produce TOPIC [--key-delimiter D] [-H key=value]... [--partition N]\n"
@@ -60,6 +63,15 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     } else {
         printf("%s %d %lld\n", st->topic, (int)m->partition, (long long)m->offset);
     }
+}
+
+/* While stdin is quiet: delivery reports (and -v's offsets) as they come,
+ * and what they printed flushed, so a pipe sees it too (a busy input keeps
+ * stdout's buffering). */
+static void serve_reports(void *rk)
+{
+    rd_kafka_poll(rk, 0);
+    fflush(stdout);
 }
 
 /* One record to partition pt (RD_KAFKA_PARTITION_UA: librdkafka chooses),
@@ -231,24 +243,24 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
             rd_kafka_header_add(hdrs, headers[i], eq - headers[i], eq + 1, -1);
         }
     }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
+    odr_lines_t input;
+    odr_lines_init(&input, STDIN_FILENO);
+    char *line;
+    size_t len;
+    int got;
     odr_buf_t kb = {0}, vb = {0};
     char err[256], perr[1024]; /* a script's message with its file and line */
     int64_t lineno = 0;
-    while (!odr_stop && (len = getline(&line, &cap, stdin)) >= 0) {
+    while ((got = odr_lines_next(&input, &line, &len, serve_reports, rk, 100)) > 0) {
         lineno++;
-        if (len > 0 && line[len - 1] == '\n')
-            line[--len] = '\0';
         const char *val = line, *key = NULL;
-        size_t vlen = (size_t)len, klen = 0;
+        size_t vlen = len, klen = 0;
         char *d = delim ? strstr(line, delim) : NULL;
         if (d) {
             key = line;
             klen = (size_t)(d - line);
             val = d + strlen(delim);
-            vlen = (size_t)len - klen - strlen(delim);
+            vlen = len - klen - strlen(delim);
         }
         if ((key && (kenc ? odr_encode(kenc, key, klen, &kb, err, sizeof err)
                           : serde->encode(key, klen, &kb, err, sizeof err)) != 0) ||
@@ -284,7 +296,9 @@ int odr_cmd_produce(odr_ctx_t *ctx, int argc, char **argv)
         st.sent++;
         rd_kafka_poll(rk, 0);
     }
-    free(line);
+    if (got < 0 && code == 0)
+        code = odr_fail(ODR_EXIT_USAGE, "reading standard input: %s", strerror(errno));
+    odr_lines_free(&input);
     odr_buf_free(&kb);
     odr_buf_free(&vb);
     odr_encoder_free(kenc);

@@ -206,6 +206,51 @@ tap.ok(len(v) == 2 and all(x["partition"] == 1 for x in v) and v[1]["offset"] ==
        "-v --output json: one line per delivered record (--partition, zstd, acks 1)") \
     or tap.diag((err, out))
 
+
+def typed_produce():
+    """odr -v produce with stdin a pipe kept open, as at a terminal: each
+    line's offset is printed when the broker acknowledges it, before the next
+    line is typed. Returns (offsets seen while stdin was open, rc, rest)."""
+    import select
+    import subprocess
+    e = dict(os.environ, HOME=odtest.scratch("odr-home"))
+    pr = subprocess.Popen([odrcli.binary(), "--brokers", b.bootstrap, "-v", "produce", T,
+                           "--partition", "2"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+    seen = []
+    try:
+        for word in (b"typed-1\n", b"typed-2\n"):
+            pr.stdin.write(word)
+            pr.stdin.flush()
+            if not select.select([pr.stdout], [], [], 30)[0]:
+                break
+            seen.append(pr.stdout.readline().decode().split())
+        out, err = pr.communicate(timeout=60)  # closes stdin: the end of the input
+    finally:
+        if pr.poll() is None:
+            pr.kill()
+            pr.wait()
+    return seen, pr.returncode, out.decode() + err.decode()
+
+
+seen, rc, rest = typed_produce()
+tap.ok(len(seen) == 2 and all(x[:2] == [T, "2"] for x in seen) and
+       int(seen[1][2]) == int(seen[0][2]) + 1 and rc == 0 and
+       rest == "odr: 2 records sent, 2 delivered, 0 failed\n",
+       "-v with stdin open: each offset printed when acknowledged, before the next line") \
+    or tap.diag((seen, rc, rest))
+rc, out, err = odr(b, "produce", T, "--key-delimiter", "=", input="k=no newline at the end")
+msgs, hw = odtest.ck_read(b.bootstrap, T, [0, 1, 2])
+tap.ok(rc == 0 and any(m.value() == b"no newline at the end" and m.key() == b"k"
+                       for p in msgs for m in msgs[p]), "a last line without a newline is sent")
+big = "x" * 300000
+rc, out, err = odr(b, "-v", "produce", T, "--partition", "0", input="%s\n\nend\n" % big)
+msgs, hw = odtest.ck_read(b.bootstrap, T, [0])
+vals = [m.value() for m in msgs[0]][-3:]
+tap.ok(rc == 0 and vals == [big.encode(), b"", b"end"] and len(out.splitlines()) == 3,
+       "a line longer than the read buffer, an empty line, and one after them") \
+    or tap.diag((rc, err, [len(v or b"") for v in vals]))
+
 # ---- bench ------------------------------------------------------------------------
 tap.is_(odr(b, "topic", "create", "bench", "-p", "2")[0], 0, "bench topic")
 rc, out, err = odr(b, "bench", "produce", "bench", "-n", "3000", "-s", "64")
