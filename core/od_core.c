@@ -473,6 +473,7 @@ int od_core_start(od_core_t *core, const char *config_file, char **sets, size_t 
         snprintf(err, errsz, "libsodium failed to initialise");
         return -1;
     }
+    randombytes_buf(core->incarnation, sizeof(core->incarnation));
     signal(SIGPIPE, SIG_IGN);
     /* SIGTERM, SIGINT (shutdown) and SIGHUP (reload) are taken by a
      * signalfd on the loop (below). Block them before any module or

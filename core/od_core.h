@@ -90,6 +90,10 @@ struct od_core {
     struct od_audit *audit;   /* where audit lines go (od_authz_audit.c) */
 
     char data_dir[4096];
+    uint8_t incarnation[16]; /* this process's registration (KIP-631), new at every start */
+    int caught_up; /* the image holds that registration unfenced: the metadata replayed from
+                    * disk may be stale until then (a restart after leaders moved), so the
+                    * broker's listeners accept only from then on (od_metadata_brokers.c) */
     int ready;       /* control plane replayed, listeners open */
     int stopping;
     int64_t tick_timer;

@@ -11,8 +11,9 @@ group's committed offsets never go back across coordinator moves.
 Each round picks a random partition of the topic, kills its leader with
 SIGKILL, waits until the controller has moved the leadership and an
 acks=all write succeeds again, restarts the node and waits until it is
-back in every ISR, so the next round always starts from a healthy cluster
-(no round depends on how fast anything happened). Clients:
+back in every ISR and the group consumes again, so the next round always
+starts from a healthy cluster (no round depends on how fast anything
+happened). Clients:
   - librdkafka (confluent_kafka) producer: acks=all, enable.idempotence;
   - kafka-python producer: acks=all, retries=0 (it has no idempotence, so
     it never resends: what it was told is acknowledged must be there once);
@@ -23,6 +24,7 @@ Exit status 0 when every check holds; the summary goes to stdout as JSON
 (with --json) or as TAP-like lines. Needs ODRADEK_BUILD (or TOP/_build).
 """
 import argparse
+import collections
 import json
 import os
 import random
@@ -41,15 +43,17 @@ PARTS = 3
 
 
 class Quiet:
-    """librdkafka's log lines: kept, shown only on failure."""
+    """librdkafka's log lines: the last ones kept, shown only on failure."""
     def __init__(self):
-        self.lines = []
+        self.lines = collections.deque(maxlen=20000)
+
+    # debug=cgrp's lines of every commit and assignment check: not kept
+    NOISE = ("DUMP", "COMMIT ", "OFFSET_COMMIT", "ASSIGNDONE", "Enqueue OffsetCommit")
 
     def log(self, level, fmt, *args):
         msg = fmt % args if args else fmt
-        fac = ""
-        if len(self.lines) < 20000:
-            self.lines.append("%s %s" % (fac, msg))
+        if not any(w in msg for w in self.NOISE):
+            self.lines.append("%.3f %s" % (time.monotonic(), msg))
 
 
 def layout(admin):
@@ -150,10 +154,12 @@ class GroupConsumer(threading.Thread):
         super().__init__(daemon=True)
         import confluent_kafka as ck
         self.ck = ck
+        self.quiet = Quiet()
         self.c = ck.Consumer(odtest.ck_conf(
             bootstrap, group_id="chaos-g", enable_auto_commit=False,
             auto_offset_reset="earliest", session_timeout_ms=10000,
-            heartbeat_interval_ms=1000, topic_metadata_refresh_interval_ms=500), logger=Quiet())
+            heartbeat_interval_ms=1000, topic_metadata_refresh_interval_ms=500,
+            debug="cgrp,topic"), logger=self.quiet)
         self.pos = {}        # partition -> next offset to read
         self.committed = {}  # partition -> highest offset committed
         self.backwards = []  # (partition, offset seen, offset expected)
@@ -169,7 +175,7 @@ class GroupConsumer(threading.Thread):
                     continue
                 p = m.partition()
                 if p in self.pos and m.offset() < self.pos[p] and m.offset() < self.committed.get(p, -1):
-                    self.backwards.append((p, m.offset(), self.committed[p]))
+                    self.backwards.append((p, m.offset(), self.committed[p], round(time.monotonic(), 3)))
                 self.pos[p] = m.offset() + 1
                 self.received += 1
                 since += 1
@@ -250,6 +256,7 @@ def main():
         for t in procs:
             t.start()
         wait(lambda: len(ckp.acked) > 100 and len(kpp.acked) > 100, "first acknowledgements", 60)
+        wait(lambda: cons.received > 0, "the group consumer's first records", a.round_timeout)
         for k in range(a.kills):
             part = rng.randrange(PARTS)
             lay = {}
@@ -257,6 +264,7 @@ def main():
                  "round %d: a leader of partition %d" % (k, part), a.round_timeout)
             victim = lay[part][0]
             before = len(ckp.acked)
+            consumed = cons.received
             t0 = time.monotonic()
             c.node(victim).kill9()
             # The leadership moves (the controller fences the dead broker) ...
@@ -270,7 +278,14 @@ def main():
             c.node(victim).start()
             wait(lambda: all(len(v[1]) == 3 for v in layout(admin).values()),
                  "node %d back in every ISR" % victim, a.round_timeout)
+            # The group consumes again before the next kill. Leaderships pile up on the nodes
+            # that were not killed (no preferred-leader rebalance), so the victim is often the
+            # group's coordinator too: without this wait a kill can come every time before the
+            # group has rejoined, and a group that never recovers would go unnoticed.
+            wait(lambda: cons.received > consumed, "round %d: the group consuming again" % k,
+                 a.round_timeout)
             result["kills"].append({"round": k, "partition": part, "node": victim,
+                                    "at": round(t0, 3),
                                     "acks_again_s": round(took, 3)})
             if not a.json:
                 print("# round %d: killed node %d (leader of %s-%d); acks=all again after %.2f s"
@@ -314,6 +329,16 @@ def main():
         result["ok"] = (not lost and dup_values == 0 and dense and order_ok and
                         not cons.backwards and not backwards and cons.committed and
                         len(result["kills"]) == a.kills)
+        if cons.backwards:
+            result["backwards_sample"] = cons.backwards[:10]
+            for n in c.nodes:
+                result.setdefault("logs", {})[n.node_id] = [
+                    ln for ln in n.log_text().splitlines()
+                    if "__consumer_offsets" in ln or "coordinator" in ln or "start" in ln][-400:]
+        if not cons.received or cons.backwards:
+            # What librdkafka's group code did (debug=cgrp,topic), to say why it never
+            # consumed or went back.
+            result["consumer_log"] = list(cons.quiet.lines)[-int(os.environ.get("CHAOS_LOG_LINES", "300")):]
         if lost:
             result["lost_sample"] = [(p, o, v.decode()) for p, o, v in lost[:10]]
     except Exception as e:  # noqa: BLE001 - reported in the summary

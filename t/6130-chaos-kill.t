@@ -35,6 +35,8 @@ if "error" in r:
     for nid, lines in r.get("logs", {}).items():
         for ln in lines:
             tap.diag("node%s: %s" % (nid, ln))
+for ln in r.get("consumer_log", []):
+    tap.diag("group consumer: " + ln)
 tap.is_(len(r.get("kills", [])), kills, "%d leaders killed with -9, each replaced" % kills)
 tap.ok(r.get("acked_librdkafka", 0) > 0 and r.get("acked_kafka_python", 0) > 0,
        "both producers had writes acknowledged (%s librdkafka, %s kafka-python)"

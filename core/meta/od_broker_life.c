@@ -3,7 +3,10 @@
  *   - while the committed image does not hold this broker with its
  *     advertised endpoints, it registers: directly when this node is the
  *     active controller, else with BrokerRegistration through the control
- *     plane's forward op (ABI 1.3). The incarnation id stays the same for
+ *     plane's forward op (ABI 1.3). The incarnation id (core->incarnation)
+ *     is new at every start, so a restarted broker registers again and is
+ *     fenced until it has caught up with what happened while it was gone; it
+ *     stays the same for
  *     the process, so a retry after a lost answer is recognised;
  *   - once registered, a BrokerHeartbeat every broker.heartbeat.interval.ms
  *     (with how far it has applied the metadata log), which keeps it
@@ -62,9 +65,12 @@ int od_broker_life_start(od_core_t *core, char *err, size_t errsz)
         return -1;
     }
     bl->is_broker = has_role(core->conf.process_roles, "broker");
+    if (!bl->is_broker) { /* nothing to catch up with for clients: no registration */
+        core->caught_up = 1;
+        od_net_listeners_rewatch(core);
+    }
     bl->hb_interval_ms = conf_int(core, "broker.heartbeat.interval.ms", 2000);
     bl->session_ms = conf_int(core, "broker.session.timeout.ms", 9000);
-    randombytes_buf(bl->incarnation, sizeof(bl->incarnation));
     core->blife = bl;
     return 0;
 }
@@ -171,7 +177,7 @@ static void send_registration(od_core_t *core, od_broker_life_t *bl, const od_en
     od_BrokerRegistrationRequest_init(&req);
     req.broker_id = (int32_t)core->conf.node_id;
     req.cluster_id = od_str_c(cluster_id);
-    memcpy(req.incarnation_id.b, bl->incarnation, 16);
+    memcpy(req.incarnation_id.b, core->incarnation, 16);
     for (size_t i = 0; i < neps && i < 8; i++) {
         od_BrokerRegistrationRequest_Listener_init(&ls[i]);
         ls[i].name = od_str_c(eps[i].name);

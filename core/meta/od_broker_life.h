@@ -20,7 +20,6 @@ typedef struct od_broker_seen {
 typedef struct od_broker_life {
     int is_broker;
     int inflight;
-    uint8_t incarnation[16];
     int64_t last_log_ms;
     int64_t hb_interval_ms; /* broker.heartbeat.interval.ms */
     int64_t session_ms;     /* broker.session.timeout.ms */

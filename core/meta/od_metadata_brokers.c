@@ -12,8 +12,42 @@
 #include "od_metadata_int.h"
 #include "od_net.h"
 
+/* This process's registration is in the image and unfenced: the active
+ * controller unfences a registration only once the broker's heartbeat
+ * shows it has applied the metadata log up to it, so the image holds
+ * everything that happened before this start (leaders moved away while
+ * this broker was down among it). What the control plane replayed from
+ * this node's own disk may be older than that: until then the broker
+ * must not act on it for clients (answer as a leader or coordinator it no
+ * longer is), and its listeners do not accept. Once caught up it stays
+ * so: a broker fenced later keeps serving, as Kafka's does. */
+static int apply_register(od_core_t *core, const od_RegisterBrokerRecord_t *r, char *err,
+                          size_t errsz);
+
+static void check_caught_up(od_core_t *core)
+{
+    if (core->caught_up)
+        return;
+    const od_broker_reg_t *b = od_image_broker(&core->image, (int32_t)core->conf.node_id);
+    if (!b || b->fenced || memcmp(b->incarnation.b, core->incarnation, 16) != 0)
+        return;
+    core->caught_up = 1;
+    if (core->ready)
+        od_logf(OD_LOG_INFO, "caught up with the cluster's metadata (registration %lld "
+                "unfenced): accepting clients", (long long)b->epoch);
+    od_net_listeners_rewatch(core);
+}
+
 int od_metadata_apply_register_broker(od_core_t *core, const od_RegisterBrokerRecord_t *r,
                                       char *err, size_t errsz)
+{
+    int rc = apply_register(core, r, err, errsz);
+    check_caught_up(core);
+    return rc;
+}
+
+static int apply_register(od_core_t *core, const od_RegisterBrokerRecord_t *r, char *err,
+                          size_t errsz)
 {
     od_image_t *img = &core->image;
     od_broker_reg_t *b = NULL;
@@ -71,6 +105,7 @@ static int apply_fencing(od_core_t *core, int32_t id, int64_t epoch, int fenced)
     for (size_t i = 0; i < core->image.nbrokers; i++)
         if (core->image.brokers[i].id == id && core->image.brokers[i].epoch == epoch)
             core->image.brokers[i].fenced = fenced;
+    check_caught_up(core);
     return 0;
 }
 
@@ -146,7 +181,8 @@ static const char *own_rack(const od_core_t *core)
 int od_metadata_self_registered(od_core_t *core, const od_endpoint_t *eps, size_t neps)
 {
     const od_broker_reg_t *cur = od_image_broker(&core->image, (int32_t)core->conf.node_id);
-    int same = cur && cur->nendpoints == neps;
+    int same = cur && cur->nendpoints == neps &&
+               memcmp(cur->incarnation.b, core->incarnation, 16) == 0;
     for (size_t i = 0; same && i < neps; i++)
         same = strcmp(cur->endpoints[i].host, eps[i].host) == 0 &&
                cur->endpoints[i].port == eps[i].port &&
@@ -169,7 +205,7 @@ int od_metadata_register_self(od_core_t *core, char *err, size_t errsz)
     od_RegisterBrokerRecord_BrokerEndpoint_t rep[OD_MAX_ENDPOINTS];
     broker_record(&r, rep, eps, neps, own_rack(core));
     r.broker_id = (int32_t)core->conf.node_id;
-    randombytes_buf(r.incarnation_id.b, 16);
+    memcpy(r.incarnation_id.b, core->incarnation, 16);
     r.fenced = 0;
     int rc = od_metadata_propose_broker(core, &r, NULL, NULL, err, errsz);
     od_listeners_advertised_free(eps, neps);

@@ -330,10 +330,14 @@ static int parse_overrides(od_net_state_t *ns, const char *text, char *why, size
 
 static void on_accept(void *arg, int fd, uint32_t events);
 
-/* Accepting is on unless the listener backs off or the broker is full. */
+/* Accepting is on unless the listener backs off or the broker is full;
+ * a broker's (not controller) listeners start once the image has caught
+ * up with the cluster (core->caught_up): the connections made before wait
+ * in the kernel's backlog. */
 static void listener_watch(od_core_t *core, od_listener_t *l)
 {
-    int want = l->fd >= 0 && !l->backoff_timer && !core->net->full_paused && !core->stopping;
+    int want = l->fd >= 0 && !l->backoff_timer && !core->net->full_paused && !core->stopping &&
+               (l->spec.controller || core->caught_up);
     if (want && !l->watching) {
         if (od_loop_watch(core->loop, l->fd, OD_LOOP_READ, on_accept, l) == 0)
             l->watching = 1;
@@ -352,6 +356,14 @@ static void set_full(od_core_t *core, int full)
     if (full)
         od_logf(OD_LOG_WARN, "%zu connections open (max.connections=%lld): not accepting until one "
                 "closes", core->nconns, (long long)ns->max_connections);
+    for (size_t i = 0; i < core->nlisteners; i++)
+        listener_watch(core, &core->listeners[i]);
+}
+
+void od_net_listeners_rewatch(od_core_t *core)
+{
+    if (!core->net)
+        return;
     for (size_t i = 0; i < core->nlisteners; i++)
         listener_watch(core, &core->listeners[i]);
 }
@@ -580,7 +592,7 @@ int od_listeners_open(od_core_t *core, char *err, size_t errsz)
                 od_tls_log_support();
         }
         listener_watch(core, l);
-        if (!l->watching) {
+        if (!l->watching && (l->spec.controller || core->caught_up)) {
             snprintf(err, errsz, "listener %s: cannot watch socket", specs[i].name);
             return -1;
         }

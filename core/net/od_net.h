@@ -22,6 +22,9 @@ typedef struct od_listen_spec {
 int od_net_set_controller_names(const char *controllers, char *err, size_t errsz);
 int od_net_is_controller_listener(const char *name);
 
+/* Accept again where the conditions allow it (core->caught_up changed). */
+void od_net_listeners_rewatch(struct od_core *core);
+
 struct od_listener {
     od_listen_spec_t spec;
     int fd;

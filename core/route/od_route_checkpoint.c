@@ -181,13 +181,12 @@ static void clear_tracked(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p)
         }
 }
 
-/* The image has caught up with the cluster's metadata: the controller
- * unfences a broker only then, and this broker sees its unfencing after
- * every record before it (the topics its routes copy to among them). */
+/* The image has caught up with the cluster's metadata (core->caught_up:
+ * this start's registration unfenced), so it knows the topics the copies
+ * go to. */
 static int caught_up(od_core_t *core)
 {
-    const od_broker_reg_t *self = od_image_broker(&core->image, od_core_node_id(core));
-    return self && !self->fenced;
+    return core->caught_up;
 }
 
 static void replay(od_core_t *core, od_lua_vm_t *vm, od_partition_t *p);

@@ -79,8 +79,13 @@ class Cluster:
         return ",".join("127.0.0.1:%d" % self.bports[i - 1] for i in ids)
 
     def start(self, timeout=20):
+        """Every node started, then each waited for: a node's broker
+        listeners accept once its registration is unfenced, which needs a
+        quorum of the voters up."""
         for b in self.nodes:
-            b.start(timeout)
+            b.spawn()
+        for b in self.nodes:
+            b.wait_started(timeout)
         return self
 
     def ready(self, timeout=30):

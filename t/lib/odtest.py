@@ -222,7 +222,15 @@ class Broker:
         return a + self.extra_args
 
     def start(self, timeout=20):
-        """Start and wait until an ApiVersions request is answered."""
+        """Start and wait until an ApiVersions request is answered (in a
+        cluster that is once this node's registration is unfenced: its
+        broker listeners accept only then)."""
+        self.spawn()
+        return self.wait_started(timeout)
+
+    def spawn(self):
+        """Start the process, without waiting (Cluster.start starts every
+        node first: none can catch up before a quorum is there)."""
         assert not self.running(), "broker already running"
         self.starts += 1
         logf = open(self.log_path, "ab")
@@ -231,6 +239,9 @@ class Broker:
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
                                      stdout=logf, stderr=logf)
         logf.close()
+        return self
+
+    def wait_started(self, timeout=20):
         try:
             self.wait_ready(timeout)
         except BrokerError as e:
