@@ -1,14 +1,19 @@
 #!/usr/bin/python3
 # 6011-restart-stale-metadata.t - a broker killed (-9) while it led a
-# partition, restarted after the controller moved the leadership away,
-# replays the metadata log it kept on disk: that still names it leader. It
-# must not answer clients from that. It registers a new incarnation, and its
+# partition, restarted after the controller moved the leadership away, has
+# the metadata log it kept on disk, which still names it leader. Once it
+# learns the quorum's high watermark it applies that stale part first, and the
+# records that moved the leadership arrive a fetch later: in between, an
+# image naming it leader and coordinator (the chaos test met a group reading
+# committed records again from such a window). So a broker does not serve
+# clients before it has caught up: it registers a new incarnation, and its
 # broker listener accepts only once that registration is unfenced, which the
 # controller does when its heartbeat shows the metadata log applied up to the
-# registration (so the leader moves are in its image). With the other two
-# nodes frozen (SIGSTOP) the restarted broker cannot catch up: its broker port
-# answers nothing and takes no record. After the thaw it names the new leader,
-# as the others do, and every acknowledged record reads back through it.
+# registration. The window itself is too short to hit on purpose; frozen
+# (SIGSTOP) other nodes hold the restarted broker before it: its broker port
+# answers nothing, not even ApiVersions, and takes no record. After the thaw
+# it names the new leader, as the others do, and every acknowledged record
+# reads back through it.
 import os
 import signal
 import sys
@@ -45,6 +50,15 @@ def partition_on(node_id):
     if not t or t["error"] or not t["partitions"] or t["partitions"][0]["leader"] < 0:
         return None
     return t["partitions"][0]
+
+
+def answers(node_id):
+    """Does node_id's broker port answer ApiVersions within 3 s?"""
+    try:
+        with odtest.Conn(c.bports[node_id - 1], timeout=3) as conn:
+            return odtest.api_versions(conn, 0)["error"] == 0
+    except (OSError, odtest.ProtoError, odtest.ConnectionClosed):
+        return False
 
 
 def produce(bootstrap, values):
@@ -84,9 +98,8 @@ try:
     start_mark = "==== start %d:" % n.starts
     tap.ok(odtest.wait_until(lambda: "odradekd ready" in n.log_text().split(start_mark)[-1], 20),
            "the restarted node replayed its metadata and opened its listeners")
-    tap.is_(partition_on(old), None,
-            "while it cannot catch up its broker port answers nothing (no Metadata naming "
-            "itself leader from the replayed log)")
+    tap.ok(not answers(old), "while it cannot catch up its broker port answers nothing")
+    tap.is_(partition_on(old), None, "no Metadata from it either")
     p = ck.Producer({"bootstrap.servers": c.bootstrap_of([old]), "acks": "1",
                      "message.timeout.ms": 3000, "broker.address.family": "v4"})
     errs = []
