@@ -11,6 +11,7 @@
 #include "od_core.h"
 #include "od_metadata_int.h"
 #include "od_net.h"
+#include "od_route.h"
 
 /* This process's registration is in the image and unfenced: the active
  * controller unfences a registration only once the broker's heartbeat
@@ -32,9 +33,11 @@ static void check_caught_up(od_core_t *core)
     if (!b || b->fenced || memcmp(b->incarnation.b, core->incarnation, 16) != 0)
         return;
     core->caught_up = 1;
-    if (core->ready)
+    if (core->ready) { /* else (a single node's start) the subsystems' start does this */
         od_logf(OD_LOG_INFO, "caught up with the cluster's metadata (registration %lld "
                 "unfenced): accepting clients", (long long)b->epoch);
+        od_route_checkpoint_caught_up(core);
+    }
     od_net_listeners_rewatch(core);
 }
 

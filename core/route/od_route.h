@@ -117,6 +117,10 @@ void od_route_forward_stats(uint64_t *records, uint64_t *bytes);
 int od_route_checkpoint_start(struct od_core *core, char *err, size_t errsz);
 void od_route_checkpoint_tick(struct od_core *core, int64_t now_ms);
 void od_route_checkpoint_stop(struct od_core *core);
+/* The image has caught up (core->caught_up): the replays that waited for
+ * it start now, before the broker accepts clients, as at a single node's
+ * start. */
+void od_route_checkpoint_caught_up(struct od_core *core);
 /* Per-hook counters (od_route_metrics.c), rendered on the metrics page. */
 enum {
     OD_RMETRIC_CALLS,   /* calls (a route: one per partition's batches) */

@@ -378,6 +378,11 @@ void od_route_checkpoint_tick(od_core_t *core, int64_t now_ms)
     each_partition(core, write_moved, clear_tracked);
 }
 
+void od_route_checkpoint_caught_up(od_core_t *core)
+{
+    each_partition(core, write_moved, clear_tracked);
+}
+
 void od_route_checkpoint_stop(od_core_t *core)
 {
     each_partition(core, write_tracked, clear_tracked);
