@@ -1,13 +1,13 @@
 /* od_broker_life.c - a broker's side of its lifecycle with the active
  * controller (KIP-631), the "brokers" subsystem:
  *   - while the committed image does not hold this broker with its
- *     advertised endpoints, it registers: directly when this node is the
- *     active controller, else with BrokerRegistration through the control
- *     plane's forward op (ABI 1.3). The incarnation id (core->incarnation)
- *     is new at every start, so a restarted broker registers again and is
- *     fenced until it has caught up with what happened while it was gone; it
- *     stays the same for
- *     the process, so a retry after a lost answer is recognised;
+ *     advertised endpoints and this process's incarnation id
+ *     (core->incarnation, new at every start), it registers: directly when
+ *     this node is the active controller, else with BrokerRegistration
+ *     through the control plane's forward op (ABI 1.3). So a restarted
+ *     broker registers again and stays fenced until it has caught up with
+ *     what happened while it was gone; within the process the id stays the
+ *     same, so a retry after a lost answer is recognised;
  *   - once registered, a BrokerHeartbeat every broker.heartbeat.interval.ms
  *     (with how far it has applied the metadata log), which keeps it
  *     unfenced (od_broker_ctl.c is the controller's side).
