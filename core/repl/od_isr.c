@@ -72,6 +72,10 @@ static void alter_done(alter_ctx_t *c, int16_t err, const char *msg)
     od_partition_t *p = c->core->image.nbuckets ? ctx_partition(c) : NULL;
     if (p && p->repl && p->leader_epoch == c->leader_epoch) {
         p->repl->alter_inflight = 0;
+        /* committed (the image's ISR has it now) or refused: either way
+         * the image's ISR alone counts again, which may move the watermark */
+        p->repl->nproposed = 0;
+        od_replica_update_hw(c->core, p);
         if (err != OD_ERR_NONE)
             od_logf(OD_LOG_WARN, "%s-%d: ISR change refused: %s%s%s", p->topic->name, p->index,
                     od_err_name(err), msg && *msg ? ": " : "", msg ? msg : "");
@@ -172,6 +176,8 @@ static void change_isr(od_core_t *core, od_partition_t *p, const int32_t *isr, i
     c->leader_epoch = p->leader_epoch;
     rs->alter_inflight = 1;
     rs->alter_sent_ms = od_mono_ms();
+    memcpy(rs->proposed_isr, isr, (size_t)n * sizeof(*isr));
+    rs->nproposed = n;
     od_logf(OD_LOG_INFO, "%s-%d: ISR %d -> %d replica(s): %s", p->topic->name, p->index, p->nisr, n,
             why);
     int rc;
@@ -182,6 +188,7 @@ static void change_isr(od_core_t *core, od_partition_t *p, const int32_t *isr, i
         rc = od_isr_propose(core, p, isr, n, proposed, c, err, sizeof(err));
     if (rc < 0) {
         rs->alter_inflight = 0;
+        rs->nproposed = 0;
         od_logf(OD_LOG_WARN, "%s-%d: ISR change not sent: %s", p->topic->name, p->index,
                 err[0] ? err : "no control plane");
         free(c);
@@ -195,13 +202,13 @@ void od_isr_check(od_core_t *core, od_partition_t *p, int64_t now)
         return;
     if (rs->alter_inflight && now - rs->alter_sent_ms < ALTER_RETRY_MS)
         return;
-    int32_t isr[64], n = 0;
+    int32_t isr[OD_REPL_MAX_ISR], n = 0;
     const char *why = NULL;
     char because[160] = "";
     int64_t epoch_start = -1;
     if (rs->nepochs && rs->epochs[rs->nepochs - 1].epoch == p->leader_epoch)
         epoch_start = rs->epochs[rs->nepochs - 1].start;
-    for (int32_t i = 0; i < p->nisr && n < 64; i++) {
+    for (int32_t i = 0; i < p->nisr && n < OD_REPL_MAX_ISR; i++) {
         int32_t id = p->isr[i];
         const od_follower_t *f = NULL;
         for (size_t k = 0; k < rs->nfollowers; k++)
@@ -215,9 +222,9 @@ void od_isr_check(od_core_t *core, od_partition_t *p, int64_t now)
         }
         isr[n++] = id;
     }
-    if (!in_list(isr, n, (int32_t)core->conf.node_id) && n < 64)
+    if (!in_list(isr, n, (int32_t)core->conf.node_id) && n < OD_REPL_MAX_ISR)
         isr[n++] = (int32_t)core->conf.node_id; /* the leader is always in its ISR */
-    for (size_t k = 0; k < rs->nfollowers && n < 64; k++) {
+    for (size_t k = 0; k < rs->nfollowers && n < OD_REPL_MAX_ISR; k++) {
         const od_follower_t *f = &rs->followers[k];
         if (in_list(isr, n, f->id) || in_list(p->isr, p->nisr, f->id))
             continue;

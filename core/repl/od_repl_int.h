@@ -14,6 +14,8 @@ typedef struct od_fetcher od_fetcher_t;
 
 enum { OD_ROLE_NONE = 0, OD_ROLE_LEADER, OD_ROLE_FOLLOWER };
 
+#define OD_REPL_MAX_ISR 64 /* the ISR a leader proposes holds at most this many */
+
 /* One leader epoch of the log: its first offset (Kafka's
  * leader-epoch-checkpoint entries). */
 typedef struct od_epoch_entry {
@@ -41,6 +43,13 @@ struct od_replica {
     size_t nfollowers;
     int alter_inflight;       /* an ISR change is on its way to the controller */
     int64_t alter_sent_ms;    /* monotonic */
+    /* The ISR that change proposes, until its answer: the high watermark
+     * counts the committed ISR and these together (Kafka's maximal ISR). A
+     * follower being added must have what is acknowledged meanwhile, or it
+     * could be elected without it once the change commits; one being
+     * removed still counts until the controller agrees. */
+    int32_t proposed_isr[OD_REPL_MAX_ISR];
+    int32_t nproposed;
     od_fetcher_t *fetcher;    /* follower: the fetcher of its leader */
     int64_t retry_at_ms;      /* follower: no fetch before this (monotonic) after an error */
     int warned_no_endpoint;   /* follower: its leader's endpoint was missing (logged once) */

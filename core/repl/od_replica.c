@@ -156,9 +156,11 @@ void od_replica_update_hw(od_core_t *core, od_partition_t *p)
     if (!p->log || p->leader != self_id(core))
         return;
     int64_t hw = core->storage->end_offset(p->log);
-    for (int32_t i = 0; i < p->nisr; i++) {
-        int32_t id = p->isr[i];
-        if (id == self_id(core))
+    int32_t nproposed = rs ? rs->nproposed : 0;
+    /* the committed ISR, then the members of a change in flight it lacks */
+    for (int32_t i = 0; i < p->nisr + nproposed; i++) {
+        int32_t id = i < p->nisr ? p->isr[i] : rs->proposed_isr[i - p->nisr];
+        if (id == self_id(core) || (i >= p->nisr && in_list(p->isr, p->nisr, id)))
             continue;
         int64_t leo = -1;
         for (size_t k = 0; rs && k < rs->nfollowers; k++)
@@ -259,6 +261,7 @@ static void apply_role(od_core_t *core, od_partition_t *p)
     if (role == OD_ROLE_LEADER) {
         od_fetcher_remove(core, rs);
         if (rs->role != OD_ROLE_LEADER || rs->role_epoch != p->leader_epoch) {
+            rs->nproposed = 0; /* a change proposed in an older epoch is refused */
             /* A new epoch starts at our log end (Kafka's makeLeader). */
             od_epochs_assign(core, p, p->leader_epoch, core->storage->end_offset(p->log));
             rs->role_since_ms = now;
@@ -281,6 +284,7 @@ static void apply_role(od_core_t *core, od_partition_t *p)
     free(rs->followers);
     rs->followers = NULL;
     rs->nfollowers = 0;
+    rs->nproposed = 0;
     if (role == OD_ROLE_FOLLOWER && (rs->role != OD_ROLE_FOLLOWER || !rs->fetcher ||
                                      rs->role_epoch != p->leader_epoch)) {
         od_fetcher_remove(core, rs);

@@ -162,6 +162,42 @@ int main(void)
         od_repl_cut_read(&rd, 1000);
         tap_ok(rd.total == all, "cut past the end: all of it");
     }
+    /* The leader's high watermark counts an ISR change in flight with the
+     * committed ISR (Kafka's maximal ISR): a follower being added holds it
+     * until it has the records, so it is never elected without them. */
+    {
+        int32_t committed[2] = {1, 2};
+        od_follower_t fol = {.id = 2, .leo = 25, .caught_up_ms = 0, .prev_fetch_ms = 0,
+                             .leader_leo_at_prev = -1};
+        od_replica_t *rs = p.repl;
+        core.conf.node_id = 1;
+        p.leader = 1;
+        p.isr = committed;
+        p.nisr = 1;
+        log.end = 40;
+        p.high_watermark = 20;
+        rs->followers = &fol;
+        rs->nfollowers = 1;
+        rs->proposed_isr[0] = 1;
+        rs->proposed_isr[1] = 2;
+        rs->nproposed = 2;
+        od_replica_update_hw(&core, &p);
+        tap_ok(p.high_watermark == 25, "ISR {1}, {1,2} proposed: the watermark waits for 2 (%lld)",
+               (long long)p.high_watermark);
+        rs->nproposed = 0;
+        od_replica_update_hw(&core, &p);
+        tap_ok(p.high_watermark == 40, "the proposal answered: ISR {1} alone, the log end");
+        p.nisr = 2;
+        p.high_watermark = 20;
+        rs->proposed_isr[0] = 1;
+        rs->nproposed = 1;
+        od_replica_update_hw(&core, &p);
+        tap_ok(p.high_watermark == 25, "ISR {1,2}, {1} proposed: 2 still counts until committed");
+        rs->followers = NULL;
+        rs->nfollowers = 0;
+        p.isr = NULL;
+        p.nisr = 0;
+    }
     free(p.repl->epochs);
     free(p.repl);
     free(log.data);
